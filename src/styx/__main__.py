@@ -1,0 +1,3 @@
+from styx.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""The ``styx`` command line: a typer app, one module per command group."""

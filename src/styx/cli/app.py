@@ -1,0 +1,118 @@
+"""The root ``styx`` command, the method groups and the error handling.
+
+``styx run METHOD`` and ``styx train METHOD`` are filled from the method plugins' specs. A
+method's command is a typer-style function named by import path in its spec; only the
+command about to run is imported (``styx run --help`` imports each method's CLI module,
+which by contract imports no torch).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Optional
+
+import typer
+
+from styx import __version__
+from styx.core.errors import StyxError
+
+GROUPS = {"run": "run_command", "train": "train_command"}
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"styx {__version__}")
+        raise typer.Exit()
+
+
+def build_app(argv: list[str]) -> typer.Typer:
+    """The typer app, with the method commands ``argv`` may need mounted."""
+    app = typer.Typer(
+        name="styx",
+        help="Neural style transfer: Gatys, Texture Networks, StyleBank, any descriptor.",
+        add_completion=False,
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+    )
+
+    @app.callback()
+    def root(
+        version: Optional[bool] = typer.Option(  # noqa: UP007
+            None, "--version", callback=_version, is_eager=True,
+            help="Print the version and exit."),
+    ) -> None:
+        """Neural style transfer: Gatys, Texture Networks, StyleBank, any descriptor."""
+
+    from styx.cli import info, models, weights
+
+    info.register(app)
+    weights.register(app)
+    models.register(app)
+    for group, attribute in GROUPS.items():
+        sub = typer.Typer(help=f"{group.capitalize()} a method (see 'styx {group} METHOD --help').",
+                          no_args_is_help=True, rich_markup_mode=None)
+        _mount_methods(sub, group, attribute, argv)
+        app.add_typer(sub, name=group)
+    return app
+
+
+def _mount_methods(sub: typer.Typer, group: str, attribute: str, argv: list[str]) -> None:
+    from styx.core.plugins import methods
+    from styx.core.specs import load_target
+
+    registry = methods()
+    wanted = _method_named(argv, group)
+    if wanted is not None and not wanted.startswith("-"):
+        spec = registry.get(wanted)  # an unknown name: StyxError with "did you mean"
+        if not getattr(spec, attribute):
+            raise StyxError(f"method {spec.name!r} has no '{group}' command",
+                            f"'styx {group} --help' lists the methods that have one")
+        specs = [spec]
+    else:
+        specs = [s for s in registry if getattr(s, attribute)]
+    for spec in specs:
+        function = load_target(getattr(spec, attribute))
+        for name in (spec.name, *spec.aliases):
+            sub.command(name=name, help=spec.summary, hidden=name != spec.name)(function)
+
+
+def _method_named(argv: list[str], group: str) -> str | None:
+    """The METHOD of ``styx GROUP METHOD ...`` when argv has that shape."""
+    positional = [a for a in argv]
+    if len(positional) >= 2 and positional[0] == group:
+        return positional[1]
+    return None
+
+
+def report_error(error: StyxError) -> None:
+    from rich.console import Console
+
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    console.print(f"[bold red]error:[/] {error.message}", markup=True)
+    if error.hint:
+        console.print(f"[dim]hint: {error.hint}[/]", markup=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``styx``: a StyxError is one red line on stderr and exit code 2."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = os.environ.get("STYX_DEBUG", "") not in ("", "0")
+    try:
+        app = build_app(argv)
+        app(args=argv, prog_name="styx")
+    except StyxError as error:
+        if debug:
+            raise
+        report_error(error)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as error:  # noqa: BLE001 - a bug, not the user's fault: one line, exit 1
+        if debug:
+            raise
+        report_error(StyxError(f"unexpected {type(error).__name__}: {error}",
+                               "a bug in styx or a plugin; STYX_DEBUG=1 shows the traceback"))
+        sys.exit(1)

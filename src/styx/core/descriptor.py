@@ -1,0 +1,155 @@
+"""The descriptor interface: a frozen CNN that maps an image to named feature maps.
+
+A :class:`Descriptor` is an ordered list of named *stages*; the output of each stage is a
+*tap*. Extra tap names can point at a stage (ResNet's ``layer1`` is the output of its last
+block ``layer1.2``), and aliases give other names for taps (VGG's Keras names).
+
+Inputs are float RGB in [0, 1], NCHW; the descriptor normalises them itself. A forward pass
+stops at the deepest requested tap, and :meth:`Descriptor.trim` drops the stages past it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Iterable, Mapping, Sequence
+
+import torch
+from torch import nn
+
+from styx.core.errors import StyxError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class Descriptor(nn.Module):
+    """A frozen, eval-mode feature extractor addressed by layer name."""
+
+    def __init__(
+        self,
+        name: str,
+        stages: Sequence[tuple[str, nn.Module]],
+        *,
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
+        extra_taps: Mapping[str, str] | None = None,
+        layer_aliases: Mapping[str, str] | None = None,
+        default_content_layers: Sequence[str] = (),
+        default_style_layers: Sequence[str] = (),
+    ) -> None:
+        super().__init__()
+        self.name = name
+        self.stage_names = [stage_name for stage_name, _ in stages]
+        # ModuleDict keys may not contain '.', so stages are stored by index.
+        self.stages = nn.ModuleList([module for _, module in stages])
+        self.extra_taps = dict(extra_taps or {})
+        self.layer_aliases = dict(layer_aliases or {})
+        self.default_content_layers = tuple(default_content_layers)
+        self.default_style_layers = tuple(default_style_layers)
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+        self._index = {stage_name: i for i, stage_name in enumerate(self.stage_names)}
+        for tap, stage in self.extra_taps.items():
+            self._index[tap] = self._index[stage]
+        self.freeze()
+
+    # -- names -----------------------------------------------------------------------------
+    @property
+    def layers(self) -> list[str]:
+        """Every tap name, in forward order (extra taps right after the stage they name)."""
+        by_stage: dict[str, list[str]] = {}
+        for tap, stage in self.extra_taps.items():
+            by_stage.setdefault(stage, []).append(tap)
+        names: list[str] = []
+        for stage_name in self.stage_names:
+            names.append(stage_name)
+            names.extend(by_stage.get(stage_name, []))
+        return names
+
+    def resolve_layer(self, name: str) -> str:
+        """The canonical tap name for ``name`` or an alias of it; a StyxError otherwise."""
+        name = name.strip()
+        if name in self._index:
+            return name
+        if name in self.layer_aliases:
+            return self.layer_aliases[name]
+        known = list(self._index) + list(self.layer_aliases)
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+        hint = ("did you mean " + " or ".join(repr(c) for c in close) + "?") if close else \
+            f"'styx list layers {self.name}' prints the {len(self.layers)} layer names"
+        raise StyxError(f"descriptor {self.name!r} has no layer {name!r}", hint)
+
+    def resolve_layers(self, names: Iterable[str]) -> list[str]:
+        return [self.resolve_layer(n) for n in names]
+
+    def depth(self, name: str) -> int:
+        """The index of the stage that produces tap ``name``."""
+        return self._index[self.resolve_layer(name)]
+
+    # -- running ---------------------------------------------------------------------------
+    def freeze(self) -> "Descriptor":
+        self.requires_grad_(False)
+        return super().train(False)
+
+    def train(self, mode: bool = True) -> "Descriptor":  # noqa: ARG002 - always frozen
+        """Descriptors stay in eval mode (fixed batch-norm statistics, no dropout)."""
+        return super().train(False)
+
+    def normalize(self, image: torch.Tensor) -> torch.Tensor:
+        return (image - self.mean.to(image.dtype)) / self.std.to(image.dtype)
+
+    def forward(self, image: torch.Tensor, layers: Iterable[str] | None = None
+                ) -> dict[str, torch.Tensor]:
+        """Feature maps for ``layers`` (default: every tap still present), keyed as asked."""
+        if image.dim() != 4 or image.shape[1] != 3:
+            raise StyxError(f"descriptor {self.name!r} expects an N x 3 x H x W image, "
+                            f"got shape {tuple(image.shape)}")
+        requested = list(layers) if layers is not None else self.layers[: self._last_tap()]
+        wanted: dict[int, list[tuple[str, str]]] = {}
+        for asked in requested:
+            tap = self.resolve_layer(asked)
+            index = self._index[tap]
+            if index >= len(self.stages):
+                raise StyxError(f"layer {asked!r} was trimmed from descriptor {self.name!r}",
+                                "build the descriptor again to use deeper layers")
+            wanted.setdefault(index, []).append((asked, tap))
+        if not wanted:
+            return {}
+        deepest = max(wanted)
+        features: dict[str, torch.Tensor] = {}
+        x = self.normalize(image)
+        for index in range(deepest + 1):
+            x = self.stages[index](x)
+            for asked, _tap in wanted.get(index, ()):
+                features[asked] = x
+        return features
+
+    def _last_tap(self) -> int:
+        present = [t for t in self.layers if self._index[t] < len(self.stages)]
+        return len(present)
+
+    def trim(self, layers: Iterable[str]) -> "Descriptor":
+        """Drop every stage after the deepest of ``layers``; returns self."""
+        deepest = max((self.depth(n) for n in layers), default=-1)
+        del self.stages[deepest + 1:]
+        return self
+
+    @property
+    def num_stages(self) -> int:
+        """Stages still present (after :meth:`trim`)."""
+        return len(self.stages)
+
+
+def he_normal_init_(module: nn.Module, generator: torch.Generator) -> None:
+    """Initialise convolutions He-normal (fan-in, ReLU gain) and zero biases.
+
+    Keeps activations of order one at every depth of a random descriptor, unlike PyTorch's
+    default initialisation, under which a random VGG19's deep features all but vanish.
+    """
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            fan_in = m.weight[0].numel()
+            with torch.no_grad():
+                m.weight.normal_(0.0, (2.0 / fan_in) ** 0.5, generator=generator)
+                if m.bias is not None:
+                    m.bias.zero_()

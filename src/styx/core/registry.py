@@ -1,0 +1,68 @@
+"""What the plugins registered, looked up by name or alias, with "did you mean" on a typo."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Generic, Iterator, TypeVar
+
+from styx.core.errors import StyxError
+from styx.core.specs import Spec
+
+S = TypeVar("S", bound=Spec)
+
+
+def _key(name: str) -> str:
+    """Names match case-insensitively, and '-' and '_' are the same."""
+    return name.strip().lower().replace("_", "-")
+
+
+class Registry(Generic[S]):
+    """The specs of one kind (descriptors, losses, methods or exporters)."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._specs: dict[str, S] = {}
+        self._names: dict[str, str] = {}  # key of a name or alias -> canonical name
+
+    def add(self, spec: S) -> None:
+        """Add ``spec``; a name or alias already taken by another plugin is an error."""
+        for name in (spec.name, *spec.aliases):
+            owner = self._names.get(_key(name))
+            if owner is not None:
+                other = self._specs[owner]
+                raise StyxError(
+                    f"{self.kind} name {name!r} from plugin {spec.plugin!r} is already "
+                    f"registered by plugin {other.plugin!r}",
+                    "disable one of them with STYX_DISABLE_PLUGINS",
+                )
+        self._specs[spec.name] = spec
+        for name in (spec.name, *spec.aliases):
+            self._names[_key(name)] = spec.name
+
+    def get(self, name: str) -> S:
+        """The spec called ``name`` (or aliased so); a clear error with suggestions if none."""
+        canonical = self._names.get(_key(name))
+        if canonical is not None:
+            return self._specs[canonical]
+        raise StyxError(f"unknown {self.kind} {name!r}", self.suggest(name))
+
+    def suggest(self, name: str) -> str:
+        close = difflib.get_close_matches(_key(name), list(self._names), n=3, cutoff=0.5)
+        if close:
+            names = sorted({self._names[c] for c in close})
+            return "did you mean " + " or ".join(repr(n) for n in names) + "?"
+        if not self._specs:
+            return f"no {self.kind} is registered; see 'styx plugins'"
+        return f"choose one of: {', '.join(self.names())}"
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and _key(name) in self._names
+
+    def __iter__(self) -> Iterator[S]:
+        return iter(sorted(self._specs.values(), key=lambda s: s.name))
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def names(self) -> list[str]:
+        return sorted(self._specs)
