@@ -1,0 +1,52 @@
+"""The loss interface, and building losses by registered name.
+
+Two kinds of loss, told apart by their spec's ``target``:
+
+* ``"features"`` losses compare a descriptor layer's feature map with a target made once
+  from a reference image::
+
+      target = loss.prepare(reference_features)   # e.g. a Gram matrix; computed once
+      value = loss(features, target)              # a scalar, fp32
+
+  Targets of several references may be blended by a weighted sum of prepared targets.
+  ``features`` has a batch dimension N; ``target`` has batch 1 (shared by the batch) or N.
+  The value is the mean over the batch.
+
+* ``"image"`` losses look at the image alone (total variation): ``value = loss(image)``.
+
+Every value is computed in float32 whatever the autocast dtype.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import torch
+
+from styx.core.errors import StyxError
+
+
+class FeatureLoss(Protocol):
+    def prepare(self, features: torch.Tensor) -> torch.Tensor: ...
+
+    def __call__(self, features: torch.Tensor, target: torch.Tensor) -> torch.Tensor: ...
+
+
+class ImageLoss(Protocol):
+    def __call__(self, image: torch.Tensor) -> torch.Tensor: ...
+
+
+def build_loss(name: str, *, target: str | None = None, **options: Any) -> Any:
+    """Build the registered loss ``name`` with ``options``; check it is of kind ``target``."""
+    from styx.core.plugins import losses
+
+    spec = losses().get(name)
+    if target is not None and spec.target != target:
+        raise StyxError(f"loss {spec.name!r} works on {spec.target}, not on {target}",
+                        f"choose a loss with target {target!r}: see 'styx list losses'")
+    unknown = sorted(set(options) - set(spec.options))
+    if unknown:
+        valid = ", ".join(sorted(spec.options)) or "none"
+        raise StyxError(f"loss {spec.name!r} has no option {unknown[0]!r}",
+                        f"its options: {valid}")
+    return spec.load()(**options)

@@ -1,0 +1,32 @@
+"""The built-in losses: content (feature MSE), gram (Gram-matrix style loss), tv."""
+
+from __future__ import annotations
+
+import styx
+from styx.core.specs import LossSpec
+
+
+@styx.hookimpl
+def register_losses(register):
+    register(LossSpec(
+        name="content",
+        summary="Content loss: mean squared difference of feature maps.",
+        factory="styx.plugins.losses.content:ContentLoss",
+        aliases=("mse",),
+    ))
+    register(LossSpec(
+        name="gram",
+        summary="Style loss: squared difference of Gram matrices (normalisation selectable).",
+        factory="styx.plugins.losses.gram:GramLoss",
+        aliases=("style",),
+        options={"normalization": "how the Gram loss is scaled: "
+                                  "elements (default) | gatys | seed-report | none"},
+    ))
+    register(LossSpec(
+        name="tv",
+        summary="Total variation: squared differences of neighbouring pixels.",
+        factory="styx.plugins.losses.tv:TotalVariationLoss",
+        target="image",
+        aliases=("total-variation",),
+        options={"power": "exponent of each neighbour difference (default 2)"},
+    ))
