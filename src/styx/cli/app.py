@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Optional
 
 import typer
 
@@ -39,7 +38,7 @@ def build_app(argv: list[str]) -> typer.Typer:
 
     @app.callback()
     def root(
-        version: Optional[bool] = typer.Option(  # noqa: UP007
+        version: bool | None = typer.Option(
             None, "--version", callback=_version, is_eager=True,
             help="Print the version and exit."),
     ) -> None:
@@ -59,30 +58,45 @@ def build_app(argv: list[str]) -> typer.Typer:
 
 
 def _mount_methods(sub: typer.Typer, group: str, attribute: str, argv: list[str]) -> None:
-    from styx.core.plugins import methods
+    """Mount the method commands of ``group`` that ``argv`` may run or list.
+
+    Nothing is imported unless argv starts with ``group``: ``styx --help`` and the other
+    commands load no method. ``styx GROUP METHOD`` imports that one method's command only;
+    ``styx GROUP --help`` imports every method's command, skipping (with a warning) any whose
+    module fails to import.
+    """
+    if not argv or argv[0] != group:
+        return
+    from styx.core.plugins import get_plugins
     from styx.core.specs import load_target
 
-    registry = methods()
+    plugins = get_plugins()
     wanted = _method_named(argv, group)
-    if wanted is not None and not wanted.startswith("-"):
-        spec = registry.get(wanted)  # an unknown name: StyxError with "did you mean"
+    if wanted is not None:
+        spec = plugins.get("methods", wanted)  # unknown name: StyxError with "did you mean"
         if not getattr(spec, attribute):
             raise StyxError(f"method {spec.name!r} has no '{group}' command",
                             f"'styx {group} --help' lists the methods that have one")
-        specs = [spec]
+        functions = [(spec, load_target(getattr(spec, attribute)))]
     else:
-        specs = [s for s in registry if getattr(s, attribute)]
-    for spec in specs:
-        function = load_target(getattr(spec, attribute))
+        functions = []
+        for spec in plugins.methods:
+            if not getattr(spec, attribute):
+                continue
+            try:
+                functions.append((spec, load_target(getattr(spec, attribute))))
+            except Exception as exc:  # noqa: BLE001 - one broken method must not hide the rest
+                print(f"warning: cannot load 'styx {group} {spec.name}' from plugin "
+                      f"{spec.plugin!r}: {type(exc).__name__}: {exc}", file=sys.stderr)
+    for spec, function in functions:
         for name in (spec.name, *spec.aliases):
             sub.command(name=name, help=spec.summary, hidden=name != spec.name)(function)
 
 
 def _method_named(argv: list[str], group: str) -> str | None:
-    """The METHOD of ``styx GROUP METHOD ...`` when argv has that shape."""
-    positional = [a for a in argv]
-    if len(positional) >= 2 and positional[0] == group:
-        return positional[1]
+    """The METHOD of ``styx GROUP METHOD ...`` when argv has that shape (not an option)."""
+    if len(argv) >= 2 and argv[0] == group and not argv[1].startswith("-"):
+        return argv[1]
     return None
 
 
@@ -110,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
-    except Exception as error:  # noqa: BLE001 - a bug, not the user's fault: one line, exit 1
+    except Exception as error:
         if debug:
             raise
         report_error(StyxError(f"unexpected {type(error).__name__}: {error}",

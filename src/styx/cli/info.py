@@ -1,7 +1,221 @@
-"""Placeholder: filled in by its owner."""
+"""``styx plugins`` and ``styx list``: what is installed, read from the plugins' light specs.
+
+Neither command imports torch: everything shown comes from the specs the hooks registered.
+Tables go to stdout (rich); ``--json`` prints the same facts as JSON instead.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Callable
+from typing import Any
 
 import typer
 
+from styx.core.errors import StyxError
+
+#: What ``styx list`` accepts, besides the registries' kinds.
+LAYERS = "layers"
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command(name="plugins")(plugins_command)
+    app.command(name="list")(list_command)
+
+
+# -- styx plugins ----------------------------------------------------------------------------
+def plugins_command(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Show the loaded plugins, what each registers, and the ones that failed or are disabled.
+
+    A plugin that fails to import or raises in a hook is listed with a one-line error;
+    STYX_DEBUG=1 shows the traceback. STYX_DISABLE_PLUGINS=a,b skips plugins by name.
+    """
+    from styx.core.plugins import debug_enabled, get_plugins
+
+    plugins = get_plugins()
+    debug = debug_enabled()
+    if as_json:
+        _print_json({
+            "plugins": [info.as_dict() for info in plugins.info],
+            "failures": [f.as_dict(with_traceback=debug) for f in plugins.failures],
+            "disabled": list(plugins.disabled),
+        })
+        return
+
+    from rich.table import Table
+
+    console = _console()
+    table = Table(title="styx plugins", title_justify="left")
+    for header in ("Plugin", "Version", "Distribution", "Registers"):
+        table.add_column(header, overflow="fold")
+    for info in plugins.info:
+        lines = [_escape(f"{kind}: {', '.join(names)}")
+                 for kind, names in info.registered.items()]
+        lines += [f"[yellow]warning: {_escape(w)}[/]" for w in info.warnings]
+        table.add_row(_escape(info.name), _escape(info.version), _escape(info.distribution),
+                      "\n".join(lines) or "[dim](nothing)[/]")
+    console.print(table)
+    if plugins.failures:
+        failed = Table(title="failed plugins", title_justify="left", title_style="bold red")
+        for header in ("Plugin", "Distribution", "Stage", "Error"):
+            failed.add_column(header, overflow="fold")
+        for failure in plugins.failures:
+            failed.add_row(_escape(failure.name), _escape(failure.distribution),
+                           failure.stage, _escape(failure.error))
+        console.print(failed)
+        if debug:
+            for failure in plugins.failures:
+                console.rule(f"{failure.name} ({failure.stage})")
+                console.print(failure.traceback, markup=False, highlight=False, end="")
+        else:
+            console.print("[dim]STYX_DEBUG=1 shows the tracebacks[/]")
+    if plugins.disabled:
+        console.print(f"disabled by STYX_DISABLE_PLUGINS: {', '.join(plugins.disabled)}")
+    console.print(f"{len(plugins.info)} loaded, {len(plugins.failures)} failure(s), "
+                  f"{len(plugins.disabled)} disabled")
+
+
+# -- styx list ----------------------------------------------------------------------------
+def list_command(
+    kind: str = typer.Argument(
+        ..., help="descriptors, losses, methods, exporters, or layers (with a DESCRIPTOR)."),
+    name: str | None = typer.Argument(
+        None, help="For 'layers': the descriptor. Otherwise: show only this one."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """List what the plugins registered: descriptors, losses, methods, exporters.
+
+    'styx list layers DESCRIPTOR' prints a descriptor's layer names, marking the default
+    content and style layers and showing the other names each layer answers to.
+    """
+    from styx.core.plugins import get_plugins
+
+    plugins = get_plugins()
+    kind = _resolve_kind(kind, plugins)
+    if kind == LAYERS:
+        if not name:
+            names = plugins.descriptors.names()
+            raise StyxError("'styx list layers' needs a descriptor name",
+                            "e.g. 'styx list layers " + (names[0] if names else "vgg19") + "'"
+                            + (f"; descriptors: {', '.join(names)}" if names else ""))
+        _list_layers(plugins.get("descriptors", name), as_json)
+        return
+    registry = plugins.registry(kind)
+    specs = [plugins.get(kind, name)] if name else list(registry)
+    if as_json:
+        _print_json([spec.describe() for spec in specs])
+        return
+    from rich.table import Table
+
+    columns = COLUMNS[kind]
+    table = Table(title=f"{kind} ({len(specs)})", title_justify="left")
+    for header, _ in columns:
+        table.add_column(header, overflow="fold")
+    for spec in specs:
+        table.add_row(*(_escape(getter(spec)) for _, getter in columns))
+    console = _console()
+    console.print(table)
+    if not specs and plugins.failures:
+        console.print("[yellow]some plugins failed to load: see 'styx plugins'[/]")
+
+
+def _resolve_kind(kind: str, plugins: Any) -> str:
+    """``descriptors``/``descriptor``/``layers``... -> the canonical kind; else did-you-mean."""
+    from styx.core.plugins import KINDS
+    from styx.core.registry import normalize_name
+
+    key = normalize_name(kind)
+    choices = {attribute: attribute for attribute in KINDS}
+    choices.update({plugins.registry(attribute).kind: attribute for attribute in KINDS})
+    choices.update({LAYERS: LAYERS, "layer": LAYERS})
+    if key in choices:
+        return choices[key]
+    close = difflib.get_close_matches(key, list(choices), n=1, cutoff=0.5)
+    hint = (f"did you mean {choices[close[0]]!r}?" if close
+            else "choose " + ", ".join([*KINDS, LAYERS]))
+    raise StyxError(f"unknown kind {kind!r}", hint)
+
+
+def _list_layers(spec: Any, as_json: bool) -> None:
+    aliases: dict[str, list[str]] = {}
+    for alias, layer in spec.layer_aliases.items():
+        aliases.setdefault(layer, []).append(alias)
+    content = set(spec.default_content_layers)
+    style = set(spec.default_style_layers)
+    rows = [{"name": layer, "aliases": aliases.get(layer, []),
+             "default_content": layer in content, "default_style": layer in style}
+            for layer in spec.layers]
+    if as_json:
+        _print_json({"descriptor": spec.name, "layers": rows,
+                     "default_content_layers": list(spec.default_content_layers),
+                     "default_style_layers": list(spec.default_style_layers)})
+        return
+    from rich.table import Table
+
+    console = _console()
+    table = Table(title=f"layers of {spec.name} ({len(rows)})", title_justify="left")
+    for header in ("#", "Layer", "Default", "Also called"):
+        table.add_column(header, overflow="fold")
+    for index, row in enumerate(rows):
+        marks = [m for m, on in (("content", row["default_content"]),
+                                 ("style", row["default_style"])) if on]
+        table.add_row(str(index), row["name"], ", ".join(marks), ", ".join(row["aliases"]))
+    console.print(table)
+    if not rows:
+        console.print(f"descriptor {spec.name!r} declares no layer names")
+
+
+# -- helpers -------------------------------------------------------------------------------
+def _joined(values: Any) -> str:
+    return ", ".join(values)
+
+
+def _commands(spec: Any) -> str:
+    return ", ".join(spec.describe().get("commands", []))
+
+
+#: kind -> table columns (header, cell text of a spec)
+COLUMNS: dict[str, list[tuple[str, Callable[[Any], str]]]] = {
+    "descriptors": [
+        ("Name", lambda s: s.name), ("Aliases", lambda s: _joined(s.aliases)),
+        ("Layers", lambda s: str(len(s.layers))),
+        ("Content", lambda s: _joined(s.default_content_layers)),
+        ("Style", lambda s: _joined(s.default_style_layers)),
+        ("Summary", lambda s: s.summary), ("Plugin", lambda s: s.plugin)],
+    "losses": [
+        ("Name", lambda s: s.name), ("Aliases", lambda s: _joined(s.aliases)),
+        ("Target", lambda s: s.target), ("Options", lambda s: _joined(s.options)),
+        ("Summary", lambda s: s.summary), ("Plugin", lambda s: s.plugin)],
+    "methods": [
+        ("Name", lambda s: s.name), ("Aliases", lambda s: _joined(s.aliases)),
+        ("Commands", _commands), ("Feed-forward", lambda s: "yes" if s.feed_forward else "no"),
+        ("Summary", lambda s: s.summary), ("Plugin", lambda s: s.plugin)],
+    "exporters": [
+        ("Name", lambda s: s.name), ("Aliases", lambda s: _joined(s.aliases)),
+        ("Formats", lambda s: _joined(s.formats)),
+        ("Summary", lambda s: s.summary), ("Plugin", lambda s: s.plugin)],
+}
+
+
+def _console() -> Any:
+    import os
+
+    from rich.console import Console
+
+    console = Console(highlight=False, soft_wrap=False)
+    if not console.is_terminal and not os.environ.get("COLUMNS"):
+        console.width = 120  # piped or captured: wider than rich's 80 columns
+    return console
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2))

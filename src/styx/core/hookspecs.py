@@ -10,7 +10,7 @@ an implementation accept fewer arguments than the spec names.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pluggy
 

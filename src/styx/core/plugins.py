@@ -2,25 +2,32 @@
 
 Every built-in is an entry point of the styx-nst distribution itself, so built-ins and
 third-party plugins take exactly the same path. A plugin that fails to import, or raises in
-a hook, is recorded in :attr:`Plugins.failures` and skipped; the rest keep working.
-``STYX_DISABLE_PLUGINS=a,b`` skips entry points by name before they are imported.
+a hook, or registers something malformed, is recorded in :attr:`Plugins.failures` and
+skipped; the rest keep working. ``STYX_DISABLE_PLUGINS=a,b`` skips entry points by name
+before they are imported.
+
+Plugins are loaded on first use (:func:`get_plugins`), not when :mod:`styx` is imported, so
+commands that need no plugin never pay for them.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import os
+import sys
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from importlib import metadata
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 import pluggy
 
 from styx.core import hookspecs
 from styx.core.errors import StyxError
-from styx.core.registry import Registry
+from styx.core.registry import Registry, normalize_name
 from styx.core.specs import DescriptorSpec, ExporterSpec, LossSpec, MethodSpec, Spec
 
 ENTRY_POINT_GROUP = "styx"
@@ -33,6 +40,12 @@ HOOKS: dict[str, tuple[str, type[Spec]]] = {
     "register_exporters": ("exporters", ExporterSpec),
 }
 
+#: The registry attributes, in the order commands list them.
+KINDS: tuple[str, ...] = tuple(attribute for attribute, _ in HOOKS.values())
+
+#: Modules a plugin must not import at import time (they make every ``styx`` command slow).
+HEAVY_MODULES: tuple[str, ...] = ("torch",)
+
 
 @dataclass
 class PluginInfo:
@@ -43,30 +56,42 @@ class PluginInfo:
     distribution: str
     version: str
     registered: dict[str, list[str]] = field(default_factory=dict)
+    #: Problems that did not stop the plugin, e.g. importing torch at import time.
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "module": self.module, "distribution": self.distribution,
-                "version": self.version, "registered": self.registered}
+                "version": self.version, "registered": self.registered,
+                "warnings": list(self.warnings)}
 
 
 @dataclass
 class PluginFailure:
-    """A plugin that could not be loaded, or whose hook raised."""
+    """A plugin that could not be loaded, or whose hook raised or registered a bad spec."""
 
     name: str
     distribution: str
-    stage: str  # "import" or the hook's name
+    stage: str  # "load", "import", "register" or the hook's name
     error: str
     traceback: str
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "distribution": self.distribution, "stage": self.stage,
-                "error": self.error}
+    def as_dict(self, *, with_traceback: bool = False) -> dict[str, Any]:
+        out = {"name": self.name, "distribution": self.distribution, "stage": self.stage,
+               "error": self.error}
+        if with_traceback:
+            out["traceback"] = self.traceback
+        return out
 
 
 def disabled_plugins() -> set[str]:
+    """The entry-point names in ``STYX_DISABLE_PLUGINS`` (comma separated), normalised."""
     raw = os.environ.get("STYX_DISABLE_PLUGINS", "")
-    return {name.strip() for name in raw.split(",") if name.strip()}
+    return {normalize_name(name) for name in raw.split(",") if name.strip()}
+
+
+def debug_enabled() -> bool:
+    """Whether ``STYX_DEBUG`` asks for tracebacks."""
+    return os.environ.get("STYX_DEBUG", "") not in ("", "0")
 
 
 class Plugins:
@@ -85,52 +110,74 @@ class Plugins:
 
     # -- loading ---------------------------------------------------------------------------
     def load_entry_points(self, group: str = ENTRY_POINT_GROUP) -> None:
+        """Import every entry point of ``group`` and run its hooks, each in isolation."""
         skip = disabled_plugins()
-        seen: set[str] = set()
+        owners: dict[str, str] = {}  # entry-point name -> distribution that claimed it
         for ep in sorted(metadata.entry_points(group=group), key=lambda e: e.name):
-            if ep.name in seen:  # the same distribution found twice on sys.path
-                continue
-            seen.add(ep.name)
             dist = ep.dist.name if ep.dist else "?"
             version = ep.dist.version if ep.dist else "?"
-            if ep.name in skip:
+            if ep.name in owners:
+                if owners[ep.name] != dist:
+                    self._fail(ep.name, dist, "load", ValueError(
+                        f"entry point name {ep.name!r} is already used by distribution "
+                        f"{owners[ep.name]!r}"))
+                continue  # the same distribution found twice on sys.path: load it once
+            owners[ep.name] = dist
+            if normalize_name(ep.name) in skip:
                 self.disabled.append(ep.name)
+                self.manager.set_blocked(ep.name)
                 continue
+            heavy_before = {m for m in HEAVY_MODULES if m in sys.modules}
             try:
                 module = ep.load()
-            except Exception as exc:  # noqa: BLE001 - a broken plugin must not break styx
+            except (Exception, SystemExit) as exc:  # noqa: BLE001 - must not break styx
                 self._fail(ep.name, dist, "import", exc)
                 continue
-            self.add_plugin(module, name=ep.name, distribution=dist, version=version)
+            info = self.add_plugin(module, name=ep.name, distribution=dist, version=version)
+            if info is not None:
+                for heavy in HEAVY_MODULES:
+                    if heavy not in heavy_before and heavy in sys.modules:
+                        info.warnings.append(
+                            f"imports {heavy} at import time, which slows every styx command")
 
     def add_plugin(self, plugin: ModuleType | object, *, name: str,
                    distribution: str = "", version: str = "") -> PluginInfo | None:
-        """Register one plugin object and run its hooks, each in isolation."""
+        """Register one plugin object and run its hooks, each in isolation.
+
+        Returns what the plugin registered, or ``None`` when the plugin is disabled or pluggy
+        refused it (a hook implementation with an argument no hook spec names, a plugin name
+        already taken).
+        """
         try:
-            self.manager.register(plugin, name=name)
+            registered = self.manager.register(plugin, name=name)
         except Exception as exc:  # noqa: BLE001
             self._fail(name, distribution, "register", exc)
             return None
+        if registered is None:  # blocked: disabled by STYX_DISABLE_PLUGINS
+            if name not in self.disabled:
+                self.disabled.append(name)
+            return None
         info = PluginInfo(name, getattr(plugin, "__name__", type(plugin).__name__),
                           distribution, version)
+        self._check_unknown_hooks(plugin, name, distribution)
         for hook_name, (attribute, spec_class) in HOOKS.items():
             impls = [i for i in getattr(self.manager.hook, hook_name).get_hookimpls()
                      if i.plugin is plugin]
             for impl in impls:
-                specs: list[Spec] = []
+                specs: list[Any] = []
                 try:
                     impl.function(**self._hook_kwargs(impl, specs.append))
-                    for spec in specs:
-                        self._check_spec(spec, spec_class, hook_name)
-                except Exception as exc:  # noqa: BLE001
+                except (Exception, SystemExit) as exc:  # noqa: BLE001
+                    # A hook that raises registers nothing, not half of its specs.
                     self._fail(name, distribution, hook_name, exc)
                     continue
                 registry: Registry = getattr(self, attribute)
                 for spec in specs:
-                    spec = _with_plugin(spec, name)
                     try:
+                        self._check_spec(spec, spec_class, hook_name)
+                        spec = dataclasses.replace(spec, plugin=name)
                         registry.add(spec)
-                    except StyxError as exc:
+                    except (StyxError, TypeError, ValueError) as exc:
                         self._fail(name, distribution, hook_name, exc)
                         continue
                     info.registered.setdefault(attribute, []).append(spec.name)
@@ -143,46 +190,88 @@ class Plugins:
         available = {"register": register}
         return {arg: available[arg] for arg in impl.argnames if arg in available}
 
+    def _check_unknown_hooks(self, plugin: object, name: str, distribution: str) -> None:
+        """A ``@hookimpl`` whose name no hook spec has (a typo) is reported, not ignored."""
+        for caller in self.manager.get_hookcallers(plugin) or []:
+            if caller.spec is not None:
+                continue
+            if all(impl.optionalhook for impl in caller.get_hookimpls()
+                   if impl.plugin is plugin):
+                continue
+            close = difflib.get_close_matches(caller.name, list(HOOKS), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            self._fail(name, distribution, "register",
+                       ValueError(f"unknown hook {caller.name!r}{hint}"))
+
     @staticmethod
     def _check_spec(spec: Any, spec_class: type[Spec], hook_name: str) -> None:
         if not isinstance(spec, spec_class):
             raise TypeError(f"{hook_name} registered {type(spec).__name__}, "
                             f"expected {spec_class.__name__}")
-        if not spec.name:
-            raise ValueError(f"{hook_name} registered a {spec_class.__name__} with no name")
+        spec.validate()
 
     def _fail(self, name: str, distribution: str, stage: str, exc: BaseException) -> None:
         self.failures.append(PluginFailure(
-            name, distribution, stage, f"{type(exc).__name__}: {exc}",
+            name, distribution, stage, _one_line(f"{type(exc).__name__}: {exc}"),
             "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))))
 
     # -- lookup ----------------------------------------------------------------------------
     def registry(self, kind: str) -> Registry:
-        """The registry for ``kind``: descriptors, losses, methods or exporters."""
-        attribute = {"descriptor": "descriptors", "loss": "losses", "method": "methods",
-                     "exporter": "exporters"}.get(kind, kind)
-        if attribute not in {a for a, _ in HOOKS.values()}:
-            raise StyxError(f"unknown kind {kind!r}",
-                            "choose descriptors, losses, methods or exporters")
+        """The registry for ``kind``: descriptors, losses, methods or exporters.
+
+        The singular (``descriptor``) is accepted too; anything else is a StyxError with a
+        suggestion.
+        """
+        key = normalize_name(kind)
+        singular = {getattr(self, attribute).kind: attribute for attribute in KINDS}
+        attribute = singular.get(key, key)
+        if attribute not in KINDS:
+            close = difflib.get_close_matches(key, [*KINDS, *singular], n=1, cutoff=0.5)
+            hint = (f"did you mean {singular.get(close[0], close[0])!r}?" if close
+                    else "choose " + ", ".join(KINDS))
+            raise StyxError(f"unknown kind {kind!r}", hint)
         return getattr(self, attribute)
 
+    def get(self, kind: str, name: str) -> Spec:
+        """The spec ``name`` of ``kind``; the error also mentions plugins that failed to load."""
+        registry = self.registry(kind)
+        try:
+            return registry.get(name)
+        except StyxError as error:
+            if self.failures:
+                broken = ", ".join(sorted({f.name for f in self.failures}))
+                note = f"plugin(s) {broken} failed to load"
+                hint = (error.hint or "").replace("; see 'styx plugins'", "")
+                error.hint = f"{hint}; {note}, see 'styx plugins'" if hint else \
+                    f"{note}, see 'styx plugins'"
+            raise
 
-def _with_plugin(spec: Spec, plugin: str) -> Spec:
-    object.__setattr__(spec, "plugin", plugin)
-    return spec
+
+def _one_line(text: str, limit: int = 300) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
-@lru_cache(maxsize=1)
+_current: Plugins | None = None
+
+
 def get_plugins() -> Plugins:
     """The process-wide plugins, loaded from entry points on first use."""
-    plugins = Plugins()
-    plugins.load_entry_points()
-    return plugins
+    global _current
+    if _current is None:
+        plugins = Plugins()
+        plugins.load_entry_points()
+        _current = plugins
+    return _current
 
 
-def reset_plugins() -> None:
-    """Forget the loaded plugins (tests use this after changing the environment)."""
-    get_plugins.cache_clear()
+def reset_plugins(plugins: Plugins | None = None) -> None:
+    """Forget the loaded plugins (tests use this after changing the environment).
+
+    With ``plugins``, make them the process-wide ones instead (tests that fake plugins).
+    """
+    global _current
+    _current = plugins
 
 
 def descriptors() -> Registry[DescriptorSpec]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import difflib
-from typing import Generic, Iterator, TypeVar
+from collections.abc import Iterator
+from typing import Generic, TypeVar
 
 from styx.core.errors import StyxError
 from styx.core.specs import Spec
@@ -11,9 +12,12 @@ from styx.core.specs import Spec
 S = TypeVar("S", bound=Spec)
 
 
-def _key(name: str) -> str:
+def normalize_name(name: str) -> str:
     """Names match case-insensitively, and '-' and '_' are the same."""
     return name.strip().lower().replace("_", "-")
+
+
+_key = normalize_name
 
 
 class Registry(Generic[S]):
@@ -65,4 +69,8 @@ class Registry(Generic[S]):
         return len(self._specs)
 
     def names(self) -> list[str]:
+        """The canonical names, sorted (aliases left out)."""
         return sorted(self._specs)
+
+    def __repr__(self) -> str:
+        return f"Registry({self.kind!r}, {self.names()!r})"

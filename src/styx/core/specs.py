@@ -8,13 +8,14 @@ by :meth:`Spec.load` only when a command needs it.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Union
+from typing import Any
 
 from styx.core.errors import StyxError
 
 #: Either a callable or the import path of one, ``"package.module:attribute"``.
-Target = Union[str, Callable[..., Any]]
+Target = str | Callable[..., Any]
 
 
 def load_target(target: Target) -> Any:
@@ -49,6 +50,19 @@ class Spec:
         return {"name": self.name, "summary": self.summary, "aliases": list(self.aliases),
                 "plugin": self.plugin}
 
+    def validate(self) -> None:
+        """Raise ``TypeError``/``ValueError`` when the spec is malformed (a plugin bug).
+
+        Cheap: it checks types, names and the shape of import paths, and imports nothing.
+        """
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValueError(f"a {type(self).__name__} needs a non-empty name, got {self.name!r}")
+        if any(c.isspace() for c in self.name):
+            raise ValueError(f"{self.kind} name {self.name!r} contains whitespace")
+        if not isinstance(self.summary, str):
+            raise TypeError(f"{self.kind} {self.name!r}: summary must be a string")
+        _check_names(self.aliases, f"{self.kind} {self.name!r}: aliases")
+
 
 @dataclass(frozen=True)
 class DescriptorSpec(Spec):
@@ -72,6 +86,25 @@ class DescriptorSpec(Spec):
     def load(self) -> Callable[..., Any]:
         return load_target(self.factory)
 
+    def validate(self) -> None:
+        super().validate()
+        what = f"descriptor {self.name!r}"
+        _check_target(self.factory, f"{what}: factory", required=True)
+        _check_names(self.layers, f"{what}: layers")
+        _check_names(self.default_content_layers, f"{what}: default_content_layers")
+        _check_names(self.default_style_layers, f"{what}: default_style_layers")
+        if not isinstance(self.layer_aliases, dict):
+            raise TypeError(f"{what}: layer_aliases must be a dict, got {self.layer_aliases!r}")
+        if self.layers:
+            known = set(self.layers)
+            for alias, layer in self.layer_aliases.items():
+                if layer not in known:
+                    raise ValueError(f"{what}: alias {alias!r} points at unknown layer {layer!r}")
+            known |= set(self.layer_aliases)
+            for layer in (*self.default_content_layers, *self.default_style_layers):
+                if layer not in known:
+                    raise ValueError(f"{what}: default layer {layer!r} is not in its layers")
+
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "layers": len(self.layers),
                 "default_content_layers": list(self.default_content_layers),
@@ -92,8 +125,18 @@ class LossSpec(Spec):
 
     kind = "loss"  # type: ignore[assignment]
 
+    #: The values ``target`` may take.
+    TARGETS = ("features", "image")
+
     def load(self) -> Callable[..., Any]:
         return load_target(self.factory)
+
+    def validate(self) -> None:
+        super().validate()
+        _check_target(self.factory, f"loss {self.name!r}: factory", required=True)
+        if self.target not in self.TARGETS:
+            raise ValueError(f"loss {self.name!r}: target must be one of {self.TARGETS}, "
+                             f"got {self.target!r}")
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "target": self.target, "options": dict(self.options)}
@@ -103,10 +146,11 @@ class LossSpec(Spec):
 class MethodSpec(Spec):
     """A style transfer method.
 
-    ``run_command`` / ``train_command`` are import paths of typer apps (or click commands)
-    mounted lazily as ``styx run NAME`` / ``styx train NAME``; the modules they live in must
-    not import torch at import time, so ``styx run NAME --help`` stays fast. ``api`` is the
-    library entry point. ``feed_forward`` methods train a generator that exporters can export.
+    ``run_command`` / ``train_command`` are import paths of typer-style *functions* (their
+    parameters annotated with ``typer.Option`` / ``typer.Argument``), mounted lazily as
+    ``styx run NAME`` / ``styx train NAME``; the modules they live in must not import torch
+    at import time, so ``styx run NAME --help`` stays fast. ``api`` is the library entry
+    point. ``feed_forward`` methods train a generator that exporters can export.
     """
 
     run_command: Target | None = None
@@ -115,6 +159,12 @@ class MethodSpec(Spec):
     feed_forward: bool = False
 
     kind = "method"  # type: ignore[assignment]
+
+    def validate(self) -> None:
+        super().validate()
+        for attribute in ("run_command", "train_command", "api"):
+            _check_target(getattr(self, attribute), f"method {self.name!r}: {attribute}",
+                          required=False)
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "feed_forward": self.feed_forward,
@@ -135,8 +185,37 @@ class ExporterSpec(Spec):
     def load(self) -> Callable[..., Any]:
         return load_target(self.factory)
 
+    def validate(self) -> None:
+        super().validate()
+        what = f"exporter {self.name!r}"
+        _check_target(self.factory, f"{what}: factory", required=True)
+        _check_target(self.export_command, f"{what}: export_command", required=False)
+        _check_names(self.formats, f"{what}: formats")
+
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "formats": list(self.formats)}
+
+
+def _check_names(names: Any, what: str) -> None:
+    if isinstance(names, str) or not isinstance(names, (tuple, list)):
+        raise TypeError(f"{what} must be a tuple of strings, got {names!r}")
+    for name in names:
+        if not isinstance(name, str) or not name.strip():
+            raise TypeError(f"{what} must be a tuple of non-empty strings, got {names!r}")
+
+
+def _check_target(target: Any, what: str, *, required: bool) -> None:
+    if target is None or target == "":
+        if required:
+            raise ValueError(f"{what} is missing")
+        return
+    if callable(target):
+        return
+    if not isinstance(target, str):
+        raise TypeError(f"{what} must be an import path or a callable, got {target!r}")
+    module, sep, attribute = target.partition(":")
+    if not (module and sep and attribute):
+        raise ValueError(f"{what} {target!r} is not of the form 'package.module:attribute'")
 
 
 SPEC_KINDS: dict[str, type[Spec]] = {
