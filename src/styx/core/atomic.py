@@ -1,0 +1,86 @@
+"""Atomic writes: a file or folder appears complete at its final path, or not at all.
+
+Write to the temporary path these context managers yield; on success it is moved onto the
+final path with :func:`os.replace` (atomic on one filesystem), on any exception, including
+``KeyboardInterrupt``, it is deleted and the final path is left as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def _temp_name(path: Path, kind: str) -> Path:
+    token = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    # Keep the real suffix last so writers that pick a format by suffix still work.
+    return path.with_name(f".{path.name}.{kind}-{token}{path.suffix}")
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink()
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary file path beside ``path`` (same suffix); move it onto ``path`` on success.
+
+    The parent folder is created. If the body raises, or leaves no file at the temporary
+    path, nothing is written at ``path`` and the temporary file is removed.
+    """
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    temp = _temp_name(final, "tmp")
+    try:
+        yield temp
+        if not temp.exists():
+            raise FileNotFoundError(f"nothing was written to the temporary file {temp}")
+        os.replace(temp, final)
+    except BaseException:
+        _remove(temp)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a fresh temporary folder beside ``path``; swap it in for ``path`` on success.
+
+    An existing folder at ``path`` is replaced only once the new one is complete: it is first
+    renamed aside, the new folder renamed into place, then the old one deleted. If the body
+    raises, the temporary folder is deleted and ``path`` is untouched.
+    """
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    temp = final.with_name(f".{final.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    temp.mkdir()
+    try:
+        yield temp
+    except BaseException:
+        _remove(temp)
+        raise
+    old: Path | None = None
+    try:
+        if final.exists() or final.is_symlink():
+            if final.is_dir() and not final.is_symlink():
+                old = final.with_name(f".{final.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+                os.replace(final, old)
+            else:
+                final.unlink()
+        os.replace(temp, final)
+    except BaseException:
+        if old is not None and not final.exists():
+            os.replace(old, final)
+            old = None
+        _remove(temp)
+        raise
+    finally:
+        if old is not None:
+            _remove(old)

@@ -1,0 +1,381 @@
+"""The one image loader and writer every styx command uses.
+
+Reading (:func:`read_image`) applies the EXIF orientation, turns every Pillow mode into RGB
+float32 in [0, 1] (16-bit and float images scaled, not clipped), keeps an alpha channel
+aside, resizes by the long side and refuses images with too many pixels. Every problem a
+user can cause (missing, empty, truncated, not an image, a folder) is a one-line
+:class:`~styx.core.errors.StyxError` naming the file.
+
+Writing (:func:`save_image`) refuses NaN/inf, clamps to [0, 1], re-attaches alpha where the
+format has one (PNG, WebP, TIFF) and writes atomically: a temporary file in the same folder,
+then a rename, so a failure never leaves a half-written image.
+
+Tensors are float32 RGB in [0, 1], N x 3 x H x W (N = 1 here).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import warnings
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from styx.core.atomic import atomic_path
+from styx.core.errors import StyxError
+
+#: Output suffix -> Pillow format name.
+OUTPUT_FORMATS: dict[str, str] = {
+    ".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP",
+    ".tif": "TIFF", ".tiff": "TIFF",
+}
+SUPPORTED_OUTPUT_SUFFIXES: tuple[str, ...] = tuple(OUTPUT_FORMATS)
+#: Output formats that keep an alpha channel.
+ALPHA_SUFFIXES: tuple[str, ...] = (".png", ".webp", ".tif", ".tiff")
+#: Suffixes :func:`find_images` collects (everything Pillow reads that photos come in).
+IMAGE_SUFFIXES: tuple[str, ...] = (*SUPPORTED_OUTPUT_SUFFIXES, ".gif", ".ppm", ".pgm", ".pbm",
+                                   ".pnm", ".tga")
+#: Images with more pixels than this are refused (about 100 megapixels, e.g. 10000 x 10000).
+DEFAULT_MAX_PIXELS = 100_000_000
+
+SAMPLE_IMAGES = {"content": "tubingen.jpg", "style": "starry_night.jpg"}
+
+_HINT_IMAGE = "give a PNG, JPEG, WebP, BMP or TIFF image"
+
+
+@dataclass
+class LoadedImage:
+    """An image as read from disk.
+
+    ``rgb``: 1 x 3 x H x W float32 in [0, 1]; ``alpha``: 1 x 1 x H x W in [0, 1] or None;
+    ``original_size``: (height, width) in the file, after the EXIF rotation, before resizing.
+    """
+
+    rgb: torch.Tensor
+    alpha: torch.Tensor | None
+    path: Path
+    original_size: tuple[int, int] = (0, 0)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width) of ``rgb``."""
+        return int(self.rgb.shape[-2]), int(self.rgb.shape[-1])
+
+
+# -- reading ---------------------------------------------------------------------------------
+def read_image(path: str | os.PathLike[str], *, long_side: int | None = None,
+               max_pixels: int | None = DEFAULT_MAX_PIXELS) -> LoadedImage:
+    """Read an image file as RGB float32 in [0, 1], with its alpha channel kept aside.
+
+    ``long_side``: resize (antialiased) so the longer side has this many pixels.
+    ``max_pixels``: refuse larger images (a StyxError, before decoding); None disables the
+    check (Pillow's own decompression-bomb limit still applies).
+    """
+    path = Path(path).expanduser()
+    if long_side is not None and int(long_side) < 1:
+        raise StyxError(f"bad image size {long_side!r}", "the long side must be >= 1 pixel")
+    _check_readable_file(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as opened:
+                width, height = opened.size
+                if max_pixels is not None and width * height > max_pixels:
+                    raise StyxError(
+                        f"image {path} is {width}x{height} ({width * height / 1e6:.0f} "
+                        f"megapixels), more than the limit of {max_pixels / 1e6:.0f} megapixels",
+                        "shrink it first (a long side of 512-2048 px is plenty)")
+                opened.load()
+                image = _apply_exif_orientation(opened)
+    except StyxError:
+        raise
+    except Image.DecompressionBombError:
+        raise StyxError(f"image {path} has too many pixels to decode safely",
+                        "shrink it first (a long side of 512-2048 px is plenty)") from None
+    except UnidentifiedImageError:
+        raise StyxError(f"{path} is not an image file (or not a format Pillow reads)",
+                        _HINT_IMAGE) from None
+    except PermissionError:
+        raise StyxError(f"cannot read image {path}: permission denied") from None
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, MemoryError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise StyxError(f"cannot read image {path}: {reason}",
+                        "the file may be truncated or corrupt") from None
+    rgb, alpha = pil_to_arrays(image)
+    rgb_tensor = torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0).contiguous()
+    alpha_tensor = None if alpha is None else torch.from_numpy(alpha)[None, None].contiguous()
+    original_size = (int(rgb_tensor.shape[-2]), int(rgb_tensor.shape[-1]))
+    if long_side is not None:
+        rgb_tensor = resize_long_side(rgb_tensor, int(long_side))
+        if alpha_tensor is not None:
+            alpha_tensor = resize_to(alpha_tensor, rgb_tensor.shape[-2:])
+    return LoadedImage(rgb=rgb_tensor, alpha=alpha_tensor, path=path,
+                       original_size=original_size)
+
+
+def load_image(path: str | os.PathLike[str], long_side: int | None = None) -> torch.Tensor:
+    """The RGB of :func:`read_image`: 1 x 3 x H x W float32 in [0, 1]."""
+    return read_image(path, long_side=long_side).rgb
+
+
+def _check_readable_file(path: Path) -> None:
+    if not path.exists():
+        raise StyxError(f"image file not found: {path}", "check the path")
+    if path.is_dir():
+        raise StyxError(f"{path} is a folder, not an image file", _HINT_IMAGE)
+    if not path.is_file():
+        raise StyxError(f"{path} is not a regular file", _HINT_IMAGE)
+    if path.stat().st_size == 0:
+        raise StyxError(f"image file {path} is empty", _HINT_IMAGE)
+
+
+def _apply_exif_orientation(image: Image.Image) -> Image.Image:
+    """The image turned upright by its EXIF orientation tag (a copy; bad EXIF is ignored)."""
+    try:
+        upright = ImageOps.exif_transpose(image)
+    except Exception:  # noqa: BLE001 - a broken EXIF block must not stop the image loading
+        upright = None
+    if upright is None or upright is image:
+        upright = image.copy()
+    return upright
+
+
+def pil_to_arrays(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    """A Pillow image as (H x W x 3 float32 RGB in [0, 1], H x W float32 alpha or None).
+
+    Modes: 1, L, LA, La, P/PA (palette transparency becomes alpha), RGB, RGBA, RGBa, CMYK,
+    YCbCr, LAB, HSV; 16-bit I;16* divided by 65535; I (32-bit) divided by 65535 when its
+    values lie in [0, 65535] (16-bit data), else stretched min..max; F (float) kept when in
+    [0, 1], divided by 255 or 65535 when in those ranges, else stretched min..max.
+    """
+    mode = image.mode
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        gray = _scale_high_depth(np.asarray(image).astype(np.float64), mode)
+        return _gray_to_rgb(gray), None
+    has_alpha = mode in ("RGBA", "RGBa", "LA", "La", "PA") or (
+        mode in ("P", "L", "RGB") and "transparency" in image.info)
+    if has_alpha:
+        rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255.0
+        return np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3])
+    rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+    return np.ascontiguousarray(rgb), None
+
+
+def _scale_high_depth(values: np.ndarray, mode: str) -> np.ndarray:
+    if values.size == 0:
+        return values.astype(np.float32)
+    finite = np.isfinite(values)
+    values = np.where(finite, values, 0.0)
+    low, high = float(values.min()), float(values.max())
+    if mode.startswith("I;16"):
+        scaled = values / 65535.0
+    elif mode == "F" and low >= 0.0 and high <= 1.0:
+        scaled = values
+    elif mode == "F" and low >= 0.0 and high <= 255.0:
+        scaled = values / 255.0
+    elif low >= 0.0 and high <= 65535.0:
+        scaled = values / 65535.0
+    elif high > low:
+        scaled = (values - low) / (high - low)
+    else:
+        scaled = np.zeros_like(values)
+    return np.clip(scaled, 0.0, 1.0).astype(np.float32)
+
+
+def _gray_to_rgb(gray: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.repeat(gray[..., None], 3, axis=2))
+
+
+# -- resizing --------------------------------------------------------------------------------
+def _as_batch(image: torch.Tensor) -> tuple[torch.Tensor, bool]:
+    if image.dim() == 3:
+        return image.unsqueeze(0), True
+    if image.dim() == 4:
+        return image, False
+    raise StyxError(f"expected a C x H x W or N x C x H x W image, got shape {tuple(image.shape)}")
+
+
+def resize_to(image: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
+    """``image`` (C x H x W or N x C x H x W) resized to (height, width), antialiased bicubic,
+    clamped to [0, 1]. Returns the input unchanged when it already has that size."""
+    batch, squeezed = _as_batch(image)
+    height, width = int(size[0]), int(size[1])
+    if height < 1 or width < 1:
+        raise StyxError(f"bad image size {height}x{width}", "sizes must be >= 1 pixel")
+    if tuple(batch.shape[-2:]) == (height, width):
+        return image
+    dtype = batch.dtype
+    out = F.interpolate(batch.float(), size=(height, width), mode="bicubic",
+                        align_corners=False, antialias=True).clamp_(0.0, 1.0).to(dtype)
+    return out.squeeze(0) if squeezed else out
+
+
+def long_side_size(height: int, width: int, long_side: int) -> tuple[int, int]:
+    """(height, width) scaled so the longer side is ``long_side`` (the shorter side >= 1)."""
+    scale = long_side / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def resize_long_side(image: torch.Tensor, long_side: int) -> torch.Tensor:
+    """``image`` resized (up or down, antialiased) so its longer side is ``long_side`` px."""
+    if int(long_side) < 1:
+        raise StyxError(f"bad image size {long_side!r}", "the long side must be >= 1 pixel")
+    height, width = int(image.shape[-2]), int(image.shape[-1])
+    return resize_to(image, long_side_size(height, width, int(long_side)))
+
+
+# -- writing ---------------------------------------------------------------------------------
+def check_output_path(path: str | os.PathLike[str]) -> Path:
+    """Check, before any long work, that an image can be written at ``path``.
+
+    The suffix must be one of :data:`SUPPORTED_OUTPUT_SUFFIXES`, ``path`` must not be a
+    folder, and its folder must exist or be creatable (the nearest existing ancestor is a
+    writable folder). Returns ``path`` as a Path; creates nothing.
+    """
+    path = Path(path).expanduser()
+    suffix = path.suffix.lower()
+    if suffix not in OUTPUT_FORMATS:
+        shown = suffix or "no suffix"
+        raise StyxError(f"cannot write images as {shown} ({path})",
+                        "use one of " + ", ".join(SUPPORTED_OUTPUT_SUFFIXES))
+    if path.is_dir():
+        raise StyxError(f"output {path} is a folder", "give a file name, e.g. out.png")
+    ancestor = path.parent
+    while not ancestor.exists():
+        if ancestor.is_symlink() or ancestor == ancestor.parent:  # dangling link / root
+            break
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise StyxError(f"cannot create the folder for {path}: {ancestor} is not a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise StyxError(f"cannot write to {ancestor} (for {path}): permission denied")
+    return path
+
+
+def tensor_to_pil(image: torch.Tensor, alpha: torch.Tensor | None = None) -> Image.Image:
+    """A 3 x H x W or 1 x 3 x H x W tensor in [0, 1] (and alpha) as an 8-bit RGB(A) image."""
+    batch, _ = _as_batch(image.detach())
+    if batch.shape[0] != 1 or batch.shape[1] != 3:
+        raise StyxError(f"expected one RGB image (1 x 3 x H x W), got shape {tuple(image.shape)}")
+    batch = batch.float().cpu()
+    if not torch.isfinite(batch).all():
+        raise StyxError("the image contains NaN or infinite values",
+                        "the optimisation diverged: lower the learning rate or the weights")
+    array = _to_uint8(batch[0].permute(1, 2, 0))
+    if alpha is None:
+        return Image.fromarray(array, mode="RGB")
+    alpha_batch, _ = _as_batch(alpha.detach().float().cpu())
+    if alpha_batch.dim() != 4 or alpha_batch.shape[:2] != (1, 1):
+        raise StyxError(f"expected a 1 x 1 x H x W alpha, got shape {tuple(alpha.shape)}")
+    alpha_batch = resize_to(torch.nan_to_num(alpha_batch, nan=1.0).clamp(0, 1),
+                            batch.shape[-2:])
+    rgba = np.concatenate([array, _to_uint8(alpha_batch[0].permute(1, 2, 0))], axis=2)
+    return Image.fromarray(rgba, mode="RGBA")
+
+
+def _to_uint8(hwc: torch.Tensor) -> np.ndarray:
+    return (hwc.clamp(0.0, 1.0) * 255.0).round().to(torch.uint8).numpy()
+
+
+def save_image(image: torch.Tensor, path: str | os.PathLike[str], *,
+               alpha: torch.Tensor | None = None, quality: int = 95) -> Path:
+    """Write ``image`` (1 x 3 x H x W or 3 x H x W in [0, 1]) to ``path``, atomically.
+
+    The format follows the suffix. ``alpha`` (resized to the image if needed) is written
+    where the format keeps it (PNG, WebP, TIFF) and dropped otherwise. NaN/inf values are a
+    StyxError; values are clamped to [0, 1]. ``quality`` applies to JPEG and WebP.
+    """
+    path = check_output_path(path)
+    suffix = path.suffix.lower()
+    picture = tensor_to_pil(image, alpha if suffix in ALPHA_SUFFIXES else None)
+    fmt = OUTPUT_FORMATS[suffix]
+    options: dict[str, object] = {}
+    if fmt in ("JPEG", "WEBP"):
+        options["quality"] = int(quality)
+    try:
+        with atomic_path(path) as temporary:
+            picture.save(temporary, format=fmt, **options)
+    except PermissionError:
+        raise StyxError(f"cannot write {path}: permission denied") from None
+    except OSError as exc:
+        raise StyxError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path
+
+
+# -- finding ---------------------------------------------------------------------------------
+def find_images(folder: str | os.PathLike[str], *, recursive: bool = True) -> list[Path]:
+    """Image files under ``folder`` (by suffix, case-insensitive), sorted; hidden ones skipped."""
+    folder = Path(folder).expanduser()
+    if not folder.exists():
+        raise StyxError(f"folder not found: {folder}", "check the path")
+    if not folder.is_dir():
+        raise StyxError(f"{folder} is not a folder", "give a folder of images")
+    candidates = folder.rglob("*") if recursive else folder.iterdir()
+    found = []
+    for candidate in candidates:
+        relative = candidate.relative_to(folder)
+        if any(part.startswith(".") for part in relative.parts):
+            continue
+        if candidate.suffix.lower() in IMAGE_SUFFIXES and candidate.is_file():
+            found.append(candidate)
+    return sorted(found)
+
+
+def sample_image(kind: str = "content") -> Path:
+    """A small image shipped with styx: ``"content"`` (Tübingen photo) or ``"style"``
+    (Van Gogh's Starry Night); provenance in ``styx/data/SOURCES.md``."""
+    key = kind.strip().lower()
+    if key not in SAMPLE_IMAGES:
+        raise StyxError(f"no sample image {kind!r}", "choose 'content' or 'style'")
+    resource = resources.files("styx").joinpath("data", SAMPLE_IMAGES[key])
+    path = Path(str(resource))
+    if not path.is_file():
+        raise StyxError(f"the sample image {path} is missing", "reinstall styx-nst")
+    return path
+
+
+# -- colour ----------------------------------------------------------------------------------
+_RGB_TO_YIQ = torch.tensor([[0.299, 0.587, 0.114],
+                            [0.595716, -0.274453, -0.321263],
+                            [0.211456, -0.522591, 0.311135]], dtype=torch.float64)
+_YIQ_TO_RGB = torch.linalg.inv(_RGB_TO_YIQ)
+
+
+def _mix(image: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
+    batch, squeezed = _as_batch(image)
+    if batch.shape[1] != 3:
+        raise StyxError(f"expected 3 colour channels, got shape {tuple(image.shape)}")
+    out = torch.einsum("ij,njhw->nihw", matrix.to(batch.device, torch.float32), batch.float())
+    return out.squeeze(0) if squeezed else out
+
+
+def rgb_to_yiq(image: torch.Tensor) -> torch.Tensor:
+    """RGB -> YIQ (Y luminance in [0, 1], I and Q chroma), per pixel, for (N x) 3 x H x W."""
+    return _mix(image, _RGB_TO_YIQ)
+
+
+def yiq_to_rgb(image: torch.Tensor) -> torch.Tensor:
+    """YIQ -> RGB (not clamped), the inverse of :func:`rgb_to_yiq`."""
+    return _mix(image, _YIQ_TO_RGB)
+
+
+def match_color(content: torch.Tensor, stylised: torch.Tensor) -> torch.Tensor:
+    """Luminance-only transfer (``--preserve-color``): the stylised image's luminance with
+    the content image's chroma (I, Q). ``content`` is resized to ``stylised`` if needed;
+    the result has the stylised image's shape, clamped to [0, 1]."""
+    if content.shape[-2:] != stylised.shape[-2:]:
+        content = resize_to(content, stylised.shape[-2:])
+    content_yiq = rgb_to_yiq(content.to(stylised.device))
+    stylised_yiq = rgb_to_yiq(stylised)
+    if content_yiq.shape != stylised_yiq.shape:  # e.g. one content image, a batch of results
+        content_yiq = content_yiq.reshape(-1, *content_yiq.shape[-3:])[:1]
+        content_yiq = content_yiq.expand(*stylised_yiq.shape[:-3], *content_yiq.shape[-3:])
+    mixed = torch.cat([stylised_yiq[..., :1, :, :], content_yiq[..., 1:, :, :]], dim=-3)
+    return yiq_to_rgb(mixed).clamp(0.0, 1.0).to(stylised.dtype)
+
