@@ -1,0 +1,254 @@
+"""The multi-scale ("pyramid") generator of Ulyanov et al., *Texture Networks* (2016).
+
+The input (a content image, or nothing in texture mode) is taken at ``K`` scales: full size,
+1/2, 1/4, ... 1/2^(K-1). Each scale gets its own uniform noise channels and a block of
+3x3 -> 3x3 -> 1x1 convolutions (each followed by normalisation and LeakyReLU). Starting at
+the coarsest scale, the running result is upsampled x2 (nearest), both it and the next
+scale's block output are normalised, concatenated, and passed through a block of the same
+shape; the channel count grows by ``channels`` at every join (8, 16, 24, ... by default).
+A final 1x1 convolution maps to RGB, squashed into [0, 1] by a sigmoid.
+
+Differences from the reference code, all deliberate:
+
+* Any size works. Each scale is the previous one average-pooled 2x2 with ``ceil`` sizes
+  (37 -> 19 -> 10 -> 5 -> 3 -> 2), and an upsampled coarse map is cropped to the exact size
+  of the finer one, so a coarse pixel always covers the same 2x2 fine pixels.
+* Instance normalisation is computed by ``group_norm`` with one group per channel, which,
+  unlike ``instance_norm``, accepts 1x1 maps (the coarsest scale of a small image).
+* ``reflect`` padding of a map one pixel wide falls back to ``replicate``, which is what
+  reflecting a single pixel would mean.
+* The output goes through a sigmoid, so it is a valid image in [0, 1] by construction (the
+  reference left it unbounded in VGG-preprocessed units).
+
+Noise is a forward *input*: ``forward(content, noise)`` with ``noise`` one tensor of
+``K * noise_channels`` channels at full resolution; scale ``k`` takes its own slice of
+channels, subsampled (nearest) to its size, which gives every scale independent uniform
+noise. When ``noise`` is ``None`` it is drawn with ``torch.rand`` inside forward, which an
+ONNX export avoids by passing noise explicitly (see :meth:`TextureNetwork.make_noise`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from styx.core.errors import StyxError
+
+PADDINGS = ("circular", "reflect", "replicate", "zero")
+NORMS = ("instance", "batch")
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """Everything that fixes the generator's shape (stored in a model's metadata)."""
+
+    scales: int = 6
+    channels: int = 8
+    noise_channels: int = 3
+    content_channels: int = 3  # 0 for a texture-only generator (noise in, texture out)
+    padding: str = "circular"
+    norm: str = "instance"
+    leaky_slope: float = 0.01
+
+    def __post_init__(self) -> None:
+        padding = str(self.padding).lower()
+        norm = str(self.norm).lower()
+        object.__setattr__(self, "padding", "zero" if padding in ("zeros", "constant") else padding)
+        object.__setattr__(self, "norm", norm)
+        if self.padding not in PADDINGS:
+            raise StyxError(f"unknown padding {self.padding!r}",
+                            f"choose one of {', '.join(PADDINGS)}")
+        if self.norm not in NORMS:
+            raise StyxError(f"unknown normalisation {self.norm!r}",
+                            f"choose one of {', '.join(NORMS)}")
+        for name, low in (("scales", 1), ("channels", 1), ("noise_channels", 0)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise StyxError(f"bad {name.replace('_', ' ')} {value!r}",
+                                f"give a whole number >= {low}")
+        if self.scales > 12:
+            raise StyxError(f"too many scales ({self.scales})", "use at most 12")
+        if self.content_channels not in (0, 3):
+            raise StyxError(f"bad content channels {self.content_channels!r}",
+                            "3 (stylisation) or 0 (texture synthesis)")
+        if self.content_channels == 0 and self.noise_channels == 0:
+            raise StyxError("a texture generator needs noise channels",
+                            "give --noise-channels 1 or more")
+
+    @property
+    def texture_only(self) -> bool:
+        return self.content_channels == 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> GeneratorConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise StyxError(f"unknown generator setting {unknown[0]!r} in the model's metadata",
+                            "the model was written by a newer styx; upgrade styx")
+        return cls(**data)
+
+
+class Pad(nn.Module):
+    """Pads ``amount`` pixels on every side in one of :data:`PADDINGS`."""
+
+    def __init__(self, mode: str, amount: int) -> None:
+        super().__init__()
+        self.mode = mode
+        self.amount = amount
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = self.amount
+        if p == 0:
+            return x
+        if self.mode == "zero":
+            return F.pad(x, (p, p, p, p))
+        mode = self.mode
+        if mode == "reflect" and min(x.shape[-2], x.shape[-1]) <= p:
+            mode = "replicate"  # nothing to reflect in a map this thin
+        return F.pad(x, (p, p, p, p), mode=mode)
+
+    def extra_repr(self) -> str:
+        return f"{self.mode}, {self.amount}"
+
+
+class InstanceNorm(nn.GroupNorm):
+    """Instance normalisation with a learnt scale and shift; works on 1x1 maps too."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__(channels, channels, eps=1e-5, affine=True)
+
+
+def make_norm(kind: str, channels: int) -> nn.Module:
+    return InstanceNorm(channels) if kind == "instance" else nn.BatchNorm2d(channels)
+
+
+class ConvBlock(nn.Sequential):
+    """3x3 -> 3x3 -> 1x1 convolutions, each followed by normalisation and LeakyReLU."""
+
+    def __init__(self, in_channels: int, out_channels: int, config: GeneratorConfig) -> None:
+        layers: list[nn.Module] = []
+        for index, kernel in enumerate((3, 3, 1)):
+            layers += [
+                Pad(config.padding, kernel // 2),
+                nn.Conv2d(in_channels if index == 0 else out_channels, out_channels, kernel),
+                make_norm(config.norm, out_channels),
+                nn.LeakyReLU(config.leaky_slope),
+            ]
+        super().__init__(*layers)
+
+
+def scale_sizes(height: int, width: int, scales: int) -> list[tuple[int, int]]:
+    """Sizes of the ``scales`` inputs, finest first: each halves the previous, rounding up."""
+    sizes = [(height, width)]
+    for _ in range(scales - 1):
+        h, w = sizes[-1]
+        sizes.append(((h + 1) // 2, (w + 1) // 2))
+    return sizes
+
+
+class TextureNetwork(nn.Module):
+    """The pyramid generator; see the module docstring."""
+
+    def __init__(self, config: GeneratorConfig | None = None) -> None:
+        super().__init__()
+        self.config = config = config or GeneratorConfig()
+        in_channels = config.content_channels + config.noise_channels
+        c = config.channels
+        # branches[k] works on scale k (0 = full size, K-1 = coarsest).
+        self.branches = nn.ModuleList(ConvBlock(in_channels, c, config)
+                                      for _ in range(config.scales))
+        # joins[j] merges the running result (j+1)*c channels with a new branch of c.
+        self.join_norms_coarse = nn.ModuleList(make_norm(config.norm, c * (j + 1))
+                                               for j in range(config.scales - 1))
+        self.join_norms_branch = nn.ModuleList(make_norm(config.norm, c)
+                                               for _ in range(config.scales - 1))
+        self.joins = nn.ModuleList(ConvBlock(c * (j + 2), c * (j + 2), config)
+                                   for j in range(config.scales - 1))
+        self.to_rgb = nn.Conv2d(c * config.scales, 3, 1)
+
+    # -- noise -----------------------------------------------------------------------------
+    @property
+    def noise_depth(self) -> int:
+        """Channels of the ``noise`` input: ``noise_channels`` for each scale."""
+        return self.config.noise_channels * self.config.scales
+
+    def make_noise(self, batch: int, height: int, width: int, *,
+                   generator: torch.Generator | None = None,
+                   device: torch.device | str | None = None,
+                   dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """Uniform [0, 1) noise for an output of ``height`` x ``width``: pass it to forward."""
+        if device is None:
+            device = next(self.parameters()).device
+        if generator is not None and generator.device != torch.device(device):
+            noise = torch.rand(batch, self.noise_depth, height, width, generator=generator)
+            return noise.to(device=device, dtype=dtype)
+        return torch.rand(batch, self.noise_depth, height, width, generator=generator,
+                          device=device, dtype=dtype)
+
+    # -- forward ---------------------------------------------------------------------------
+    def forward(self, content: torch.Tensor | None = None, noise: torch.Tensor | None = None,
+                size: tuple[int, int] | None = None) -> torch.Tensor:
+        """Stylise ``content`` (N x 3 x H x W in [0, 1]) or, for a texture generator, turn
+        ``noise`` (or fresh noise of ``size`` = (H, W)) into a texture. Returns N x 3 x H x W
+        in [0, 1].
+        """
+        cfg = self.config
+        if cfg.content_channels:
+            if content is None:
+                raise StyxError("this generator stylises a content image; none was given",
+                                "pass a content image, or use a texture generator")
+            if content.dim() != 4 or content.shape[1] != 3:
+                raise StyxError(f"expected an N x 3 x H x W content image, "
+                                f"got shape {tuple(content.shape)}")
+            batch, height, width = content.shape[0], content.shape[-2], content.shape[-1]
+            reference = content
+        elif noise is not None:
+            batch, height, width = noise.shape[0], noise.shape[-2], noise.shape[-1]
+            reference = noise
+        elif size is not None:
+            batch, (height, width) = 1, size
+            reference = self.to_rgb.weight
+        else:
+            raise StyxError("a texture generator needs noise or an output size")
+        if noise is None and cfg.noise_channels:
+            noise = torch.rand(batch, self.noise_depth, height, width,
+                               device=reference.device, dtype=reference.dtype)
+        if noise is not None and noise.shape[1] != self.noise_depth:
+            raise StyxError(f"expected {self.noise_depth} noise channels, got {noise.shape[1]}")
+
+        # The inputs of every scale, finest first.
+        inputs: list[torch.Tensor] = []
+        image = content
+        for k in range(cfg.scales):
+            if k > 0 and image is not None:
+                image = F.avg_pool2d(image, 2, ceil_mode=True)
+            parts = [] if image is None else [image]
+            if cfg.noise_channels:
+                z = noise[:, k * cfg.noise_channels:(k + 1) * cfg.noise_channels]
+                if k > 0:
+                    z = z[..., :: 2 ** k, :: 2 ** k]  # independent samples, ceil sizes
+                parts.append(z)
+            inputs.append(parts[0] if len(parts) == 1 else torch.cat(parts, 1))
+
+        x = self.branches[-1](inputs[-1])
+        for j, k in enumerate(range(cfg.scales - 2, -1, -1)):
+            branch = self.branches[k](inputs[k])
+            up = F.interpolate(x, scale_factor=2.0, mode="nearest")
+            up = up[..., : branch.shape[-2], : branch.shape[-1]]
+            x = torch.cat([self.join_norms_coarse[j](up), self.join_norms_branch[j](branch)], 1)
+            x = self.joins[j](x)
+        return torch.sigmoid(self.to_rgb(x))
+
+
+def build_generator(config: GeneratorConfig | dict | None = None) -> TextureNetwork:
+    """A freshly initialised generator for ``config`` (a GeneratorConfig or its dict)."""
+    if isinstance(config, dict):
+        config = GeneratorConfig.from_dict(config)
+    return TextureNetwork(config)
