@@ -1,0 +1,125 @@
+"""Shared fixtures: run the CLI, fake plugins, fake installed distributions.
+
+Kept small and generic; test folders add their own ``conftest.py`` for anything specific.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def styx_cli(capsys, monkeypatch):
+    """Run ``styx ARGS...`` in this process: ``styx_cli("list", "losses").stdout``.
+
+    Wide, colourless output so assertions can read table cells.
+    """
+    from styx.cli.app import main
+
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv("NO_COLOR", "1")
+
+    def run(*args: str) -> CliResult:
+        capsys.readouterr()
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        out = capsys.readouterr()
+        return CliResult(code, out.out, out.err)
+
+    return run
+
+
+@pytest.fixture
+def styx_subprocess():
+    """Run ``python -m styx ARGS...`` in a fresh interpreter (``extra_path`` joins PYTHONPATH)."""
+
+    def run(*args: str, env: dict[str, str] | None = None, extra_path: list[Path] = (),
+            python_flags: tuple[str, ...] = (), timeout: float = 120
+            ) -> subprocess.CompletedProcess:
+        full_env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", **(env or {})}
+        paths = [str(p) for p in extra_path]
+        if full_env.get("PYTHONPATH"):
+            paths.append(full_env["PYTHONPATH"])
+        if paths:
+            full_env["PYTHONPATH"] = os.pathsep.join(paths)
+        return subprocess.run([sys.executable, *python_flags, "-m", "styx", *args],
+                              env=full_env, capture_output=True, text=True, timeout=timeout,
+                              check=False)
+
+    return run
+
+
+@pytest.fixture
+def use_plugins():
+    """Make ``Plugins`` built from the given objects the process-wide ones.
+
+    ``plugins = use_plugins({"name": plugin_object, ...})``; the real ones come back after
+    the test.
+    """
+    from styx.core.plugins import Plugins, reset_plugins
+
+    def install(named: dict[str, object]) -> Plugins:
+        plugins = Plugins()
+        for name, plugin in named.items():
+            plugins.add_plugin(plugin, name=name, distribution=f"{name}-dist", version="1.0")
+        reset_plugins(plugins)
+        return plugins
+
+    yield install
+    reset_plugins()
+
+
+@pytest.fixture
+def make_dist(tmp_path, monkeypatch):
+    """Lay out a fake installed distribution (``*.dist-info`` + modules) in a new folder.
+
+    ``folder = make_dist("my-dist", {"ep": "my_module"}, {"my_module": "source"})``.
+    The folder is put on ``sys.path`` (``on_path=False`` to only create it, e.g. for a
+    subprocess's PYTHONPATH); modules imported from it are forgotten after the test.
+    """
+    folders: list[Path] = []
+
+    def make(dist: str, entry_points: dict[str, str], modules: dict[str, str], *,
+             version: str = "1.0", group: str = "styx", on_path: bool = True) -> Path:
+        folder = tmp_path / f"site-{len(folders)}"
+        info = folder / f"{dist.replace('-', '_')}-{version}.dist-info"
+        info.mkdir(parents=True)
+        (info / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+        lines = [f"[{group}]"] + [f"{name} = {target}" for name, target in entry_points.items()]
+        (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+        for module, source in modules.items():
+            path = folder / (module.replace(".", "/") + ".py")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(textwrap.dedent(source))
+        folders.append(folder)
+        if on_path:
+            monkeypatch.syspath_prepend(str(folder))
+            importlib.invalidate_caches()
+        return folder
+
+    yield make
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None) or ""
+        if any(file.startswith(str(folder)) for folder in folders):
+            del sys.modules[name]

@@ -1,0 +1,68 @@
+"""Specs: light descriptions, validation without imports, loading by import path."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from styx.core.errors import StyxError
+from styx.core.specs import (
+    SPEC_KINDS,
+    DescriptorSpec,
+    ExporterSpec,
+    LossSpec,
+    MethodSpec,
+    load_target,
+)
+
+
+def test_load_target_imports_dotted_attributes():
+    assert load_target("os.path:join") is __import__("os").path.join
+    assert load_target("json:JSONDecoder.decode") is json.JSONDecoder.decode
+    assert load_target(len) is len
+
+
+def test_load_target_bad_path_is_a_styx_error():
+    with pytest.raises(StyxError, match="bad import path"):
+        load_target("os.path.join")
+
+
+def test_validate_imports_nothing():
+    spec = LossSpec(name="x", summary="", factory="surely_not_a_module_xyz:Loss")
+    spec.validate()  # would raise if it tried to import
+    with pytest.raises(ModuleNotFoundError):
+        spec.load()
+
+
+def test_describe_is_json_ready_for_every_kind():
+    specs = [
+        DescriptorSpec(name="d", summary="s", factory="m:f", layers=("a", "b"),
+                       default_content_layers=("b",), default_style_layers=("a",),
+                       options={"pooling": "max|avg"}),
+        LossSpec(name="l", summary="s", factory="m:f", target="image"),
+        MethodSpec(name="m", summary="s", run_command="m:run", feed_forward=True),
+        ExporterSpec(name="e", summary="s", factory="m:f", formats=("onnx",)),
+    ]
+    described = json.loads(json.dumps([s.describe() for s in specs]))
+    assert described[0]["layers"] == 2 and described[0]["default_style_layers"] == ["a"]
+    assert described[1]["target"] == "image"
+    assert described[2]["commands"] == ["run"] and described[2]["feed_forward"] is True
+    assert described[3]["formats"] == ["onnx"]
+    assert [s.kind for s in specs] == list(SPEC_KINDS)
+    for spec in specs:
+        spec.validate()
+
+
+def test_specs_are_frozen_and_plugin_is_not_part_of_equality():
+    spec = LossSpec(name="l", summary="s", factory="m:f")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spec.name = "other"  # type: ignore[misc]
+    assert dataclasses.replace(spec, plugin="p") == spec
+
+
+def test_descriptor_defaults_may_use_aliases():
+    DescriptorSpec(name="d", summary="", factory="m:f", layers=("relu1_1",),
+                   layer_aliases={"block1_conv1": "relu1_1"},
+                   default_style_layers=("block1_conv1",)).validate()
