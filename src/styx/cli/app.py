@@ -89,7 +89,10 @@ def _mount_methods(sub: typer.Typer, group: str, attribute: str, argv: list[str]
                 print(f"warning: cannot load 'styx {group} {spec.name}' from plugin "
                       f"{spec.plugin!r}: {type(exc).__name__}: {exc}", file=sys.stderr)
     for spec, function in functions:
-        for name in (spec.name, *spec.aliases):
+        # The name as typed too: the registry matches "Texture-Nets" to "texture_nets",
+        # the command group only knows the names it was given.
+        names = dict.fromkeys([spec.name, *spec.aliases, *([wanted] if wanted else [])])
+        for name in names:
             sub.command(name=name, help=spec.summary, hidden=name != spec.name)(function)
 
 

@@ -1,0 +1,142 @@
+"""The root command: method commands mounted from specs, error handling, lazy loading."""
+
+from __future__ import annotations
+
+import pytest
+import typer
+
+import styx
+from styx.core import plugins as plugins_module
+from styx.core.errors import StyxError
+from styx.core.specs import MethodSpec
+
+CALLS: list[dict] = []
+
+
+def paint(
+    steps: int = typer.Option(3, "--steps", help="How many steps."),
+    fail: str = typer.Option("", "--fail", help="Raise: 'user' or 'bug'."),
+) -> None:
+    """Paint something."""
+    if fail == "user":
+        raise StyxError("bad painting", "paint better")
+    if fail == "bug":
+        raise ZeroDivisionError("division by zero in the method")
+    CALLS.append({"steps": steps})
+    typer.echo(f"painted {steps}")
+
+
+def fit(epochs: int = typer.Option(1, "--epochs")) -> None:
+    """Train something."""
+    typer.echo(f"trained {epochs}")
+
+
+class Methods:
+    @styx.hookimpl
+    def register_methods(self, register):
+        register(MethodSpec(name="painter", summary="Paints pictures.", run_command=paint,
+                            train_command=fit, aliases=("brush",)))
+        register(MethodSpec(name="runner-only", summary="Only runs.", run_command=paint))
+        register(MethodSpec(name="broken-cli", summary="Its command cannot import.",
+                            run_command="no_such_module_for_styx_tests:command"))
+
+
+@pytest.fixture
+def methods(use_plugins):
+    CALLS.clear()
+    return use_plugins({"methods": Methods()})
+
+
+def test_help_lists_the_command_groups(styx_cli, monkeypatch):
+    def no_plugins():
+        raise AssertionError("styx --help must not load plugins")
+
+    monkeypatch.setattr(plugins_module, "get_plugins", no_plugins)
+    result = styx_cli("--help")
+    assert result.exit_code == 0
+    for command in ("plugins", "list", "run", "train"):
+        assert f"  {command} " in result.stdout
+
+
+def test_version(styx_cli):
+    result = styx_cli("--version")
+    assert result.exit_code == 0 and result.stdout.strip() == f"styx {styx.__version__}"
+
+
+def test_run_help_lists_methods_and_warns_about_a_broken_one(methods, styx_cli):
+    result = styx_cli("run", "--help")
+    assert result.exit_code == 0
+    assert "painter" in result.stdout and "runner-only" in result.stdout
+    assert "brush" not in result.stdout  # aliases work but are hidden
+    assert "broken-cli" not in result.stdout
+    assert "cannot load 'styx run broken-cli'" in result.stderr
+    result = styx_cli("train", "--help")
+    assert "painter" in result.stdout and "runner-only" not in result.stdout
+
+
+def test_run_a_method_by_name_and_alias(methods, styx_cli):
+    result = styx_cli("run", "painter", "--steps", "7")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == "painted 7"
+    assert styx_cli("run", "BRUSH").stdout.strip() == "painted 3"
+    assert CALLS == [{"steps": 7}, {"steps": 3}]
+    assert styx_cli("train", "painter", "--epochs", "2").stdout.strip() == "trained 2"
+
+
+def test_a_method_help_shows_its_options(methods, styx_cli):
+    result = styx_cli("run", "painter", "--help")
+    assert result.exit_code == 0 and "--steps" in result.stdout and CALLS == []
+
+
+def test_running_one_method_ignores_another_broken_one(methods, styx_cli):
+    assert styx_cli("run", "runner-only").exit_code == 0
+
+
+@pytest.mark.parametrize("args, message, hint", [
+    (("run", "paniter"), "unknown method 'paniter'", "did you mean 'painter'?"),
+    (("train", "runner-only"), "method 'runner-only' has no 'train' command",
+     "'styx train --help'"),
+    (("run", "painter", "--fail", "user"), "bad painting", "paint better"),
+])
+def test_user_errors_are_one_red_line_and_exit_2(methods, styx_cli, monkeypatch,
+                                                 args, message, hint):
+    monkeypatch.delenv("STYX_DEBUG", raising=False)
+    result = styx_cli(*args)
+    assert result.exit_code == 2
+    assert f"error: {message}" in result.stderr and f"hint: {hint}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_bug_is_one_line_and_exit_1(methods, styx_cli, monkeypatch):
+    monkeypatch.delenv("STYX_DEBUG", raising=False)
+    result = styx_cli("run", "painter", "--fail", "bug")
+    assert result.exit_code == 1
+    assert "unexpected ZeroDivisionError: division by zero in the method" in result.stderr
+    assert "STYX_DEBUG=1" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_method_whose_command_cannot_import_is_a_bug_not_a_crash(methods, styx_cli,
+                                                                   monkeypatch):
+    monkeypatch.delenv("STYX_DEBUG", raising=False)
+    result = styx_cli("run", "broken-cli")
+    assert result.exit_code == 1
+    assert "No module named 'no_such_module_for_styx_tests'" in result.stderr
+
+
+def test_styx_debug_lets_the_traceback_through(methods, styx_cli, monkeypatch):
+    monkeypatch.setenv("STYX_DEBUG", "1")
+    with pytest.raises(StyxError, match="bad painting"):
+        styx_cli("run", "painter", "--fail", "user")
+    with pytest.raises(ZeroDivisionError):
+        styx_cli("run", "painter", "--fail", "bug")
+
+
+def test_a_usage_error_is_exit_2(methods, styx_cli):
+    result = styx_cli("run", "painter", "--steps", "many")
+    assert result.exit_code == 2
+    assert "Invalid value for '--steps'" in result.stderr
+
+
+def test_python_dash_m_styx_works(styx_subprocess):
+    result = styx_subprocess("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"styx {styx.__version__}"

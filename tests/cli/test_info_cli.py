@@ -1,0 +1,252 @@
+"""``styx plugins`` and ``styx list``: tables, JSON, errors, no torch, broken plugins."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import styx
+from styx.core.specs import DescriptorSpec, ExporterSpec, LossSpec, MethodSpec
+
+
+def _run(x: int = 1) -> None:
+    """A stand-in method command."""
+
+
+class Everything:
+    """A plugin registering one of each kind."""
+
+    @styx.hookimpl
+    def register_descriptors(self, register):
+        register(DescriptorSpec(
+            name="tinynet", summary="A tiny descriptor.", factory="m:f", aliases=("tiny",),
+            layers=("conv1", "relu1", "conv2", "relu2"),
+            layer_aliases={"block1_conv1": "conv1", "first_relu": "relu1"},
+            default_content_layers=("relu2",), default_style_layers=("relu1", "relu2")))
+
+    @styx.hookimpl
+    def register_losses(self, register):
+        register(LossSpec(name="l1", summary="Mean absolute difference.", factory="m:f",
+                          options={"scale": "a factor"}))
+
+    @styx.hookimpl
+    def register_methods(self, register):
+        register(MethodSpec(name="invert", summary="Invert an image.", run_command=_run,
+                            aliases=("inv",), feed_forward=True))
+
+    @styx.hookimpl
+    def register_exporters(self, register):
+        register(ExporterSpec(name="onnx", summary="ONNX files.", factory="m:f",
+                              formats=("onnx",)))
+
+
+class Broken:
+    @styx.hookimpl
+    def register_losses(self, register):
+        raise RuntimeError("hook exploded")
+
+
+@pytest.fixture
+def fake(use_plugins):
+    plugins = use_plugins({"everything": Everything(), "broken": Broken()})
+    plugins.disabled.append("sleepy")
+    return plugins
+
+
+# -- styx plugins ----------------------------------------------------------------------------
+def test_plugins_json(fake, styx_cli, monkeypatch):
+    monkeypatch.delenv("STYX_DEBUG", raising=False)
+    result = styx_cli("plugins", "--json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    [everything, broken] = data["plugins"]
+    assert everything["name"] == "everything"
+    assert everything["version"] == "1.0" and everything["distribution"] == "everything-dist"
+    assert everything["registered"] == {"descriptors": ["tinynet"], "losses": ["l1"],
+                                        "methods": ["invert"], "exporters": ["onnx"]}
+    assert broken["registered"] == {}
+    assert data["failures"] == [{"name": "broken", "distribution": "broken-dist",
+                                 "stage": "register_losses",
+                                 "error": "RuntimeError: hook exploded"}]
+    assert data["disabled"] == ["sleepy"]
+
+
+def test_plugins_json_with_debug_has_tracebacks(fake, styx_cli, monkeypatch):
+    monkeypatch.setenv("STYX_DEBUG", "1")
+    data = json.loads(styx_cli("plugins", "--json").stdout)
+    assert "Traceback" in data["failures"][0]["traceback"]
+    assert "hook exploded" in data["failures"][0]["traceback"]
+
+
+def test_plugins_table(fake, styx_cli, monkeypatch):
+    monkeypatch.delenv("STYX_DEBUG", raising=False)
+    result = styx_cli("plugins")
+    assert result.exit_code == 0
+    out = result.stdout
+    assert "everything-dist" in out and "descriptors: tinynet" in out
+    assert "methods: invert" in out and "exporters: onnx" in out
+    assert "register_losses" in out and "RuntimeError: hook exploded" in out
+    assert "disabled by STYX_DISABLE_PLUGINS: sleepy" in out
+    assert "Traceback" not in out and "STYX_DEBUG=1 shows the tracebacks" in out
+    assert "2 loaded, 1 failure(s), 1 disabled" in out
+
+
+def test_plugins_table_with_debug_shows_tracebacks(fake, styx_cli, monkeypatch):
+    monkeypatch.setenv("STYX_DEBUG", "1")
+    out = styx_cli("plugins").stdout
+    assert "Traceback (most recent call last)" in out
+    assert 'raise RuntimeError("hook exploded")' in out
+
+
+# -- styx list -------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind, singular, name, extra", [
+    ("descriptors", "descriptor", "tinynet",
+     {"layers": 4, "default_content_layers": ["relu2"]}),
+    ("losses", "loss", "l1", {"target": "features", "options": {"scale": "a factor"}}),
+    ("methods", "method", "invert", {"commands": ["run"], "feed_forward": True}),
+    ("exporters", "exporter", "onnx", {"formats": ["onnx"]}),
+])
+def test_list_json_each_kind(fake, styx_cli, kind, singular, name, extra):
+    for asked in (kind, singular, kind.upper()):
+        result = styx_cli("list", asked, "--json")
+        assert result.exit_code == 0, result.stderr
+        [entry] = json.loads(result.stdout)
+        assert entry["name"] == name and entry["plugin"] == "everything"
+        assert entry.items() >= extra.items()
+
+
+def test_list_tables(fake, styx_cli):
+    out = styx_cli("list", "descriptors").stdout
+    assert "tinynet" in out and "A tiny descriptor." in out and "relu1, relu2" in out
+    out = styx_cli("list", "methods").stdout
+    assert "invert" in out and "inv" in out and "yes" in out
+    out = styx_cli("list", "losses").stdout
+    assert "l1" in out and "scale" in out
+    assert "onnx" in styx_cli("list", "exporters").stdout
+
+
+def test_list_one_by_name_or_alias(fake, styx_cli):
+    [entry] = json.loads(styx_cli("list", "methods", "INV", "--json").stdout)
+    assert entry["name"] == "invert"
+
+
+def test_list_layers_json(fake, styx_cli):
+    result = styx_cli("list", "layers", "tiny", "--json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["descriptor"] == "tinynet"
+    assert [row["name"] for row in data["layers"]] == ["conv1", "relu1", "conv2", "relu2"]
+    rows = {row["name"]: row for row in data["layers"]}
+    assert rows["conv1"]["aliases"] == ["block1_conv1"]
+    assert rows["relu1"] == {"name": "relu1", "aliases": ["first_relu"],
+                             "default_content": False, "default_style": True}
+    assert rows["relu2"]["default_content"] and rows["relu2"]["default_style"]
+    assert data["default_style_layers"] == ["relu1", "relu2"]
+
+
+def test_list_layers_table(fake, styx_cli):
+    out = styx_cli("list", "layers", "tinynet").stdout
+    lines = {line.split("│")[2].strip(): line for line in out.splitlines() if "│" in line}
+    assert "block1_conv1" in lines["conv1"]
+    assert "style" in lines["relu1"] and "content" not in lines["relu1"]
+    assert "content, style" in lines["relu2"]
+    assert "content" not in lines["conv2"] and "style" not in lines["conv2"]
+
+
+@pytest.mark.parametrize("args, message, hint", [
+    (("list", "lossez"), "unknown kind 'lossez'", "did you mean 'losses'?"),
+    (("list", "layer"), "needs a descriptor name", "styx list layers tinynet"),
+    (("list", "layers", "tinynte"), "unknown descriptor 'tinynte'", "did you mean 'tinynet'?"),
+    (("list", "methods", "invret"), "unknown method 'invret'", "did you mean 'invert'?"),
+    (("list", "bananas"), "unknown kind 'bananas'", "choose descriptors"),
+])
+def test_list_bad_input_is_one_line_and_exit_2(fake, styx_cli, args, message, hint):
+    result = styx_cli(*args)
+    assert result.exit_code == 2
+    assert message in result.stderr and hint in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_list_with_nothing_registered_points_at_failures(use_plugins, styx_cli):
+    use_plugins({"broken": Broken()})
+    result = styx_cli("list", "methods")
+    assert result.exit_code == 0
+    assert "methods (0)" in result.stdout
+    assert "some plugins failed to load" in result.stdout
+
+
+# -- real processes: no torch, broken plugins ---------------------------------------------------
+TINY_PLUGIN = """
+    import styx
+    from styx.core.specs import DescriptorSpec, LossSpec
+
+    @styx.hookimpl
+    def register_descriptors(register):
+        register(DescriptorSpec(name="fake-desc", summary="s", factory="fake_desc_plugin:f",
+                                layers=("a", "b"), default_style_layers=("a",)))
+
+    @styx.hookimpl
+    def register_losses(register):
+        register(LossSpec(name="fake-loss", summary="s", factory="fake_desc_plugin:f"))
+"""
+
+
+@pytest.fixture
+def fake_site(make_dist):
+    """A folder for PYTHONPATH holding a working plugin and two broken ones."""
+    return make_dist("fake-site", {
+        "fake_good": "fake_desc_plugin",
+        "fake_broken_import": "fake_broken_plugin",
+        "fake_missing": "no_such_module_for_styx_tests",
+    }, {
+        "fake_desc_plugin": TINY_PLUGIN,
+        "fake_broken_plugin": "raise SyntaxError('broken on purpose')\n",
+    }, on_path=False)
+
+
+def _imported_modules(stderr: str) -> list[str]:
+    return [line.rsplit("|", 1)[-1].strip() for line in stderr.splitlines()
+            if line.startswith("import time:")]
+
+
+@pytest.mark.parametrize("args", [
+    ("--help",), ("plugins",), ("plugins", "--json"), ("list", "descriptors"),
+    ("list", "losses", "--json"), ("list", "layers", "fake-desc"), ("run", "--help"),
+    ("train", "--help"),
+])
+def test_listing_commands_import_no_torch(styx_subprocess, fake_site, args):
+    result = styx_subprocess(*args, python_flags=("-X", "importtime"), extra_path=[fake_site])
+    assert result.returncode == 0, result.stderr[-2000:]
+    modules = _imported_modules(result.stderr)
+    assert "styx.cli.app" in modules  # importtime really reported
+    torch_lines = [line for line in result.stderr.splitlines() if "torch" in line]
+    assert torch_lines == [], f"styx {' '.join(args)} imported torch: {torch_lines[:5]}"
+
+
+def test_a_broken_plugin_does_not_break_listing(styx_subprocess, fake_site):
+    result = styx_subprocess("list", "losses", "--json", extra_path=[fake_site])
+    assert result.returncode == 0, result.stderr
+    assert "fake-loss" in {entry["name"] for entry in json.loads(result.stdout)}
+
+    result = styx_subprocess("list", "layers", "fake-desc", "--json", extra_path=[fake_site])
+    assert result.returncode == 0, result.stderr
+    assert [row["name"] for row in json.loads(result.stdout)["layers"]] == ["a", "b"]
+
+    result = styx_subprocess("plugins", "--json", extra_path=[fake_site])
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    failures = {f["name"]: f for f in data["failures"]}
+    assert failures["fake_broken_import"]["error"] == "SyntaxError: broken on purpose"
+    assert failures["fake_broken_import"]["distribution"] == "fake-site"
+    assert "ModuleNotFoundError" in failures["fake_missing"]["error"]
+    assert "fake_good" in {p["name"] for p in data["plugins"]}
+
+
+def test_disabling_a_plugin_in_a_real_process(styx_subprocess, fake_site):
+    result = styx_subprocess("plugins", "--json", extra_path=[fake_site],
+                             env={"STYX_DISABLE_PLUGINS": "fake_broken_import,fake-missing"})
+    data = json.loads(result.stdout)
+    assert {"fake_broken_import", "fake_missing"} <= set(data["disabled"])
+    assert not {"fake_broken_import", "fake_missing"} & {f["name"] for f in data["failures"]}
