@@ -11,7 +11,10 @@ stops at the deepest requested tap, and :meth:`Descriptor.trim` drops the stages
 from __future__ import annotations
 
 import difflib
-from typing import Iterable, Mapping, Sequence
+import inspect
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -87,11 +90,11 @@ class Descriptor(nn.Module):
         return self._index[self.resolve_layer(name)]
 
     # -- running ---------------------------------------------------------------------------
-    def freeze(self) -> "Descriptor":
+    def freeze(self) -> Descriptor:
         self.requires_grad_(False)
         return super().train(False)
 
-    def train(self, mode: bool = True) -> "Descriptor":  # noqa: ARG002 - always frozen
+    def train(self, mode: bool = True) -> Descriptor:
         """Descriptors stay in eval mode (fixed batch-norm statistics, no dropout)."""
         return super().train(False)
 
@@ -128,7 +131,7 @@ class Descriptor(nn.Module):
         present = [t for t in self.layers if self._index[t] < len(self.stages)]
         return len(present)
 
-    def trim(self, layers: Iterable[str]) -> "Descriptor":
+    def trim(self, layers: Iterable[str]) -> Descriptor:
         """Drop every stage after the deepest of ``layers``; returns self."""
         deepest = max((self.depth(n) for n in layers), default=-1)
         del self.stages[deepest + 1:]
@@ -153,3 +156,50 @@ def he_normal_init_(module: nn.Module, generator: torch.Generator) -> None:
                 m.weight.normal_(0.0, (2.0 / fan_in) ** 0.5, generator=generator)
                 if m.bias is not None:
                     m.bias.zero_()
+
+
+def build_descriptor(name: str, weights: str | os.PathLike[str] = "imagenet", *, seed: int = 0,
+                     device: str | torch.device | None = None,
+                     layers: Iterable[str] | None = None, **options: Any) -> Descriptor:
+    """Build the registered descriptor ``name``: the one way methods get a descriptor.
+
+    ``weights``: ``"imagenet"`` (torchvision's cache), ``"random"`` (seeded by ``seed``) or
+    the path of a .safetensors/.pth state dict (see :mod:`styx.core.weights`).
+    ``layers``: when given (and not empty), the descriptor is trimmed after the deepest of
+    them; unknown names are a StyxError with "did you mean". ``options``: the descriptor's
+    own options (``styx list descriptors`` shows them, e.g. VGG's ``pooling``); an option
+    set to None counts as not given, and an unknown option is a StyxError naming the valid
+    ones.
+    """
+    from styx.core.plugins import descriptors
+
+    spec = descriptors().get(name)
+    options = {key: value for key, value in options.items() if value is not None}
+    unknown = sorted(set(options) - set(spec.options))
+    if unknown:
+        valid = ", ".join(f"{k} ({v})" for k, v in spec.options.items())
+        raise StyxError(f"descriptor {spec.name!r} has no option "
+                        + ", ".join(repr(u) for u in unknown),
+                        f"valid options: {valid}" if valid else "it takes no options")
+    factory = spec.load()
+    if _accepts(factory, "seed"):
+        options["seed"] = seed
+    descriptor = factory(weights=weights, **options)
+    if not isinstance(descriptor, Descriptor):
+        raise TypeError(f"descriptor factory {spec.factory!r} returned "
+                        f"{type(descriptor).__name__}, not a Descriptor")
+    wanted = list(layers) if layers is not None else []
+    if wanted:
+        descriptor.trim(descriptor.resolve_layers(wanted))
+    if device is not None:
+        descriptor.to(device)
+    return descriptor
+
+
+def _accepts(function: Any, parameter: str) -> bool:
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+    return parameter in parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())

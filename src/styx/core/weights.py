@@ -1,0 +1,368 @@
+"""Resolving a descriptor's weights: ``"imagenet"``, a file, or ``"random"``.
+
+``"imagenet"``
+    The torchvision ImageNet weights, read from torchvision's own cache
+    (``torch.hub.get_dir()/checkpoints/<file name of the weights' URL>``, i.e. under
+    ``TORCH_HOME``). A missing file is downloaded when the network answers; offline (or with
+    ``STYX_OFFLINE=1``) the error names the exact file expected and the alternatives.
+``PATH``
+    A ``.safetensors`` file or a ``.pth``/``.pt`` state dict (read with
+    ``torch.load(weights_only=True)``: never unpickled). Keys and shapes must match the
+    network's; a mismatch is a :class:`StyxError` with a short summary.
+``"random"``
+    Seeded He-normal convolutions. Batch-norm statistics are then calibrated on a fixed,
+    seeded random batch so that every tap keeps activations of order one at every depth.
+
+A descriptor factory declares where its weights come from with a :class:`WeightsInfo`,
+attached to the factory function by :func:`declares_weights`. ``styx weights`` reads it from
+there through :func:`weights_info`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from styx.core.errors import StyxError
+from styx.core.specs import Target, load_target
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+    from torch import nn
+
+    from styx.core.descriptor import Descriptor
+    from styx.core.specs import DescriptorSpec
+
+IMAGENET = "imagenet"
+RANDOM = "random"
+WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt")
+#: Seconds to wait for the download server before declaring the machine offline.
+PROBE_TIMEOUT_S = 5.0
+#: Images in the batch that calibrates batch norm for random weights, and their size.
+CALIBRATION_BATCH = 4
+CALIBRATION_SIZE = 160
+
+ALTERNATIVES = ("use '--weights random', '--weights PATH' (a .safetensors/.pth state dict), "
+                "or 'styx weights import {name} FILE' to put a copy in the cache")
+
+
+@dataclass(frozen=True)
+class WeightsInfo:
+    """Where a descriptor's weights come from and what a weights file must hold.
+
+    ``imagenet``: a torchvision weights enum member (or anything with a ``url``), or the
+    import path of one, e.g. ``"torchvision.models:VGG19_Weights.IMAGENET1K_V1"``.
+    ``network``: builds the bare network whose state dict the weight files hold (called
+    under ``torch.device("meta")`` when only key names and shapes are needed).
+    ``unused_prefixes``: keys of parts the descriptor never runs (a classifier head); a
+    file may lack them and they are never loaded.
+    """
+
+    imagenet: Target | Any
+    network: Callable[[], nn.Module]
+    unused_prefixes: tuple[str, ...] = ()
+
+    @property
+    def url(self) -> str:
+        return str(load_target(self.imagenet).url)
+
+    @property
+    def file_name(self) -> str:
+        return self.url.rsplit("/", 1)[-1]
+
+    def is_unused(self, key: str) -> bool:
+        return key.startswith(self.unused_prefixes)
+
+    def expected_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Every key of the network's state dict and its shape (built on the meta device)."""
+        import torch
+
+        with torch.device("meta"):
+            network = self.network()
+        return {k: tuple(v.shape) for k, v in network.state_dict().items()}
+
+
+def declares_weights(info: WeightsInfo) -> Callable[[Callable], Callable]:
+    """Decorator for a descriptor factory: ``factory.weights_info = info``."""
+
+    def mark(factory: Callable) -> Callable:
+        factory.weights_info = info  # type: ignore[attr-defined]
+        return factory
+
+    return mark
+
+
+def weights_info(spec: DescriptorSpec) -> WeightsInfo | None:
+    """The :class:`WeightsInfo` a descriptor's factory declares, or None (imports the factory)."""
+    return getattr(spec.load(), "weights_info", None)
+
+
+# -- the cache ---------------------------------------------------------------------------------
+def cache_dir() -> Path:
+    """torchvision's checkpoint cache: ``torch.hub.get_dir()/checkpoints`` (follows TORCH_HOME)."""
+    import torch.hub
+
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def cached_file(info: WeightsInfo) -> Path:
+    """Where torchvision keeps (or would keep) ``info``'s ImageNet weights."""
+    return cache_dir() / info.file_name
+
+
+def offline() -> bool:
+    return os.environ.get("STYX_OFFLINE", "") not in ("", "0")
+
+
+def _probe(url: str, timeout: float) -> None:
+    """Raise OSError (URLError, timeout) quickly when ``url`` cannot be reached."""
+    request = urllib.request.Request(url, method="HEAD")
+    with urllib.request.urlopen(request, timeout=timeout):
+        pass
+
+
+def download(info: WeightsInfo, name: str, *, progress: bool = True) -> Path:
+    """Download ``info``'s ImageNet weights into the cache (hash-checked, atomically).
+
+    Offline, this fails within :data:`PROBE_TIMEOUT_S` with a one-line StyxError.
+    """
+    import torch.hub
+
+    target = cached_file(info)
+    missing = (f"no ImageNet weights for descriptor {name!r}: {target} is missing and "
+               "cannot be downloaded")
+    if offline():
+        raise StyxError(f"{missing} (STYX_OFFLINE is set)", ALTERNATIVES.format(name=name))
+    try:
+        _probe(info.url, PROBE_TIMEOUT_S)
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise StyxError(f"{missing} from {info.url} ({reason})",
+                        ALTERNATIVES.format(name=name)) from None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    match = re.search(r"-([a-f0-9]*)\.", info.file_name)
+    try:
+        # torch writes to a temporary file and renames it only once the hash matches.
+        torch.hub.download_url_to_file(info.url, str(target),
+                                       match.group(1) if match else None, progress=progress)
+    except (OSError, RuntimeError) as exc:
+        raise StyxError(f"downloading {info.url} failed: {exc}",
+                        ALTERNATIVES.format(name=name)) from None
+    return target
+
+
+def imagenet_file(info: WeightsInfo, name: str, *, progress: bool = True) -> Path:
+    """The cached ImageNet weights file, downloading it first if need be."""
+    target = cached_file(info)
+    return target if target.is_file() else download(info, name, progress=progress)
+
+
+# -- reading and checking state dicts ---------------------------------------------------------
+def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
+    """Tensors from a ``.safetensors`` file or a ``.pth``/``.pt`` state dict (never unpickled)."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise StyxError(f"weights file not found: {path}",
+                        "give 'imagenet', 'random' or a .safetensors/.pth file")
+    if path.suffix not in WEIGHT_SUFFIXES:
+        raise StyxError(f"unsupported weights file {path.name!r}",
+                        "weights files end in .safetensors, .pth or .pt")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state: Any = load_file(str(path))
+        else:
+            state = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's to fix
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StyxError(f"cannot read weights file {path}: {first[:200]}",
+                        "expected a plain state dict of tensors (.safetensors or .pth)") from None
+    return _plain_state_dict(state, path)
+
+
+def _plain_state_dict(state: Any, path: Path) -> dict[str, torch.Tensor]:
+    import torch
+
+    for wrapper in ("state_dict", "model"):  # training checkpoints wrap the state dict
+        if isinstance(state, Mapping) and isinstance(state.get(wrapper), Mapping):
+            state = state[wrapper]
+    if not isinstance(state, Mapping) or not state:
+        raise StyxError(f"{path} holds no state dict", "expected a mapping of name -> tensor")
+    tensors = {str(k): v for k, v in state.items() if isinstance(v, torch.Tensor)}
+    if len(tensors) != len(state):
+        raise StyxError(f"{path} holds values that are not tensors",
+                        "expected a plain state dict of tensors")
+    if all(k.startswith("module.") for k in tensors):  # saved from DataParallel/DDP
+        tensors = {k[len("module."):]: v for k, v in tensors.items()}
+    return tensors
+
+
+def check_state_dict(state: Mapping[str, torch.Tensor], expected: Mapping[str, tuple[int, ...]],
+                     *, source: str, optional: Callable[[str], bool] = lambda key: False) -> None:
+    """Raise a StyxError summarising missing, unexpected and mis-shaped keys, if any.
+
+    ``num_batches_tracked`` buffers and keys for which ``optional`` is true may be missing.
+    """
+    def may_miss(key: str) -> bool:
+        return key.endswith("num_batches_tracked") or optional(key)
+
+    missing = [k for k in expected if k not in state and not may_miss(k)]
+    unexpected = [k for k in state if k not in expected]
+    wrong = [f"{k} {tuple(state[k].shape)} != {expected[k]}" for k in state
+             if k in expected and tuple(state[k].shape) != tuple(expected[k])]
+    problems = [f"{label} {len(keys)} ({_some(keys)})" for label, keys in
+                (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)) if keys]
+    if problems:
+        raise StyxError(f"{source} does not fit: " + "; ".join(problems),
+                        "is this file for that descriptor? 'styx list layers' shows the networks")
+
+
+def _some(items: list[str], n: int = 3) -> str:
+    return ", ".join(items[:n]) + (f", ... {len(items) - n} more" if len(items) > n else "")
+
+
+# -- putting weights into a descriptor ----------------------------------------------------------
+def resolve_state_dict(weights: str | os.PathLike[str], info: WeightsInfo, name: str
+                       ) -> tuple[dict[str, torch.Tensor] | None, str]:
+    """``(state dict or None for random, a description of where it came from)``."""
+    text = os.fspath(weights).strip() if isinstance(weights, (str, os.PathLike)) else weights
+    if not isinstance(text, str) or not text:
+        raise StyxError(f"bad weights {weights!r}", "give 'imagenet', 'random' or a file path")
+    if text.lower() == RANDOM:
+        return None, RANDOM
+    if text.lower() == IMAGENET:
+        path = imagenet_file(info, name)
+        return read_state_dict(path), str(path)
+    return read_state_dict(text), text
+
+
+def apply_weights(descriptor: Descriptor, network: nn.Module, weights: str | os.PathLike[str],
+                  info: WeightsInfo, *, seed: int = 0, quiet: bool = False) -> Descriptor:
+    """Materialise ``descriptor`` (built from ``network`` on the meta device) and fill it.
+
+    ``network`` is the full network the weight files describe; ``descriptor``'s stages share
+    its modules, so loading ``network``'s state dict fills the descriptor. Parts named by
+    ``info.unused_prefixes`` stay on the meta device and cost no memory.
+    """
+    import torch
+    from torch import nn
+
+    state, source = resolve_state_dict(weights, info, descriptor.name)
+    descriptor.stages.to_empty(device="cpu")
+    for module in descriptor.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.reset_parameters()  # also resets running statistics
+    if state is None:
+        randomize_(descriptor, seed)
+        if not quiet:
+            print(f"note: descriptor {descriptor.name!r} has random weights (seed {seed}); "
+                  "fine for tests, not for real style transfer", file=sys.stderr)
+    else:
+        expected = {k: tuple(v.shape) for k, v in network.state_dict().items()}
+        check_state_dict(state, expected, source=f"weights {source}", optional=info.is_unused)
+        used = {k: v for k, v in state.items() if not info.is_unused(k)}
+        with torch.no_grad():
+            network.load_state_dict(used, strict=False)
+    return descriptor.freeze()
+
+
+def randomize_(descriptor: Descriptor, seed: int) -> None:
+    """Seeded He-normal weights, then batch norm calibrated to keep activations of order one."""
+    import torch
+
+    from styx.core.descriptor import he_normal_init_
+
+    generator = torch.Generator().manual_seed(int(seed))
+    he_normal_init_(descriptor.stages, generator)
+    calibrate_batch_norm_(descriptor, generator)
+
+
+def calibration_batch(generator: torch.Generator, *, batch: int = CALIBRATION_BATCH,
+                      size: int = CALIBRATION_SIZE) -> torch.Tensor:
+    """Smooth multi-scale noise in [0, 1]: a stand-in for natural images' statistics."""
+    import torch
+    import torch.nn.functional as F
+
+    image = torch.zeros(batch, 3, size, size)
+    for cells in (2, 4, 8, 16, 32, 64):
+        noise = torch.rand(batch, 3, cells, cells, generator=generator) - 0.5
+        image += F.interpolate(noise, size=(size, size), mode="bilinear", align_corners=False)
+    image = image - image.amin(dim=(1, 2, 3), keepdim=True)
+    return image / image.amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6)
+
+
+def calibrate_batch_norm_(descriptor: Descriptor, generator: torch.Generator) -> bool:
+    """Set every batch norm to scale its input to unit second moment on a seeded batch.
+
+    Each batch norm gets running mean 0 and running variance = the mean square of its input
+    (per channel) on :func:`calibration_batch`, measured in forward order so every batch
+    norm sees inputs already shaped by the ones before it. With zero means and zero biases
+    the whole network is positively homogeneous, like a He-initialised VGG: activations stay
+    of order one at every depth for any input spectrum, from smooth photos to white noise.
+    (Calibrating the usual mean and variance on one kind of input makes other kinds blow
+    up by 100x at ResNet-50's last block.) Returns whether there was any batch norm.
+    """
+    import torch
+    from torch import nn
+
+    norms = [m for m in descriptor.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return False
+
+    def set_statistics(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
+        x = inputs[0].detach().float()
+        dims = [d for d in range(x.dim()) if d != 1]
+        module.running_mean.zero_()
+        module.running_var.copy_(x.square().mean(dim=dims))
+
+    for m in norms:
+        m.reset_parameters()  # weight 1, bias 0, statistics reset
+    hooks = [m.register_forward_pre_hook(set_statistics) for m in norms]
+    try:
+        with torch.no_grad():
+            descriptor(calibration_batch(generator).to(descriptor.mean.device))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return True
+
+
+# -- the cache, filled by hand -------------------------------------------------------------------
+def import_into_cache(info: WeightsInfo, source: str | os.PathLike[str], *,
+                      force: bool = False) -> Path:
+    """Check that ``source`` fits the network exactly, then store it as torchvision would.
+
+    The file is saved as a plain ``torch.save`` state dict under torchvision's file name
+    (a temporary file in the cache folder, then ``os.replace``), so torchvision itself can
+    load it as well.
+    """
+    import torch
+
+    target = cached_file(info)
+    if target.exists() and not force:
+        raise StyxError(f"{target} already exists", "pass --force to replace it")
+    state = read_state_dict(source)
+    check_state_dict(state, info.expected_shapes(), source=f"weights {source}")
+    state = {k: v.detach().contiguous().clone() for k, v in state.items()}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial",
+                                         dir=target.parent)
+    os.close(handle)
+    try:
+        torch.save(state, temporary)
+        os.replace(temporary, target)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    return target

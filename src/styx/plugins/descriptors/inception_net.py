@@ -1,0 +1,51 @@
+"""Building the Inception v3 descriptor from torchvision's network (imports torch).
+
+torchvision's ImageNet weights for Inception v3 are Google's, trained on images scaled to
+[-1, 1]: ``Inception3._transform_input`` turns an ImageNet-normalised image back into
+``(x - 0.5) / 0.5``. The descriptor therefore normalises a [0, 1] image with mean 0.5 and
+std 0.5 and skips ``_transform_input``: the same numbers reach ``Conv2d_1a_3x3``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import torchvision
+from torch import nn
+
+from styx.core.descriptor import Descriptor
+from styx.core.weights import WeightsInfo, apply_weights, declares_weights
+from styx.plugins.descriptors.inception import LAYERS
+from styx.plugins.descriptors.inception import spec as inception_spec
+
+#: What torchvision's Inception v3 weights expect of a [0, 1] image: (x - 0.5) / 0.5.
+MEAN = (0.5, 0.5, 0.5)
+STD = (0.5, 0.5, 0.5)
+
+INFO = WeightsInfo(
+    imagenet="torchvision.models:Inception_V3_Weights.IMAGENET1K_V1",
+    # aux_logits=True: torchvision's weights file holds the auxiliary classifier too.
+    network=lambda: torchvision.models.inception_v3(weights=None, aux_logits=True,
+                                                    init_weights=False),
+    unused_prefixes=("fc.", "AuxLogits."),
+)
+
+
+def stages(network: torchvision.models.Inception3) -> list[tuple[str, nn.Module]]:
+    """torchvision's Inception v3 modules in forward order, by their own names."""
+    return [(name, getattr(network, name)) for name in LAYERS]
+
+
+@declares_weights(INFO)
+def inception_v3(weights: str | os.PathLike[str] = "imagenet", *, seed: int = 0) -> Descriptor:
+    """Inception v3 with torchvision's ImageNet weights, a weights file, or random weights."""
+    with torch.device("meta"):
+        network = INFO.network()
+    spec = inception_spec()
+    descriptor = Descriptor(
+        spec.name, stages(network), mean=MEAN, std=STD,
+        default_content_layers=spec.default_content_layers,
+        default_style_layers=spec.default_style_layers,
+    )
+    return apply_weights(descriptor, network, weights, INFO, seed=seed)

@@ -1,0 +1,49 @@
+"""Building the ResNet-50 descriptor from torchvision's network (imports torch)."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import torchvision
+from torch import nn
+
+from styx.core.descriptor import Descriptor
+from styx.core.weights import WeightsInfo, apply_weights, declares_weights
+from styx.plugins.descriptors.resnet import BLOCKS, extra_taps
+from styx.plugins.descriptors.resnet import spec as resnet_spec
+
+INFO = WeightsInfo(
+    imagenet="torchvision.models:ResNet50_Weights.IMAGENET1K_V1",
+    network=lambda: torchvision.models.resnet50(weights=None),
+    unused_prefixes=("fc.",),
+)
+
+
+def stages(network: torchvision.models.ResNet) -> list[tuple[str, nn.Module]]:
+    """The stem modules and every bottleneck block as named stages."""
+    named: list[tuple[str, nn.Module]] = [
+        ("conv1", network.conv1), ("bn1", network.bn1),
+        ("relu", nn.ReLU(inplace=False)),  # torchvision's is in place; its input is a tap
+        ("maxpool", network.maxpool),
+    ]
+    for s, count in enumerate(BLOCKS, start=1):
+        layer = getattr(network, f"layer{s}")
+        if len(layer) != count:
+            raise RuntimeError(f"torchvision's resnet50 layer{s} has {len(layer)} blocks")
+        named += [(f"layer{s}.{b}", block) for b, block in enumerate(layer)]
+    return named
+
+
+@declares_weights(INFO)
+def resnet50(weights: str | os.PathLike[str] = "imagenet", *, seed: int = 0) -> Descriptor:
+    """ResNet-50 with torchvision's ImageNet (V1) weights, a weights file, or random weights."""
+    with torch.device("meta"):
+        network = INFO.network()
+    spec = resnet_spec()
+    descriptor = Descriptor(
+        spec.name, stages(network), extra_taps=extra_taps(),
+        default_content_layers=spec.default_content_layers,
+        default_style_layers=spec.default_style_layers,
+    )
+    return apply_weights(descriptor, network, weights, INFO, seed=seed)

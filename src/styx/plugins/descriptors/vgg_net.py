@@ -1,0 +1,75 @@
+"""Building VGG16/VGG19 descriptors from torchvision's networks (imports torch)."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import torchvision
+from torch import nn
+
+from styx.core.descriptor import Descriptor
+from styx.core.errors import StyxError
+from styx.core.weights import WeightsInfo, apply_weights, declares_weights
+from styx.plugins.descriptors.vgg import BLOCKS, layer_names
+from styx.plugins.descriptors.vgg import spec as vgg_spec
+
+POOLING = ("max", "avg")
+
+
+def _info(name: str) -> WeightsInfo:
+    return WeightsInfo(
+        imagenet=f"torchvision.models:{name.upper()}_Weights.IMAGENET1K_V1",
+        network=lambda: getattr(torchvision.models, name)(weights=None),
+        unused_prefixes=("classifier.",),
+    )
+
+
+def stages(features: nn.Sequential, name: str, pooling: str) -> list[tuple[str, nn.Module]]:
+    """torchvision's ``features`` as named stages: ReLUs out of place, pools as chosen."""
+    names = layer_names(BLOCKS[name])
+    modules = list(features)
+    if len(modules) != len(names):
+        raise RuntimeError(f"torchvision's {name} has {len(modules)} feature modules, "
+                           f"expected {len(names)}")
+    named: list[tuple[str, nn.Module]] = []
+    for stage_name, module in zip(names, modules):
+        if isinstance(module, nn.ReLU):
+            module = nn.ReLU(inplace=False)  # its input is a tap
+        elif isinstance(module, nn.MaxPool2d) and pooling == "avg":
+            module = nn.AvgPool2d(kernel_size=2, stride=2)
+        named.append((stage_name, module))
+    return named
+
+
+def build(name: str, weights: str | os.PathLike[str] = "imagenet", *, seed: int = 0,
+          pooling: str = "max") -> Descriptor:
+    pooling = str(pooling).lower()
+    if pooling not in POOLING:
+        raise StyxError(f"bad pooling {pooling!r} for descriptor {name!r}",
+                        "choose pooling=max or pooling=avg")
+    info = _info(name)
+    with torch.device("meta"):
+        network = info.network()
+    spec = vgg_spec(name)
+    descriptor = Descriptor(
+        name, stages(network.features, name, pooling),
+        layer_aliases=spec.layer_aliases,
+        default_content_layers=spec.default_content_layers,
+        default_style_layers=spec.default_style_layers,
+    )
+    return apply_weights(descriptor, network, weights, info, seed=seed)
+
+
+@declares_weights(_info("vgg16"))
+def vgg16(weights: str | os.PathLike[str] = "imagenet", *, seed: int = 0,
+          pooling: str = "max") -> Descriptor:
+    """VGG16 with torchvision's ImageNet weights (``weights="imagenet"``), a file, or random."""
+    return build("vgg16", weights, seed=seed, pooling=pooling)
+
+
+@declares_weights(_info("vgg19"))
+def vgg19(weights: str | os.PathLike[str] = "imagenet", *, seed: int = 0,
+          pooling: str = "max") -> Descriptor:
+    """VGG19 with torchvision's ImageNet weights (``weights="imagenet"``), a file, or random."""
+    return build("vgg19", weights, seed=seed, pooling=pooling)
