@@ -1,0 +1,78 @@
+"""Device choice and autocast settings (this machine has no GPU: CUDA/MPS are faked here)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from styx.core import device as device_module
+from styx.core.device import autocast, autocast_dtype, resolve_device
+from styx.core.errors import StyxError
+
+
+@pytest.fixture
+def no_accelerator(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(device_module, "_mps_available", lambda: False)
+
+
+def test_auto_is_cpu_without_accelerators(no_accelerator):
+    assert resolve_device("auto") == torch.device("cpu")
+    assert resolve_device() == torch.device("cpu")
+    assert resolve_device("CPU") == torch.device("cpu")
+
+
+def test_auto_prefers_cuda_then_mps(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(device_module, "_mps_available", lambda: True)
+    assert resolve_device("auto").type == "cuda"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto").type == "mps"
+
+
+@pytest.mark.parametrize("name", ["cuda", "cuda:0", "mps"])
+def test_absent_accelerator_is_a_styx_error_with_a_hint(no_accelerator, name):
+    with pytest.raises(StyxError, match="not available") as caught:
+        resolve_device(name)
+    assert caught.value.hint and "cpu" in caught.value.hint
+
+
+def test_cuda_index_out_of_range(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert resolve_device("cuda:0") == torch.device("cuda:0")
+    with pytest.raises(StyxError, match="only 1 CUDA"):
+        resolve_device("cuda:3")
+
+
+@pytest.mark.parametrize("name", ["gpu0", "tpu", "meta"])
+def test_unknown_device(no_accelerator, name):
+    with pytest.raises(StyxError, match="device"):
+        resolve_device(name)
+
+
+def test_autocast_dtype_choices():
+    cpu = torch.device("cpu")
+    assert autocast_dtype(cpu, "auto") is None
+    assert autocast_dtype(cpu, "off") is None and autocast_dtype(cpu, "fp32") is None
+    assert autocast_dtype(cpu, "bf16") is torch.bfloat16
+    assert autocast_dtype("cpu", "fp16") is torch.float16
+    with pytest.raises(StyxError, match="unknown precision"):
+        autocast_dtype(cpu, "fp8")
+
+
+def test_auto_is_bf16_on_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    assert autocast_dtype(torch.device("cuda"), "auto") is torch.bfloat16
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
+    assert autocast_dtype(torch.device("cuda"), "auto") is torch.float16
+
+
+def test_autocast_on_cpu_runs_matmul_in_bf16_only_when_asked():
+    a, b = torch.rand(8, 8), torch.rand(8, 8)
+    with autocast("cpu", "bf16"):
+        assert (a @ b).dtype == torch.bfloat16
+    with autocast(torch.device("cpu"), "auto"):
+        assert (a @ b).dtype == torch.float32
+    with autocast("cpu", "off"):
+        assert (a @ b).dtype == torch.float32

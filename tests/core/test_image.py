@@ -1,0 +1,423 @@
+"""The one image loader and writer: modes, EXIF, alpha, bad files, atomic output, colour."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from styx.core.errors import StyxError
+from styx.core.image import (
+    DEFAULT_MAX_PIXELS,
+    SUPPORTED_OUTPUT_SUFFIXES,
+    check_output_path,
+    find_images,
+    load_image,
+    match_color,
+    read_image,
+    resize_long_side,
+    resize_to,
+    rgb_to_yiq,
+    sample_image,
+    save_image,
+    yiq_to_rgb,
+)
+
+
+def gradient_rgb(height: int = 24, width: int = 32) -> np.ndarray:
+    """An RGB uint8 image whose three channels differ (a horizontal, a vertical ramp, a constant)."""
+    ys, xs = np.mgrid[0:height, 0:width]
+    red = (xs * 255 // (width - 1)).astype(np.uint8)
+    green = (ys * 255 // (height - 1)).astype(np.uint8)
+    blue = np.full((height, width), 200, np.uint8)
+    return np.stack([red, green, blue], axis=2)
+
+
+def as_array(tensor: torch.Tensor) -> np.ndarray:
+    return tensor[0].permute(1, 2, 0).numpy()
+
+
+# -- reading: modes ---------------------------------------------------------------------------
+def test_rgb_png_reads_exactly(tmp_path):
+    pixels = gradient_rgb()
+    Image.fromarray(pixels).save(tmp_path / "a.png")
+    loaded = read_image(tmp_path / "a.png")
+    assert loaded.rgb.shape == (1, 3, 24, 32) and loaded.rgb.dtype == torch.float32
+    assert loaded.alpha is None
+    assert loaded.original_size == (24, 32) and loaded.size == (24, 32)
+    np.testing.assert_allclose(as_array(loaded.rgb), pixels / 255.0, atol=1e-6)
+
+
+def test_grayscale_becomes_three_equal_channels(tmp_path):
+    gray = gradient_rgb()[..., 0]
+    Image.fromarray(gray, mode="L").save(tmp_path / "g.png")
+    rgb = load_image(tmp_path / "g.png")
+    assert rgb.shape == (1, 3, 24, 32)
+    for channel in range(3):
+        np.testing.assert_allclose(rgb[0, channel].numpy(), gray / 255.0, atol=1e-6)
+
+
+def test_la_keeps_alpha_aside(tmp_path):
+    gray = gradient_rgb()[..., 0]
+    alpha = gradient_rgb()[..., 1]
+    Image.fromarray(np.stack([gray, alpha], axis=2), mode="LA").save(tmp_path / "la.png")
+    loaded = read_image(tmp_path / "la.png")
+    assert loaded.alpha is not None and loaded.alpha.shape == (1, 1, 24, 32)
+    np.testing.assert_allclose(loaded.alpha[0, 0].numpy(), alpha / 255.0, atol=1e-6)
+    np.testing.assert_allclose(loaded.rgb[0, 1].numpy(), gray / 255.0, atol=1e-6)
+
+
+def test_rgba_colour_is_not_premultiplied_and_alpha_is_kept(tmp_path):
+    pixels = gradient_rgb()
+    alpha = np.full((24, 32), 64, np.uint8)
+    Image.fromarray(np.dstack([pixels, alpha]), mode="RGBA").save(tmp_path / "a.png")
+    loaded = read_image(tmp_path / "a.png")
+    np.testing.assert_allclose(as_array(loaded.rgb), pixels / 255.0, atol=1e-6)
+    np.testing.assert_allclose(loaded.alpha.numpy(), 64 / 255.0, atol=1e-6)
+
+
+def test_palette_with_transparency_gives_alpha(tmp_path):
+    palette_image = Image.new("P", (8, 6))
+    palette_image.putpalette([255, 0, 0, 0, 0, 255] + [0] * (256 * 3 - 6))
+    palette_image.paste(1, (4, 0, 8, 6))  # right half: index 1 = blue
+    palette_image.info["transparency"] = 0  # index 0 (red) is transparent
+    palette_image.save(tmp_path / "p.png", transparency=0)
+    loaded = read_image(tmp_path / "p.png")
+    assert loaded.alpha is not None
+    assert loaded.alpha[0, 0, :, :4].max() == 0.0 and loaded.alpha[0, 0, :, 4:].min() == 1.0
+    assert torch.allclose(loaded.rgb[0, :, 0, 6], torch.tensor([0.0, 0.0, 1.0]))
+
+
+def test_palette_without_transparency_has_no_alpha(tmp_path):
+    Image.fromarray(gradient_rgb()).convert("P").save(tmp_path / "p.gif")
+    loaded = read_image(tmp_path / "p.gif")
+    assert loaded.alpha is None and loaded.rgb.shape == (1, 3, 24, 32)
+
+
+def test_cmyk_jpeg_converts_to_rgb(tmp_path):
+    Image.new("RGB", (16, 16), (255, 0, 0)).convert("CMYK").save(tmp_path / "c.jpg",
+                                                                   quality=100)
+    assert Image.open(tmp_path / "c.jpg").mode == "CMYK"
+    rgb = load_image(tmp_path / "c.jpg")[0, :, 8, 8]
+    assert rgb[0] > 0.9 and rgb[1] < 0.1 and rgb[2] < 0.1
+
+
+def test_16_bit_grayscale_is_scaled_not_clipped(tmp_path):
+    values = np.linspace(0, 65535, 20 * 10).reshape(10, 20).astype(np.uint16)
+    Image.fromarray(values).save(tmp_path / "deep.png")
+    assert Image.open(tmp_path / "deep.png").mode == "I;16"
+    rgb = load_image(tmp_path / "deep.png")
+    np.testing.assert_allclose(rgb[0, 0].numpy(), values / 65535.0, atol=1e-6)
+    # Mid-grey stays mid-grey (a clipping converter would turn everything above 255 white).
+    assert 0.4 < float(rgb.mean()) < 0.6
+
+
+def test_32_bit_integer_tiff_with_16_bit_values(tmp_path):
+    values = np.full((6, 9), 32768, np.int32)
+    values[0, 0] = 0
+    Image.fromarray(values, mode="I").save(tmp_path / "i.tif")
+    assert Image.open(tmp_path / "i.tif").mode == "I"
+    rgb = load_image(tmp_path / "i.tif")
+    assert rgb[0, 0, 3, 3] == pytest.approx(32768 / 65535, abs=1e-6)
+    assert rgb[0, 2, 0, 0] == 0.0
+
+
+def test_float_tiff_in_unit_range_is_kept(tmp_path):
+    values = np.linspace(0.0, 1.0, 48, dtype=np.float32).reshape(6, 8)
+    Image.fromarray(values, mode="F").save(tmp_path / "f.tif")
+    assert Image.open(tmp_path / "f.tif").mode == "F"
+    rgb = load_image(tmp_path / "f.tif")
+    np.testing.assert_allclose(rgb[0, 1].numpy(), values, atol=1e-6)
+
+
+def test_float_tiff_out_of_range_is_stretched(tmp_path):
+    values = np.linspace(-50.0, 1000.0, 48, dtype=np.float32).reshape(6, 8)
+    Image.fromarray(values, mode="F").save(tmp_path / "f.tif")
+    rgb = load_image(tmp_path / "f.tif")
+    assert float(rgb.min()) == 0.0 and float(rgb.max()) == pytest.approx(1.0)
+    np.testing.assert_allclose(rgb[0, 0].numpy(), (values + 50.0) / 1050.0, atol=1e-6)
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    # Stored 32 wide x 24 high, with a red left column; orientation 6 = rotate 90 deg CW to view.
+    pixels = np.zeros((24, 32, 3), np.uint8)
+    pixels[:, :4] = (255, 0, 0)
+    stored = Image.fromarray(pixels)
+    exif = stored.getexif()
+    exif[0x0112] = 6
+    stored.save(tmp_path / "rotated.jpg", exif=exif, quality=95)
+    loaded = read_image(tmp_path / "rotated.jpg")
+    assert loaded.size == (32, 24)  # upright: 24 wide, 32 high
+    # Turned clockwise, the stored left column becomes the top row.
+    assert float(loaded.rgb[0, 0, :3, :].mean()) > 0.8
+    assert float(loaded.rgb[0, 0, -8:, :].mean()) < 0.2
+
+
+# -- reading: resizing and size guard --------------------------------------------------------
+def test_long_side_resizes_both_ways(tmp_path):
+    Image.fromarray(gradient_rgb(24, 32)).save(tmp_path / "a.png")
+    assert read_image(tmp_path / "a.png", long_side=16).size == (12, 16)
+    assert read_image(tmp_path / "a.png", long_side=64).size == (48, 64)
+    portrait = read_image(tmp_path / "a.png", long_side=16)
+    assert portrait.original_size == (24, 32)
+
+
+def test_long_side_resizes_alpha_too(tmp_path):
+    rgba = np.dstack([gradient_rgb(), np.full((24, 32), 128, np.uint8)])
+    Image.fromarray(rgba, mode="RGBA").save(tmp_path / "a.png")
+    loaded = read_image(tmp_path / "a.png", long_side=8)
+    assert loaded.alpha.shape == (1, 1, 6, 8)
+    assert torch.allclose(loaded.alpha, torch.full_like(loaded.alpha, 128 / 255), atol=1e-4)
+
+
+def test_resize_is_antialiased():
+    stripes = torch.zeros(1, 3, 64, 64)
+    stripes[..., ::2] = 1.0  # one-pixel stripes: their average is 0.5
+    small = resize_long_side(stripes, 8)
+    assert small.shape == (1, 3, 8, 8)
+    assert torch.allclose(small, torch.full_like(small, 0.5), atol=0.02)
+
+
+def test_resize_helpers_accept_chw_and_keep_range():
+    image = torch.rand(3, 10, 20)
+    out = resize_to(image, (5, 7))
+    assert out.shape == (3, 5, 7) and out.min() >= 0 and out.max() <= 1
+    assert resize_to(image, (10, 20)) is image
+    with pytest.raises(StyxError):
+        resize_long_side(image, 0)
+
+
+def test_too_many_pixels_is_a_styx_error_before_decoding(tmp_path):
+    Image.fromarray(gradient_rgb(40, 50)).save(tmp_path / "big.png")
+    with pytest.raises(StyxError, match=r"big\.png.*megapixels"):
+        read_image(tmp_path / "big.png", max_pixels=1999)
+    assert read_image(tmp_path / "big.png", max_pixels=2000).size == (40, 50)
+    assert DEFAULT_MAX_PIXELS >= 50_000_000
+
+
+def test_pillow_decompression_bomb_is_a_styx_error(tmp_path, monkeypatch):
+    Image.fromarray(gradient_rgb(40, 50)).save(tmp_path / "bomb.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # Pillow raises above 2x this
+    with pytest.raises(StyxError, match="bomb.png"):
+        read_image(tmp_path / "bomb.png", max_pixels=None)
+
+
+# -- reading: bad files ----------------------------------------------------------------------
+def test_missing_file(tmp_path):
+    with pytest.raises(StyxError, match="not found: .*nope.png"):
+        read_image(tmp_path / "nope.png")
+
+
+def test_empty_file(tmp_path):
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    with pytest.raises(StyxError, match="empty.jpg is empty"):
+        read_image(tmp_path / "empty.jpg")
+
+
+def test_folder_instead_of_file(tmp_path):
+    (tmp_path / "dir.png").mkdir()
+    with pytest.raises(StyxError, match="dir.png is a folder"):
+        read_image(tmp_path / "dir.png")
+
+
+def test_text_file_is_not_an_image(tmp_path):
+    (tmp_path / "notes.jpg").write_text("hello, not a picture\n")
+    with pytest.raises(StyxError, match="notes.jpg is not an image"):
+        read_image(tmp_path / "notes.jpg")
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png"])
+def test_truncated_file(tmp_path, suffix):
+    rng = np.random.default_rng(0)
+    noisy = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)  # incompressible
+    Image.fromarray(noisy).save(tmp_path / f"full{suffix}")
+    data = (tmp_path / f"full{suffix}").read_bytes()
+    (tmp_path / f"cut{suffix}").write_bytes(data[: len(data) // 2])
+    with pytest.raises(StyxError, match=f"cannot read image .*cut{suffix}") as caught:
+        read_image(tmp_path / f"cut{suffix}")
+    assert "\n" not in str(caught.value)
+
+
+def test_errors_are_one_line_and_name_the_file(tmp_path):
+    (tmp_path / "x.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    with pytest.raises(StyxError) as caught:
+        read_image(tmp_path / "x.png")
+    assert "x.png" in caught.value.message and "\n" not in str(caught.value)
+
+
+# -- writing ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("suffix", SUPPORTED_OUTPUT_SUFFIXES)
+def test_save_and_read_back_every_format(tmp_path, suffix):
+    pixels = torch.from_numpy(gradient_rgb()).permute(2, 0, 1).float().div(255)[None]
+    path = save_image(pixels, tmp_path / "sub" / f"out{suffix}")
+    assert path.exists() and path.parent.name == "sub"
+    back = load_image(path)
+    assert back.shape == pixels.shape
+    tolerance = 0.06 if suffix in (".jpg", ".jpeg", ".webp") else 1e-6
+    assert float((back - pixels).abs().mean()) < tolerance
+    assert [p.name for p in path.parent.iterdir()] == [f"out{suffix}"]
+
+
+def test_save_accepts_chw_and_clamps(tmp_path):
+    image = torch.full((3, 4, 5), 0.5)
+    image[0] = 2.0
+    image[1] = -1.0
+    back = load_image(save_image(image, tmp_path / "c.png"))
+    assert torch.allclose(back[0, :, 0, 0], torch.tensor([1.0, 0.0, 128 / 255]))
+
+
+@pytest.mark.parametrize("suffix", [".png", ".webp", ".tiff"])
+def test_alpha_round_trips_where_the_format_allows(tmp_path, suffix):
+    rgb = torch.rand(1, 3, 8, 12)
+    alpha = torch.linspace(0, 1, 12).expand(1, 1, 8, 12).contiguous()
+    options = {} if suffix != ".webp" else {"quality": 100}
+    path = save_image(rgb, tmp_path / f"a{suffix}", alpha=alpha, **options)
+    back = read_image(path)
+    assert back.alpha is not None
+    assert float((back.alpha - alpha).abs().max()) < (0.02 if suffix == ".webp" else 0.003)
+
+
+def test_alpha_is_resized_to_the_image(tmp_path):
+    back = read_image(save_image(torch.rand(1, 3, 16, 16), tmp_path / "a.png",
+                                 alpha=torch.full((1, 1, 4, 4), 0.25)))
+    assert back.alpha.shape == (1, 1, 16, 16)
+    assert torch.allclose(back.alpha, torch.full_like(back.alpha, 64 / 255), atol=1e-6)
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".bmp"])
+def test_alpha_is_dropped_where_the_format_has_none(tmp_path, suffix):
+    path = save_image(torch.rand(1, 3, 8, 8), tmp_path / f"a{suffix}",
+                      alpha=torch.zeros(1, 1, 8, 8))
+    assert read_image(path).alpha is None
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_save_refuses_nan_and_inf_and_writes_nothing(tmp_path, bad):
+    image = torch.rand(1, 3, 4, 4)
+    image[0, 1, 2, 2] = bad
+    with pytest.raises(StyxError, match="NaN or infinite"):
+        save_image(image, tmp_path / "out.png")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_save_refuses_a_batch_or_wrong_channels(tmp_path):
+    with pytest.raises(StyxError):
+        save_image(torch.rand(2, 3, 4, 4), tmp_path / "out.png")
+    with pytest.raises(StyxError):
+        save_image(torch.rand(1, 4, 4, 4), tmp_path / "out.png")
+
+
+def test_failing_save_leaves_no_file_and_no_temporary(tmp_path, monkeypatch):
+    (tmp_path / "out.png").write_bytes(b"old")
+    original = Image.Image.save
+
+    def half_then_fail(self, fp, *args, **kwargs):
+        original(self, fp, *args, **kwargs)  # the temporary file is complete on disk ...
+        raise OSError(28, "No space left on device")  # ... then the write "fails"
+
+    monkeypatch.setattr(Image.Image, "save", half_then_fail)
+    with pytest.raises(StyxError, match="cannot write .*out.png: No space left"):
+        save_image(torch.rand(1, 3, 8, 8), tmp_path / "out.png")
+    assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
+    assert (tmp_path / "out.png").read_bytes() == b"old"  # the old file is untouched
+
+
+def test_interrupted_save_leaves_no_temporary(tmp_path, monkeypatch):
+    def interrupted(self, fp, *args, **kwargs):
+        with open(fp, "wb") as handle:
+            handle.write(b"\x89PNG half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Image.Image, "save", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        save_image(torch.rand(1, 3, 8, 8), tmp_path / "new.png")
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- output path checks ----------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["out.gif", "out.svg", "out", "out.PNG.txt"])
+def test_unsupported_output_suffix(tmp_path, name):
+    with pytest.raises(StyxError, match="cannot write images as"):
+        check_output_path(tmp_path / name)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_check_output_path_accepts_upper_case_and_new_folders(tmp_path):
+    path = check_output_path(tmp_path / "new" / "deeper" / "OUT.JPG")
+    assert path == tmp_path / "new" / "deeper" / "OUT.JPG"
+    assert not (tmp_path / "new").exists()  # checks only, creates nothing
+
+
+def test_check_output_path_refuses_a_folder_or_a_file_as_parent(tmp_path):
+    (tmp_path / "taken.png").mkdir()
+    with pytest.raises(StyxError, match="is a folder"):
+        check_output_path(tmp_path / "taken.png")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StyxError, match="not a folder"):
+        check_output_path(tmp_path / "file" / "out.png")
+
+
+# -- finding and samples ---------------------------------------------------------------------
+def test_find_images_sorted_recursive_and_skips_hidden(tmp_path):
+    for name in ["b.PNG", "a.jpg", "sub/c.webp", "sub/deeper/d.tif", "notes.txt",
+                 ".hidden.png", ".cache/e.png", "sub/.f.png.tmp-1-ab.png"]:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+    (tmp_path / "folder.png").mkdir()
+    found = [p.relative_to(tmp_path).as_posix() for p in find_images(tmp_path)]
+    assert found == ["a.jpg", "b.PNG", "sub/c.webp", "sub/deeper/d.tif"]
+    flat = [p.name for p in find_images(tmp_path, recursive=False)]
+    assert flat == ["a.jpg", "b.PNG"]
+
+
+def test_find_images_bad_folder(tmp_path):
+    with pytest.raises(StyxError, match="not found"):
+        find_images(tmp_path / "missing")
+    (tmp_path / "a.png").write_bytes(b"x")
+    with pytest.raises(StyxError, match="not a folder"):
+        find_images(tmp_path / "a.png")
+
+
+@pytest.mark.parametrize("kind", ["content", "style"])
+def test_sample_images_are_small_readable_jpegs(kind):
+    path = sample_image(kind)
+    assert path.suffix == ".jpg" and (path.parent / "SOURCES.md").is_file()
+    loaded = read_image(path)
+    assert max(loaded.size) <= 512 and min(loaded.size) >= 256
+    assert float(loaded.rgb.std()) > 0.05  # a real picture, not a flat placeholder
+
+
+def test_unknown_sample_image():
+    with pytest.raises(StyxError, match="no sample image"):
+        sample_image("portrait")
+
+
+# -- colour ----------------------------------------------------------------------------------
+def test_yiq_round_trip_and_luminance():
+    image = torch.rand(2, 3, 5, 6)
+    assert torch.allclose(yiq_to_rgb(rgb_to_yiq(image)), image, atol=1e-5)
+    grey = torch.full((3, 2, 2), 0.3)
+    yiq = rgb_to_yiq(grey)
+    assert torch.allclose(yiq[0], torch.full((2, 2), 0.3), atol=1e-6)
+    assert torch.allclose(yiq[1:], torch.zeros(2, 2, 2), atol=1e-6)  # grey has no chroma
+
+
+def test_match_color_keeps_content_chroma_and_stylised_luminance():
+    content = torch.rand(1, 3, 8, 8) * 0.5 + 0.25
+    stylised = torch.rand(1, 3, 8, 8) * 0.5 + 0.25
+    result = match_color(content, stylised)
+    assert result.shape == stylised.shape
+    result_yiq, content_yiq, stylised_yiq = map(rgb_to_yiq, (result, content, stylised))
+    assert torch.allclose(result_yiq[:, 0], stylised_yiq[:, 0], atol=1e-5)
+    assert torch.allclose(result_yiq[:, 1:], content_yiq[:, 1:], atol=1e-5)
+
+
+def test_match_color_resizes_content_and_broadcasts_over_a_batch():
+    content = torch.rand(1, 3, 16, 16)
+    stylised = torch.rand(3, 3, 8, 8)
+    result = match_color(content, stylised)
+    assert result.shape == (3, 3, 8, 8)
+    assert result.min() >= 0 and result.max() <= 1
+
