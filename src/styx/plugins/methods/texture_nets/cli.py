@@ -1,0 +1,304 @@
+"""``styx train texture-nets`` and ``styx run texture-nets`` (no torch import at import time).
+
+Both are typer-style functions mounted by :mod:`styx.cli.app`; every heavy import happens in
+the function body, after the options are parsed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from styx.core.errors import StyxError
+
+Opt = typer.Option
+
+_TRAIN = "Training"
+_LOSS = "Loss"
+_NET = "Generator"
+
+
+def train(
+    style: Annotated[Path, Opt("--style", help="The style image.", show_default=False)],
+    content_dir: Annotated[Path | None, Opt(
+        "--content-dir", show_default=False,
+        help="Folder of content photos, searched recursively (unreadable files are skipped "
+             "and counted). Not needed with --texture.")] = None,
+    name: Annotated[str | None, Opt(
+        "--name", show_default=False,
+        help="Store the model under this name (default: the style file's name).")] = None,
+    output: Annotated[Path | None, Opt(
+        "--output", "-o", show_default=False,
+        help="Save the model to this folder instead of the model store.")] = None,
+    overwrite: Annotated[bool, Opt(
+        "--overwrite", help="Replace an existing model of that name or path.")] = False,
+    texture: Annotated[bool, Opt(
+        "--texture", help="Train a texture generator: noise in, the style's texture out "
+                          "(no content loss).")] = False,
+    # -- loss
+    descriptor: Annotated[str, Opt(
+        "--descriptor", help="Registered descriptor ('styx list descriptors').",
+        rich_help_panel=_LOSS)] = "vgg19",
+    weights: Annotated[str, Opt(
+        "--weights", help="Descriptor weights: imagenet, random, or a .safetensors/.pth file.",
+        rich_help_panel=_LOSS)] = "imagenet",
+    content_layers: Annotated[str | None, Opt(
+        "--content-layers", show_default=False, rich_help_panel=_LOSS,
+        help="Content layers with optional weights, e.g. 'relu4_2' or 'relu3_1:0.5,relu4_2' "
+             "(default: the descriptor's).")] = None,
+    style_layers: Annotated[str | None, Opt(
+        "--style-layers", show_default=False, rich_help_panel=_LOSS,
+        help="Style layers with optional weights, e.g. 'relu1_1:0.2,relu2_1' "
+             "(default: the descriptor's).")] = None,
+    content_weight: Annotated[float, Opt("--content-weight", rich_help_panel=_LOSS)] = 1.0,
+    style_weight: Annotated[float, Opt("--style-weight", rich_help_panel=_LOSS)] = 1e5,
+    tv_weight: Annotated[float, Opt(
+        "--tv-weight", help="Total-variation weight.", rich_help_panel=_LOSS)] = 1e-3,
+    content_loss: Annotated[str, Opt(
+        "--content-loss", help="Registered feature loss for content.",
+        rich_help_panel=_LOSS)] = "content",
+    style_loss: Annotated[str, Opt(
+        "--style-loss", help="Registered feature loss for style.",
+        rich_help_panel=_LOSS)] = "gram",
+    tv_loss: Annotated[str, Opt(
+        "--tv-loss", help="Registered image loss for smoothness.",
+        rich_help_panel=_LOSS)] = "tv",
+    style_size: Annotated[int | None, Opt(
+        "--style-size", show_default=False, rich_help_panel=_LOSS,
+        help="Long side of the style image in pixels (default: --image-size).")] = None,
+    # -- training
+    image_size: Annotated[int, Opt(
+        "--image-size", help="Side of the random square crops of the content photos.",
+        rich_help_panel=_TRAIN)] = 256,
+    batch_size: Annotated[int, Opt("--batch-size", rich_help_panel=_TRAIN)] = 4,
+    iterations: Annotated[int, Opt("--iterations", rich_help_panel=_TRAIN)] = 2000,
+    lr: Annotated[float, Opt("--lr", help="Adam learning rate.", rich_help_panel=_TRAIN)] = 1e-3,
+    lr_decay: Annotated[float, Opt(
+        "--lr-decay", help="Multiply the learning rate by this ...",
+        rich_help_panel=_TRAIN)] = 0.8,
+    lr_decay_every: Annotated[int, Opt(
+        "--lr-decay-every", help="... every N iterations.", rich_help_panel=_TRAIN)] = 2000,
+    checkpoint_every: Annotated[int, Opt(
+        "--checkpoint-every", help="Write the checkpoint every N iterations.",
+        rich_help_panel=_TRAIN)] = 500,
+    log_every: Annotated[int, Opt(
+        "--log-every", help="Record the losses every N iterations.",
+        rich_help_panel=_TRAIN)] = 10,
+    run_dir: Annotated[Path | None, Opt(
+        "--run-dir", show_default=False, rich_help_panel=_TRAIN,
+        help="Folder for the checkpoint (default: $STYX_HOME/runs/NAME, or OUTPUT.run "
+             "beside --output).")] = None,
+    resume: Annotated[bool, Opt(
+        "--resume", help="Continue the run in the run folder from its checkpoint.",
+        rich_help_panel=_TRAIN)] = False,
+    seed: Annotated[int, Opt("--seed", rich_help_panel=_TRAIN)] = 0,
+    device: Annotated[str, Opt(
+        "--device", help="auto, cpu, cuda, cuda:N or mps.", rich_help_panel=_TRAIN)] = "auto",
+    amp: Annotated[str, Opt(
+        "--amp", help="Mixed precision: auto (bf16 on CUDA, off on CPU), bf16, fp16, fp32/off.",
+        rich_help_panel=_TRAIN)] = "auto",
+    workers: Annotated[int, Opt(
+        "--workers", help="Data-loading worker processes.", rich_help_panel=_TRAIN)] = 0,
+    # -- generator
+    scales: Annotated[int, Opt(
+        "--scales", help="Scales K of the pyramid.", rich_help_panel=_NET)] = 6,
+    channels: Annotated[int, Opt(
+        "--channels", help="Channels per scale.", rich_help_panel=_NET)] = 8,
+    noise_channels: Annotated[int, Opt(
+        "--noise-channels", help="Noise channels per scale (0: none).",
+        rich_help_panel=_NET)] = 3,
+    padding: Annotated[str, Opt(
+        "--padding", help="circular, reflect, replicate or zero.",
+        rich_help_panel=_NET)] = "circular",
+    norm: Annotated[str, Opt(
+        "--norm", help="instance or batch.", rich_help_panel=_NET)] = "instance",
+    # -- output
+    quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar.")] = False,
+    log_json: Annotated[Path | None, Opt(
+        "--log-json", show_default=False,
+        help="Write the logged losses to this JSON-lines file.")] = None,
+    as_json: Annotated[bool, Opt("--json", help="Print the result as JSON on stdout.")] = False,
+) -> None:
+    """Train a texture network for one style; save it to the model store (or --output)."""
+    from styx.core.layers import parse_layer_weights
+    from styx.core.training import TrainConfig
+    from styx.plugins.methods.texture_nets.api import train_texture_net
+    from styx.plugins.methods.texture_nets.generator import GeneratorConfig
+    from styx.plugins.methods.texture_nets.task import LossSettings
+
+    if content_dir is None and not texture:
+        raise StyxError("missing --content-dir", "give a folder of content photos "
+                        "(or --texture to train a texture generator)")
+    if name is None and output is None:
+        name = _name_from(style)
+    if name is not None and output is not None:
+        raise StyxError("give --name or --output, not both")
+    for option, value, low in (("--image-size", image_size, 8), ("--batch-size", batch_size, 1),
+                               ("--iterations", iterations, 1),
+                               ("--checkpoint-every", checkpoint_every, 1),
+                               ("--lr-decay-every", lr_decay_every, 1),
+                               ("--log-every", log_every, 1), ("--workers", workers, 0)):
+        if value < low:
+            raise StyxError(f"bad {option} {value}", f"it must be >= {low}")
+    if style_size is not None and style_size < 8:
+        raise StyxError(f"bad --style-size {style_size}", "it must be >= 8")
+    if not (lr > 0) or not (0 < lr_decay <= 1):
+        raise StyxError(f"bad learning rate {lr} or decay {lr_decay}",
+                        "--lr must be > 0 and --lr-decay in (0, 1]")
+    generator = GeneratorConfig(scales=scales, channels=channels,
+                                noise_channels=noise_channels,
+                                content_channels=0 if texture else 3,
+                                padding=padding, norm=norm)
+    losses = LossSettings(
+        descriptor=descriptor, weights=weights,
+        content_layers=parse_layer_weights(content_layers) if content_layers else None,
+        style_layers=parse_layer_weights(style_layers) if style_layers else None,
+        content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
+        content_loss=content_loss, style_loss=style_loss, tv_loss=tv_loss)
+    config = TrainConfig(iterations=iterations, batch_size=batch_size, image_size=image_size,
+                         lr=lr, lr_decay=lr_decay, lr_decay_every=lr_decay_every,
+                         checkpoint_every=checkpoint_every, log_every=log_every, seed=seed,
+                         device=device, amp=amp, num_workers=workers, quiet=quiet or as_json)
+    trained = train_texture_net(style, content_dir, name=name, output=output,
+                                overwrite=overwrite, run_dir=run_dir, resume=resume,
+                                generator=generator, losses=losses, config=config,
+                                style_size=style_size, texture=texture, log_json=log_json)
+    if trained.path is None:  # a DDP rank other than 0
+        return
+    result = trained.result
+    summary = {"model": str(trained.path), "name": name,
+               "iterations": result.iterations_done,
+               "images_per_second": result.images_per_second,
+               "skipped_files": _count(result.skipped_files),
+               "final_losses": trained.metadata.get("training", {}).get("final_losses", {})}
+    if as_json:
+        typer.echo(json.dumps(summary))
+    else:
+        skipped = summary["skipped_files"]
+        note = f" ({skipped} unreadable file(s) skipped)" if skipped else ""
+        typer.echo(f"saved model {name or trained.path} to {trained.path}{note}", err=True)
+
+
+def run(
+    contents: Annotated[list[Path] | None, typer.Argument(
+        metavar="CONTENT...", help="Content images to stylise.", show_default=False)] = None,
+    model: Annotated[str, Opt(
+        "--model", "-m", show_default=False,
+        help="A model name from 'styx models list', or a model folder.")] = "",
+    output: Annotated[Path | None, Opt(
+        "--output", "-o", show_default=False,
+        help="Output image (one content image, or --texture).")] = None,
+    output_dir: Annotated[Path | None, Opt(
+        "--output-dir", show_default=False,
+        help="Folder for the outputs of several content images (named after them).")] = None,
+    suffix: Annotated[str, Opt("--format", help="File type of --output-dir outputs.")] = "png",
+    texture: Annotated[bool, Opt(
+        "--texture", help="Synthesise a texture instead of stylising a photo.")] = False,
+    size: Annotated[str, Opt(
+        "--size", help="Texture size WIDTHxHEIGHT (with --texture).")] = "512x512",
+    long_side: Annotated[int | None, Opt(
+        "--long-side", show_default=False,
+        help="Resize each content image to this long side first.")] = None,
+    preserve_color: Annotated[bool, Opt(
+        "--preserve-color",
+        help="Keep the content's colours, take only the luminance from the output.")] = False,
+    seed: Annotated[int, Opt("--seed", help="Seed of the generator's noise.")] = 0,
+    device: Annotated[str, Opt("--device", help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
+    quiet: Annotated[bool, Opt("--quiet", "-q", help="Print nothing but errors.")] = False,
+) -> None:
+    """Stylise photos with a trained texture network, or synthesise a texture (--texture)."""
+    if not model:
+        raise StyxError("missing --model", "give a model name ('styx models list') or folder")
+    contents = list(contents or [])
+    if texture:
+        if contents:
+            raise StyxError("--texture takes no content images")
+        if output is None and output_dir is None:
+            raise StyxError("missing --output", "give -o OUT.png for the texture")
+    elif not contents:
+        raise StyxError("no content image given", "styx run texture-nets --model M IMAGE -o OUT")
+    if output is not None and output_dir is not None:
+        raise StyxError("give --output or --output-dir, not both")
+    if not texture and output is None and output_dir is None:
+        raise StyxError("missing --output", "give -o OUT (one image) or --output-dir DIR")
+    if output is not None and len(contents) > 1:
+        raise StyxError(f"{len(contents)} content images but one --output",
+                        "use --output-dir DIR for several images")
+    if long_side is not None and long_side < 1:
+        raise StyxError(f"bad --long-side {long_side}", "it must be >= 1")
+
+    from styx.core.image import check_output_path, read_image, save_image
+    from styx.core.options import parse_size
+
+    texture_size = parse_size(size) if texture else None
+    targets = _output_paths(contents, output, output_dir, suffix, texture)
+    for target in targets:
+        check_output_path(target)
+    for content in contents:  # a missing file fails now, not after the first outputs
+        if not Path(content).expanduser().is_file():
+            raise StyxError(f"image file not found: {content}", "check the path")
+
+    from styx.core.image import match_color
+    from styx.plugins.methods.texture_nets.api import (
+        load_texture_net,
+        stylize,
+        synthesize_texture,
+    )
+
+    network, _ = load_texture_net(model)
+    if texture:
+        image = synthesize_texture(network, texture_size, seed=seed, device=device)
+        _report(save_image(image, targets[0]), quiet)
+        return
+    if network.config.texture_only:
+        raise StyxError(f"model {model!r} is a texture generator and takes no content image",
+                        "use --texture --size WxH -o OUT.png")
+    for content, target in zip(contents, targets):
+        loaded = read_image(content, long_side=long_side)
+        image = stylize(network, loaded.rgb, seed=seed, device=device)
+        if preserve_color:
+            image = match_color(loaded.rgb, image)
+        _report(save_image(image, target, alpha=loaded.alpha), quiet)
+
+
+# -- helpers -------------------------------------------------------------------------------
+def _name_from(style: Path) -> str:
+    """A store name from the style file's name: ``The Scream.jpg`` -> ``The-Scream``."""
+    cleaned = "".join(c if c.isalnum() or c in "._+-" else "-" for c in Path(style).stem)
+    cleaned = cleaned.strip("-.") or "texture-net"
+    return cleaned[:100]
+
+
+def _count(skipped) -> int:
+    return len(skipped) if isinstance(skipped, (list, tuple, set)) else int(skipped or 0)
+
+
+def _output_paths(contents: list[Path], output: Path | None, output_dir: Path | None,
+                  suffix: str, texture: bool) -> list[Path]:
+    if output is not None:
+        return [output.expanduser()]
+    folder = output_dir.expanduser()
+    suffix = suffix.lower().lstrip(".")
+    if texture:
+        return [folder / f"texture.{suffix}"]
+    paths: list[Path] = []
+    used: set[str] = set()
+    for content in contents:
+        stem = Path(content).stem
+        candidate, n = stem, 1
+        while candidate in used:  # two inputs of the same name from different folders
+            n += 1
+            candidate = f"{stem}-{n}"
+        used.add(candidate)
+        paths.append(folder / f"{candidate}.{suffix}")
+    return paths
+
+
+def _report(path: Path, quiet: bool) -> None:
+    if not quiet:
+        print(os.fspath(path), file=sys.stdout)

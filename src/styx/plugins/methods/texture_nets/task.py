@@ -1,0 +1,151 @@
+"""The texture-nets training task: what the shared training loop needs from this method.
+
+The loop (:func:`styx.core.training.train`) owns data, optimiser, schedule, checkpoints,
+resume, DDP, AMP and progress. This task builds the generator, measures a batch of
+stylised crops with the :class:`~styx.core.objective.PerceptualObjective` (content of each
+crop + the style image's Gram statistics + total variation), and describes itself for the
+checkpoint and model metadata.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from styx import __version__
+from styx.core.errors import StyxError
+from styx.core.objective import LossTerms, PerceptualObjective
+from styx.plugins.methods.texture_nets.generator import (
+    GeneratorConfig,
+    TextureNetwork,
+    build_generator,
+)
+
+METHOD = "texture-nets"
+
+#: Weights for the default ("elements") Gram normalisation, the same as the Gatys method's:
+#: style 1e5 against content 1 is the ratio of Johnson et al.'s per-element weights
+#: (1e10 : 1e5).
+DEFAULT_CONTENT_WEIGHT = 1.0
+DEFAULT_STYLE_WEIGHT = 1e5
+DEFAULT_TV_WEIGHT = 1e-3
+
+
+@dataclass
+class LossSettings:
+    """How a stylised crop is scored (all stored in the model's metadata)."""
+
+    descriptor: str = "vgg19"
+    weights: str = "imagenet"
+    content_layers: Mapping[str, float] | None = None  # None: the descriptor's defaults
+    style_layers: Mapping[str, float] | None = None
+    content_weight: float = DEFAULT_CONTENT_WEIGHT
+    style_weight: float = DEFAULT_STYLE_WEIGHT
+    tv_weight: float = DEFAULT_TV_WEIGHT
+    content_loss: str = "content"
+    style_loss: str = "gram"
+    tv_loss: str = "tv"
+    descriptor_options: dict[str, Any] = field(default_factory=dict)
+
+
+class TextureNetsTask:
+    """A :class:`styx.core.training.TrainingTask` for one style image.
+
+    ``texture=True`` trains a texture generator: noise in, the style's texture out; content
+    crops only set the batch size and crop size, and no content loss is used.
+    """
+
+    def __init__(self, style: str | Path, *, generator: GeneratorConfig | None = None,
+                 losses: LossSettings | None = None, style_size: int = 256,
+                 texture: bool = False, seed: int = 0) -> None:
+        from styx.core.descriptor import build_descriptor
+        from styx.core.image import read_image
+        from styx.core.modelstore import sha256_file
+
+        self.losses = losses = losses or LossSettings()
+        config = generator or GeneratorConfig()
+        if texture and config.content_channels:
+            config = GeneratorConfig(**{**config.to_dict(), "content_channels": 0})
+        self.generator_config = config
+        self.texture = texture
+        self.style_path = Path(style).expanduser()
+        self.style_image = read_image(self.style_path, long_side=style_size).rgb
+        self.style_size = style_size
+        self.style_sha256 = sha256_file(self.style_path)
+        self.seed = seed
+
+        descriptor = build_descriptor(losses.descriptor, losses.weights, seed=seed,
+                                      **losses.descriptor_options)
+        content_layers = dict(losses.content_layers) if losses.content_layers is not None \
+            else dict.fromkeys(descriptor.default_content_layers, 1.0)
+        style_layers = dict(losses.style_layers) if losses.style_layers is not None \
+            else dict.fromkeys(descriptor.default_style_layers, 1.0)
+        if texture:
+            content_layers = {}
+        if not style_layers:
+            raise StyxError("no style layer selected", "give --style-layers, e.g. relu1_1,relu2_1")
+        self.content_layers = content_layers
+        self.style_layers = style_layers
+        self.objective = PerceptualObjective(
+            descriptor, content_layers=content_layers, style_layers=style_layers,
+            content_weight=losses.content_weight, style_weight=losses.style_weight,
+            tv_weight=losses.tv_weight, content_loss=losses.content_loss,
+            style_loss=losses.style_loss, tv_loss=losses.tv_loss)
+        self._device: torch.device | None = None
+
+    # -- TrainingTask ----------------------------------------------------------------------
+    def build_model(self) -> TextureNetwork:
+        return build_generator(self.generator_config)
+
+    def training_step(self, model: torch.nn.Module, batch: torch.Tensor, step: int) -> LossTerms:
+        """Stylise ``batch`` (N x 3 x S x S content crops) with fresh noise and score it."""
+        self._move_to(batch.device)
+        n, _, height, width = batch.shape
+        depth = self.generator_config.noise_channels * self.generator_config.scales
+        noise = torch.rand(n, depth, height, width, device=batch.device) if depth else None
+        if self.texture:
+            output = model(None, noise)
+            return self.objective(output, {})
+        output = model(batch, noise)
+        return self.objective(output, self.objective.content_targets(batch))
+
+    def metadata(self) -> dict[str, Any]:
+        """JSON-able description: method, architecture, style image and training settings."""
+        losses = self.losses
+        return {
+            "method": METHOD,
+            "styx_version": __version__,
+            "architecture": self.generator_config.to_dict(),
+            "texture": self.texture,
+            "style": {"name": self.style_path.name, "sha256": self.style_sha256,
+                      "size": [int(s) for s in self.style_image.shape[-2:]]},
+            "loss": {
+                "descriptor": losses.descriptor,
+                "weights": str(losses.weights),
+                "descriptor_options": dict(losses.descriptor_options),
+                "content_layers": dict(self.content_layers),
+                "style_layers": dict(self.style_layers),
+                "content_weight": losses.content_weight,
+                "style_weight": losses.style_weight,
+                "tv_weight": losses.tv_weight,
+                "content_loss": losses.content_loss,
+                "style_loss": losses.style_loss,
+                "tv_loss": losses.tv_loss,
+                "style_size": self.style_size,
+                "seed": self.seed,
+            },
+        }
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _move_to(self, device: torch.device) -> None:
+        """Put the descriptor on ``device`` and compute the style targets there (once)."""
+        if self._device == device:
+            return
+        self.objective.to(device)
+        with torch.autocast(device.type, enabled=False):  # style targets in full precision
+            self.objective.set_style([self.style_image.to(device)])
+        self._device = device
