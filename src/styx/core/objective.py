@@ -129,9 +129,17 @@ class PerceptualObjective(nn.Module):
     # -- evaluation ------------------------------------------------------------------------
     def forward(self, image: torch.Tensor,
                 content_targets: Mapping[str, torch.Tensor] | None = None) -> LossTerms:
+        """Evaluate the objective at ``image`` (N x 3 x H x W in [0, 1]).
+
+        ``content_targets`` (from :meth:`content_targets`) override the fixed ones of
+        :meth:`set_content`. A term whose weight is 0 is neither computed nor reported.
+        """
         targets = self.fixed_content_targets if content_targets is None else content_targets
-        use_content = bool(self.content_layers) and self.content_weight > 0 and bool(targets)
+        use_content = bool(self.content_layers) and self.content_weight > 0
         use_style = bool(self.style_layers) and self.style_weight > 0
+        if use_content and not targets:
+            raise StyxError("content targets are not set",
+                            "call set_content() first or pass content_targets")
         if use_style and not self.style_targets:
             raise StyxError("style targets are not set", "call set_style() first")
         layers = [layer for layer in self.layers
@@ -147,7 +155,7 @@ class PerceptualObjective(nn.Module):
                 total = total + self.content_weight * weight * value
         if use_style:
             for layer, weight in self.style_layers.items():
-                value = self.style_loss(features[layer], self.style_targets[layer])
+                value = self.style_loss(features[layer], self._style_target(layer, image))
                 terms.style[layer] = value
                 total = total + self.style_weight * weight * value
         if self.tv_weight > 0:
@@ -155,6 +163,13 @@ class PerceptualObjective(nn.Module):
             total = total + self.tv_weight * terms.tv
         terms.total = total
         return terms
+
+    def _style_target(self, layer: str, image: torch.Tensor) -> torch.Tensor:
+        """The style target of ``layer`` on ``image``'s device (moved once, then kept)."""
+        target = self.style_targets[layer]
+        if target.device != image.device:
+            target = self.style_targets[layer] = target.to(image.device)
+        return target
 
     @torch.no_grad()
     def balance_style_layers(self, image: torch.Tensor) -> dict[str, float]:
@@ -167,7 +182,7 @@ class PerceptualObjective(nn.Module):
         if not self.style_targets:
             raise StyxError("style targets are not set", "call set_style() first")
         features = self.descriptor(image, list(self.style_layers))
-        values = {layer: float(self.style_loss(features[layer], self.style_targets[layer]))
+        values = {layer: float(self.style_loss(features[layer], self._style_target(layer, image)))
                   for layer in self.style_layers}
         weighted = {layer: self.style_layers[layer] * values[layer] for layer in values}
         active = [v for v in weighted.values() if v > 0]

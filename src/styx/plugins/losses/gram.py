@@ -1,20 +1,23 @@
 """Gram-matrix style loss with a selectable normalisation.
 
-For a feature map of C channels and M = H * W positions, ``G = F F^T`` (C x C). The loss
-is ``k * sum((G - A)^2)`` with ``A`` the style image's Gram matrix and ``k``:
+For a feature map ``F`` of C channels and M = H * W positions (one image), the Gram matrix
+is ``G = F F^T`` (C x C) and ``A`` is the style image's. Every normalisation computes
+``k * sum_ij (G_ij - A_ij)^2`` (then the mean over the batch); they differ in ``k``:
 
-=============  ===============================  =========================================
-name           k (and G)                        from
-=============  ===============================  =========================================
-elements       G / (C*M), then mean over C^2    Johnson et al.; sizes do not matter
-gatys          1 / (4 C^2 M^2), G unscaled      Gatys et al. 2016, eq. 4
-seed-report    1 / (2 C M)^2, G unscaled        the seed report's formula
-none           1, G unscaled                    raw sum of squares
-=============  ===============================  =========================================
+=============  ======================  ==================================================
+name           k                       from
+=============  ======================  ==================================================
+elements       1 / (C^4 M^2)           Grams divided by C*M, then the mean over the C^2
+                                       entries (Johnson et al.); the default
+gatys          1 / (4 C^2 M^2)         Gatys et al. 2016, eq. 4
+seed-report    1 / (2 C M)^2           the seed report's formula; equal to gatys
+none           1                       the raw sum of squares
+=============  ======================  ==================================================
 
-``elements`` is the default: it keeps layer losses of one order of magnitude across image
-sizes, so one style weight works at 256 and 1024 px. The Gram matrix is always computed in
-float32, whatever the autocast dtype.
+So ``elements = gatys * 4 / C^2`` and ``none = gatys * 4 C^2 M^2``. ``elements`` keeps
+the layers' losses within about one order of magnitude of each other and independent of the
+image size, so one style weight works at 256 and at 1024 px. The Gram matrix and the loss
+are always computed in float32, whatever the autocast dtype.
 """
 
 from __future__ import annotations
@@ -28,35 +31,49 @@ NORMALIZATIONS = ("elements", "gatys", "seed-report", "none")
 
 def gram_matrix(features: torch.Tensor, *, normalize: bool = True) -> torch.Tensor:
     """``F F^T`` per image, N x C x C, in float32; divided by C*H*W when ``normalize``."""
+    if features.dim() != 4:
+        raise StyxError(f"a Gram matrix needs N x C x H x W features, got shape "
+                        f"{tuple(features.shape)}")
     n, c, h, w = features.shape
-    flat = features.float().reshape(n, c, h * w)
-    with torch.autocast(device_type=flat.device.type, enabled=False):
+    with torch.autocast(device_type=features.device.type, enabled=False):
+        flat = features.float().reshape(n, c, h * w)
         gram = torch.bmm(flat, flat.transpose(1, 2))
     return gram / (c * h * w) if normalize else gram
 
 
+def normalization_scale(normalization: str, channels: int, positions: int) -> float:
+    """``k`` of the table above, for the unscaled Gram difference (``elements`` included)."""
+    c, m = float(channels), float(positions)
+    return {"elements": 1.0 / (c ** 4 * m ** 2),
+            "gatys": 1.0 / (4.0 * c ** 2 * m ** 2),
+            "seed-report": 1.0 / (2.0 * c * m) ** 2,
+            "none": 1.0}[normalization]
+
+
 class GramLoss:
-    def __init__(self, normalization: str = "elements") -> None:
-        normalization = normalization.lower().replace("_", "-")
-        if normalization not in NORMALIZATIONS:
+    """Style loss ``k * sum((G - A)^2)``, mean over the batch; ``prepare`` gives ``A``."""
+
+    def __init__(self, normalization: str | None = "elements") -> None:
+        key = "elements" if normalization is None else str(normalization).strip().lower().replace("_", "-")
+        if key not in NORMALIZATIONS:
             raise StyxError(f"unknown Gram normalization {normalization!r}",
                             f"choose one of {', '.join(NORMALIZATIONS)}")
-        self.normalization = normalization
+        self.normalization = key
 
     def prepare(self, features: torch.Tensor) -> torch.Tensor:
+        """The target Gram matrix (1 x C x C for one style image), float32."""
         return self._gram(features.detach())
 
     def _gram(self, features: torch.Tensor) -> torch.Tensor:
+        # "elements" scales the Grams themselves, so targets of blended styles and the
+        # values seen in experiments do not depend on the image size.
         return gram_matrix(features, normalize=self.normalization == "elements")
 
     def __call__(self, features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        _, c, h, w = features.shape
-        squared = (self._gram(features) - target) ** 2
-        batch = features.shape[0]
-        if self.normalization == "elements":
-            return squared.mean()
-        m = h * w
-        scale = {"gatys": 1.0 / (4.0 * c * c * m * m),
-                 "seed-report": 1.0 / (2.0 * c * m) ** 2,
-                 "none": 1.0}[self.normalization]
-        return squared.sum() * scale / batch
+        with torch.autocast(device_type=features.device.type, enabled=False):
+            squared = (self._gram(features) - target.float()) ** 2  # N x C x C
+            if self.normalization == "elements":
+                return squared.mean()  # the Grams are already divided by C*M
+            _, c, h, w = features.shape
+            scale = normalization_scale(self.normalization, c, h * w)
+            return squared.sum() * scale / squared.shape[0]

@@ -6,15 +6,32 @@ import torch
 
 
 class TotalVariationLoss:
-    """Mean of ``|dx|^p`` and ``|dy|^p`` over the image (p = 2 by default)."""
+    """``mean(|dx|^p) + mean(|dy|^p)`` over the image (p = 2 by default), in float32.
+
+    ``dx`` / ``dy`` are the differences between horizontal / vertical neighbours; a
+    direction with no neighbours (an image one pixel wide or high) contributes zero.
+    """
 
     def __init__(self, power: float = 2.0) -> None:
-        self.power = float(power)
+        from styx.core.errors import StyxError
+
+        try:
+            self.power = float(power)
+        except (TypeError, ValueError):
+            raise StyxError(f"bad TV power {power!r}", "give a number >= 1, e.g. 2") from None
+        # Below 1 the gradient is infinite where neighbours are equal.
+        if not 1.0 <= self.power < float("inf"):
+            raise StyxError(f"bad TV power {power!r}", "give a finite number >= 1, e.g. 2")
+
+    def _term(self, difference: torch.Tensor) -> torch.Tensor:
+        if difference.numel() == 0:
+            return difference.new_zeros(())
+        if self.power == 2.0:
+            return (difference * difference).mean()
+        return difference.abs().pow(self.power).mean()
 
     def __call__(self, image: torch.Tensor) -> torch.Tensor:
         image = image.float()
         dx = image[..., :, 1:] - image[..., :, :-1]
         dy = image[..., 1:, :] - image[..., :-1, :]
-        if self.power == 2.0:
-            return (dx * dx).mean() + (dy * dy).mean()
-        return dx.abs().pow(self.power).mean() + dy.abs().pow(self.power).mean()
+        return self._term(dx) + self._term(dy)
