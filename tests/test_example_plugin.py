@@ -1,0 +1,142 @@
+"""The example third-party plugin, pip-installed for real into this environment.
+
+``pip install --no-deps -e`` of a private copy of ``tests/fixtures/styx-example-plugin``,
+then ``styx plugins``, ``styx list`` and ``styx run example-invert`` in fresh processes, then
+``pip uninstall`` in a ``finally``. A lock file in the environment keeps two test runs from
+installing it at the same time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+FIXTURE = Path(__file__).parent / "fixtures" / "styx-example-plugin"
+DIST = "styx-example-plugin"
+
+
+def pip(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pip", *args, "--disable-pip-version-check"],
+                          capture_output=True, text=True, timeout=600, check=False)
+
+
+def installed() -> bool:
+    probe = subprocess.run(
+        [sys.executable, "-c",
+         f"import importlib.metadata as m; m.distribution({DIST!r})"],
+        capture_output=True, check=False)
+    return probe.returncode == 0
+
+
+@contextlib.contextmanager
+def environment_lock():
+    with open(Path(sys.prefix) / ".styx-example-plugin.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="module")
+def example_plugin(tmp_path_factory):
+    """The example plugin installed (editable, from a private copy) for this module's tests."""
+    copy = tmp_path_factory.mktemp("plugin") / FIXTURE.name
+    shutil.copytree(FIXTURE, copy, ignore=shutil.ignore_patterns(
+        "*.egg-info", "__pycache__", "build"))
+    with environment_lock():
+        if installed():  # a leftover of an interrupted run
+            pip("uninstall", "-y", DIST)
+        try:
+            result = pip("install", "--no-deps", "-e", str(copy))
+            assert result.returncode == 0, result.stdout + result.stderr
+            assert installed()
+            yield copy
+        finally:
+            result = pip("uninstall", "-y", DIST)
+            assert result.returncode == 0, result.stdout + result.stderr
+            assert not installed()
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory):
+    from PIL import Image
+
+    path = tmp_path_factory.mktemp("images") / "photo.png"
+    image = Image.new("RGB", (48, 32))
+    image.putdata([(x * 5, y * 8, (x * y) % 256) for y in range(32) for x in range(48)])
+    image.save(path)
+    return path
+
+
+@pytest.mark.slow
+def test_installed_plugin_is_listed(example_plugin, styx_subprocess):
+    result = styx_subprocess("plugins", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    [example] = [p for p in data["plugins"] if p["name"] == "example"]
+    assert example["distribution"] == DIST and example["version"] == "0.1.0"
+    assert example["module"] == "styx_example"
+    assert example["registered"] == {"descriptors": ["example-tinynet"],
+                                     "losses": ["example-l1"], "methods": ["example-invert"]}
+    assert example["warnings"] == []  # it imports no torch at import time
+    assert "example" not in {f["name"] for f in data["failures"]}
+
+    table = styx_subprocess("plugins").stdout
+    assert "styx-example-plugin" in table and "example-invert" in table
+
+    for kind, name in (("descriptors", "example-tinynet"), ("losses", "example-l1"),
+                       ("methods", "example-invert")):
+        result = styx_subprocess("list", kind, "--json")
+        assert result.returncode == 0, result.stderr
+        entries = {entry["name"]: entry for entry in json.loads(result.stdout)}
+        assert entries[name]["plugin"] == "example"
+
+    layers = json.loads(styx_subprocess("list", "layers", "tinynet", "--json").stdout)
+    assert layers["descriptor"] == "example-tinynet"
+    assert layers["default_content_layers"] == ["relu2"]
+    assert {"name": "relu3", "aliases": ["last"], "default_content": False,
+            "default_style": True} in layers["layers"]
+
+
+@pytest.mark.slow
+def test_installed_method_runs_through_styx_run(example_plugin, styx_subprocess, photo,
+                                                tmp_path):
+    from PIL import Image
+
+    out = tmp_path / "inverted.png"
+    result = styx_subprocess("run", "example-invert", "--content", str(photo), "-o", str(out),
+                             "--size", "32", "--steps", "25", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["layer"] == "relu2" and report["output"] == str(out)
+    assert report["final_loss"] < 0.7 * report["first_loss"]
+    with Image.open(out) as image:
+        assert image.size == (32, 21)
+
+    # a third-party method composes with a built-in loss, through the registry
+    other = tmp_path / "with-content-loss.png"
+    result = styx_subprocess("run", "example-invert", "-c", str(photo), "-o", str(other),
+                             "--size", "32", "--steps", "3", "--loss", "mse",
+                             "--layer", "first", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["layer"] == "relu1" and other.is_file()
+
+    # bad input: one line, exit 2, nothing written
+    missing = tmp_path / "nope.png"
+    result = styx_subprocess("run", "example-invert", "-c", str(tmp_path / "missing.jpg"),
+                             "-o", str(missing))
+    assert result.returncode == 2
+    assert "image file not found" in result.stderr and "Traceback" not in result.stderr
+    assert not missing.exists()
+    result = styx_subprocess("run", "example-invert", "-c", str(photo), "-o", str(missing),
+                             "--layer", "relu9")
+    assert result.returncode == 2 and "did you mean" in result.stderr
+    assert not missing.exists()
