@@ -1,0 +1,1 @@
+"""The built-in style transfer methods, each a package registered as its own entry point."""

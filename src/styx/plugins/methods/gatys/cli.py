@@ -1,0 +1,201 @@
+"""``styx run gatys``: the command (imports no torch at import time; the body does)."""
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from styx.core.errors import StyxError
+
+#: Exit code of a run stopped by Ctrl-C (the best image so far is written first).
+INTERRUPTED_EXIT_CODE = 130
+
+
+def run(
+    output: Annotated[Path, typer.Option(
+        "--output", "-o", help="Output image (.png, .jpg, .webp, .bmp, .tif).")],
+    content: Annotated[Path | None, typer.Argument(
+        metavar="CONTENT", help="Content image [default: the sample photo shipped with styx].",
+        show_default=False)] = None,
+    styles: Annotated[list[Path] | None, typer.Argument(
+        metavar="STYLE", help="Style image(s) [default: the sample painting shipped with styx].",
+        show_default=False)] = None,
+    # The descriptor.
+    descriptor: Annotated[str, typer.Option(
+        "--descriptor", "-d", help="Descriptor network ('styx list descriptors').")] = "vgg19",
+    weights: Annotated[str, typer.Option(
+        help="Descriptor weights: imagenet, random (seeded by --seed; for tests) or a "
+             ".safetensors/.pth file.")] = "imagenet",
+    descriptor_option: Annotated[list[str] | None, typer.Option(
+        "--descriptor-option", metavar="KEY=VALUE",
+        help="A descriptor option, e.g. pooling=avg (repeatable).")] = None,
+    # The objective.
+    content_layers: Annotated[str | None, typer.Option(
+        help="Content layers with optional weights, e.g. relu4_2 or relu3_1:0.5,relu4_2 "
+             "[default: the descriptor's].", show_default=False)] = None,
+    style_layers: Annotated[str | None, typer.Option(
+        help="Style layers with optional weights, e.g. relu1_1:0.2,relu2_1:0.2,... "
+             "[default: the descriptor's], or 'balanced'.", show_default=False)] = None,
+    balance_style_layers: Annotated[bool, typer.Option(
+        "--balance-style-layers",
+        help="Rescale the style layer weights so every layer's loss starts equal.")] = False,
+    content_weight: Annotated[float, typer.Option(help="Content weight (alpha).")] = 1.0,
+    style_weight: Annotated[float, typer.Option(help="Style weight (beta).")] = 1e5,
+    tv_weight: Annotated[float, typer.Option(
+        help="Total variation weight (smoothness).")] = 1e-3,
+    gram_normalization: Annotated[str, typer.Option(
+        help="Gram loss scaling: elements, gatys, seed-report or none.")] = "elements",
+    # The images.
+    size: Annotated[int | None, typer.Option(
+        help="Long side of the output in pixels [default: 512, or the last of --scales].",
+        show_default=False)] = None,
+    scales: Annotated[str | None, typer.Option(
+        help="Coarse-to-fine long sides, e.g. 256,512: each scale starts from the last "
+             "one's result.", show_default=False)] = None,
+    style_scale: Annotated[float, typer.Option(
+        help="Style image long side, relative to the output's long side.")] = 1.0,
+    style_blend: Annotated[str | None, typer.Option(
+        help="One weight per style image, e.g. 0.7,0.3 [default: equal].",
+        show_default=False)] = None,
+    init: Annotated[str, typer.Option(
+        help="Starting image: content, noise, style or an image file.")] = "content",
+    noise_ratio: Annotated[float, typer.Option(
+        help="Mix noise into the start: start*(1-R) + noise*R, R in [0, 1].")] = 0.0,
+    preserve_color: Annotated[bool, typer.Option(
+        "--preserve-color",
+        help="Keep the content's colours (the output's luminance, the content's "
+             "chroma).")] = False,
+    # The optimisation.
+    optimizer: Annotated[str, typer.Option(help="lbfgs or adam.")] = "lbfgs",
+    steps: Annotated[str, typer.Option(
+        help="Optimiser steps per scale (L-BFGS: iterations of one loss evaluation each): "
+             "one number for every scale, or one per scale, e.g. 300,100.")] = "500",
+    lr: Annotated[float | None, typer.Option(
+        help="Learning rate [default: 1.0 for lbfgs, 0.02 for adam].",
+        show_default=False)] = None,
+    lbfgs_history: Annotated[int, typer.Option(
+        help="L-BFGS memory (pairs of update vectors kept).")] = 50,
+    # How it runs.
+    seed: Annotated[int, typer.Option(
+        help="Seed of the noise and of random descriptor weights.")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
+    amp: Annotated[str, typer.Option(
+        help="Mixed precision: auto (bf16 on CUDA, off elsewhere), bf16, fp16 or off; Gram "
+             "matrices and losses stay in fp32.")] = "auto",
+    channels_last: Annotated[bool, typer.Option(
+        help="Run the descriptor in channels-last memory format (faster on CPUs and "
+             "tensor cores).")] = True,
+    compile: Annotated[bool, typer.Option(
+        "--compile", help="torch.compile the descriptor (the first step is slow).")] = False,
+    save_every: Annotated[int, typer.Option(
+        help="Also write the image every N steps, as OUT.00100.png etc. (0: never).")] = 0,
+    log_json: Annotated[Path | None, typer.Option(
+        help="Write the settings and every step's losses (total, content, each style layer, "
+             "tv, seconds) to this JSON file.", show_default=False)] = None,
+    log_every: Annotated[int | None, typer.Option(
+        help="Read the losses every N steps [default: every step; every 10th with adam "
+             "on a GPU].", show_default=False)] = None,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="No progress bar, no notes.")] = False,
+    json_output: Annotated[bool, typer.Option(
+        "--json", help="Print the result as JSON on stdout.")] = False,
+) -> None:
+    """Gatys et al. style transfer: optimise the output image's pixels."""
+    from styx.plugins.methods.gatys.config import GatysConfig
+
+    config = GatysConfig(
+        descriptor=descriptor, weights=weights,
+        descriptor_options=_key_values(descriptor_option or []),
+        content_layers=content_layers, style_layers=style_layers,
+        balance_style_layers=balance_style_layers, content_weight=content_weight,
+        style_weight=style_weight, tv_weight=tv_weight, gram_normalization=gram_normalization,
+        size=size, scales=scales, style_scale=style_scale, style_blend=style_blend, init=init,
+        noise_ratio=noise_ratio, preserve_color=preserve_color, optimizer=optimizer,
+        steps=steps, lr=lr, lbfgs_history=lbfgs_history, seed=seed, device=device, amp=amp,
+        channels_last=channels_last, compile=compile, log_every=log_every)
+    style_list = list(styles or [])
+    config.resolved(styles=len(style_list) or 1)  # bad options fail before torch loads
+    if save_every < 0:
+        raise StyxError(f"bad --save-every {save_every}", "give 0 (never) or a step count")
+    if log_json is not None and log_json.is_dir():
+        raise StyxError(f"--log-json {log_json} is a folder", "give a file name, e.g. log.json")
+
+    from styx.core.image import check_output_path, sample_image, save_image
+
+    output = check_output_path(output)
+    notes = not quiet and not json_output
+    if content is not None and not style_list and notes:
+        _note(f"no style image given: using the sample painting {sample_image('style').name}")
+
+    from styx.plugins.methods.gatys.api import stylize
+    from styx.plugins.methods.gatys.optimize import NonFiniteLoss
+
+    def save_intermediate(info) -> None:
+        if save_every and info.step % save_every == 0 and info.step < info.total_steps:
+            save_image(info.image(), output.with_name(
+                f"{output.stem}.{info.step:05d}{output.suffix}"))
+
+    log = {"method": "gatys", "content": _name(content), "styles": [str(s) for s in style_list],
+           "output": str(output), "config": config.as_dict()}
+    try:
+        result = stylize(content, style_list or None, config=config,
+                         callback=save_intermediate if save_every else None,
+                         progress=not quiet and not json_output)
+    except NonFiniteLoss as error:
+        if log_json is not None:
+            _write_json(log_json, {**log, "status": "non-finite loss",
+                                   "history": error.history})
+        raise
+
+    save_image(result.image, output)
+    summary = {"output": str(output), "width": int(result.image.shape[-1]),
+               "height": int(result.image.shape[-2]), "steps": result.steps,
+               "loss": result.loss, "seconds": round(result.seconds, 3),
+               "interrupted": result.interrupted, "device": result.device,
+               "scales": result.scales}
+    if log_json is not None:
+        _write_json(log_json, {**log, "status": "interrupted" if result.interrupted else "done",
+                               "device": result.device,
+                               "content_layers": result.content_layers,
+                               "style_layers": result.style_layers,
+                               "result": summary, "history": result.history})
+    if json_output:
+        typer.echo(json.dumps(summary))
+    if result.interrupted:
+        if not quiet:
+            _note(f"interrupted after {result.steps} steps: wrote the best image so far "
+                  f"(loss {result.loss:.4g}) to {output}")
+        raise typer.Exit(INTERRUPTED_EXIT_CODE)
+    if notes:
+        _note(f"wrote {output} ({summary['width']}x{summary['height']}, {result.steps} steps, "
+              f"loss {result.loss:.4g}, {result.seconds:.1f} s on {result.device})")
+
+
+def _key_values(items: list[str]) -> dict:
+    options = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise StyxError(f"bad --descriptor-option {item!r}", "write KEY=VALUE, e.g. pooling=avg")
+        options[key.strip().replace("-", "_")] = value.strip()
+    return options
+
+
+def _name(path: Path | None) -> str | None:
+    return None if path is None else str(path)
+
+
+def _note(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    from styx.core.atomic import atomic_path
+
+    try:
+        with atomic_path(path) as temporary:
+            temporary.write_text(json.dumps(data, indent=1) + "\n")
+    except OSError as error:
+        raise StyxError(f"cannot write {path}: {error.strerror or error}") from None
