@@ -1,7 +1,111 @@
-"""Placeholder: filled in by its owner."""
+"""``styx models list|show|rm``: the trained models in the model store ($STYX_HOME/models)."""
+
+from __future__ import annotations
+
+import json
 
 import typer
 
+models_app = typer.Typer(
+    help="Trained models in the model store ($STYX_HOME/models).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+def _human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def _style_of(metadata: dict) -> str:
+    style = metadata.get("style")
+    if isinstance(style, dict):
+        return str(style.get("name") or style.get("path") or "")
+    if isinstance(style, list):
+        return ", ".join(str(s.get("name", "")) if isinstance(s, dict) else str(s) for s in style)
+    return str(style or "")
+
+
+def _stdout():
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+@models_app.command("list")
+def list_command(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
+) -> None:
+    """List the stored models."""
+    from styx.core.modelstore import list_models, models_home
+
+    infos = list_models()
+    if as_json:
+        typer.echo(json.dumps({"models_home": str(models_home()),
+                               "models": [i.to_json() for i in infos]}, indent=2))
+        return
+    if not infos:
+        typer.echo(f"no models in {models_home()} (train one with 'styx train METHOD')")
+        return
+    from rich.table import Table
+
+    table = Table(title=f"models in {models_home()}", title_justify="left")
+    for column in ("name", "method", "style", "iterations", "size", "created"):
+        table.add_column(column, no_wrap=column in ("name", "size"))
+    for info in infos:
+        meta = info.metadata
+        if info.error:
+            table.add_row(info.name, "[red]damaged[/]", info.error, "", _human_size(
+                info.size_bytes), "")
+            continue
+        training = meta.get("training") if isinstance(meta.get("training"), dict) else {}
+        iterations = training.get("iterations_done", training.get("iterations", ""))
+        table.add_row(info.name, str(meta.get("method", "?")), _style_of(meta), str(iterations),
+                      _human_size(info.size_bytes), str(meta.get("created", "")))
+    _stdout().print(table)
+
+
+@models_app.command("show")
+def show_command(
+    name: str = typer.Argument(..., help="A model name from 'styx models list', or a folder."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
+) -> None:
+    """Show one model's metadata."""
+    from styx.core.modelstore import model_info
+
+    info = model_info(name)
+    if as_json:
+        typer.echo(json.dumps(info.to_json(), indent=2))
+        return
+    console = _stdout()
+    console.print(f"[bold]{info.name}[/]  {info.path}  ({_human_size(info.size_bytes)})")
+    console.print_json(json.dumps(info.metadata))
+
+
+@models_app.command("rm")
+def rm_command(
+    names: list[str] = typer.Argument(..., help="Model name(s) to delete."),  # noqa: B008
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Delete stored models."""
+    from styx.core.modelstore import remove_model, stored_model_folder
+
+    folders = [stored_model_folder(name) for name in names]
+    if not yes:
+        listed = ", ".join(str(f) for f in folders)
+        if not typer.confirm(f"delete {listed}?", default=False, err=True):
+            typer.echo("nothing deleted", err=True)
+            raise typer.Exit(1)
+    for name in names:
+        folder = remove_model(name)
+        typer.echo(f"removed {folder}", err=True)
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    """Add ``styx models ...`` to the root app."""
+    app.add_typer(models_app, name="models")

@@ -1,0 +1,234 @@
+"""Training checkpoints: one safetensors file, tensors plus JSON state, never a pickle.
+
+A checkpoint holds
+
+* ``model.<key>``: the model's state dict;
+* ``optimizer.state.<param>.<key>`` and ``optimizer.group.<i>.<key>``: the tensors of the
+  optimizer's state dict (Adam's ``step``, ``exp_avg``, ``exp_avg_sq``, ...), flattened by
+  :func:`flatten_optimizer_state`;
+* any extra named tensors (``extra.<name>``);
+
+and, in the safetensors header, one JSON document (``__metadata__["styx"]``) with the step,
+the data position, the scheduler, the training config, the task's metadata and everything
+else the loop needs to continue exactly. Files are written atomically: a killed process
+leaves the previous checkpoint in place.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from styx.core.atomic import atomic_path
+from styx.core.errors import StyxError
+
+FORMAT = "styx-checkpoint"
+VERSION = 1
+_HEADER_KEY = "styx"
+
+MODEL_PREFIX = "model."
+OPTIMIZER_PREFIX = "optimizer."
+EXTRA_PREFIX = "extra."
+
+
+# -- optimizer state <-> tensors + JSON ----------------------------------------------------
+def _jsonable(value: Any, where: str) -> Any:
+    """``value`` as JSON (tuples become lists); TypeError for anything JSON cannot hold."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else {"__float__": repr(value)}
+    if isinstance(value, (list, tuple)):
+        return {"__tuple__": [_jsonable(v, where) for v in value]} if isinstance(value, tuple) \
+            else [_jsonable(v, where) for v in value]
+    if isinstance(value, Mapping):
+        if not all(isinstance(k, str) for k in value):
+            raise TypeError(f"{where}: only string keys can be stored, got {list(value)}")
+        return {k: _jsonable(v, f"{where}.{k}") for k, v in value.items()}
+    raise TypeError(f"{where}: cannot store a {type(value).__name__} as JSON")
+
+
+def _from_jsonable(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_from_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        if set(value) == {"__tuple__"}:
+            return tuple(_from_jsonable(v) for v in value["__tuple__"])
+        if set(value) == {"__float__"}:
+            return float(value["__float__"])
+        return {k: _from_jsonable(v) for k, v in value.items()}
+    return value
+
+
+def flatten_optimizer_state(state_dict: Mapping[str, Any], prefix: str = OPTIMIZER_PREFIX
+                            ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Split ``optimizer.state_dict()`` into named tensors and a JSON-able description.
+
+    Works for any ``torch.optim`` optimizer: per-parameter state values that are tensors
+    become ``{prefix}state.<param>.<key>``; numbers, tuples and other plain values go to
+    the JSON part, as do the param groups (a tensor inside a group, e.g. a tensor ``lr``,
+    becomes ``{prefix}group.<i>.<key>``). :func:`unflatten_optimizer_state` inverts it.
+    """
+    tensors: dict[str, torch.Tensor] = {}
+    state_json: dict[str, dict[str, Any]] = {}
+    for param_id, param_state in state_dict.get("state", {}).items():
+        entry: dict[str, Any] = {}
+        for key, value in param_state.items():
+            if isinstance(value, torch.Tensor):
+                name = f"{prefix}state.{param_id}.{key}"
+                tensors[name] = value
+                entry[key] = {"__tensor__": name}
+            else:
+                entry[key] = _jsonable(value, f"optimizer state {param_id}.{key}")
+        state_json[str(param_id)] = entry
+    groups_json: list[dict[str, Any]] = []
+    for index, group in enumerate(state_dict.get("param_groups", [])):
+        entry = {}
+        for key, value in group.items():
+            if isinstance(value, torch.Tensor):
+                name = f"{prefix}group.{index}.{key}"
+                tensors[name] = value
+                entry[key] = {"__tensor__": name}
+            else:
+                entry[key] = _jsonable(value, f"optimizer param group {index}.{key}")
+        groups_json.append(entry)
+    return tensors, {"state": state_json, "param_groups": groups_json}
+
+
+def unflatten_optimizer_state(tensors: Mapping[str, torch.Tensor], description: Mapping[str, Any]
+                              ) -> dict[str, Any]:
+    """The ``optimizer.state_dict()`` that :func:`flatten_optimizer_state` split up."""
+
+    def value_of(value: Any) -> Any:
+        if isinstance(value, dict) and set(value) == {"__tensor__"}:
+            name = value["__tensor__"]
+            if name not in tensors:
+                raise KeyError(f"optimizer tensor {name!r} is missing")
+            return tensors[name]
+        return _from_jsonable(value)
+
+    state = {int(param_id): {key: value_of(v) for key, v in entry.items()}
+             for param_id, entry in description.get("state", {}).items()}
+    groups = [{key: value_of(v) for key, v in group.items()}
+              for group in description.get("param_groups", [])]
+    return {"state": state, "param_groups": groups}
+
+
+# -- the checkpoint file -------------------------------------------------------------------
+@dataclass
+class Checkpoint:
+    """What a checkpoint file holds, split back into its parts (tensors on the CPU)."""
+
+    model: dict[str, torch.Tensor]
+    optimizer: dict[str, Any] | None
+    state: dict[str, Any]
+    extra: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+def checkpoint_tensors(model_state: Mapping[str, torch.Tensor],
+                       optimizer_state: Mapping[str, Any] | None,
+                       state: Mapping[str, Any],
+                       extra: Mapping[str, torch.Tensor] | None = None
+                       ) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """The tensors and the header metadata of a checkpoint (see the module docstring)."""
+    tensors: dict[str, torch.Tensor] = {}
+    for key, value in model_state.items():
+        tensors[MODEL_PREFIX + key] = value
+    document: dict[str, Any] = {"format": FORMAT, "version": VERSION,
+                                "state": _jsonable(dict(state), "checkpoint state")}
+    if optimizer_state is not None:
+        optimizer_tensors, description = flatten_optimizer_state(optimizer_state)
+        tensors.update(optimizer_tensors)
+        document["optimizer"] = description
+    for key, value in (extra or {}).items():
+        tensors[EXTRA_PREFIX + key] = value
+    # safetensors wants contiguous CPU tensors that share no memory.
+    tensors = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in tensors.items()}
+    return tensors, {_HEADER_KEY: json.dumps(document, allow_nan=False)}
+
+
+def save_checkpoint(path: str | os.PathLike[str], model_state: Mapping[str, torch.Tensor],
+                    optimizer_state: Mapping[str, Any] | None, state: Mapping[str, Any],
+                    extra: Mapping[str, torch.Tensor] | None = None) -> Path:
+    """Write a checkpoint to ``path`` atomically; returns ``path``."""
+    from safetensors.torch import save_file
+
+    tensors, metadata = checkpoint_tensors(model_state, optimizer_state, state, extra)
+    path = Path(path)
+    with atomic_path(path) as temp:
+        save_file(tensors, str(temp), metadata=metadata)
+    return path
+
+
+def checkpoint_bytes(model_state: Mapping[str, torch.Tensor],
+                     optimizer_state: Mapping[str, Any] | None, state: Mapping[str, Any],
+                     extra: Mapping[str, torch.Tensor] | None = None) -> bytes:
+    """The bytes :func:`save_checkpoint` would write."""
+    from safetensors.torch import save
+
+    tensors, metadata = checkpoint_tensors(model_state, optimizer_state, state, extra)
+    return save(tensors, metadata=metadata)
+
+
+def read_checkpoint(source: str | os.PathLike[str] | bytes, *, name: str | None = None
+                    ) -> Checkpoint:
+    """Parse a checkpoint file (or its bytes). Anything wrong with it is a StyxError."""
+    from safetensors import safe_open
+    from safetensors.torch import load
+
+    label = name or (str(source) if not isinstance(source, bytes) else "checkpoint")
+    hint = "the file is damaged (a run killed while writing it?); delete it to start over"
+    try:
+        if isinstance(source, bytes):
+            tensors = load(source)
+            header = _header_of_bytes(source)
+        else:
+            with safe_open(str(source), framework="pt", device="cpu") as handle:
+                header = handle.metadata() or {}
+                tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
+    except FileNotFoundError:
+        raise StyxError(f"no checkpoint at {label}", "start a run without --resume first") \
+            from None
+    except Exception as error:  # noqa: BLE001 - safetensors raises several kinds
+        raise StyxError(f"cannot read checkpoint {label}: {_short(error)}", hint) from None
+    try:
+        document = json.loads(header[_HEADER_KEY])
+    except (KeyError, TypeError, ValueError):
+        raise StyxError(f"{label} is not a styx checkpoint (no styx metadata in its header)",
+                        "resume only from a run_dir written by 'styx train'") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise StyxError(f"{label} is not a styx checkpoint", "resume only from a styx run_dir")
+    if document.get("version") != VERSION:
+        raise StyxError(f"{label} has checkpoint version {document.get('version')!r}; "
+                        f"this styx reads version {VERSION}", "train again with this styx")
+    model = {k[len(MODEL_PREFIX):]: v for k, v in tensors.items() if k.startswith(MODEL_PREFIX)}
+    extra = {k[len(EXTRA_PREFIX):]: v for k, v in tensors.items() if k.startswith(EXTRA_PREFIX)}
+    optimizer = None
+    if "optimizer" in document:
+        try:
+            optimizer = unflatten_optimizer_state(tensors, document["optimizer"])
+        except (KeyError, ValueError, TypeError, AttributeError) as error:
+            raise StyxError(f"{label} has a damaged optimizer state: {_short(error)}", hint) \
+                from None
+    state = _from_jsonable(document.get("state", {}))
+    if not isinstance(state, dict):
+        raise StyxError(f"{label} has a damaged state", hint)
+    return Checkpoint(model=model, optimizer=optimizer, state=state, extra=extra)
+
+
+def _header_of_bytes(data: bytes) -> dict[str, str]:
+    size = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + size])
+    return header.get("__metadata__", {}) or {}
+
+
+def _short(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 200 else text[:197] + "..."

@@ -1,0 +1,295 @@
+"""The model store: trained feed-forward models, by name, under ``$STYX_HOME/models``.
+
+A trained model is a folder::
+
+    NAME/
+      model.safetensors   the tensors (the same metadata also sits in its header)
+      model.json          method, architecture config, style image (name + sha256),
+                          training settings, styx version, created time
+
+:func:`save_model` writes the folder atomically (a failure leaves nothing behind and an
+existing model untouched), :func:`load_model` reads it back without unpickling anything.
+``STYX_HOME`` defaults to the platform's user data folder for ``styx``
+(``~/.local/share/styx`` on Linux). No torch import at module import time.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import difflib
+import json
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from styx.core.errors import StyxError
+
+if TYPE_CHECKING:
+    import torch
+
+WEIGHTS_FILE = "model.safetensors"
+METADATA_FILE = "model.json"
+FORMAT = "styx-model"
+VERSION = 1
+_HEADER_KEY = "styx_model"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
+
+
+def styx_home() -> Path:
+    """``$STYX_HOME``, else the user data folder for "styx" (platformdirs)."""
+    env = os.environ.get("STYX_HOME", "").strip()
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("styx", appauthor=False))
+
+
+def models_home() -> Path:
+    """Where named models live: ``$STYX_HOME/models``."""
+    return styx_home() / "models"
+
+
+def check_model_name(name: str) -> str:
+    """``name`` if it is a valid model name (letters, digits, ``.``, ``_``, ``-``, ``+``)."""
+    if not isinstance(name, str) or not _NAME.match(name) or ".." in name:
+        raise StyxError(f"bad model name {name!r}",
+                        "use letters, digits, '.', '_', '-' (up to 100 characters, "
+                        "starting with a letter or digit), or give a folder path instead")
+    return name
+
+
+@dataclass
+class ModelInfo:
+    """One stored model, as ``styx models list/show`` report it."""
+
+    name: str
+    path: Path
+    metadata: dict[str, Any]
+    size_bytes: int
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "path": str(self.path), "size_bytes": self.size_bytes,
+                "metadata": self.metadata, "error": self.error}
+
+
+# -- saving ----------------------------------------------------------------------------------
+def save_model(tensors_or_module: Any, metadata: Mapping[str, Any], *, name: str | None = None,
+               path: str | os.PathLike[str] | None = None, overwrite: bool = False) -> Path:
+    """Save a trained model as a folder; returns the folder.
+
+    ``tensors_or_module``: an ``nn.Module`` (its ``state_dict()``) or a dict of tensors.
+    ``metadata``: JSON-able; should hold ``method``, the architecture config, the style image
+    (name and sha256) and the training settings. ``styx_version``, ``created`` and
+    ``format`` are added. Give exactly one of ``name`` (stored under :func:`models_home`) or
+    ``path`` (any folder). An existing model there is replaced only with ``overwrite``; an
+    existing folder that is not a styx model never is.
+    """
+    from styx import __version__
+    from styx.core.atomic import atomic_dir
+
+    if (name is None) == (path is None):
+        raise ValueError("give exactly one of name= or path=")
+    target = models_home() / check_model_name(name) if name is not None else \
+        Path(path).expanduser()
+    label = name if name is not None else str(target)
+    if target.exists() or target.is_symlink():
+        if not target.is_dir() or not (target / METADATA_FILE).is_file():
+            raise StyxError(f"{target} exists and is not a styx model folder",
+                            "choose another name or path; styx does not overwrite it")
+        if not overwrite:
+            raise StyxError(f"model {label!r} already exists",
+                            f"remove it with 'styx models rm {label}', or choose another name"
+                            " (or overwrite it where the command offers --overwrite)")
+    tensors = _tensors_of(tensors_or_module)
+    document = {"format": FORMAT, "version": VERSION, **dict(metadata),
+                "styx_version": __version__,
+                "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    try:
+        text = json.dumps(document, indent=2, sort_keys=False, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"model metadata must be JSON (finite numbers, str keys): {error}") \
+            from None
+    from safetensors.torch import save_file
+
+    with atomic_dir(target) as temp:
+        save_file(tensors, str(temp / WEIGHTS_FILE), metadata={_HEADER_KEY: text})
+        (temp / METADATA_FILE).write_text(text + "\n", encoding="utf-8")
+    return target
+
+
+def _tensors_of(tensors_or_module: Any) -> dict[str, torch.Tensor]:
+    import torch
+
+    if isinstance(tensors_or_module, torch.nn.Module):
+        state = tensors_or_module.state_dict()
+    elif isinstance(tensors_or_module, Mapping):
+        state = dict(tensors_or_module)
+    else:
+        raise TypeError("save_model wants an nn.Module or a dict of tensors, "
+                        f"not {type(tensors_or_module).__name__}")
+    out = {}
+    for key, value in state.items():
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(f"state entry {key!r} is a {type(value).__name__}, not a tensor")
+        # Contiguous CPU copies: safetensors refuses shared or strided memory.
+        out[str(key)] = value.detach().to("cpu", copy=True).contiguous()
+    return out
+
+
+# -- finding and loading ----------------------------------------------------------------------
+def _looks_like_path(text: str) -> bool:
+    return "/" in text or os.sep in text or text.startswith(("~", "."))
+
+
+def _as_model_folder(path: Path) -> Path:
+    if path.is_file() and path.name in (WEIGHTS_FILE, METADATA_FILE):
+        path = path.parent
+    if not path.exists():
+        raise StyxError(f"no model at {path}",
+                        "give a model folder, or a name from 'styx models list'")
+    if not path.is_dir():
+        raise StyxError(f"{path} is not a styx model folder",
+                        f"a model is a folder with {WEIGHTS_FILE} and {METADATA_FILE}")
+    return path
+
+
+def resolve_model(name_or_path: str | os.PathLike[str]) -> Path:
+    """The model folder meant by a store name or a path (a folder, or its model.* file).
+
+    A string with a path separator (or starting with ``~`` or ``.``) is a path; otherwise
+    a stored model of that name wins over a folder of that name in the current directory.
+    """
+    if isinstance(name_or_path, os.PathLike) or _looks_like_path(str(name_or_path)):
+        return _as_model_folder(Path(name_or_path).expanduser())
+    name = str(name_or_path)
+    if _NAME.match(name) and (models_home() / name).is_dir():
+        return models_home() / name
+    if Path(name).exists():
+        return _as_model_folder(Path(name))
+    return stored_model_folder(name)
+
+
+def stored_model_folder(name: str) -> Path:
+    """The store folder of model ``name``; StyxError with suggestions if there is none."""
+    check_model_name(name)
+    path = models_home() / name
+    if path.is_dir():
+        return path
+    known = [p.name for p in _model_folders()]
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    hint = ("did you mean " + " or ".join(repr(c) for c in close) + "?") if close else (
+        "'styx models list' shows the stored models" if known else
+        f"no model is stored in {models_home()} yet; train one with 'styx train'")
+    raise StyxError(f"no model named {name!r}", hint)
+
+
+def read_metadata(folder: Path) -> dict[str, Any]:
+    """The ``model.json`` of a model folder (StyxError if missing or not valid)."""
+    meta_path = folder / METADATA_FILE
+    try:
+        document = json.loads(meta_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StyxError(f"{folder} is not a styx model folder (no {METADATA_FILE})",
+                        f"a model is a folder with {WEIGHTS_FILE} and {METADATA_FILE}") from None
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise StyxError(f"cannot read {meta_path}: {' '.join(str(error).split())}",
+                        "the model is damaged; train or copy it again") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise StyxError(f"{meta_path} is not styx model metadata",
+                        "train or copy the model again")
+    if document.get("version") != VERSION:
+        raise StyxError(f"{meta_path} has model format version {document.get('version')!r}; "
+                        f"this styx reads version {VERSION}", "upgrade styx")
+    return document
+
+
+def load_model(name_or_path: str | os.PathLike[str]
+               ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """``(state_dict, metadata)`` of a stored model (tensors on the CPU; nothing unpickled)."""
+    from safetensors.torch import load_file
+
+    folder = resolve_model(name_or_path)
+    metadata = read_metadata(folder)
+    weights = folder / WEIGHTS_FILE
+    if not weights.is_file():
+        raise StyxError(f"{folder} has no {WEIGHTS_FILE}", "the model is incomplete; "
+                        "train or copy it again")
+    try:
+        state = load_file(str(weights), device="cpu")
+    except Exception as error:  # noqa: BLE001 - safetensors raises several kinds
+        raise StyxError(f"cannot read {weights}: {' '.join(str(error).split())[:200]}",
+                        "the file is damaged; train or copy the model again") from None
+    return state, metadata
+
+
+def model_info(name_or_path: str | os.PathLike[str]) -> ModelInfo:
+    """Name, folder, metadata and size of one model (StyxError if it is not valid)."""
+    folder = resolve_model(name_or_path)
+    return ModelInfo(name=folder.name, path=folder, metadata=read_metadata(folder),
+                     size_bytes=_size(folder))
+
+
+def _model_folders() -> list[Path]:
+    home = models_home()
+    if not home.is_dir():
+        return []
+    return sorted((p for p in home.iterdir()
+                   if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name)
+
+
+def list_models() -> list[ModelInfo]:
+    """Every model in the store, by name; a damaged one is listed with ``error`` set."""
+    infos = []
+    for folder in _model_folders():
+        try:
+            metadata, error = read_metadata(folder), None
+            if not (folder / WEIGHTS_FILE).is_file():
+                error = f"no {WEIGHTS_FILE}"
+        except StyxError as problem:
+            metadata, error = {}, problem.message
+        infos.append(ModelInfo(name=folder.name, path=folder, metadata=metadata,
+                               size_bytes=_size(folder), error=error))
+    return infos
+
+
+def remove_model(name: str) -> Path:
+    """Delete the stored model ``name`` (store names only, never a path); returns its folder."""
+    folder = models_home() / check_model_name(name)
+    if folder.is_symlink():
+        folder.unlink()
+        return folder
+    stored_model_folder(name)  # raises "no model named ..." with suggestions
+    # Rename first, so the name disappears at once even if deleting takes a while.
+    doomed = folder.with_name(f".{name}.rm-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    os.replace(folder, doomed)
+    shutil.rmtree(doomed, ignore_errors=True)
+    return folder
+
+
+def _size(folder: Path) -> int:
+    total = 0
+    for file in folder.rglob("*"):
+        try:
+            if file.is_file():
+                total += file.stat().st_size
+        except OSError:
+            pass
+    return total
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """The sha256 of a file, hex (for the style image recorded in a model's metadata)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

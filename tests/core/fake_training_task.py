@@ -1,0 +1,87 @@
+"""A tiny TrainingTask for the training-loop tests: one 3x3 convolution learning a fixed
+colour transform of its input (MSE), with a little noise drawn from torch's RNG each step so
+that resume must restore the random stream too.
+
+Run as a script (under torchrun) it trains on a folder and writes the final parameters:
+``python -m torch.distributed.run --nproc-per-node 2 fake_training_task.py CONTENT RUN OUT``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+
+from styx.core.objective import LossTerms
+
+
+class TinyTask:
+    """Learn ``1 - x`` with the channels reversed, from slightly noisy input."""
+
+    def __init__(self, *, noise: float = 0.05, interrupt_at: int | None = None,
+                 method: str = "fake-tiny") -> None:
+        self.noise = noise
+        self.interrupt_at = interrupt_at
+        self.method = method
+        self.steps_seen: list[int] = []
+        self.batch_shapes: list[tuple[int, ...]] = []
+
+    def build_model(self) -> nn.Module:
+        return nn.Conv2d(3, 3, 3, padding=1)
+
+    def training_step(self, model: nn.Module, batch: torch.Tensor, step: int) -> LossTerms:
+        if self.interrupt_at is not None and step == self.interrupt_at:
+            self.interrupt_at = None
+            raise KeyboardInterrupt
+        self.steps_seen.append(step)
+        self.batch_shapes.append(tuple(batch.shape))
+        noisy = batch + self.noise * torch.randn_like(batch)
+        target = 1.0 - batch.flip(1)
+        loss = F.mse_loss(model(noisy), target)
+        return LossTerms(total=loss, content={"mse": loss})
+
+    def metadata(self) -> dict:
+        return {"method": self.method, "noise": self.noise}
+
+
+def write_images(folder: Path, count: int = 6, *, seed: int = 0,
+                 sizes: tuple[tuple[int, int], ...] = ((40, 48), (36, 36), (20, 28))
+                 ) -> list[Path]:
+    """``count`` random RGB PNGs (some smaller than a 32 px crop) in ``folder``/sub."""
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i in range(count):
+        height, width = sizes[i % len(sizes)]
+        pixels = rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8)
+        path = folder / ("sub" if i % 2 else "") / f"img{i}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels).save(path)
+        paths.append(path)
+    return paths
+
+
+def main(argv: list[str]) -> None:
+    from safetensors.torch import save_file
+
+    from styx.core.training import TrainConfig, train
+
+    content, run_dir, out = (Path(a) for a in argv[:3])
+    iterations = int(argv[3]) if len(argv) > 3 else 6
+    config = TrainConfig(iterations=iterations, batch_size=2, image_size=16, lr=1e-2,
+                         checkpoint_every=3, log_every=2, device="cpu", quiet=True)
+    result = train(TinyTask(), content, config, run_dir=run_dir)
+    rank = result.world_size and int(__import__("os").environ.get("RANK", "0"))
+    tensors = {k: v.detach().contiguous() for k, v in result.model.state_dict().items()}
+    save_file(tensors, str(out / f"rank{rank}.safetensors"),
+              metadata={"world_size": str(result.world_size),
+                        "iterations": str(result.iterations_done),
+                        "loss": repr(result.history[-1]["total"])})
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
