@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from styx.plugins.methods.texture_nets.task import LossSettings
 
 METHOD = "texture-nets"
+#: Entries of a training log line that are not loss values.
+_NOT_LOSSES = ("step", "lr", "images_per_second", "elapsed")
 
 ModelLike = Union["TextureNetwork", str, os.PathLike]
 
@@ -105,8 +107,8 @@ def train_texture_net(
     from styx.core.training import TrainConfig, train
     from styx.plugins.methods.texture_nets.task import TextureNetsTask
 
-    config = config or TrainConfig()
-    _check_model_target(name, output, overwrite)
+    config = (config or TrainConfig()).validate()
+    _check_model_target(name, output, overwrite or resume)
     if content_dir is None and not texture:
         raise StyxError("no content folder given", "give --content-dir DIR (photos to train on)")
     task = TextureNetsTask(style, generator=generator, losses=losses,
@@ -129,8 +131,9 @@ def train_texture_net(
             result.skipped_files, (list, tuple)) else result.skipped_files,
     }
     if result.history:
-        metadata["training"]["final_losses"] = {k: v for k, v in result.history[-1].items()
-                                                if isinstance(v, (int, float))}
+        metadata["training"]["final_losses"] = {
+            k: v for k, v in result.history[-1].items()
+            if isinstance(v, (int, float)) and k not in _NOT_LOSSES}
     model = result.model.cpu().eval()
     path = None
     if _rank() == 0:

@@ -65,6 +65,10 @@ def train(
     style_loss: Annotated[str, Opt(
         "--style-loss", help="Registered feature loss for style.",
         rich_help_panel=_LOSS)] = "gram",
+    gram_normalization: Annotated[str | None, Opt(
+        "--gram-normalization", show_default=False, rich_help_panel=_LOSS,
+        help="Scaling of the Gram style loss: elements (default), gatys, seed-report or "
+             "none.")] = None,
     tv_loss: Annotated[str, Opt(
         "--tv-loss", help="Registered image loss for smoothness.",
         rich_help_panel=_LOSS)] = "tv",
@@ -75,6 +79,10 @@ def train(
     image_size: Annotated[int, Opt(
         "--image-size", help="Side of the random square crops of the content photos.",
         rich_help_panel=_TRAIN)] = 256,
+    short_side: Annotated[int | None, Opt(
+        "--short-side", show_default=False, rich_help_panel=_TRAIN,
+        help="Resize every photo to this shorter side before cropping (default: keep "
+             "each photo's own resolution).")] = None,
     batch_size: Annotated[int, Opt("--batch-size", rich_help_panel=_TRAIN)] = 4,
     iterations: Annotated[int, Opt("--iterations", rich_help_panel=_TRAIN)] = 2000,
     lr: Annotated[float, Opt("--lr", help="Adam learning rate.", rich_help_panel=_TRAIN)] = 1e-3,
@@ -138,18 +146,8 @@ def train(
         name = _name_from(style)
     if name is not None and output is not None:
         raise StyxError("give --name or --output, not both")
-    for option, value, low in (("--image-size", image_size, 8), ("--batch-size", batch_size, 1),
-                               ("--iterations", iterations, 1),
-                               ("--checkpoint-every", checkpoint_every, 1),
-                               ("--lr-decay-every", lr_decay_every, 1),
-                               ("--log-every", log_every, 1), ("--workers", workers, 0)):
-        if value < low:
-            raise StyxError(f"bad {option} {value}", f"it must be >= {low}")
     if style_size is not None and style_size < 8:
         raise StyxError(f"bad --style-size {style_size}", "it must be >= 8")
-    if not (lr > 0) or not (0 < lr_decay <= 1):
-        raise StyxError(f"bad learning rate {lr} or decay {lr_decay}",
-                        "--lr must be > 0 and --lr-decay in (0, 1]")
     generator = GeneratorConfig(scales=scales, channels=channels,
                                 noise_channels=noise_channels,
                                 content_channels=0 if texture else 3,
@@ -159,11 +157,14 @@ def train(
         content_layers=parse_layer_weights(content_layers) if content_layers else None,
         style_layers=parse_layer_weights(style_layers) if style_layers else None,
         content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
-        content_loss=content_loss, style_loss=style_loss, tv_loss=tv_loss)
+        content_loss=content_loss, style_loss=style_loss, tv_loss=tv_loss,
+        style_loss_options={"normalization": gram_normalization}
+        if gram_normalization is not None else {})
     config = TrainConfig(iterations=iterations, batch_size=batch_size, image_size=image_size,
                          lr=lr, lr_decay=lr_decay, lr_decay_every=lr_decay_every,
                          checkpoint_every=checkpoint_every, log_every=log_every, seed=seed,
-                         device=device, amp=amp, num_workers=workers, quiet=quiet or as_json)
+                         device=device, amp=amp, num_workers=workers, quiet=quiet or as_json,
+                         short_side=short_side).validate()
     trained = train_texture_net(style, content_dir, name=name, output=output,
                                 overwrite=overwrite, run_dir=run_dir, resume=resume,
                                 generator=generator, losses=losses, config=config,

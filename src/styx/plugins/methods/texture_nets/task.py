@@ -49,6 +49,8 @@ class LossSettings:
     content_loss: str = "content"
     style_loss: str = "gram"
     tv_loss: str = "tv"
+    #: Options of the style loss, e.g. ``{"normalization": "gatys"}`` for the Gram loss.
+    style_loss_options: dict[str, Any] = field(default_factory=dict)
     descriptor_options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -65,6 +67,7 @@ class TextureNetsTask:
         from styx.core.descriptor import build_descriptor
         from styx.core.image import read_image
         from styx.core.modelstore import sha256_file
+        from styx.core.plugins import descriptors
 
         self.losses = losses = losses or LossSettings()
         config = generator or GeneratorConfig()
@@ -78,23 +81,27 @@ class TextureNetsTask:
         self.style_sha256 = sha256_file(self.style_path)
         self.seed = seed
 
-        descriptor = build_descriptor(losses.descriptor, losses.weights, seed=seed,
-                                      **losses.descriptor_options)
+        spec = descriptors().get(losses.descriptor)
         content_layers = dict(losses.content_layers) if losses.content_layers is not None \
-            else dict.fromkeys(descriptor.default_content_layers, 1.0)
+            else dict.fromkeys(spec.default_content_layers, 1.0)
         style_layers = dict(losses.style_layers) if losses.style_layers is not None \
-            else dict.fromkeys(descriptor.default_style_layers, 1.0)
+            else dict.fromkeys(spec.default_style_layers, 1.0)
         if texture:
             content_layers = {}
         if not style_layers:
             raise StyxError("no style layer selected", "give --style-layers, e.g. relu1_1,relu2_1")
+        # Built trimmed to the layers in use: far cheaper than building it whole.
+        descriptor = build_descriptor(spec.name, losses.weights, seed=seed,
+                                      layers=[*content_layers, *style_layers],
+                                      **losses.descriptor_options)
         self.content_layers = content_layers
         self.style_layers = style_layers
         self.objective = PerceptualObjective(
             descriptor, content_layers=content_layers, style_layers=style_layers,
             content_weight=losses.content_weight, style_weight=losses.style_weight,
             tv_weight=losses.tv_weight, content_loss=losses.content_loss,
-            style_loss=losses.style_loss, tv_loss=losses.tv_loss)
+            style_loss=losses.style_loss, tv_loss=losses.tv_loss,
+            style_loss_options=losses.style_loss_options)
         self._device: torch.device | None = None
 
     # -- TrainingTask ----------------------------------------------------------------------
@@ -134,6 +141,7 @@ class TextureNetsTask:
                 "tv_weight": losses.tv_weight,
                 "content_loss": losses.content_loss,
                 "style_loss": losses.style_loss,
+                "style_loss_options": dict(losses.style_loss_options),
                 "tv_loss": losses.tv_loss,
                 "style_size": self.style_size,
                 "seed": self.seed,

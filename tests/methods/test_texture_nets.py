@@ -1,0 +1,601 @@
+"""Texture Networks: the generator, the training task, the API and the train/run commands.
+
+Everything runs on tiny images (24-64 px) with a randomly initialised VGG19 trimmed to its
+first layers, so no weights are downloaded and the whole file stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from styx.core.errors import StyxError
+from styx.plugins.methods.texture_nets.generator import (
+    NORMS,
+    PADDINGS,
+    GeneratorConfig,
+    TextureNetwork,
+    build_generator,
+    scale_sizes,
+)
+
+# -- helpers (kept in this file: tests/methods/conftest.py belongs to another module) -------
+
+#: Options that make `styx train texture-nets` tiny: random VGG19 trimmed to relu2_1.
+TINY_TRAIN = ["--weights", "random", "--image-size", "32", "--batch-size", "2",
+              "--scales", "3", "--channels", "4", "--content-layers", "relu2_1",
+              "--style-layers", "relu1_1,relu2_1", "--quiet"]
+
+
+def _pattern(height: int, width: int, seed: int) -> np.ndarray:
+    """A structured RGB image (stripes + blobs + noise), uint8 H x W x 3."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    channels = []
+    for c in range(3):
+        fx, fy, phase = rng.uniform(0.1, 0.6), rng.uniform(0.1, 0.6), rng.uniform(0, 6)
+        channels.append(0.5 + 0.4 * np.sin(fx * x + fy * y + phase + c))
+    image = np.stack(channels, -1) + rng.normal(0, 0.05, (height, width, 3))
+    return (np.clip(image, 0, 1) * 255).astype(np.uint8)
+
+
+def write_image(path: Path, height: int, width: int, seed: int = 0) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(_pattern(height, width, seed)).save(path)
+    return path
+
+
+@pytest.fixture
+def data(tmp_path, monkeypatch):
+    """A style image and a content folder (nested, one corrupt file); STYX_HOME isolated."""
+    monkeypatch.setenv("STYX_HOME", str(tmp_path / "home"))
+    content = tmp_path / "content"
+    write_image(content / "a.png", 40, 48, seed=1)
+    write_image(content / "nested" / "b.jpg", 36, 60, seed=2)
+    write_image(content / "nested" / "deeper" / "c.png", 24, 30, seed=3)  # smaller than crop
+    (content / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n this is not really a png")
+    style = write_image(tmp_path / "style.png", 48, 48, seed=7)
+    return {"style": style, "content": content, "root": tmp_path}
+
+
+def tiny_settings(**overrides):
+    """(GeneratorConfig, LossSettings) of a small generator and a trimmed random VGG19."""
+    from styx.plugins.methods.texture_nets.task import LossSettings
+
+    generator = GeneratorConfig(scales=3, channels=4)
+    losses = LossSettings(weights="random", content_layers={"relu2_1": 1.0},
+                          style_layers={"relu1_1": 1.0, "relu2_1": 1.0}, style_weight=1e6)
+    for key, value in overrides.items():
+        setattr(losses, key, value)
+    return generator, losses
+
+
+def tiny_config(**overrides):
+    from styx.core.training import TrainConfig
+
+    values = {"iterations": 4, "batch_size": 2, "image_size": 32, "checkpoint_every": 2,
+              "log_every": 1, "quiet": True, "device": "cpu"}
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+def train_tiny(data, **kwargs):
+    from styx.plugins.methods.texture_nets.api import train_texture_net
+
+    generator, losses = tiny_settings()
+    kwargs.setdefault("generator", generator)
+    kwargs.setdefault("losses", losses)
+    kwargs.setdefault("config", tiny_config())
+    return train_texture_net(data["style"], kwargs.pop("content_dir", data["content"]),
+                             **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread: on a small, busy CI machine two threads that wait on each other
+    made these tiny convolutions up to 50x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    with Image.open(path) as image:
+        return image.size
+
+
+# -- the generator ---------------------------------------------------------------------------
+@pytest.mark.parametrize("padding", PADDINGS)
+@pytest.mark.parametrize("size", [(37, 53), (1, 9), (1, 1), (2, 3), (64, 64)])
+def test_every_padding_mode_keeps_any_size(padding, size):
+    torch.manual_seed(0)
+    network = build_generator(GeneratorConfig(padding=padding, scales=6)).eval()
+    content = torch.rand(2, 3, *size)
+    with torch.no_grad():
+        out = network(content)
+    assert out.shape == (2, 3, *size)
+    assert torch.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
+
+
+@pytest.mark.parametrize("norm", NORMS)
+def test_norms_train_on_odd_sizes_and_gradients_reach_every_scale(norm):
+    torch.manual_seed(0)
+    network = build_generator(GeneratorConfig(norm=norm, scales=4, channels=4)).train()
+    out = network(torch.rand(3, 3, 37, 53))
+    out.mean().backward()
+    for name, parameter in network.named_parameters():
+        assert parameter.grad is not None, name
+    # Every scale's branch receives a gradient, the coarsest included.
+    for branch in network.branches:
+        assert branch[1].weight.grad.abs().sum() > 0
+
+
+def test_scale_sizes_round_up():
+    assert scale_sizes(37, 53, 6) == [(37, 53), (19, 27), (10, 14), (5, 7), (3, 4), (2, 2)]
+    assert scale_sizes(1, 5, 3) == [(1, 5), (1, 3), (1, 2)]
+
+
+def test_channels_grow_by_scale_as_in_the_reference():
+    network = build_generator(GeneratorConfig(scales=6, channels=8))
+    assert [join[1].out_channels for join in network.joins] == [16, 24, 32, 40, 48]
+    assert network.to_rgb.in_channels == 48
+    assert network.branches[0][1].in_channels == 3 + 3  # content + noise
+
+
+def test_noise_is_an_input():
+    torch.manual_seed(0)
+    network = build_generator(GeneratorConfig(scales=3, channels=4)).eval()
+    content = torch.rand(1, 3, 20, 28)
+    noise = network.make_noise(1, 20, 28, generator=torch.Generator().manual_seed(1))
+    assert noise.shape == (1, network.noise_depth, 20, 28)
+    with torch.no_grad():
+        a, b = network(content, noise), network(content, noise)
+        c = network(content, network.make_noise(1, 20, 28,
+                                                 generator=torch.Generator().manual_seed(2)))
+    assert torch.equal(a, b)
+    assert not torch.allclose(a, c)
+    with pytest.raises(StyxError, match="noise channels"):
+        network(content, torch.rand(1, 2, 20, 28))
+
+
+def test_without_noise_channels_the_output_is_deterministic():
+    network = build_generator(GeneratorConfig(scales=3, channels=4, noise_channels=0)).eval()
+    content = torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        assert torch.equal(network(content), network(content))
+
+
+def test_texture_generator_makes_any_size_from_noise_only():
+    torch.manual_seed(0)
+    network = build_generator(GeneratorConfig(content_channels=0, scales=4)).eval()
+    with torch.no_grad():
+        by_size = network(size=(33, 71))
+        noise = network.make_noise(2, 19, 5)
+        by_noise = network(None, noise)
+    assert by_size.shape == (1, 3, 33, 71)
+    assert by_noise.shape == (2, 3, 19, 5)
+    with pytest.raises(StyxError, match="noise or an output size"):
+        network()
+
+
+def test_circular_padding_makes_the_generator_shift_equivariant():
+    """With circular padding a shift of the noise by a whole coarse pixel shifts the texture
+    by the same amount: the texture tiles. Zero padding breaks this at the borders."""
+    torch.manual_seed(0)
+    shift = 2 ** 2  # one pixel of the coarsest of 3 scales
+
+    def shifted_difference(padding: str) -> float:
+        network = build_generator(GeneratorConfig(content_channels=0, scales=3,
+                                                  padding=padding)).eval()
+        noise = network.make_noise(1, 32, 32, generator=torch.Generator().manual_seed(3))
+        with torch.no_grad():
+            out = network(None, noise)
+            rolled = network(None, torch.roll(noise, (shift, shift), dims=(2, 3)))
+        return float((torch.roll(out, (shift, shift), dims=(2, 3)) - rolled).abs().max())
+
+    assert shifted_difference("circular") < 1e-5
+    assert shifted_difference("zero") > 1e-3
+
+
+def test_bad_generator_settings_are_styx_errors():
+    with pytest.raises(StyxError, match="padding"):
+        GeneratorConfig(padding="mirror")
+    with pytest.raises(StyxError, match="normalisation"):
+        GeneratorConfig(norm="layer")
+    with pytest.raises(StyxError, match="scales"):
+        GeneratorConfig(scales=0)
+    with pytest.raises(StyxError, match="noise"):
+        GeneratorConfig(content_channels=0, noise_channels=0)
+    with pytest.raises(StyxError, match="newer styx"):
+        GeneratorConfig.from_dict({"scales": 3, "wings": 2})
+    assert GeneratorConfig(padding="zeros").padding == "zero"
+    network = TextureNetwork(GeneratorConfig(scales=2))
+    with pytest.raises(StyxError, match="content image"):
+        network(None)
+    with pytest.raises(StyxError, match="N x 3 x H x W"):
+        network(torch.rand(1, 1, 8, 8))
+
+
+def test_onnx_export_with_explicit_noise_matches_torch(tmp_path):
+    """The forward pass traces: content and noise in, dynamic sizes, same numbers."""
+    import warnings
+
+    onnxruntime = pytest.importorskip("onnxruntime")
+    torch.manual_seed(0)
+    network = build_generator(GeneratorConfig(scales=4, channels=4)).eval()
+    path = tmp_path / "generator.onnx"
+    content = torch.rand(1, 3, 32, 40)
+    noise = network.make_noise(1, 32, 40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(network, (content, noise), str(path), dynamo=False, opset_version=17,
+                          input_names=["content", "noise"], output_names=["image"],
+                          dynamic_axes={"content": {0: "n", 2: "h", 3: "w"},
+                                        "noise": {0: "n", 2: "h", 3: "w"}})
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for size in [(32, 40), (37, 53)]:  # a size other than the traced one, odd too
+        content = torch.rand(1, 3, *size)
+        noise = network.make_noise(1, *size)
+        (out,) = session.run(None, {"content": content.numpy(), "noise": noise.numpy()})
+        with torch.no_grad():
+            expected = network(content, noise).numpy()
+        assert out.shape == expected.shape
+        assert np.abs(out - expected).max() < 1e-4
+
+
+# -- the plugin ------------------------------------------------------------------------------
+def test_plugin_registers_the_method():
+    from styx.core.plugins import methods
+
+    spec = methods().get("ulyanov")
+    assert spec.name == "texture-nets" and spec.feed_forward
+    assert methods().get("texture_nets") is spec
+    assert spec.train_command and spec.run_command
+
+
+def test_cli_module_imports_no_torch():
+    code = ("import sys; import styx.plugins.methods.texture_nets.cli, "
+            "styx.plugins.methods.texture_nets; print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
+
+
+# -- training --------------------------------------------------------------------------------
+def test_short_training_lowers_the_loss(data):
+    from styx.plugins.methods.texture_nets.task import TextureNetsTask
+
+    generator, losses = tiny_settings()
+    trained = train_tiny(data, output=data["root"] / "model",
+                         config=tiny_config(iterations=40, lr=1e-2, log_every=5,
+                                            checkpoint_every=0))
+    task = TextureNetsTask(data["style"], generator=generator, losses=losses, style_size=32)
+    torch.manual_seed(0)
+    untrained = task.build_model()
+    batch = torch.stack([torch.from_numpy(_pattern(32, 32, s)).permute(2, 0, 1).float() / 255
+                         for s in (11, 12)])
+
+    def loss_of(model):
+        model.eval()
+        torch.manual_seed(5)  # the same noise for both
+        with torch.no_grad():
+            return float(task.training_step(model, batch, 0).total)
+
+    before, after = loss_of(untrained), loss_of(trained.generator)
+    history = trained.result.history
+    assert after < 0.5 * before, (before, after)
+    assert history[-1]["total"] < history[0]["total"]
+    assert trained.path == data["root"] / "model"
+
+
+def test_save_load_and_stylise_round_trip(data):
+    from styx.plugins.methods.texture_nets import api
+
+    trained = train_tiny(data, name="tiny")
+    assert trained.path.name == "tiny"
+    network, metadata = api.load_texture_net("tiny")
+    for key, value in trained.generator.state_dict().items():
+        assert torch.equal(network.state_dict()[key], value), key
+    assert metadata["method"] == "texture-nets"
+    assert metadata["architecture"] == trained.generator.config.to_dict()
+    assert metadata["style"]["name"] == "style.png"
+    assert len(metadata["style"]["sha256"]) == 64
+    assert metadata["loss"]["style_layers"] == {"relu1_1": 1.0, "relu2_1": 1.0}
+    assert metadata["training"]["iterations"] == 4
+    assert metadata["training"]["skipped_files"] == 1  # broken.png
+    assert metadata["styx_version"]
+
+    content = torch.rand(1, 3, 37, 53)
+    by_name = api.stylize("tiny", content, seed=3, device="cpu")
+    by_path = api.stylize(trained.path, content, seed=3, device="cpu")
+    in_memory = api.stylize(trained.generator, content, seed=3, device="cpu")
+    assert by_name.shape == (1, 3, 37, 53)
+    assert torch.equal(by_name, by_path) and torch.allclose(by_name, in_memory)
+    assert not torch.allclose(by_name, api.stylize("tiny", content, seed=4, device="cpu"))
+    texture = api.synthesize_texture("tiny", (20, 30), seed=1, batch=2, device="cpu")
+    assert texture.shape == (2, 3, 20, 30)
+    assert torch.equal(texture, api.synthesize_texture("tiny", "30x20", seed=1, batch=2,
+                                                       device="cpu"))
+
+
+def test_resume_after_an_interruption_matches_an_uninterrupted_run(data, monkeypatch):
+    from styx.plugins.methods.texture_nets.task import TextureNetsTask
+
+    config = tiny_config(iterations=6, checkpoint_every=2)
+    straight = train_tiny(data, output=data["root"] / "straight", config=config,
+                          run_dir=data["root"] / "run-straight")
+
+    original = TextureNetsTask.training_step
+
+    def killed_at_step_3(self, model, batch, step):
+        if step == 3:
+            raise KeyboardInterrupt
+        return original(self, model, batch, step)
+
+    monkeypatch.setattr(TextureNetsTask, "training_step", killed_at_step_3)
+    run_dir = data["root"] / "run-resumed"
+    with pytest.raises(KeyboardInterrupt):
+        train_tiny(data, output=data["root"] / "resumed", config=config, run_dir=run_dir)
+    assert (run_dir / "checkpoint.safetensors").is_file()
+    assert not (data["root"] / "resumed").exists()  # no model until training finishes
+    monkeypatch.setattr(TextureNetsTask, "training_step", original)
+
+    resumed = train_tiny(data, output=data["root"] / "resumed", config=config,
+                         run_dir=run_dir, resume=True)
+    assert [h["step"] for h in resumed.result.history] == [1, 2, 3, 4, 5, 6]
+    for a, b in zip(straight.result.history, resumed.result.history):
+        assert a["total"] == pytest.approx(b["total"], rel=1e-5, abs=1e-9), (a, b)
+    for key, value in straight.generator.state_dict().items():
+        torch.testing.assert_close(resumed.generator.state_dict()[key], value,
+                                   rtol=1e-5, atol=1e-6)
+
+
+def test_resume_with_another_style_is_refused(data):
+    config = tiny_config(iterations=2)
+    run_dir = data["root"] / "run"
+    train_tiny(data, output=data["root"] / "m1", config=config, run_dir=run_dir)
+    other = write_image(data["root"] / "other.png", 40, 40, seed=9)
+    from styx.plugins.methods.texture_nets.api import train_texture_net
+
+    generator, losses = tiny_settings()
+    with pytest.raises(StyxError, match="other settings"):
+        train_texture_net(other, data["content"], output=data["root"] / "m1",
+                          run_dir=run_dir, resume=True, generator=generator, losses=losses,
+                          config=tiny_config(iterations=4))
+
+
+def test_existing_model_is_refused_before_training(data, monkeypatch):
+    train_tiny(data, name="taken", config=tiny_config(iterations=1))
+    from styx.core import training
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("training started although the name is taken")
+
+    monkeypatch.setattr(training, "train", no_training)
+    with pytest.raises(StyxError, match="already exists"):
+        train_tiny(data, name="taken", config=tiny_config(iterations=1))
+
+
+# -- the commands ----------------------------------------------------------------------------
+def test_train_and_run_commands(data, styx_cli):
+    root = data["root"]
+    log = root / "log.jsonl"
+    result = styx_cli("train", "texture-nets", "--style", str(data["style"]),
+                      "--content-dir", str(data["content"]), "--name", "cli-model",
+                      "--iterations", "3", "--checkpoint-every", "2", "--log-every", "1",
+                      "--padding", "reflect", "--norm", "batch", "--json",
+                      "--log-json", str(log), *TINY_TRAIN)
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["iterations"] == 3 and summary["skipped_files"] == 1
+    assert Path(summary["model"]) == root / "home" / "models" / "cli-model"
+    assert {"total", "content", "style", "tv"} <= set(summary["final_losses"])
+    assert [json.loads(line)["step"] for line in log.read_text().splitlines()] == [1, 2, 3]
+    assert (root / "home" / "runs" / "cli-model" / "checkpoint.safetensors").is_file()
+
+    listed = styx_cli("models", "list", "--json")
+    assert listed.exit_code == 0
+    assert "cli-model" in listed.stdout and "texture-nets" in listed.stdout
+
+    odd = write_image(root / "odd.png", 37, 53, seed=4)
+    thin = write_image(root / "thin.png", 1, 9, seed=5)
+    out = root / "out" / "odd.png"
+    result = styx_cli("run", "texture-nets", "--model", "cli-model", str(odd), "-o", str(out))
+    assert result.exit_code == 0, result.stderr
+    assert png_size(out) == (53, 37)
+    result = styx_cli("run", "ulyanov", "--model", "cli-model", str(odd), str(thin),
+                      "--output-dir", str(root / "many"), "--format", "jpg")
+    assert result.exit_code == 0, result.stderr
+    assert png_size(root / "many" / "odd.jpg") == (53, 37)
+    assert png_size(root / "many" / "thin.jpg") == (9, 1)
+
+    texture = root / "texture.png"
+    result = styx_cli("run", "texture-nets", "--model", "cli-model", "--texture",
+                      "--size", "40x24", "-o", str(texture), "--seed", "2")
+    assert result.exit_code == 0, result.stderr
+    assert png_size(texture) == (40, 24)
+
+
+def test_preserve_color_keeps_the_content_chroma(data, styx_cli):
+    from styx.core.image import load_image, rgb_to_yiq
+
+    train_tiny(data, name="colour", config=tiny_config(iterations=1))
+    content = write_image(data["root"] / "photo.png", 32, 40, seed=6)
+    out = data["root"] / "kept.png"
+    result = styx_cli("run", "texture-nets", "--model", "colour", str(content), "-o", str(out),
+                      "--preserve-color")
+    assert result.exit_code == 0, result.stderr
+    chroma_in = rgb_to_yiq(load_image(content))[:, 1:]
+    chroma_out = rgb_to_yiq(load_image(out))[:, 1:]
+    assert (chroma_in - chroma_out).abs().mean() < 0.02
+
+
+def test_texture_mode_trains_without_content_and_synthesises_any_size(data, styx_cli):
+    root = data["root"]
+    result = styx_cli("train", "texture-nets", "--style", str(data["style"]), "--texture",
+                      "--output", str(root / "tex-model"), "--iterations", "2", *TINY_TRAIN)
+    assert result.exit_code == 0, result.stderr
+    metadata = json.loads((root / "tex-model" / "model.json").read_text())
+    assert metadata["texture"] is True
+    assert metadata["architecture"]["content_channels"] == 0
+    assert metadata["loss"]["content_layers"] == {}
+    out = root / "tex.png"
+    result = styx_cli("run", "texture-nets", "--model", str(root / "tex-model"), "--texture",
+                      "--size", "45x17", "-o", str(out))
+    assert result.exit_code == 0, result.stderr
+    assert png_size(out) == (45, 17)
+    photo = write_image(root / "photo.png", 20, 20)
+    result = styx_cli("run", "texture-nets", "--model", str(root / "tex-model"), str(photo),
+                      "-o", str(root / "x.png"))
+    assert result.exit_code == 2 and "texture generator" in result.stderr
+    assert not (root / "x.png").exists()
+
+
+def test_unreadable_content_is_skipped_but_all_unreadable_is_an_error(data, styx_cli):
+    bad = data["root"] / "all-bad"
+    bad.mkdir()
+    (bad / "one.jpg").write_bytes(b"garbage")
+    (bad / "two.png").write_bytes(b"")
+    result = styx_cli("train", "texture-nets", "--style", str(data["style"]),
+                      "--content-dir", str(bad), "--name", "never", "--iterations", "2",
+                      *TINY_TRAIN)
+    assert result.exit_code == 2
+    assert "can be read" in result.stderr and "Traceback" not in result.stderr
+    assert not (data["root"] / "home" / "models" / "never").exists()
+    empty = data["root"] / "empty"
+    empty.mkdir()
+    result = styx_cli("train", "texture-nets", "--style", str(data["style"]),
+                      "--content-dir", str(empty), "--iterations", "2", *TINY_TRAIN)
+    assert result.exit_code == 2 and "no images found" in result.stderr
+
+
+@pytest.mark.parametrize("problem", ["missing-name", "missing-path", "not-a-model", "a-file",
+                                     "other-method", "damaged-weights", "wrong-architecture"])
+def test_bad_model_is_a_styx_error(data, styx_cli, problem):
+    from styx.core.modelstore import save_model
+
+    root = data["root"]
+    content = write_image(root / "photo.png", 20, 20)
+    if problem in ("damaged-weights", "wrong-architecture"):
+        train_tiny(data, output=root / "model", config=tiny_config(iterations=1))
+    model = {
+        "missing-name": "no-such-model",
+        "missing-path": str(root / "nowhere" / "model"),
+        "not-a-model": str(root / "content"),
+        "a-file": str(content),
+        "other-method": str(root / "model"),
+        "damaged-weights": str(root / "model"),
+        "wrong-architecture": str(root / "model"),
+    }[problem]
+    expected = {
+        "missing-name": "no model named", "missing-path": "no model at",
+        "not-a-model": "not a styx model", "a-file": "not a styx model",
+        "other-method": "'stylebank'", "damaged-weights": "cannot read",
+        "wrong-architecture": "does not fit",
+    }[problem]
+    if problem == "other-method":
+        save_model({"w": torch.zeros(2)}, {"method": "stylebank"}, path=root / "model")
+    elif problem == "damaged-weights":
+        (root / "model" / "model.safetensors").write_bytes(b"\x00" * 40)
+    elif problem == "wrong-architecture":
+        meta_path = root / "model" / "model.json"
+        meta = json.loads(meta_path.read_text())
+        meta["architecture"]["channels"] = 5
+        meta_path.write_text(json.dumps(meta))
+    out = root / "out.png"
+    result = styx_cli("run", "texture-nets", "--model", model, str(content), "-o", str(out))
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) <= 2
+    assert not out.exists()
+
+
+def test_run_option_errors(data, styx_cli):
+    root = data["root"]
+    photo = write_image(root / "photo.png", 20, 20)
+    cases = [
+        (["--model", "m"], "no content image"),
+        ([str(photo)], "missing --model"),
+        (["--model", "m", str(photo)], "missing --output"),
+        (["--model", "m", str(photo), str(photo), "-o", str(root / "o.png")], "--output-dir"),
+        (["--model", "m", str(photo), "-o", str(root / "o.png"), "--output-dir", str(root)],
+         "not both"),
+        (["--model", "m", "--texture", str(photo), "-o", str(root / "o.png")],
+         "no content images"),
+        (["--model", "m", "--texture", "-o", str(root / "o.png"), "--size", "0x3"], "size"),
+        (["--model", "m", str(root / "missing.png"), "-o", str(root / "o.png")], "not found"),
+        (["--model", "m", str(photo), "-o", str(root / "o.xyz")], "xyz"),
+    ]
+    for args, message in cases:
+        result = styx_cli("run", "texture-nets", *args)
+        assert result.exit_code == 2, (args, result.stderr)
+        assert message in result.stderr, (args, result.stderr)
+    assert not (root / "o.png").exists()
+
+
+def test_train_option_errors(data, styx_cli):
+    base = ["train", "texture-nets", "--style", str(data["style"])]
+    cases = [
+        ([], "--content-dir"),
+        (["--content-dir", str(data["content"]), "--padding", "mirror"], "padding"),
+        (["--content-dir", str(data["content"]), "--norm", "layer"], "normalisation"),
+        (["--content-dir", str(data["content"]), "--iterations", "0"], "--iterations"),
+        (["--content-dir", str(data["content"]), "--lr", "-1"], "--lr"),
+        (["--content-dir", str(data["content"]), "--name", "a", "-o", "b"], "not both"),
+        (["--content-dir", str(data["content"]), "--name", "bad/name"], "bad model name"),
+        (["--content-dir", str(data["content"]), "--style-layers", "relu9_9"], "relu9_9"),
+        (["--content-dir", str(data["content"]), "--descriptor", "vgg91"], "vgg19"),
+        (["--content-dir", str(data["content"]), "--style-loss", "tv"], "works on image"),
+    ]
+    for args, message in cases:
+        result = styx_cli(*base, *args, "--weights", "random", "--quiet")
+        assert result.exit_code == 2, (args, result.stderr)
+        assert message in result.stderr, (args, result.stderr)
+    result = styx_cli("train", "texture-nets", "--style", str(data["root"] / "nope.jpg"),
+                      "--content-dir", str(data["content"]), "--weights", "random")
+    assert result.exit_code == 2 and "not found" in result.stderr
+
+
+# -- several processes -----------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_process_gloo_training_writes_the_model_once(data):
+    root = data["root"]
+    env = {**os.environ, "STYX_HOME": str(root / "home"), "OMP_NUM_THREADS": "1",
+           "NO_COLOR": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+               "--master-addr", "127.0.0.1", "--master-port", str(_free_port()),
+               "-m", "styx", "train", "texture-nets", "--style", str(data["style"]),
+               "--content-dir", str(data["content"]), "--name", "ddp", "--device", "cpu",
+               "--iterations", "3", "--checkpoint-every", "2", "--log-every", "1",
+               "--json", *TINY_TRAIN]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summaries = [json.loads(line) for line in done.stdout.splitlines()
+                 if line.startswith("{")]
+    assert len(summaries) == 1  # rank 0 alone reports and saves
+    assert summaries[0]["iterations"] == 3
+    models = root / "home" / "models"
+    assert [p.name for p in models.iterdir()] == ["ddp"]  # no temp folder left behind
+    metadata = json.loads((models / "ddp" / "model.json").read_text())
+    assert metadata["method"] == "texture-nets"
+    from styx.plugins.methods.texture_nets.api import stylize
+
+    out = stylize("ddp", torch.rand(1, 3, 24, 24), seed=0, device="cpu")
+    assert out.shape == (1, 3, 24, 24)
