@@ -16,6 +16,7 @@ from styx.plugins.losses.tv import TotalVariationLoss
 @pytest.fixture(autouse=True)
 def real_plugins():
     reset_plugins()  # the installed entry points, whatever another test left behind
+    torch.manual_seed(0)  # every random tensor below is reproducible
     yield
     reset_plugins()
 
