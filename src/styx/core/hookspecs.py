@@ -4,8 +4,13 @@ Every hook receives a ``register`` callback and calls it once per thing it provi
 light *spec* from :mod:`styx.core.specs`. Specs name their heavy parts by import path, so
 listing what is installed never imports torch.
 
-Hooks only ever grow: a new argument may be added to a spec, never removed, and pluggy lets
-an implementation accept fewer arguments than the spec names.
+Each hook of a plugin is called once, when the plugin is loaded, by the plugin manager
+(:mod:`styx.core.plugins`), in isolation: if it raises, nothing it registered counts and
+the failure is shown by ``styx plugins``. Its return value is ignored.
+
+Hooks only ever grow: a new argument may be added to a hook, never removed, and pluggy lets
+an implementation accept fewer arguments than the hook names. Documented, with the spec
+fields, in ``docs/plugins.md``.
 """
 
 from __future__ import annotations
