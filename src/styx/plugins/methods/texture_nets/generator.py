@@ -139,7 +139,7 @@ class ConvBlock(nn.Sequential):
                 Pad(config.padding, kernel // 2),
                 nn.Conv2d(in_channels if index == 0 else out_channels, out_channels, kernel),
                 make_norm(config.norm, out_channels),
-                nn.LeakyReLU(config.leaky_slope),
+                nn.LeakyReLU(config.leaky_slope, inplace=True),
             ]
         super().__init__(*layers)
 
