@@ -16,7 +16,8 @@ import typer
 
 from styx.core.errors import StyxError
 
-DESCRIPTOR = typer.Argument(help="A descriptor name, e.g. vgg19.", show_default=False)
+DESCRIPTOR = typer.Argument(help="A descriptor name, e.g. vgg19.", metavar="DESCRIPTOR",
+                            show_default=False)
 
 weights_app = typer.Typer(
     help="Descriptor weights in torchvision's cache (TORCH_HOME): list, path, download, import.",
@@ -108,7 +109,7 @@ def download(
 def import_weights(
     descriptor: Annotated[str, DESCRIPTOR],
     file: Annotated[Path, typer.Argument(
-        help="A .safetensors or .pth state dict of that network.")],
+        help="A .safetensors or .pth state dict of that network.", metavar="FILE")],
     force: Annotated[bool, typer.Option(
         "--force", help="Replace a file already in the cache.")] = False,
 ) -> None:

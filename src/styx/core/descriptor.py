@@ -39,6 +39,7 @@ class Descriptor(nn.Module):
         layer_aliases: Mapping[str, str] | None = None,
         default_content_layers: Sequence[str] = (),
         default_style_layers: Sequence[str] = (),
+        min_size: int = 1,
     ) -> None:
         super().__init__()
         self.name = name
@@ -49,6 +50,9 @@ class Descriptor(nn.Module):
         self.layer_aliases = dict(layer_aliases or {})
         self.default_content_layers = tuple(default_content_layers)
         self.default_style_layers = tuple(default_style_layers)
+        #: The smallest image side that reaches the deepest tap (smaller ones may still
+        #: reach shallower taps); only used to turn a failure into a clear StyxError.
+        self.min_size = int(min_size)
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
         self._index = {stage_name: i for i, stage_name in enumerate(self.stage_names)}
@@ -122,7 +126,15 @@ class Descriptor(nn.Module):
         features: dict[str, torch.Tensor] = {}
         x = self.normalize(image)
         for index in range(deepest + 1):
-            x = self.stages[index](x)
+            try:
+                x = self.stages[index](x)
+            except RuntimeError as error:
+                if min(image.shape[-2:]) >= self.min_size:
+                    raise
+                raise StyxError(
+                    f"a {image.shape[-1]}x{image.shape[-2]} px image is too small for layer "
+                    f"{self.stage_names[index]!r} of descriptor {self.name!r}",
+                    f"use images of at least {self.min_size} px a side") from error
             for asked, _tap in wanted.get(index, ()):
                 features[asked] = x
         return features
@@ -182,13 +194,15 @@ def build_descriptor(name: str, weights: str | os.PathLike[str] = "imagenet", *,
                         + ", ".join(repr(u) for u in unknown),
                         f"valid options: {valid}" if valid else "it takes no options")
     factory = spec.load()
+    wanted = list(layers) if layers is not None else []
     if _accepts(factory, "seed"):
         options["seed"] = seed
+    if wanted and _accepts(factory, "layers"):
+        options["layers"] = wanted  # trimmed before its weights are even allocated
     descriptor = factory(weights=weights, **options)
     if not isinstance(descriptor, Descriptor):
         raise TypeError(f"descriptor factory {spec.factory!r} returned "
                         f"{type(descriptor).__name__}, not a Descriptor")
-    wanted = list(layers) if layers is not None else []
     if wanted:
         descriptor.trim(descriptor.resolve_layers(wanted))
     if device is not None:

@@ -26,7 +26,7 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -248,16 +248,22 @@ def resolve_state_dict(weights: str | os.PathLike[str], info: WeightsInfo, name:
 
 
 def apply_weights(descriptor: Descriptor, network: nn.Module, weights: str | os.PathLike[str],
-                  info: WeightsInfo, *, seed: int = 0, quiet: bool = False) -> Descriptor:
+                  info: WeightsInfo, *, seed: int = 0, layers: Iterable[str] | None = None,
+                  quiet: bool = False) -> Descriptor:
     """Materialise ``descriptor`` (built from ``network`` on the meta device) and fill it.
 
     ``network`` is the full network the weight files describe; ``descriptor``'s stages share
-    its modules, so loading ``network``'s state dict fills the descriptor. Parts named by
-    ``info.unused_prefixes`` stay on the meta device and cost no memory.
+    its modules, so loading ``network``'s state dict fills the descriptor. ``layers``, when
+    given, trims the descriptor first, so stages past the deepest of them are never
+    allocated. Those and the parts named by ``info.unused_prefixes`` stay on the meta device
+    and cost no memory. Random weights come out the same with or without ``layers``.
     """
     import torch
     from torch import nn
 
+    wanted = list(layers) if layers is not None else []
+    if wanted:
+        descriptor.trim(descriptor.resolve_layers(wanted))
     state, source = resolve_state_dict(weights, info, descriptor.name)
     descriptor.stages.to_empty(device="cpu")
     for module in descriptor.modules():
@@ -271,9 +277,14 @@ def apply_weights(descriptor: Descriptor, network: nn.Module, weights: str | os.
     else:
         expected = {k: tuple(v.shape) for k, v in network.state_dict().items()}
         check_state_dict(state, expected, source=f"weights {source}", optional=info.is_unused)
-        used = {k: v for k, v in state.items() if not info.is_unused(k)}
+        # Copy tensor by tensor into what the descriptor uses; parts it never runs are still
+        # on the meta device and are skipped (load_state_dict would warn about them).
+        current = network.state_dict(keep_vars=True)
         with torch.no_grad():
-            network.load_state_dict(used, strict=False)
+            for key, value in state.items():
+                target = current.get(key)
+                if target is not None and not target.is_meta:
+                    target.copy_(value)
     return descriptor.freeze()
 
 
@@ -283,9 +294,8 @@ def randomize_(descriptor: Descriptor, seed: int) -> None:
 
     from styx.core.descriptor import he_normal_init_
 
-    generator = torch.Generator().manual_seed(int(seed))
-    he_normal_init_(descriptor.stages, generator)
-    calibrate_batch_norm_(descriptor, generator)
+    he_normal_init_(descriptor.stages, torch.Generator().manual_seed(int(seed)))
+    calibrate_batch_norm_(descriptor, torch.Generator().manual_seed(int(seed)))
 
 
 def calibration_batch(generator: torch.Generator, *, batch: int = CALIBRATION_BATCH,

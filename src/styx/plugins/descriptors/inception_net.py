@@ -9,6 +9,7 @@ std 0.5 and skips ``_transform_input``: the same numbers reach ``Conv2d_1a_3x3``
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import torch
 import torchvision
@@ -16,7 +17,7 @@ from torch import nn
 
 from styx.core.descriptor import Descriptor
 from styx.core.weights import WeightsInfo, apply_weights, declares_weights
-from styx.plugins.descriptors.inception import LAYERS
+from styx.plugins.descriptors.inception import LAYERS, MIN_SIZE
 from styx.plugins.descriptors.inception import spec as inception_spec
 
 #: What torchvision's Inception v3 weights expect of a [0, 1] image: (x - 0.5) / 0.5.
@@ -38,14 +39,15 @@ def stages(network: torchvision.models.Inception3) -> list[tuple[str, nn.Module]
 
 
 @declares_weights(INFO)
-def inception_v3(weights: str | os.PathLike[str] = "imagenet", *, seed: int = 0) -> Descriptor:
+def inception_v3(weights: str | os.PathLike[str] = "imagenet", *, seed: int = 0,
+                 layers: Sequence[str] | None = None) -> Descriptor:
     """Inception v3 with torchvision's ImageNet weights, a weights file, or random weights."""
     with torch.device("meta"):
         network = INFO.network()
     spec = inception_spec()
     descriptor = Descriptor(
-        spec.name, stages(network), mean=MEAN, std=STD,
+        spec.name, stages(network), mean=MEAN, std=STD, min_size=MIN_SIZE,
         default_content_layers=spec.default_content_layers,
         default_style_layers=spec.default_style_layers,
     )
-    return apply_weights(descriptor, network, weights, INFO, seed=seed)
+    return apply_weights(descriptor, network, weights, INFO, seed=seed, layers=layers)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import torch
 import torchvision
@@ -36,7 +37,8 @@ def stages(network: torchvision.models.ResNet) -> list[tuple[str, nn.Module]]:
 
 
 @declares_weights(INFO)
-def resnet50(weights: str | os.PathLike[str] = "imagenet", *, seed: int = 0) -> Descriptor:
+def resnet50(weights: str | os.PathLike[str] = "imagenet", *, seed: int = 0,
+             layers: Sequence[str] | None = None) -> Descriptor:
     """ResNet-50 with torchvision's ImageNet (V1) weights, a weights file, or random weights."""
     with torch.device("meta"):
         network = INFO.network()
@@ -46,4 +48,4 @@ def resnet50(weights: str | os.PathLike[str] = "imagenet", *, seed: int = 0) -> 
         default_content_layers=spec.default_content_layers,
         default_style_layers=spec.default_style_layers,
     )
-    return apply_weights(descriptor, network, weights, INFO, seed=seed)
+    return apply_weights(descriptor, network, weights, INFO, seed=seed, layers=layers)

@@ -26,6 +26,9 @@ SUMMARIES = {
     "vgg19": "VGG19 (torchvision, ImageNet), the Gatys descriptor; taps conv1_1 ... pool5",
 }
 
+#: The smallest image side that reaches pool5 (five 2x2 pools).
+MIN_SIZE = 32
+
 OPTIONS = {"pooling": "max|avg: VGG's max pools, or average pools as Gatys et al. suggest"}
 
 

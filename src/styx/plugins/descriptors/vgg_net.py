@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import torch
 import torchvision
@@ -11,7 +12,7 @@ from torch import nn
 from styx.core.descriptor import Descriptor
 from styx.core.errors import StyxError
 from styx.core.weights import WeightsInfo, apply_weights, declares_weights
-from styx.plugins.descriptors.vgg import BLOCKS, layer_names
+from styx.plugins.descriptors.vgg import BLOCKS, MIN_SIZE, layer_names
 from styx.plugins.descriptors.vgg import spec as vgg_spec
 
 POOLING = ("max", "avg")
@@ -43,7 +44,7 @@ def stages(features: nn.Sequential, name: str, pooling: str) -> list[tuple[str, 
 
 
 def build(name: str, weights: str | os.PathLike[str] = "imagenet", *, seed: int = 0,
-          pooling: str = "max") -> Descriptor:
+          pooling: str = "max", layers: Sequence[str] | None = None) -> Descriptor:
     pooling = str(pooling).lower()
     if pooling not in POOLING:
         raise StyxError(f"bad pooling {pooling!r} for descriptor {name!r}",
@@ -57,19 +58,20 @@ def build(name: str, weights: str | os.PathLike[str] = "imagenet", *, seed: int 
         layer_aliases=spec.layer_aliases,
         default_content_layers=spec.default_content_layers,
         default_style_layers=spec.default_style_layers,
+        min_size=MIN_SIZE,
     )
-    return apply_weights(descriptor, network, weights, info, seed=seed)
+    return apply_weights(descriptor, network, weights, info, seed=seed, layers=layers)
 
 
 @declares_weights(_info("vgg16"))
 def vgg16(weights: str | os.PathLike[str] = "imagenet", *, seed: int = 0,
-          pooling: str = "max") -> Descriptor:
+          pooling: str = "max", layers: Sequence[str] | None = None) -> Descriptor:
     """VGG16 with torchvision's ImageNet weights (``weights="imagenet"``), a file, or random."""
-    return build("vgg16", weights, seed=seed, pooling=pooling)
+    return build("vgg16", weights, seed=seed, pooling=pooling, layers=layers)
 
 
 @declares_weights(_info("vgg19"))
 def vgg19(weights: str | os.PathLike[str] = "imagenet", *, seed: int = 0,
-          pooling: str = "max") -> Descriptor:
+          pooling: str = "max", layers: Sequence[str] | None = None) -> Descriptor:
     """VGG19 with torchvision's ImageNet weights (``weights="imagenet"``), a file, or random."""
-    return build("vgg19", weights, seed=seed, pooling=pooling)
+    return build("vgg19", weights, seed=seed, pooling=pooling, layers=layers)
