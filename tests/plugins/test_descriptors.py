@@ -11,10 +11,12 @@ import torch
 import torchvision
 from torch import nn
 
+import styx
 from styx.core import weights as weights_module
 from styx.core.descriptor import Descriptor, build_descriptor
 from styx.core.errors import StyxError
 from styx.core.plugins import descriptors
+from styx.core.specs import DescriptorSpec
 
 NAMES = ("vgg16", "vgg19", "resnet50", "inception_v3")
 #: The smallest size every tap works at (documented in docs/descriptors.md).
@@ -426,3 +428,29 @@ def test_bad_weights_arguments(tmp_path):
     (tmp_path / "junk.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(StyxError, match="cannot read weights file"):
         build_descriptor("vgg19", tmp_path / "junk.safetensors")
+
+
+# -- build_descriptor with a third-party factory -------------------------------------------------
+def plain_factory(weights: str = "random", width: int = 4) -> Descriptor:
+    """A factory that knows nothing of seed or layers (build_descriptor must cope)."""
+    stages = [("conv1", nn.Conv2d(3, int(width), 3)), ("relu1", nn.ReLU()),
+              ("conv2", nn.Conv2d(int(width), 2, 3))]
+    return Descriptor("plain", stages, layer_aliases={"first": "relu1"})
+
+
+class PlainPlugin:
+    @styx.hookimpl
+    def register_descriptors(self, register):
+        register(DescriptorSpec(name="plain", summary="A plain descriptor.",
+                                factory=plain_factory, layers=("conv1", "relu1", "conv2"),
+                                options={"width": "channels"}))
+
+
+def test_build_descriptor_with_a_minimal_factory(use_plugins):
+    use_plugins({"plain": PlainPlugin()})
+    descriptor = build_descriptor("PLAIN", "random", seed=7, layers=["first"], device="cpu",
+                                  width=5)
+    assert descriptor.num_stages == 2 and descriptor.stages[0].out_channels == 5
+    assert descriptor.stages[0].weight.device.type == "cpu"
+    with pytest.raises(StyxError, match="valid options: width"):
+        build_descriptor("plain", "random", pooling="avg")

@@ -29,7 +29,7 @@ DEFAULT_STYLE = ("Conv2d_2b_3x3", "Conv2d_4a_3x3", "Mixed_5b", "Mixed_6b", "Mixe
 def spec() -> DescriptorSpec:
     return DescriptorSpec(
         name="inception_v3",
-        summary="Inception v3 (torchvision, ImageNet); taps Conv2d_1a_3x3 ... Mixed_7c; >= 75 px",
+        summary="Inception v3 (torchvision, ImageNet); images of 75 px or more",
         aliases=("inception",),
         factory="styx.plugins.descriptors.inception_net:inception_v3",
         layers=LAYERS,

@@ -44,7 +44,7 @@ DEFAULT_STYLE = ("relu", "layer1", "layer2", "layer3", "layer4")
 def spec() -> DescriptorSpec:
     return DescriptorSpec(
         name="resnet50",
-        summary="ResNet-50 (torchvision, ImageNet); taps by module path: relu, layer1 ... layer4.2",
+        summary="ResNet-50 (torchvision, ImageNet); taps named by module path",
         aliases=("resnet",),
         factory="styx.plugins.descriptors.resnet_net:resnet50",
         layers=layer_names(),

@@ -22,8 +22,8 @@ DEFAULTS = {
 }
 
 SUMMARIES = {
-    "vgg16": "VGG16 (torchvision, ImageNet); taps conv1_1 ... pool5, Keras names accepted",
-    "vgg19": "VGG19 (torchvision, ImageNet), the Gatys descriptor; taps conv1_1 ... pool5",
+    "vgg16": "VGG16 (torchvision, ImageNet), the perceptual-loss network of Johnson et al.",
+    "vgg19": "VGG19 (torchvision, ImageNet), the descriptor of Gatys et al.",
 }
 
 #: The smallest image side that reaches pool5 (five 2x2 pools).
