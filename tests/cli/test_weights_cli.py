@@ -179,12 +179,11 @@ def test_bad_input_exits_2_without_traceback(home, styx_cli, tmp_path, case):
 
 
 def test_real_process(styx_subprocess, tmp_path):
-    """Installed entry points, a real interpreter: path works, a bad name is exit 2."""
+    """Installed entry points, a real interpreter: offline download is exit 2, one clear line."""
     env = {"TORCH_HOME": str(tmp_path), "STYX_OFFLINE": "1"}
-    result = styx_subprocess("weights", "path", "inception", env=env)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == str(tmp_path / "hub" / "checkpoints" /
-                                        "inception_v3_google-0cc3c7bd.pth")
-    offline = styx_subprocess("weights", "download", "resnet50", env=env)
-    assert offline.returncode == 2 and "STYX_OFFLINE" in offline.stderr
-    assert "Traceback" not in offline.stderr
+    offline = styx_subprocess("weights", "download", "inception", env=env)
+    assert offline.returncode == 2 and "Traceback" not in offline.stderr
+    expected = tmp_path / "hub" / "checkpoints" / "inception_v3_google-0cc3c7bd.pth"
+    assert f"error: no ImageNet weights for descriptor 'inception_v3': {expected} is missing" \
+        in offline.stderr
+    assert "STYX_OFFLINE" in offline.stderr and offline.stdout == ""
