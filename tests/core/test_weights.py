@@ -269,3 +269,22 @@ def test_import_is_strict_and_leaves_nothing_on_failure(tmp_path, monkeypatch):
     with pytest.raises(StyxError, match="missing 2 .*head.weight"):
         w.import_into_cache(INFO, tmp_path / "no-head.pth")
     assert not w.cached_file(INFO).exists()
+
+
+def test_probe_counts_an_answering_server_as_online(monkeypatch):
+    """An HTTP error means the network works; only unreachable servers fail the probe."""
+    import urllib.request
+
+    def answer(request, timeout):
+        assert request.get_method() == "HEAD" and timeout == 1.5
+        raise urllib.error.HTTPError(request.full_url, 403, "Forbidden", {}, None)
+
+    monkeypatch.setattr(urllib.request, "urlopen", answer)
+    w._probe(TINY_WEIGHTS.url, 1.5)  # no error
+
+    def unreachable(request, timeout):
+        raise urllib.error.URLError("Name or service not known")
+
+    monkeypatch.setattr(urllib.request, "urlopen", unreachable)
+    with pytest.raises(OSError, match="Name or service"):
+        w._probe(TINY_WEIGHTS.url, 1.5)

@@ -123,10 +123,17 @@ def offline() -> bool:
 
 
 def _probe(url: str, timeout: float) -> None:
-    """Raise OSError (URLError, timeout) quickly when ``url`` cannot be reached."""
+    """Raise OSError (URLError, timeout) quickly when ``url``'s server cannot be reached.
+
+    A server that answers, even with an HTTP error, counts as reachable: the download
+    itself then reports what is wrong.
+    """
     request = urllib.request.Request(url, method="HEAD")
-    with urllib.request.urlopen(request, timeout=timeout):
-        pass
+    try:
+        with urllib.request.urlopen(request, timeout=timeout):
+            pass
+    except urllib.error.HTTPError:
+        return
 
 
 def download(info: WeightsInfo, name: str, *, progress: bool = True) -> Path:
