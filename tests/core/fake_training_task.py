@@ -2,8 +2,9 @@
 colour transform of its input (MSE), with a little noise drawn from torch's RNG each step so
 that resume must restore the random stream too.
 
-Run as a script (under torchrun) it trains on a folder and writes the final parameters:
-``python -m torch.distributed.run --nproc-per-node 2 fake_training_task.py CONTENT RUN OUT``.
+Run as a script under torchrun it trains on a folder (see :func:`main`):
+``python -m torch.distributed.run --standalone --nproc-per-node 2 fake_training_task.py
+CONTENT RUN_DIR OUT``.
 """
 
 from __future__ import annotations
@@ -66,21 +67,42 @@ def write_images(folder: Path, count: int = 6, *, seed: int = 0,
 
 
 def main(argv: list[str]) -> None:
+    """Under torchrun: a 6-iteration run, and a 3-iteration run resumed to 6; each rank
+    writes both final models, their losses by step and the skipped files to OUT/rank<R>.*"""
+    import json
+    import os
+
     from safetensors.torch import save_file
 
     from styx.core.training import TrainConfig, train
 
     content, run_dir, out = (Path(a) for a in argv[:3])
-    iterations = int(argv[3]) if len(argv) > 3 else 6
-    config = TrainConfig(iterations=iterations, batch_size=2, image_size=16, lr=1e-2,
+    config = TrainConfig(iterations=6, batch_size=2, image_size=16, lr=1e-2,
                          checkpoint_every=3, log_every=2, device="cpu", quiet=True)
-    result = train(TinyTask(), content, config, run_dir=run_dir)
-    rank = result.world_size and int(__import__("os").environ.get("RANK", "0"))
-    tensors = {k: v.detach().contiguous() for k, v in result.model.state_dict().items()}
-    save_file(tensors, str(out / f"rank{rank}.safetensors"),
-              metadata={"world_size": str(result.world_size),
-                        "iterations": str(result.iterations_done),
-                        "loss": repr(result.history[-1]["total"])})
+    # train() joins the group torchrun describes (env://) and leaves it at the end.
+    whole = train(TinyTask(), content, config, run_dir=run_dir / "whole")
+    # A group the caller made is used as is. (A fresh FileStore: joining again through
+    # torchrun's TCP store would read the first group's stale addresses.)
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{run_dir / 'store'}",
+                            rank=int(os.environ["RANK"]),
+                            world_size=int(os.environ["WORLD_SIZE"]))
+    train(TinyTask(), content, TrainConfig(**{**config.__dict__, "iterations": 3}),
+          run_dir=run_dir / "split")
+    resumed = train(TinyTask(), content, config, run_dir=run_dir / "split", resume=True)
+    assert dist.is_initialized()
+    dist.destroy_process_group()
+    rank = int(os.environ["RANK"])
+    tensors = {f"{name}.{key}": value.detach().contiguous()
+               for name, result in (("whole", whole), ("resumed", resumed))
+               for key, value in result.model.state_dict().items()}
+    save_file(tensors, str(out / f"rank{rank}.safetensors"))
+    (out / f"rank{rank}.json").write_text(json.dumps({
+        "world_size": whole.world_size, "iterations": resumed.iterations_done,
+        "whole_losses": {h["step"]: h["total"] for h in whole.history},
+        "resumed_losses": {h["step"]: h["total"] for h in resumed.history},
+        "skipped": whole.skipped_files, "checkpoint": str(whole.checkpoint)}))
 
 
 if __name__ == "__main__":
