@@ -1,0 +1,99 @@
+"""``styx models list|show|rm`` against a model store in a temporary STYX_HOME."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+import torch
+
+from styx.core.modelstore import models_home, save_model
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("STYX_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def stored():
+    save_model({"w": torch.ones(2)}, {"method": "texture-nets",
+                                      "style": {"name": "starry.jpg", "sha256": "ab" * 32},
+                                      "training": {"iterations_done": 2000}}, name="starry")
+    save_model({"w": torch.ones(2)}, {"method": "stylebank",
+                                      "style": [{"name": "a.jpg"}, {"name": "b.jpg"}]},
+               name="bank")
+
+
+def test_list_empty_store(styx_cli, home):
+    result = styx_cli("models", "list")
+    assert result.exit_code == 0
+    assert "no models" in result.stdout and str(home / "models") in result.stdout
+    data = json.loads(styx_cli("models", "list", "--json").stdout)
+    assert data == {"models_home": str(home / "models"), "models": []}
+
+
+def test_list_shows_every_model(styx_cli, stored):
+    (models_home() / "broken").mkdir()
+    result = styx_cli("models", "list")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    row = next(line for line in lines if "starry" in line)
+    assert "texture-nets" in row and "starry.jpg" in row and "2000" in row
+    assert "a.jpg, b.jpg" in next(line for line in lines if "bank" in line)
+    assert "damaged" in next(line for line in lines if "broken" in line)
+    data = json.loads(styx_cli("models", "list", "--json").stdout)
+    assert [m["name"] for m in data["models"]] == ["bank", "broken", "starry"]
+    assert data["models"][2]["metadata"]["method"] == "texture-nets"
+    assert data["models"][1]["error"]
+
+
+def test_show_by_name_or_folder(styx_cli, stored):
+    result = styx_cli("models", "show", "starry", "--json")
+    assert result.exit_code == 0
+    info = json.loads(result.stdout)
+    assert info["metadata"]["style"]["sha256"] == "ab" * 32
+    assert info["size_bytes"] > 0
+    text = styx_cli("models", "show", str(models_home() / "bank"))
+    assert text.exit_code == 0 and "stylebank" in text.stdout
+
+
+def test_show_unknown_is_one_line_error_with_suggestion(styx_cli, stored):
+    result = styx_cli("models", "show", "stary")
+    assert result.exit_code == 2
+    assert "no model named 'stary'" in result.stderr
+    assert "did you mean 'starry'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_rm_with_yes_and_with_confirmation(styx_cli, stored, monkeypatch):
+    result = styx_cli("models", "rm", "bank", "--yes")
+    assert result.exit_code == 0 and "removed" in result.stderr
+    assert not (models_home() / "bank").exists()
+    monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
+    result = styx_cli("models", "rm", "starry")
+    assert result.exit_code == 1 and "nothing deleted" in result.stderr
+    assert (models_home() / "starry").is_dir()
+    monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))
+    assert styx_cli("models", "rm", "starry").exit_code == 0
+    assert not (models_home() / "starry").exists()
+
+
+def test_rm_refuses_unknown_names_and_paths_before_deleting_anything(styx_cli, stored,
+                                                                     tmp_path):
+    result = styx_cli("models", "rm", "starry", "nope", "-y")
+    assert result.exit_code == 2 and "no model named 'nope'" in result.stderr
+    assert (models_home() / "starry").is_dir()
+    outside = save_model({"w": torch.ones(1)}, {"method": "x"}, path=tmp_path / "outside")
+    result = styx_cli("models", "rm", str(outside), "-y")
+    assert result.exit_code == 2 and "bad model name" in result.stderr
+    assert outside.is_dir()
+
+
+def test_models_help_lists_the_commands(styx_cli):
+    result = styx_cli("models", "--help")
+    assert result.exit_code == 0
+    for command in ("list", "show", "rm"):
+        assert command in result.stdout
