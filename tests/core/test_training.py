@@ -418,3 +418,27 @@ def test_optimizer_state_round_trips_through_safetensors_and_json(optimizer_clas
     if "betas" in options:
         assert state["param_groups"][0]["betas"] == options["betas"]
         assert isinstance(state["param_groups"][0]["betas"], tuple)
+
+
+# -- precision and the protocol ------------------------------------------------------------
+def test_bf16_autocast_runs_the_step_in_low_precision_and_the_loss_in_fp32(content, tmp_path):
+    class Records(TinyTask):
+        dtypes: list = []
+
+        def training_step(self, model, batch, step):
+            out = model(batch)
+            self.dtypes.append(out.dtype)
+            return super().training_step(model, batch, step)
+
+    config = replace(CONFIG, iterations=20, amp="bf16", lr_decay_every=0, log_every=5)
+    result = train(Records(), content, config, run_dir=tmp_path / "run")
+    assert set(Records.dtypes) == {torch.bfloat16}
+    assert all(p.dtype == torch.float32 for p in result.model.parameters())
+    assert result.history[-1]["total"] < result.history[0]["total"]
+    off = train(Records(), content, replace(config, amp="off"), run_dir=tmp_path / "off")
+    assert Records.dtypes[-1] == torch.float32 and off.history
+
+
+def test_the_fake_task_satisfies_the_protocol():
+    assert isinstance(TinyTask(), training.TrainingTask)
+    assert not isinstance(object(), training.TrainingTask)
