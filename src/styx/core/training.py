@@ -197,8 +197,7 @@ def _gather_json(value: Any, ctx: _Dist, device: torch.device) -> list[Any]:
     dist.all_gather(lengths, length)
     longest = max(int(n.item()) for n in lengths)
     buffer = torch.zeros(longest, dtype=torch.uint8, device=device)
-    buffer[:len(data)] = torch.frombuffer(bytearray(data), dtype=torch.uint8).to(device) \
-        if data else buffer[:0]
+    buffer[:len(data)] = torch.frombuffer(bytearray(data), dtype=torch.uint8).to(device)
     buffers = [torch.zeros_like(buffer) for _ in range(ctx.world_size)]
     dist.all_gather(buffers, buffer)
     return [json.loads(b[:int(n.item())].cpu().numpy().tobytes())
