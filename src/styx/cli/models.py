@@ -31,6 +31,12 @@ def _style_of(metadata: dict) -> str:
     return str(style or "")
 
 
+def _short_time(created: object) -> str:
+    """``2026-01-31T12:34:56+00:00`` -> ``2026-01-31 12:34`` (the table's width is precious)."""
+    text = str(created or "")
+    return text[:16].replace("T", " ") if len(text) >= 16 else text
+
+
 def _stdout():
     from rich.console import Console
 
@@ -66,7 +72,7 @@ def list_command(
         training = meta.get("training") if isinstance(meta.get("training"), dict) else {}
         iterations = training.get("iterations_done", training.get("iterations", ""))
         table.add_row(info.name, str(meta.get("method", "?")), _style_of(meta), str(iterations),
-                      _human_size(info.size_bytes), str(meta.get("created", "")))
+                      _human_size(info.size_bytes), _short_time(meta.get("created")))
     _stdout().print(table)
 
 
