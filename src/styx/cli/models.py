@@ -61,9 +61,8 @@ def list_command(
     from rich.table import Table
 
     table = Table(title=f"models in {models_home()}", title_justify="left")
-    for column in ("name", "method", "style", "iterations", "size", "created"):
-        table.add_column(column, no_wrap=column in ("name", "size", "created"),
-                         overflow="fold")
+    for column in ("name", "method", "style", "iters", "size", "created"):
+        table.add_column(column, no_wrap=column != "style", overflow="fold")
     for info in infos:
         meta = info.metadata
         if info.error:
