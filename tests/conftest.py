@@ -18,6 +18,23 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Isolate every test run from the network and from the user's files.
+
+    No test may try a download (``STYX_OFFLINE``), nor read or write the user's torchvision
+    cache or model store. Tiny tensors run faster on one thread, and a single thread per
+    process keeps the multi-process tests from oversubscribing two cores. Child processes
+    inherit all of this.
+    """
+    import tempfile
+
+    home = Path(tempfile.mkdtemp(prefix="styx-tests-"))
+    os.environ["STYX_OFFLINE"] = "1"
+    os.environ["TORCH_HOME"] = str(home / "torch")
+    os.environ["STYX_HOME"] = str(home / "styx")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
 @dataclass
 class CliResult:
     exit_code: int

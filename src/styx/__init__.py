@@ -13,6 +13,6 @@ __version__ = "0.1.0"
 #: The marker plugins use on their hook implementations: ``@styx.hookimpl``.
 hookimpl = pluggy.HookimplMarker("styx")
 
-from styx.core.errors import StyxError  # noqa: E402
+from styx.core.errors import StyxError
 
 __all__ = ["StyxError", "__version__", "hookimpl"]

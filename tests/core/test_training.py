@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+from typing import ClassVar
 from dataclasses import replace
 from pathlib import Path
 
@@ -423,7 +424,7 @@ def test_optimizer_state_round_trips_through_safetensors_and_json(optimizer_clas
 # -- precision and the protocol ------------------------------------------------------------
 def test_bf16_autocast_runs_the_step_in_low_precision_and_the_loss_in_fp32(content, tmp_path):
     class Records(TinyTask):
-        dtypes: list = []
+        dtypes: ClassVar[list] = []
 
         def training_step(self, model, batch, step):
             out = model(batch)
