@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 import os
 import signal
-from typing import ClassVar
 from dataclasses import replace
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import torch
