@@ -165,6 +165,7 @@ class GatysRun:
 
         config = self.config
         self.device = resolve_device(config.device)
+        autocast(self.device, config.amp)  # an unknown precision fails here, before any work
         spec = descriptors().get(config.descriptor)
         content_layers = self.resolved.content_layers or \
             {name: 1.0 for name in spec.default_content_layers}
@@ -187,7 +188,6 @@ class GatysRun:
         if config.compile:
             descriptor.compile()
         channels_last, amp, device = config.channels_last, config.amp, self.device
-        autocast(device, amp)  # an unknown precision fails here, before any work
 
         def loss_fn(image: torch.Tensor):
             if channels_last:

@@ -8,6 +8,10 @@ from typing import Annotated
 import typer
 
 from styx.core.errors import StyxError
+from styx.plugins.methods.gatys.config import DEFAULT_LR, DEFAULT_SIZE, GatysConfig
+
+#: The defaults of every option come from the config, the one place they are set.
+D = GatysConfig()
 
 #: Exit code of a run stopped by Ctrl-C (the best image so far is written first).
 INTERRUPTED_EXIT_CODE = 130
@@ -24,10 +28,10 @@ def run(
         show_default=False)] = None,
     # The descriptor.
     descriptor: Annotated[str, typer.Option(
-        "--descriptor", "-d", help="Descriptor network ('styx list descriptors').")] = "vgg19",
+        "--descriptor", "-d", help="Descriptor network ('styx list descriptors').")] = D.descriptor,
     weights: Annotated[str, typer.Option(
         help="Descriptor weights: imagenet, random (seeded by --seed; for tests) or a "
-             ".safetensors/.pth file.")] = "imagenet",
+             ".safetensors/.pth file.")] = D.weights,
     descriptor_option: Annotated[list[str] | None, typer.Option(
         "--descriptor-option", metavar="KEY=VALUE",
         help="A descriptor option, e.g. pooling=avg (repeatable).")] = None,
@@ -41,52 +45,54 @@ def run(
     balance_style_layers: Annotated[bool, typer.Option(
         "--balance-style-layers",
         help="Rescale the style layer weights so every layer's loss starts equal.")] = False,
-    content_weight: Annotated[float, typer.Option(help="Content weight (alpha).")] = 1.0,
-    style_weight: Annotated[float, typer.Option(help="Style weight (beta).")] = 1e5,
+    content_weight: Annotated[float, typer.Option(help="Content weight (alpha).")] = D.content_weight,
+    style_weight: Annotated[float, typer.Option(help="Style weight (beta).")] = D.style_weight,
     tv_weight: Annotated[float, typer.Option(
-        help="Total variation weight (smoothness).")] = 1e-3,
+        help="Total variation weight (smoothness).")] = D.tv_weight,
     gram_normalization: Annotated[str, typer.Option(
-        help="Gram loss scaling: elements, gatys, seed-report or none.")] = "elements",
+        help="Gram loss scaling: elements, gatys, seed-report or none.")] = D.gram_normalization,
     # The images.
     size: Annotated[int | None, typer.Option(
-        help="Long side of the output in pixels [default: 512, or the last of --scales].",
+        help=f"Long side of the output in pixels [default: {DEFAULT_SIZE}, or the last of "
+             "--scales].",
         show_default=False)] = None,
     scales: Annotated[str | None, typer.Option(
         help="Coarse-to-fine long sides, e.g. 256,512: each scale starts from the last "
              "one's result.", show_default=False)] = None,
     style_scale: Annotated[float, typer.Option(
-        help="Style image long side, relative to the output's long side.")] = 1.0,
+        help="Style image long side, relative to the output's long side.")] = D.style_scale,
     style_blend: Annotated[str | None, typer.Option(
         help="One weight per style image, e.g. 0.7,0.3 [default: equal].",
         show_default=False)] = None,
     init: Annotated[str, typer.Option(
-        help="Starting image: content, noise, style or an image file.")] = "content",
+        help="Starting image: content, noise, style or an image file.")] = D.init,
     noise_ratio: Annotated[float, typer.Option(
-        help="Mix noise into the start: start*(1-R) + noise*R, R in [0, 1].")] = 0.0,
+        help="Mix noise into the start: start*(1-R) + noise*R, R in [0, 1].")] = D.noise_ratio,
     preserve_color: Annotated[bool, typer.Option(
         "--preserve-color",
         help="Keep the content's colours (the output's luminance, the content's "
              "chroma).")] = False,
     # The optimisation.
-    optimizer: Annotated[str, typer.Option(help="lbfgs or adam.")] = "lbfgs",
+    optimizer: Annotated[str, typer.Option(help="lbfgs or adam.")] = D.optimizer,
     steps: Annotated[str, typer.Option(
         help="Optimiser steps per scale (L-BFGS: iterations of one loss evaluation each): "
-             "one number for every scale, or one per scale, e.g. 300,100.")] = "500",
+             "one number for every scale, or one per scale, e.g. 300,100.")] = str(D.steps),
     lr: Annotated[float | None, typer.Option(
-        help="Learning rate [default: 1.0 for lbfgs, 0.02 for adam].",
+        help=f"Learning rate [default: {DEFAULT_LR['lbfgs']:g} for lbfgs, "
+             f"{DEFAULT_LR['adam']:g} for adam].",
         show_default=False)] = None,
     lbfgs_history: Annotated[int, typer.Option(
-        help="L-BFGS memory (pairs of update vectors kept).")] = 50,
+        help="L-BFGS memory (pairs of update vectors kept).")] = D.lbfgs_history,
     # How it runs.
     seed: Annotated[int, typer.Option(
-        help="Seed of the noise and of random descriptor weights.")] = 0,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
+        help="Seed of the noise and of random descriptor weights.")] = D.seed,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = D.device,
     amp: Annotated[str, typer.Option(
         help="Mixed precision: auto (bf16 on CUDA, off elsewhere), bf16, fp16 or off; Gram "
-             "matrices and losses stay in fp32.")] = "auto",
+             "matrices and losses stay in fp32.")] = D.amp,
     channels_last: Annotated[bool, typer.Option(
         help="Run the descriptor in channels-last memory format (faster on CPUs and "
-             "tensor cores).")] = True,
+             "tensor cores).")] = D.channels_last,
     compile: Annotated[bool, typer.Option(
         "--compile", help="torch.compile the descriptor (the first step is slow).")] = False,
     save_every: Annotated[int, typer.Option(
@@ -103,8 +109,6 @@ def run(
         "--json", help="Print the result as JSON on stdout.")] = False,
 ) -> None:
     """Gatys et al. style transfer: optimise the output image's pixels."""
-    from styx.plugins.methods.gatys.config import GatysConfig
-
     config = GatysConfig(
         descriptor=descriptor, weights=weights,
         descriptor_options=_key_values(descriptor_option or []),

@@ -62,7 +62,7 @@ class ScaleOutcome:
 
 
 def make_optimizer(name: str, image: torch.Tensor, *, lr: float,
-                   lbfgs_history: int = 50) -> torch.optim.Optimizer:
+                   lbfgs_history: int = 20) -> torch.optim.Optimizer:
     if name == "lbfgs":
         # Never stop early because the gradient or the change is small (with the 'elements'
         # Gram normalisation both can be tiny long before the image is done); a direction
@@ -96,7 +96,7 @@ def loss_values(terms: LossTerms) -> dict[str, float]:
 
 
 def optimize_scale(loss_fn: LossFunction, init: torch.Tensor, *, optimizer: str, steps: int,
-                   lr: float, lbfgs_history: int = 50, read_every: int = 1,
+                   lr: float, lbfgs_history: int = 20, read_every: int = 1,
                    on_step: StepCallback | None = None, first_step: int = 1) -> ScaleOutcome:
     """Run ``steps`` optimiser steps from ``init``; return the best image seen.
 

@@ -1,0 +1,363 @@
+"""The Gatys method: the library call and ``styx run gatys`` (random weights, tiny images)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from styx.core.errors import StyxError
+from styx.core.image import load_image, resize_to, rgb_to_yiq, sample_image, save_image
+from styx.plugins.methods.gatys.api import GatysRun, stylize
+from styx.plugins.methods.gatys.config import GatysConfig
+from styx.plugins.methods.gatys.optimize import NonFiniteLoss
+
+FAST = {"weights": "random", "steps": 5}
+
+
+@pytest.fixture(scope="module")
+def content():
+    return load_image(sample_image("content"), long_side=48)
+
+
+@pytest.fixture(scope="module")
+def style():
+    return load_image(sample_image("style"), long_side=48)
+
+
+@pytest.fixture
+def image_files(tmp_path, content, style):
+    """Small content and style files, and a second style (the style's mirror image)."""
+    paths = {"content": tmp_path / "content.png", "style": tmp_path / "style.png",
+             "style2": tmp_path / "style2.png"}
+    save_image(content, paths["content"])
+    save_image(style, paths["style"])
+    save_image(style.flip(-1), paths["style2"])
+    return paths
+
+
+def total_variation(image: torch.Tensor) -> float:
+    return float((image[..., 1:, :] - image[..., :-1, :]).pow(2).mean()
+                 + (image[..., :, 1:] - image[..., :, :-1]).pow(2).mean())
+
+
+# -- the library call --------------------------------------------------------------------------
+@pytest.mark.parametrize("descriptor, size", [("vgg16", 48), ("vgg19", 48), ("resnet50", 64),
+                                              ("inception_v3", 128)])
+def test_total_loss_falls_for_every_descriptor(descriptor, size):
+    content = load_image(sample_image("content"), long_side=size)
+    style = load_image(sample_image("style"), long_side=size)
+    result = stylize(content, style, descriptor=descriptor, **FAST)
+    totals = [h["total"] for h in result.history]
+    assert len(totals) == 5 and all(math.isfinite(t) for t in totals)
+    assert totals[-1] < 0.8 * totals[0], totals
+    assert result.loss <= min(totals) + 1e-12
+    assert result.image.shape == content.shape
+    assert 0.0 <= float(result.image.min()) and float(result.image.max()) <= 1.0
+
+
+def test_result_is_a_finite_image_with_history_and_layer_weights(content, style):
+    result = stylize(content, [style], steps=3, weights="random", optimizer="adam")
+    assert result.steps == 3 and not result.interrupted
+    assert [h["step"] for h in result.history] == [1, 2, 3]
+    assert result.content_layers == {"relu4_2": 1.0}
+    assert list(result.style_layers) == ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
+    assert torch.isfinite(result.image).all() and result.image.device.type == "cpu"
+
+
+def test_without_style_and_tv_the_content_init_stays_the_content(content, style):
+    result = stylize(content, style, style_weight=0, tv_weight=0, init="content", **FAST)
+    assert (result.image - content).abs().max() < 1e-4
+
+
+def test_without_content_the_grams_move_toward_the_style(content, style):
+    from styx.core.descriptor import build_descriptor
+    from styx.plugins.losses.gram import gram_matrix
+
+    result = stylize(content, style, content_weight=0, tv_weight=0, weights="random", steps=15)
+    descriptor = build_descriptor("vgg19", "random", seed=0)
+    layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
+    with torch.no_grad():
+        target = descriptor(style, layers)
+
+        def distance(image):
+            features = descriptor(image, layers)
+            return sum(float((gram_matrix(features[n]) - gram_matrix(target[n])).pow(2).mean())
+                       for n in layers)
+
+        before, after = distance(content), distance(result.image)
+    assert after < 0.3 * before, (before, after)
+
+
+def test_a_higher_tv_weight_gives_a_smoother_image(content, style):
+    rough = stylize(content, style, tv_weight=0, init="noise", **FAST)
+    smooth = stylize(content, style, tv_weight=100, init="noise", **FAST)
+    assert total_variation(smooth.image) < 0.5 * total_variation(rough.image)
+
+
+def test_preserve_color_keeps_the_content_chroma(content, style):
+    kept = stylize(content, style, preserve_color=True, style_weight=1e6, **FAST)
+    free = stylize(content, style, preserve_color=False, style_weight=1e6, **FAST)
+    chroma = rgb_to_yiq(content)[:, 1:]
+    kept_error = (rgb_to_yiq(kept.image)[:, 1:] - chroma).abs().mean()
+    free_error = (rgb_to_yiq(free.image)[:, 1:] - chroma).abs().mean()
+    assert kept_error < 0.01 and free_error > 3 * kept_error, (kept_error, free_error)
+    # The luminance is the stylised one, not the content's.
+    assert (rgb_to_yiq(kept.image)[:, 0] - rgb_to_yiq(content)[:, 0]).abs().mean() > 0.01
+
+
+def test_the_same_seed_gives_the_same_image(content, style):
+    options = {"init": "noise", "steps": 3, "weights": "random", "size": 40}
+    first = stylize(content, style, seed=3, **options)
+    again = stylize(content, style, seed=3, **options)
+    other = stylize(content, style, seed=4, **options)
+    assert torch.equal(first.image, again.image)
+    assert (first.image - other.image).abs().max() > 0.05
+
+
+def test_two_styles_blend(content, style):
+    mirrored = style.flip(-1)
+    result = stylize(content, [style, mirrored], style_blend=[0.7, 0.3], **FAST)
+    assert result.history[-1]["total"] < result.history[0]["total"]
+    with pytest.raises(StyxError, match="2 style blend weights for 3 style"):
+        stylize(content, [style, style, mirrored], style_blend=[1, 1], **FAST)
+
+
+def test_init_choices_and_noise_ratio(content, style, tmp_path):
+    """noise_ratio 1 equals pure noise; an init file equal to the content equals 'content'."""
+    run = GatysRun(GatysConfig(init="content", noise_ratio=1.0, seed=5).resolved(), content,
+                   [style], callback=None, progress=False)
+    noise = GatysRun(GatysConfig(init="noise", seed=5).resolved(), content, [style],
+                     callback=None, progress=False)
+    assert torch.equal(run.first_init(content), noise.first_init(content))
+    half = GatysRun(GatysConfig(init="style", noise_ratio=0.5, seed=5).resolved(), content,
+                    [style], callback=None, progress=False)
+    half.styles = [style]
+    expected = 0.5 * resize_to(style, content.shape[-2:]) + 0.5 * noise.first_init(content)
+    assert torch.allclose(half.first_init(content), expected, atol=1e-6)
+    path = tmp_path / "start.png"
+    save_image(content, path)
+    from_file = stylize(content, style, init=str(path), steps=1, weights="random",
+                        style_weight=0, tv_weight=0)
+    assert (from_file.image - content).abs().max() < 1 / 255 + 1e-4
+
+
+def test_balanced_style_layers_equalise_the_starting_losses(content, style):
+    result = stylize(content, style, style_layers="balanced", steps=1, weights="random")
+    first = result.history[0]
+    weighted = [result.style_layers[n] * first[f"style/{n}"] for n in result.style_layers]
+    assert max(weighted) / min(weighted) < 1.01
+    plain = stylize(content, style, steps=1, weights="random").history[0]
+    spread = [plain[f"style/{n}"] for n in result.style_layers]
+    assert max(spread) / min(spread) > 2  # without balancing the layers differ
+
+
+def test_explicit_layer_weights_are_used(content, style):
+    result = stylize(content, style, content_layers="relu3_1", weights="random", steps=1,
+                     style_layers="relu1_1:0.5,block2_conv1:2")
+    assert result.content_layers == {"relu3_1": 1.0}
+    assert result.style_layers == {"relu1_1": 0.5, "block2_conv1": 2.0}
+    assert set(result.history[0]) >= {"style/relu1_1", "style/block2_conv1", "content/relu3_1"}
+
+
+def test_coarse_to_fine_runs_every_scale_with_targets_made_once_per_scale(
+        content, style, monkeypatch):
+    from styx.core.objective import PerceptualObjective
+
+    calls = []
+    original = PerceptualObjective.set_style
+
+    def counting(self, images, blend=None):
+        calls.append(tuple(images[0].shape[-2:]))
+        return original(self, images, blend)
+
+    monkeypatch.setattr(PerceptualObjective, "set_style", counting)
+    result = stylize(content, style, scales=[32, 48], steps=[3, 2], weights="random")
+    assert result.scales == [32, 48] and result.steps == 5
+    assert [h["scale"] for h in result.history] == [32, 32, 32, 48, 48]
+    assert [max(shape) for shape in calls] == [32, 48]
+    assert result.image.shape == content.shape
+
+
+def test_descriptor_is_frozen_and_truncated_at_the_deepest_tap(content, style):
+    run = GatysRun(GatysConfig(weights="random", content_layers="relu2_1",
+                               style_layers="relu1_1,relu3_1").resolved(), content, [style],
+                   callback=None, progress=False)
+    run.load_images()
+    run.build_objective()
+    descriptor = run.objective.descriptor
+    assert descriptor.num_stages == descriptor.depth("relu3_1") + 1
+    assert not any(p.requires_grad for p in descriptor.parameters())
+
+
+def test_bf16_autocast_runs_on_the_cpu(content, style):
+    result = stylize(content, style, amp="bf16", **FAST)
+    totals = [h["total"] for h in result.history]
+    assert all(math.isfinite(t) for t in totals) and totals[-1] < totals[0]
+
+
+def test_a_callback_sees_every_step_and_can_interrupt(content, style):
+    seen = []
+
+    def callback(info):
+        seen.append((info.step, info.total_steps, info.losses is not None))
+        assert info.image().shape == content.shape
+        if info.step == 3:
+            raise KeyboardInterrupt
+
+    result = stylize(content, style, callback=callback, weights="random", steps=10)
+    assert result.interrupted and result.steps == 3
+    assert seen == [(1, 10, True), (2, 10, True), (3, 10, True)]
+    assert result.loss == pytest.approx(min(h["total"] for h in result.history))
+    assert torch.isfinite(result.image).all()
+
+
+def test_a_nan_loss_stops_with_a_clear_error(content, style, monkeypatch):
+    from styx.core.objective import PerceptualObjective
+
+    original = PerceptualObjective.forward
+    calls = []
+
+    def poisoned(self, image, content_targets=None):
+        terms = original(self, image, content_targets)
+        calls.append(1)
+        if len(calls) >= 3:
+            terms.total = terms.total * float("nan")
+        return terms
+
+    monkeypatch.setattr(PerceptualObjective, "forward", poisoned)
+    with pytest.raises(NonFiniteLoss, match="the loss became nan at step 3") as caught:
+        stylize(content, style, **FAST)
+    assert caught.value.hint and "--lr" in caught.value.hint
+    assert [h["step"] for h in caught.value.history] == [1, 2]
+
+
+def test_bad_options_are_styx_errors_before_any_work():
+    for options, message in [({"style_weight": -1}, "style weight"),
+                             ({"optimizer": "sgd"}, "unknown optimizer"),
+                             ({"noise_ratio": 1.5}, "noise ratio"),
+                             ({"scales": "64,32"}, "do not grow"),
+                             ({"size": 100, "scales": [32, 64]}, "differs from the last"),
+                             ({"steps": [3, 3], "size": 64}, "2 step counts for 1 scales"),
+                             ({"content_weight": 0, "style_weight": 0, "tv_weight": 0},
+                              "all zero"),
+                             ({"sizee": 3}, "did you mean 'size'")]:
+        with pytest.raises(StyxError, match=message):
+            stylize(**options)
+
+
+# -- the command -------------------------------------------------------------------------------
+def test_cli_writes_the_image_a_json_log_and_intermediate_images(styx_cli, image_files,
+                                                                 tmp_path):
+    out, log = tmp_path / "out" / "result.png", tmp_path / "log.json"
+    result = styx_cli("run", "gatys", str(image_files["content"]), str(image_files["style"]),
+                      "-o", str(out), "--weights", "random", "--steps", "4", "--save-every", "2",
+                      "--size", "48",
+                      "--log-json", str(log), "--json")
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["output"] == str(out) and summary["steps"] == 4
+    height, width = load_image(image_files["content"]).shape[-2:]
+    assert (summary["width"], summary["height"]) == (width, height) and width == 48
+    assert load_image(out).shape == (1, 3, height, width)
+    assert (tmp_path / "out" / "result.00002.png").is_file()
+    data = json.loads(log.read_text())
+    assert data["status"] == "done" and data["config"]["weights"] == "random"
+    assert len(data["history"]) == 4
+    style_layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
+    for entry in data["history"]:
+        for key in ["total", "content", "tv", "seconds", *(f"style/{n}" for n in style_layers)]:
+            assert isinstance(entry[key], float), key
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_cli_two_styles_with_blend_weights(styx_cli, image_files, tmp_path):
+    out = tmp_path / "blend.jpg"
+    result = styx_cli("run", "gatys", str(image_files["content"]), str(image_files["style"]),
+                      str(image_files["style2"]), "--style-blend", "0.7,0.3", "-o", str(out),
+                      "--weights", "random", "--steps", "2", "--size", "48", "--quiet")
+    assert result.exit_code == 0, result.stderr
+    assert out.is_file() and "wrote" not in result.stderr
+
+
+def test_cli_ctrl_c_writes_the_best_image_so_far(styx_cli, image_files, tmp_path,
+                                                 monkeypatch):
+    calls = []
+    original = torch.optim.LBFGS.step
+
+    def step(self, closure):
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return original(self, closure)
+
+    monkeypatch.setattr(torch.optim.LBFGS, "step", step)
+    out, log = tmp_path / "best.png", tmp_path / "log.json"
+    result = styx_cli("run", "gatys", str(image_files["content"]), str(image_files["style"]),
+                      "-o", str(out), "--weights", "random", "--steps", "50",
+                      "--size", "48", "--log-json", str(log))
+    assert result.exit_code == 130
+    assert "interrupted after 3 steps" in result.stderr and "Traceback" not in result.stderr
+    assert out.is_file() and torch.isfinite(load_image(out)).all()
+    data = json.loads(log.read_text())
+    assert data["status"] == "interrupted" and len(data["history"]) == 3
+
+
+def test_cli_infinite_loss_writes_no_image(styx_cli, image_files, tmp_path):
+    out, log = tmp_path / "inf.png", tmp_path / "log.json"
+    result = styx_cli("run", "gatys", str(image_files["content"]), str(image_files["style"]),
+                      "-o", str(out), "--weights", "random", "--steps", "3", "--size", "48",
+                      "--style-weight", "1e300", "--log-json", str(log))
+    assert result.exit_code == 2
+    assert "the loss became inf at step 1" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not out.exists()
+    assert json.loads(log.read_text())["status"] == "non-finite loss"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["{missing}", "{style}"], "not found"),
+    (["{content}", "{style}", "--descriptor", "vgg91"], "did you mean"),
+    (["{content}", "{style}", "--style-layers", "relu9_9"], "has no layer 'relu9_9'"),
+    (["{content}", "{style}", "--content-layers", "relu4_2:-1"], "bad weight"),
+    (["{content}", "{style}", "--style-weight", "-1"], "bad style weight"),
+    (["{content}", "{style}", "{style2}", "--style-blend", "1"], "1 style blend weights for 2"),
+    (["{content}", "{style}", "--style-blend", "-1"], "style blend weight"),
+    (["{content}", "{style}", "--optimizer", "sgd"], "unknown optimizer"),
+    (["{content}", "{style}", "--init", "{missing}"], "not found"),
+    (["{content}", "{style}", "--descriptor-option", "pool"], "KEY=VALUE"),
+    (["{content}", "{style}", "--amp", "fp8"], "unknown precision"),
+], ids=["missing-content", "unknown-descriptor", "bad-layer", "negative-layer-weight",
+        "negative-weight", "blend-count", "negative-blend", "optimizer", "missing-init",
+        "descriptor-option", "amp"])
+def test_cli_bad_inputs_exit_2_without_output(styx_cli, image_files, tmp_path, args, message):
+    out = tmp_path / "out.png"
+    names = {**{k: str(v) for k, v in image_files.items()}, "missing": str(tmp_path / "no.jpg")}
+    argv = [a.format(**names) for a in args]
+    result = styx_cli("run", "gatys", *argv, "-o", str(out), "--weights", "random",
+                      "--steps", "2", "--size", "48")
+    assert result.exit_code == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == \
+        [result.stderr.splitlines()[-2 if "hint:" in result.stderr else -1]]
+    assert not out.exists()
+
+
+def test_cli_bad_output_suffix(styx_cli, image_files, tmp_path):
+    out = tmp_path / "out.xyz"
+    result = styx_cli("run", "gatys", str(image_files["content"]), str(image_files["style"]),
+                      "-o", str(out), "--weights", "random", "--steps", "2")
+    assert result.exit_code == 2 and "cannot write images as .xyz" in result.stderr
+    assert not out.exists()
+
+
+def test_cli_uses_the_sample_images_when_none_are_given(styx_cli, tmp_path):
+    out = tmp_path / "first.png"
+    result = styx_cli("run", "gatys", "-o", str(out), "--weights", "random", "--size", "32",
+                      "--steps", "1", "--quiet")
+    assert result.exit_code == 0, result.stderr
+    width, height = load_image(out).shape[-1], load_image(out).shape[-2]
+    assert max(width, height) == 32
