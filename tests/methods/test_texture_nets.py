@@ -386,6 +386,26 @@ def test_existing_model_is_refused_before_training(data, monkeypatch):
         train_tiny(data, name="taken", config=tiny_config(iterations=1))
 
 
+
+def test_overwrite_retrains_a_taken_name_from_scratch(data):
+    first = train_tiny(data, name="again", config=tiny_config(iterations=2))
+    second = train_tiny(data, name="again", overwrite=True, config=tiny_config(iterations=3))
+    # A fresh run: it did not resume the first run's checkpoint, and it replaced the model.
+    assert second.result.iterations_done == 3
+    assert second.result.history[0]["step"] == 1
+    assert second.path == first.path
+    assert second.metadata["training"]["iterations"] == 3
+
+
+def test_batch_of_one_trains_down_to_one_pixel_maps(data):
+    # 32 px crops over 6 scales put 1x1 maps at the coarsest scale; instance norm must cope.
+    from styx.plugins.methods.texture_nets.generator import GeneratorConfig
+
+    trained = train_tiny(data, name="one", generator=GeneratorConfig(scales=6, channels=4),
+                         config=tiny_config(iterations=2, batch_size=1))
+    assert trained.result.iterations_done == 2
+
+
 # -- the commands ----------------------------------------------------------------------------
 def test_train_and_run_commands(data, styx_cli):
     root = data["root"]

@@ -104,7 +104,7 @@ def train_texture_net(
     and batch shape, and ``content_dir`` may be None (a random-noise stand-in is used).
     """
     from styx.core.modelstore import save_model
-    from styx.core.training import TrainConfig, train
+    from styx.core.training import CHECKPOINT_NAME, TrainConfig, train
     from styx.plugins.methods.texture_nets.task import TextureNetsTask
 
     config = (config or TrainConfig()).validate()
@@ -116,6 +116,9 @@ def train_texture_net(
                            seed=config.seed)
     run_dir = Path(run_dir).expanduser() if run_dir is not None else \
         default_run_dir(name, output)
+    if overwrite and not resume:
+        # --overwrite starts afresh: the checkpoint of an earlier run under this name goes.
+        (run_dir / CHECKPOINT_NAME).unlink(missing_ok=True)
     if content_dir is None:
         content_dir = _noise_content_dir(run_dir, config.image_size)
     result = train(task, Path(content_dir).expanduser(), config, run_dir=run_dir,
