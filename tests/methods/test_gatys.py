@@ -190,6 +190,15 @@ def test_descriptor_is_frozen_and_truncated_at_the_deepest_tap(content, style):
     descriptor = run.objective.descriptor
     assert descriptor.num_stages == descriptor.depth("relu3_1") + 1
     assert not any(p.requires_grad for p in descriptor.parameters())
+    # A zero content weight drops the content layer, so the descriptor stops earlier.
+    style_only = GatysRun(GatysConfig(weights="random", content_weight=0,
+                                      style_layers="relu1_1").resolved(), content, [style],
+                          callback=None, progress=False)
+    style_only.load_images()
+    style_only.build_objective()
+    trimmed = style_only.objective.descriptor
+    assert trimmed.num_stages == trimmed.depth("relu1_1") + 1
+    assert style_only.objective.content_layers == {}
 
 
 def test_bf16_autocast_runs_on_the_cpu(content, style):
@@ -321,6 +330,8 @@ def test_cli_infinite_loss_writes_no_image(styx_cli, image_files, tmp_path):
     (["{missing}", "{style}"], "not found"),
     (["{content}", "{style}", "--descriptor", "vgg91"], "did you mean"),
     (["{content}", "{style}", "--style-layers", "relu9_9"], "has no layer 'relu9_9'"),
+    (["{content}", "{style}", "--style-weight", "0", "--style-layers", "relu9_9"],
+     "has no layer 'relu9_9'"),
     (["{content}", "{style}", "--content-layers", "relu4_2:-1"], "bad weight"),
     (["{content}", "{style}", "--style-weight", "-1"], "bad style weight"),
     (["{content}", "{style}", "{style2}", "--style-blend", "1"], "1 style blend weights for 2"),
@@ -329,7 +340,8 @@ def test_cli_infinite_loss_writes_no_image(styx_cli, image_files, tmp_path):
     (["{content}", "{style}", "--init", "{missing}"], "not found"),
     (["{content}", "{style}", "--descriptor-option", "pool"], "KEY=VALUE"),
     (["{content}", "{style}", "--amp", "fp8"], "unknown precision"),
-], ids=["missing-content", "unknown-descriptor", "bad-layer", "negative-layer-weight",
+], ids=["missing-content", "unknown-descriptor", "bad-layer", "bad-unused-layer",
+        "negative-layer-weight",
         "negative-weight", "blend-count", "negative-blend", "optimizer", "missing-init",
         "descriptor-option", "amp"])
 def test_cli_bad_inputs_exit_2_without_output(styx_cli, image_files, tmp_path, args, message):

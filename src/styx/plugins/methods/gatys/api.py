@@ -174,10 +174,17 @@ class GatysRun:
         if not style_layers and config.style_weight > 0:
             raise StyxError(f"descriptor {spec.name!r} has no default style layers",
                             "give --style-layers")
+        asked = [*content_layers, *style_layers]
+        # A term whose weight is 0 needs no layer: the descriptor can stop earlier.
+        if config.content_weight == 0 and (style_layers and config.style_weight > 0):
+            content_layers = {}
+        if config.style_weight == 0 and (content_layers and config.content_weight > 0):
+            style_layers = {}
         descriptor = build_descriptor(spec.name, config.weights, seed=config.seed,
                                       device=self.device,
                                       layers=[*content_layers, *style_layers],
                                       **dict(config.descriptor_options))
+        descriptor.resolve_layers(asked)  # unused layers must still be real names
         if config.channels_last:
             descriptor = descriptor.to(memory_format=torch.channels_last)
         self.objective = PerceptualObjective(
@@ -262,7 +269,8 @@ class GatysRun:
                 self.set_targets(content, styles)
                 if image is None:
                     init = self.first_init(content).to(self.device)
-                    if resolved.balance_style_layers and self.objective.style_layers:
+                    if resolved.balance_style_layers and self.objective.style_layers \
+                            and config.style_weight > 0:
                         self.objective.balance_style_layers(init)
                 else:
                     init = resize_to(image, content.shape[-2:])
