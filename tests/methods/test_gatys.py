@@ -207,6 +207,23 @@ def test_bf16_autocast_runs_on_the_cpu(content, style):
     assert all(math.isfinite(t) for t in totals) and totals[-1] < totals[0]
 
 
+def test_fp16_autocast_runs_with_loss_scaling(content, style):
+    result = stylize(content, style, amp="fp16", **FAST)
+    totals = [h["total"] for h in result.history]
+    assert all(math.isfinite(t) for t in totals) and totals[-1] < totals[0]
+
+
+def test_the_loss_scaler_backs_off_when_fp16_gradients_overflow():
+    from styx.plugins.methods.gatys.optimize import LossScaler
+
+    image = torch.ones(4, requires_grad=True)
+    scaler = LossScaler(scale=2.0**16)
+    total = (image.half() * 1000).float().sum()  # d/dimage = 1000, in fp16 (max 65504)
+    scaler.backward(total, image)
+    assert scaler.scale == 64.0  # 1000 * 128 overflows fp16, 1000 * 64 does not
+    assert torch.equal(image.grad, torch.full((4,), 1000.0))
+
+
 def test_a_callback_sees_every_step_and_can_interrupt(content, style):
     seen = []
 

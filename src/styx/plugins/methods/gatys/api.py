@@ -24,7 +24,7 @@ import torch
 
 from styx.core.errors import StyxError
 from styx.plugins.methods.gatys.config import DEFAULT_SIZE, GatysConfig, ResolvedConfig
-from styx.plugins.methods.gatys.optimize import NonFiniteLoss, optimize_scale
+from styx.plugins.methods.gatys.optimize import LossScaler, NonFiniteLoss, optimize_scale
 
 #: An image given to :func:`stylize`: a path, or a tensor in [0, 1].
 ImageInput = Union[str, "os.PathLike[str]", torch.Tensor]
@@ -159,13 +159,15 @@ class GatysRun:
 
     def build_objective(self) -> None:
         from styx.core.descriptor import build_descriptor
-        from styx.core.device import autocast, resolve_device
+        from styx.core.device import autocast, autocast_dtype, resolve_device
         from styx.core.objective import PerceptualObjective
         from styx.core.plugins import descriptors
 
         config = self.config
         self.device = resolve_device(config.device)
-        autocast(self.device, config.amp)  # an unknown precision fails here, before any work
+        # An unknown precision fails here, before any work; fp16 needs loss scaling.
+        fp16 = autocast_dtype(self.device, config.amp) == torch.float16
+        self.scaler = LossScaler() if fp16 else None
         spec = descriptors().get(config.descriptor)
         content_layers = self.resolved.content_layers or \
             {name: 1.0 for name in spec.default_content_layers}
@@ -295,7 +297,8 @@ class GatysRun:
                     outcome = optimize_scale(
                         self.loss_fn, init, optimizer=resolved.optimizer, steps=steps,
                         lr=resolved.lr, lbfgs_history=config.lbfgs_history,
-                        read_every=read_every, on_step=on_step, first_step=done_before + 1)
+                        read_every=read_every, on_step=on_step, first_step=done_before + 1,
+                        scaler=self.scaler)
                 except NonFiniteLoss as error:
                     error.history = self.history
                     raise

@@ -95,12 +95,44 @@ def loss_values(terms: LossTerms) -> dict[str, float]:
     return out
 
 
+class LossScaler:
+    """Dynamic loss scaling for fp16 autocast, which works with L-BFGS closures too.
+
+    fp16 gradients of small losses underflow to zero. The loss is multiplied by ``scale``
+    before the backward pass and the image gradient divided by it after; a gradient with
+    inf/NaN means the scale was too large: it is halved and the backward pass redone.
+    After ``growth_interval`` good steps in a row the scale doubles again.
+    """
+
+    def __init__(self, scale: float = 2.0**16, growth_interval: int = 100) -> None:
+        self.scale = scale
+        self.growth_interval = growth_interval
+        self._good = 0
+
+    def backward(self, total: torch.Tensor, image: torch.Tensor) -> None:
+        while True:
+            (total * self.scale).backward(retain_graph=self.scale > 1.0)
+            grad = image.grad
+            if self.scale <= 1.0 or bool(torch.isfinite(grad).all()):
+                break
+            image.grad = None
+            self.scale /= 2.0
+            self._good = 0
+        grad.div_(self.scale)
+        self._good += 1
+        if self._good >= self.growth_interval:
+            self.scale *= 2.0
+            self._good = 0
+
+
 def optimize_scale(loss_fn: LossFunction, init: torch.Tensor, *, optimizer: str, steps: int,
                    lr: float, lbfgs_history: int = 20, read_every: int = 1,
-                   on_step: StepCallback | None = None, first_step: int = 1) -> ScaleOutcome:
+                   on_step: StepCallback | None = None, first_step: int = 1,
+                   scaler: LossScaler | None = None) -> ScaleOutcome:
     """Run ``steps`` optimiser steps from ``init``; return the best image seen.
 
     ``first_step`` only numbers the steps in error messages (steps of earlier scales).
+    ``scaler``: dynamic loss scaling (for fp16 autocast).
     """
     image = init.detach().clone().clamp_(0.0, 1.0).requires_grad_(True)
     opt = make_optimizer(optimizer, image, lr=lr, lbfgs_history=lbfgs_history)
@@ -120,7 +152,10 @@ def optimize_scale(loss_fn: LossFunction, init: torch.Tensor, *, optimizer: str,
         with torch.no_grad():
             image.clamp_(0.0, 1.0)
         terms = loss_fn(image)
-        terms.total.backward()
+        if scaler is None:
+            terms.total.backward()
+        else:
+            scaler.backward(terms.total, image)
         total = terms.total.detach()
         with torch.no_grad():
             keep_if_best(total)
