@@ -331,6 +331,32 @@ def test_cli_ctrl_c_writes_the_best_image_so_far(styx_cli, image_files, tmp_path
     assert data["status"] == "interrupted" and len(data["history"]) == 3
 
 
+def test_cli_real_sigint_in_a_subprocess(image_files, tmp_path):
+    """A real Ctrl-C (SIGINT) mid-run: exit 130, the best image so far is written."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "sigint.png"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "styx", "run", "gatys", str(image_files["content"]),
+         str(image_files["style"]), "-o", str(out), "--weights", "random", "--size", "48",
+         "--steps", "100000", "--save-every", "1", "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "NO_COLOR": "1"})
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "sigint.00002.png").exists():
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "interrupted after" in stderr and "Traceback" not in stderr
+    assert out.is_file() and torch.isfinite(load_image(out)).all()
+
+
 def test_cli_infinite_loss_writes_no_image(styx_cli, image_files, tmp_path):
     out, log = tmp_path / "inf.png", tmp_path / "log.json"
     result = styx_cli("run", "gatys", str(image_files["content"]), str(image_files["style"]),

@@ -167,10 +167,9 @@ def run(
                                "result": summary, "history": result.history})
     if json_output:
         typer.echo(json.dumps(summary))
-    if result.interrupted:
-        if not quiet:
-            _note(f"interrupted after {result.steps} steps: wrote the best image so far "
-                  f"(loss {result.loss:.4g}) to {output}")
+    if result.interrupted:  # said even with --quiet, like an error
+        _note(f"interrupted after {result.steps} steps: wrote the best image so far "
+              f"(loss {result.loss:.4g}) to {output}")
         raise typer.Exit(INTERRUPTED_EXIT_CODE)
     if notes:
         _note(f"wrote {output} ({summary['width']}x{summary['height']}, {result.steps} steps, "
