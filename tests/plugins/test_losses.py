@@ -127,6 +127,24 @@ def test_gram_loss_target_is_shared_by_the_batch_and_averaged():
     assert both == pytest.approx((float(loss(a, target)) + float(loss(b, target))) / 2, rel=1e-6)
 
 
+def test_gram_gradient_matches_autograd_of_the_plain_product():
+    # gram_matrix has a hand-written one-matmul backward; check it against autograd and
+    # gradcheck, for contiguous and channels-last features.
+    from styx.plugins.losses.gram import _Gram
+
+    positions = torch.randn(2, 20, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(_Gram.apply, (positions,))
+    weights = torch.randn(2, 3, 3, dtype=torch.float64)
+    for layout in (torch.contiguous_format, torch.channels_last):
+        x = torch.randn(2, 6, 5, 7).to(memory_format=layout).requires_grad_(True)
+        (gram_matrix(x) * weights.float()).sum().backward()
+        ours = x.grad.clone()
+        x.grad = None
+        flat = x.reshape(2, 6, 35)
+        ((flat @ flat.transpose(1, 2)) / (6 * 35) * weights.float()).sum().backward()
+        torch.testing.assert_close(ours, x.grad, rtol=1e-5, atol=1e-6)
+
+
 def test_gram_loss_gradient_flows():
     image = torch.rand(1, 3, 5, 5, requires_grad=True)
     loss = GramLoss()

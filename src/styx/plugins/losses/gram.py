@@ -29,15 +29,38 @@ from styx.core.errors import StyxError
 NORMALIZATIONS = ("elements", "gatys", "seed-report", "none")
 
 
+class _Gram(torch.autograd.Function):
+    """``X^T X`` per image for X = N x M x C, with a one-matmul backward.
+
+    autograd would differentiate ``bmm(X^T, X)`` as two matmuls (one per operand); the
+    gradient is ``X (dG + dG^T)``, one matmul, which matters because the Gram matrices are
+    the largest cost of a style loss after the descriptor itself.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        return torch.bmm(x.transpose(1, 2), x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (x,) = ctx.saved_tensors
+        return torch.bmm(x, grad + grad.transpose(1, 2))
+
+
 def gram_matrix(features: torch.Tensor, *, normalize: bool = True) -> torch.Tensor:
-    """``F F^T`` per image, N x C x C, in float32; divided by C*H*W when ``normalize``."""
+    """``F F^T`` per image, N x C x C, in float32; divided by C*H*W when ``normalize``.
+
+    Computed as ``X^T X`` with X = N x (H*W) x C, which is a view, not a copy, of
+    channels-last features (the layout descriptors run in for speed).
+    """
     if features.dim() != 4:
         raise StyxError(f"a Gram matrix needs N x C x H x W features, got shape "
                         f"{tuple(features.shape)}")
     n, c, h, w = features.shape
     with torch.autocast(device_type=features.device.type, enabled=False):
-        flat = features.float().reshape(n, c, h * w)
-        gram = torch.bmm(flat, flat.transpose(1, 2))
+        positions = features.float().permute(0, 2, 3, 1).reshape(n, h * w, c)
+        gram = _Gram.apply(positions)
     return gram / (c * h * w) if normalize else gram
 
 
