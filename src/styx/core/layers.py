@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from styx.core.errors import StyxError
 
 
@@ -40,3 +42,34 @@ def parse_layer_weights(text: str | None, *, default_weight: float = 1.0) -> dic
 
 def format_layer_weights(weights: dict[str, float]) -> str:
     return ",".join(f"{name}:{weight:g}" for name, weight in weights.items())
+
+
+def layer_selection(value: str | Mapping[str, float] | None, *,
+                    what: str = "layer") -> dict[str, float] | None:
+    """A layer selection as a user or caller gives it, checked: ``{layer: weight}`` or None.
+
+    ``value`` is text (``"relu1_1:0.2,relu2_1"``, see :func:`parse_layer_weights`), a
+    mapping layer -> weight, or None. None, blank text and an empty mapping all give None,
+    which methods read as "the descriptor's default layers". A weight that is not a finite
+    number >= 0 is a :class:`StyxError`; ``what`` names the selection in it (``"style"``).
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        layers = parse_layer_weights(value)
+    else:
+        layers = {str(layer): _layer_weight(what, layer, weight)
+                  for layer, weight in dict(value).items()}
+    return layers or None
+
+
+def _layer_weight(what: str, layer: object, weight: object) -> float:
+    try:
+        number = float(weight)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise StyxError(f"bad weight {weight!r} of {what} layer {layer!r}",
+                        "give a number") from None
+    if not (number >= 0.0 and number != float("inf")):
+        raise StyxError(f"bad weight {weight!r} of {what} layer {layer!r}",
+                        "it must be a finite number >= 0")
+    return number

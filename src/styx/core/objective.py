@@ -21,6 +21,7 @@ from torch import nn
 from styx.core.descriptor import Descriptor
 from styx.core.errors import StyxError
 from styx.core.losses import build_loss
+from styx.core.perceptual import check_loss_weight
 
 
 @dataclass
@@ -69,10 +70,9 @@ class PerceptualObjective(nn.Module):
         style_loss_options: Mapping[str, object] | None = None,
     ) -> None:
         super().__init__()
-        for name, value in (("content weight", content_weight), ("style weight", style_weight),
-                            ("TV weight", tv_weight)):
-            if not (value >= 0.0 and value != float("inf")):
-                raise StyxError(f"bad {name} {value!r}", "weights must be finite and >= 0")
+        content_weight = check_loss_weight("content weight", content_weight)
+        style_weight = check_loss_weight("style weight", style_weight)
+        tv_weight = check_loss_weight("TV weight", tv_weight)
         self.descriptor = descriptor
         descriptor.resolve_layers([*content_layers, *style_layers])  # unknown name: StyxError
         self.content_layers = {name: float(weight) for name, weight in content_layers.items()}

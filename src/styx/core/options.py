@@ -1,4 +1,5 @@
-"""Parsing small command-line values (comma-separated floats, image sizes) with StyxErrors."""
+"""Parsing small command-line values (comma-separated floats, image sizes, KEY=VALUE
+options) with StyxErrors."""
 
 from __future__ import annotations
 
@@ -43,3 +44,18 @@ def parse_size(text: str | int) -> tuple[int, int]:
     if width <= 0 or height <= 0:
         raise StyxError(f"bad size {text!r}", "width and height must be positive")
     return height, width
+
+
+def parse_descriptor_options(items: list[str] | None) -> dict[str, str]:
+    """Repeated ``--descriptor-option KEY=VALUE`` values -> ``{key: value}``.
+
+    Dashes in keys become underscores (``max-pool=1`` -> ``max_pool``); an item without
+    ``=`` or with an empty key is a :class:`StyxError`.
+    """
+    options: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise StyxError(f"bad --descriptor-option {item!r}", "write KEY=VALUE, e.g. pooling=avg")
+        options[key.strip().replace("-", "_")] = value.strip()
+    return options

@@ -158,9 +158,8 @@ class GatysRun:
             self.init_image = load_input(Path(self.resolved.init), long_side=None, what="init")
 
     def build_objective(self) -> None:
-        from styx.core.descriptor import build_descriptor
         from styx.core.device import autocast, autocast_dtype, resolve_device
-        from styx.core.objective import PerceptualObjective
+        from styx.core.perceptual import build_objective
         from styx.core.plugins import descriptors
 
         config = self.config
@@ -168,32 +167,23 @@ class GatysRun:
         # An unknown precision fails here, before any work; fp16 needs loss scaling.
         fp16 = autocast_dtype(self.device, config.amp) == torch.float16
         self.scaler = LossScaler() if fp16 else None
-        spec = descriptors().get(config.descriptor)
-        content_layers = self.resolved.content_layers or \
-            {name: 1.0 for name in spec.default_content_layers}
-        style_layers = self.resolved.style_layers or \
-            {name: 1.0 for name in spec.default_style_layers}
+        settings = self.resolved.loss_settings()
+        content_layers, style_layers = settings.layer_weights()
         if not style_layers and config.style_weight > 0:
-            raise StyxError(f"descriptor {spec.name!r} has no default style layers",
-                            "give --style-layers")
+            raise StyxError(f"descriptor {descriptors().get(config.descriptor).name!r} has no "
+                            "default style layers", "give --style-layers")
         asked = [*content_layers, *style_layers]
         # A term whose weight is 0 needs no layer: the descriptor can stop earlier.
         if config.content_weight == 0 and (style_layers and config.style_weight > 0):
             content_layers = {}
         if config.style_weight == 0 and (content_layers and config.content_weight > 0):
             style_layers = {}
-        descriptor = build_descriptor(spec.name, config.weights, seed=config.seed,
-                                      device=self.device,
-                                      layers=[*content_layers, *style_layers],
-                                      **dict(config.descriptor_options))
+        self.objective = build_objective(settings, content_layers, style_layers,
+                                         seed=config.seed, device=self.device)
+        descriptor = self.objective.descriptor
         descriptor.resolve_layers(asked)  # unused layers must still be real names
         if config.channels_last:
-            descriptor = descriptor.to(memory_format=torch.channels_last)
-        self.objective = PerceptualObjective(
-            descriptor, content_layers=content_layers, style_layers=style_layers,
-            content_weight=config.content_weight, style_weight=config.style_weight,
-            tv_weight=config.tv_weight,
-            style_loss_options={"normalization": config.gram_normalization})
+            descriptor.to(memory_format=torch.channels_last)
         if config.compile:
             descriptor.compile()
         channels_last, amp, device = config.channels_last, config.amp, self.device

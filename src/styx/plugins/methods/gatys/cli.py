@@ -7,7 +7,9 @@ from typing import Annotated
 
 import typer
 
+from styx.cli import options
 from styx.core.errors import StyxError
+from styx.core.options import parse_descriptor_options
 from styx.plugins.methods.gatys.config import DEFAULT_LR, DEFAULT_SIZE, GatysConfig
 
 #: The defaults of every option come from the config, the one place they are set.
@@ -27,30 +29,21 @@ def run(
         metavar="STYLE", help="Style image(s) [default: the sample painting shipped with styx].",
         show_default=False)] = None,
     # The descriptor.
-    descriptor: Annotated[str, typer.Option(
-        "--descriptor", "-d", help="Descriptor network ('styx list descriptors').")] = D.descriptor,
-    weights: Annotated[str, typer.Option(
-        help="Descriptor weights: imagenet, random (seeded by --seed; for tests) or a "
-             ".safetensors/.pth file.")] = D.weights,
-    descriptor_option: Annotated[list[str] | None, typer.Option(
-        "--descriptor-option", metavar="KEY=VALUE",
-        help="A descriptor option, e.g. pooling=avg (repeatable).")] = None,
+    descriptor: options.DescriptorOption = D.descriptor,
+    weights: options.DescriptorWeightsOption = D.weights,
+    descriptor_option: options.DescriptorOptionsOption = None,
     # The objective.
-    content_layers: Annotated[str | None, typer.Option(
-        help="Content layers with optional weights, e.g. relu4_2 or relu3_1:0.5,relu4_2 "
-             "[default: the descriptor's].", show_default=False)] = None,
-    style_layers: Annotated[str | None, typer.Option(
-        help="Style layers with optional weights, e.g. relu1_1:0.2,relu2_1:0.2,... "
-             "[default: the descriptor's], or 'balanced'.", show_default=False)] = None,
+    content_layers: options.ContentLayersOption = None,
+    style_layers: options.StyleLayersOption = None,
     balance_style_layers: Annotated[bool, typer.Option(
         "--balance-style-layers",
-        help="Rescale the style layer weights so every layer's loss starts equal.")] = False,
-    content_weight: Annotated[float, typer.Option(help="Content weight (alpha).")] = D.content_weight,
-    style_weight: Annotated[float, typer.Option(help="Style weight (beta).")] = D.style_weight,
-    tv_weight: Annotated[float, typer.Option(
-        help="Total variation weight (smoothness).")] = D.tv_weight,
-    gram_normalization: Annotated[str, typer.Option(
-        help="Gram loss scaling: elements, gatys, seed-report or none.")] = D.gram_normalization,
+        help="Rescale the style layer weights so every layer's loss starts equal "
+             "('--style-layers balanced': the descriptor's default layers, "
+             "balanced).")] = False,
+    content_weight: options.ContentWeightOption = D.content_weight,
+    style_weight: options.StyleWeightOption = D.style_weight,
+    tv_weight: options.TVWeightOption = D.tv_weight,
+    gram_normalization: options.GramNormalizationOption = D.gram_normalization,
     # The images.
     size: Annotated[int | None, typer.Option(
         help=f"Long side of the output in pixels [default: {DEFAULT_SIZE}, or the last of "
@@ -68,10 +61,7 @@ def run(
         help="Starting image: content, noise, style or an image file.")] = D.init,
     noise_ratio: Annotated[float, typer.Option(
         help="Mix noise into the start: start*(1-R) + noise*R, R in [0, 1].")] = D.noise_ratio,
-    preserve_color: Annotated[bool, typer.Option(
-        "--preserve-color",
-        help="Keep the content's colours (the output's luminance, the content's "
-             "chroma).")] = False,
+    preserve_color: options.PreserveColorOption = False,
     # The optimisation.
     optimizer: Annotated[str, typer.Option(help="lbfgs or adam.")] = D.optimizer,
     steps: Annotated[str, typer.Option(
@@ -84,12 +74,9 @@ def run(
     lbfgs_history: Annotated[int, typer.Option(
         help="L-BFGS memory (pairs of update vectors kept).")] = D.lbfgs_history,
     # How it runs.
-    seed: Annotated[int, typer.Option(
-        help="Seed of the noise and of random descriptor weights.")] = D.seed,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = D.device,
-    amp: Annotated[str, typer.Option(
-        help="Mixed precision: auto (bf16 on CUDA, off elsewhere), bf16, fp16 or off; Gram "
-             "matrices and losses stay in fp32.")] = D.amp,
+    seed: options.SeedOption = D.seed,
+    device: options.DeviceOption = D.device,
+    amp: options.AmpOption = D.amp,
     channels_last: Annotated[bool, typer.Option(
         help="Run the descriptor in channels-last memory format (faster on CPUs and "
              "tensor cores).")] = D.channels_last,
@@ -97,21 +84,17 @@ def run(
         "--compile", help="torch.compile the descriptor (the first step is slow).")] = False,
     save_every: Annotated[int, typer.Option(
         help="Also write the image every N steps, as OUT.00100.png etc. (0: never).")] = 0,
-    log_json: Annotated[Path | None, typer.Option(
-        help="Write the settings and every step's losses (total, content, each style layer, "
-             "tv, seconds) to this JSON file.", show_default=False)] = None,
+    log_json: options.LogJsonOption = None,
     log_every: Annotated[int | None, typer.Option(
         help="Read the losses every N steps [default: every step; every 10th with adam "
              "on a GPU].", show_default=False)] = None,
-    quiet: Annotated[bool, typer.Option(
-        "--quiet", "-q", help="No progress bar, no notes.")] = False,
-    json_output: Annotated[bool, typer.Option(
-        "--json", help="Print the result as JSON on stdout.")] = False,
+    quiet: options.QuietOption = False,
+    json_output: options.JsonOption = False,
 ) -> None:
     """Gatys et al. style transfer: optimise the output image's pixels."""
     config = GatysConfig(
         descriptor=descriptor, weights=weights,
-        descriptor_options=_key_values(descriptor_option or []),
+        descriptor_options=parse_descriptor_options(descriptor_option),
         content_layers=content_layers, style_layers=style_layers,
         balance_style_layers=balance_style_layers, content_weight=content_weight,
         style_weight=style_weight, tv_weight=tv_weight, gram_normalization=gram_normalization,
@@ -174,16 +157,6 @@ def run(
     if notes:
         _note(f"wrote {output} ({summary['width']}x{summary['height']}, {result.steps} steps, "
               f"loss {result.loss:.4g}, {result.seconds:.1f} s on {result.device})")
-
-
-def _key_values(items: list[str]) -> dict:
-    options = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise StyxError(f"bad --descriptor-option {item!r}", "write KEY=VALUE, e.g. pooling=avg")
-        options[key.strip().replace("-", "_")] = value.strip()
-    return options
 
 
 def _name(path: Path | None) -> str | None:

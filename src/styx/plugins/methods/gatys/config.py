@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from styx.core.errors import StyxError
-from styx.core.layers import parse_layer_weights
+from styx.core.layers import layer_selection
+from styx.core.perceptual import LossSettings, check_loss_weights
 
 OPTIMIZERS = ("lbfgs", "adam")
 #: ``--init`` values that are not a path.
@@ -129,6 +130,16 @@ class ResolvedConfig:
     def total_steps(self) -> int:
         return sum(self.steps)
 
+    def loss_settings(self) -> LossSettings:
+        """The descriptor and loss settings, as :mod:`styx.core.perceptual` takes them."""
+        config = self.config
+        return LossSettings.from_options(
+            descriptor=config.descriptor, weights=config.weights,
+            content_layers=self.content_layers, style_layers=self.style_layers,
+            content_weight=config.content_weight, style_weight=config.style_weight,
+            tv_weight=config.tv_weight, gram_normalization=config.gram_normalization,
+            descriptor_options=config.descriptor_options)
+
 
 # -- checking --------------------------------------------------------------------------------
 def _finite_at_least(name: str, value: Any, low: float, *, hint: str | None = None,
@@ -173,29 +184,8 @@ def _int_list(name: str, value: Any, low: int) -> list[int]:
     return values
 
 
-def _layers(name: str, value: str | Mapping[str, float] | None) -> dict[str, float] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        if not value.strip():
-            return None
-        layers = parse_layer_weights(value)
-    else:
-        layers = {}
-        for layer, weight in dict(value).items():
-            layers[str(layer)] = _finite_at_least(f"weight of {name} layer {layer!r}", weight, 0)
-    if not layers:
-        return None
-    return layers
-
-
 def _resolve(config: GatysConfig, styles: int | None) -> ResolvedConfig:
-    weights = [_finite_at_least(name.replace("_", " "), getattr(config, name), 0,
-                                hint="weights must be finite and >= 0")
-               for name in ("content_weight", "style_weight", "tv_weight")]
-    if not any(weights):
-        raise StyxError("the content, style and TV weights are all zero",
-                        "give at least one positive weight")
+    check_loss_weights(config.content_weight, config.style_weight, config.tv_weight)
     optimizer = str(config.optimizer).strip().lower()
     if optimizer not in OPTIMIZERS:
         raise StyxError(f"unknown optimizer {config.optimizer!r}",
@@ -217,12 +207,12 @@ def _resolve(config: GatysConfig, styles: int | None) -> ResolvedConfig:
     elif not init:
         raise StyxError("empty --init", "use content, noise, style or the path of an image")
 
-    content_layers = _layers("content", config.content_layers)
+    content_layers = layer_selection(config.content_layers, what="content")
     balance = bool(config.balance_style_layers)
     style_value = config.style_layers
     if isinstance(style_value, str) and style_value.strip().lower() == BALANCED:
         style_value, balance = None, True
-    style_layers = _layers("style", style_value)
+    style_layers = layer_selection(style_value, what="style")
 
     scales = _resolve_scales(config)
     steps = _int_list("steps", config.steps, 1)

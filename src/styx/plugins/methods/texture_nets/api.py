@@ -21,9 +21,9 @@ from styx.core.errors import StyxError
 if TYPE_CHECKING:
     import torch
 
+    from styx.core.perceptual import LossSettings
     from styx.core.training import TrainConfig, TrainResult
     from styx.plugins.methods.texture_nets.generator import GeneratorConfig, TextureNetwork
-    from styx.plugins.methods.texture_nets.task import LossSettings
 
 METHOD = "texture-nets"
 #: Entries of a training log line that are not loss values.

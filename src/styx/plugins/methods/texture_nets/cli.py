@@ -14,12 +14,18 @@ from typing import Annotated
 
 import typer
 
+from styx.cli import options
 from styx.core.errors import StyxError
+from styx.core.perceptual import (
+    DEFAULT_CONTENT_WEIGHT,
+    DEFAULT_STYLE_WEIGHT,
+    DEFAULT_TV_WEIGHT,
+    LossSettings,
+)
 
 Opt = typer.Option
 
 _TRAIN = "Training"
-_LOSS = "Loss"
 _NET = "Generator"
 
 
@@ -41,39 +47,19 @@ def train(
         "--texture", help="Train a texture generator: noise in, the style's texture out "
                           "(no content loss).")] = False,
     # -- loss
-    descriptor: Annotated[str, Opt(
-        "--descriptor", help="Registered descriptor ('styx list descriptors').",
-        rich_help_panel=_LOSS)] = "vgg19",
-    weights: Annotated[str, Opt(
-        "--weights", help="Descriptor weights: imagenet, random, or a .safetensors/.pth file.",
-        rich_help_panel=_LOSS)] = "imagenet",
-    content_layers: Annotated[str | None, Opt(
-        "--content-layers", show_default=False, rich_help_panel=_LOSS,
-        help="Content layers with optional weights, e.g. 'relu4_2' or 'relu3_1:0.5,relu4_2' "
-             "(default: the descriptor's).")] = None,
-    style_layers: Annotated[str | None, Opt(
-        "--style-layers", show_default=False, rich_help_panel=_LOSS,
-        help="Style layers with optional weights, e.g. 'relu1_1:0.2,relu2_1' "
-             "(default: the descriptor's).")] = None,
-    content_weight: Annotated[float, Opt("--content-weight", rich_help_panel=_LOSS)] = 1.0,
-    style_weight: Annotated[float, Opt("--style-weight", rich_help_panel=_LOSS)] = 1e5,
-    tv_weight: Annotated[float, Opt(
-        "--tv-weight", help="Total-variation weight.", rich_help_panel=_LOSS)] = 1e-3,
-    content_loss: Annotated[str, Opt(
-        "--content-loss", help="Registered feature loss for content.",
-        rich_help_panel=_LOSS)] = "content",
-    style_loss: Annotated[str, Opt(
-        "--style-loss", help="Registered feature loss for style.",
-        rich_help_panel=_LOSS)] = "gram",
-    gram_normalization: Annotated[str | None, Opt(
-        "--gram-normalization", show_default=False, rich_help_panel=_LOSS,
-        help="Scaling of the Gram style loss: elements (default), gatys, seed-report or "
-             "none.")] = None,
-    tv_loss: Annotated[str, Opt(
-        "--tv-loss", help="Registered image loss for smoothness.",
-        rich_help_panel=_LOSS)] = "tv",
+    descriptor: Annotated[str, options.descriptor_option()] = "vgg19",
+    weights: options.DescriptorWeightsOption = "imagenet",
+    content_layers: options.ContentLayersOption = None,
+    style_layers: options.StyleLayersOption = None,
+    content_weight: options.ContentWeightOption = DEFAULT_CONTENT_WEIGHT,
+    style_weight: options.StyleWeightOption = DEFAULT_STYLE_WEIGHT,
+    tv_weight: options.TVWeightOption = DEFAULT_TV_WEIGHT,
+    content_loss: options.ContentLossOption = "content",
+    style_loss: options.StyleLossOption = "gram",
+    gram_normalization: options.GramNormalizationOption = None,
+    tv_loss: options.TVLossOption = "tv",
     style_size: Annotated[int | None, Opt(
-        "--style-size", show_default=False, rich_help_panel=_LOSS,
+        "--style-size", show_default=False, rich_help_panel=options.LOSS_PANEL,
         help="Long side of the style image in pixels (default: --image-size).")] = None,
     # -- training
     image_size: Annotated[int, Opt(
@@ -104,12 +90,9 @@ def train(
     resume: Annotated[bool, Opt(
         "--resume", help="Continue the run in the run folder from its checkpoint.",
         rich_help_panel=_TRAIN)] = False,
-    seed: Annotated[int, Opt("--seed", rich_help_panel=_TRAIN)] = 0,
-    device: Annotated[str, Opt(
-        "--device", help="auto, cpu, cuda, cuda:N or mps.", rich_help_panel=_TRAIN)] = "auto",
-    amp: Annotated[str, Opt(
-        "--amp", help="Mixed precision: auto (bf16 on CUDA, off on CPU), bf16, fp16, fp32/off.",
-        rich_help_panel=_TRAIN)] = "auto",
+    seed: options.SeedOption = 0,
+    device: options.DeviceOption = "auto",
+    amp: options.AmpOption = "auto",
     workers: Annotated[int, Opt(
         "--workers", help="Data-loading worker processes.", rich_help_panel=_TRAIN)] = 0,
     # -- generator
@@ -126,18 +109,14 @@ def train(
     norm: Annotated[str, Opt(
         "--norm", help="instance or batch.", rich_help_panel=_NET)] = "instance",
     # -- output
-    quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar.")] = False,
-    log_json: Annotated[Path | None, Opt(
-        "--log-json", show_default=False,
-        help="Write the logged losses to this JSON-lines file.")] = None,
-    as_json: Annotated[bool, Opt("--json", help="Print the result as JSON on stdout.")] = False,
+    quiet: options.QuietOption = False,
+    log_json: options.LogJsonOption = None,
+    as_json: options.JsonOption = False,
 ) -> None:
     """Train a texture network for one style; save it to the model store (or --output)."""
-    from styx.core.layers import parse_layer_weights
     from styx.core.training import TrainConfig
     from styx.plugins.methods.texture_nets.api import train_texture_net
     from styx.plugins.methods.texture_nets.generator import GeneratorConfig
-    from styx.plugins.methods.texture_nets.task import LossSettings
 
     if content_dir is None and not texture:
         raise StyxError("missing --content-dir", "give a folder of content photos "
@@ -152,14 +131,11 @@ def train(
                                 noise_channels=noise_channels,
                                 content_channels=0 if texture else 3,
                                 padding=padding, norm=norm)
-    losses = LossSettings(
-        descriptor=descriptor, weights=weights,
-        content_layers=parse_layer_weights(content_layers) if content_layers else None,
-        style_layers=parse_layer_weights(style_layers) if style_layers else None,
-        content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight,
-        content_loss=content_loss, style_loss=style_loss, tv_loss=tv_loss,
-        style_loss_options={"normalization": gram_normalization}
-        if gram_normalization is not None else {})
+    losses = LossSettings.from_options(
+        descriptor=descriptor, weights=weights, content_layers=content_layers,
+        style_layers=style_layers, content_weight=content_weight, style_weight=style_weight,
+        tv_weight=tv_weight, gram_normalization=gram_normalization,
+        content_loss=content_loss, style_loss=style_loss, tv_loss=tv_loss).check()
     config = TrainConfig(iterations=iterations, batch_size=batch_size, image_size=image_size,
                          lr=lr, lr_decay=lr_decay, lr_decay_every=lr_decay_every,
                          checkpoint_every=checkpoint_every, log_every=log_every, seed=seed,
@@ -205,12 +181,10 @@ def run(
     long_side: Annotated[int | None, Opt(
         "--long-side", show_default=False,
         help="Resize each content image to this long side first.")] = None,
-    preserve_color: Annotated[bool, Opt(
-        "--preserve-color",
-        help="Keep the content's colours, take only the luminance from the output.")] = False,
-    seed: Annotated[int, Opt("--seed", help="Seed of the generator's noise.")] = 0,
-    device: Annotated[str, Opt("--device", help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
-    quiet: Annotated[bool, Opt("--quiet", "-q", help="Print nothing but errors.")] = False,
+    preserve_color: options.PreserveColorOption = False,
+    seed: options.SeedOption = 0,
+    device: options.DeviceOption = "auto",
+    quiet: options.QuietOption = False,
 ) -> None:
     """Stylise photos with a trained texture network, or synthesise a texture (--texture)."""
     if not model:

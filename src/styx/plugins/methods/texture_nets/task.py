@@ -9,8 +9,6 @@ checkpoint and model metadata.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,13 @@ import torch
 from styx import __version__
 from styx.core.errors import StyxError
 from styx.core.objective import LossTerms, PerceptualObjective
+from styx.core.perceptual import (
+    DEFAULT_CONTENT_WEIGHT,
+    DEFAULT_STYLE_WEIGHT,
+    DEFAULT_TV_WEIGHT,
+    LossSettings,
+    build_objective,
+)
 from styx.plugins.methods.texture_nets.generator import (
     GeneratorConfig,
     TextureNetwork,
@@ -27,31 +32,10 @@ from styx.plugins.methods.texture_nets.generator import (
 
 METHOD = "texture-nets"
 
-#: Weights for the default ("elements") Gram normalisation, the same as the Gatys method's:
-#: style 1e5 against content 1 is the ratio of Johnson et al.'s per-element weights
-#: (1e10 : 1e5).
-DEFAULT_CONTENT_WEIGHT = 1.0
-DEFAULT_STYLE_WEIGHT = 1e5
-DEFAULT_TV_WEIGHT = 1e-3
-
-
-@dataclass
-class LossSettings:
-    """How a stylised crop is scored (all stored in the model's metadata)."""
-
-    descriptor: str = "vgg19"
-    weights: str = "imagenet"
-    content_layers: Mapping[str, float] | None = None  # None: the descriptor's defaults
-    style_layers: Mapping[str, float] | None = None
-    content_weight: float = DEFAULT_CONTENT_WEIGHT
-    style_weight: float = DEFAULT_STYLE_WEIGHT
-    tv_weight: float = DEFAULT_TV_WEIGHT
-    content_loss: str = "content"
-    style_loss: str = "gram"
-    tv_loss: str = "tv"
-    #: Options of the style loss, e.g. ``{"normalization": "gatys"}`` for the Gram loss.
-    style_loss_options: dict[str, Any] = field(default_factory=dict)
-    descriptor_options: dict[str, Any] = field(default_factory=dict)
+# LossSettings and the default weights live in styx.core.perceptual, shared by every method;
+# they are re-exported here for the imports that name this module.
+__all__ = ["DEFAULT_CONTENT_WEIGHT", "DEFAULT_STYLE_WEIGHT", "DEFAULT_TV_WEIGHT", "METHOD",
+           "LossSettings", "TextureNetsTask"]
 
 
 class TextureNetsTask:
@@ -64,10 +48,8 @@ class TextureNetsTask:
     def __init__(self, style: str | Path, *, generator: GeneratorConfig | None = None,
                  losses: LossSettings | None = None, style_size: int = 256,
                  texture: bool = False, seed: int = 0) -> None:
-        from styx.core.descriptor import build_descriptor
         from styx.core.image import read_image
         from styx.core.modelstore import sha256_file
-        from styx.core.plugins import descriptors
 
         self.losses = losses = losses or LossSettings()
         config = generator or GeneratorConfig()
@@ -81,27 +63,15 @@ class TextureNetsTask:
         self.style_sha256 = sha256_file(self.style_path)
         self.seed = seed
 
-        spec = descriptors().get(losses.descriptor)
-        content_layers = dict(losses.content_layers) if losses.content_layers is not None \
-            else dict.fromkeys(spec.default_content_layers, 1.0)
-        style_layers = dict(losses.style_layers) if losses.style_layers is not None \
-            else dict.fromkeys(spec.default_style_layers, 1.0)
+        content_layers, style_layers = losses.layer_weights()
         if texture:
             content_layers = {}
         if not style_layers:
             raise StyxError("no style layer selected", "give --style-layers, e.g. relu1_1,relu2_1")
-        # Built trimmed to the layers in use: far cheaper than building it whole.
-        descriptor = build_descriptor(spec.name, losses.weights, seed=seed,
-                                      layers=[*content_layers, *style_layers],
-                                      **losses.descriptor_options)
         self.content_layers = content_layers
         self.style_layers = style_layers
-        self.objective = PerceptualObjective(
-            descriptor, content_layers=content_layers, style_layers=style_layers,
-            content_weight=losses.content_weight, style_weight=losses.style_weight,
-            tv_weight=losses.tv_weight, content_loss=losses.content_loss,
-            style_loss=losses.style_loss, tv_loss=losses.tv_loss,
-            style_loss_options=losses.style_loss_options)
+        self.objective: PerceptualObjective = build_objective(
+            losses, content_layers, style_layers, seed=seed)
         self._device: torch.device | None = None
 
     # -- TrainingTask ----------------------------------------------------------------------
@@ -122,7 +92,6 @@ class TextureNetsTask:
 
     def metadata(self) -> dict[str, Any]:
         """JSON-able description: method, architecture, style image and training settings."""
-        losses = self.losses
         return {
             "method": METHOD,
             "styx_version": __version__,
@@ -131,18 +100,7 @@ class TextureNetsTask:
             "style": {"name": self.style_path.name, "sha256": self.style_sha256,
                       "size": [int(s) for s in self.style_image.shape[-2:]]},
             "loss": {
-                "descriptor": losses.descriptor,
-                "weights": str(losses.weights),
-                "descriptor_options": dict(losses.descriptor_options),
-                "content_layers": dict(self.content_layers),
-                "style_layers": dict(self.style_layers),
-                "content_weight": losses.content_weight,
-                "style_weight": losses.style_weight,
-                "tv_weight": losses.tv_weight,
-                "content_loss": losses.content_loss,
-                "style_loss": losses.style_loss,
-                "style_loss_options": dict(losses.style_loss_options),
-                "tv_loss": losses.tv_loss,
+                **self.losses.as_metadata(self.content_layers, self.style_layers),
                 "style_size": self.style_size,
                 "seed": self.seed,
             },
