@@ -619,3 +619,20 @@ def test_two_process_gloo_training_writes_the_model_once(data):
 
     out = stylize("ddp", torch.rand(1, 3, 24, 24), seed=0, device="cpu")
     assert out.shape == (1, 3, 24, 24)
+
+
+def test_descriptor_options_reach_the_descriptor_and_the_model(data, styx_cli):
+    result = styx_cli("train", "texture-nets", "--style", str(data["style"]),
+                      "--content-dir", str(data["content"]), "--name", "avg-pool",
+                      "--iterations", "1", "--descriptor-option", "pooling=avg", *TINY_TRAIN)
+    assert result.exit_code == 0, result.stderr
+    metadata = json.loads((data["root"] / "home" / "models" / "avg-pool" / "model.json")
+                          .read_text())
+    assert metadata["loss"]["descriptor_options"] == {"pooling": "avg"}
+
+    bad = styx_cli("train", "texture-nets", "--style", str(data["style"]),
+                   "--content-dir", str(data["content"]), "--name", "bad-option",
+                   "--iterations", "1", "--descriptor-option", "pooling=median", *TINY_TRAIN)
+    assert bad.exit_code == 2
+    assert "pooling" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (data["root"] / "home" / "models" / "bad-option").exists()

@@ -16,6 +16,7 @@ import typer
 
 from styx.cli import options
 from styx.core.errors import StyxError
+from styx.core.options import parse_descriptor_options
 from styx.core.perceptual import (
     DEFAULT_CONTENT_WEIGHT,
     DEFAULT_STYLE_WEIGHT,
@@ -48,6 +49,7 @@ def train(
                           "(no content loss).")] = False,
     # -- loss
     descriptor: Annotated[str, options.descriptor_option()] = "vgg19",
+    descriptor_option: options.DescriptorOptionsOption = None,
     weights: options.DescriptorWeightsOption = "imagenet",
     content_layers: options.ContentLayersOption = None,
     style_layers: options.StyleLayersOption = None,
@@ -135,7 +137,8 @@ def train(
         descriptor=descriptor, weights=weights, content_layers=content_layers,
         style_layers=style_layers, content_weight=content_weight, style_weight=style_weight,
         tv_weight=tv_weight, gram_normalization=gram_normalization,
-        content_loss=content_loss, style_loss=style_loss, tv_loss=tv_loss).check()
+        content_loss=content_loss, style_loss=style_loss, tv_loss=tv_loss,
+        descriptor_options=parse_descriptor_options(descriptor_option)).check()
     config = TrainConfig(iterations=iterations, batch_size=batch_size, image_size=image_size,
                          lr=lr, lr_decay=lr_decay, lr_decay_every=lr_decay_every,
                          checkpoint_every=checkpoint_every, log_every=log_every, seed=seed,
