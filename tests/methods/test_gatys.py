@@ -274,6 +274,32 @@ def test_bad_options_are_styx_errors_before_any_work():
             stylize(**options)
 
 
+
+def test_the_content_alpha_channel_is_kept_in_the_output(styx_cli, image_files, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    rgb = Image.open(image_files["content"]).convert("RGB").resize((40, 32))
+    alpha = np.tile(np.linspace(0, 255, 40, dtype=np.uint8), (32, 1))
+    rgba = rgb.copy()
+    rgba.putalpha(Image.fromarray(alpha))
+    content = tmp_path / "transparent.png"
+    rgba.save(content)
+    out = tmp_path / "out.png"
+    result = styx_cli("run", "gatys", str(content), str(image_files["style"]), "-o", str(out),
+                      "--weights", "random", "--steps", "2", "--size", "40", "--quiet")
+    assert result.exit_code == 0, result.stderr
+    written = Image.open(out)
+    assert written.mode == "RGBA" and written.size == (40, 32)
+    assert np.abs(np.asarray(written)[..., 3].astype(int) - alpha).max() <= 1
+    # A format without transparency gets the colours alone.
+    jpg = tmp_path / "out.jpg"
+    result = styx_cli("run", "gatys", str(content), str(image_files["style"]), "-o", str(jpg),
+                      "--weights", "random", "--steps", "1", "--size", "40", "--quiet")
+    assert result.exit_code == 0, result.stderr
+    assert Image.open(jpg).mode == "RGB"
+
+
 # -- the command -------------------------------------------------------------------------------
 def test_cli_writes_the_image_a_json_log_and_intermediate_images(styx_cli, image_files,
                                                                  tmp_path):

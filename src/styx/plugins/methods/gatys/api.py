@@ -74,6 +74,9 @@ class GatysResult:
     #: The long sides optimised, coarse to fine.
     scales: list[int]
     config: GatysConfig
+    #: The content image's alpha channel (1 x 1 x H x W), when it had one; writers that
+    #: support transparency re-attach it (``save_image(image, path, alpha=alpha)``).
+    alpha: torch.Tensor | None = None
 
 
 def stylize(content: ImageInput | None = None,
@@ -147,7 +150,14 @@ class GatysRun:
             else sample_image("content")
         if final is None and not isinstance(content, torch.Tensor):
             final = DEFAULT_SIZE
-        self.content = load_input(content, long_side=final, what="content")
+        self.content_alpha = None
+        if isinstance(content, torch.Tensor):
+            self.content = load_input(content, long_side=final, what="content")
+        else:
+            from styx.core.image import read_image
+
+            loaded = read_image(content, long_side=final)
+            self.content, self.content_alpha = loaded.rgb, loaded.alpha
         self.final_size = max(self.content.shape[-2:])
         self.scales = [s if s is not None else self.final_size for s in self.resolved.scales]
         style_long = max(1, round(self.config.style_scale * self.final_size))
@@ -306,4 +316,4 @@ class GatysRun:
             history=self.history, content_layers=dict(self.objective.content_layers),
             style_layers=dict(self.objective.style_layers),
             seconds=time.perf_counter() - started, device=str(self.device),
-            scales=scales_run, config=config)
+            scales=scales_run, config=config, alpha=self.content_alpha)

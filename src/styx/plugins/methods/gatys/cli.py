@@ -136,7 +136,7 @@ def run(
                                    "history": error.history})
         raise
 
-    save_image(result.image, output)
+    save_image(result.image, output, alpha=result.alpha)
     summary = {"output": str(output), "width": int(result.image.shape[-1]),
                "height": int(result.image.shape[-2]), "steps": result.steps,
                "loss": result.loss, "seconds": round(result.seconds, 3),
