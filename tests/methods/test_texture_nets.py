@@ -636,3 +636,18 @@ def test_descriptor_options_reach_the_descriptor_and_the_model(data, styx_cli):
     assert bad.exit_code == 2
     assert "pooling" in bad.stderr and "Traceback" not in bad.stderr
     assert not (data["root"] / "home" / "models" / "bad-option").exists()
+
+
+def test_instance_norm_matches_torch_and_copes_with_single_values():
+    from styx.plugins.methods.texture_nets.generator import InstanceNorm
+
+    norm = InstanceNorm(4)
+    with torch.no_grad():
+        norm.weight.copy_(torch.tensor([1.0, 2.0, 0.5, -1.0]))
+        norm.bias.copy_(torch.tensor([0.0, 0.1, -0.2, 0.3]))
+    x = torch.randn(2, 4, 5, 3)
+    expected = torch.nn.functional.instance_norm(x, weight=norm.weight, bias=norm.bias)
+    torch.testing.assert_close(norm(x), expected, rtol=1e-4, atol=1e-5)
+    single = norm(torch.randn(1, 4, 1, 1, requires_grad=True))
+    torch.testing.assert_close(single.detach().flatten(), norm.bias.detach())
+    single.sum().backward()  # the graph stays intact for training
