@@ -77,29 +77,29 @@ def flatten_optimizer_state(state_dict: Mapping[str, Any], prefix: str = OPTIMIZ
     becomes ``{prefix}group.<i>.<key>``). :func:`unflatten_optimizer_state` inverts it.
     """
     tensors: dict[str, torch.Tensor] = {}
-    state_json: dict[str, dict[str, Any]] = {}
-    for param_id, param_state in state_dict.get("state", {}).items():
-        entry: dict[str, Any] = {}
-        for key, value in param_state.items():
-            if isinstance(value, torch.Tensor):
-                name = f"{prefix}state.{param_id}.{key}"
-                tensors[name] = value
-                entry[key] = {"__tensor__": name}
-            else:
-                entry[key] = _jsonable(value, f"optimizer state {param_id}.{key}")
-        state_json[str(param_id)] = entry
-    groups_json: list[dict[str, Any]] = []
-    for index, group in enumerate(state_dict.get("param_groups", [])):
-        entry = {}
-        for key, value in group.items():
-            if isinstance(value, torch.Tensor):
-                name = f"{prefix}group.{index}.{key}"
-                tensors[name] = value
-                entry[key] = {"__tensor__": name}
-            else:
-                entry[key] = _jsonable(value, f"optimizer param group {index}.{key}")
-        groups_json.append(entry)
+    state_json = {
+        str(param_id): _split_tensors(param_state, f"{prefix}state.{param_id}",
+                                      f"optimizer state {param_id}", tensors)
+        for param_id, param_state in state_dict.get("state", {}).items()}
+    groups_json = [
+        _split_tensors(group, f"{prefix}group.{index}", f"optimizer param group {index}",
+                       tensors)
+        for index, group in enumerate(state_dict.get("param_groups", []))]
     return tensors, {"state": state_json, "param_groups": groups_json}
+
+
+def _split_tensors(values: Mapping[str, Any], name: str, what: str,
+                   tensors: dict[str, torch.Tensor]) -> dict[str, Any]:
+    """``values`` as JSON: each tensor goes into ``tensors`` as ``name.<key>`` and is
+    replaced by a ``{"__tensor__": "name.<key>"}`` reference."""
+    entry: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, torch.Tensor):
+            tensors[f"{name}.{key}"] = value
+            entry[key] = {"__tensor__": f"{name}.{key}"}
+        else:
+            entry[key] = _jsonable(value, f"{what}.{key}")
+    return entry
 
 
 def unflatten_optimizer_state(tensors: Mapping[str, torch.Tensor], description: Mapping[str, Any]
