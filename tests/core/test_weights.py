@@ -125,8 +125,27 @@ class Pickled:
 
 def test_pickled_objects_are_never_unpickled(tmp_path):
     torch.save({"weight": torch.zeros(1), "obj": Pickled()}, tmp_path / "evil.pth")
-    with pytest.raises(StyxError, match="cannot read weights file"):
+    with pytest.raises(StyxError, match="cannot read weights file") as error:
         w.read_state_dict(tmp_path / "evil.pth")
+    # The hint must not pass on torch's advice to load with weights_only=False.
+    assert "weights_only" not in str(error.value)
+    assert "never unpickles" in str(error.value.hint)
+
+
+class RunsCode:
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_pickle_that_runs_code_does_not_run(tmp_path):
+    marker = tmp_path / "ran"
+    torch.save({"weight": torch.zeros(1), "payload": RunsCode(marker)}, tmp_path / "evil.pth")
+    with pytest.raises(StyxError, match="not a plain state dict"):
+        w.read_state_dict(tmp_path / "evil.pth")
+    assert not marker.exists()
 
 
 def test_random_weights_are_seeded_he_normal():

@@ -21,6 +21,7 @@ there through :func:`weights_info`.
 from __future__ import annotations
 
 import os
+import pickle
 import re
 import sys
 import tempfile
@@ -191,6 +192,11 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
             state: Any = load_file(str(path))
         else:
             state = torch.load(str(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        # torch's message advises weights_only=False, which would run the file's code.
+        raise StyxError(f"cannot read weights file {path}: not a plain state dict of tensors",
+                        "styx never unpickles arbitrary objects; convert the file to a "
+                        ".safetensors or tensors-only .pth state dict") from None
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's to fix
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StyxError(f"cannot read weights file {path}: {first[:200]}",
