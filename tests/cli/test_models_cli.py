@@ -97,3 +97,30 @@ def test_models_help_lists_the_commands(styx_cli):
     assert result.exit_code == 0
     for command in ("list", "show", "rm"):
         assert command in result.stdout
+
+
+def test_show_and_list_flag_a_truncated_weights_file(styx_cli, stored):
+    weights = models_home() / "starry" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-3])
+    result = styx_cli("models", "show", "starry")
+    assert result.exit_code == 0 and "damaged" in result.stdout
+    info = json.loads(styx_cli("models", "show", "starry", "--json").stdout)
+    assert "truncated" in info["error"]
+    listed = json.loads(styx_cli("models", "list", "--json").stdout)["models"]
+    assert [m["name"] for m in listed if m["error"]] == ["starry"]
+    assert "damaged" in next(line for line in styx_cli("models", "list").stdout.splitlines()
+                             if "starry" in line)
+
+
+def test_rm_of_a_name_given_twice_deletes_it_once_without_error(styx_cli, stored):
+    result = styx_cli("models", "rm", "starry", "starry", "bank", "-y")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.count("removed") == 2
+    assert not any(models_home().iterdir())
+
+
+def test_rm_of_a_path_says_rm_takes_names(styx_cli, stored):
+    result = styx_cli("models", "rm", str(models_home() / "starry"), "-y")
+    assert result.exit_code == 2 and "never a folder path" in result.stderr
+    assert "give a folder path instead" not in result.stderr
+    assert (models_home() / "starry").is_dir()

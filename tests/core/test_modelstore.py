@@ -229,3 +229,34 @@ def test_importing_the_store_does_not_import_torch():
                          check=True)
     assert out.stdout.strip() == "False"
     assert modelstore.WEIGHTS_FILE == "model.safetensors"
+
+
+def test_a_truncated_or_garbage_weights_file_is_listed_as_damaged(home):
+    save_model(tiny_model(), META, name="good")
+    for name, damage in (("cut", lambda d: d[:len(d) // 2]), ("tail", lambda d: d[:-4]),
+                         ("garbage", lambda d: b"\x00\xff" * 1500), ("empty", lambda d: b"")):
+        folder = save_model(tiny_model(), META, name=name)
+        weights = folder / "model.safetensors"
+        weights.write_bytes(damage(weights.read_bytes()))
+    infos = {i.name: i for i in list_models()}
+    assert infos["good"].error is None and model_info("good").error is None
+    for name in ("cut", "tail", "garbage", "empty"):
+        assert infos[name].error and "model.safetensors" in infos[name].error, name
+        assert model_info(name).error == infos[name].error
+        with pytest.raises(StyxError):
+            load_model(name)
+    (models_home() / "cut" / "model.safetensors").unlink()
+    assert model_info("cut").error == "no model.safetensors"
+
+
+def test_the_weights_file_is_as_readable_as_the_metadata(home):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        folder = save_model(tiny_model(), META, name="shared")
+    finally:
+        os.umask(old)
+    mode = stat.S_IMODE((folder / "model.safetensors").stat().st_mode)
+    assert mode == stat.S_IMODE((folder / "model.json").stat().st_mode) == 0o644

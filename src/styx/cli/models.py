@@ -90,6 +90,8 @@ def show_command(
         return
     console = _stdout()
     console.print(f"[bold]{info.name}[/]  {info.path}  ({_human_size(info.size_bytes)})")
+    if info.error:
+        console.print(f"[red]damaged:[/] {info.error}", markup=True)
     console.print_json(json.dumps(info.metadata))
 
 
@@ -99,8 +101,16 @@ def rm_command(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Delete stored models."""
-    from styx.core.modelstore import remove_model, stored_model_folder
+    from styx.core.errors import StyxError
+    from styx.core.modelstore import check_model_name, remove_model, stored_model_folder
 
+    names = list(dict.fromkeys(names))  # a name given twice is deleted once
+    for name in names:
+        try:
+            check_model_name(name)
+        except StyxError as error:
+            raise StyxError(error.message, "'styx models rm' deletes stored models by the "
+                            "name 'styx models list' shows, never a folder path") from None
     folders = [stored_model_folder(name) for name in names]
     if not yes:
         listed = ", ".join(str(f) for f in folders)

@@ -121,7 +121,20 @@ def save_model(tensors_or_module: Any, metadata: Mapping[str, Any], *, name: str
     with atomic_dir(target) as temp:
         save_file(tensors, str(temp / WEIGHTS_FILE), metadata={_HEADER_KEY: text})
         (temp / METADATA_FILE).write_text(text + "\n", encoding="utf-8")
+        _same_permissions(temp / WEIGHTS_FILE, like=temp / METADATA_FILE)
     return target
+
+
+def _same_permissions(path: Path, *, like: Path) -> None:
+    """Give ``path`` the permissions of ``like``, a file just created the usual way.
+
+    safetensors writes its files as ``0o600``: a model in a shared store would be
+    unreadable to everyone but its trainer, though its ``model.json`` is not.
+    """
+    try:
+        os.chmod(path, like.stat().st_mode & 0o777)
+    except OSError:  # a filesystem without Unix permissions
+        pass
 
 
 def _tensors_of(tensors_or_module: Any) -> dict[str, torch.Tensor]:
@@ -229,11 +242,45 @@ def load_model(name_or_path: str | os.PathLike[str]
     return state, metadata
 
 
+def weights_problem(folder: Path) -> str | None:
+    """Why ``folder``'s weights file cannot be loaded (missing, truncated, not
+    safetensors), or None; reads only its header, so it is cheap for large models."""
+    weights = folder / WEIGHTS_FILE
+    try:
+        size = weights.stat().st_size
+        with open(weights, "rb") as handle:
+            prefix = handle.read(8)
+            if len(prefix) < 8:
+                return f"{WEIGHTS_FILE} is truncated ({size} bytes)"
+            header_size = int.from_bytes(prefix, "little")
+            if header_size > size - 8:
+                return f"{WEIGHTS_FILE} is truncated or not safetensors"
+            header = json.loads(handle.read(header_size))
+    except FileNotFoundError:
+        return f"no {WEIGHTS_FILE}"
+    except OSError as error:
+        return f"cannot read {WEIGHTS_FILE}: {error.strerror or error}"
+    except (UnicodeDecodeError, ValueError):
+        return f"{WEIGHTS_FILE} is not a safetensors file"
+    if not isinstance(header, dict):
+        return f"{WEIGHTS_FILE} is not a safetensors file"
+    try:
+        end = max((int(entry["data_offsets"][1]) for key, entry in header.items()
+                   if key != "__metadata__"), default=0)
+    except (TypeError, KeyError, IndexError, ValueError):
+        return f"{WEIGHTS_FILE} has a damaged header"
+    if 8 + header_size + end != size:
+        return (f"{WEIGHTS_FILE} is truncated ({size} bytes, its header describes "
+                f"{8 + header_size + end})")
+    return None
+
+
 def model_info(name_or_path: str | os.PathLike[str]) -> ModelInfo:
-    """Name, folder, metadata and size of one model (StyxError if it is not valid)."""
+    """Name, folder, metadata and size of one model (StyxError if its metadata cannot be
+    read; ``error`` says what is wrong with a missing or truncated weights file)."""
     folder = resolve_model(name_or_path)
     return ModelInfo(name=folder.name, path=folder, metadata=read_metadata(folder),
-                     size_bytes=_size(folder))
+                     size_bytes=_size(folder), error=weights_problem(folder))
 
 
 def _model_folders() -> list[Path]:
@@ -249,9 +296,7 @@ def list_models() -> list[ModelInfo]:
     infos = []
     for folder in _model_folders():
         try:
-            metadata, error = read_metadata(folder), None
-            if not (folder / WEIGHTS_FILE).is_file():
-                error = f"no {WEIGHTS_FILE}"
+            metadata, error = read_metadata(folder), weights_problem(folder)
         except StyxError as problem:
             metadata, error = {}, problem.message
         infos.append(ModelInfo(name=folder.name, path=folder, metadata=metadata,
