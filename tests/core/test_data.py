@@ -137,3 +137,12 @@ def test_ranks_share_out_each_epoch():
     assert [shares[r][k] for k in range(3) for r in range(3)][:7] == order
     with pytest.raises(ValueError):
         ContentStream(5, rank=2, world_size=2)
+
+
+def test_the_fingerprint_follows_the_files_not_the_folder(tmp_path):
+    write_images(tmp_path / "a", count=3)
+    paths = write_images(tmp_path / "b", count=3, seed=9)  # other pixels, same names
+    first = ContentImages(tmp_path / "a", 16).fingerprint()
+    assert ContentImages(tmp_path / "b", 16).fingerprint() == first
+    paths[0].rename(paths[0].with_name("renamed.png"))
+    assert ContentImages(tmp_path / "b", 16).fingerprint() != first

@@ -57,5 +57,7 @@ def test_torchrun_two_processes_train_identically_and_resume_exactly(tmp_path):
     assert reports[1]["checkpoint"] == "None"
     state = read_checkpoint(run_dir / "whole" / CHECKPOINT_NAME).state
     assert state["step"] == 6
-    assert state["data"] == {"samples_per_rank": 12, "world_size": 2, "seed": 0}
+    assert {k: state["data"][k] for k in ("samples_per_rank", "world_size", "seed",
+                                          "images")} == \
+        {"samples_per_rank": 12, "world_size": 2, "seed": 0, "images": 6}
     assert sorted(p.name for p in (run_dir / "whole").iterdir()) == [CHECKPOINT_NAME]

@@ -218,7 +218,10 @@ def test_checkpoint_holds_model_optimizer_scheduler_and_settings(content, tmp_pa
     assert checkpoint.state["step"] == 12
     assert checkpoint.state["task"] == {"method": "fake-tiny", "noise": 0.05}
     assert checkpoint.state["config"]["batch_size"] == 2
-    assert checkpoint.state["data"] == {"samples_per_rank": 24, "world_size": 1, "seed": 3}
+    data = checkpoint.state["data"]
+    assert {k: data[k] for k in ("samples_per_rank", "world_size", "seed", "images")} == \
+        {"samples_per_rank": 24, "world_size": 1, "seed": 3, "images": 5}
+    assert data["content_dir"] == str(content) and len(data["files"]) == 16
     assert checkpoint.state["scheduler"]["last_epoch"] == 12
     adam = checkpoint.optimizer
     assert set(adam["state"][0]) == {"step", "exp_avg", "exp_avg_sq"}
@@ -443,3 +446,65 @@ def test_bf16_autocast_runs_the_step_in_low_precision_and_the_loss_in_fp32(conte
 def test_the_fake_task_satisfies_the_protocol():
     assert isinstance(TinyTask(), training.TrainingTask)
     assert not isinstance(object(), training.TrainingTask)
+
+
+# -- review fixes ----------------------------------------------------------------------------
+def test_a_refused_resume_names_the_changed_setting_with_both_values(content, tmp_path):
+    run_dir = tmp_path / "run"
+
+    class Nested(TinyTask):
+        def __init__(self, weight: float) -> None:
+            super().__init__()
+            self.weight = weight
+
+        def metadata(self):
+            return {"method": "fake-tiny", "loss": {"style_weight": self.weight, "tv": 1}}
+
+    train(Nested(1e5), content, replace(CONFIG, iterations=2), run_dir=run_dir)
+    with pytest.raises(StyxError) as error:
+        train(Nested(3.0), content, CONFIG, run_dir=run_dir, resume=True)
+    assert "loss.style_weight: 100000.0 -> 3.0" in error.value.message
+
+
+def test_resume_with_other_content_images_says_so(content, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    train(TinyTask(), content, replace(CONFIG, iterations=2), run_dir=run_dir)
+    moved = tmp_path / "moved"
+    content.rename(moved)  # the same files elsewhere: an exact resume, no note
+    train(TinyTask(), moved, replace(CONFIG, iterations=3, quiet=False), run_dir=run_dir,
+          resume=True)
+    assert "content images differ" not in capsys.readouterr().err
+    write_images(moved / "more", count=1, seed=5)
+    train(TinyTask(), moved, replace(CONFIG, iterations=4, quiet=False), run_dir=run_dir,
+          resume=True)
+    err = capsys.readouterr().err
+    assert "content images differ" in err and "5 file(s)" in err and "now 6" in err
+
+
+def test_unwritable_run_dir_or_log_is_a_styx_error_before_any_work(content, tmp_path,
+                                                                   monkeypatch):
+    def no_model():
+        raise AssertionError("the model was built before the paths were checked")
+
+    task = TinyTask()
+    monkeypatch.setattr(task, "build_model", no_model)
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    with pytest.raises(StyxError, match="--run-dir .* is a file"):
+        train(task, content, CONFIG, run_dir=a_file)
+    with pytest.raises(StyxError, match="--run-dir .* is a file"):
+        train(task, content, CONFIG, run_dir=a_file / "inside")
+    with pytest.raises(StyxError, match="--log-json .* is a folder"):
+        train(task, content, CONFIG, run_dir=tmp_path / "run", log_json=tmp_path)
+    with pytest.raises(StyxError, match="--log-json .* is a file"):
+        train(task, content, CONFIG, run_dir=tmp_path / "run", log_json=a_file / "log.jsonl")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_checkpoint_that_cannot_be_written_is_a_styx_error(content, tmp_path, monkeypatch):
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(training, "save_checkpoint", disk_full)
+    with pytest.raises(StyxError, match="cannot write the checkpoint .*No space left"):
+        train(TinyTask(), content, replace(CONFIG, iterations=2), run_dir=tmp_path / "run")

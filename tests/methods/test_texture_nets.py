@@ -651,3 +651,40 @@ def test_instance_norm_matches_torch_and_copes_with_single_values():
     single = norm(torch.randn(1, 4, 1, 1, requires_grad=True))
     torch.testing.assert_close(single.detach().flatten(), norm.bias.detach())
     single.sum().backward()  # the graph stays intact for training
+
+
+# -- review fixes ----------------------------------------------------------------------------
+def test_output_dir_names_never_collide_even_on_case_insensitive_disks(tmp_path):
+    from styx.plugins.methods.texture_nets.cli import _output_paths
+
+    contents = [Path("x/a.jpg"), Path("y/A.jpg"), Path("y/a.png"), Path("y/a-2.jpg"),
+                Path("z/A-2.JPG")]
+    paths = _output_paths(contents, None, tmp_path, "PNG", texture=False)
+    names = [p.name for p in paths]
+    assert len({n.casefold() for n in names}) == len(contents), names
+    assert names[0] == "a.png" and all(p.parent == tmp_path for p in paths)
+
+
+def test_an_existing_output_folder_hint_does_not_suggest_models_rm(data, monkeypatch):
+    out = data["root"] / "model-folder"
+    train_tiny(data, output=out, config=tiny_config(iterations=1))
+    with pytest.raises(StyxError, match="already exists") as error:
+        train_tiny(data, output=out, config=tiny_config(iterations=1))
+    assert "models rm" not in error.value.hint and "--overwrite" in error.value.hint
+
+
+def test_a_run_dir_that_is_a_file_is_refused_before_anything_is_written(data, styx_cli):
+    a_file = data["root"] / "not-a-folder"
+    a_file.write_text("x")
+    for extra in ([], ["--texture"]):
+        result = styx_cli("train", "texture-nets", "--style", str(data["style"]),
+                          "--content-dir", str(data["content"]), "--name", "m",
+                          "--run-dir", str(a_file), "--iterations", "1", *extra, *TINY_TRAIN)
+        assert result.exit_code == 2, result.stderr
+        assert "is a file, not a folder" in result.stderr and "Traceback" not in result.stderr
+    result = styx_cli("train", "texture-nets", "--style", str(data["style"]),
+                      "--content-dir", str(data["content"]), "--name", "m",
+                      "--log-json", str(data["root"]), "--iterations", "1", *TINY_TRAIN)
+    assert result.exit_code == 2 and "is a folder" in result.stderr
+    assert not (data["root"] / "home" / "models" / "m").exists()
+    assert a_file.read_text() == "x"

@@ -66,6 +66,15 @@ class ContentImages(Dataset):
     def __len__(self) -> int:
         return len(self.files)
 
+    def fingerprint(self) -> str:
+        """A short hash of the image files' paths relative to the folder, in order: the
+        same for the same files wherever the folder lives, different when a file is
+        added, removed or renamed (which changes every later crop)."""
+        digest = hashlib.blake2b(digest_size=8)
+        for path in self.files:
+            digest.update(path.relative_to(self.folder).as_posix().encode() + b"\0")
+        return digest.hexdigest()
+
     # -- reading ---------------------------------------------------------------------------
     def _read(self, index: int) -> torch.Tensor | None:
         """Image ``index`` as 1 x 3 x H x W, or None (and remembered) if it cannot be read."""

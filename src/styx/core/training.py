@@ -258,9 +258,28 @@ def _normalised(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def _differences(old: dict, new: dict, ignore: tuple[str, ...] = ()) -> list[str]:
+_MISSING = "<missing>"
+
+
+def _differences(old: dict, new: dict, ignore: tuple[str, ...] = (), prefix: str = ""
+                 ) -> list[str]:
+    """``key: old -> new`` for every differing key, nested dicts as dotted keys."""
     keys = sorted((set(old) | set(new)) - set(ignore))
-    return [k for k in keys if old.get(k, "<missing>") != new.get(k, "<missing>")]
+    found: list[str] = []
+    for key in keys:
+        a, b = old.get(key, _MISSING), new.get(key, _MISSING)
+        if a == b:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict):
+            found += _differences(a, b, prefix=f"{prefix}{key}.")
+        else:
+            found.append(f"{prefix}{key}: {_short_value(a)} -> {_short_value(b)}")
+    return found
+
+
+def _short_value(value: Any) -> str:
+    text = value if value == _MISSING else json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _collate(items: list[tuple[torch.Tensor, tuple[tuple[str, str], ...]]]
@@ -318,13 +337,26 @@ class _Log:
             return
         from styx.core.atomic import atomic_path
 
-        with atomic_path(self.path) as temp:
-            temp.write_text("".join(json.dumps(h) + "\n" for h in history), encoding="utf-8")
+        try:
+            with atomic_path(self.path) as temp:
+                temp.write_text("".join(json.dumps(h) + "\n" for h in history),
+                                encoding="utf-8")
+        except OSError as error:
+            raise _write_error("the JSON log", self.path, error) from None
 
     def record(self, entry: dict[str, Any]) -> None:
         if self.path is not None:
-            with open(self.path, "a", encoding="utf-8") as handle:
-                handle.write(json.dumps(entry) + "\n")
+            try:
+                with open(self.path, "a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(entry) + "\n")
+            except OSError as error:
+                raise _write_error("the JSON log", self.path, error) from None
+
+
+def _write_error(what: str, path: Path, error: OSError) -> StyxError:
+    return StyxError(f"cannot write {what} {path}: {error.strerror or error}",
+                     "check the path and the free disk space; --resume continues from the "
+                     "last checkpoint")
 
 
 # -- the loop ------------------------------------------------------------------------------
@@ -342,6 +374,7 @@ def train(task: TrainingTask, content_dir: str | os.PathLike[str], config: Train
     from styx.core.device import resolve_device
 
     config.validate()
+    check_run_paths(run_dir, log_json)
     device = resolve_device(config.device)
     ctx = _setup_distributed(device)
     try:
@@ -360,6 +393,29 @@ def train(task: TrainingTask, content_dir: str | os.PathLike[str], config: Train
             import torch.distributed as dist
 
             dist.destroy_process_group()
+
+
+def check_run_paths(run_dir: str | os.PathLike[str],
+                    log_json: str | os.PathLike[str] | None = None) -> None:
+    """StyxError now, before any work, for a run folder or JSON log that cannot be written:
+    a run folder that is a file (or inside one), a log path that is a folder."""
+    def writable_folder(folder: Path, option: str) -> None:
+        existing = folder
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise StyxError(f"{option} {folder}: {existing} is a file, not a folder",
+                            f"give a folder path to {option}")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise StyxError(f"{option} {folder}: {existing} is not writable",
+                            f"choose a {option} you can write to")
+
+    writable_folder(Path(run_dir).expanduser(), "--run-dir")
+    if log_json is not None:
+        log = Path(log_json).expanduser()
+        if log.is_dir():
+            raise StyxError(f"--log-json {log} is a folder", "give a file path, e.g. run.jsonl")
+        writable_folder(log.parent, "--log-json")
 
 
 class _Run:
@@ -412,10 +468,15 @@ class _Run:
         self.images.skipped.update(state.get("skipped_files", {}))
         self.reported.update(self.images.skipped)
         self.elapsed_before = float(state.get("elapsed_seconds", 0.0))
-        old_world = int(state.get("data", {}).get("world_size", 1))
+        data = state.get("data", {}) if isinstance(state.get("data"), dict) else {}
+        old_world = int(data.get("world_size", 1))
         if old_world != self.ctx.world_size:
             self.log.say(f"note: the run used {old_world} process(es), now "
                          f"{self.ctx.world_size}: it continues, but not bit for bit")
+        if data.get("files") not in (None, self.images.fingerprint()):
+            self.log.say(f"note: the content images differ from the run's ({data.get('images')}"
+                         f" file(s) in {data.get('content_dir')}, now {len(self.images)} in "
+                         f"{self.images.folder}): it continues, but not bit for bit")
         self.log.say(f"resuming {self.run_dir} at iteration {self.start}/"
                      f"{self.config.iterations}")
 
@@ -428,7 +489,9 @@ class _Run:
         state = {
             "step": self.done,
             "data": {"samples_per_rank": self.done * config.batch_size,
-                     "world_size": self.ctx.world_size, "seed": config.seed},
+                     "world_size": self.ctx.world_size, "seed": config.seed,
+                     "content_dir": str(self.images.folder),
+                     "images": len(self.images), "files": self.images.fingerprint()},
             "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict() if self.use_scaler else None,
             "rng": {"scheme": "seeded per iteration from (seed, rank, iteration)",
@@ -439,8 +502,12 @@ class _Run:
             "skipped_files": dict(sorted(self.images.skipped.items())),
             "elapsed_seconds": self.elapsed_before + time.perf_counter() - self.began,
         }
-        self.last_checkpoint = save_checkpoint(
-            self.checkpoint_path, self.model.state_dict(), self.optimizer.state_dict(), state)
+        try:
+            self.last_checkpoint = save_checkpoint(
+                self.checkpoint_path, self.model.state_dict(), self.optimizer.state_dict(),
+                state)
+        except OSError as error:
+            raise _write_error("the checkpoint", self.checkpoint_path, error) from None
 
     # -- the loop --------------------------------------------------------------------------
     def loop(self) -> TrainResult:
@@ -609,7 +676,9 @@ def _check_resumable(state: dict[str, Any], task_metadata: dict[str, Any],
                         "resume with the same method, or choose another --run-dir")
     changed = _differences(old_task, task_metadata, _VOLATILE_METADATA)
     if changed:
-        raise StyxError(f"{path} was trained with other settings ({', '.join(changed)})",
+        more = f"; and {len(changed) - 3} more" if len(changed) > 3 else ""
+        raise StyxError(f"{path} was trained with other settings "
+                        f"({'; '.join(changed[:3])}{more})",
                         "resume with the options of the first run, or choose another "
                         "--run-dir")
     old_config = state.get("config", {})
@@ -652,4 +721,4 @@ def config_from_dict(values: dict[str, Any]) -> TrainConfig:
 
 
 __all__ = ["CHECKPOINT_NAME", "RESUME_KEYS", "TrainConfig", "TrainResult", "TrainingTask",
-           "config_from_dict", "train"]
+           "check_run_paths", "config_from_dict", "train"]

@@ -73,10 +73,12 @@ def _check_model_target(name: str | None, output: str | os.PathLike | None,
             raise StyxError(f"{target} exists and is not a styx model folder",
                             "choose another name or path")
         if not overwrite:
-            label = name if name is not None else str(target)
-            raise StyxError(f"model {label!r} already exists",
-                            f"remove it with 'styx models rm {label}', choose another name, "
-                            "or pass --overwrite")
+            if name is not None:
+                raise StyxError(f"model {name!r} already exists",
+                                f"remove it with 'styx models rm {name}', choose another "
+                                "name, or pass --overwrite")
+            raise StyxError(f"model folder {str(target)!r} already exists",
+                            "choose another --output, delete the folder, or pass --overwrite")
 
 
 def train_texture_net(
@@ -104,7 +106,7 @@ def train_texture_net(
     and batch shape, and ``content_dir`` may be None (a random-noise stand-in is used).
     """
     from styx.core.modelstore import save_model
-    from styx.core.training import CHECKPOINT_NAME, TrainConfig, train
+    from styx.core.training import CHECKPOINT_NAME, TrainConfig, check_run_paths, train
     from styx.plugins.methods.texture_nets.task import TextureNetsTask
 
     config = (config or TrainConfig()).validate()
@@ -116,6 +118,7 @@ def train_texture_net(
                            seed=config.seed)
     run_dir = Path(run_dir).expanduser() if run_dir is not None else \
         default_run_dir(name, output)
+    check_run_paths(run_dir, log_json)
     if overwrite and not resume:
         # --overwrite starts afresh: the checkpoint of an earlier run under this name goes.
         (run_dir / CHECKPOINT_NAME).unlink(missing_ok=True)

@@ -265,14 +265,17 @@ def _output_paths(contents: list[Path], output: Path | None, output_dir: Path | 
     if texture:
         return [folder / f"texture.{suffix}"]
     paths: list[Path] = []
+    # Compared case-insensitively: on macOS and Windows a.png and A.png are one file.
     used: set[str] = set()
     for content in contents:
         stem = Path(content).stem
         candidate, n = stem, 1
-        while candidate in used:  # two inputs of the same name from different folders
+        # Two inputs of the same name from different folders, or a stem that a renamed
+        # one took (a.jpg, a.jpg, a-2.jpg -> a, a-2, a-2-2): never the same output.
+        while candidate.casefold() in used:
             n += 1
             candidate = f"{stem}-{n}"
-        used.add(candidate)
+        used.add(candidate.casefold())
         paths.append(folder / f"{candidate}.{suffix}")
     return paths
 
