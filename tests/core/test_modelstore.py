@@ -117,6 +117,10 @@ def test_an_existing_model_is_kept_unless_overwrite(home):
         save_model({"w": torch.zeros(1)}, META, name="m")
     assert "styx models rm m" in error.value.hint
     assert load_model("m")[0]["w"].item() == 1.0
+    elsewhere = save_model({"w": torch.ones(1)}, META, path=home / "elsewhere")
+    with pytest.raises(StyxError, match="already exists") as error:
+        save_model({"w": torch.zeros(1)}, META, path=elsewhere)
+    assert "models rm" not in error.value.hint  # rm takes store names, never paths
     save_model({"w": torch.zeros(1)}, META, name="m", overwrite=True)
     assert load_model("m")[0]["w"].item() == 0.0
 

@@ -139,8 +139,7 @@ def test_ctrl_c_in_a_step_saves_a_checkpoint_and_resume_continues(content, tmp_p
     whole = train(TinyTask(), content, CONFIG, run_dir=tmp_path / "whole")
     run_dir = tmp_path / "interrupted"
     with pytest.raises(KeyboardInterrupt):
-        train(TinyTask(interrupt_at=6), content, replace(CONFIG, quiet=False),
-              run_dir=run_dir)
+        train(TinyTask(interrupt_at=6), content, CONFIG, run_dir=run_dir)  # quiet
     assert "interrupted at iteration 6" in capsys.readouterr().err
     state = read_checkpoint(run_dir / CHECKPOINT_NAME).state
     assert state["step"] == 6  # iterations 0..5 done; 6 was cut short and is redone
@@ -165,12 +164,14 @@ class SignalsAt(TinyTask):
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_a_real_ctrl_c_finishes_the_iteration_then_saves(content, tmp_path, signum):
+def test_a_real_ctrl_c_finishes_the_iteration_then_saves(content, tmp_path, signum, capsys):
     whole = train(TinyTask(), content, CONFIG, run_dir=tmp_path / "whole")
     run_dir = tmp_path / "signalled"
     previous = signal.getsignal(signum)
     with pytest.raises(KeyboardInterrupt):
-        train(SignalsAt(5, signum), content, CONFIG, run_dir=run_dir)
+        train(SignalsAt(5, signum), content, CONFIG, run_dir=run_dir)  # quiet
+    # Where the checkpoint is and how to go on is said even when quiet, like an error.
+    assert "stopped at iteration 6" in capsys.readouterr().err
     assert signal.getsignal(signum) is previous  # handlers put back
     assert read_checkpoint(run_dir / CHECKPOINT_NAME).state["step"] == 6
     resumed = train(TinyTask(), content, CONFIG, run_dir=run_dir, resume=True)

@@ -104,9 +104,10 @@ def save_model(tensors_or_module: Any, metadata: Mapping[str, Any], *, name: str
             raise StyxError(f"{target} exists and is not a styx model folder",
                             "choose another name or path; styx does not overwrite it")
         if not overwrite:
+            remedy = f"remove it with 'styx models rm {label}', or choose another name" \
+                if name is not None else "delete the folder, or choose another path"
             raise StyxError(f"model {label!r} already exists",
-                            f"remove it with 'styx models rm {label}', or choose another name"
-                            " (or overwrite it where the command offers --overwrite)")
+                            f"{remedy} (or overwrite it where the command offers --overwrite)")
     tensors = _tensors_of(tensors_or_module)
     document = {"format": FORMAT, "version": VERSION, **dict(metadata),
                 "styx_version": __version__,

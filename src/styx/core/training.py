@@ -325,11 +325,18 @@ class _Log:
     """The say() of rank 0 (stderr, unless quiet) and the JSON-lines log."""
 
     def __init__(self, ctx: _Dist, quiet: bool, log_json: Path | None) -> None:
+        self.main = ctx.main
         self.enabled = ctx.main and not quiet
         self.path = Path(log_json) if (log_json is not None and ctx.main) else None
 
     def say(self, text: str) -> None:
         if self.enabled:
+            print(text, file=sys.stderr, flush=True)
+
+    def say_always(self, text: str) -> None:
+        """Said even when quiet (rank 0), like an error: where a stopped run's checkpoint
+        is and how to continue it."""
+        if self.main:
             print(text, file=sys.stderr, flush=True)
 
     def start(self, history: list[dict[str, Any]]) -> None:
@@ -523,7 +530,7 @@ class _Run:
                                   self.device)
             stops = _StopRequests(self.log.say)
             description = "training" if self.start == 0 else f"training (from {self.start})"
-            self.committing = False
+            self.committing = self.announced = False
             stops.install()
             try:
                 with Progress(config.iterations - self.start, description,
@@ -534,8 +541,10 @@ class _Run:
                 # hold the state after `done` iterations: save it (never mid-update).
                 if not self.committing and self.saved_at != self.done:
                     self.save()
-                    self.log.say(f"interrupted at iteration {self.done}; checkpoint in "
-                                 f"{self.checkpoint_path}; continue with --resume")
+                if self.saved_at is not None and not self.announced:
+                    self.log.say_always(
+                        f"interrupted at iteration {self.done}; checkpoint of iteration "
+                        f"{self.saved_at} in {self.checkpoint_path}; continue with --resume")
                 raise
             finally:
                 stops.restore()
@@ -591,8 +600,9 @@ class _Run:
                     or self.done == config.iterations or stop:
                 self.save()
             if stop:
-                self.log.say(f"stopped at iteration {self.done}; checkpoint in "
-                             f"{self.checkpoint_path}; continue with --resume")
+                self.log.say_always(f"stopped at iteration {self.done}; checkpoint in "
+                                    f"{self.checkpoint_path}; continue with --resume")
+                self.announced = True
                 raise KeyboardInterrupt
 
     @property
