@@ -397,6 +397,17 @@ def test_overwrite_retrains_a_taken_name_from_scratch(data):
     assert second.metadata["training"]["iterations"] == 3
 
 
+def test_a_failed_overwrite_keeps_the_earlier_runs_checkpoint(data):
+    first = train_tiny(data, name="keep", config=tiny_config(iterations=2))
+    checkpoint = data["root"] / "home" / "runs" / "keep" / "checkpoint.safetensors"
+    before = checkpoint.read_bytes()
+    with pytest.raises(StyxError):
+        train_tiny(data, name="keep", overwrite=True, content_dir=data["root"] / "nowhere",
+                   config=tiny_config(iterations=2))
+    assert checkpoint.read_bytes() == before
+    assert first.path.is_dir()
+
+
 def test_batch_of_one_trains_down_to_one_pixel_maps(data):
     # 32 px crops over 6 scales put 1x1 maps at the coarsest scale; instance norm must cope.
     from styx.plugins.methods.texture_nets.generator import GeneratorConfig

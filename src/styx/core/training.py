@@ -368,13 +368,15 @@ def _write_error(what: str, path: Path, error: OSError) -> StyxError:
 
 # -- the loop ------------------------------------------------------------------------------
 def train(task: TrainingTask, content_dir: str | os.PathLike[str], config: TrainConfig, *,
-          run_dir: str | os.PathLike[str], resume: bool = False,
+          run_dir: str | os.PathLike[str], resume: bool = False, restart: bool = False,
           log_json: str | os.PathLike[str] | None = None) -> TrainResult:
     """Train ``task``'s model on crops of the images in ``content_dir``.
 
     Checkpoints go to ``run_dir/checkpoint.safetensors`` every ``checkpoint_every``
     iterations, at the end and on Ctrl-C (then KeyboardInterrupt is raised again).
-    ``resume=True`` continues a run from its checkpoint exactly. Under torchrun the model
+    ``resume=True`` continues a run from its checkpoint exactly; without it a checkpoint
+    already in ``run_dir`` is an error, unless ``restart=True``: then the run starts afresh
+    and the old checkpoint stays until the new run writes its first one. Under torchrun the model
     is wrapped in DistributedDataParallel, each rank reads its own share of the data, and
     rank 0 alone writes checkpoints, logs and the progress bar.
     """
@@ -391,7 +393,7 @@ def train(task: TrainingTask, content_dir: str | os.PathLike[str], config: Train
                    None if log_json is None else Path(log_json))
         if resume:
             run.resume()
-        elif run.checkpoint_path.exists():
+        elif run.checkpoint_path.exists() and not restart:
             raise StyxError(f"{run_dir} already holds a checkpoint",
                             "continue it with --resume, or choose another --run-dir")
         return run.loop()

@@ -106,7 +106,7 @@ def train_texture_net(
     and batch shape, and ``content_dir`` may be None (a random-noise stand-in is used).
     """
     from styx.core.modelstore import save_model
-    from styx.core.training import CHECKPOINT_NAME, TrainConfig, check_run_paths, train
+    from styx.core.training import TrainConfig, check_run_paths, train
     from styx.plugins.methods.texture_nets.task import TextureNetsTask
 
     config = (config or TrainConfig()).validate()
@@ -119,13 +119,12 @@ def train_texture_net(
     run_dir = Path(run_dir).expanduser() if run_dir is not None else \
         default_run_dir(name, output)
     check_run_paths(run_dir, log_json)
-    if overwrite and not resume:
-        # --overwrite starts afresh: the checkpoint of an earlier run under this name goes.
-        (run_dir / CHECKPOINT_NAME).unlink(missing_ok=True)
     if content_dir is None:
         content_dir = _noise_content_dir(run_dir, config.image_size)
+    # --overwrite starts afresh; the old run's checkpoint stays until the first new one.
     result = train(task, Path(content_dir).expanduser(), config, run_dir=run_dir,
-                   resume=resume, log_json=Path(log_json) if log_json is not None else None)
+                   resume=resume, restart=overwrite and not resume,
+                   log_json=Path(log_json) if log_json is not None else None)
     metadata = task.metadata()
     metadata["training"] = {
         "iterations": result.iterations_done, "batch_size": config.batch_size,
