@@ -427,6 +427,38 @@ def test_cli_bad_inputs_exit_2_without_output(styx_cli, image_files, tmp_path, a
     assert not out.exists()
 
 
+@pytest.mark.parametrize("clash", ["log-is-output", "output-is-content", "log-is-style",
+                                   "output-is-init", "log-folder-is-a-file"])
+def test_cli_refuses_to_write_over_its_inputs_or_output_before_any_work(
+        styx_cli, image_files, tmp_path, monkeypatch, clash):
+    """--log-json on -o used to turn the image into JSON; on an input it destroyed it; under
+    a file it failed only after the whole run. Now each is refused before any work."""
+    from styx.plugins.methods.gatys import api
+
+    monkeypatch.setattr(api, "stylize", lambda *a, **k: pytest.fail("work started"))
+    content, style = image_files["content"], image_files["style"]
+    out, log = tmp_path / "out.png", tmp_path / "log.json"
+    extra = []
+    if clash == "log-is-output":
+        log = out
+    elif clash == "output-is-content":
+        out = tmp_path / "sub" / ".." / content.name  # the same file, spelled differently
+    elif clash == "log-is-style":
+        log = style
+    elif clash == "output-is-init":
+        out = image_files["style2"]
+        extra = ["--init", str(out)]
+    else:
+        log = content / "log.json"
+    before = {p: p.read_bytes() for p in image_files.values()}
+    result = styx_cli("run", "gatys", str(content), str(style), "-o", str(out),
+                      "--log-json", str(log), "--weights", "random", "--steps", "1", *extra)
+    assert result.exit_code == 2, result.stderr
+    assert "Traceback" not in result.stderr and result.stderr.startswith("error:")
+    assert {p: p.read_bytes() for p in image_files.values()} == before
+    assert not (tmp_path / "out.png").exists() and not (tmp_path / "log.json").exists()
+
+
 def test_cli_bad_output_suffix(styx_cli, image_files, tmp_path):
     out = tmp_path / "out.xyz"
     result = styx_cli("run", "gatys", str(image_files["content"]), str(image_files["style"]),

@@ -14,6 +14,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from styx.core.errors import StyxError
+
 
 def _temp_name(path: Path, kind: str) -> Path:
     token = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -84,3 +86,38 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     finally:
         if old is not None:
             _remove(old)
+
+
+def check_writable_file(path: str | os.PathLike[str], *, what: str = "output") -> Path:
+    """Check, before any long work, that a file can be written at ``path``.
+
+    ``path`` must not be a folder, and its folder must exist or be creatable (the nearest
+    existing ancestor is a writable folder). ``what`` names the file in errors. Returns
+    ``path`` as a Path (``~`` expanded); creates nothing.
+    """
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise StyxError(f"{what} {path} is a folder", "give a file name, e.g. out.png"
+                        if what == "output" else "give a file name")
+    ancestor = path.parent
+    while not ancestor.exists():
+        if ancestor.is_symlink() or ancestor == ancestor.parent:  # dangling link / root
+            break
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise StyxError(f"cannot create the folder for {path}: {ancestor} is not a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise StyxError(f"cannot write to {ancestor} (for {path}): permission denied")
+    return path
+
+
+def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Whether paths ``a`` and ``b`` name the same file (links, ``..`` and case-folding
+    filesystems included when both exist; otherwise their resolved paths are compared)."""
+    first, second = Path(a).expanduser(), Path(b).expanduser()
+    try:
+        if first.exists() and second.exists():
+            return os.path.samefile(first, second)
+    except OSError:
+        pass
+    return first.resolve() == second.resolve()

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from styx.core.atomic import atomic_path
+from styx.core.atomic import atomic_path, check_writable_file
 from styx.core.errors import StyxError
 
 #: Output suffix -> Pillow format name.
@@ -244,18 +244,7 @@ def check_output_path(path: str | os.PathLike[str]) -> Path:
         shown = suffix or "no suffix"
         raise StyxError(f"cannot write images as {shown} ({path})",
                         "use one of " + ", ".join(SUPPORTED_OUTPUT_SUFFIXES))
-    if path.is_dir():
-        raise StyxError(f"output {path} is a folder", "give a file name, e.g. out.png")
-    ancestor = path.parent
-    while not ancestor.exists():
-        if ancestor.is_symlink() or ancestor == ancestor.parent:  # dangling link / root
-            break
-        ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        raise StyxError(f"cannot create the folder for {path}: {ancestor} is not a folder")
-    if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise StyxError(f"cannot write to {ancestor} (for {path}): permission denied")
-    return path
+    return check_writable_file(path, what="output")
 
 
 def tensor_to_pil(image: torch.Tensor, alpha: torch.Tensor | None = None) -> Image.Image:

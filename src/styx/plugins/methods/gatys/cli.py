@@ -10,7 +10,7 @@ import typer
 from styx.cli import options
 from styx.core.errors import StyxError
 from styx.core.options import parse_descriptor_options
-from styx.plugins.methods.gatys.config import DEFAULT_LR, DEFAULT_SIZE, GatysConfig
+from styx.plugins.methods.gatys.config import DEFAULT_LR, DEFAULT_SIZE, INITS, GatysConfig
 
 #: The defaults of every option come from the config, the one place they are set.
 D = GatysConfig()
@@ -106,12 +106,15 @@ def run(
     config.resolved(styles=len(style_list) or 1)  # bad options fail before torch loads
     if save_every < 0:
         raise StyxError(f"bad --save-every {save_every}", "give 0 (never) or a step count")
-    if log_json is not None and log_json.is_dir():
-        raise StyxError(f"--log-json {log_json} is a folder", "give a file name, e.g. log.json")
-
+    from styx.core.atomic import check_writable_file
     from styx.core.image import check_output_path, sample_image, save_image
 
     output = check_output_path(output)
+    if log_json is not None:
+        log_json = check_writable_file(log_json, what="--log-json")
+    _check_no_clash(output, log_json, inputs=[
+        content, *style_list, *([Path(config.init)] if config.init.strip().lower()
+                                not in INITS else [])])
     notes = not quiet and not json_output
     if content is not None and not style_list and notes:
         _note(f"no style image given: using the sample painting {sample_image('style').name}")
@@ -157,6 +160,21 @@ def run(
     if notes:
         _note(f"wrote {output} ({summary['width']}x{summary['height']}, {result.steps} steps, "
               f"loss {result.loss:.4g}, {result.seconds:.1f} s on {result.device})")
+
+
+def _check_no_clash(output: Path, log_json: Path | None, *, inputs: list[Path | None]) -> None:
+    """The files written must differ from each other and from every input image."""
+    from styx.core.atomic import same_file
+
+    written = [("-o", output), *([("--log-json", log_json)] if log_json is not None else [])]
+    if log_json is not None and same_file(output, log_json):
+        raise StyxError(f"-o and --log-json are the same file ({output})",
+                        "give the log its own name, e.g. log.json")
+    for option, path in written:
+        for image in inputs:
+            if image is not None and image.is_file() and same_file(path, image):
+                raise StyxError(f"{option} {path} would overwrite the input image {image}",
+                                f"give {option} another file name")
 
 
 def _name(path: Path | None) -> str | None:
