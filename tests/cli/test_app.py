@@ -74,6 +74,22 @@ def test_run_help_lists_methods_and_warns_about_a_broken_one(methods, styx_cli):
     assert "painter" in result.stdout and "runner-only" not in result.stdout
 
 
+class CitedMethod:
+    @styx.hookimpl
+    def register_methods(self, register):
+        register(MethodSpec(name="cited", summary="Smith et al. (2020): paints like others.",
+                            run_command=paint, train_command=fit))
+
+
+@pytest.mark.parametrize("group", ["run", "train"])
+def test_group_help_shows_the_whole_summary_not_up_to_its_first_period(use_plugins, styx_cli,
+                                                                       group):
+    use_plugins({"methods": CitedMethod()})
+    result = styx_cli(group, "--help")
+    assert result.exit_code == 0, result.stderr
+    assert "Smith et al. (2020): paints like others." in result.stdout
+
+
 def test_run_a_method_by_name_and_alias(methods, styx_cli):
     result = styx_cli("run", "painter", "--steps", "7")
     assert result.exit_code == 0, result.stderr

@@ -93,7 +93,8 @@ def _mount_methods(sub: typer.Typer, group: str, attribute: str, argv: list[str]
         # the command group only knows the names it was given.
         names = dict.fromkeys([spec.name, *spec.aliases, *([wanted] if wanted else [])])
         for name in names:
-            sub.command(name=name, help=spec.summary, hidden=name != spec.name)(function)
+            sub.command(name=name, help=spec.summary, short_help=spec.summary,
+                        hidden=name != spec.name)(function)
 
 
 def _method_named(argv: list[str], group: str) -> str | None:
