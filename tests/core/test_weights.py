@@ -187,6 +187,18 @@ def test_random_note_on_stderr(capsys):
     assert len(err) == 1 and "random weights (seed 9)" in err[0]
 
 
+def test_random_note_silenced_inside_notes_false(capsys):
+    with torch.device("meta"):
+        network = Tiny()
+    with w.notes(False):
+        w.apply_weights(Descriptor("tiny", [("body", network.body)]), network, "random", INFO)
+    assert capsys.readouterr().err == ""
+    with torch.device("meta"):
+        network = Tiny()
+    w.apply_weights(Descriptor("tiny", [("body", network.body)]), network, "random", INFO)
+    assert "random weights" in capsys.readouterr().err  # back on after the block
+
+
 def test_bad_weights_values():
     with pytest.raises(StyxError, match="not found"):
         tiny_descriptor("imagnet")

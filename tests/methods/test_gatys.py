@@ -459,6 +459,17 @@ def test_cli_refuses_to_write_over_its_inputs_or_output_before_any_work(
     assert not (tmp_path / "out.png").exists() and not (tmp_path / "log.json").exists()
 
 
+@pytest.mark.parametrize("flag", ["--quiet", "--json"])
+def test_cli_quiet_and_json_print_no_notes(styx_cli, image_files, tmp_path, flag):
+    """--quiet promises no notes; the random-weights note used to come through."""
+    out = tmp_path / "out.png"
+    result = styx_cli("run", "gatys", str(image_files["content"]), str(image_files["style"]),
+                      "-o", str(out), "--weights", "random", "--steps", "1", "--size", "32",
+                      flag)
+    assert result.exit_code == 0 and out.is_file()
+    assert result.stderr == ""
+
+
 def test_cli_bad_output_suffix(styx_cli, image_files, tmp_path):
     out = tmp_path / "out.xyz"
     result = styx_cli("run", "gatys", str(image_files["content"]), str(image_files["style"]),

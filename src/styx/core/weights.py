@@ -20,6 +20,8 @@ there through :func:`weights_info`.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import pickle
 import re
@@ -27,7 +29,7 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,6 +52,21 @@ PROBE_TIMEOUT_S = 5.0
 #: Images in the batch that calibrates batch norm for random weights, and their size.
 CALIBRATION_BATCH = 4
 CALIBRATION_SIZE = 160
+
+#: Whether :func:`apply_weights` prints its note about random weights (see :func:`notes`).
+_NOTES: contextvars.ContextVar[bool] = contextvars.ContextVar("styx_weights_notes", default=True)
+
+
+@contextlib.contextmanager
+def notes(enabled: bool) -> Iterator[None]:
+    """Within the block, descriptors built here print their stderr notes only if ``enabled``
+    (a command's ``--quiet`` / ``--json`` passes False)."""
+    token = _NOTES.set(bool(enabled))
+    try:
+        yield
+    finally:
+        _NOTES.reset(token)
+
 
 ALTERNATIVES = ("use '--weights random', '--weights PATH' (a .safetensors/.pth state dict), "
                 "or 'styx weights import {name} FILE' to put a copy in the cache")
@@ -284,7 +301,7 @@ def apply_weights(descriptor: Descriptor, network: nn.Module, weights: str | os.
             module.reset_parameters()  # also resets running statistics
     if state is None:
         randomize_(descriptor, seed)
-        if not quiet:
+        if not quiet and _NOTES.get():
             print(f"note: descriptor {descriptor.name!r} has random weights (seed {seed}); "
                   "fine for tests, not for real style transfer", file=sys.stderr)
     else:

@@ -129,10 +129,13 @@ def run(
 
     log = {"method": "gatys", "content": _name(content), "styles": [str(s) for s in style_list],
            "output": str(output), "config": config.as_dict()}
+    from styx.core.weights import notes as weights_notes
+
     try:
-        result = stylize(content, style_list or None, config=config,
-                         callback=save_intermediate if save_every else None,
-                         progress=not quiet and not json_output)
+        with weights_notes(notes):
+            result = stylize(content, style_list or None, config=config,
+                             callback=save_intermediate if save_every else None,
+                             progress=not quiet and not json_output)
     except NonFiniteLoss as error:
         if log_json is not None:
             _write_json(log_json, {**log, "status": "non-finite loss",
