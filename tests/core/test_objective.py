@@ -273,6 +273,14 @@ def test_aliases_work_as_layer_names():
     assert list(objective(image).style) == ["block1"]
 
 
+def test_one_layer_under_two_names_is_a_styx_error_not_counted_twice():
+    with pytest.raises(StyxError, match="style layers 'relu1' and 'block1' are the same"):
+        make_objective(style_layers={"relu1": 1.0, "block1": 1.0})
+    with pytest.raises(StyxError, match="content layers 'block1' and 'relu1'"):
+        make_objective(content_layers={"block1": 1.0, "relu1": 1.0})
+    make_objective(content_layers={"block1": 1.0}, style_layers={"relu1": 1.0})  # two terms
+
+
 def test_the_descriptor_is_trimmed_after_the_deepest_layer():
     descriptor = tiny_descriptor()
     assert descriptor.num_stages == 7

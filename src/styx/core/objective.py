@@ -75,6 +75,8 @@ class PerceptualObjective(nn.Module):
         tv_weight = check_loss_weight("TV weight", tv_weight)
         self.descriptor = descriptor
         descriptor.resolve_layers([*content_layers, *style_layers])  # unknown name: StyxError
+        for what, chosen in (("content", content_layers), ("style", style_layers)):
+            _check_distinct_taps(descriptor, what, chosen)
         self.content_layers = {name: float(weight) for name, weight in content_layers.items()}
         self.style_layers = {name: float(weight) for name, weight in style_layers.items()}
         if not self.content_layers and not self.style_layers:
@@ -193,3 +195,14 @@ class PerceptualObjective(nn.Module):
             if value > 0 and self.style_layers[layer] > 0:
                 self.style_layers[layer] = level / value
         return dict(self.style_layers)
+
+
+def _check_distinct_taps(descriptor: Descriptor, what: str, layers: Mapping[str, float]) -> None:
+    """Two names of one tap (``relu1_1`` and its alias ``block1_conv1``) would count it twice."""
+    seen: dict[str, str] = {}
+    for name in layers:
+        tap = descriptor.resolve_layer(name)
+        if tap in seen:
+            raise StyxError(f"{what} layers {seen[tap]!r} and {name!r} are the same layer "
+                            f"of descriptor {descriptor.name!r}", "give each layer once")
+        seen[tap] = name
