@@ -154,6 +154,28 @@ def test_list_layers_table(fake, styx_cli):
     assert "content" not in lines["conv2"] and "style" not in lines["conv2"]
 
 
+class AliasDefaults:
+    @styx.hookimpl
+    def register_descriptors(self, register):
+        register(DescriptorSpec(
+            name="kerasnet", summary="Defaults named by alias.", factory="m:f",
+            layers=("conv1", "relu1", "conv2", "relu2"),
+            layer_aliases={"block1_conv1": "relu1", "block2_conv1": "relu2"},
+            default_content_layers=("block2_conv1",),
+            default_style_layers=("block1_conv1", "block2_conv1")))
+
+
+def test_list_layers_marks_defaults_given_by_alias(use_plugins, styx_cli):
+    use_plugins({"keras": AliasDefaults()})
+    rows = {r["name"]: r for r in
+            json.loads(styx_cli("list", "layers", "kerasnet", "--json").stdout)["layers"]}
+    assert rows["relu1"]["default_style"] and not rows["relu1"]["default_content"]
+    assert rows["relu2"]["default_style"] and rows["relu2"]["default_content"]
+    out = styx_cli("list", "layers", "kerasnet").stdout
+    lines = {line.split("│")[2].strip(): line for line in out.splitlines() if "│" in line}
+    assert "content, style" in lines["relu2"]
+
+
 @pytest.mark.parametrize("args, message, hint", [
     (("list", "lossez"), "unknown kind 'lossez'", "did you mean 'losses'?"),
     (("list", "layer"), "needs a descriptor name", "styx list layers tinynet"),

@@ -143,8 +143,9 @@ def _list_layers(spec: Any, as_json: bool) -> None:
     aliases: dict[str, list[str]] = {}
     for alias, layer in spec.layer_aliases.items():
         aliases.setdefault(layer, []).append(alias)
-    content = set(spec.default_content_layers)
-    style = set(spec.default_style_layers)
+    # Defaults may be given by alias (e.g. a Keras name): mark the layer they stand for.
+    content = {spec.layer_aliases.get(n, n) for n in spec.default_content_layers}
+    style = {spec.layer_aliases.get(n, n) for n in spec.default_style_layers}
     rows = [{"name": layer, "aliases": aliases.get(layer, []),
              "default_content": layer in content, "default_style": layer in style}
             for layer in spec.layers]
