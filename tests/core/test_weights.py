@@ -217,6 +217,19 @@ def test_imagenet_reads_the_cache(tmp_path, monkeypatch):
     assert torch.equal(descriptor.stages[0][0].weight, state["body.0.weight"])
 
 
+def test_a_damaged_cached_file_says_how_to_replace_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(w, "_probe", pytest.fail)
+    w.cached_file(INFO).parent.mkdir(parents=True)
+    torch.save(full_state(3), w.cached_file(INFO))
+    data = w.cached_file(INFO).read_bytes()
+    w.cached_file(INFO).write_bytes(data[: len(data) // 2])  # a partial copy
+    with pytest.raises(StyxError, match="cached ImageNet weights of 'tiny' are damaged") as caught:
+        tiny_descriptor("imagenet")
+    assert str(w.cached_file(INFO)) in caught.value.hint
+    assert "styx weights import tiny FILE --force" in caught.value.hint
+
+
 def test_offline_error_is_one_line_and_fast(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.delenv("STYX_OFFLINE", raising=False)

@@ -273,7 +273,13 @@ def resolve_state_dict(weights: str | os.PathLike[str], info: WeightsInfo, name:
         return None, RANDOM
     if text.lower() == IMAGENET:
         path = imagenet_file(info, name)
-        return read_state_dict(path), str(path)
+        try:
+            return read_state_dict(path), str(path)
+        except StyxError as error:  # the cached copy itself is broken: say how to replace it
+            raise StyxError(f"the cached ImageNet weights of {name!r} are damaged: "
+                            f"{error.message}",
+                            f"delete {path} and run 'styx weights download {name}', or "
+                            f"'styx weights import {name} FILE --force'") from None
     return read_state_dict(text), text
 
 
