@@ -427,6 +427,7 @@ def test_train_and_run_commands(data, styx_cli):
                       "--padding", "reflect", "--norm", "batch", "--json",
                       "--log-json", str(log), *TINY_TRAIN)
     assert result.exit_code == 0, result.stderr
+    assert "random weights" not in result.stderr  # --quiet: no notes
     summary = json.loads(result.stdout)
     assert summary["iterations"] == 3 and summary["skipped_files"] == 1
     assert Path(summary["model"]) == root / "home" / "models" / "cli-model"

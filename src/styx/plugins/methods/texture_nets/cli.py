@@ -144,10 +144,13 @@ def train(
                          checkpoint_every=checkpoint_every, log_every=log_every, seed=seed,
                          device=device, amp=amp, num_workers=workers, quiet=quiet or as_json,
                          short_side=short_side).validate()
-    trained = train_texture_net(style, content_dir, name=name, output=output,
-                                overwrite=overwrite, run_dir=run_dir, resume=resume,
-                                generator=generator, losses=losses, config=config,
-                                style_size=style_size, texture=texture, log_json=log_json)
+    from styx.core.weights import notes
+
+    with notes(not (quiet or as_json)):
+        trained = train_texture_net(style, content_dir, name=name, output=output,
+                                    overwrite=overwrite, run_dir=run_dir, resume=resume,
+                                    generator=generator, losses=losses, config=config,
+                                    style_size=style_size, texture=texture, log_json=log_json)
     if trained.path is None:  # a DDP rank other than 0
         return
     result = trained.result
