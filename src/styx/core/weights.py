@@ -396,9 +396,9 @@ def import_into_cache(info: WeightsInfo, source: str | os.PathLike[str], *,
     import torch
 
     target = cached_file(info)
+    state = read_state_dict(source)  # a missing or unreadable source is reported first
     if target.exists() and not force:
         raise StyxError(f"{target} already exists", "pass --force to replace it")
-    state = read_state_dict(source)
     check_state_dict(state, info.expected_shapes(), source=f"weights {source}")
     state = {k: v.detach().contiguous().clone() for k, v in state.items()}
     target.parent.mkdir(parents=True, exist_ok=True)
