@@ -25,6 +25,13 @@ from torch import nn
 
 from styx.core.checkpoint import Checkpoint, read_checkpoint, save_checkpoint
 from styx.core.data import ContentImages, ContentStream, mix_seed
+from styx.core.distributed import (
+    DistContext,
+    broadcast_bytes,
+    gather_json,
+    reduce_log,
+    setup_distributed,
+)
 from styx.core.errors import StyxError
 from styx.core.objective import LossTerms
 
@@ -126,84 +133,6 @@ class TrainResult:
     world_size: int = 1
 
 
-# -- distributed ---------------------------------------------------------------------------
-@dataclass
-class _Dist:
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-    owned: bool = False     # we called init_process_group, so we tear it down
-
-    @property
-    def active(self) -> bool:
-        return self.world_size > 1
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def _setup_distributed(device: torch.device) -> _Dist:
-    """Join the process group torchrun describes (or the one already initialised)."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        return _Dist(dist.get_rank(), dist.get_world_size(),
-                     int(os.environ.get("LOCAL_RANK", dist.get_rank())))
-    world_size = int(os.environ.get("WORLD_SIZE", "1") or 1)
-    if world_size <= 1:
-        return _Dist()
-    if not dist.is_available():
-        raise StyxError("WORLD_SIZE is set but this torch has no torch.distributed",
-                        "run without torchrun, or install a torch with distributed support")
-    missing = [v for v in ("RANK", "MASTER_ADDR", "MASTER_PORT") if v not in os.environ]
-    if missing:
-        raise StyxError(f"WORLD_SIZE={world_size} but {', '.join(missing)} not set",
-                        "start distributed runs with torchrun --nproc-per-node N ...")
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    backend = "nccl" if device.type == "cuda" else "gloo"
-    if device.type == "cuda":
-        torch.cuda.set_device(local_rank)
-    dist.init_process_group(backend=backend)
-    return _Dist(dist.get_rank(), dist.get_world_size(), local_rank, owned=True)
-
-
-def _broadcast_bytes(data: bytes | None, ctx: _Dist, device: torch.device) -> bytes | None:
-    """Rank 0's ``data`` on every rank (None stays None), as a uint8 tensor: no pickle."""
-    import torch.distributed as dist
-
-    length = torch.tensor([-1 if data is None else len(data)], dtype=torch.int64,
-                          device=device)
-    dist.broadcast(length, src=0)
-    if int(length.item()) < 0:
-        return None
-    if ctx.main:
-        buffer = torch.frombuffer(bytearray(data), dtype=torch.uint8).to(device)
-    else:
-        buffer = torch.empty(int(length.item()), dtype=torch.uint8, device=device)
-    dist.broadcast(buffer, src=0)
-    return buffer.cpu().numpy().tobytes()
-
-
-def _gather_json(value: Any, ctx: _Dist, device: torch.device) -> list[Any]:
-    """``value`` (JSON-able) from every rank, in rank order (JSON in uint8 tensors)."""
-    if not ctx.active:
-        return [value]
-    import torch.distributed as dist
-
-    data = json.dumps(value).encode()
-    length = torch.tensor([len(data)], dtype=torch.int64, device=device)
-    lengths = [torch.zeros_like(length) for _ in range(ctx.world_size)]
-    dist.all_gather(lengths, length)
-    longest = max(int(n.item()) for n in lengths)
-    buffer = torch.zeros(longest, dtype=torch.uint8, device=device)
-    buffer[:len(data)] = torch.frombuffer(bytearray(data), dtype=torch.uint8).to(device)
-    buffers = [torch.zeros_like(buffer) for _ in range(ctx.world_size)]
-    dist.all_gather(buffers, buffer)
-    return [json.loads(b[:int(n.item())].cpu().numpy().tobytes())
-            for b, n in zip(buffers, lengths)]
-
-
 # -- Ctrl-C --------------------------------------------------------------------------------
 class _StopRequests:
     """SIGINT/SIGTERM ask the loop to stop after the current iteration; a second one
@@ -303,7 +232,7 @@ class _Samples(torch.utils.data.Dataset):
         return self.images.sample(*key)
 
 
-def _make_loader(images: ContentImages, config: TrainConfig, ctx: _Dist, start: int,
+def _make_loader(images: ContentImages, config: TrainConfig, ctx: DistContext, start: int,
                  device: torch.device) -> torch.utils.data.DataLoader:
     stream = ContentStream(len(images), config.seed, rank=ctx.rank,
                            world_size=ctx.world_size, start=start)
@@ -324,7 +253,7 @@ def _make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig):
 class _Log:
     """The say() of rank 0 (stderr, unless quiet) and the JSON-lines log."""
 
-    def __init__(self, ctx: _Dist, quiet: bool, log_json: Path | None) -> None:
+    def __init__(self, ctx: DistContext, quiet: bool, log_json: Path | None) -> None:
         self.main = ctx.main
         self.enabled = ctx.main and not quiet
         self.path = Path(log_json) if (log_json is not None and ctx.main) else None
@@ -385,7 +314,7 @@ def train(task: TrainingTask, content_dir: str | os.PathLike[str], config: Train
     config.validate()
     check_run_paths(run_dir, log_json)
     device = resolve_device(config.device)
-    ctx = _setup_distributed(device)
+    ctx = setup_distributed(device)
     try:
         if ctx.active and device.type == "cuda":
             device = torch.device("cuda", ctx.local_rank)
@@ -431,7 +360,7 @@ class _Run:
     """One training session: the model, its optimizer and schedule, the data, the log."""
 
     def __init__(self, task: TrainingTask, content_dir: Path, config: TrainConfig,
-                 run_dir: Path, device: torch.device, ctx: _Dist, log_json: Path | None
+                 run_dir: Path, device: torch.device, ctx: DistContext, log_json: Path | None
                  ) -> None:
         from styx.core.device import autocast_dtype
 
@@ -593,7 +522,7 @@ class _Run:
                 rate = (self.done - window[1]) * self._images_per_step / max(
                     now - window[0], 1e-9)
                 window = (now, self.done)
-                values, stop = _reduce_log(terms.as_floats(), stops.requested, self.ctx,
+                values, stop = reduce_log(terms.as_floats(), stops.requested, self.ctx,
                                            self.device)
                 self._record(values, lr, rate, now)
                 metrics = {"loss": values["total"], "img/s": rate}
@@ -630,7 +559,7 @@ class _Run:
 
     def _result(self, seconds: float) -> TrainResult:
         ctx = self.ctx
-        per_rank = _gather_json(dict(self.images.skipped), ctx, self.device)
+        per_rank = gather_json(dict(self.images.skipped), ctx, self.device)
         skipped = sorted({path for files in per_rank for path in files})
         if skipped:
             self.log.say(f"{len(skipped)} unreadable content image(s) skipped")
@@ -647,22 +576,7 @@ class _Run:
             world_size=ctx.world_size)
 
 
-def _reduce_log(values: dict[str, float], stop: bool, ctx: _Dist, device: torch.device
-                ) -> tuple[dict[str, float], bool]:
-    """Loss values averaged over ranks, and whether any rank asked to stop."""
-    if not ctx.active:
-        return values, stop
-    import torch.distributed as dist
-
-    keys = sorted(values)
-    packed = torch.tensor([values[k] for k in keys] + [1.0 if stop else 0.0],
-                          dtype=torch.float64, device=device)
-    dist.all_reduce(packed)
-    averaged = {k: float(packed[i]) / ctx.world_size for i, k in enumerate(keys)}
-    return {k: averaged[k] for k in values}, bool(packed[-1].item() > 0)
-
-
-def _load_for_resume(path: Path, ctx: _Dist, device: torch.device) -> Checkpoint:
+def _load_for_resume(path: Path, ctx: DistContext, device: torch.device) -> Checkpoint:
     if not ctx.active:
         if not path.exists():
             raise StyxError(f"no checkpoint to resume in {path.parent}",
@@ -670,7 +584,7 @@ def _load_for_resume(path: Path, ctx: _Dist, device: torch.device) -> Checkpoint
         return read_checkpoint(path)
     # Rank 0 reads the file and sends its bytes: other machines need no shared folder.
     data = path.read_bytes() if ctx.main and path.is_file() else None
-    data = _broadcast_bytes(data, ctx, device)
+    data = broadcast_bytes(data, ctx, device)
     if data is None:
         raise StyxError(f"no checkpoint to resume in {path.parent} (on rank 0)",
                         "start the run without --resume")
