@@ -167,16 +167,6 @@ def save_checkpoint(path: str | os.PathLike[str], model_state: Mapping[str, torc
     return path
 
 
-def checkpoint_bytes(model_state: Mapping[str, torch.Tensor],
-                     optimizer_state: Mapping[str, Any] | None, state: Mapping[str, Any],
-                     extra: Mapping[str, torch.Tensor] | None = None) -> bytes:
-    """The bytes :func:`save_checkpoint` would write."""
-    from safetensors.torch import save
-
-    tensors, metadata = checkpoint_tensors(model_state, optimizer_state, state, extra)
-    return save(tensors, metadata=metadata)
-
-
 def read_checkpoint(source: str | os.PathLike[str] | bytes, *, name: str | None = None
                     ) -> Checkpoint:
     """Parse a checkpoint file (or its bytes). Anything wrong with it is a StyxError."""

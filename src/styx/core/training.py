@@ -16,7 +16,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -640,11 +640,5 @@ def _restore(model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
             from None
 
 
-def config_from_dict(values: dict[str, Any]) -> TrainConfig:
-    """A TrainConfig from a dict (unknown keys ignored), e.g. a checkpoint's ``config``."""
-    names = {f.name for f in fields(TrainConfig)}
-    return TrainConfig(**{k: v for k, v in values.items() if k in names})
-
-
 __all__ = ["CHECKPOINT_NAME", "RESUME_KEYS", "TrainConfig", "TrainResult", "TrainingTask",
-           "check_run_paths", "config_from_dict", "train"]
+           "check_run_paths", "train"]
