@@ -34,18 +34,30 @@ class LossTerms:
     tv: torch.Tensor | None = None
 
     def as_floats(self) -> dict[str, float]:
-        """``{"total": ., "content": ., "style": ., "tv": ., "content/<layer>": ., ...}``."""
-        out = {"total": float(self.total.detach())}
-        out["content"] = float(sum(v.detach() for v in self.content.values())) \
-            if self.content else 0.0
-        out["style"] = float(sum(v.detach() for v in self.style.values())) \
-            if self.style else 0.0
-        out["tv"] = float(self.tv.detach()) if self.tv is not None else 0.0
-        for layer, value in self.content.items():
-            out[f"content/{layer}"] = float(value.detach())
-        for layer, value in self.style.items():
-            out[f"style/{layer}"] = float(value.detach())
+        """``{"total": ., "content": ., "style": ., "tv": ., "content/<layer>": ., ...}``.
+
+        The parts are unweighted; ``content`` and ``style`` are the sums over layers. All
+        values are read back from the device in one transfer.
+        """
+        parts = [self.total, *self.content.values(), *self.style.values()]
+        if self.tv is not None:
+            parts.append(self.tv)
+        numbers = torch.stack([p.detach().float().reshape(()) for p in parts]).tolist()
+        total, numbers = numbers[0], numbers[1:]
+        content = numbers[:len(self.content)]
+        style = numbers[len(self.content):len(self.content) + len(self.style)]
+        out = {"total": total, "content": float(sum(content)), "style": float(sum(style)),
+               "tv": numbers[-1] if self.tv is not None else 0.0}
+        out.update({f"content/{layer}": v for layer, v in zip(self.content, content)})
+        out.update({f"style/{layer}": v for layer, v in zip(self.style, style)})
         return out
+
+    def detached(self) -> LossTerms:
+        """The same terms cut from the autograd graph."""
+        return LossTerms(total=self.total.detach(),
+                         content={k: v.detach() for k, v in self.content.items()},
+                         style={k: v.detach() for k, v in self.style.items()},
+                         tv=None if self.tv is None else self.tv.detach())
 
 
 class PerceptualObjective(nn.Module):

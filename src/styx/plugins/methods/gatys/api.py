@@ -39,7 +39,7 @@ class StepInfo:
     total_steps: int
     #: The long side of the scale being optimised.
     scale: int
-    #: Loss values at this step (see :func:`~.optimize.loss_values`); None where not read.
+    #: Loss values at this step (see :meth:`~styx.core.objective.LossTerms.as_floats`); None where not read.
     losses: dict[str, float] | None
     #: Seconds since the run started.
     seconds: float

@@ -74,27 +74,6 @@ def make_optimizer(name: str, image: torch.Tensor, *, lr: float,
     raise StyxError(f"unknown optimizer {name!r}", "choose lbfgs or adam")
 
 
-def loss_values(terms: LossTerms) -> dict[str, float]:
-    """The terms as floats, read back in one transfer.
-
-    Keys: ``total``, ``content``, ``style``, ``tv`` (unweighted sums) and
-    ``content/<layer>``, ``style/<layer>`` (unweighted, per layer).
-    """
-    parts = [terms.total, *terms.content.values(), *terms.style.values()]
-    if terms.tv is not None:
-        parts.append(terms.tv)
-    numbers = torch.stack([p.detach().float().reshape(()) for p in parts]).tolist()
-    total, numbers = numbers[0], numbers[1:]
-    content = numbers[: len(terms.content)]
-    style = numbers[len(terms.content): len(terms.content) + len(terms.style)]
-    tv = numbers[-1] if terms.tv is not None else 0.0
-    out = {"total": total, "content": float(sum(content)), "style": float(sum(style)),
-           "tv": tv}
-    out.update({f"content/{layer}": v for layer, v in zip(terms.content, content)})
-    out.update({f"style/{layer}": v for layer, v in zip(terms.style, style)})
-    return out
-
-
 class LossScaler:
     """Dynamic loss scaling for fp16 autocast, which works with L-BFGS closures too.
 
@@ -159,7 +138,7 @@ def optimize_scale(loss_fn: LossFunction, init: torch.Tensor, *, optimizer: str,
         total = terms.total.detach()
         with torch.no_grad():
             keep_if_best(total)
-        latest[:] = [_detached(terms)]
+        latest[:] = [terms.detached()]
         return total
 
     done = 0
@@ -170,7 +149,7 @@ def optimize_scale(loss_fn: LossFunction, init: torch.Tensor, *, optimizer: str,
             done = step
             values = None
             if step % read_every == 0 or step == steps:
-                values = loss_values(latest[0])
+                values = latest[0].as_floats()
                 _check_finite(values["total"], first_step + step - 1)
             if on_step is not None:
                 on_step(step, values, image.detach())
@@ -184,13 +163,6 @@ def optimize_scale(loss_fn: LossFunction, init: torch.Tensor, *, optimizer: str,
         interrupted = True
     return ScaleOutcome(image=best_image, loss=float(best_loss), steps=done,
                         interrupted=interrupted)
-
-
-def _detached(terms: LossTerms) -> LossTerms:
-    return LossTerms(total=terms.total.detach(),
-                     content={k: v.detach() for k, v in terms.content.items()},
-                     style={k: v.detach() for k, v in terms.style.items()},
-                     tv=None if terms.tv is None else terms.tv.detach())
 
 
 def _check_finite(value: float, step: int) -> None:
