@@ -8,7 +8,6 @@ which by contract imports no torch).
 
 from __future__ import annotations
 
-import os
 import sys
 
 import typer
@@ -116,7 +115,9 @@ def report_error(error: StyxError) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``styx``: a StyxError is one red line on stderr and exit code 2."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    debug = os.environ.get("STYX_DEBUG", "") not in ("", "0")
+    from styx.core.plugins import debug_enabled
+
+    debug = debug_enabled()
     try:
         app = build_app(argv)
         app(args=argv, prog_name="styx")

@@ -26,7 +26,6 @@ import os
 import pickle
 import re
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -34,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from styx.core.atomic import atomic_path
 from styx.core.errors import StyxError
 from styx.core.specs import Target, load_target
 
@@ -390,8 +390,8 @@ def import_into_cache(info: WeightsInfo, source: str | os.PathLike[str], *,
     """Check that ``source`` fits the network exactly, then store it as torchvision would.
 
     The file is saved as a plain ``torch.save`` state dict under torchvision's file name
-    (a temporary file in the cache folder, then ``os.replace``), so torchvision itself can
-    load it as well.
+    (written atomically: a temporary file in the cache folder, then renamed), so torchvision
+    itself can load it as well.
     """
     import torch
 
@@ -401,14 +401,6 @@ def import_into_cache(info: WeightsInfo, source: str | os.PathLike[str], *,
         raise StyxError(f"{target} already exists", "pass --force to replace it")
     check_state_dict(state, info.expected_shapes(), source=f"weights {source}")
     state = {k: v.detach().contiguous().clone() for k, v in state.items()}
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial",
-                                         dir=target.parent)
-    os.close(handle)
-    try:
+    with atomic_path(target) as temporary:
         torch.save(state, temporary)
-        os.replace(temporary, target)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
     return target
