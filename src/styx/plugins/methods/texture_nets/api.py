@@ -113,12 +113,12 @@ def train_texture_net(
     _check_model_target(name, output, overwrite or resume)
     if content_dir is None and not texture:
         raise StyxError("no content folder given", "give --content-dir DIR (photos to train on)")
+    run_dir = Path(run_dir).expanduser() if run_dir is not None else \
+        default_run_dir(name, output)
+    check_run_paths(run_dir, log_json)  # before the style image and descriptor load
     task = TextureNetsTask(style, generator=generator, losses=losses,
                            style_size=style_size or config.image_size, texture=texture,
                            seed=config.seed)
-    run_dir = Path(run_dir).expanduser() if run_dir is not None else \
-        default_run_dir(name, output)
-    check_run_paths(run_dir, log_json)
     if content_dir is None:
         content_dir = _noise_content_dir(run_dir, config.image_size)
     # --overwrite starts afresh; the old run's checkpoint stays until the first new one.

@@ -53,6 +53,11 @@ class GeneratorConfig:
     norm: str = "instance"
     leaky_slope: float = 0.01
 
+    @property
+    def noise_depth(self) -> int:
+        """Channels of the ``noise`` input: ``noise_channels`` for each scale."""
+        return self.noise_channels * self.scales
+
     def __post_init__(self) -> None:
         padding = str(self.padding).lower()
         norm = str(self.norm).lower()
@@ -187,7 +192,7 @@ class TextureNetwork(nn.Module):
     @property
     def noise_depth(self) -> int:
         """Channels of the ``noise`` input: ``noise_channels`` for each scale."""
-        return self.config.noise_channels * self.config.scales
+        return self.config.noise_depth
 
     def make_noise(self, batch: int, height: int, width: int, *,
                    generator: torch.Generator | None = None,
@@ -228,8 +233,8 @@ class TextureNetwork(nn.Module):
         else:
             raise StyxError("a texture generator needs noise or an output size")
         if noise is None and cfg.noise_channels:
-            noise = torch.rand(batch, self.noise_depth, height, width,
-                               device=reference.device, dtype=reference.dtype)
+            noise = self.make_noise(batch, height, width, device=reference.device,
+                                    dtype=reference.dtype)
         if noise is not None and noise.shape[1] != self.noise_depth:
             raise StyxError(f"expected {self.noise_depth} noise channels, got {noise.shape[1]}")
 

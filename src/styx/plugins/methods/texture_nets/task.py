@@ -82,7 +82,7 @@ class TextureNetsTask:
         """Stylise ``batch`` (N x 3 x S x S content crops) with fresh noise and score it."""
         self._move_to(batch.device)
         n, _, height, width = batch.shape
-        depth = self.generator_config.noise_channels * self.generator_config.scales
+        depth = self.generator_config.noise_depth
         noise = torch.rand(n, depth, height, width, device=batch.device) if depth else None
         if self.texture:
             output = model(None, noise)
