@@ -96,18 +96,7 @@ def save_model(tensors_or_module: Any, metadata: Mapping[str, Any], *, name: str
 
     if (name is None) == (path is None):
         raise ValueError("give exactly one of name= or path=")
-    target = models_home() / check_model_name(name) if name is not None else \
-        Path(path).expanduser()
-    label = name if name is not None else str(target)
-    if target.exists() or target.is_symlink():
-        if not target.is_dir() or not (target / METADATA_FILE).is_file():
-            raise StyxError(f"{target} exists and is not a styx model folder",
-                            "choose another name or path; styx does not overwrite it")
-        if not overwrite:
-            remedy = f"remove it with 'styx models rm {label}', or choose another name" \
-                if name is not None else "delete the folder, or choose another path"
-            raise StyxError(f"model {label!r} already exists",
-                            f"{remedy} (or overwrite it where the command offers --overwrite)")
+    target = model_target(name=name, path=path, overwrite=overwrite)
     tensors = _tensors_of(tensors_or_module)
     document = {"format": FORMAT, "version": VERSION, **dict(metadata),
                 "styx_version": __version__,
@@ -123,6 +112,29 @@ def save_model(tensors_or_module: Any, metadata: Mapping[str, Any], *, name: str
         save_file(tensors, str(temp / WEIGHTS_FILE), metadata={_HEADER_KEY: text})
         (temp / METADATA_FILE).write_text(text + "\n", encoding="utf-8")
         _same_permissions(temp / WEIGHTS_FILE, like=temp / METADATA_FILE)
+    return target
+
+
+def model_target(*, name: str | None = None, path: str | os.PathLike[str] | None = None,
+                 overwrite: bool = False) -> Path:
+    """The folder a model saved as ``name`` (in the store) or at ``path`` goes to.
+
+    StyxError if it cannot be written there: a folder or file that is not a styx model, or
+    a model already there without ``overwrite``. Commands call it before training, so a
+    taken name fails at once rather than after hours.
+    """
+    target = models_home() / check_model_name(name) if name is not None else \
+        Path(path).expanduser()
+    label = name if name is not None else str(target)
+    if target.exists() or target.is_symlink():
+        if not target.is_dir() or not (target / METADATA_FILE).is_file():
+            raise StyxError(f"{target} exists and is not a styx model folder",
+                            "choose another name or path; styx does not overwrite it")
+        if not overwrite:
+            remedy = f"remove it with 'styx models rm {label}', or choose another name" \
+                if name is not None else "delete the folder, or choose another path"
+            raise StyxError(f"model {label!r} already exists",
+                            f"{remedy} (or overwrite it where the command offers --overwrite)")
     return target
 
 

@@ -61,24 +61,12 @@ def _rank() -> int:
 def _check_model_target(name: str | None, output: str | os.PathLike | None,
                         overwrite: bool) -> None:
     """Refuse a model name/path that cannot be written, before hours of training."""
-    from styx.core.modelstore import METADATA_FILE, check_model_name, models_home
+    from styx.core.modelstore import model_target
 
     if (name is None) == (output is None):
         raise StyxError("give exactly one of a model name or an output path",
                         "--name NAME stores it in the model store, --output PATH anywhere")
-    target = models_home() / check_model_name(name) if name is not None \
-        else Path(output).expanduser()
-    if target.exists() or target.is_symlink():
-        if not target.is_dir() or not (target / METADATA_FILE).is_file():
-            raise StyxError(f"{target} exists and is not a styx model folder",
-                            "choose another name or path")
-        if not overwrite:
-            if name is not None:
-                raise StyxError(f"model {name!r} already exists",
-                                f"remove it with 'styx models rm {name}', choose another "
-                                "name, or pass --overwrite")
-            raise StyxError(f"model folder {str(target)!r} already exists",
-                            "choose another --output, delete the folder, or pass --overwrite")
+    model_target(name=name, path=output, overwrite=overwrite)
 
 
 def train_texture_net(
