@@ -111,15 +111,14 @@ class Descriptor(nn.Module):
         if image.dim() != 4 or image.shape[1] != 3:
             raise StyxError(f"descriptor {self.name!r} expects an N x 3 x H x W image, "
                             f"got shape {tuple(image.shape)}")
-        requested = list(layers) if layers is not None else self.layers[: self._last_tap()]
-        wanted: dict[int, list[tuple[str, str]]] = {}
+        requested = list(layers) if layers is not None else self.present_layers()
+        wanted: dict[int, list[str]] = {}
         for asked in requested:
-            tap = self.resolve_layer(asked)
-            index = self._index[tap]
+            index = self.depth(asked)
             if index >= len(self.stages):
                 raise StyxError(f"layer {asked!r} was trimmed from descriptor {self.name!r}",
                                 "build the descriptor again to use deeper layers")
-            wanted.setdefault(index, []).append((asked, tap))
+            wanted.setdefault(index, []).append(asked)
         if not wanted:
             return {}
         deepest = max(wanted)
@@ -135,13 +134,13 @@ class Descriptor(nn.Module):
                     f"a {image.shape[-1]}x{image.shape[-2]} px image is too small for layer "
                     f"{self.stage_names[index]!r} of descriptor {self.name!r}",
                     f"use images of at least {self.min_size} px a side") from error
-            for asked, _tap in wanted.get(index, ()):
+            for asked in wanted.get(index, ()):
                 features[asked] = x
         return features
 
-    def _last_tap(self) -> int:
-        present = [t for t in self.layers if self._index[t] < len(self.stages)]
-        return len(present)
+    def present_layers(self) -> list[str]:
+        """The taps still present after :meth:`trim`, in forward order."""
+        return [t for t in self.layers if self._index[t] < len(self.stages)]
 
     def trim(self, layers: Iterable[str]) -> Descriptor:
         """Drop every stage after the deepest of ``layers``; returns self."""
@@ -197,14 +196,15 @@ def build_descriptor(name: str, weights: str | os.PathLike[str] = "imagenet", *,
     wanted = list(layers) if layers is not None else []
     if _accepts(factory, "seed"):
         options["seed"] = seed
-    if wanted and _accepts(factory, "layers"):
+    trims_itself = bool(wanted) and _accepts(factory, "layers")
+    if trims_itself:
         options["layers"] = wanted  # trimmed before its weights are even allocated
     descriptor = factory(weights=weights, **options)
     if not isinstance(descriptor, Descriptor):
         raise TypeError(f"descriptor factory {spec.factory!r} returned "
                         f"{type(descriptor).__name__}, not a Descriptor")
-    if wanted:
-        descriptor.trim(descriptor.resolve_layers(wanted))
+    if wanted and not trims_itself:
+        descriptor.trim(wanted)
     if device is not None:
         descriptor.to(device)
     return descriptor

@@ -299,7 +299,7 @@ def apply_weights(descriptor: Descriptor, network: nn.Module, weights: str | os.
 
     wanted = list(layers) if layers is not None else []
     if wanted:
-        descriptor.trim(descriptor.resolve_layers(wanted))
+        descriptor.trim(wanted)  # unknown names: StyxError with "did you mean"
     state, source = resolve_state_dict(weights, info, descriptor.name)
     descriptor.stages.to_empty(device="cpu")
     for module in descriptor.modules():
@@ -311,11 +311,11 @@ def apply_weights(descriptor: Descriptor, network: nn.Module, weights: str | os.
             print(f"note: descriptor {descriptor.name!r} has random weights (seed {seed}); "
                   "fine for tests, not for real style transfer", file=sys.stderr)
     else:
-        expected = {k: tuple(v.shape) for k, v in network.state_dict().items()}
+        current = network.state_dict(keep_vars=True)
+        expected = {k: tuple(v.shape) for k, v in current.items()}
         check_state_dict(state, expected, source=f"weights {source}", optional=info.is_unused)
         # Copy tensor by tensor into what the descriptor uses; parts it never runs are still
         # on the meta device and are skipped (load_state_dict would warn about them).
-        current = network.state_dict(keep_vars=True)
         with torch.no_grad():
             for key, value in state.items():
                 target = current.get(key)
