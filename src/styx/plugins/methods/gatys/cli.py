@@ -103,7 +103,7 @@ def run(
         steps=steps, lr=lr, lbfgs_history=lbfgs_history, seed=seed, device=device, amp=amp,
         channels_last=channels_last, compile=compile, log_every=log_every)
     style_list = list(styles or [])
-    config.resolved(styles=len(style_list) or 1)  # bad options fail before torch loads
+    resolved = config.resolved(styles=len(style_list) or 1)  # bad options fail before torch
     if save_every < 0:
         raise StyxError(f"bad --save-every {save_every}", "give 0 (never) or a step count")
     from styx.core.atomic import check_writable_file
@@ -113,8 +113,7 @@ def run(
     if log_json is not None:
         log_json = check_writable_file(log_json, what="--log-json")
     _check_no_clash(output, log_json, inputs=[
-        content, *style_list, *([Path(config.init)] if config.init.strip().lower()
-                                not in INITS else [])])
+        content, *style_list, *([Path(resolved.init)] if resolved.init not in INITS else [])])
     notes = not quiet and not json_output
     if content is not None and not style_list and notes:
         _note(f"no style image given: using the sample painting {sample_image('style').name}")
