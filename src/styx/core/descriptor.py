@@ -183,15 +183,10 @@ def build_descriptor(name: str, weights: str | os.PathLike[str] = "imagenet", *,
     ones.
     """
     from styx.core.plugins import descriptors
+    from styx.core.specs import checked_options
 
     spec = descriptors().get(name)
-    options = {key: value for key, value in options.items() if value is not None}
-    unknown = sorted(set(options) - set(spec.options))
-    if unknown:
-        valid = ", ".join(f"{k} ({v})" for k, v in spec.options.items())
-        raise StyxError(f"descriptor {spec.name!r} has no option "
-                        + ", ".join(repr(u) for u in unknown),
-                        f"valid options: {valid}" if valid else "it takes no options")
+    options = checked_options(spec, options)
     factory = spec.load()
     wanted = list(layers) if layers is not None else []
     if _accepts(factory, "seed"):

@@ -39,14 +39,10 @@ class ImageLoss(Protocol):
 def build_loss(name: str, *, target: str | None = None, **options: Any) -> Any:
     """Build the registered loss ``name`` with ``options``; check it is of kind ``target``."""
     from styx.core.plugins import losses
+    from styx.core.specs import checked_options
 
     spec = losses().get(name)
     if target is not None and spec.target != target:
         raise StyxError(f"loss {spec.name!r} works on {spec.target}, not on {target}",
                         f"choose a loss with target {target!r}: see 'styx list losses'")
-    unknown = sorted(set(options) - set(spec.options))
-    if unknown:
-        valid = ", ".join(sorted(spec.options)) or "none"
-        raise StyxError(f"loss {spec.name!r} has no option {unknown[0]!r}",
-                        f"its options: {valid}")
-    return spec.load()(**options)
+    return spec.load()(**checked_options(spec, options))

@@ -31,6 +31,20 @@ def load_target(target: Target) -> Any:
     return obj
 
 
+def checked_options(spec: DescriptorSpec | LossSpec, options: dict[str, Any]
+                    ) -> dict[str, Any]:
+    """``options`` for ``spec``'s factory: those set to None count as not given; an unknown
+    option is a StyxError naming the valid ones."""
+    given = {key: value for key, value in options.items() if value is not None}
+    unknown = sorted(set(given) - set(spec.options))
+    if unknown:
+        valid = ", ".join(f"{key} ({text})" for key, text in spec.options.items())
+        raise StyxError(f"{spec.kind} {spec.name!r} has no option "
+                        + ", ".join(repr(u) for u in unknown),
+                        f"valid options: {valid}" if valid else "it takes no options")
+    return given
+
+
 @dataclass(frozen=True)
 class Spec:
     """What every registered thing has: a unique name, a one-line summary, aliases."""
