@@ -421,6 +421,11 @@ def test_registry_by_kind_and_lookup_mentions_failed_plugins():
     with pytest.raises(StyxError) as error:
         plugins.get("methods", "gatys")
     assert "broken-plugin failed to load" in error.value.hint
+    # Direct registry lookups (how build_descriptor and build_loss look names up) say so too.
+    with pytest.raises(StyxError) as error:
+        plugins.descriptors.get("vgg19")
+    assert "broken-plugin failed to load" in error.value.hint
+    assert error.value.hint.count("see 'styx plugins'") == 1
 
 
 def test_pluggy_marker_is_the_styx_project():

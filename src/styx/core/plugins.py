@@ -100,10 +100,10 @@ class Plugins:
     def __init__(self) -> None:
         self.manager = pluggy.PluginManager("styx")
         self.manager.add_hookspecs(hookspecs)
-        self.descriptors: Registry[DescriptorSpec] = Registry("descriptor")
-        self.losses: Registry[LossSpec] = Registry("loss")
-        self.methods: Registry[MethodSpec] = Registry("method")
-        self.exporters: Registry[ExporterSpec] = Registry("exporter")
+        self.descriptors: Registry[DescriptorSpec] = Registry("descriptor", self._failed)
+        self.losses: Registry[LossSpec] = Registry("loss", self._failed)
+        self.methods: Registry[MethodSpec] = Registry("method", self._failed)
+        self.exporters: Registry[ExporterSpec] = Registry("exporter", self._failed)
         self.info: list[PluginInfo] = []
         self.failures: list[PluginFailure] = []
         self.disabled: list[str] = []
@@ -234,17 +234,10 @@ class Plugins:
 
     def get(self, kind: str, name: str) -> Spec:
         """The spec ``name`` of ``kind``; the error also mentions plugins that failed to load."""
-        registry = self.registry(kind)
-        try:
-            return registry.get(name)
-        except StyxError as error:
-            if self.failures:
-                broken = ", ".join(sorted({f.name for f in self.failures}))
-                note = f"plugin(s) {broken} failed to load"
-                hint = (error.hint or "").replace("; see 'styx plugins'", "")
-                error.hint = f"{hint}; {note}, see 'styx plugins'" if hint else \
-                    f"{note}, see 'styx plugins'"
-            raise
+        return self.registry(kind).get(name)
+
+    def _failed(self) -> list[str]:
+        return [failure.name for failure in self.failures]
 
 
 def _one_line(text: str, limit: int = 300) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Generic, TypeVar
 
 from styx.core.errors import StyxError
@@ -23,8 +23,10 @@ _key = normalize_name
 class Registry(Generic[S]):
     """The specs of one kind (descriptors, losses, methods or exporters)."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, failed: Callable[[], Iterable[str]] = tuple) -> None:
         self.kind = kind
+        #: The names of plugins that failed to load, mentioned when a lookup fails.
+        self._failed = failed
         self._specs: dict[str, S] = {}
         self._names: dict[str, str] = {}  # key of a name or alias -> canonical name
 
@@ -51,13 +53,20 @@ class Registry(Generic[S]):
         raise StyxError(f"unknown {self.kind} {name!r}", self.suggest(name))
 
     def suggest(self, name: str) -> str:
+        """The hint for an unknown ``name``: close names, or the choices; and the plugins
+        that failed to load, which may be where ``name`` should have come from."""
         close = difflib.get_close_matches(_key(name), list(self._names), n=3, cutoff=0.5)
         if close:
             names = sorted({self._names[c] for c in close})
-            return "did you mean " + " or ".join(repr(n) for n in names) + "?"
-        if not self._specs:
-            return f"no {self.kind} is registered; see 'styx plugins'"
-        return f"choose one of: {', '.join(self.names())}"
+            hint = "did you mean " + " or ".join(repr(n) for n in names) + "?"
+        elif not self._specs:
+            hint = f"no {self.kind} is registered"
+        else:
+            hint = f"choose one of: {', '.join(self.names())}"
+        broken = sorted(set(self._failed()))
+        if broken:
+            return f"{hint}; plugin(s) {', '.join(broken)} failed to load, see 'styx plugins'"
+        return f"{hint}; see 'styx plugins'" if not self._specs else hint
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and _key(name) in self._names
