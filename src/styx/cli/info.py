@@ -6,7 +6,6 @@ Tables go to stdout (rich); ``--json`` prints the same facts as JSON instead.
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -94,7 +93,7 @@ def list_command(
     from styx.core.plugins import get_plugins
 
     plugins = get_plugins()
-    kind = _resolve_kind(kind, plugins)
+    kind = plugins.kind_of(kind, extra={LAYERS: LAYERS, "layer": LAYERS})
     if kind == LAYERS:
         if not name:
             names = plugins.descriptors.names()
@@ -120,23 +119,6 @@ def list_command(
     console.print(table)
     if not specs and plugins.failures:
         console.print("[yellow]some plugins failed to load: see 'styx plugins'[/]")
-
-
-def _resolve_kind(kind: str, plugins: Any) -> str:
-    """``descriptors``/``descriptor``/``layers``... -> the canonical kind; else did-you-mean."""
-    from styx.core.plugins import KINDS
-    from styx.core.registry import normalize_name
-
-    key = normalize_name(kind)
-    choices = {attribute: attribute for attribute in KINDS}
-    choices.update({plugins.registry(attribute).kind: attribute for attribute in KINDS})
-    choices.update({LAYERS: LAYERS, "layer": LAYERS})
-    if key in choices:
-        return choices[key]
-    close = difflib.get_close_matches(key, list(choices), n=1, cutoff=0.5)
-    hint = (f"did you mean {choices[close[0]]!r}?" if close
-            else "choose " + ", ".join([*KINDS, LAYERS]))
-    raise StyxError(f"unknown kind {kind!r}", hint)
 
 
 def _list_layers(spec: Any, as_json: bool) -> None:

@@ -17,7 +17,7 @@ import difflib
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from types import ModuleType
@@ -222,15 +222,22 @@ class Plugins:
         The singular (``descriptor``) is accepted too; anything else is a StyxError with a
         suggestion.
         """
+        return getattr(self, self.kind_of(kind))
+
+    def kind_of(self, kind: str, *, extra: Mapping[str, str] | None = None) -> str:
+        """The canonical kind (``descriptors``, ...) for ``kind``, singular or plural, or one
+        of the ``extra`` names (name -> what it means); else a StyxError with "did you
+        mean"."""
+        choices = {attribute: attribute for attribute in KINDS}
+        choices.update({getattr(self, attribute).kind: attribute for attribute in KINDS})
+        choices.update(extra or {})
         key = normalize_name(kind)
-        singular = {getattr(self, attribute).kind: attribute for attribute in KINDS}
-        attribute = singular.get(key, key)
-        if attribute not in KINDS:
-            close = difflib.get_close_matches(key, [*KINDS, *singular], n=1, cutoff=0.5)
-            hint = (f"did you mean {singular.get(close[0], close[0])!r}?" if close
-                    else "choose " + ", ".join(KINDS))
-            raise StyxError(f"unknown kind {kind!r}", hint)
-        return getattr(self, attribute)
+        if key in choices:
+            return choices[key]
+        close = difflib.get_close_matches(key, list(choices), n=1, cutoff=0.5)
+        hint = (f"did you mean {choices[close[0]]!r}?" if close
+                else "choose " + ", ".join(dict.fromkeys(choices.values())))
+        raise StyxError(f"unknown kind {kind!r}", hint)
 
     def get(self, kind: str, name: str) -> Spec:
         """The spec ``name`` of ``kind``; the error also mentions plugins that failed to load."""
