@@ -25,6 +25,7 @@ from __future__ import annotations
 import torch
 
 from styx.core.errors import StyxError
+from styx.core.registry import normalize_name
 
 NORMALIZATIONS = ("elements", "gatys", "seed-report", "none")
 
@@ -77,7 +78,7 @@ class GramLoss:
     """Style loss ``k * sum((G - A)^2)``, mean over the batch; ``prepare`` gives ``A``."""
 
     def __init__(self, normalization: str | None = "elements") -> None:
-        key = "elements" if normalization is None else str(normalization).strip().lower().replace("_", "-")
+        key = "elements" if normalization is None else normalize_name(str(normalization))
         if key not in NORMALIZATIONS:
             raise StyxError(f"unknown Gram normalization {normalization!r}",
                             f"choose one of {', '.join(NORMALIZATIONS)}")
