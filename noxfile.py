@@ -80,7 +80,7 @@ def example_plugin(session: nox.Session) -> None:
     session.run("styx", "list", "descriptors")
     session.run("styx", "list", "layers", "example-tinynet")
     out = Path(session.create_tmp()) / "example-invert.png"
-    session.run("styx", "run", "example-invert", "--content",
+    session.run("styx", "run", "example-invert",
                 str(ROOT / "src" / "styx" / "data" / "tubingen.jpg"), "-o", str(out),
                 "--size", "64", "--steps", "40")
     if not out.is_file():

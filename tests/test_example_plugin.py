@@ -111,19 +111,29 @@ def test_installed_method_runs_through_styx_run(example_plugin, styx_subprocess,
                                                 tmp_path):
     from PIL import Image
 
-    out = tmp_path / "inverted.png"
-    result = styx_subprocess("run", "example-invert", "--content", str(photo), "-o", str(out),
-                             "--size", "32", "--steps", "25", "--json")
+    # The command is made from the method's config: its options, with help and defaults.
+    help_text = styx_subprocess("run", "example-invert", "--help").stdout
+    for flag in ("--layer", "--loss", "--size", "--steps", "--lr", "--descriptor", "--seed",
+                 "-o, --output", "--json", "--save-every"):
+        assert flag in help_text, flag
+    assert "[STYLE]" not in help_text  # the method takes no style images
+
+    out, log = tmp_path / "inverted.png", tmp_path / "log.json"
+    result = styx_subprocess("run", "example-invert", str(photo), "-o", str(out),
+                             "--size", "32", "--steps", "25", "--json", "--log-json", str(log))
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["layer"] == "relu2" and report["output"] == str(out)
-    assert report["final_loss"] < 0.7 * report["first_loss"]
+    assert report["steps"] == 25 and report["loss"] < 0.7 * report["first_loss"]
     with Image.open(out) as image:
         assert image.size == (32, 21)
+    logged = json.loads(log.read_text())
+    assert logged["method"] == "example-invert" and len(logged["history"]) == 25
+    assert logged["config"]["descriptor"] == "example-tinynet"
 
     # a third-party method composes with a built-in loss, through the registry
     other = tmp_path / "with-content-loss.png"
-    result = styx_subprocess("run", "example-invert", "-c", str(photo), "-o", str(other),
+    result = styx_subprocess("run", "example-invert", str(photo), "-o", str(other),
                              "--size", "32", "--steps", "3", "--loss", "mse",
                              "--layer", "first", "--json")
     assert result.returncode == 0, result.stderr
@@ -131,12 +141,22 @@ def test_installed_method_runs_through_styx_run(example_plugin, styx_subprocess,
 
     # bad input: one line, exit 2, nothing written
     missing = tmp_path / "nope.png"
-    result = styx_subprocess("run", "example-invert", "-c", str(tmp_path / "missing.jpg"),
-                             "-o", str(missing))
-    assert result.returncode == 2
-    assert "image file not found" in result.stderr and "Traceback" not in result.stderr
-    assert not missing.exists()
-    result = styx_subprocess("run", "example-invert", "-c", str(photo), "-o", str(missing),
-                             "--layer", "relu9")
-    assert result.returncode == 2 and "did you mean" in result.stderr
-    assert not missing.exists()
+    for args, message in (([str(tmp_path / "missing.jpg")], "image file not found"),
+                          ([str(photo), "--layer", "relu9"], "did you mean"),
+                          ([str(photo), "--steps", "0"], "bad --steps 0")):
+        result = styx_subprocess("run", "example-invert", *args, "-o", str(missing))
+        assert result.returncode == 2, result.stderr
+        assert message in result.stderr and "Traceback" not in result.stderr
+        assert not missing.exists()
+
+
+@pytest.mark.slow
+def test_installed_method_is_a_library_call(example_plugin, photo):
+    code = ("import json, styx; r = styx.stylize('example-invert', %r, size=32, steps=5); "
+            "print(json.dumps({'shape': list(r.image.shape), 'layer': r.layer, "
+            "'steps': r.steps}))" % str(photo))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == \
+        {"shape": [1, 3, 21, 32], "layer": "relu2", "steps": 5}

@@ -1,5 +1,12 @@
 """styx: a plugin-based neural style transfer toolkit.
 
+The library (see :mod:`styx.api`)::
+
+    import styx
+
+    result = styx.stylize("gatys", "photo.jpg", "painting.jpg", size=256)
+    model = styx.load_model("starry")      # a model trained with styx.train / styx train
+
 Importing ``styx`` is cheap: it pulls in no torch. Heavy modules are imported by the
 functions that need them.
 """
@@ -13,6 +20,19 @@ __version__ = "0.1.0"
 #: The marker plugins use on their hook implementations: ``@styx.hookimpl``.
 hookimpl = pluggy.HookimplMarker("styx")
 
+from styx.api import (
+    list_descriptors,
+    list_exporters,
+    list_losses,
+    list_methods,
+    list_models,
+    load_model,
+    method_config,
+    stylize,
+    train,
+)
 from styx.core.errors import StyxError
 
-__all__ = ["StyxError", "__version__", "hookimpl"]
+__all__ = ["StyxError", "__version__", "hookimpl", "list_descriptors", "list_exporters",
+           "list_losses", "list_methods", "list_models", "load_model", "method_config",
+           "stylize", "train"]

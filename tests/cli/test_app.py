@@ -2,43 +2,63 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from types import SimpleNamespace
+
 import pytest
 import typer
 
 import styx
 from styx.core import plugins as plugins_module
+from styx.core.config import Config, option
 from styx.core.errors import StyxError
 from styx.core.specs import MethodSpec
 
 CALLS: list[dict] = []
 
 
-def paint(
-    steps: int = typer.Option(3, "--steps", help="How many steps."),
-    fail: str = typer.Option("", "--fail", help="Raise: 'user' or 'bug'."),
-) -> None:
+@dataclass(kw_only=True)
+class PaintConfig(Config):
+    steps: int = option(3, help="How many steps.")
+    fail: str = option("", help="Raise: 'user' or 'bug'.")
+
+
+def paint(request, config: PaintConfig):
     """Paint something."""
-    if fail == "user":
+    import torch
+
+    from styx.core.method import RunResult
+
+    if config.fail == "user":
         raise StyxError("bad painting", "paint better")
-    if fail == "bug":
+    if config.fail == "bug":
         raise ZeroDivisionError("division by zero in the method")
-    CALLS.append({"steps": steps})
-    typer.echo(f"painted {steps}")
+    CALLS.append({"steps": config.steps})
+    typer.echo(f"painted {config.steps}")
+    return RunResult(image=torch.zeros(1, 3, 4, 4), steps=config.steps)
 
 
-def fit(epochs: int = typer.Option(1, "--epochs")) -> None:
-    """Train something."""
-    typer.echo(f"trained {epochs}")
+@dataclass(kw_only=True)
+class FitConfig(Config):
+    epochs: int = option(1, help="Epochs.")
+
+
+def fit(config: FitConfig):
+    """Train something (and, like a DDP rank other than 0, save nothing)."""
+    typer.echo(f"trained {config.epochs}")
+    return SimpleNamespace(path=None)
 
 
 class Methods:
     @styx.hookimpl
     def register_methods(self, register):
-        register(MethodSpec(name="painter", summary="Paints pictures.", run_command=paint,
-                            train_command=fit, aliases=("brush",)))
-        register(MethodSpec(name="runner-only", summary="Only runs.", run_command=paint))
-        register(MethodSpec(name="broken-cli", summary="Its command cannot import.",
-                            run_command="no_such_module_for_styx_tests:command"))
+        register(MethodSpec(name="painter", summary="Paints pictures.", config=PaintConfig,
+                            run=paint, train_config=FitConfig, train=fit,
+                            generator="styx.core.generator:Generator", aliases=("brush",)))
+        register(MethodSpec(name="runner-only", summary="Only runs.", config=PaintConfig,
+                            run=paint))
+        register(MethodSpec(name="broken-cli", summary="Its config cannot import.",
+                            config="no_such_module_for_styx_tests:Config", run=paint))
 
 
 @pytest.fixture
@@ -69,7 +89,7 @@ def test_run_help_lists_methods_and_warns_about_a_broken_one(methods, styx_cli):
     assert "painter" in result.stdout and "runner-only" in result.stdout
     assert "brush" not in result.stdout  # aliases work but are hidden
     assert "broken-cli" not in result.stdout
-    assert "cannot load 'styx run broken-cli'" in result.stderr
+    assert "cannot make 'styx run broken-cli'" in result.stderr
     result = styx_cli("train", "--help")
     assert "painter" in result.stdout and "runner-only" not in result.stdout
 
@@ -78,7 +98,8 @@ class CitedMethod:
     @styx.hookimpl
     def register_methods(self, register):
         register(MethodSpec(name="cited", summary="Smith et al. (2020): paints like others.",
-                            run_command=paint, train_command=fit))
+                            config=PaintConfig, run=paint, train_config=FitConfig, train=fit,
+                            generator="styx.core.generator:Generator"))
 
 
 @pytest.mark.parametrize("group", ["run", "train"])
@@ -90,29 +111,33 @@ def test_group_help_shows_the_whole_summary_not_up_to_its_first_period(use_plugi
     assert "Smith et al. (2020): paints like others." in result.stdout
 
 
-def test_run_a_method_by_name_and_alias(methods, styx_cli):
-    result = styx_cli("run", "painter", "--steps", "7")
+def test_run_a_method_by_name_and_alias(methods, styx_cli, tmp_path):
+    out = str(tmp_path / "out.png")
+    result = styx_cli("run", "runner-only", "--steps", "7", "-o", out)
     assert result.exit_code == 0, result.stderr
     assert result.stdout.strip() == "painted 7"
-    assert styx_cli("run", "BRUSH").stdout.strip() == "painted 3"
+    assert (tmp_path / "out.png").is_file()
+    assert styx_cli("run", "RUNNER_ONLY", "-o", out, "-q").stdout.strip() == "painted 3"
     assert CALLS == [{"steps": 7}, {"steps": 3}]
-    assert styx_cli("train", "painter", "--epochs", "2").stdout.strip() == "trained 2"
+    assert styx_cli("train", "BRUSH", "--epochs", "2").stdout.strip() == "trained 2"
 
 
 def test_a_method_help_shows_its_options(methods, styx_cli):
-    result = styx_cli("run", "painter", "--help")
+    result = styx_cli("run", "runner-only", "--help")
     assert result.exit_code == 0 and "--steps" in result.stdout and CALLS == []
 
 
-def test_running_one_method_ignores_another_broken_one(methods, styx_cli):
-    assert styx_cli("run", "runner-only").exit_code == 0
+def test_running_one_method_ignores_another_broken_one(methods, styx_cli, tmp_path):
+    assert styx_cli("run", "runner-only", "-o", str(tmp_path / "x.png")).exit_code == 0
 
 
 @pytest.mark.parametrize("args, message, hint", [
     (("run", "paniter"), "unknown method 'paniter'", "did you mean 'painter'?"),
     (("train", "runner-only"), "method 'runner-only' has no 'train' command",
-     "'styx train --help'"),
-    (("run", "painter", "--fail", "user"), "bad painting", "paint better"),
+     "methods that have 'styx train': painter"),
+    (("export", "runner-only"), "method 'runner-only' trains no generator",
+     "methods that have 'styx export': painter"),
+    (("run", "runner-only", "-o", "x.png", "--fail", "user"), "bad painting", "paint better"),
 ])
 def test_user_errors_are_one_red_line_and_exit_2(methods, styx_cli, monkeypatch,
                                                  args, message, hint):
@@ -125,7 +150,7 @@ def test_user_errors_are_one_red_line_and_exit_2(methods, styx_cli, monkeypatch,
 
 def test_a_bug_is_one_line_and_exit_1(methods, styx_cli, monkeypatch):
     monkeypatch.delenv("STYX_DEBUG", raising=False)
-    result = styx_cli("run", "painter", "--fail", "bug")
+    result = styx_cli("run", "runner-only", "-o", "x.png", "--fail", "bug")
     assert result.exit_code == 1
     assert "unexpected ZeroDivisionError: division by zero in the method" in result.stderr
     assert "STYX_DEBUG=1" in result.stderr and "Traceback" not in result.stderr
@@ -137,18 +162,19 @@ def test_a_method_whose_command_cannot_import_is_a_bug_not_a_crash(methods, styx
     result = styx_cli("run", "broken-cli")
     assert result.exit_code == 1
     assert "No module named 'no_such_module_for_styx_tests'" in result.stderr
+    assert "cannot make 'styx run broken-cli'" in result.stderr
 
 
 def test_styx_debug_lets_the_traceback_through(methods, styx_cli, monkeypatch):
     monkeypatch.setenv("STYX_DEBUG", "1")
     with pytest.raises(StyxError, match="bad painting"):
-        styx_cli("run", "painter", "--fail", "user")
+        styx_cli("run", "runner-only", "-o", "x.png", "--fail", "user")
     with pytest.raises(ZeroDivisionError):
-        styx_cli("run", "painter", "--fail", "bug")
+        styx_cli("run", "runner-only", "-o", "x.png", "--fail", "bug")
 
 
 def test_a_usage_error_is_exit_2(methods, styx_cli):
-    result = styx_cli("run", "painter", "--steps", "many")
+    result = styx_cli("run", "runner-only", "-o", "x.png", "--steps", "many")
     assert result.exit_code == 2
     assert "Invalid value for '--steps'" in result.stderr
 

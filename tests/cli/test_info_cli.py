@@ -32,13 +32,12 @@ class Everything:
 
     @styx.hookimpl
     def register_methods(self, register):
-        register(MethodSpec(name="invert", summary="Invert an image.", run_command=_run,
-                            aliases=("inv",), feed_forward=True))
+        register(MethodSpec(name="invert", summary="Invert an image.", config="m:Config",
+                            run=_run, aliases=("inv",), generator="m:Generator"))
 
     @styx.hookimpl
     def register_exporters(self, register):
-        register(ExporterSpec(name="onnx", summary="ONNX files.", factory="m:f",
-                              formats=("onnx",)))
+        register(ExporterSpec(name="onnx", summary="ONNX files.", export="m:f", suffix=".onnx"))
 
 
 class Broken:
@@ -104,8 +103,8 @@ def test_plugins_table_with_debug_shows_tracebacks(fake, styx_cli, monkeypatch):
     ("descriptors", "descriptor", "tinynet",
      {"layers": 4, "default_content_layers": ["relu2"]}),
     ("losses", "loss", "l1", {"target": "features", "options": {"scale": "a factor"}}),
-    ("methods", "method", "invert", {"commands": ["run"], "feed_forward": True}),
-    ("exporters", "exporter", "onnx", {"formats": ["onnx"]}),
+    ("methods", "method", "invert", {"commands": ["run", "export"], "feed_forward": True}),
+    ("exporters", "exporter", "onnx", {"suffix": ".onnx", "methods": []}),
 ])
 def test_list_json_each_kind(fake, styx_cli, kind, singular, name, extra):
     for asked in (kind, singular, kind.upper()):

@@ -74,10 +74,10 @@ def main(argv: list[str]) -> None:
 
     from safetensors.torch import save_file
 
-    from styx.core.training import TrainConfig, train
+    from styx.core.training import TrainingOptions, train
 
     content, run_dir, out = (Path(a) for a in argv[:3])
-    config = TrainConfig(iterations=6, batch_size=2, image_size=16, lr=1e-2,
+    config = TrainingOptions(iterations=6, batch_size=2, image_size=16, lr=1e-2,
                          checkpoint_every=3, log_every=2, device="cpu", quiet=True)
     # train() joins the group torchrun describes (env://) and leaves it at the end.
     whole = train(TinyTask(), content, config, run_dir=run_dir / "whole")
@@ -88,7 +88,7 @@ def main(argv: list[str]) -> None:
     dist.init_process_group("gloo", init_method=f"file://{run_dir / 'store'}",
                             rank=int(os.environ["RANK"]),
                             world_size=int(os.environ["WORLD_SIZE"]))
-    train(TinyTask(), content, TrainConfig(**{**config.__dict__, "iterations": 3}),
+    train(TinyTask(), content, TrainingOptions(**{**config.__dict__, "iterations": 3}),
           run_dir=run_dir / "split")
     resumed = train(TinyTask(), content, config, run_dir=run_dir / "split", resume=True)
     assert dist.is_initialized()

@@ -13,7 +13,7 @@ from styx.core import modelstore
 from styx.core.errors import StyxError
 from styx.core.modelstore import (
     list_models,
-    load_model,
+    read_model,
     model_info,
     models_home,
     remove_model,
@@ -55,7 +55,7 @@ def test_save_and_load_round_trip(home):
     folder = save_model(model, META, name="starry")
     assert folder == home / "models" / "starry"
     assert sorted(p.name for p in folder.iterdir()) == ["model.json", "model.safetensors"]
-    state, metadata = load_model("starry")
+    state, metadata = read_model("starry")
     assert state.keys() == model.state_dict().keys()
     for key, value in model.state_dict().items():
         assert torch.equal(state[key], value)
@@ -65,8 +65,8 @@ def test_save_and_load_round_trip(home):
     assert metadata["format"] == "styx-model" and metadata["version"] == 1
     assert "T" in metadata["created"]
     # Loading by folder or by file gives the same; a fresh module loads the state.
-    assert load_model(folder)[1] == metadata
-    assert load_model(str(folder / "model.safetensors"))[1] == metadata
+    assert read_model(folder)[1] == metadata
+    assert read_model(str(folder / "model.safetensors"))[1] == metadata
     fresh = tiny_model()
     fresh.load_state_dict(state)
 
@@ -85,7 +85,7 @@ def test_metadata_is_plain_json_beside_and_inside_the_weights(home):
 def test_save_to_a_path_and_tensors_are_copied_contiguously(tmp_path):
     shared = torch.arange(12.0).reshape(3, 4)
     folder = save_model({"a": shared, "a_t": shared.t()}, META, path=tmp_path / "out" / "m")
-    state, _ = load_model(tmp_path / "out" / "m")
+    state, _ = read_model(tmp_path / "out" / "m")
     assert torch.equal(state["a_t"], shared.t())
     assert folder == tmp_path / "out" / "m"
 
@@ -116,13 +116,13 @@ def test_an_existing_model_is_kept_unless_overwrite(home):
     with pytest.raises(StyxError, match="already exists") as error:
         save_model({"w": torch.zeros(1)}, META, name="m")
     assert "styx models rm m" in error.value.hint
-    assert load_model("m")[0]["w"].item() == 1.0
+    assert read_model("m")[0]["w"].item() == 1.0
     elsewhere = save_model({"w": torch.ones(1)}, META, path=home / "elsewhere")
     with pytest.raises(StyxError, match="already exists") as error:
         save_model({"w": torch.zeros(1)}, META, path=elsewhere)
     assert "models rm" not in error.value.hint  # rm takes store names, never paths
     save_model({"w": torch.zeros(1)}, META, name="m", overwrite=True)
-    assert load_model("m")[0]["w"].item() == 0.0
+    assert read_model("m")[0]["w"].item() == 0.0
 
 
 def test_a_folder_that_is_not_a_model_is_never_replaced(tmp_path):
@@ -150,7 +150,7 @@ def test_a_failed_save_leaves_no_folder_and_the_old_model_intact(home, monkeypat
         with pytest.raises(OSError, match="disk full"):
             save_model({"w": torch.zeros(1)}, META, name="keep", overwrite=True)
     assert sorted(p.name for p in models_home().iterdir()) == ["keep"]  # no temp folders
-    assert load_model("keep")[0]["w"].item() == 1.0
+    assert read_model("keep")[0]["w"].item() == 1.0
 
 
 def test_list_models_sorted_with_damaged_ones_flagged(home):
@@ -171,30 +171,30 @@ def test_list_models_sorted_with_damaged_ones_flagged(home):
 
 def test_load_errors_are_styx_errors(home, tmp_path):
     with pytest.raises(StyxError, match="no model named 'nope'") as error:
-        load_model("nope")
+        read_model("nope")
     assert "styx train" in error.value.hint
     save_model({"w": torch.ones(1)}, META, name="starry")
     with pytest.raises(StyxError, match="no model named 'stary'") as error:
-        load_model("stary")
+        read_model("stary")
     assert "did you mean 'starry'" in error.value.hint
     with pytest.raises(StyxError, match="no model at"):
-        load_model(tmp_path / "missing")
+        read_model(tmp_path / "missing")
     folder = models_home() / "starry"
     (folder / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{tru")
     with pytest.raises(StyxError, match="cannot read .*model.safetensors"):
-        load_model("starry")
+        read_model("starry")
     (folder / "model.safetensors").unlink()
     with pytest.raises(StyxError, match="has no model.safetensors"):
-        load_model("starry")
+        read_model("starry")
     (folder / "model.json").write_text(json.dumps({"format": "something-else"}))
     with pytest.raises(StyxError, match="not styx model metadata"):
-        load_model("starry")
+        read_model("starry")
     (folder / "model.json").unlink()
     with pytest.raises(StyxError, match="no model.json"):
-        load_model(folder)
+        read_model(folder)
     (tmp_path / "file.txt").write_text("x")
     with pytest.raises(StyxError, match="not a styx model folder"):
-        load_model(tmp_path / "file.txt")
+        read_model(tmp_path / "file.txt")
 
 
 def test_remove_model(home, tmp_path):
@@ -248,7 +248,7 @@ def test_a_truncated_or_garbage_weights_file_is_listed_as_damaged(home):
         assert infos[name].error and "model.safetensors" in infos[name].error, name
         assert model_info(name).error == infos[name].error
         with pytest.raises(StyxError):
-            load_model(name)
+            read_model(name)
     (models_home() / "cut" / "model.safetensors").unlink()
     assert model_info("cut").error == "no model.safetensors"
 

@@ -41,12 +41,21 @@ def images(count: int, size: int = 16, seed: int = 0) -> list[torch.Tensor]:
     return [torch.rand(1, 3, size, size, generator=generator) for _ in range(count)]
 
 
-def make_objective(descriptor: Descriptor | None = None, **overrides) -> PerceptualObjective:
+def make_objective(descriptor: Descriptor | None = None, *, content_loss: str = "content",
+                   style_loss: str = "gram", tv_loss: str = "tv",
+                   style_loss_options: dict | None = None, **overrides) -> PerceptualObjective:
+    """The objective over the tiny descriptor, its losses built by registered name."""
+    from styx.core.losses import build_loss
+
     options = {"content_layers": {"relu2": 1.0},
                "style_layers": {"relu1": 0.5, "relu2": 1.0, "relu3": 2.0},
                "content_weight": 3.0, "style_weight": 10.0, "tv_weight": 0.5}
     options.update(overrides)
-    return PerceptualObjective(descriptor or tiny_descriptor(), **options)
+    return PerceptualObjective(
+        descriptor or tiny_descriptor(), **options,
+        content_loss=build_loss(content_loss, target="features"),
+        style_loss=build_loss(style_loss, target="features", **(style_loss_options or {})),
+        tv_loss=build_loss(tv_loss, target="image"))
 
 
 # -- terms -----------------------------------------------------------------------------------

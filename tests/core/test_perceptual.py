@@ -1,19 +1,26 @@
-"""Loss settings shared by the methods: parsing, checking, default layers, the built objective."""
+"""The loss options every method shares and the objective built from them."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import pytest
 import torch
 
+from styx.core.bundles import LossOptions
 from styx.core.errors import StyxError
 from styx.core.layers import layer_selection
-from styx.core.perceptual import (
-    DEFAULT_TV_WEIGHT,
-    LossSettings,
-    build_objective,
-    check_loss_weights,
-)
+from styx.core.perceptual import build_objective, layer_weights
 from styx.core.plugins import descriptors, reset_plugins
+
+
+@dataclass(kw_only=True)
+class Scored(LossOptions):
+    """A method's config as far as scoring goes: the bundle, with the weights it chose."""
+
+    content_weight: float = 1.0
+    style_weight: float = 10.0
+    tv_weight: float = 0.0
 
 
 @pytest.fixture(autouse=True)
@@ -28,78 +35,121 @@ def test_layer_selection_reads_text_and_mappings_and_blank_means_defaults():
     assert layer_selection({"relu3_1": 2}) == {"relu3_1": 2.0}
     for blank in (None, "", "  ", ",", {}):
         assert layer_selection(blank) is None
-    with pytest.raises(StyxError, match="bad weight -1 of style layer 'relu1_1'"):
+    with pytest.raises(StyxError, match="bad weight of style layer 'relu1_1': -1"):
         layer_selection({"relu1_1": -1}, what="style")
     with pytest.raises(StyxError, match="bad weight"):
         layer_selection({"relu1_1": float("nan")})
-    with pytest.raises(StyxError, match="bad weight 'x'"):
+    with pytest.raises(StyxError, match="bad weight of layer 'relu1_1': 'x'"):
         layer_selection("relu1_1:x")
 
 
-def test_from_options_parses_layers_and_maps_the_gram_normalization():
-    settings = LossSettings.from_options(style_layers="relu1_1:0.5,relu2_1",
-                                         content_layers="  ", gram_normalization="gatys",
-                                         descriptor_options={"pooling": "avg"})
-    assert settings.style_layers == {"relu1_1": 0.5, "relu2_1": 1.0}
-    assert settings.content_layers is None
-    assert settings.style_loss_options == {"normalization": "gatys"}
-    assert settings.descriptor_options == {"pooling": "avg"}
-    assert settings.tv_weight == DEFAULT_TV_WEIGHT
+def test_options_parse_layers_and_map_the_gram_normalization():
+    options = Scored(style_layers="relu1_1:0.5,relu2_1", content_layers="  ",
+                     gram_normalization="gatys", descriptor_options=["pooling=avg"])
+    assert options.style_layers == {"relu1_1": 0.5, "relu2_1": 1.0}
+    assert options.content_layers is None
+    assert options.style_loss_options == {"normalization": "gatys"}
+    assert options.descriptor_options == {"pooling": "avg"}
     # No normalization given: the style loss keeps its own default (no option passed).
-    assert LossSettings.from_options().style_loss_options == {}
+    assert Scored().style_loss_options == {}
+
+
+def test_the_bundle_leaves_the_term_weights_to_each_method():
+    with pytest.raises(TypeError, match="content_weight"):
+        LossOptions()  # no default in the core: a method's config must choose one
+    assert (Scored().content_weight, Scored().style_weight) == (1.0, 10.0)
 
 
 def test_weights_must_be_finite_non_negative_and_not_all_zero():
-    assert check_loss_weights(1, "1e5", 0) == (1.0, 1e5, 0.0)
-    for weights, message in [((-1, 1, 1), "bad content weight -1"),
-                             ((1, float("inf"), 1), "bad style weight inf"),
-                             ((1, 1, "much"), "bad TV weight 'much'"),
-                             ((0, 0, 0), "all zero")]:
+    assert Scored(content_weight="2", style_weight="1e5").style_weight == 1e5
+    for weights, message in [({"content_weight": -1}, "bad --content-weight -1"),
+                             ({"style_weight": float("inf")}, "bad --style-weight inf"),
+                             ({"tv_weight": "much"}, "bad --tv-weight 'much'"),
+                             ({"content_weight": 0, "style_weight": 0}, "all zero")]:
         with pytest.raises(StyxError, match=message):
-            check_loss_weights(*weights)
-    with pytest.raises(StyxError, match="all zero"):
-        LossSettings(content_weight=0, style_weight=0, tv_weight=0).check()
+            Scored(**weights)
 
 
 def test_layer_weights_fall_back_to_the_descriptors_defaults():
     spec = descriptors().get("vgg19")
-    content, style = LossSettings(descriptor="VGG19").layer_weights()
+    content, style = layer_weights(Scored(descriptor="VGG19"))
     assert content == dict.fromkeys(spec.default_content_layers, 1.0)
     assert style == dict.fromkeys(spec.default_style_layers, 1.0) and len(style) > 1
-    given = LossSettings(content_layers={}, style_layers={"relu1_1": 0.3})
-    assert given.layer_weights() == ({}, {"relu1_1": 0.3})  # an explicit mapping is kept
+    assert layer_weights(Scored(style_layers={"relu1_1": 0.3}))[1] == {"relu1_1": 0.3}
     with pytest.raises(StyxError, match="did you mean"):
-        LossSettings(descriptor="vgg91").layer_weights()
+        layer_weights(Scored(descriptor="vgg91"))
 
 
 def test_build_objective_trims_the_descriptor_and_passes_every_setting():
-    settings = LossSettings.from_options(weights="random", content_weight=2.0,
-                                         style_weight=3.0, tv_weight=0.5,
-                                         gram_normalization="none")
-    objective = build_objective(settings, {"relu2_1": 1.0}, {"relu1_1": 0.5, "relu2_1": 1.0},
-                                seed=1)
+    options = Scored(weights="random", content_weight=2.0, style_weight=3.0, tv_weight=0.5,
+                     gram_normalization="none", content_layers="relu2_1",
+                     style_layers="relu1_1:0.5,relu2_1")
+    objective = build_objective(options, seed=1)
     descriptor = objective.descriptor
     assert descriptor.num_stages == descriptor.depth("relu2_1") + 1
     assert (objective.content_weight, objective.style_weight, objective.tv_weight) == \
         (2.0, 3.0, 0.5)
     assert objective.style_layers == {"relu1_1": 0.5, "relu2_1": 1.0}
     assert objective.style_loss.normalization == "none"
+    assert objective.terms == ("content", "style", "tv")
     image = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     objective.set_content(image)
     objective.set_style([image.flip(-1)])
     terms = objective(image)
     assert terms.content["relu2_1"] == 0 and terms.style["relu1_1"] > 0
     # The same seed gives the same random descriptor.
-    again = build_objective(settings, {"relu2_1": 1.0}, {"relu1_1": 0.5}, seed=1)
-    first = next(descriptor.parameters())
-    assert torch.equal(first, next(again.descriptor.parameters()))
+    again = build_objective(options, seed=1)
+    assert torch.equal(next(descriptor.parameters()), next(again.descriptor.parameters()))
     with pytest.raises(StyxError, match="no layer 'relu9_9'"):
-        build_objective(settings, {"relu9_9": 1.0}, {}, seed=1)
+        build_objective(Scored(weights="random", content_layers="relu9_9"), seed=1)
 
 
-def test_as_metadata_records_the_layers_used():
-    settings = LossSettings(weights="random", style_loss_options={"normalization": "gatys"})
-    metadata = settings.as_metadata({}, {"relu1_1": 1.0})
+def test_zero_weight_terms_are_dropped_and_the_descriptor_stops_earlier():
+    options = Scored(weights="random", content_layers="relu4_2", style_layers="relu1_1",
+                     content_weight=0.0)
+    objective = build_objective(options)
+    assert objective.terms == ("style",)
+    assert objective.content_layers == {}
+    assert objective.descriptor.num_stages == objective.descriptor.depth("relu1_1") + 1
+    # A dropped term's layers must still be real names, and its loss a real loss.
+    with pytest.raises(StyxError, match="no layer 'relu9_9'"):
+        build_objective(options.with_options(content_layers="relu9_9"))
+    with pytest.raises(StyxError, match="unknown loss"):
+        build_objective(options.with_options(content_loss="nope"))
+    without_content = build_objective(Scored(weights="random"), content=False)
+    assert without_content.terms == ("style",)
+
+
+def test_a_weighted_term_without_layers_is_a_styx_error():
+    from styx.core.plugins import Plugins, reset_plugins
+    from styx.core.specs import DescriptorSpec
+    from styx.plugins.descriptors import vgg
+    from styx.plugins.losses import builtin
+
+    class NoStyleLayers:
+        import styx
+
+        @styx.hookimpl
+        def register_descriptors(self, register):
+            spec = vgg.spec("vgg19")
+            register(DescriptorSpec(name="bare", summary="VGG19 without default style layers",
+                                    factory=spec.factory, layers=spec.layers,
+                                    default_content_layers=("relu4_2",)))
+
+    plugins = Plugins()
+    plugins.add_plugin(builtin, name="losses")
+    plugins.add_plugin(NoStyleLayers(), name="bare")
+    reset_plugins(plugins)
+    with pytest.raises(StyxError, match="has no default style layers") as caught:
+        build_objective(Scored(descriptor="bare", weights="random"))
+    assert "--style-layers" in caught.value.hint
+    assert build_objective(Scored(descriptor="bare", weights="random",
+                                  style_weight=0)).terms == ("content",)
+
+
+def test_loss_metadata_records_the_layers_used():
+    options = Scored(weights="random", gram_normalization="gatys")
+    metadata = options.loss_metadata({}, {"relu1_1": 1.0})
     assert metadata["content_layers"] == {} and metadata["style_layers"] == {"relu1_1": 1.0}
     assert metadata["weights"] == "random"
     assert metadata["style_loss_options"] == {"normalization": "gatys"}

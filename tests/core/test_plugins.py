@@ -32,10 +32,9 @@ SAMPLE_SPECS = {
     "register_losses": lambda name: LossSpec(
         name=name, summary="a loss", factory="somewhere.module:Loss"),
     "register_methods": lambda name: MethodSpec(
-        name=name, summary="a method", run_command=_command),
+        name=name, summary="a method", config="somewhere.module:Config", run=_command),
     "register_exporters": lambda name: ExporterSpec(
-        name=name, summary="an exporter", factory="somewhere.module:export",
-        formats=("onnx",)),
+        name=name, summary="an exporter", export="somewhere.module:export", suffix=".x"),
 }
 
 
@@ -229,7 +228,11 @@ def test_an_optional_unknown_hook_is_not_an_error():
                     default_style_layers=("zz",)), "default layer 'zz'"),
     (DescriptorSpec(name="d", summary="", factory="m:f", layers=("a",),
                     layer_aliases={"x": "zz"}), "unknown layer 'zz'"),
-    (MethodSpec(name="m", summary="", run_command=42), "import path or a callable"),
+    (MethodSpec(name="m", summary="", config="m:C", run=42), "import path or a callable"),
+    (MethodSpec(name="m", summary="", run="m:run"), "give both run and config"),
+    (MethodSpec(name="m", summary=""), "neither run nor train"),
+    (MethodSpec(name="m", summary="", train="m:t", train_config="m:C"), "generator class"),
+    (ExporterSpec(name="e", summary="", export="m:e", suffix="onnx"), "suffix must be"),
 ])
 def test_malformed_specs_are_failures_not_registrations(spec, message):
     hook_name = next(h for h, (_, cls) in HOOKS.items() if isinstance(spec, cls))
@@ -298,7 +301,8 @@ def test_a_plugin_that_fails_to_import_spares_the_others(make_dist):
 
             @styx.hookimpl
             def register_methods(register):
-                register(MethodSpec(name="fine", summary="s", api="fine_plugin:api"))
+                register(MethodSpec(name="fine", summary="s", config="fine_plugin:C",
+                                    run="fine_plugin:run"))
         """}, group=group)
     plugins = Plugins()
     plugins.load_entry_points(group)

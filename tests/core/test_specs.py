@@ -42,14 +42,15 @@ def test_describe_is_json_ready_for_every_kind():
                        default_content_layers=("b",), default_style_layers=("a",),
                        options={"pooling": "max|avg"}),
         LossSpec(name="l", summary="s", factory="m:f", target="image"),
-        MethodSpec(name="m", summary="s", run_command="m:run", feed_forward=True),
-        ExporterSpec(name="e", summary="s", factory="m:f", formats=("onnx",)),
+        MethodSpec(name="m", summary="s", config="m:C", run="m:run", generator="m:G"),
+        ExporterSpec(name="e", summary="s", export="m:f", suffix=".onnx"),
     ]
     described = json.loads(json.dumps([s.describe() for s in specs]))
     assert described[0]["layers"] == 2 and described[0]["default_style_layers"] == ["a"]
     assert described[1]["target"] == "image"
-    assert described[2]["commands"] == ["run"] and described[2]["feed_forward"] is True
-    assert described[3]["formats"] == ["onnx"]
+    assert described[2]["commands"] == ["run", "export"]
+    assert described[2]["feed_forward"] is True
+    assert described[3]["suffix"] == ".onnx" and described[3]["methods"] == []
     assert [s.kind for s in specs] == list(SPEC_KINDS)
     for spec in specs:
         spec.validate()

@@ -23,9 +23,9 @@ from styx.core.checkpoint import (
     unflatten_optimizer_state,
 )
 from styx.core.errors import StyxError
-from styx.core.training import CHECKPOINT_NAME, TrainConfig, train
+from styx.core.training import CHECKPOINT_NAME, TrainingOptions, train
 
-CONFIG = TrainConfig(iterations=12, batch_size=2, image_size=32, lr=2e-2, lr_decay=0.5,
+CONFIG = TrainingOptions(iterations=12, batch_size=2, image_size=32, lr=2e-2, lr_decay=0.5,
                      lr_decay_every=5, checkpoint_every=4, log_every=1, seed=3, device="cpu",
                      quiet=True)
 
@@ -328,7 +328,7 @@ def test_lr_decays_by_the_factor_every_n_iterations(content, tmp_path):
 
 
 def test_defaults_follow_the_issue():
-    config = TrainConfig()
+    config = TrainingOptions()
     assert (config.lr, config.lr_decay, config.lr_decay_every) == (1e-3, 0.8, 2000)
 
 
@@ -337,7 +337,7 @@ def test_defaults_follow_the_issue():
     ({"image_size": 4}, "--image-size"), ({"lr": float("nan")}, "--lr"),
     ({"lr": -1.0}, "--lr"), ({"lr_decay": 1.5}, "--lr-decay"),
     ({"lr_decay_every": -1}, "--lr-decay-every"), ({"log_every": 0}, "--log-every"),
-    ({"checkpoint_every": -5}, "--checkpoint-every"), ({"num_workers": -1}, "--num-workers"),
+    ({"checkpoint_every": -5}, "--checkpoint-every"), ({"num_workers": -1}, "--workers"),
     ({"short_side": 16}, "--short-side"),
 ])
 def test_bad_settings_are_styx_errors_naming_the_option(change, option, content, tmp_path):

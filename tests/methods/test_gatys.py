@@ -8,13 +8,24 @@ import math
 import pytest
 import torch
 
+import styx
 from styx.core.errors import StyxError
 from styx.core.image import load_image, resize_to, rgb_to_yiq, sample_image, save_image
-from styx.plugins.methods.gatys.api import GatysRun, stylize
+from styx.core.method import RunRequest
+from styx.plugins.methods.gatys.api import GatysRun
 from styx.plugins.methods.gatys.config import GatysConfig
 from styx.plugins.methods.gatys.optimize import NonFiniteLoss
 
 FAST = {"weights": "random", "steps": 5}
+
+
+def stylize(content=None, styles=None, **options):
+    """The library call, as a user makes it."""
+    return styx.stylize("gatys", content, styles, **options)
+
+
+def gatys_run(content, styles, **options) -> GatysRun:
+    return GatysRun(GatysConfig(**options), RunRequest(content=content, styles=styles))
 
 
 @pytest.fixture(scope="module")
@@ -127,13 +138,10 @@ def test_two_styles_blend(content, style):
 
 def test_init_choices_and_noise_ratio(content, style, tmp_path):
     """noise_ratio 1 equals pure noise; an init file equal to the content equals 'content'."""
-    run = GatysRun(GatysConfig(init="content", noise_ratio=1.0, seed=5).resolved(), content,
-                   [style], callback=None, progress=False)
-    noise = GatysRun(GatysConfig(init="noise", seed=5).resolved(), content, [style],
-                     callback=None, progress=False)
+    run = gatys_run(content, [style], init="content", noise_ratio=1.0, seed=5)
+    noise = gatys_run(content, [style], init="noise", seed=5)
     assert torch.equal(run.first_init(content), noise.first_init(content))
-    half = GatysRun(GatysConfig(init="style", noise_ratio=0.5, seed=5).resolved(), content,
-                    [style], callback=None, progress=False)
+    half = gatys_run(content, [style], init="style", noise_ratio=0.5, seed=5)
     half.styles = [style]
     expected = 0.5 * resize_to(style, content.shape[-2:]) + 0.5 * noise.first_init(content)
     assert torch.allclose(half.first_init(content), expected, atol=1e-6)
@@ -182,18 +190,16 @@ def test_coarse_to_fine_runs_every_scale_with_targets_made_once_per_scale(
 
 
 def test_descriptor_is_frozen_and_truncated_at_the_deepest_tap(content, style):
-    run = GatysRun(GatysConfig(weights="random", content_layers="relu2_1",
-                               style_layers="relu1_1,relu3_1").resolved(), content, [style],
-                   callback=None, progress=False)
+    run = gatys_run(content, [style], weights="random", content_layers="relu2_1",
+                    style_layers="relu1_1,relu3_1")
     run.load_images()
     run.build_objective()
     descriptor = run.objective.descriptor
     assert descriptor.num_stages == descriptor.depth("relu3_1") + 1
     assert not any(p.requires_grad for p in descriptor.parameters())
     # A zero content weight drops the content layer, so the descriptor stops earlier.
-    style_only = GatysRun(GatysConfig(weights="random", content_weight=0,
-                                      style_layers="relu1_1").resolved(), content, [style],
-                          callback=None, progress=False)
+    style_only = gatys_run(content, [style], weights="random", content_weight=0,
+                           style_layers="relu1_1")
     style_only.load_images()
     style_only.build_objective()
     trimmed = style_only.objective.descriptor
@@ -261,9 +267,9 @@ def test_a_nan_loss_stops_with_a_clear_error(content, style, monkeypatch):
 
 
 def test_bad_options_are_styx_errors_before_any_work():
-    for options, message in [({"style_weight": -1}, "style weight"),
-                             ({"optimizer": "sgd"}, "unknown optimizer"),
-                             ({"noise_ratio": 1.5}, "noise ratio"),
+    for options, message in [({"style_weight": -1}, "bad --style-weight"),
+                             ({"optimizer": "sgd"}, "bad --optimizer"),
+                             ({"noise_ratio": 1.5}, "bad --noise-ratio"),
                              ({"scales": "64,32"}, "do not grow"),
                              ({"size": 100, "scales": [32, 64]}, "differs from the last"),
                              ({"steps": [3, 3], "size": 64}, "2 step counts for 1 scales"),
@@ -402,13 +408,13 @@ def test_cli_infinite_loss_writes_no_image(styx_cli, image_files, tmp_path):
     (["{content}", "{style}", "--style-weight", "0", "--style-layers", "relu9_9"],
      "has no layer 'relu9_9'"),
     (["{content}", "{style}", "--content-layers", "relu4_2:-1"], "bad weight"),
-    (["{content}", "{style}", "--style-weight", "-1"], "bad style weight"),
+    (["{content}", "{style}", "--style-weight", "-1"], "bad --style-weight"),
     (["{content}", "{style}", "{style2}", "--style-blend", "1"], "1 style blend weights for 2"),
-    (["{content}", "{style}", "--style-blend", "-1"], "style blend weight"),
-    (["{content}", "{style}", "--optimizer", "sgd"], "unknown optimizer"),
+    (["{content}", "{style}", "--style-blend", "-1"], "bad --style-blend"),
+    (["{content}", "{style}", "--optimizer", "sgd"], "bad --optimizer"),
     (["{content}", "{style}", "--init", "{missing}"], "not found"),
     (["{content}", "{style}", "--descriptor-option", "pool"], "KEY=VALUE"),
-    (["{content}", "{style}", "--amp", "fp8"], "unknown precision"),
+    (["{content}", "{style}", "--amp", "fp8"], "bad --amp"),
 ], ids=["missing-content", "unknown-descriptor", "bad-layer", "bad-unused-layer",
         "negative-layer-weight",
         "negative-weight", "blend-count", "negative-blend", "optimizer", "missing-init",
@@ -435,7 +441,7 @@ def test_cli_refuses_to_write_over_its_inputs_or_output_before_any_work(
     a file it failed only after the whole run. Now each is refused before any work."""
     from styx.plugins.methods.gatys import api
 
-    monkeypatch.setattr(api, "stylize", lambda *a, **k: pytest.fail("work started"))
+    monkeypatch.setattr(api, "run", lambda *a, **k: pytest.fail("work started"))
     content, style = image_files["content"], image_files["style"]
     out, log = tmp_path / "out.png", tmp_path / "log.json"
     extra = []

@@ -18,6 +18,7 @@ import pytest
 import torch
 from PIL import Image
 
+import styx
 from styx.core.errors import StyxError
 from styx.plugins.methods.texture_nets.generator import (
     NORMS,
@@ -67,36 +68,29 @@ def data(tmp_path, monkeypatch):
     return {"style": style, "content": content, "root": tmp_path}
 
 
-def tiny_settings(**overrides):
-    """(GeneratorConfig, LossSettings) of a small generator and a trimmed random VGG19."""
-    from styx.plugins.methods.texture_nets.task import LossSettings
-
-    generator = GeneratorConfig(scales=3, channels=4)
-    losses = LossSettings(weights="random", content_layers={"relu2_1": 1.0},
-                          style_layers={"relu1_1": 1.0, "relu2_1": 1.0}, style_weight=1e6)
-    for key, value in overrides.items():
-        setattr(losses, key, value)
-    return generator, losses
+#: The library options of a tiny run: a small generator and a random VGG19 trimmed to
+#: relu2_1, four iterations of two 32 px crops.
+TINY = {"scales": 3, "channels": 4, "weights": "random", "content_layers": "relu2_1",
+        "style_layers": "relu1_1,relu2_1", "style_weight": 1e6, "iterations": 4,
+        "batch_size": 2, "image_size": 32, "checkpoint_every": 2, "log_every": 1,
+        "quiet": True, "device": "cpu"}
 
 
-def tiny_config(**overrides):
-    from styx.core.training import TrainConfig
-
-    values = {"iterations": 4, "batch_size": 2, "image_size": 32, "checkpoint_every": 2,
-              "log_every": 1, "quiet": True, "device": "cpu"}
-    values.update(overrides)
-    return TrainConfig(**values)
+def train_tiny(data, **options):
+    """``styx.train("texture-nets", ...)`` with :data:`TINY` options on the test images."""
+    values = {**TINY, "style": data["style"], "content_dir": data["content"], **options}
+    return styx.train("texture-nets", **values)
 
 
-def train_tiny(data, **kwargs):
-    from styx.plugins.methods.texture_nets.api import train_texture_net
+def tiny_config(data, **options):
+    from styx.plugins.methods.texture_nets.config import TextureNetsTrainConfig
 
-    generator, losses = tiny_settings()
-    kwargs.setdefault("generator", generator)
-    kwargs.setdefault("losses", losses)
-    kwargs.setdefault("config", tiny_config())
-    return train_texture_net(data["style"], kwargs.pop("content_dir", data["content"]),
-                             **kwargs)
+    return TextureNetsTrainConfig(**{**TINY, "style": data["style"],
+                                     "content_dir": data["content"], **options})
+
+
+def stylize(model, content, **options):
+    return styx.stylize("texture-nets", content, model=model, **options).image
 
 
 @pytest.fixture(autouse=True)
@@ -208,10 +202,12 @@ def test_circular_padding_makes_the_generator_shift_equivariant():
 
 
 def test_bad_generator_settings_are_styx_errors():
-    with pytest.raises(StyxError, match="padding"):
+    with pytest.raises(StyxError, match="bad --padding 'mirror'"):
         GeneratorConfig(padding="mirror")
-    with pytest.raises(StyxError, match="normalisation"):
+    with pytest.raises(StyxError, match="bad --norm 'layer'"):
         GeneratorConfig(norm="layer")
+    with pytest.raises(StyxError, match="bad --scales 13"):
+        GeneratorConfig(scales=13)
     with pytest.raises(StyxError, match="scales"):
         GeneratorConfig(scales=0)
     with pytest.raises(StyxError, match="noise"):
@@ -260,12 +256,13 @@ def test_plugin_registers_the_method():
     spec = methods().get("ulyanov")
     assert spec.name == "texture-nets" and spec.feed_forward
     assert methods().get("texture_nets") is spec
-    assert spec.train_command and spec.run_command
+    assert spec.commands == ("run", "train", "export")
 
 
-def test_cli_module_imports_no_torch():
-    code = ("import sys; import styx.plugins.methods.texture_nets.cli, "
-            "styx.plugins.methods.texture_nets; print('torch' in sys.modules)")
+def test_config_module_imports_no_torch():
+    code = ("import sys; import styx.plugins.methods.texture_nets.config, "
+            "styx.plugins.methods.texture_nets, styx.cli.commands; "
+            "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
@@ -275,11 +272,9 @@ def test_cli_module_imports_no_torch():
 def test_short_training_lowers_the_loss(data):
     from styx.plugins.methods.texture_nets.task import TextureNetsTask
 
-    generator, losses = tiny_settings()
-    trained = train_tiny(data, output=data["root"] / "model",
-                         config=tiny_config(iterations=40, lr=1e-2, log_every=5,
-                                            checkpoint_every=0))
-    task = TextureNetsTask(data["style"], generator=generator, losses=losses, style_size=32)
+    trained = train_tiny(data, output=data["root"] / "model", iterations=40, lr=1e-2,
+                         log_every=5, checkpoint_every=0)
+    task = TextureNetsTask(tiny_config(data, style_size=32))
     torch.manual_seed(0)
     untrained = task.build_model()
     batch = torch.stack([torch.from_numpy(_pattern(32, 32, s)).permute(2, 0, 1).float() / 255
@@ -299,11 +294,14 @@ def test_short_training_lowers_the_loss(data):
 
 
 def test_save_load_and_stylise_round_trip(data):
-    from styx.plugins.methods.texture_nets import api
+    from styx.core.feedforward import Model
+    from styx.plugins.methods.texture_nets.api import synthesize_texture
 
     trained = train_tiny(data, name="tiny")
     assert trained.path.name == "tiny"
-    network, metadata = api.load_texture_net("tiny")
+    model = styx.load_model("tiny")
+    network, metadata = model.generator, model.metadata
+    assert isinstance(network, TextureNetwork) and model.method == "texture-nets"
     for key, value in trained.generator.state_dict().items():
         assert torch.equal(network.state_dict()[key], value), key
     assert metadata["method"] == "texture-nets"
@@ -316,23 +314,28 @@ def test_save_load_and_stylise_round_trip(data):
     assert metadata["styx_version"]
 
     content = torch.rand(1, 3, 37, 53)
-    by_name = api.stylize("tiny", content, seed=3, device="cpu")
-    by_path = api.stylize(trained.path, content, seed=3, device="cpu")
-    in_memory = api.stylize(trained.generator, content, seed=3, device="cpu")
+    by_name = stylize("tiny", content, seed=3, device="cpu")
+    by_path = stylize(trained.path, content, seed=3, device="cpu")
+    in_memory = stylize(Model(trained.generator, trained.metadata), content, seed=3,
+                        device="cpu")
     assert by_name.shape == (1, 3, 37, 53)
     assert torch.equal(by_name, by_path) and torch.allclose(by_name, in_memory)
-    assert not torch.allclose(by_name, api.stylize("tiny", content, seed=4, device="cpu"))
-    texture = api.synthesize_texture("tiny", (20, 30), seed=1, batch=2, device="cpu")
+    assert not torch.allclose(by_name, stylize("tiny", content, seed=4, device="cpu"))
+    assert torch.equal(model(content, seed=3, device="cpu"), by_name)  # the Model calls
+    texture = synthesize_texture(model, (20, 30), seed=1, batch=2, device="cpu")
     assert texture.shape == (2, 3, 20, 30)
-    assert torch.equal(texture, api.synthesize_texture("tiny", "30x20", seed=1, batch=2,
-                                                       device="cpu"))
+    assert torch.equal(texture, synthesize_texture(model, (20, 30), seed=1, batch=2,
+                                                   device="cpu"))
+    one = styx.stylize("texture-nets", model="tiny", texture=True, size="30x20", seed=1,
+                       device="cpu").image
+    assert torch.equal(one, synthesize_texture(model, (20, 30), seed=1, device="cpu"))
 
 
 def test_resume_after_an_interruption_matches_an_uninterrupted_run(data, monkeypatch):
     from styx.plugins.methods.texture_nets.task import TextureNetsTask
 
-    config = tiny_config(iterations=6, checkpoint_every=2)
-    straight = train_tiny(data, output=data["root"] / "straight", config=config,
+    config = {"iterations": 6, "checkpoint_every": 2}
+    straight = train_tiny(data, output=data["root"] / "straight", **config,
                           run_dir=data["root"] / "run-straight")
 
     original = TextureNetsTask.training_step
@@ -345,12 +348,12 @@ def test_resume_after_an_interruption_matches_an_uninterrupted_run(data, monkeyp
     monkeypatch.setattr(TextureNetsTask, "training_step", killed_at_step_3)
     run_dir = data["root"] / "run-resumed"
     with pytest.raises(KeyboardInterrupt):
-        train_tiny(data, output=data["root"] / "resumed", config=config, run_dir=run_dir)
+        train_tiny(data, output=data["root"] / "resumed", **config, run_dir=run_dir)
     assert (run_dir / "checkpoint.safetensors").is_file()
     assert not (data["root"] / "resumed").exists()  # no model until training finishes
     monkeypatch.setattr(TextureNetsTask, "training_step", original)
 
-    resumed = train_tiny(data, output=data["root"] / "resumed", config=config,
+    resumed = train_tiny(data, output=data["root"] / "resumed", **config,
                          run_dir=run_dir, resume=True)
     assert [h["step"] for h in resumed.result.history] == [1, 2, 3, 4, 5, 6]
     for a, b in zip(straight.result.history, resumed.result.history):
@@ -361,21 +364,16 @@ def test_resume_after_an_interruption_matches_an_uninterrupted_run(data, monkeyp
 
 
 def test_resume_with_another_style_is_refused(data):
-    config = tiny_config(iterations=2)
     run_dir = data["root"] / "run"
-    train_tiny(data, output=data["root"] / "m1", config=config, run_dir=run_dir)
+    train_tiny(data, output=data["root"] / "m1", iterations=2, run_dir=run_dir)
     other = write_image(data["root"] / "other.png", 40, 40, seed=9)
-    from styx.plugins.methods.texture_nets.api import train_texture_net
-
-    generator, losses = tiny_settings()
     with pytest.raises(StyxError, match="other settings"):
-        train_texture_net(other, data["content"], output=data["root"] / "m1",
-                          run_dir=run_dir, resume=True, generator=generator, losses=losses,
-                          config=tiny_config(iterations=4))
+        train_tiny(data, style=other, output=data["root"] / "m1", run_dir=run_dir,
+                   resume=True, iterations=4)
 
 
 def test_existing_model_is_refused_before_training(data, monkeypatch):
-    train_tiny(data, name="taken", config=tiny_config(iterations=1))
+    train_tiny(data, name="taken", iterations=1)
     from styx.core import training
 
     def no_training(*args, **kwargs):
@@ -383,13 +381,13 @@ def test_existing_model_is_refused_before_training(data, monkeypatch):
 
     monkeypatch.setattr(training, "train", no_training)
     with pytest.raises(StyxError, match="already exists"):
-        train_tiny(data, name="taken", config=tiny_config(iterations=1))
+        train_tiny(data, name="taken", iterations=1)
 
 
 
 def test_overwrite_retrains_a_taken_name_from_scratch(data):
-    first = train_tiny(data, name="again", config=tiny_config(iterations=2))
-    second = train_tiny(data, name="again", overwrite=True, config=tiny_config(iterations=3))
+    first = train_tiny(data, name="again", iterations=2)
+    second = train_tiny(data, name="again", overwrite=True, iterations=3)
     # A fresh run: it did not resume the first run's checkpoint, and it replaced the model.
     assert second.result.iterations_done == 3
     assert second.result.history[0]["step"] == 1
@@ -398,22 +396,19 @@ def test_overwrite_retrains_a_taken_name_from_scratch(data):
 
 
 def test_a_failed_overwrite_keeps_the_earlier_runs_checkpoint(data):
-    first = train_tiny(data, name="keep", config=tiny_config(iterations=2))
+    first = train_tiny(data, name="keep", iterations=2)
     checkpoint = data["root"] / "home" / "runs" / "keep" / "checkpoint.safetensors"
     before = checkpoint.read_bytes()
     with pytest.raises(StyxError):
         train_tiny(data, name="keep", overwrite=True, content_dir=data["root"] / "nowhere",
-                   config=tiny_config(iterations=2))
+                   iterations=2)
     assert checkpoint.read_bytes() == before
     assert first.path.is_dir()
 
 
 def test_batch_of_one_trains_down_to_one_pixel_maps(data):
     # 32 px crops over 6 scales put 1x1 maps at the coarsest scale; instance norm must cope.
-    from styx.plugins.methods.texture_nets.generator import GeneratorConfig
-
-    trained = train_tiny(data, name="one", generator=GeneratorConfig(scales=6, channels=4),
-                         config=tiny_config(iterations=2, batch_size=1))
+    trained = train_tiny(data, name="one", scales=6, channels=4, iterations=2, batch_size=1)
     assert trained.result.iterations_done == 2
 
 
@@ -461,7 +456,7 @@ def test_train_and_run_commands(data, styx_cli):
 def test_preserve_color_keeps_the_content_chroma(data, styx_cli):
     from styx.core.image import load_image, rgb_to_yiq
 
-    train_tiny(data, name="colour", config=tiny_config(iterations=1))
+    train_tiny(data, name="colour", iterations=1)
     content = write_image(data["root"] / "photo.png", 32, 40, seed=6)
     out = data["root"] / "kept.png"
     result = styx_cli("run", "texture-nets", "--model", "colour", str(content), "-o", str(out),
@@ -519,7 +514,7 @@ def test_bad_model_is_a_styx_error(data, styx_cli, problem):
     root = data["root"]
     content = write_image(root / "photo.png", 20, 20)
     if problem in ("damaged-weights", "wrong-architecture"):
-        train_tiny(data, output=root / "model", config=tiny_config(iterations=1))
+        train_tiny(data, output=root / "model", iterations=1)
     model = {
         "missing-name": "no-such-model",
         "missing-path": str(root / "nowhere" / "model"),
@@ -580,7 +575,7 @@ def test_train_option_errors(data, styx_cli):
     cases = [
         ([], "--content-dir"),
         (["--content-dir", str(data["content"]), "--padding", "mirror"], "padding"),
-        (["--content-dir", str(data["content"]), "--norm", "layer"], "normalisation"),
+        (["--content-dir", str(data["content"]), "--norm", "layer"], "bad --norm"),
         (["--content-dir", str(data["content"]), "--iterations", "0"], "--iterations"),
         (["--content-dir", str(data["content"]), "--lr", "-1"], "--lr"),
         (["--content-dir", str(data["content"]), "--name", "a", "-o", "b"], "not both"),
@@ -627,8 +622,6 @@ def test_two_process_gloo_training_writes_the_model_once(data):
     assert [p.name for p in models.iterdir()] == ["ddp"]  # no temp folder left behind
     metadata = json.loads((models / "ddp" / "model.json").read_text())
     assert metadata["method"] == "texture-nets"
-    from styx.plugins.methods.texture_nets.api import stylize
-
     out = stylize("ddp", torch.rand(1, 3, 24, 24), seed=0, device="cpu")
     assert out.shape == (1, 3, 24, 24)
 
@@ -667,11 +660,11 @@ def test_instance_norm_matches_torch_and_copes_with_single_values():
 
 # -- review fixes ----------------------------------------------------------------------------
 def test_output_dir_names_never_collide_even_on_case_insensitive_disks(tmp_path):
-    from styx.plugins.methods.texture_nets.cli import _output_paths
+    from styx.cli.commands import output_paths
 
     contents = [Path("x/a.jpg"), Path("y/A.jpg"), Path("y/a.png"), Path("y/a-2.jpg"),
                 Path("z/A-2.JPG")]
-    paths = _output_paths(contents, None, tmp_path, "PNG", texture=False)
+    paths = output_paths(contents, None, tmp_path, "PNG")
     names = [p.name for p in paths]
     assert len({n.casefold() for n in names}) == len(contents), names
     assert names[0] == "a.png" and all(p.parent == tmp_path for p in paths)
@@ -679,9 +672,9 @@ def test_output_dir_names_never_collide_even_on_case_insensitive_disks(tmp_path)
 
 def test_an_existing_output_folder_hint_does_not_suggest_models_rm(data, monkeypatch):
     out = data["root"] / "model-folder"
-    train_tiny(data, output=out, config=tiny_config(iterations=1))
+    train_tiny(data, output=out, iterations=1)
     with pytest.raises(StyxError, match="already exists") as error:
-        train_tiny(data, output=out, config=tiny_config(iterations=1))
+        train_tiny(data, output=out, iterations=1)
     assert "models rm" not in error.value.hint and "--overwrite" in error.value.hint
 
 

@@ -233,7 +233,9 @@ def test_batch_norm_uses_fixed_statistics(built):
     x = image(48, batch=3)
     together = resnet(x, ["layer3"])["layer3"]
     alone = resnet(x[:1], ["layer3"])["layer3"]
-    torch.testing.assert_close(together[:1], alone, rtol=1e-4, atol=1e-4)
+    # Batched and single convolutions round differently (up to ~2e-4 on features of order
+    # 4); batch statistics would change them by order one (8.6 measured).
+    torch.testing.assert_close(together[:1], alone, rtol=1e-3, atol=1e-3)
 
 
 # -- options ------------------------------------------------------------------------------------

@@ -1,21 +1,27 @@
 """The root ``styx`` command, the method groups and the error handling.
 
-``styx run METHOD`` and ``styx train METHOD`` are filled from the method plugins' specs. A
-method's command is a typer-style function named by import path in its spec; only the
-command about to run is imported (``styx run --help`` imports each method's CLI module,
-which by contract imports no torch).
+``styx run METHOD``, ``styx train METHOD`` and ``styx export METHOD`` are generated from the
+method plugins' specs and configs (:mod:`styx.cli.commands`). Only the command about to run
+is made: ``styx run gatys ...`` imports the gatys config module alone, ``styx run --help``
+every method's config module (which, by contract, import no torch), and ``styx --help`` no
+plugin at all.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 import typer
 
 from styx import __version__
 from styx.core.errors import StyxError
 
-GROUPS = {"run": "run_command", "train": "train_command"}
+#: The method groups: group -> what the group does with a method.
+GROUPS = {"run": "Run a method (see 'styx run METHOD --help').",
+          "train": "Train a feed-forward method (see 'styx train METHOD --help').",
+          "export": "Export a trained model with an exporter plugin "
+                    "(see 'styx export METHOD --help')."}
 
 
 def _version(value: bool) -> None:
@@ -48,51 +54,72 @@ def build_app(argv: list[str]) -> typer.Typer:
     info.register(app)
     weights.register(app)
     models.register(app)
-    for group, attribute in GROUPS.items():
-        sub = typer.Typer(help=f"{group.capitalize()} a method (see 'styx {group} METHOD --help').",
-                          no_args_is_help=True, rich_markup_mode=None)
-        _mount_methods(sub, group, attribute, argv)
+    for group, text in GROUPS.items():
+        sub = typer.Typer(help=text, no_args_is_help=True, rich_markup_mode=None)
+        _mount_methods(sub, group, argv)
         app.add_typer(sub, name=group)
     return app
 
 
-def _mount_methods(sub: typer.Typer, group: str, attribute: str, argv: list[str]) -> None:
+def _has(spec, group: str) -> bool:
+    return group in spec.commands
+
+
+def _command_for(spec, group: str) -> Callable[..., None]:
+    from styx.cli import commands
+
+    if group == "run":
+        return commands.run_command(spec)
+    if group == "train":
+        return commands.train_command(spec)
+    from styx.core.plugins import exporters
+
+    return commands.export_command(spec, list(exporters()))
+
+
+def _mount_methods(sub: typer.Typer, group: str, argv: list[str]) -> None:
     """Mount the method commands of ``group`` that ``argv`` may run or list.
 
     Nothing is imported unless argv starts with ``group``: ``styx --help`` and the other
-    commands load no method. ``styx GROUP METHOD`` imports that one method's command only;
-    ``styx GROUP --help`` imports every method's command, skipping (with a warning) any whose
-    module fails to import.
+    commands load no method. ``styx GROUP METHOD`` makes that one method's command only;
+    ``styx GROUP --help`` makes every method's, skipping (with a warning) any whose config
+    fails to load.
     """
     if not argv or argv[0] != group:
         return
     from styx.core.plugins import get_plugins
-    from styx.core.specs import load_target
 
     plugins = get_plugins()
     wanted = _method_named(argv, group)
     if wanted is not None:
         spec = plugins.get("methods", wanted)  # unknown name: StyxError with "did you mean"
-        if not getattr(spec, attribute):
-            raise StyxError(f"method {spec.name!r} has no '{group}' command",
-                            f"'styx {group} --help' lists the methods that have one")
-        functions = [(spec, load_target(getattr(spec, attribute)))]
+        if not _has(spec, group):
+            able = [s.name for s in plugins.methods if _has(s, group)]
+            why = "trains no generator, so it has nothing to export" if group == "export" \
+                else f"has no '{group}' command"
+            raise StyxError(f"method {spec.name!r} {why}",
+                            f"methods that have 'styx {group}': {', '.join(able) or 'none'}")
+        try:
+            commands = [(spec, _command_for(spec, group))]
+        except (ImportError, AttributeError, TypeError) as error:  # a bug: exit 1
+            raise RuntimeError(f"cannot make 'styx {group} {spec.name}' of plugin "
+                               f"{spec.plugin!r}: {type(error).__name__}: {error}") from error
     else:
-        functions = []
+        commands = []
         for spec in plugins.methods:
-            if not getattr(spec, attribute):
+            if not _has(spec, group):
                 continue
             try:
-                functions.append((spec, load_target(getattr(spec, attribute))))
+                commands.append((spec, _command_for(spec, group)))
             except Exception as exc:  # noqa: BLE001 - one broken method must not hide the rest
-                print(f"warning: cannot load 'styx {group} {spec.name}' from plugin "
+                print(f"warning: cannot make 'styx {group} {spec.name}' of plugin "
                       f"{spec.plugin!r}: {type(exc).__name__}: {exc}", file=sys.stderr)
-    for spec, function in functions:
+    for spec, function in commands:
         # The name as typed too: the registry matches "Texture-Nets" to "texture_nets",
         # the command group only knows the names it was given.
         names = dict.fromkeys([spec.name, *spec.aliases, *([wanted] if wanted else [])])
         for name in names:
-            sub.command(name=name, help=spec.summary, short_help=spec.summary,
+            sub.command(name=name, help=function.__doc__, short_help=spec.summary,
                         hidden=name != spec.name)(function)
 
 

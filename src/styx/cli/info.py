@@ -157,7 +157,7 @@ def _joined(values: Any) -> str:
 
 
 def _commands(spec: Any) -> str:
-    return ", ".join(spec.describe().get("commands", []))
+    return ", ".join(spec.commands)
 
 
 #: kind -> table columns (header, cell text of a spec)
@@ -178,7 +178,8 @@ COLUMNS: dict[str, list[tuple[str, Callable[[Any], str]]]] = {
         ("Summary", lambda s: s.summary), ("Plugin", lambda s: s.plugin)],
     "exporters": [
         ("Name", lambda s: s.name), ("Aliases", lambda s: _joined(s.aliases)),
-        ("Formats", lambda s: _joined(s.formats)),
+        ("Suffix", lambda s: s.suffix),
+        ("Methods", lambda s: _joined(s.methods) or "every feed-forward method"),
         ("Summary", lambda s: s.summary), ("Plugin", lambda s: s.plugin)],
 }
 

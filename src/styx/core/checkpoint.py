@@ -222,3 +222,108 @@ def _header_of_bytes(data: bytes) -> dict[str, str]:
 def _short(error: BaseException) -> str:
     text = " ".join(str(error).split()) or type(error).__name__
     return text if len(text) <= 200 else text[:197] + "..."
+
+
+# -- resuming ------------------------------------------------------------------------------
+#: Training settings a resumed run must share with the run it continues (the others, such
+#: as ``iterations``, ``device`` or ``checkpoint_every``, may change between the two).
+RESUME_KEYS = ("batch_size", "image_size", "lr", "lr_decay", "lr_decay_every", "seed",
+               "short_side")
+
+#: Task metadata keys that may differ between a run and its resumption.
+VOLATILE_METADATA = ("styx_version", "created")
+
+_MISSING = "<missing>"
+
+
+def load_for_resume(path: Path, ctx: Any, device: torch.device) -> Checkpoint:
+    """The checkpoint at ``path``; under torchrun rank 0 reads it and sends its bytes, so
+    other machines need no shared folder."""
+    if not ctx.active:
+        if not path.exists():
+            raise StyxError(f"no checkpoint to resume in {path.parent}",
+                            "start the run without --resume")
+        return read_checkpoint(path)
+    from styx.core.distributed import broadcast_bytes
+
+    data = path.read_bytes() if ctx.main and path.is_file() else None
+    data = broadcast_bytes(data, ctx, device)
+    if data is None:
+        raise StyxError(f"no checkpoint to resume in {path.parent} (on rank 0)",
+                        "start the run without --resume")
+    return read_checkpoint(data, name=str(path))
+
+
+def check_resumable(state: Mapping[str, Any], task_metadata: Mapping[str, Any],
+                    settings: Mapping[str, Any], path: Path) -> None:
+    """StyxError unless the checkpoint's ``state`` was written by the same method with the
+    same task metadata and the same :data:`RESUME_KEYS` of the training ``settings``; each
+    difference is named with both values."""
+    old_task = state.get("task", {})
+    if not isinstance(old_task, dict):
+        old_task = {}
+    if old_task.get("method") != task_metadata.get("method"):
+        raise StyxError(f"{path} was written by method {old_task.get('method')!r}, "
+                        f"not {task_metadata.get('method')!r}",
+                        "resume with the same method, or choose another --run-dir")
+    changed = differences(old_task, dict(task_metadata), VOLATILE_METADATA)
+    if changed:
+        more = f"; and {len(changed) - 3} more" if len(changed) > 3 else ""
+        raise StyxError(f"{path} was trained with other settings "
+                        f"({'; '.join(changed[:3])}{more})",
+                        "resume with the options of the first run, or choose another "
+                        "--run-dir")
+    old_settings = state.get("config", {})
+    changed_keys = [k for k in RESUME_KEYS if old_settings.get(k) != settings.get(k)]
+    if changed_keys:
+        was = ", ".join(f"--{k.replace('_', '-')} {old_settings.get(k)!r}"
+                        for k in changed_keys)
+        raise StyxError(f"{path} was trained with other settings ({was})",
+                        "resume with the same settings, or choose another --run-dir")
+    if not isinstance(state.get("step"), int) or state["step"] < 0:
+        raise StyxError(f"{path} has no valid iteration count",
+                        "the checkpoint is damaged; delete it to start over")
+
+
+def differences(old: Mapping[str, Any], new: Mapping[str, Any], ignore: tuple[str, ...] = (),
+                prefix: str = "") -> list[str]:
+    """``key: old -> new`` for every differing key, nested dicts as dotted keys."""
+    keys = sorted((set(old) | set(new)) - set(ignore))
+    found: list[str] = []
+    for key in keys:
+        a, b = old.get(key, _MISSING), new.get(key, _MISSING)
+        if a == b:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict):
+            found += differences(a, b, prefix=f"{prefix}{key}.")
+        else:
+            found.append(f"{prefix}{key}: {_short_value(a)} -> {_short_value(b)}")
+    return found
+
+
+def _short_value(value: Any) -> str:
+    text = value if value == _MISSING else json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def restore(model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
+            scaler: Any, checkpoint: Checkpoint, path: Path) -> None:
+    """Load a checkpoint into the run's model, optimizer, scheduler and gradient scaler;
+    anything that does not fit is a StyxError."""
+    hint = "resume with the options of the first run, or choose another --run-dir"
+    try:
+        model.load_state_dict(checkpoint.model, strict=True)
+    except RuntimeError as error:
+        first = str(error).strip().splitlines()
+        raise StyxError(f"{path} does not fit this model: "
+                        f"{' '.join(first[1:2]).strip() or first[0]}", hint) from None
+    if checkpoint.optimizer is None:
+        raise StyxError(f"{path} has no optimizer state", "delete it to start over")
+    try:
+        optimizer.load_state_dict(checkpoint.optimizer)
+        scheduler.load_state_dict(checkpoint.state["scheduler"])
+        if checkpoint.state.get("scaler") and scaler.is_enabled():
+            scaler.load_state_dict(checkpoint.state["scaler"])
+    except (KeyError, ValueError, TypeError, RuntimeError) as error:
+        raise StyxError(f"{path} has an optimizer state that does not fit: {error}", hint) \
+            from None

@@ -187,3 +187,48 @@ class ContentStream(Sampler):
             for index in keys[position:]:
                 yield epoch, index
             epoch, position = epoch + 1, 0
+
+
+# -- batches for the training loop ---------------------------------------------------------
+def _collate(items: list[tuple[torch.Tensor, tuple[tuple[str, str], ...]]]
+             ) -> tuple[torch.Tensor, dict[str, str]]:
+    crops = torch.stack([crop for crop, _ in items])
+    skipped = {path: reason for _, pairs in items for path, reason in pairs}
+    return crops, skipped
+
+
+class _Samples(Dataset):
+    """``ContentImages.sample`` behind the Dataset interface, keyed by ``(epoch, index)``."""
+
+    def __init__(self, images: ContentImages) -> None:
+        self.images = images
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, key: tuple[int, int]
+                    ) -> tuple[torch.Tensor, tuple[tuple[str, str], ...]]:
+        return self.images.sample(*key)
+
+
+def content_batches(images: ContentImages, *, batch_size: int, seed: int, start: int,
+                    rank: int = 0, world_size: int = 1, num_workers: int = 0,
+                    pin_memory: bool = False) -> Iterator[tuple[torch.Tensor, dict[str, str]]]:
+    """Endless ``(batch, newly skipped files)`` of this rank, from sample ``start`` on:
+    batch_size x 3 x S x S crops, the same whatever ``num_workers``."""
+    stream = ContentStream(len(images), seed, rank=rank, world_size=world_size, start=start)
+    loader = torch.utils.data.DataLoader(
+        _Samples(images), batch_size=batch_size, sampler=stream, num_workers=num_workers,
+        collate_fn=_collate, drop_last=True, pin_memory=pin_memory,
+        # A generator of its own: making the iterator must not draw from the global RNG.
+        generator=torch.Generator().manual_seed(mix_seed("loader", seed)),
+        persistent_workers=False)
+    return iter(loader)
+
+
+def shape_batches(batch_size: int, image_size: int
+                  ) -> Iterator[tuple[torch.Tensor, dict[str, str]]]:
+    """Endless batches of a task that reads no content (texture synthesis): each an empty
+    ``batch_size x 0 x S x S`` tensor, whose shape alone tells the task what to make."""
+    while True:
+        yield torch.empty(batch_size, 0, image_size, image_size), {}

@@ -10,7 +10,6 @@ stops at the deepest requested tap, and :meth:`Descriptor.trim` drops the stages
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -81,8 +80,9 @@ class Descriptor(nn.Module):
         if name in self.layer_aliases:
             return self.layer_aliases[name]
         known = list(self._index) + list(self.layer_aliases)
-        close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
-        hint = ("did you mean " + " or ".join(repr(c) for c in close) + "?") if close else \
+        from styx.core.suggest import did_you_mean
+
+        hint = did_you_mean(name, known) or \
             f"'styx list layers {self.name}' prints the {len(self.layers)} layer names"
         raise StyxError(f"descriptor {self.name!r} has no layer {name!r}", hint)
 

@@ -6,11 +6,9 @@ import contextlib
 
 import torch
 
+from styx.core.bundles import PRECISION_ALIASES as _DTYPE_ALIASES
+from styx.core.bundles import PRECISIONS as DTYPES
 from styx.core.errors import StyxError
-
-DTYPES = ("auto", "bf16", "fp16", "fp32", "off")
-_DTYPE_ALIASES = {"bfloat16": "bf16", "float16": "fp16", "half": "fp16", "float32": "fp32",
-                  "none": "off", "no": "off", "false": "off"}
 
 
 def _mps_available() -> bool:

@@ -103,3 +103,16 @@ def reduce_log(values: dict[str, float], stop: bool, ctx: DistContext, device: t
     dist.all_reduce(packed)
     averaged = {k: float(packed[i]) / ctx.world_size for i, k in enumerate(keys)}
     return {k: averaged[k] for k in values}, bool(packed[-1].item() > 0)
+
+
+def wrap_model(model: torch.nn.Module, ctx: DistContext, device: torch.device, *,
+               find_unused_parameters: bool = False) -> torch.nn.Module:
+    """``model`` for the training step: wrapped in DistributedDataParallel under torchrun
+    (which averages the gradients), as it is otherwise."""
+    if not ctx.active:
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(
+        model, device_ids=[device.index] if device.type == "cuda" else None,
+        find_unused_parameters=find_unused_parameters)

@@ -59,7 +59,7 @@ class LoadedImage:
 
     rgb: torch.Tensor
     alpha: torch.Tensor | None
-    path: Path
+    path: Path | None
     original_size: tuple[int, int] = (0, 0)
 
     @property
@@ -117,6 +117,46 @@ def read_image(path: str | os.PathLike[str], *, long_side: int | None = None,
             alpha_tensor = resize_to(alpha_tensor, rgb_tensor.shape[-2:])
     return LoadedImage(rgb=rgb_tensor, alpha=alpha_tensor, path=path,
                        original_size=original_size)
+
+
+def image_input(image: str | os.PathLike[str] | torch.Tensor | Image.Image, *,
+                long_side: int | None = None, what: str = "content",
+                batch: bool = False) -> LoadedImage:
+    """An image a caller gave, whatever its kind, as a :class:`LoadedImage`.
+
+    ``image``: a path (read with :func:`read_image`), a PIL image, or a tensor in [0, 1]
+    (3 x H x W or 1 x 3 x H x W; N x 3 x H x W with ``batch``). ``long_side`` resizes it.
+    Anything else, or values outside [0, 1], is a StyxError naming ``what``.
+    """
+    if isinstance(image, (str, os.PathLike)):
+        return read_image(image, long_side=long_side)
+    alpha = None
+    if isinstance(image, Image.Image):
+        rgb_array, alpha_array = pil_to_arrays(_apply_exif_orientation(image))
+        tensor = torch.from_numpy(rgb_array).permute(2, 0, 1).unsqueeze(0).contiguous()
+        if alpha_array is not None:
+            alpha = torch.from_numpy(alpha_array)[None, None].contiguous()
+    elif isinstance(image, torch.Tensor):
+        tensor = image.detach()
+        if tensor.dim() == 3:
+            tensor = tensor.unsqueeze(0)
+        if tensor.dim() != 4 or tensor.shape[1] != 3 or (tensor.shape[0] != 1 and not batch):
+            shape = "N x 3 x H x W" if batch else "3 x H x W or 1 x 3 x H x W"
+            raise StyxError(f"the {what} tensor has shape {tuple(image.shape)}",
+                            f"give RGB images, {shape}")
+        tensor = tensor.float().cpu()
+        if not torch.isfinite(tensor).all() or tensor.min() < 0 or tensor.max() > 1:
+            raise StyxError(f"the {what} tensor has values outside [0, 1]",
+                            "images are float RGB in [0, 1]")
+    else:
+        raise StyxError(f"the {what} image is a {type(image).__name__}",
+                        "give a file path, a PIL image or a tensor in [0, 1]")
+    original = (int(tensor.shape[-2]), int(tensor.shape[-1]))
+    if long_side is not None:
+        tensor = resize_long_side(tensor, int(long_side))
+        if alpha is not None:
+            alpha = resize_to(alpha, tensor.shape[-2:])
+    return LoadedImage(rgb=tensor, alpha=alpha, path=None, original_size=original)
 
 
 def load_image(path: str | os.PathLike[str], long_side: int | None = None) -> torch.Tensor:

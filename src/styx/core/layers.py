@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from styx.core.checks import check_number
 from styx.core.errors import StyxError
 
 
@@ -26,14 +27,8 @@ def parse_layer_weights(text: str | None, *, default_weight: float = 1.0) -> dic
             raise StyxError(f"empty layer name in {text!r}", "write e.g. relu1_1:0.2,relu2_1")
         weight = default_weight
         if sep:
-            try:
-                weight = float(raw)
-            except ValueError:
-                raise StyxError(f"bad weight {raw!r} for layer {name!r}",
-                                "weights are numbers, e.g. relu1_1:0.2") from None
-            if not (weight >= 0.0 and weight != float("inf")):
-                raise StyxError(f"bad weight {raw!r} for layer {name!r}",
-                                "weights must be finite and >= 0")
+            weight = check_number(raw.strip(), f"weight of layer {name!r}:", minimum=0,
+                                  hint="weights are finite numbers >= 0, e.g. relu1_1:0.2")
         if name in weights:
             raise StyxError(f"layer {name!r} given twice in {text!r}")
         weights[name] = weight
@@ -58,18 +53,7 @@ def layer_selection(value: str | Mapping[str, float] | None, *,
     if isinstance(value, str):
         layers = parse_layer_weights(value)
     else:
-        layers = {str(layer): _layer_weight(what, layer, weight)
+        layers = {str(layer): float(check_number(weight, f"weight of {what} layer {layer!r}:",
+                                                 minimum=0))
                   for layer, weight in dict(value).items()}
     return layers or None
-
-
-def _layer_weight(what: str, layer: object, weight: object) -> float:
-    try:
-        number = float(weight)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise StyxError(f"bad weight {weight!r} of {what} layer {layer!r}",
-                        "give a number") from None
-    if not (number >= 0.0 and number != float("inf")):
-        raise StyxError(f"bad weight {weight!r} of {what} layer {layer!r}",
-                        "it must be a finite number >= 0")
-    return number

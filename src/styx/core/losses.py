@@ -9,8 +9,9 @@ Two kinds of loss, told apart by their spec's ``target``:
       value = loss(features, target)              # a scalar, fp32
 
   Targets of several references may be blended by a weighted sum of prepared targets.
-  ``features`` has a batch dimension N; ``target`` has batch 1 (shared by the batch) or N.
-  The value is the mean over the batch.
+  ``features`` has a batch dimension N; ``target`` has batch 1 (shared by the batch) or N
+  (one per image: a batch that mixes styles), so ``prepare`` keeps the batch dimension
+  first. The value is the mean over the batch.
 
 * ``"image"`` losses look at the image alone (total variation): ``value = loss(image)``.
 
@@ -36,13 +37,21 @@ class ImageLoss(Protocol):
     def __call__(self, image: torch.Tensor) -> torch.Tensor: ...
 
 
-def build_loss(name: str, *, target: str | None = None, **options: Any) -> Any:
-    """Build the registered loss ``name`` with ``options``; check it is of kind ``target``."""
+def loss_spec(name: str, *, target: str | None = None) -> Any:
+    """The spec of the registered loss ``name``; a StyxError unless it is of kind ``target``
+    ("features" or "image")."""
     from styx.core.plugins import losses
-    from styx.core.specs import checked_options
 
     spec = losses().get(name)
     if target is not None and spec.target != target:
         raise StyxError(f"loss {spec.name!r} works on {spec.target}, not on {target}",
                         f"choose a loss with target {target!r}: see 'styx list losses'")
+    return spec
+
+
+def build_loss(name: str, *, target: str | None = None, **options: Any) -> Any:
+    """Build the registered loss ``name`` with ``options``; check it is of kind ``target``."""
+    from styx.core.specs import checked_options
+
+    spec = loss_spec(name, target=target)
     return spec.load()(**checked_options(spec, options))

@@ -8,7 +8,7 @@ A trained model is a folder::
                           training settings, styx version, created time
 
 :func:`save_model` writes the folder atomically (a failure leaves nothing behind and an
-existing model untouched), :func:`load_model` reads it back without unpickling anything.
+existing model untouched), :func:`read_model` reads it back without unpickling anything.
 ``STYX_HOME`` defaults to the platform's user data folder for ``styx``
 (``~/.local/share/styx`` on Linux). No torch import at module import time.
 """
@@ -16,7 +16,6 @@ existing model untouched), :func:`load_model` reads it back without unpickling a
 from __future__ import annotations
 
 import datetime as _dt
-import difflib
 import json
 import os
 import re
@@ -209,8 +208,9 @@ def stored_model_folder(name: str) -> Path:
     if path.is_dir():
         return path
     known = [p.name for p in _model_folders()]
-    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
-    hint = ("did you mean " + " or ".join(repr(c) for c in close) + "?") if close else (
+    from styx.core.suggest import did_you_mean
+
+    hint = did_you_mean(name, known) or (
         "'styx models list' shows the stored models" if known else
         f"no model is stored in {models_home()} yet; train one with 'styx train'")
     raise StyxError(f"no model named {name!r}", hint)
@@ -236,7 +236,7 @@ def read_metadata(folder: Path) -> dict[str, Any]:
     return document
 
 
-def load_model(name_or_path: str | os.PathLike[str]
+def read_model(name_or_path: str | os.PathLike[str]
                ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """``(state_dict, metadata)`` of a stored model (tensors on the CPU; nothing unpickled)."""
     from safetensors.torch import load_file

@@ -4,24 +4,36 @@
           + style_weight   * sum_l s_l * style_l
           + tv_weight      * tv
 
-with ``c_l`` / ``s_l`` the per-layer weights. Per-layer values are reported unweighted in
-:class:`LossTerms`, so experiments can show each layer's magnitude. Style targets are
-computed once by :meth:`PerceptualObjective.set_style`; content targets either once
-(:meth:`set_content`, image optimisation) or per batch (:meth:`content_targets`, training).
+with ``c_l`` / ``s_l`` the per-layer weights. The objective is given *built* losses (loss
+objects, see :mod:`styx.core.losses`; :func:`styx.core.perceptual.build_objective` builds
+them from registered names). A term whose weight is 0 is dropped when the objective is made:
+its layers are not computed, the descriptor stops at the deepest layer still in use, and
+:attr:`PerceptualObjective.terms` says which terms remain.
+
+Per-layer values are reported unweighted in :class:`LossTerms`, so experiments can show each
+layer's magnitude. Content targets are fixed once (:meth:`PerceptualObjective.set_content`,
+image optimisation) or computed per batch (:meth:`~PerceptualObjective.content_targets`,
+training). Style targets are computed once, for one style (:meth:`~PerceptualObjective.set_style`,
+a blend of images) or for several (:meth:`~PerceptualObjective.set_styles`, one target per
+style): then ``objective(images, style_ids=ids)`` scores each image of a batch against its
+own style, so a batch may mix styles.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
 
+from styx.core.checks import check_number
 from styx.core.descriptor import Descriptor
 from styx.core.errors import StyxError
-from styx.core.losses import build_loss
-from styx.core.perceptual import check_loss_weight
+
+#: The names of the three terms, in the order they are reported.
+TERMS = ("content", "style", "tv")
 
 
 @dataclass
@@ -61,10 +73,13 @@ class LossTerms:
 
 
 class PerceptualObjective(nn.Module):
-    """Content, style and TV losses measured through one descriptor.
+    """Content, style and TV losses measured through one descriptor (see the module
+    docstring).
 
-    The descriptor is trimmed to the deepest layer used. Losses are looked up by registered
-    name, so a plugin's loss works here as the built-ins do.
+    ``content_loss`` / ``style_loss`` are feature losses (``prepare`` + ``__call__``),
+    ``tv_loss`` an image loss; each may be None when its term's weight is 0. Layer names
+    are checked against the descriptor, those of dropped terms too, so a typo is an error
+    whatever the weights.
     """
 
     def __init__(
@@ -73,43 +88,61 @@ class PerceptualObjective(nn.Module):
         *,
         content_layers: Mapping[str, float],
         style_layers: Mapping[str, float],
-        content_weight: float = 1.0,
-        style_weight: float = 1.0,
-        tv_weight: float = 0.0,
-        content_loss: str = "content",
-        style_loss: str = "gram",
-        tv_loss: str = "tv",
-        style_loss_options: Mapping[str, object] | None = None,
+        content_weight: float,
+        style_weight: float,
+        tv_weight: float,
+        content_loss: Any = None,
+        style_loss: Any = None,
+        tv_loss: Any = None,
     ) -> None:
         super().__init__()
-        content_weight = check_loss_weight("content weight", content_weight)
-        style_weight = check_loss_weight("style weight", style_weight)
-        tv_weight = check_loss_weight("TV weight", tv_weight)
+        weights = {"content": check_number(content_weight, "content weight", minimum=0),
+                   "style": check_number(style_weight, "style weight", minimum=0),
+                   "tv": check_number(tv_weight, "TV weight", minimum=0)}
         self.descriptor = descriptor
         descriptor.resolve_layers([*content_layers, *style_layers])  # unknown name: StyxError
         for what, chosen in (("content", content_layers), ("style", style_layers)):
             _check_distinct_taps(descriptor, what, chosen)
-        self.content_layers = {name: float(weight) for name, weight in content_layers.items()}
-        self.style_layers = {name: float(weight) for name, weight in style_layers.items()}
-        if not self.content_layers and not self.style_layers:
+        if not content_layers and not style_layers:
             raise StyxError("no content or style layer selected",
                             "give --content-layers and/or --style-layers")
-        self.content_weight = float(content_weight)
-        self.style_weight = float(style_weight)
-        self.tv_weight = float(tv_weight)
-        self.content_loss = build_loss(content_loss, target="features")
-        self.style_loss = build_loss(style_loss, target="features", **dict(style_loss_options or {}))
-        self.tv_loss = build_loss(tv_loss, target="image")
+        self.content_weight = float(weights["content"])
+        self.style_weight = float(weights["style"])
+        self.tv_weight = float(weights["tv"])
+        # A term of weight 0 is dropped: neither computed nor reported.
+        self.content_layers = {name: float(w) for name, w in content_layers.items()} \
+            if self.content_weight > 0 else {}
+        self.style_layers = {name: float(w) for name, w in style_layers.items()} \
+            if self.style_weight > 0 else {}
+        self.content_loss = _needed(content_loss, "content", bool(self.content_layers))
+        self.style_loss = _needed(style_loss, "style", bool(self.style_layers))
+        self.tv_loss = _needed(tv_loss, "tv", self.tv_weight > 0)
+        #: The terms in use, in :data:`TERMS` order.
+        self.terms: tuple[str, ...] = tuple(
+            term for term, used in zip(TERMS, (self.content_layers, self.style_layers,
+                                               self.tv_weight > 0)) if used)
+        if not self.terms:
+            raise StyxError("every term of the objective is switched off",
+                            "give a positive --content-weight, --style-weight or --tv-weight "
+                            "with layers to match")
         self.layers = list(dict.fromkeys([*self.content_layers, *self.style_layers]))
         descriptor.trim(self.layers)
+        #: ``{layer: K x ...}``: the prepared targets of K styles (one after set_style).
         self.style_targets: dict[str, torch.Tensor] = {}
         self.fixed_content_targets: dict[str, torch.Tensor] = {}
+
+    @property
+    def num_styles(self) -> int:
+        """How many style targets are set (0 before :meth:`set_style`/:meth:`set_styles`)."""
+        first = next(iter(self.style_targets.values()), None)
+        return 0 if first is None else int(first.shape[0])
 
     # -- targets ---------------------------------------------------------------------------
     @torch.no_grad()
     def set_style(self, images: Sequence[torch.Tensor],
                   blend: Sequence[float] | None = None) -> None:
-        """Compute the style targets once: a ``blend``-weighted sum over the style images."""
+        """One style target: the ``blend``-weighted sum (equal weights by default) of the
+        targets of ``images``."""
         if not images:
             raise StyxError("no style image given")
         if blend is None:
@@ -122,11 +155,25 @@ class PerceptualObjective(nn.Module):
             raise StyxError("blend weights must be >= 0 and not all zero")
         targets: dict[str, torch.Tensor] = {}
         for image, weight in zip(images, blend):
-            features = self.descriptor(image, list(self.style_layers))
-            for layer in self.style_layers:
-                prepared = self.style_loss.prepare(features[layer]) * (weight / total)
+            for layer, prepared in self._prepare_style(image).items():
+                prepared = prepared * (weight / total)
                 targets[layer] = prepared if layer not in targets else targets[layer] + prepared
         self.style_targets = targets
+
+    @torch.no_grad()
+    def set_styles(self, images: Sequence[torch.Tensor]) -> None:
+        """One style target per image, in order: ``forward(..., style_ids=...)`` picks them."""
+        if not images:
+            raise StyxError("no style image given")
+        prepared = [self._prepare_style(image) for image in images]
+        self.style_targets = {layer: torch.cat([p[layer] for p in prepared])
+                              for layer in self.style_layers}
+
+    def _prepare_style(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        if image.dim() != 4 or image.shape[0] != 1:
+            raise StyxError(f"a style image is 1 x 3 x H x W, got shape {tuple(image.shape)}")
+        features = self.descriptor(image, list(self.style_layers))
+        return {layer: self.style_loss.prepare(features[layer]) for layer in self.style_layers}
 
     @torch.no_grad()
     def content_targets(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -142,47 +189,49 @@ class PerceptualObjective(nn.Module):
 
     # -- evaluation ------------------------------------------------------------------------
     def forward(self, image: torch.Tensor,
-                content_targets: Mapping[str, torch.Tensor] | None = None) -> LossTerms:
+                content_targets: Mapping[str, torch.Tensor] | None = None,
+                style_ids: torch.Tensor | None = None) -> LossTerms:
         """Evaluate the objective at ``image`` (N x 3 x H x W in [0, 1]).
 
         ``content_targets`` (from :meth:`content_targets`) override the fixed ones of
-        :meth:`set_content`. A term whose weight is 0 is neither computed nor reported.
+        :meth:`set_content`. ``style_ids`` (N integers) score image ``i`` against style
+        ``style_ids[i]`` of :meth:`set_styles`; without it every image is scored against
+        the one style target.
         """
         targets = self.fixed_content_targets if content_targets is None else content_targets
-        use_content = bool(self.content_layers) and self.content_weight > 0
-        use_style = bool(self.style_layers) and self.style_weight > 0
-        if use_content and not targets:
+        if self.content_layers and not targets:
             raise StyxError("content targets are not set",
                             "call set_content() first or pass content_targets")
-        if use_style and not self.style_targets:
+        if self.style_layers and not self.style_targets:
             raise StyxError("style targets are not set", "call set_style() first")
-        layers = [layer for layer in self.layers
-                  if (use_content and layer in self.content_layers)
-                  or (use_style and layer in self.style_layers)]
-        features = self.descriptor(image, layers) if layers else {}
+        features = self.descriptor(image, self.layers) if self.layers else {}
         total = image.new_zeros((), dtype=torch.float32)
         terms = LossTerms(total=total)
-        if use_content:
-            for layer, weight in self.content_layers.items():
-                value = self.content_loss(features[layer], targets[layer])
-                terms.content[layer] = value
-                total = total + self.content_weight * weight * value
-        if use_style:
-            for layer, weight in self.style_layers.items():
-                value = self.style_loss(features[layer], self._style_target(layer, image))
-                terms.style[layer] = value
-                total = total + self.style_weight * weight * value
+        for layer, weight in self.content_layers.items():
+            value = self.content_loss(features[layer], targets[layer])
+            terms.content[layer] = value
+            total = total + self.content_weight * weight * value
+        for layer, weight in self.style_layers.items():
+            value = self.style_loss(features[layer], self._style_target(layer, image, style_ids))
+            terms.style[layer] = value
+            total = total + self.style_weight * weight * value
         if self.tv_weight > 0:
             terms.tv = self.tv_loss(image)
             total = total + self.tv_weight * terms.tv
         terms.total = total
         return terms
 
-    def _style_target(self, layer: str, image: torch.Tensor) -> torch.Tensor:
-        """The style target of ``layer`` on ``image``'s device (moved once, then kept)."""
+    def _style_target(self, layer: str, image: torch.Tensor,
+                      style_ids: torch.Tensor | None) -> torch.Tensor:
+        """The style target(s) of ``layer`` on ``image``'s device (moved once, then kept)."""
         target = self.style_targets[layer]
         if target.device != image.device:
             target = self.style_targets[layer] = target.to(image.device)
+        if style_ids is not None:
+            return target[style_ids.to(target.device)]
+        if target.shape[0] != 1:
+            raise StyxError(f"{target.shape[0]} style targets are set but no style_ids given",
+                            "pass style_ids (one per image), or set one style with set_style")
         return target
 
     @torch.no_grad()
@@ -196,7 +245,8 @@ class PerceptualObjective(nn.Module):
         if not self.style_targets:
             raise StyxError("style targets are not set", "call set_style() first")
         features = self.descriptor(image, list(self.style_layers))
-        values = {layer: float(self.style_loss(features[layer], self._style_target(layer, image)))
+        values = {layer: float(self.style_loss(features[layer],
+                                               self._style_target(layer, image, None)))
                   for layer in self.style_layers}
         weighted = {layer: self.style_layers[layer] * values[layer] for layer in values}
         active = [v for v in weighted.values() if v > 0]
@@ -207,6 +257,12 @@ class PerceptualObjective(nn.Module):
             if value > 0 and self.style_layers[layer] > 0:
                 self.style_layers[layer] = level / value
         return dict(self.style_layers)
+
+
+def _needed(loss: Any, term: str, used: bool) -> Any:
+    if used and loss is None:
+        raise TypeError(f"the {term} term is in use but no {term}_loss was given")
+    return loss if used else None
 
 
 def _check_distinct_taps(descriptor: Descriptor, what: str, layers: Mapping[str, float]) -> None:

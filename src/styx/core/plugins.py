@@ -13,7 +13,6 @@ commands that need no plugin never pay for them.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 import sys
 import traceback
@@ -29,6 +28,7 @@ from styx.core import hookspecs
 from styx.core.errors import StyxError
 from styx.core.registry import Registry, normalize_name
 from styx.core.specs import DescriptorSpec, ExporterSpec, LossSpec, MethodSpec, Spec
+from styx.core.suggest import close_matches, did_you_mean, suggestion
 
 ENTRY_POINT_GROUP = "styx"
 
@@ -198,8 +198,8 @@ class Plugins:
             if all(impl.optionalhook for impl in caller.get_hookimpls()
                    if impl.plugin is plugin):
                 continue
-            close = difflib.get_close_matches(caller.name, list(HOOKS), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(caller.name, HOOKS, n=1)
+            hint = f"; {hint}" if hint else ""
             self._fail(name, distribution, "register",
                        ValueError(f"unknown hook {caller.name!r}{hint}"))
 
@@ -234,9 +234,9 @@ class Plugins:
         key = normalize_name(kind)
         if key in choices:
             return choices[key]
-        close = difflib.get_close_matches(key, list(choices), n=1, cutoff=0.5)
-        hint = (f"did you mean {choices[close[0]]!r}?" if close
-                else "choose " + ", ".join(dict.fromkeys(choices.values())))
+        close = close_matches(key, list(choices), n=1, cutoff=0.5)
+        hint = suggestion([choices[c] for c in close]) or \
+            "choose " + ", ".join(dict.fromkeys(choices.values()))
         raise StyxError(f"unknown kind {kind!r}", hint)
 
     def get(self, kind: str, name: str) -> Spec:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable, Iterator
 from typing import Generic, TypeVar
 
 from styx.core.errors import StyxError
 from styx.core.specs import Spec
+from styx.core.suggest import close_matches, suggestion
 
 S = TypeVar("S", bound=Spec)
 
@@ -55,10 +55,9 @@ class Registry(Generic[S]):
     def suggest(self, name: str) -> str:
         """The hint for an unknown ``name``: close names, or the choices; and the plugins
         that failed to load, which may be where ``name`` should have come from."""
-        close = difflib.get_close_matches(_key(name), list(self._names), n=3, cutoff=0.5)
+        close = close_matches(_key(name), list(self._names), cutoff=0.5)
         if close:
-            names = sorted({self._names[c] for c in close})
-            hint = "did you mean " + " or ".join(repr(n) for n in names) + "?"
+            hint = suggestion(sorted({self._names[c] for c in close}))
         elif not self._specs:
             hint = f"no {self.kind} is registered"
         else:

@@ -158,56 +158,101 @@ class LossSpec(Spec):
 
 @dataclass(frozen=True)
 class MethodSpec(Spec):
-    """A style transfer method.
+    """A style transfer method: a config and a function for each thing it does.
 
-    ``run_command`` / ``train_command`` are import paths of typer-style *functions* (their
-    parameters annotated with ``typer.Option`` / ``typer.Argument``), mounted lazily as
-    ``styx run NAME`` / ``styx train NAME``; the modules they live in must not import torch
-    at import time, so ``styx run NAME --help`` stays fast. ``api`` is the library entry
-    point. ``feed_forward`` methods train a generator that exporters can export.
+    ``config`` / ``run``: the options of ``styx run NAME`` (a config class, see
+    :mod:`styx.core.config`) and ``run(request, config) -> RunResult`` (see
+    :mod:`styx.core.method`), which ``styx run NAME`` and ``styx.stylize`` call.
+    ``train_config`` / ``train``: the same for ``styx train NAME`` and ``styx.train``:
+    ``train(config) -> TrainedModel``. ``generator``: the :class:`styx.core.generator.Generator`
+    class a feed-forward method trains; with it the method's models can be stored, loaded,
+    run and exported without method-specific code. ``uses_styles``: ``styx run NAME``
+    takes style images after the content image (``False`` for a method that needs none).
+    The modules these name must not import torch at import time, so ``styx run NAME --help``
+    stays fast.
     """
 
-    run_command: Target | None = None
-    train_command: Target | None = None
-    api: Target | None = None
-    feed_forward: bool = False
+    config: Target | None = None
+    run: Target | None = None
+    train_config: Target | None = None
+    train: Target | None = None
+    generator: Target | None = None
+    uses_styles: bool = True
 
     kind = "method"  # type: ignore[assignment]
 
+    @property
+    def feed_forward(self) -> bool:
+        """Whether the method trains a generator (which exporters can export)."""
+        return self.generator is not None
+
+    @property
+    def commands(self) -> tuple[str, ...]:
+        """The ``styx`` command groups that have this method."""
+        return tuple(group for group, present in (
+            ("run", self.run is not None), ("train", self.train is not None),
+            ("export", self.feed_forward)) if present)
+
     def validate(self) -> None:
         super().validate()
-        for attribute in ("run_command", "train_command", "api"):
-            _check_target(getattr(self, attribute), f"method {self.name!r}: {attribute}",
-                          required=False)
+        what = f"method {self.name!r}"
+        for attribute in ("config", "run", "train_config", "train", "generator"):
+            _check_target(getattr(self, attribute), f"{what}: {attribute}", required=False)
+        for function, config in (("run", "config"), ("train", "train_config")):
+            if (getattr(self, function) is None) != (getattr(self, config) is None):
+                raise ValueError(f"{what}: give both {function} and {config}, or neither")
+        if self.train is not None and self.generator is None:
+            raise ValueError(f"{what}: a method that trains needs its generator class")
+        if self.run is None and self.train is None:
+            raise ValueError(f"{what}: it has neither run nor train")
+        if not isinstance(self.uses_styles, bool):
+            raise TypeError(f"{what}: uses_styles must be True or False")
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "feed_forward": self.feed_forward,
-                "commands": [c for c, t in (("run", self.run_command),
-                                            ("train", self.train_command)) if t]}
+                "commands": list(self.commands), "uses_styles": self.uses_styles}
 
 
 @dataclass(frozen=True)
 class ExporterSpec(Spec):
-    """An exporter: ``factory(**options)`` returns a callable that writes a deployable file."""
+    """An exporter: writes a trained generator as a deployable file of one format.
 
-    factory: Target = ""
-    formats: tuple[str, ...] = ()
-    export_command: Target | None = None
+    ``name`` is the format, offered as ``styx export METHOD --NAME``. ``export(model,
+    output, config) -> Path`` writes the file: ``model`` is the loaded model
+    (:class:`styx.core.feedforward.Model`), ``output`` the path to write (atomically), and
+    ``config`` an instance of ``config`` (the exporter's options class, see
+    :mod:`styx.core.config`; None: no options). ``suffix`` is the file's usual suffix,
+    ``methods`` the methods it can export (empty: every feed-forward method).
+    """
+
+    export: Target = ""
+    config: Target | None = None
+    suffix: str = ""
+    methods: tuple[str, ...] = ()
 
     kind = "exporter"  # type: ignore[assignment]
 
     def load(self) -> Callable[..., Any]:
-        return load_target(self.factory)
+        return load_target(self.export)
 
     def validate(self) -> None:
         super().validate()
         what = f"exporter {self.name!r}"
-        _check_target(self.factory, f"{what}: factory", required=True)
-        _check_target(self.export_command, f"{what}: export_command", required=False)
-        _check_names(self.formats, f"{what}: formats")
+        _check_target(self.export, f"{what}: export", required=True)
+        _check_target(self.config, f"{what}: config", required=False)
+        _check_names(self.methods, f"{what}: methods")
+        if not isinstance(self.suffix, str) or (self.suffix and not self.suffix.startswith(".")):
+            raise ValueError(f"{what}: suffix must be like '.onnx', got {self.suffix!r}")
+
+    def exports(self, method: str) -> bool:
+        """Whether this exporter can export models of ``method``."""
+        from styx.core.registry import normalize_name
+
+        return not self.methods or normalize_name(method) in {
+            normalize_name(m) for m in self.methods}
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "formats": list(self.formats)}
+        return {**super().describe(), "suffix": self.suffix, "methods": list(self.methods)}
 
 
 def _check_names(names: Any, what: str) -> None:

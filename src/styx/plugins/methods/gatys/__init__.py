@@ -2,7 +2,8 @@
 
 ``styx run gatys [CONTENT] [STYLE ...] -o OUT.png`` optimises the pixels of an image so
 that its descriptor features match the content image's and its Gram matrices match the
-style images'. The library call is :func:`styx.plugins.methods.gatys.api.stylize`.
+style images'. The method is its config (:mod:`.config`) and its run (:func:`.api.run`);
+the command and ``styx.stylize("gatys", ...)`` are made from them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,6 @@ def register_methods(register) -> None:
         summary="Gatys et al. (2016): optimise the image's pixels against content, "
                 "Gram style and TV losses, with any descriptor.",
         aliases=("neural-style",),
-        run_command="styx.plugins.methods.gatys.cli:run",
-        api="styx.plugins.methods.gatys.api:stylize",
+        config="styx.plugins.methods.gatys.config:GatysConfig",
+        run="styx.plugins.methods.gatys.api:run",
     ))

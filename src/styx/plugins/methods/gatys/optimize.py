@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import torch
 
 from styx.core.errors import StyxError
+from styx.core.method import RunError
 from styx.core.objective import LossTerms
 
 #: The loss of an image: the objective, wrapped in autocast / memory-format handling.
@@ -34,8 +35,10 @@ LossFunction = Callable[[torch.Tensor], LossTerms]
 StepCallback = Callable[[int, "dict[str, float] | None", torch.Tensor], None]
 
 
-class NonFiniteLoss(StyxError):
+class NonFiniteLoss(RunError):
     """The loss became NaN or infinite: the run stops and no image is written."""
+
+    status = "non-finite loss"
 
     def __init__(self, step: int, value: float) -> None:
         super().__init__(
@@ -44,8 +47,6 @@ class NonFiniteLoss(StyxError):
             "mixed precision is on")
         self.step = step
         self.value = value
-        #: The per-step history up to the failure, filled in by the caller.
-        self.history: list[dict[str, float]] = []
 
 
 @dataclass

@@ -29,75 +29,19 @@ ONNX export avoids by passing noise explicitly (see :meth:`TextureNetwork.make_n
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from styx.core.errors import StyxError
+from styx.core.generator import Generator, random_like
+from styx.plugins.methods.texture_nets.config import NORMS, PADDINGS, GeneratorConfig
 
-PADDINGS = ("circular", "reflect", "replicate", "zero")
-NORMS = ("instance", "batch")
-
-
-@dataclass(frozen=True)
-class GeneratorConfig:
-    """Everything that fixes the generator's shape (stored in a model's metadata)."""
-
-    scales: int = 6
-    channels: int = 8
-    noise_channels: int = 3
-    content_channels: int = 3  # 0 for a texture-only generator (noise in, texture out)
-    padding: str = "circular"
-    norm: str = "instance"
-    leaky_slope: float = 0.01
-
-    @property
-    def noise_depth(self) -> int:
-        """Channels of the ``noise`` input: ``noise_channels`` for each scale."""
-        return self.noise_channels * self.scales
-
-    def __post_init__(self) -> None:
-        padding = str(self.padding).lower()
-        norm = str(self.norm).lower()
-        object.__setattr__(self, "padding", "zero" if padding in ("zeros", "constant") else padding)
-        object.__setattr__(self, "norm", norm)
-        if self.padding not in PADDINGS:
-            raise StyxError(f"unknown padding {self.padding!r}",
-                            f"choose one of {', '.join(PADDINGS)}")
-        if self.norm not in NORMS:
-            raise StyxError(f"unknown normalisation {self.norm!r}",
-                            f"choose one of {', '.join(NORMS)}")
-        for name, low in (("scales", 1), ("channels", 1), ("noise_channels", 0)):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise StyxError(f"bad {name.replace('_', ' ')} {value!r}",
-                                f"give a whole number >= {low}")
-        if self.scales > 12:
-            raise StyxError(f"too many scales ({self.scales})", "use at most 12")
-        if self.content_channels not in (0, 3):
-            raise StyxError(f"bad content channels {self.content_channels!r}",
-                            "3 (stylisation) or 0 (texture synthesis)")
-        if self.content_channels == 0 and self.noise_channels == 0:
-            raise StyxError("a texture generator needs noise channels",
-                            "give --noise-channels 1 or more")
-
-    @property
-    def texture_only(self) -> bool:
-        return self.content_channels == 0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> GeneratorConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise StyxError(f"unknown generator setting {unknown[0]!r} in the model's metadata",
-                            "the model was written by a newer styx; upgrade styx")
-        return cls(**data)
+__all__ = ["NORMS", "PADDINGS", "GeneratorConfig", "TextureNetwork", "build_generator",
+           "scale_sizes"]
 
 
 class Pad(nn.Module):
@@ -168,7 +112,7 @@ def scale_sizes(height: int, width: int, scales: int) -> list[tuple[int, int]]:
     return sizes
 
 
-class TextureNetwork(nn.Module):
+class TextureNetwork(Generator):
     """The pyramid generator; see the module docstring."""
 
     def __init__(self, config: GeneratorConfig | None = None) -> None:
@@ -188,6 +132,41 @@ class TextureNetwork(nn.Module):
                                    for j in range(config.scales - 1))
         self.to_rgb = nn.Conv2d(c * config.scales, 3, 1)
 
+    # -- the Generator interface ------------------------------------------------------------
+    @property
+    def input_names(self) -> tuple[str, ...]:  # type: ignore[override]
+        names = ("image",) if self.config.content_channels else ()
+        return names + (("noise",) if self.config.noise_channels else ())
+
+    def architecture(self) -> dict[str, Any]:
+        return self.config.to_dict()
+
+    @classmethod
+    def from_architecture(cls, architecture: Mapping[str, Any]) -> TextureNetwork:
+        return cls(GeneratorConfig.from_dict(dict(architecture)))
+
+    def make_inputs(self, image: torch.Tensor | None, *, size: tuple[int, int] | None = None,
+                    batch: int = 1, generator: torch.Generator | None = None,
+                    **options: Any) -> dict[str, torch.Tensor]:
+        """The image (a stylisation network) and noise drawn from ``generator``."""
+        if options:
+            raise StyxError("texture-nets takes no option " + ", ".join(map(repr, options)))
+        inputs: dict[str, torch.Tensor] = {}
+        if self.takes_image:
+            if image is None:
+                raise StyxError("this generator stylises a content image; none was given",
+                                "pass a content image, or use a texture generator")
+            inputs["image"] = image
+            batch, height, width = image.shape[0], image.shape[-2], image.shape[-1]
+        elif size is not None:
+            height, width = size
+        else:
+            raise StyxError("a texture generator needs an output size")
+        if self.config.noise_channels:
+            inputs["noise"] = self.make_noise(batch, height, width, generator=generator,
+                                              device=None if image is None else image.device)
+        return inputs
+
     # -- noise -----------------------------------------------------------------------------
     @property
     def noise_depth(self) -> int:
@@ -201,20 +180,18 @@ class TextureNetwork(nn.Module):
         """Uniform [0, 1) noise for an output of ``height`` x ``width``: pass it to forward."""
         if device is None:
             device = next(self.parameters()).device
-        if generator is not None and generator.device != torch.device(device):
-            noise = torch.rand(batch, self.noise_depth, height, width, generator=generator)
-            return noise.to(device=device, dtype=dtype)
-        return torch.rand(batch, self.noise_depth, height, width, generator=generator,
-                          device=device, dtype=dtype)
+        return random_like((batch, self.noise_depth, height, width), generator=generator,
+                           device=device, dtype=dtype)
 
     # -- forward ---------------------------------------------------------------------------
-    def forward(self, content: torch.Tensor | None = None, noise: torch.Tensor | None = None,
+    def forward(self, image: torch.Tensor | None = None, noise: torch.Tensor | None = None,
                 size: tuple[int, int] | None = None) -> torch.Tensor:
-        """Stylise ``content`` (N x 3 x H x W in [0, 1]) or, for a texture generator, turn
+        """Stylise ``image`` (N x 3 x H x W in [0, 1]) or, for a texture generator, turn
         ``noise`` (or fresh noise of ``size`` = (H, W)) into a texture. Returns N x 3 x H x W
         in [0, 1].
         """
         cfg = self.config
+        content = image
         if cfg.content_channels:
             if content is None:
                 raise StyxError("this generator stylises a content image; none was given",

@@ -1,0 +1,143 @@
+"""The library: the same methods, options and models as the command line.
+
+    import styx
+
+    result = styx.stylize("gatys", "photo.jpg", ["starry.jpg"], size=256, steps=200)
+    result.image                                   # 1 x 3 x H x W tensor in [0, 1]
+    result.to_pil().save("out.png")
+
+    trained = styx.train("texture-nets", style="starry.jpg", content_dir="photos/",
+                         name="starry", iterations=2000)
+    model = styx.load_model("starry")
+    picture = model(PIL.Image.open("photo.jpg"))   # a PIL image back
+
+Options are the fields of the method's config (``styx run METHOD --help`` lists them, with
+the same names as keyword arguments: ``--style-weight`` is ``style_weight=``), or a config
+object (``config=``); every value is checked as it is on the command line. Importing this
+module imports no torch; the functions import what they use.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from styx.core.config import Config
+    from styx.core.feedforward import Model, TrainedModel
+    from styx.core.method import ImageInput, RunResult, StepInfo
+    from styx.core.modelstore import ModelInfo
+    from styx.core.specs import DescriptorSpec, ExporterSpec, LossSpec, MethodSpec
+
+
+def stylize(method: str, content: ImageInput | None = None,
+            styles: ImageInput | Sequence[ImageInput] | None = None, *,
+            model: str | os.PathLike[str] | Model | None = None, config: Config | None = None,
+            progress: bool = False, callback: Callable[[StepInfo], None] | None = None,
+            **options: Any) -> RunResult:
+    """Run ``method`` on ``content`` (a path, a PIL image or a tensor in [0, 1]) with
+    ``styles`` (one or several; none: the sample painting, where the method uses styles).
+
+    ``model``: a trained model (name, folder or :func:`load_model` result) for feed-forward
+    methods. ``options`` override fields of ``config`` (the method's run config, see
+    :func:`method_config`). ``progress=True`` shows a progress bar; ``callback`` sees every
+    step of an iterative method. Returns the method's :class:`~styx.core.method.RunResult`.
+    """
+    from styx.core.method import (
+        RunRequest,
+        make_config,
+        method_spec,
+        run_config_class,
+        run_function,
+    )
+
+    spec = method_spec(method)
+    settings = make_config(run_config_class(spec), config, options)
+    style_list = _as_list(styles)
+    if spec.feed_forward:
+        from styx.core.feedforward import load_model as load
+
+        if model is None:
+            from styx.core.errors import StyxError
+
+            raise StyxError(f"method {spec.name!r} runs a trained model; none was given",
+                            "pass model=NAME (see styx.list_models())")
+        model = load(model, method=spec.name)
+    contents = 0 if content is None else 1
+    settings.check_inputs(contents=contents, styles=len(style_list))
+    request = RunRequest(content=content, styles=style_list, model=model, progress=progress,
+                         callback=callback)
+    return run_function(spec)(request, settings)
+
+
+def train(method: str, *, config: Config | None = None, **options: Any) -> TrainedModel:
+    """Train ``method`` with ``options`` (the fields of its training config, e.g.
+    ``style="starry.jpg", content_dir="photos/", name="starry", iterations=500``) and save
+    the model; returns a :class:`~styx.core.feedforward.TrainedModel`."""
+    from styx.core.method import make_config, method_spec, train_config_class, train_function
+
+    spec = method_spec(method)
+    settings = make_config(train_config_class(spec), config, options)
+    return train_function(spec)(settings)
+
+
+def load_model(name_or_path: str | os.PathLike[str]) -> Model:
+    """The trained model stored as ``name_or_path`` (a name from :func:`list_models`, or a
+    folder), ready to stylise: ``load_model("starry")(image)``."""
+    from styx.core.feedforward import load_model as load
+
+    return load(name_or_path)
+
+
+def method_config(method: str, *, train: bool = False, **options: Any) -> Config:
+    """The run (or, with ``train=True``, training) config of ``method`` with ``options``:
+    checked, ready to pass as ``config=`` or to inspect (``config.to_dict()``)."""
+    from styx.core.method import method_spec, run_config_class, train_config_class
+
+    spec = method_spec(method)
+    config_class = train_config_class(spec) if train else run_config_class(spec)
+    return config_class.from_options(options)
+
+
+def list_methods() -> list[MethodSpec]:
+    """The installed methods (their specs: name, summary, what they can do)."""
+    from styx.core.plugins import methods
+
+    return list(methods())
+
+
+def list_descriptors() -> list[DescriptorSpec]:
+    """The installed descriptor networks (``spec.layers`` names their taps)."""
+    from styx.core.plugins import descriptors
+
+    return list(descriptors())
+
+
+def list_losses() -> list[LossSpec]:
+    """The installed losses."""
+    from styx.core.plugins import losses
+
+    return list(losses())
+
+
+def list_exporters() -> list[ExporterSpec]:
+    """The installed exporters (one per file format)."""
+    from styx.core.plugins import exporters
+
+    return list(exporters())
+
+
+def list_models() -> list[ModelInfo]:
+    """The models in the model store (``$STYX_HOME/models``), by name."""
+    from styx.core.modelstore import list_models as listed
+
+    return listed()
+
+
+def _as_list(styles: Any) -> list[Any]:
+    if styles is None:
+        return []
+    if isinstance(styles, (list, tuple)):
+        return list(styles)
+    return [styles]

@@ -1,0 +1,242 @@
+"""Option bundles every method shares, declared once (no torch here).
+
+A method's config derives from the bundles it uses, built-in or third-party alike::
+
+    @dataclass(kw_only=True)
+    class GatysConfig(LossOptions, RuntimeOptions):
+        content_weight: float = 1.0     # the loss weights have no default in the bundle:
+        style_weight: float = 1e5       # each method picks its own, once
+        tv_weight: float = 1.0
+        ...
+
+so every method spells, abbreviates, explains and checks ``--descriptor``,
+``--style-weight``, ``--seed`` ... the same way. The bundles:
+
+* :class:`RuntimeOptions`: ``--seed``, ``--device``, ``--amp``;
+* :class:`DescriptorOptions`: ``--descriptor``, ``--weights``, ``--descriptor-option``;
+* :class:`LossOptions` (with the descriptor's): layers, term weights, registered losses;
+* :class:`ColorOptions`: ``--preserve-color``;
+* :class:`TrainingOptions` (with the runtime's): what the shared training loop needs;
+* :class:`ModelOutputOptions`: where a trained model and its run folder go;
+* :class:`ModelRunOptions`: how a trained feed-forward model is run on photos.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from styx.core.checks import choice, key_values, not_all_zero, number, optional, text
+from styx.core.config import Config, option
+from styx.core.errors import StyxError
+from styx.core.layers import layer_selection
+
+#: Help panels.
+LOSS = "Loss"
+TRAINING = "Training"
+RUNTIME = "Runtime"
+MODEL = "Model"
+
+#: ``--amp`` values, and other spellings of them.
+PRECISIONS = ("auto", "bf16", "fp16", "fp32", "off")
+PRECISION_ALIASES = {"bfloat16": "bf16", "float16": "fp16", "half": "fp16",
+                     "float32": "fp32", "none": "off", "no": "off", "false": "off"}
+
+
+def _layers(what: str):
+    def check(value: Any, label: str) -> dict[str, float] | None:
+        return layer_selection(value, what=what)
+    return check
+
+
+@dataclass(kw_only=True)
+class RuntimeOptions(Config):
+    """Where and how a run computes: seed, device, precision."""
+
+    seed: int = option(0, panel=RUNTIME, check=number(minimum=0, integer=True),
+                       help="Seed of everything random in the run (noise, crops, "
+                            "--weights random).")
+    device: str = option("auto", panel=RUNTIME, check=text(),
+                         help="auto, cpu, cuda, cuda:N or mps.")
+    amp: str = option("auto", panel=RUNTIME,
+                      check=choice(*PRECISIONS, aliases=PRECISION_ALIASES),
+                      help="Mixed precision: auto (bf16 on CUDA, off elsewhere), bf16, fp16 or "
+                           "off (fp32); Gram matrices and losses stay in fp32.")
+
+
+@dataclass(kw_only=True)
+class DescriptorOptions(Config):
+    """The descriptor network images are measured through."""
+
+    descriptor: str = option("vgg19", flags=("-d",), panel=LOSS, check=text(),
+                             help="Descriptor network ('styx list descriptors').")
+    weights: str = option("imagenet", panel=LOSS, check=text(),
+                          help="Descriptor weights: imagenet, random (seeded by --seed; for "
+                               "tests) or a .safetensors/.pth file.")
+    descriptor_options: dict[str, Any] = option(
+        default_factory=dict, name="descriptor-option", metavar="KEY=VALUE", panel=LOSS,
+        cli_type=list[str], check=key_values,
+        help="A descriptor option, e.g. pooling=avg (repeatable).")
+
+
+@dataclass(kw_only=True)
+class LossOptions(DescriptorOptions):
+    """How images are scored: content, style and total-variation terms over the descriptor.
+
+    The three term weights have no default here: each method chooses its own (Gatys'
+    image optimisation and feed-forward training want different TV weights).
+    """
+
+    content_layers: dict[str, float] | None = option(
+        None, panel=LOSS, cli_type=str, check=_layers("content"),
+        default_text="the descriptor's",
+        help="Content layers with optional weights, e.g. relu4_2 or relu3_1:0.5,relu4_2.")
+    style_layers: dict[str, float] | None = option(
+        None, panel=LOSS, cli_type=str, check=_layers("style"),
+        default_text="the descriptor's",
+        help="Style layers with optional weights, e.g. relu1_1:0.2,relu2_1:0.2,relu3_1.")
+    content_weight: float = option(panel=LOSS, check=number(minimum=0),
+                                   help="Weight of the content loss (alpha).")
+    style_weight: float = option(panel=LOSS, check=number(minimum=0),
+                                 help="Weight of the style loss (beta).")
+    tv_weight: float = option(panel=LOSS, check=number(minimum=0),
+                              help="Weight of the total-variation loss (smoothness).")
+    content_loss: str = option("content", panel=LOSS, check=text(),
+                               help="Registered feature loss for content ('styx list losses').")
+    style_loss: str = option("gram", panel=LOSS, check=text(),
+                             help="Registered feature loss for style ('styx list losses').")
+    tv_loss: str = option("tv", panel=LOSS, check=text(),
+                          help="Registered image loss for smoothness ('styx list losses').")
+    gram_normalization: str | None = option(
+        None, panel=LOSS, check=optional(text()), default_text="the Gram loss's, elements",
+        help="Scaling of the Gram style loss: elements, gatys, seed-report or none.")
+
+    def check(self) -> None:
+        super().check()
+        not_all_zero((self.content_weight, self.style_weight, self.tv_weight),
+                     ("content", "style", "TV weights"))
+
+    @property
+    def style_loss_options(self) -> dict[str, Any]:
+        """Options of the style loss: ``--gram-normalization`` as its ``normalization``."""
+        return {} if self.gram_normalization is None else \
+            {"normalization": self.gram_normalization}
+
+    def loss_metadata(self, content_layers: Mapping[str, float],
+                      style_layers: Mapping[str, float]) -> dict[str, Any]:
+        """JSON-able settings with the layers actually used (for a model's metadata)."""
+        return {
+            "descriptor": self.descriptor,
+            "weights": str(self.weights),
+            "descriptor_options": dict(self.descriptor_options),
+            "content_layers": dict(content_layers),
+            "style_layers": dict(style_layers),
+            "content_weight": self.content_weight,
+            "style_weight": self.style_weight,
+            "tv_weight": self.tv_weight,
+            "content_loss": self.content_loss,
+            "style_loss": self.style_loss,
+            "style_loss_options": self.style_loss_options,
+            "tv_loss": self.tv_loss,
+        }
+
+
+@dataclass(kw_only=True)
+class ColorOptions(Config):
+    """Keeping the content's colours."""
+
+    preserve_color: bool = option(
+        False, help="Keep the content's colours: the output's luminance with the content's "
+                    "chroma.")
+
+
+@dataclass(kw_only=True)
+class TrainingOptions(RuntimeOptions):
+    """How the shared training loop trains (``batch_size`` is per process: under torchrun
+    N processes see N x it)."""
+
+    iterations: int = option(2000, panel=TRAINING, check=number(minimum=1, integer=True),
+                             help="Training iterations (optimiser steps).")
+    batch_size: int = option(4, panel=TRAINING, check=number(minimum=1, integer=True),
+                             help="Content crops per iteration (per process).")
+    image_size: int = option(256, panel=TRAINING, check=number(minimum=8, integer=True),
+                             help="Side of the random square crops of the content photos.")
+    short_side: int | None = option(
+        None, panel=TRAINING, check=number(minimum=8, integer=True, optional=True),
+        default_text="keep each photo's own resolution",
+        help="Resize every photo to this shorter side before cropping.")
+    lr: float = option(1e-3, panel=TRAINING, check=number(above=0),
+                       help="Adam learning rate.")
+    lr_decay: float = option(0.8, panel=TRAINING, check=number(above=0, maximum=1),
+                             help="Multiply the learning rate by this ...")
+    lr_decay_every: int = option(2000, panel=TRAINING, check=number(minimum=0, integer=True),
+                                 help="... every N iterations (0: never).")
+    checkpoint_every: int = option(500, panel=TRAINING,
+                                   check=number(minimum=0, integer=True),
+                                   help="Write the checkpoint every N iterations (0: only at "
+                                        "the end and on Ctrl-C).")
+    log_every: int = option(10, panel=TRAINING, check=number(minimum=1, integer=True),
+                            help="Record the losses every N iterations.")
+    num_workers: int = option(0, name="workers", panel=TRAINING,
+                              check=number(minimum=0, integer=True),
+                              help="Data-loading worker processes.")
+    quiet: bool = option(False, cli=False, help="No progress bar and no notes.")
+
+    def check(self) -> None:
+        super().check()
+        if self.short_side is not None and self.short_side < self.image_size:
+            raise StyxError(f"bad --short-side {self.short_side}",
+                            "--short-side must be >= --image-size")
+
+
+@dataclass(kw_only=True)
+class ModelOutputOptions(Config):
+    """Where a trained model goes (the model store, or a folder), and its run folder."""
+
+    name: str | None = option(None, panel=MODEL, check=optional(text()),
+                              default_text="from the style image's name",
+                              help="Store the model under this name ('styx models list').")
+    output: Path | None = option(None, flags=("-o",), panel=MODEL,
+                                 help="Save the model to this folder instead of the store.")
+    overwrite: bool = option(False, panel=MODEL,
+                             help="Replace an existing model of that name or path.")
+    run_dir: Path | None = option(None, panel=TRAINING,
+                                  default_text="$STYX_HOME/runs/NAME, or OUTPUT.run",
+                                  help="Folder for the checkpoint.")
+    resume: bool = option(False, panel=TRAINING,
+                          help="Continue the run in the run folder from its checkpoint.")
+    log_json: Path | None = option(None, panel=TRAINING,
+                                   help="Write the losses to this JSON-lines file as the run "
+                                        "goes.")
+
+    def check(self) -> None:
+        super().check()
+        if self.name is not None and self.output is not None:
+            raise StyxError("give --name or --output, not both",
+                            "--name stores the model in the model store, --output anywhere")
+        if self.name is not None:
+            from styx.core.modelstore import check_model_name
+
+            check_model_name(self.name)
+
+    def default_model_name(self) -> str:
+        """The store name when neither --name nor --output is given (a method may say more,
+        e.g. the style file's name)."""
+        return "model"
+
+
+@dataclass(kw_only=True)
+class ModelRunOptions(RuntimeOptions, ColorOptions):
+    """Running a trained feed-forward model on photos."""
+
+    long_side: int | None = option(None, check=number(minimum=1, integer=True, optional=True),
+                                   default_text="the photo's own size",
+                                   help="Resize each content image to this long side first.")
+
+    def check_inputs(self, *, contents: int, styles: int) -> None:
+        if contents == 0:
+            raise StyxError("no content image given",
+                            "give one or more content images: styx run METHOD --model M "
+                            "IMAGE... -o OUT")

@@ -1,0 +1,304 @@
+"""Feed-forward methods, from training to running, with no method-specific code.
+
+* :func:`train_generator` trains a method's :class:`~styx.core.training.TrainingTask` with the
+  shared loop and saves the generator: it checks the model name or folder and the run
+  folder before any work, picks the run folder, writes the training metadata and saves on
+  rank 0 only.
+* :func:`load_model` rebuilds any stored generator through its method's registration
+  (``MethodSpec.generator``) and returns a :class:`Model`, which stylises images.
+* :func:`run_feed_forward` is the ``run`` function of a feed-forward method that needs
+  nothing of its own (``ModelRunOptions`` as its config); methods with run options of their
+  own call :func:`apply_generator` from theirs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from styx.core.errors import StyxError
+from styx.core.generator import Generator
+from styx.core.method import RunRequest, RunResult
+
+if TYPE_CHECKING:
+    from styx.core.bundles import ModelOutputOptions, ModelRunOptions
+    from styx.core.training import OptimizerFactory, SchedulerFactory, StepHook, TrainResult
+
+#: Entries of a training log line that are not loss values.
+_NOT_LOSSES = ("step", "lr", "images_per_second", "elapsed")
+
+
+# -- training ------------------------------------------------------------------------------
+@dataclass
+class TrainedModel:
+    """What a feed-forward method's ``train`` returns."""
+
+    #: The saved model folder (None on DDP ranks other than 0, which save nothing).
+    path: Path | None
+    #: The store name, when it went to the model store.
+    name: str | None
+    generator: Generator
+    metadata: dict[str, Any]
+    result: TrainResult
+
+    def summary(self) -> dict[str, Any]:
+        """What ``styx train ... --json`` prints."""
+        return {"model": None if self.path is None else str(self.path), "name": self.name,
+                "iterations": self.result.iterations_done,
+                "images_per_second": self.result.images_per_second,
+                "skipped_files": len(self.result.skipped_files),
+                "final_losses": self.metadata.get("training", {}).get("final_losses", {})}
+
+
+def default_run_dir(name: str | None, output: str | os.PathLike | None) -> Path:
+    """Where checkpoints go when no run folder is given: ``$STYX_HOME/runs/NAME``, or
+    ``OUTPUT.run`` beside a model saved at a path."""
+    from styx.core.modelstore import styx_home
+
+    if output is not None:
+        out = Path(output).expanduser()
+        return out.with_name(out.name + ".run")
+    return styx_home() / "runs" / str(name)
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """Where a run goes, checked before any work: see :func:`plan_training`."""
+
+    name: str | None
+    output: Path | None
+    run_dir: Path
+
+
+def plan_training(config: ModelOutputOptions) -> TrainingPlan:
+    """The model name (or folder) and run folder of ``config``, checked now, before the
+    style image or the descriptor load: a taken name, a folder that is not a model, a run
+    folder that is a file are StyxErrors."""
+    from styx.core.modelstore import model_target
+    from styx.core.training import check_run_paths
+
+    name = config.name
+    output = None if config.output is None else Path(config.output).expanduser()
+    if name is None and output is None:
+        name = config.default_model_name()
+    model_target(name=name, path=output, overwrite=config.overwrite or config.resume)
+    run_dir = Path(config.run_dir).expanduser() if config.run_dir is not None else \
+        default_run_dir(name, output)
+    check_run_paths(run_dir, config.log_json)
+    return TrainingPlan(name=name, output=output, run_dir=run_dir)
+
+
+def train_generator(task: Any, config: Any, *, plan: TrainingPlan | None = None,
+                    content_dir: str | os.PathLike | None,
+                    optimizer: OptimizerFactory | None = None,
+                    scheduler: SchedulerFactory | None = None,
+                    hook: StepHook | None = None) -> TrainedModel:
+    """Train ``task`` (its ``build_model`` makes a :class:`Generator`) and save the result.
+
+    ``config`` derives from :class:`~styx.core.bundles.TrainingOptions` and
+    :class:`~styx.core.bundles.ModelOutputOptions`; ``plan`` is its :func:`plan_training`
+    (made here if not given; a method makes it first when loading its inputs is slow).
+    ``content_dir=None``: the task reads no content. ``optimizer``, ``scheduler`` and
+    ``hook`` go to :func:`styx.core.training.train`.
+    """
+    from styx.core.modelstore import save_model
+    from styx.core.training import adam, step_decay, train, training_settings
+
+    plan = plan or plan_training(config)
+    # --overwrite starts afresh; the old run's checkpoint stays until the first new one.
+    result = train(task, None if content_dir is None else Path(content_dir).expanduser(),
+                   config, run_dir=plan.run_dir, resume=config.resume,
+                   restart=config.overwrite and not config.resume, log_json=config.log_json,
+                   optimizer=optimizer or adam, scheduler=scheduler or step_decay, hook=hook)
+    generator = result.model.cpu().eval()
+    if not isinstance(generator, Generator):
+        raise TypeError(f"{type(task).__name__}.build_model() made a "
+                        f"{type(generator).__name__}, not a styx.core.generator.Generator")
+    metadata = dict(task.metadata())
+    metadata["architecture"] = generator.architecture()
+    settings = training_settings(config)
+    metadata["training"] = {
+        **{key: settings[key] for key in ("batch_size", "image_size", "lr", "lr_decay",
+                                          "lr_decay_every", "seed")},
+        "iterations": result.iterations_done,
+        "content_dir": None if content_dir is None else str(content_dir),
+        "images_per_second": result.images_per_second,
+        "skipped_files": len(result.skipped_files),
+    }
+    if result.history:
+        metadata["training"]["final_losses"] = {
+            k: v for k, v in result.history[-1].items()
+            if isinstance(v, (int, float)) and k not in _NOT_LOSSES}
+    path = None
+    if result.main:
+        path = save_model(generator, metadata, name=plan.name,
+                          path=plan.output if plan.name is None else None,
+                          overwrite=config.overwrite or config.resume)
+    return TrainedModel(path=path, name=plan.name, generator=generator, metadata=metadata,
+                        result=result)
+
+
+# -- loading -------------------------------------------------------------------------------
+class Model:
+    """A trained feed-forward model, loaded (:func:`load_model`, ``styx.load_model``).
+
+    ``model(image, **options)`` stylises ``image`` (a path, a PIL image or a tensor in
+    [0, 1]) with the method's run options (``seed=``, ``device=``, and the method's own)
+    and returns the same kind of image: a PIL image for a PIL image, else a tensor
+    (N x 3 x H x W, on the CPU).
+    """
+
+    def __init__(self, generator: Generator, metadata: dict[str, Any],
+                 path: Path | None = None) -> None:
+        self.generator = generator.eval()
+        self.metadata = metadata
+        self.path = path
+
+    @property
+    def method(self) -> str:
+        return str(self.metadata.get("method"))
+
+    @property
+    def name(self) -> str:
+        return self.path.name if self.path is not None else self.method
+
+    def __call__(self, image: Any = None, **options: Any) -> Any:
+        from PIL import Image
+
+        from styx.api import stylize
+
+        result = stylize(self.method, image, model=self, **options)
+        return result.to_pil() if isinstance(image, Image.Image) else result.image
+
+    stylize = __call__
+
+    def __repr__(self) -> str:
+        return f"Model({self.name!r}, method={self.method!r})"
+
+
+def load_model(name_or_path: str | os.PathLike[str] | Model, *,
+               method: str | None = None) -> Model:
+    """The model stored as ``name_or_path`` (a store name or a folder), rebuilt through
+    its method's registration. ``method``: refuse a model of another method. A missing or
+    damaged model, or one of a method that is not installed, is a StyxError."""
+    from styx.core.method import generator_class, method_spec
+    from styx.core.modelstore import read_model
+
+    if isinstance(name_or_path, Model):
+        model = name_or_path
+        _check_method(model.method, method, model.name)
+        return model
+    label = str(name_or_path)
+    state, metadata = read_model(name_or_path)
+    trained_by = metadata.get("method")
+    if not isinstance(trained_by, str):
+        raise StyxError(f"model {label!r} names no method in its metadata",
+                        "train or copy the model again")
+    _check_method(trained_by, method, label)
+    spec = method_spec(trained_by)
+    if not spec.feed_forward:
+        raise StyxError(f"model {label!r} is of method {spec.name!r}, which trains no "
+                        "generator", "give a model trained with 'styx train'")
+    cls = generator_class(spec)
+    architecture = metadata.get("architecture")
+    if not isinstance(architecture, dict):
+        raise StyxError(f"model {label!r} has no generator architecture in its metadata",
+                        "train or copy the model again")
+    try:
+        generator = cls.from_architecture(architecture)
+    except (TypeError, ValueError) as error:
+        raise StyxError(f"model {label!r} has a bad architecture: {error}",
+                        "train or copy the model again") from None
+    expected = generator.state_dict()
+    missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+    if missing or unexpected:
+        detail = f"missing {missing[0]!r}" if missing else f"unexpected {unexpected[0]!r}"
+        raise StyxError(f"model {label!r} does not fit its architecture ({detail})",
+                        "the model is damaged; train or copy it again")
+    try:
+        generator.load_state_dict(state)
+    except RuntimeError as error:
+        first = str(error).strip().splitlines()[-1].strip()
+        raise StyxError(f"model {label!r} does not fit its architecture: {first}",
+                        "the model is damaged; train or copy it again") from None
+    from styx.core.modelstore import resolve_model
+
+    return Model(generator, metadata, resolve_model(name_or_path))
+
+
+def _check_method(trained_by: str, wanted: str | None, label: str) -> None:
+    """StyxError unless ``trained_by`` is the method ``wanted`` (either may be an alias)."""
+    from styx.core.plugins import methods
+
+    if wanted is None:
+        return
+    registry = methods()
+    same = trained_by in registry and wanted in registry and \
+        registry.get(trained_by).name == registry.get(wanted).name
+    if not same:
+        raise StyxError(f"model {label!r} was trained by {trained_by!r}, not {wanted!r}",
+                        f"use 'styx run {trained_by} --model ...'")
+
+
+# -- running -------------------------------------------------------------------------------
+def apply_generator(model: Model, image: torch.Tensor | None, *, seed: int | None,
+                    device: str = "auto", amp: str = "auto",
+                    size: tuple[int, int] | None = None, batch: int = 1,
+                    **options: Any) -> torch.Tensor:
+    """Run ``model``'s generator once: on ``image`` (N x 3 x H x W), or, for a generator
+    that takes none, for ``batch`` outputs of ``size``. ``seed`` fixes the random inputs
+    (None: fresh ones); ``options`` are the generator's own (see ``make_inputs``). Returns
+    N x 3 x H x W float32 in [0, 1] on the CPU."""
+    from styx.core.device import autocast, resolve_device
+
+    target = resolve_device(device)
+    network = model.generator.to(target).eval()
+    generator = torch.Generator()
+    if seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(int(seed))
+    if image is not None:
+        image = image.to(device=target, dtype=torch.float32)
+    inputs = network.make_inputs(image, size=size, batch=batch, generator=generator,
+                                 **options)
+    with torch.no_grad(), autocast(target, amp):
+        out = network(**inputs)
+    return out.float().clamp(0.0, 1.0).cpu()
+
+
+def run_feed_forward(request: RunRequest, config: ModelRunOptions) -> RunResult:
+    """Stylise ``request.content`` with ``request.model``: the whole ``run`` of a
+    feed-forward method whose config is :class:`~styx.core.bundles.ModelRunOptions`."""
+    import time
+
+    from styx.core.device import resolve_device
+    from styx.core.image import match_color
+
+    started = time.perf_counter()
+    model = _model_of(request)
+    if not model.generator.takes_image:
+        raise StyxError(f"model {model.name!r} makes images from noise and takes no content "
+                        "image", f"see 'styx run {model.method} --help'")
+    if request.content is None:
+        raise StyxError("no content image given", "give a content image")
+    loaded = request.content_image(long_side=config.long_side, batch=True)
+    image = apply_generator(model, loaded.rgb, seed=config.seed, device=config.device,
+                            amp=config.amp)
+    if config.preserve_color:
+        image = match_color(loaded.rgb, image)
+    return RunResult(image=image, alpha=loaded.alpha, config=config,
+                     seconds=time.perf_counter() - started,
+                     device=str(resolve_device(config.device)))
+
+
+def _model_of(request: RunRequest) -> Model:
+    if request.model is None:
+        raise StyxError("no model given", "give --model NAME (see 'styx models list')")
+    if not isinstance(request.model, Model):
+        return load_model(request.model)
+    return request.model

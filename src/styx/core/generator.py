@@ -1,0 +1,110 @@
+"""The interface every feed-forward generator follows.
+
+A generator is an ``nn.Module`` that knows its own architecture, as a JSON-ready dict, and
+can be rebuilt from it; that is all the model store, the model loader, ``styx run``,
+exporters and experiments need, so none of them has code for a particular method::
+
+    class MyNet(Generator):
+        input_names = ("image",)
+
+        def __init__(self, width: int = 32) -> None:
+            super().__init__()
+            self.width = width
+            ...
+
+        def architecture(self) -> dict:
+            return {"width": self.width}
+
+        @classmethod
+        def from_architecture(cls, architecture: dict) -> "MyNet":
+            return cls(**architecture)
+
+        def forward(self, image):           # takes its inputs by the names above
+            ...
+
+Inputs are named: ``"image"`` (N x 3 x H x W in [0, 1]) and whatever else a generator takes
+(texture-nets' ``"noise"``, StyleBank's style weights). :meth:`Generator.make_inputs` gives
+every input for one call, drawing random ones from a seeded ``torch.Generator`` so a seed
+fixes the output; :meth:`Generator.example_inputs` gives inputs of a chosen size for export
+and tests. The output is always N x 3 x H x W in [0, 1].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from styx.core.errors import StyxError
+
+
+class Generator(nn.Module):
+    """Base class of feed-forward generators (see the module docstring)."""
+
+    #: The names of ``forward``'s inputs, in order. A generator that takes no ``"image"``
+    #: makes images from its other inputs alone (a texture generator).
+    input_names: tuple[str, ...] = ("image",)
+
+    @property
+    def takes_image(self) -> bool:
+        """Whether the generator stylises a content image (else it makes images from noise)."""
+        return "image" in self.input_names
+
+    def architecture(self) -> dict[str, Any]:
+        """Everything that fixes the generator's shape, JSON-ready: ``from_architecture``
+        of it builds the same network (freshly initialised)."""
+        raise NotImplementedError(f"{type(self).__name__} must define architecture()")
+
+    @classmethod
+    def from_architecture(cls, architecture: Mapping[str, Any]) -> Generator:
+        """A new generator of the shape ``architecture`` describes."""
+        raise NotImplementedError(f"{cls.__name__} must define from_architecture()")
+
+    def make_inputs(self, image: torch.Tensor | None, *, size: tuple[int, int] | None = None,
+                    batch: int = 1, generator: torch.Generator | None = None,
+                    **options: Any) -> dict[str, torch.Tensor]:
+        """Every input of ``forward`` for stylising ``image`` (N x 3 x H x W), or, for a
+        generator that takes no image, for ``batch`` outputs of ``size`` (H, W).
+
+        Random inputs are drawn from ``generator`` (seeded by the caller). ``options`` are a
+        method's own run options (StyleBank's style choice); unknown ones are a StyxError.
+        The base class takes the image alone.
+        """
+        if options:
+            raise StyxError(f"{type(self).__name__} takes no option "
+                            + ", ".join(repr(k) for k in options))
+        if image is None:
+            raise StyxError("this generator stylises a content image; none was given",
+                            "give a content image")
+        return {"image": image}
+
+    def example_inputs(self, batch: int = 1, height: int = 64, width: int = 64
+                       ) -> dict[str, torch.Tensor]:
+        """Inputs of ``batch`` x ``height`` x ``width`` (seeded, so always the same): what
+        exporters trace the graph with and tests feed."""
+        generator = torch.Generator().manual_seed(0)
+        device = _device_of(self)
+        image = torch.rand(batch, 3, height, width, generator=generator).to(device) \
+            if self.takes_image else None
+        return self.make_inputs(image, size=(height, width), batch=batch, generator=generator)
+
+
+def _device_of(module: nn.Module) -> torch.device:
+    for tensor in (*module.parameters(), *module.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
+def random_like(shape: tuple[int, ...], *, generator: torch.Generator | None,
+                like: torch.Tensor | None = None, device: torch.device | str | None = None,
+                dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Uniform [0, 1) noise of ``shape`` from ``generator`` (which may live on another
+    device than the result), on ``like``'s device and dtype or on ``device``."""
+    if like is not None:
+        device, dtype = like.device, like.dtype
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    if generator is not None and generator.device != device:
+        return torch.rand(shape, generator=generator).to(device=device, dtype=dtype)
+    return torch.rand(shape, generator=generator, device=device, dtype=dtype)

@@ -1,0 +1,203 @@
+"""The method contract: what a method's functions are given and what they return.
+
+A method is a config and functions (see :class:`styx.core.specs.MethodSpec`)::
+
+    def run(request: RunRequest, config: MyConfig) -> RunResult: ...
+    def train(config: MyTrainConfig) -> TrainedModel: ...     # feed-forward methods
+
+``styx run METHOD`` and :func:`styx.stylize` build the config from the options given
+(checked once, when it is made), put the images in a :class:`RunRequest` and call ``run``;
+the command writes :attr:`RunResult.image` and reports the rest. Nothing in a method
+touches the command line. This module also finds a method's parts by name
+(:func:`method_spec`, :func:`run_config_class`, ...). It imports no torch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Union
+
+from styx.core.config import Config
+from styx.core.errors import StyxError
+from styx.core.specs import MethodSpec, load_target
+
+if TYPE_CHECKING:
+    import torch
+    from PIL import Image
+
+    from styx.core.image import LoadedImage
+
+#: An image given to a method: a path, a PIL image, or a tensor in [0, 1].
+ImageInput = Union[str, "os.PathLike[str]", "torch.Tensor", "Image.Image"]
+
+
+@dataclass
+class StepInfo:
+    """What a ``callback`` sees after every step of an iterative method."""
+
+    #: The step number (1-based) and the number of steps planned.
+    step: int
+    total_steps: int
+    #: Loss values at this step (see ``LossTerms.as_floats``); None where not read.
+    losses: dict[str, float] | None
+    #: Seconds since the run started.
+    seconds: float
+    _image: Callable[[], torch.Tensor] = field(repr=False, default=None)  # type: ignore
+    #: The long side being worked on (coarse-to-fine methods), when there is one.
+    scale: int | None = None
+
+    def image(self) -> torch.Tensor:
+        """The current image (CPU, 1 x 3 x H x W)."""
+        return self._image()
+
+
+@dataclass
+class RunRequest:
+    """What ``run`` is asked to do: the images, and for a feed-forward method the model.
+
+    ``content``: one image (or, for feed-forward methods, a batch tensor); None means the
+    method's own choice (the sample photo, or nothing for a texture). ``styles``: style
+    images (empty: the sample painting where the method needs one). ``model``: a loaded
+    :class:`styx.core.feedforward.Model`. ``progress``: show a progress bar on stderr.
+    ``callback(StepInfo)``: called after every step; raising KeyboardInterrupt from it
+    stops the run as Ctrl-C does.
+    """
+
+    content: ImageInput | None = None
+    styles: Sequence[ImageInput] = ()
+    model: Any = None
+    progress: bool = False
+    callback: Callable[[StepInfo], None] | None = None
+
+    def content_image(self, *, long_side: int | None = None, batch: bool = False
+                      ) -> LoadedImage:
+        """The content as a :class:`~styx.core.image.LoadedImage` (its alpha kept aside),
+        resized to ``long_side``; the sample photo when none was given."""
+        from styx.core.image import image_input, sample_image
+
+        content = self.content if self.content is not None else sample_image("content")
+        return image_input(content, long_side=long_side, what="content", batch=batch)
+
+    def style_images(self, *, long_side: int | None = None) -> list[torch.Tensor]:
+        """The style images as 1 x 3 x H x W tensors resized to ``long_side``; the sample
+        painting when none was given."""
+        from styx.core.image import image_input, sample_image
+
+        styles = list(self.styles) or [sample_image("style")]
+        return [image_input(s, long_side=long_side, what="style").rgb for s in styles]
+
+    def report(self, info: StepInfo) -> None:
+        """Pass ``info`` to the callback, if there is one."""
+        if self.callback is not None:
+            self.callback(info)
+
+
+@dataclass(kw_only=True)
+class RunResult:
+    """What ``run`` returns. Methods may return a subclass with more fields."""
+
+    #: The result: CPU, N x 3 x H x W (N = 1 but for a batch given to a feed-forward
+    #: method), float32 in [0, 1].
+    image: torch.Tensor
+    #: The content's alpha channel (1 x 1 x H x W), re-attached by writers that keep it.
+    alpha: torch.Tensor | None = None
+    #: True when Ctrl-C stopped the run early (the image is the best one so far).
+    interrupted: bool = False
+    seconds: float = 0.0
+    device: str = "cpu"
+    #: Optimisation steps done, and the final loss, for iterative methods.
+    steps: int | None = None
+    loss: float | None = None
+    #: One dict per step where the loss was read (``--log-json`` writes them).
+    history: list[dict[str, Any]] = field(default_factory=list)
+    #: The config the run used.
+    config: Config | None = None
+
+    def details(self) -> dict[str, Any]:
+        """Method-specific facts, JSON-ready, for ``--json`` and ``--log-json``."""
+        return {}
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON-ready summary ``--json`` prints (with the output path added)."""
+        return {"width": int(self.image.shape[-1]), "height": int(self.image.shape[-2]),
+                "steps": self.steps, "loss": self.loss, "seconds": round(self.seconds, 3),
+                "interrupted": self.interrupted, "device": self.device, **self.details()}
+
+    def describe(self) -> str:
+        """A few words on the run for the closing note: ``300 steps, loss 0.1, 4.2 s on cpu``."""
+        parts = []
+        if self.steps is not None:
+            parts.append(f"{self.steps} steps")
+        if self.loss is not None:
+            parts.append(f"loss {self.loss:.4g}")
+        parts.append(f"{self.seconds:.1f} s on {self.device}")
+        return ", ".join(parts)
+
+    def to_pil(self) -> Image.Image:
+        """The (first) image as a PIL image, with its alpha when it has one."""
+        from styx.core.image import tensor_to_pil
+
+        return tensor_to_pil(self.image[:1], self.alpha)
+
+
+class RunError(StyxError):
+    """A run that failed part of the way: ``history`` holds the steps it did and ``status``
+    how it ended (``--log-json`` records both)."""
+
+    status = "failed"
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.history: list[dict[str, Any]] = []
+
+
+# -- finding a method's parts --------------------------------------------------------------
+def method_spec(name: str) -> MethodSpec:
+    """The registered method ``name`` (aliases, case and ``-``/``_`` ignored)."""
+    from styx.core.plugins import methods
+
+    return methods().get(name)
+
+
+def _part(spec: MethodSpec, attribute: str, what: str) -> Any:
+    target = getattr(spec, attribute)
+    if target is None:
+        groups = {"run": "'styx run'", "train": "'styx train'", "generator": "'styx export'"}
+        raise StyxError(f"method {spec.name!r} cannot {what}",
+                        f"see 'styx list methods' for what each method does "
+                        f"({groups.get(what, what)})")
+    return load_target(target)
+
+
+def run_config_class(spec: MethodSpec) -> type[Config]:
+    return _part(spec, "config", "run")
+
+
+def run_function(spec: MethodSpec) -> Callable[..., RunResult]:
+    return _part(spec, "run", "run")
+
+
+def train_config_class(spec: MethodSpec) -> type[Config]:
+    return _part(spec, "train_config", "train")
+
+
+def train_function(spec: MethodSpec) -> Callable[..., Any]:
+    return _part(spec, "train", "train")
+
+
+def generator_class(spec: MethodSpec) -> type:
+    return _part(spec, "generator", "generator")
+
+
+def make_config(config_class: type[Config], config: Config | None, options: dict[str, Any],
+                ) -> Config:
+    """``config`` (or the class's defaults) with ``options`` applied, checked; a config of
+    another class is a StyxError."""
+    if config is not None and not isinstance(config, config_class):
+        raise StyxError(f"config is a {type(config).__name__}, not a {config_class.__name__}",
+                        f"give a {config_class.__name__} or keyword options")
+    if config is not None and not options:
+        return config
+    return config_class.from_options(options, base=config)

@@ -1,0 +1,157 @@
+"""The options of texture-nets, declared once (no torch here).
+
+* :class:`GeneratorOptions`: the generator's shape, as ``styx train`` offers it;
+  :class:`GeneratorConfig` adds what the command line does not set, and is what a model's
+  metadata stores as its ``architecture``.
+* :class:`TextureNetsTrainConfig`: ``styx train texture-nets`` / ``styx.train``.
+* :class:`TextureNetsRunConfig`: ``styx run texture-nets`` / ``styx.stylize``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from styx.core.bundles import (
+    LOSS,
+    LossOptions,
+    ModelOutputOptions,
+    ModelRunOptions,
+    TrainingOptions,
+)
+from styx.core.checks import choice, image_size, number
+from styx.core.config import Config, option
+from styx.core.errors import StyxError
+
+PADDINGS = ("circular", "reflect", "replicate", "zero")
+NORMS = ("instance", "batch")
+GENERATOR = "Generator"
+
+
+@dataclass(kw_only=True)
+class GeneratorOptions(Config):
+    """The generator's shape: the options ``styx train texture-nets`` offers."""
+
+    scales: int = option(6, panel=GENERATOR, check=number(minimum=1, maximum=12, integer=True),
+                         help="Scales K of the noise pyramid (1-12).")
+    channels: int = option(8, panel=GENERATOR, check=number(minimum=1, integer=True),
+                           help="Channels per scale.")
+    noise_channels: int = option(3, panel=GENERATOR, check=number(minimum=0, integer=True),
+                                 help="Noise channels per scale (0: none).")
+    padding: str = option("circular", panel=GENERATOR,
+                          check=choice(*PADDINGS, aliases={"zeros": "zero", "constant": "zero"}),
+                          help="circular, reflect, replicate or zero.")
+    norm: str = option("instance", panel=GENERATOR, check=choice(*NORMS),
+                       help="Normalisation: instance or batch.")
+
+
+def _content_channels(value: Any, label: str) -> int:
+    channels = number(integer=True)(value, label)
+    if channels not in (0, 3):
+        raise StyxError(f"bad content channels {value!r}", "3 (stylisation) or 0 (texture "
+                        "synthesis)")
+    return channels
+
+
+@dataclass(kw_only=True)
+class GeneratorConfig(GeneratorOptions):
+    """Everything that fixes the generator's shape (a model's ``architecture``)."""
+
+    content_channels: int = option(3, cli=False, check=_content_channels,
+                                   help="3 (stylisation) or 0 (texture synthesis).")
+    leaky_slope: float = option(0.01, cli=False, check=number(minimum=0),
+                                help="Negative slope of the LeakyReLUs.")
+
+    def check(self) -> None:
+        super().check()
+        if self.content_channels == 0 and self.noise_channels == 0:
+            raise StyxError("a texture generator needs noise channels",
+                            "give --noise-channels 1 or more")
+
+    @property
+    def noise_depth(self) -> int:
+        """Channels of the ``noise`` input: ``noise_channels`` for each scale."""
+        return self.noise_channels * self.scales
+
+    @property
+    def texture_only(self) -> bool:
+        return self.content_channels == 0
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GeneratorConfig:
+        """The config a model's metadata stores; settings this styx does not know are a
+        StyxError (a newer styx wrote the model)."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise StyxError(f"unknown generator setting {unknown[0]!r} in the model's metadata",
+                            "the model was written by a newer styx; upgrade styx")
+        return cls(**data)
+
+
+def _name_from(style: Path) -> str:
+    """A store name from the style file's name: ``The Scream.jpg`` -> ``The-Scream``."""
+    cleaned = "".join(c if c.isalnum() or c in "._+-" else "-" for c in Path(style).stem)
+    cleaned = cleaned.strip("-.") or "texture-net"
+    return cleaned[:100]
+
+
+@dataclass(kw_only=True)
+class TextureNetsTrainConfig(GeneratorOptions, LossOptions, TrainingOptions, ModelOutputOptions):
+    """Training a texture network for one style.
+
+    The default weights follow Johnson et al.'s per-element ratio for the 'elements' Gram
+    normalisation (style 1e5 : content 1); a small TV weight suits feed-forward training.
+    """
+
+    label = "texture-nets training"
+
+    style: Path = option(help="The style image.")
+    content_dir: Path | None = option(
+        None, help="Folder of content photos, searched recursively (unreadable files are "
+                   "skipped and counted). Not needed with --texture.")
+    texture: bool = option(False, help="Train a texture generator: noise in, the style's "
+                                       "texture out (no content loss).")
+    style_size: int | None = option(
+        None, panel=LOSS, check=number(minimum=8, integer=True, optional=True),
+        default_text="--image-size", help="Long side of the style image in pixels.")
+    content_weight: float = 1.0
+    style_weight: float = 1e5
+    tv_weight: float = 1e-3
+
+    def check(self) -> None:
+        super().check()
+        if self.content_dir is None and not self.texture:
+            raise StyxError("missing --content-dir", "give a folder of content photos "
+                            "(or --texture to train a texture generator)")
+        self.generator_config()  # a shape no generator can have fails now
+
+    def default_model_name(self) -> str:
+        return _name_from(self.style)
+
+    def generator_config(self) -> GeneratorConfig:
+        shape = {f.name: getattr(self, f.name) for f in fields(GeneratorOptions)}
+        return GeneratorConfig(**shape, content_channels=0 if self.texture else 3)
+
+
+@dataclass(kw_only=True)
+class TextureNetsRunConfig(ModelRunOptions):
+    """Running a texture network: stylise photos, or synthesise a texture."""
+
+    label = "texture-nets"
+
+    texture: bool = option(False, help="Synthesise a texture instead of stylising a photo.")
+    size: tuple[int, int] = option("512x512", cli_type=str, check=image_size,
+                                   default_text="512x512",
+                                   help="Texture size WIDTHxHEIGHT (with --texture).")
+
+    def check_inputs(self, *, contents: int, styles: int) -> None:
+        if self.texture:
+            if contents:
+                raise StyxError("--texture takes no content images",
+                                "styx run texture-nets --model M --texture --size WxH -o OUT")
+            return
+        if contents == 0:
+            raise StyxError("no content image given",
+                            "styx run texture-nets --model M IMAGE -o OUT, or --texture")
