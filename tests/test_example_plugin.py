@@ -152,9 +152,9 @@ def test_installed_method_runs_through_styx_run(example_plugin, styx_subprocess,
 
 @pytest.mark.slow
 def test_installed_method_is_a_library_call(example_plugin, photo):
-    code = ("import json, styx; r = styx.stylize('example-invert', %r, size=32, steps=5); "
-            "print(json.dumps({'shape': list(r.image.shape), 'layer': r.layer, "
-            "'steps': r.steps}))" % str(photo))
+    code = (f"import json, styx; r = styx.stylize('example-invert', {str(photo)!r}, "
+            "size=32, steps=5); print(json.dumps({'shape': list(r.image.shape), "
+            "'layer': r.layer, 'steps': r.steps}))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=300, check=False)
     assert result.returncode == 0, result.stderr

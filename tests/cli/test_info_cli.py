@@ -235,7 +235,8 @@ def _imported_modules(stderr: str) -> list[str]:
 @pytest.mark.parametrize("args", [
     ("--help",), ("plugins",), ("plugins", "--json"), ("list", "descriptors"),
     ("list", "losses", "--json"), ("list", "layers", "fake-desc"), ("run", "--help"),
-    ("train", "--help"),
+    ("train", "--help"), ("export", "--help"), ("run", "gatys", "--help"),
+    ("train", "texture-nets", "--help"), ("export", "texture-nets", "--help"),
 ])
 def test_listing_commands_import_no_torch(styx_subprocess, fake_site, args):
     result = styx_subprocess(*args, python_flags=("-X", "importtime"), extra_path=[fake_site])

@@ -13,9 +13,9 @@ from styx.core import modelstore
 from styx.core.errors import StyxError
 from styx.core.modelstore import (
     list_models,
-    read_model,
     model_info,
     models_home,
+    read_model,
     remove_model,
     save_model,
     sha256_file,

@@ -354,3 +354,32 @@ def test_style_loss_options_reach_the_loss():
 def test_an_image_loss_cannot_be_the_style_loss():
     with pytest.raises(StyxError, match="works on image"):
         make_objective(style_loss="tv")
+
+
+# -- terms in use and styles per sample -------------------------------------------------------
+def test_zero_weight_terms_are_dropped_and_named():
+    assert make_objective().terms == ("content", "style", "tv")
+    style_only = make_objective(content_weight=0.0, tv_weight=0.0)
+    assert style_only.terms == ("style",) and style_only.content_layers == {}
+    assert style_only.content_loss is None  # not even kept
+    with pytest.raises(StyxError, match="switched off"):
+        make_objective(content_weight=0.0, style_weight=0.0, tv_weight=0.0)
+
+
+def test_a_batch_may_mix_styles():
+    """Each image of a batch is scored against its own style's target."""
+    first, second, image_a, image_b = images(4)
+    mixed = make_objective(content_layers={}, tv_weight=0.0)
+    mixed.set_styles([first, second])
+    assert mixed.num_styles == 2 and mixed.style_targets["relu1"].shape == (2, 4, 4)
+    one, two = (make_objective(content_layers={}, tv_weight=0.0) for _ in range(2))
+    one.set_style([first])
+    two.set_style([second])
+    batch = torch.cat([image_a, image_b])
+    together = mixed(batch, style_ids=torch.tensor([0, 1]))
+    expected = (float(one(image_a).total) + float(two(image_b).total)) / 2  # batch mean
+    assert float(together.total) == pytest.approx(expected, rel=1e-5)
+    swapped = mixed(batch, style_ids=torch.tensor([1, 0]))
+    assert float(swapped.total) != pytest.approx(float(together.total), rel=1e-3)
+    with pytest.raises(StyxError, match="no style_ids"):
+        mixed(batch)

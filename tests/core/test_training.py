@@ -13,6 +13,7 @@ from typing import ClassVar
 
 import pytest
 import torch
+import torch.nn.functional as F
 from fake_training_task import TinyTask, write_images
 from safetensors.torch import load, save
 
@@ -509,3 +510,72 @@ def test_a_checkpoint_that_cannot_be_written_is_a_styx_error(content, tmp_path, 
     monkeypatch.setattr(training, "save_checkpoint", disk_full)
     with pytest.raises(StyxError, match="cannot write the checkpoint .*No space left"):
         train(TinyTask(), content, replace(CONFIG, iterations=2), run_dir=tmp_path / "run")
+
+
+# -- open at the seams: optimizer and schedule factories, the step hook, no content ---------
+def test_the_optimizer_and_schedule_come_from_the_factories_given(content, tmp_path):
+    from styx.core.training import trainable_parameters
+
+    made = []
+
+    def sgd(model, settings):
+        made.append(settings.lr)
+        return torch.optim.SGD(trainable_parameters(model), lr=settings.lr, momentum=0.9)
+
+    def halve_every_step(optimizer, settings):
+        return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.5)
+
+    run_dir = tmp_path / "run"
+    result = train(TinyTask(), content, replace(CONFIG, iterations=4), run_dir=run_dir,
+                   optimizer=sgd, scheduler=halve_every_step)
+    assert made == [CONFIG.lr]
+    assert [h["lr"] for h in result.history] == [CONFIG.lr * 0.5 ** i for i in range(4)]
+    saved = read_checkpoint(run_dir / CHECKPOINT_NAME)
+    assert "momentum_buffer" in next(iter(saved.optimizer["state"].values()))
+    # And a resume of it continues exactly, through the same factories.
+    whole = train(TinyTask(), content, replace(CONFIG, iterations=6), run_dir=tmp_path / "w",
+                  optimizer=sgd, scheduler=halve_every_step)
+    resumed = train(TinyTask(), content, replace(CONFIG, iterations=6), run_dir=run_dir,
+                    resume=True, optimizer=sgd, scheduler=halve_every_step)
+    assert losses(resumed) == losses(whole)
+
+
+def test_the_hook_sees_each_steps_gradients_before_the_update(content, tmp_path):
+    seen = []
+
+    def hook(model, step, terms):
+        seen.append((step, float(model.weight.grad.norm()), float(terms.total.detach())))
+        if step >= 2:
+            for parameter in model.parameters():
+                parameter.grad.zero_()  # an update of zero: the weights stay
+
+    result = train(TinyTask(), content, replace(CONFIG, iterations=4, lr_decay_every=0),
+                   run_dir=tmp_path / "run", hook=hook,
+                   optimizer=lambda model, s: torch.optim.SGD(model.parameters(), lr=s.lr))
+    assert [step for step, _, _ in seen] == [0, 1, 2, 3]
+    assert all(norm > 0 for _, norm, _ in seen)
+    after_two = train(TinyTask(), content, replace(CONFIG, iterations=2, lr_decay_every=0),
+                      run_dir=tmp_path / "two",
+                      optimizer=lambda model, s: torch.optim.SGD(model.parameters(), lr=s.lr))
+    assert_same_params(params(result.model), params(after_two.model))
+
+
+def test_a_task_without_content_gets_batches_that_are_only_a_shape(tmp_path):
+    class Texture(TinyTask):
+        def training_step(self, model, batch, step):
+            self.batch_shapes.append(tuple(batch.shape))
+            noise = torch.rand(batch.shape[0], 3, *batch.shape[-2:], device=batch.device)
+            return F.mse_loss(model(noise), noise.flip(1))
+
+    task = Texture()
+    result = train(task, None, replace(CONFIG, iterations=3, batch_size=2, image_size=20),
+                   run_dir=tmp_path / "run")
+    assert set(task.batch_shapes) == {(2, 0, 20, 20)}
+    assert result.skipped_files == [] and result.iterations_done == 3
+    assert not list((tmp_path / "run").glob("*.png"))  # no stand-in images on disk
+    resumed = train(Texture(), None, replace(CONFIG, iterations=5, batch_size=2,
+                                             image_size=20),
+                    run_dir=tmp_path / "run", resume=True)
+    whole = train(Texture(), None, replace(CONFIG, iterations=5, batch_size=2, image_size=20),
+                  run_dir=tmp_path / "whole")
+    assert losses(resumed) == losses(whole)

@@ -62,9 +62,11 @@ def _plain(value: Any, cli_type: Any) -> bool:
     return cli_type in (str, int) and type(value) is cli_type
 
 
-def option_parameter(info: OptionInfo, *, name: str | None = None) -> inspect.Parameter:
+def option_parameter(info: OptionInfo, *, name: str | None = None,
+                     given_only: bool = False) -> inspect.Parameter:
     """The typer parameter of one config option (a TypeError for a type the command line
-    cannot parse)."""
+    cannot parse). ``given_only``: the command receives None unless the option is given
+    (its default is only shown), so a command can tell which options were used."""
     cli_type = cli_type_of(info)
     meta = info.option
     common: dict[str, Any] = {"help": meta.help, "rich_help_panel": meta.panel}
@@ -81,7 +83,7 @@ def option_parameter(info: OptionInfo, *, name: str | None = None) -> inspect.Pa
     if info.required:
         default = typer.Option(..., *_flags(info), show_default=False, **common)
         annotation = cli_type
-    elif _plain(info.default, cli_type) and meta.default_text is None:
+    elif _plain(info.default, cli_type) and meta.default_text is None and not given_only:
         default = typer.Option(info.default, *_flags(info), **common)
         annotation = cli_type
     else:
@@ -104,10 +106,11 @@ def _panel_rank(info: OptionInfo) -> int:
     return PANEL_ORDER.index(panel) if panel in PANEL_ORDER else len(PANEL_ORDER) - 1
 
 
-def config_parameters(config_class: type[Config], taken: Iterable[str] = ()
-                      ) -> list[inspect.Parameter]:
+def config_parameters(config_class: type[Config], taken: Iterable[str] = (), *,
+                      given_only: bool = False) -> list[inspect.Parameter]:
     """Typer parameters for every command-line option of ``config_class``; a flag that
-    one of ``taken`` (styx's own) already uses is a TypeError (a bug in the config)."""
+    one of ``taken`` (styx's own) already uses is a TypeError (a bug in the config).
+    ``given_only``: see :func:`option_parameter`."""
     used = set(taken)
     parameters = []
     for info in sorted(options_of(config_class), key=_panel_rank):
@@ -118,7 +121,7 @@ def config_parameters(config_class: type[Config], taken: Iterable[str] = ()
                 raise TypeError(f"{config_class.__name__}.{info.field}: flag {flag} is taken "
                                 "by another option of the command")
             used.add(flag)
-        parameters.append(option_parameter(info))
+        parameters.append(option_parameter(info, given_only=given_only))
     return parameters
 
 
@@ -449,7 +452,12 @@ def export_command(spec: MethodSpec, exporters: list[ExporterSpec]) -> Callable[
     for exporter, config_class in formats.values():
         if config_class is None:
             continue
-        for parameter in config_parameters(config_class, taken=_flags_of(parameters)):
+        # Each exporter's options reach only its own run: they are passed only if given.
+        for parameter in config_parameters(config_class, taken=_flags_of(parameters),
+                                           given_only=True):
+            if parameter.name in owners:
+                raise TypeError(f"exporters {owners[parameter.name].name!r} and "
+                                f"{exporter.name!r} both have an option {parameter.name!r}")
             owners[parameter.name] = exporter
             parameters.append(parameter)
     return make_command(
@@ -460,64 +468,44 @@ def export_command(spec: MethodSpec, exporters: list[ExporterSpec]) -> Callable[
 
 def _export(spec: MethodSpec, formats: dict[str, tuple[ExporterSpec, type[Config] | None]],
             owners: dict[str, ExporterSpec], values: dict[str, Any]) -> None:
-    from styx.core.feedforward import load_model
+    from styx.core.specs import load_target
+    from styx.exports import export, newest_model
 
     io, options = _split(values)
     if not formats:
         raise StyxError(f"no exporter is installed, so nothing can export {spec.name} models",
                         "'styx list exporters' lists them; exporters are plugins")
-    chosen = [formats[key] for key in formats if io[key]]
-    flags = ", ".join(f"--{exporter.name}" for exporter, _ in formats.values())
+    chosen = [formats[key][0] for key in formats if io[key]]
     if not chosen:
-        raise StyxError("no format chosen", f"give one of {flags}")
+        raise StyxError("no format chosen", "give one of " + ", ".join(
+            f"--{exporter.name}" for exporter, _ in formats.values()))
     if len(chosen) > 1:
-        raise StyxError("give one format at a time: "
-                        + ", ".join(f"--{e.name}" for e, _ in chosen))
-    exporter, config_class = chosen[0]
+        raise StyxError("give one format at a time: " + ", ".join(f"--{e.name}" for e in chosen))
+    exporter = chosen[0]
     if not exporter.exports(spec.name):
         raise StyxError(f"exporter {exporter.name!r} cannot export {spec.name} models",
                         f"it exports {', '.join(exporter.methods)}")
+    own = {name: value for name, value in options.items() if owners[name] is exporter}
     for name, value in options.items():
-        if value is not None and value is not False and owners[name] is not exporter:
-            info = {i.field: i for i in options_of(type_of(formats, owners[name]))}[name]
-            raise StyxError(f"{info.flag} is an option of --{owners[name].name}",
+        if name not in own and value not in (None, False):
+            other = owners[name]
+            flag = next(i.flag for i in options_of(load_target(other.config)) if i.field == name)
+            raise StyxError(f"{flag} is an option of --{other.name}",
                             f"leave it out with --{exporter.name}")
-    config = config_from_cli(config_class, {k: v for k, v in options.items()
-                                            if owners[k] is exporter}) \
-        if config_class is not None else None
-    model_name = io["model"] or pick_model(spec, quiet=io["quiet"] or io["json"])
-    model = load_model(model_name, method=spec.name)
-    output = Path(io["output"]).expanduser() if io["output"] is not None else \
-        Path(f"{model.name}{exporter.suffix}")
-    written = Path(exporter.load()(model, output, config))
+    model = io["model"]
+    if not model:
+        model, count = newest_model(spec)
+        if not io["quiet"] and not io["json"]:
+            which = "the only" if count == 1 else f"the newest of {count}"
+            _note(f"using model {model!r} ({which} stored {spec.name} models)")
+    from styx.core.feedforward import load_model
+
+    loaded = load_model(model, method=spec.name)
+    config_class = next(c for e, c in formats.values() if e is exporter)
+    config = config_from_cli(config_class, own) if config_class is not None else None
+    written = export(loaded, exporter.name, io["output"], config=config)
     if io["json"]:
-        typer.echo(json.dumps({"output": str(written), "model": str(model.path),
+        typer.echo(json.dumps({"output": str(written), "model": str(loaded.path),
                                "format": exporter.name}))
     elif not io["quiet"]:
-        _note(f"wrote {written} ({exporter.name}, model {model.name})")
-
-
-def type_of(formats: dict[str, tuple[ExporterSpec, type[Config] | None]],
-            exporter: ExporterSpec) -> type[Config]:
-    """The options class of ``exporter`` among ``formats``."""
-    return next(c for e, c in formats.values() if e is exporter)
-
-
-def pick_model(spec: MethodSpec, *, quiet: bool = False) -> str:
-    """The name of ``spec``'s only stored model, or of its newest; said on stderr."""
-    from styx.core.modelstore import list_models
-    from styx.core.plugins import methods
-
-    registry = methods()
-    own = [info for info in list_models() if not info.error
-           and isinstance(info.metadata.get("method"), str)
-           and info.metadata["method"] in registry
-           and registry.get(info.metadata["method"]).name == spec.name]
-    if not own:
-        raise StyxError(f"no {spec.name} model is stored",
-                        f"train one with 'styx train {spec.name}', or give --model PATH")
-    newest = max(own, key=lambda info: (str(info.metadata.get("created", "")), info.name))
-    if not quiet:
-        which = "the only" if len(own) == 1 else f"the newest of {len(own)}"
-        _note(f"using model {newest.name!r} ({which} stored {spec.name} model(s))")
-    return newest.name
+        _note(f"wrote {written} ({exporter.name}, model {loaded.name})")

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import types
 import typing
 from collections.abc import Mapping
@@ -120,9 +121,11 @@ class Config:
 
     def __post_init__(self) -> None:
         for info in options_of(type(self)):
+            value = getattr(self, info.field)
+            if isinstance(value, (str, os.PathLike)) and _is_path(info.annotation):
+                value = Path(value)  # a path option given as text
             check = info.option.check
-            if check is not None:
-                setattr(self, info.field, check(getattr(self, info.field), info.flag))
+            setattr(self, info.field, value if check is None else check(value, info.flag))
         self.check()
 
     def check(self) -> None:
@@ -224,6 +227,13 @@ def _option_meta(cls: type, name: str) -> Option | None:
         if name in fields and OPTION_KEY in fields[name].metadata:
             return fields[name].metadata[OPTION_KEY]
     return None
+
+
+def _is_path(annotation: Any) -> bool:
+    if annotation is Path:
+        return True
+    return typing.get_origin(annotation) in (typing.Union, types.UnionType) and \
+        Path in typing.get_args(annotation)
 
 
 #: Types the command line parses directly.

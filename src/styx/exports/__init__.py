@@ -1,0 +1,99 @@
+"""Exporting trained generators to deployable files: the library side of ``styx export``.
+
+An exporter is a plugin (``register_exporters``, an :class:`~styx.core.specs.ExporterSpec`):
+a format name (``onnx``), a function that writes a loaded model to a file, and an options
+config. Built-in exporters live in this package and are registered by styx's own entry
+points, as third-party ones are by theirs; ``styx export METHOD --FORMAT`` offers every one
+installed. Because every feed-forward generator follows
+:class:`styx.core.generator.Generator` (named inputs, example inputs, an architecture to
+rebuild it from), an exporter needs no code for any particular method::
+
+    from styx.exports import export
+
+    export("starry", "onnx", "starry.onnx", opset=17)     # a model name, folder or Model
+
+This module imports no torch.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from styx.core.errors import StyxError
+
+if TYPE_CHECKING:
+    from styx.core.config import Config
+    from styx.core.feedforward import Model
+    from styx.core.modelstore import ModelInfo
+    from styx.core.specs import ExporterSpec, MethodSpec
+
+
+def exporter_spec(format_name: str) -> ExporterSpec:
+    """The installed exporter of ``format_name`` ("did you mean" when there is none)."""
+    from styx.core.plugins import exporters
+
+    return exporters().get(format_name)
+
+
+def exporter_config(spec: ExporterSpec, config: Config | None = None,
+                    options: dict[str, Any] | None = None) -> Config | None:
+    """The options of exporter ``spec``: ``config`` with ``options`` applied, checked."""
+    from styx.core.method import make_config
+    from styx.core.specs import load_target
+
+    if spec.config is None:
+        if options:
+            raise StyxError(f"exporter {spec.name!r} takes no options",
+                            "leave out " + ", ".join(options))
+        return None
+    return make_config(load_target(spec.config), config, dict(options or {}))
+
+
+def export(model: str | os.PathLike[str] | Model, format_name: str,
+           output: str | os.PathLike[str] | None = None, *, config: Config | None = None,
+           **options: Any) -> Path:
+    """Write ``model`` (a store name, a folder or a loaded model) as a ``format_name`` file
+    at ``output`` (default: ``MODEL.SUFFIX`` in the current folder); returns the path.
+
+    ``options`` are the exporter's (``styx export METHOD --help`` lists them). A model of
+    a method the exporter cannot export is a StyxError.
+    """
+    from styx.core.feedforward import load_model
+
+    spec = exporter_spec(format_name)
+    settings = exporter_config(spec, config, options)
+    loaded = load_model(model)
+    if not spec.exports(loaded.method):
+        raise StyxError(f"exporter {spec.name!r} cannot export {loaded.method} models",
+                        f"it exports {', '.join(spec.methods)}")
+    target = Path(output).expanduser() if output is not None else \
+        Path(f"{loaded.name}{spec.suffix}")
+    return Path(spec.load()(loaded, target, settings))
+
+
+def stored_models(method: MethodSpec) -> list[ModelInfo]:
+    """The readable models in the store trained by ``method``, oldest first."""
+    from styx.core.modelstore import list_models
+    from styx.core.plugins import methods
+
+    registry = methods()
+    own = []
+    for info in list_models():
+        trained_by = info.metadata.get("method")
+        if info.error or not isinstance(trained_by, str) or trained_by not in registry:
+            continue
+        if registry.get(trained_by).name == method.name:
+            own.append(info)
+    return sorted(own, key=lambda info: (str(info.metadata.get("created", "")), info.name))
+
+
+def newest_model(method: MethodSpec) -> tuple[str, int]:
+    """The name of ``method``'s newest stored model and how many it has; a StyxError when
+    there is none."""
+    own = stored_models(method)
+    if not own:
+        raise StyxError(f"no {method.name} model is stored",
+                        f"train one with 'styx train {method.name}', or give --model PATH")
+    return own[-1].name, len(own)

@@ -1,0 +1,68 @@
+"""The public library API at ``styx``: the same methods, options and models as the CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+from PIL import Image
+
+import styx
+from styx.core.method import RunResult
+
+FAST = {"weights": "random", "steps": 2, "size": 32}
+
+
+def test_import_styx_is_cheap():
+    code = "import sys, styx; print('torch' in sys.modules, callable(styx.stylize))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == ["False", "True"]
+
+
+def test_stylize_takes_keyword_options_and_returns_a_result():
+    content, style = torch.rand(1, 3, 24, 32), torch.rand(3, 20, 20)
+    result = styx.stylize("gatys", content, style, **FAST)
+    assert isinstance(result, RunResult)
+    assert result.image.shape == (1, 3, 24, 32) and result.steps == 2
+    assert result.config.weights == "random" and len(result.history) == 2
+
+
+def test_stylize_takes_a_config_and_pil_images():
+    config = styx.method_config("gatys", **FAST)
+    assert config.steps == (2,) and config.to_dict()["size"] == 32
+    content = Image.new("RGB", (40, 30), (30, 120, 200))
+    result = styx.stylize("neural-style", content, [content.rotate(90)], config=config,
+                          steps=1)  # an alias, a config and an override
+    assert result.steps == 1 and config.steps == (2,)
+    picture = result.to_pil()
+    assert isinstance(picture, Image.Image) and picture.size == (32, 24)
+
+
+def test_bad_calls_are_styx_errors():
+    with pytest.raises(styx.StyxError, match="did you mean 'gatys'"):
+        styx.stylize("gatis")
+    with pytest.raises(styx.StyxError, match="did you mean 'steps'"):
+        styx.stylize("gatys", stepz=3)
+    with pytest.raises(styx.StyxError, match="not a GatysConfig"):
+        styx.stylize("gatys", config=styx.method_config("texture-nets"))
+    with pytest.raises(styx.StyxError, match="2 style blend weights for 1"):
+        styx.stylize("gatys", style_blend="1,1", **FAST)
+    with pytest.raises(styx.StyxError, match="missing --style"):
+        styx.train("texture-nets", content_dir=".")
+    with pytest.raises(styx.StyxError, match="method 'gatys' cannot train"):
+        styx.train("gatys")
+
+
+def test_listing_functions(tmp_path, monkeypatch):
+    monkeypatch.setenv("STYX_HOME", str(tmp_path))
+    assert {"gatys", "texture-nets"} <= {spec.name for spec in styx.list_methods()}
+    assert {"vgg16", "vgg19", "resnet50", "inception_v3"} <= \
+        {spec.name for spec in styx.list_descriptors()}
+    assert {"content", "gram", "tv"} <= {spec.name for spec in styx.list_losses()}
+    assert isinstance(styx.list_exporters(), list)
+    assert styx.list_models() == []
+    train_config = styx.method_config("texture-nets", train=True, style="s.png", texture=True)
+    assert train_config.tv_weight == 1e-3 and train_config.default_model_name() == "s"
