@@ -4,10 +4,11 @@ and the time to reach a fixed loss with and without coarse-to-fine.
 Prints one JSON document:
 
 * ``per_step``: for each size (long side; default 256 and 512 px), the median seconds per
-  optimiser step of ``stylize`` (L-BFGS, VGG19, default layers, Gram + content + TV loss,
-  best-image tracking, the loss read back every step) and of the *floor*: a bare
-  forward + backward of the same trimmed descriptor at the same size, memory format and
-  precision, tapping the same layers with a trivial loss (so everything styx adds on top,
+  optimiser step of ``styx.stylize("gatys", ...)`` (L-BFGS, VGG19, default layers, Gram +
+  content + TV loss, best-image tracking, the loss read back every step) and of the
+  *floor*: a bare forward + backward of the same trimmed descriptor (the one
+  ``build_objective`` makes from the same ``GatysConfig``) at the same size, memory format
+  and precision, tapping the same layers with a trivial loss (so everything styx adds on top,
   losses, Gram matrices, optimiser, bookkeeping, is the difference). ``ratio`` = styx /
   floor; the target is <= 1.10. The floor is measured before and after styx and averaged.
   Each measurement runs in its own process, so ``peak_rss_mb`` (and ``cuda_peak_mb`` on a
@@ -85,20 +86,25 @@ def _images(size: int):
 
 
 def worker_floor(options: argparse.Namespace) -> dict:
-    """A bare forward + backward of the descriptor styx builds, with a trivial loss."""
+    """A bare forward + backward of the descriptor styx builds, with a trivial loss.
+
+    The descriptor is the run's own: built by ``build_objective`` from the same
+    :class:`GatysConfig` (so trimmed to the deepest layer in use, zero-weight terms
+    dropped), in the same memory format, tapped at the objective's layers under the same
+    autocast, as ``GatysRun.build_objective`` does."""
     import torch
 
-    from styx.core.descriptor import build_descriptor
     from styx.core.device import autocast, resolve_device
+    from styx.core.perceptual import build_objective
     from styx.plugins.methods.gatys.config import GatysConfig
 
-    defaults = GatysConfig()
-    device = resolve_device(options.device)
-    spec_layers = ["relu4_2", "relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
-    descriptor = build_descriptor("vgg19", options.weights, seed=0, device=device,
-                                  layers=spec_layers)
-    if defaults.channels_last:
-        descriptor = descriptor.to(memory_format=torch.channels_last)
+    config = GatysConfig(weights=options.weights, device=options.device, amp=options.amp)
+    device = resolve_device(config.device)
+    objective = build_objective(config, seed=config.seed, device=device)
+    descriptor = objective.descriptor
+    if config.channels_last:
+        descriptor.to(memory_format=torch.channels_last)
+    layers = list(objective.layers)  # content layers, then style layers, each tapped once
     content, _ = _images(options.size)
     image = content.to(device).requires_grad_(True)
     times = []
@@ -106,10 +112,10 @@ def worker_floor(options: argparse.Namespace) -> dict:
         _sync(device)
         start = time.perf_counter()
         image.grad = None
-        x = image.contiguous(memory_format=torch.channels_last) if defaults.channels_last \
+        x = image.contiguous(memory_format=torch.channels_last) if config.channels_last \
             else image
-        with autocast(device, options.amp):
-            features = descriptor(x, spec_layers)
+        with autocast(device, config.amp):
+            features = descriptor(x, layers)
         loss = sum(f.float().mean() for f in features.values())
         loss.backward()
         _sync(device)
@@ -120,9 +126,10 @@ def worker_floor(options: argparse.Namespace) -> dict:
 
 
 def worker_styx(options: argparse.Namespace) -> dict:
-    """``stylize`` itself; a step's time is the interval between two step callbacks."""
+    """``styx.stylize("gatys", ...)`` itself; a step's time is the interval between two
+    step callbacks."""
+    import styx
     from styx.core.device import resolve_device
-    from styx.plugins.methods.gatys.api import stylize
 
     device = resolve_device(options.device)
     content, style = _images(options.size)
@@ -132,8 +139,8 @@ def worker_styx(options: argparse.Namespace) -> dict:
         _sync(device)
         stamps.append(time.perf_counter())
 
-    stylize(content, style, weights=options.weights, device=options.device, amp=options.amp,
-            steps=options.warmup + options.steps + 1, callback=callback)
+    styx.stylize("gatys", content, style, weights=options.weights, device=options.device,
+                 amp=options.amp, steps=options.warmup + options.steps + 1, callback=callback)
     intervals = [b - a for a, b in itertools.pairwise(stamps)][options.warmup:]
     return {"seconds_per_step": statistics.median(intervals), "times": intervals,
             **_peak_memory(device)}
@@ -142,7 +149,7 @@ def worker_styx(options: argparse.Namespace) -> dict:
 def worker_to_target(options: argparse.Namespace) -> dict:
     """Seconds until the full-size loss reaches ``--target`` (or ``--target`` is None:
     the loss after ``--target-steps`` single-scale steps)."""
-    from styx.plugins.methods.gatys.api import stylize
+    import styx
 
     started = time.perf_counter()
     content, style = _images(options.size)
@@ -160,8 +167,9 @@ def worker_to_target(options: argparse.Namespace) -> dict:
         steps = options.target_steps
     else:
         steps = [options.coarse_steps] * (len(scales) - 1) + [options.max_steps]
-    result = stylize(content, style, weights=options.weights, device=options.device,
-                     amp=options.amp, scales=scales, steps=steps, callback=callback)
+    result = styx.stylize("gatys", content, style, weights=options.weights,
+                          device=options.device, amp=options.amp, scales=scales, steps=steps,
+                          callback=callback)
     final = [h["total"] for h in result.history if h["scale"] == scales[-1]]
     return {"scales": scales, "steps": result.steps, "final_loss": final[-1],
             "reached": bool(reached) or options.target is None,

@@ -2,8 +2,9 @@
 
 Prints one JSON document:
 
-* ``training``: images/s of the shared training loop at 256 px, batch 4 (VGG19 with random
-  weights, the default layers; the first iteration is a warm-up and not counted);
+* ``training``: images/s of the shared training loop (``styx.train("texture-nets")``) at
+  256 px, batch 4 (VGG19 with random weights, the default layers; the first iteration is a
+  warm-up and not counted);
 * ``inference``: latency of one forward pass of the default generator at 512 and 1024 px
   (median of several runs);
 * peak memory of each measurement: on CUDA ``torch.cuda.max_memory_allocated``; on the CPU
@@ -47,29 +48,28 @@ def _write_images(folder: Path, count: int = 4, size: int = 320) -> None:
 
 
 def measure_training(args: argparse.Namespace) -> dict:
-    """Images/s of ``train_texture_net`` at 256 px, batch 4, random VGG19 weights."""
+    """Images/s of ``styx.train("texture-nets", ...)`` at 256 px, batch 4, random VGG19
+    weights."""
     import torch
 
-    from styx.core.training import TrainConfig
-    from styx.plugins.methods.texture_nets.api import train_texture_net
-    from styx.plugins.methods.texture_nets.task import LossSettings
+    import styx
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         os.environ["STYX_HOME"] = str(root / "home")
         _write_images(root / "content")
         _write_images(root / "style", count=1)
-        config = TrainConfig(iterations=args.iterations + 1, batch_size=4, image_size=256,
-                             checkpoint_every=0, log_every=1, quiet=True, device=args.device,
-                             amp=args.amp)
         cuda = torch.device(args.device).type == "cuda" if args.device != "auto" else \
             torch.cuda.is_available()
         if cuda:
             torch.cuda.reset_peak_memory_stats()
         before = _maxrss_mib()
-        trained = train_texture_net(root / "style" / "c0.png", root / "content",
-                                    output=root / "model", run_dir=root / "run",
-                                    losses=LossSettings(weights="random"), config=config)
+        trained = styx.train("texture-nets", style=root / "style" / "c0.png",
+                             content_dir=root / "content", output=root / "model",
+                             run_dir=root / "run", weights="random",
+                             iterations=args.iterations + 1, batch_size=4, image_size=256,
+                             checkpoint_every=0, log_every=1, quiet=True, device=args.device,
+                             amp=args.amp)
         rates = [h["images_per_second"] for h in trained.result.history[1:]]
         out = {"image_size": 256, "batch_size": 4, "iterations_timed": len(rates),
                "images_per_second": round(statistics.median(rates), 3),
@@ -86,11 +86,12 @@ def measure_inference(args: argparse.Namespace, size: int) -> dict:
     import torch
 
     from styx.core.device import resolve_device
-    from styx.plugins.methods.texture_nets.generator import build_generator
+    from styx.plugins.methods.texture_nets.config import GeneratorConfig
+    from styx.plugins.methods.texture_nets.generator import TextureNetwork
 
     device = resolve_device(args.device)
     torch.manual_seed(0)
-    network = build_generator().to(device).eval()
+    network = TextureNetwork(GeneratorConfig()).to(device).eval()
     content = torch.rand(1, 3, size, size, device=device)
     noise = network.make_noise(1, size, size, device=device)
 
