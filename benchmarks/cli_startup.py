@@ -56,7 +56,7 @@ def baseline(repeat: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
-    options = parser.parse_args()
+    options, _ = parser.parse_known_args()  # nox -s bench passes its arguments to every script
     results = [time_command(args, options.repeat) for args in COMMANDS]
     print(json.dumps({
         "benchmark": "cli_startup",
