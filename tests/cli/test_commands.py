@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import styx
-from styx.cli.commands import config_parameters
+from styx.cli.params import config_parameters
 from styx.core.bundles import ColorOptions
 from styx.core.checks import choice, number
 from styx.core.config import Config, option

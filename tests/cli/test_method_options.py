@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 from typer.main import get_command
 
-from styx.cli.commands import run_command, train_command
+from styx.cli.run import run_command
+from styx.cli.train import train_command
 from styx.core.plugins import methods
 
 

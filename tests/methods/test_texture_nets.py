@@ -261,7 +261,7 @@ def test_plugin_registers_the_method():
 
 def test_config_module_imports_no_torch():
     code = ("import sys; import styx.plugins.methods.texture_nets.config, "
-            "styx.plugins.methods.texture_nets, styx.cli.commands; "
+            "styx.plugins.methods.texture_nets, styx.cli.run, styx.cli.train, styx.cli.export; "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
@@ -660,7 +660,7 @@ def test_instance_norm_matches_torch_and_copes_with_single_values():
 
 # -- review fixes ----------------------------------------------------------------------------
 def test_output_dir_names_never_collide_even_on_case_insensitive_disks(tmp_path):
-    from styx.cli.commands import output_paths
+    from styx.cli.run import output_paths
 
     contents = [Path("x/a.jpg"), Path("y/A.jpg"), Path("y/a.png"), Path("y/a-2.jpg"),
                 Path("z/A-2.JPG")]

@@ -1,7 +1,7 @@
 """The root ``styx`` command, the method groups and the error handling.
 
 ``styx run METHOD``, ``styx train METHOD`` and ``styx export METHOD`` are generated from the
-method plugins' specs and configs (:mod:`styx.cli.commands`). Only the command about to run
+method plugins' specs and configs (:mod:`styx.cli.run`, :mod:`styx.cli.train`, :mod:`styx.cli.export`, made with :mod:`styx.cli.params`). Only the command about to run
 is made: ``styx run gatys ...`` imports the gatys config module alone, ``styx run --help``
 every method's config module (which, by contract, import no torch), and ``styx --help`` no
 plugin at all.
@@ -66,15 +66,18 @@ def _has(spec, group: str) -> bool:
 
 
 def _command_for(spec, group: str) -> Callable[..., None]:
-    from styx.cli import commands
-
     if group == "run":
-        return commands.run_command(spec)
+        from styx.cli.run import run_command
+
+        return run_command(spec)
     if group == "train":
-        return commands.train_command(spec)
+        from styx.cli.train import train_command
+
+        return train_command(spec)
+    from styx.cli.export import export_command
     from styx.core.plugins import exporters
 
-    return commands.export_command(spec, list(exporters()))
+    return export_command(spec, list(exporters()))
 
 
 def _mount_methods(sub: typer.Typer, group: str, argv: list[str]) -> None:

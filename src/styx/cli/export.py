@@ -1,0 +1,112 @@
+"""``styx export METHOD --FORMAT``: a command group that exporter plugins fill.
+
+Every installed exporter is one flag; its options (from its config) are options of the
+command, passed to it only when given. The work itself is :func:`styx.exports.export`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from styx.cli.params import (
+    config_from_cli,
+    config_parameters,
+    flags_of,
+    io_parameter,
+    make_command,
+    note,
+    optional_option,
+    output_flags,
+    split_values,
+)
+from styx.core.config import Config, options_of
+from styx.core.errors import StyxError
+from styx.core.specs import ExporterSpec, MethodSpec
+
+
+def export_command(spec: MethodSpec, exporters: list[ExporterSpec]) -> Callable[..., None]:
+    """``styx export NAME --FORMAT``: one flag per installed exporter, each exporter's
+    options, and the model to export (by default the method's only or newest one)."""
+    from styx.core.specs import load_target
+
+    io = [
+        optional_option("model", "--model", "-m", annotation=str,
+                        help="A model name or folder [default: the method's only, or most "
+                             "recent, stored model]."),
+        optional_option("output", "--output", "-o", annotation=Path,
+                        help="The file to write [default: MODEL.SUFFIX here]."),
+        *output_flags(),
+    ]
+    formats: dict[str, tuple[ExporterSpec, type[Config] | None]] = {}
+    for exporter in exporters:
+        io.append(io_parameter(f"format_{len(formats)}", typer.Option(
+            False, f"--{exporter.name}", help=f"Write {exporter.summary}"), bool))
+        formats[f"format_{len(formats)}"] = (
+            exporter, None if exporter.config is None else load_target(exporter.config))
+    parameters = list(io)
+    owners: dict[str, ExporterSpec] = {}
+    for exporter, config_class in formats.values():
+        if config_class is None:
+            continue
+        # Each exporter's options reach only its own run: they are passed only if given.
+        for parameter in config_parameters(config_class, taken=flags_of(parameters),
+                                           given_only=True):
+            if parameter.name in owners:
+                raise TypeError(f"exporters {owners[parameter.name].name!r} and "
+                                f"{exporter.name!r} both have an option {parameter.name!r}")
+            owners[parameter.name] = exporter
+            parameters.append(parameter)
+    return make_command(
+        f"Export a trained {spec.name} model (formats: "
+        + (", ".join(f"--{e.name}" for e in exporters) or "none installed") + ").",
+        parameters, lambda values: _export(spec, formats, owners, values))
+
+
+def _export(spec: MethodSpec, formats: dict[str, tuple[ExporterSpec, type[Config] | None]],
+            owners: dict[str, ExporterSpec], values: dict[str, Any]) -> None:
+    from styx.core.specs import load_target
+    from styx.exports import export, newest_model
+
+    io, options = split_values(values)
+    if not formats:
+        raise StyxError(f"no exporter is installed, so nothing can export {spec.name} models",
+                        "'styx list exporters' lists them; exporters are plugins")
+    chosen = [formats[key][0] for key in formats if io[key]]
+    if not chosen:
+        raise StyxError("no format chosen", "give one of " + ", ".join(
+            f"--{exporter.name}" for exporter, _ in formats.values()))
+    if len(chosen) > 1:
+        raise StyxError("give one format at a time: " + ", ".join(f"--{e.name}" for e in chosen))
+    exporter = chosen[0]
+    if not exporter.exports(spec.name):
+        raise StyxError(f"exporter {exporter.name!r} cannot export {spec.name} models",
+                        f"it exports {', '.join(exporter.methods)}")
+    own = {name: value for name, value in options.items() if owners[name] is exporter}
+    for name, value in options.items():
+        if name not in own and value not in (None, False):
+            other = owners[name]
+            flag = next(i.flag for i in options_of(load_target(other.config)) if i.field == name)
+            raise StyxError(f"{flag} is an option of --{other.name}",
+                            f"leave it out with --{exporter.name}")
+    model = io["model"]
+    if not model:
+        model, count = newest_model(spec)
+        if not io["quiet"] and not io["json"]:
+            which = "the only" if count == 1 else f"the newest of {count}"
+            note(f"using model {model!r} ({which} stored {spec.name} models)")
+    from styx.core.feedforward import load_model
+
+    loaded = load_model(model, method=spec.name)
+    config_class = next(c for e, c in formats.values() if e is exporter)
+    config = config_from_cli(config_class, own) if config_class is not None else None
+    written = export(loaded, exporter.name, io["output"], config=config)
+    if io["json"]:
+        typer.echo(json.dumps({"output": str(written), "model": str(loaded.path),
+                               "format": exporter.name}))
+    elif not io["quiet"]:
+        note(f"wrote {written} ({exporter.name}, model {loaded.name})")

@@ -1,0 +1,250 @@
+"""``styx run METHOD``: the command of every method, made from its spec and config.
+
+Two shapes: a method that makes one image from a content image and style images (Gatys, a
+plugin's optimisation) takes ``[CONTENT] [STYLE...] -o OUT``; a feed-forward method runs a
+stored model over ``CONTENT...`` (``-o`` or ``--output-dir``). Either way the options are
+the config's fields, and the result is written and reported the same way for every method.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from styx.cli.params import (
+    config_from_cli,
+    config_parameters,
+    flags_of,
+    io_parameter,
+    make_command,
+    note,
+    optional_option,
+    output_flags,
+    split_values,
+)
+from styx.core.config import Config, options_of
+from styx.core.errors import StyxError
+from styx.core.specs import MethodSpec
+
+#: Exit code of a run stopped by Ctrl-C (the best result so far is written first).
+INTERRUPTED_EXIT_CODE = 130
+
+
+def run_command(spec: MethodSpec) -> Callable[..., None]:
+    """``styx run NAME``: images in, images out, options from the method's config."""
+    from styx.core.method import run_config_class
+
+    config_class = run_config_class(spec)
+    if spec.feed_forward:
+        io = [
+            io_parameter("contents", typer.Argument(
+                None, metavar="CONTENT...", show_default=False,
+                help="Content images to stylise."), list[Path] | None),
+            optional_option("model", "--model", "-m", annotation=str,
+                            help="A model name from 'styx models list', or a model folder."),
+            optional_option("output", "--output", "-o", annotation=Path,
+                            help="Output image (one content image, or none)."),
+            optional_option("output_dir", "--output-dir", annotation=Path,
+                            help="Folder for the outputs of several content images (named "
+                                 "after them)."),
+            io_parameter("format", typer.Option("png", "--format",
+                                                help="File type of --output-dir outputs."), str),
+        ]
+        body = _run_feed_forward
+    else:
+        io = [
+            io_parameter("content", typer.Argument(None, metavar="CONTENT", show_default=False,
+                                          help="Content image [default: the sample photo "
+                                               "shipped with styx]."), Path | None),
+            *([io_parameter("styles", typer.Argument(None, metavar="STYLE", show_default=False,
+                                            help="Style image(s) [default: the sample "
+                                                 "painting shipped with styx]."),
+                   list[Path] | None)] if spec.uses_styles else []),
+            io_parameter("output", typer.Option(..., "--output", "-o",
+                                       help="Output image (.png, .jpg, .webp, .bmp, .tif)."),
+                Path),
+            io_parameter("save_every", typer.Option(0, "--save-every",
+                                           help="Also write the image every N steps, as "
+                                                "OUT.00100.png etc. (0: never)."), int),
+            io_parameter("log_json", typer.Option(None, "--log-json", show_default=False,
+                                         help="Write a JSON log of the run (settings, "
+                                              "result, per-step losses) to this file."),
+                Path | None),
+        ]
+        body = _run_optimisation
+    io += output_flags()
+    parameters = io + config_parameters(config_class, taken=flags_of(io))
+    return make_command(spec.summary, parameters,
+                        lambda values: body(spec, config_class, values))
+
+
+def _run_optimisation(spec: MethodSpec, config_class: type[Config],
+                      values: dict[str, Any]) -> None:
+    """The body of ``styx run`` for a method that makes one image from a content image
+    and style images (Gatys, or a plugin's)."""
+    from styx.core.atomic import check_writable_file
+    from styx.core.image import check_output_path, sample_image, save_image
+    from styx.core.method import RunError, RunRequest, run_function
+
+    io, options = split_values(values)
+    config = config_from_cli(config_class, options)  # bad options fail before torch loads
+    content, styles = io["content"], list(io.get("styles") or [])
+    config.check_inputs(contents=int(content is not None), styles=len(styles))
+    if io["save_every"] < 0:
+        raise StyxError(f"bad --save-every {io['save_every']}", "give 0 (never) or a step count")
+    output = check_output_path(io["output"])
+    log_json = io["log_json"]
+    if log_json is not None:
+        log_json = check_writable_file(log_json, what="--log-json")
+    check_no_clash(output, log_json, inputs=[content, *styles, *_input_files(config)])
+    quiet, as_json = io["quiet"], io["json"]
+    notes = not quiet and not as_json
+    if spec.uses_styles and content is not None and not styles and notes:
+        note(f"no style image given: using the sample painting {sample_image('style').name}")
+
+    save_every = io["save_every"]
+
+    def save_intermediate(info: Any) -> None:
+        if info.step % save_every == 0 and info.step < info.total_steps:
+            save_image(info.image(), output.with_name(
+                f"{output.stem}.{info.step:05d}{output.suffix}"))
+
+    log = {"method": spec.name, "content": None if content is None else str(content),
+           "styles": [str(s) for s in styles], "output": str(output),
+           "config": config.to_dict()}
+    request = RunRequest(content=content, styles=styles, progress=notes,
+                         callback=save_intermediate if save_every else None)
+    from styx.core.weights import notes as weights_notes
+
+    try:
+        with weights_notes(notes):
+            result = run_function(spec)(request, config)
+    except RunError as error:
+        if log_json is not None:
+            write_json(log_json, {**log, "status": error.status, "error": error.message,
+                                  "history": error.history})
+        raise
+    save_image(result.image, output, alpha=result.alpha)
+    summary = {"output": str(output), **result.summary()}
+    if log_json is not None:
+        write_json(log_json, {**log, "status": "interrupted" if result.interrupted else "done",
+                              "device": result.device, "result": summary,
+                              "history": result.history})
+    if as_json:
+        typer.echo(json.dumps(summary))
+    if result.interrupted:  # said even with --quiet, like an error
+        done = f" after {result.steps} steps" if result.steps is not None else ""
+        loss = f" (loss {result.loss:.4g})" if result.loss is not None else ""
+        note(f"interrupted{done}: wrote the best image so far{loss} to {output}")
+        raise typer.Exit(INTERRUPTED_EXIT_CODE)
+    if notes:
+        note(f"wrote {output} ({summary['width']}x{summary['height']}, {result.describe()})")
+
+
+def _input_files(config: Config) -> list[Path]:
+    """The values of options that may name input images (``--init FILE``)."""
+    found = []
+    for info in options_of(type(config)):
+        value = getattr(config, info.field)
+        if info.option.input_file and isinstance(value, (str, os.PathLike)):
+            found.append(Path(value))
+    return found
+
+
+def check_no_clash(output: Path, log_json: Path | None, *, inputs: list[Path | None]) -> None:
+    """The files written must differ from each other and from every input image."""
+    from styx.core.atomic import same_file
+
+    written = [("-o", output), *([("--log-json", log_json)] if log_json is not None else [])]
+    if log_json is not None and same_file(output, log_json):
+        raise StyxError(f"-o and --log-json are the same file ({output})",
+                        "give the log its own name, e.g. log.json")
+    for option, path in written:
+        for image in inputs:
+            if image is not None and Path(image).is_file() and same_file(path, image):
+                raise StyxError(f"{option} {path} would overwrite the input image {image}",
+                                f"give {option} another file name")
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Write ``data`` as JSON to ``path``, atomically; a failure is a StyxError."""
+    from styx.core.atomic import atomic_path
+
+    try:
+        with atomic_path(path) as temporary:
+            temporary.write_text(json.dumps(data, indent=1) + "\n")
+    except OSError as error:
+        raise StyxError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+def _run_feed_forward(spec: MethodSpec, config_class: type[Config],
+                      values: dict[str, Any]) -> None:
+    """The body of ``styx run`` for a feed-forward method: a stored model over each
+    content image (or over none, for a generator that makes images from noise)."""
+    from styx.core.feedforward import load_model
+    from styx.core.image import check_output_path, save_image
+    from styx.core.method import RunRequest, run_function
+
+    io, options = split_values(values)
+    config = config_from_cli(config_class, options)
+    if not io["model"]:
+        raise StyxError("missing --model", "give a model name ('styx models list') or folder")
+    contents = list(io["contents"] or [])
+    config.check_inputs(contents=len(contents), styles=0)
+    targets = output_paths(contents, io["output"], io["output_dir"], io["format"])
+    for target in targets:
+        check_output_path(target)
+    for content in contents:  # a missing file fails now, not after the first outputs
+        if not Path(content).expanduser().is_file():
+            raise StyxError(f"image file not found: {content}", "check the path")
+    model = load_model(io["model"], method=spec.name)
+    run = run_function(spec)
+    written = []
+    for content, target in zip(contents or [None], targets):
+        result = run(RunRequest(content=content, model=model), config)
+        written.append(str(save_image(result.image, target, alpha=result.alpha)))
+        if not io["quiet"] and not io["json"]:
+            print(written[-1], file=sys.stdout)
+    if io["json"]:
+        typer.echo(json.dumps({"model": str(model.path), "outputs": written}))
+
+
+def output_paths(contents: list[Path], output: Path | None, output_dir: Path | None,
+                 suffix: str) -> list[Path]:
+    """Where each content image's result goes: ``-o`` for one (or for a run with no
+    content), else ``--output-dir/NAME.SUFFIX``, names made unique case-insensitively."""
+    if output is not None and output_dir is not None:
+        raise StyxError("give --output or --output-dir, not both")
+    if output is None and output_dir is None:
+        raise StyxError("missing --output", "give -o OUT (one image) or --output-dir DIR")
+    if output is not None:
+        if len(contents) > 1:
+            raise StyxError(f"{len(contents)} content images but one --output",
+                            "use --output-dir DIR for several images")
+        return [output.expanduser()]
+    folder = output_dir.expanduser()
+    suffix = suffix.lower().lstrip(".")
+    if not contents:
+        return [folder / f"texture.{suffix}"]
+    paths: list[Path] = []
+    # Compared case-insensitively: on macOS and Windows a.png and A.png are one file.
+    used: set[str] = set()
+    for content in contents:
+        stem = Path(content).stem
+        candidate, n = stem, 1
+        # Two inputs of the same name from different folders, or a stem that a renamed
+        # one took (a.jpg, a.jpg, a-2.jpg -> a, a-2, a-2-2): never the same output.
+        while candidate.casefold() in used:
+            n += 1
+            candidate = f"{stem}-{n}"
+        used.add(candidate.casefold())
+        paths.append(folder / f"{candidate}.{suffix}")
+    return paths
+
+
