@@ -164,7 +164,7 @@ def test_normalisation_default_is_elements():
 
 @pytest.mark.parametrize("bad", ["mean", "johnson", "", 3])
 def test_unknown_normalisation_is_a_styx_error(bad):
-    with pytest.raises(StyxError, match="unknown Gram normalization") as caught:
+    with pytest.raises(StyxError, match="bad Gram normalization") as caught:
         GramLoss(bad)
     assert "elements" in caught.value.hint
 

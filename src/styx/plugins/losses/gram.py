@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import torch
 
+from styx.core.checks import choice
 from styx.core.errors import StyxError
 from styx.core.registry import normalize_name
 
@@ -79,10 +80,7 @@ class GramLoss:
 
     def __init__(self, normalization: str | None = "elements") -> None:
         key = "elements" if normalization is None else normalize_name(str(normalization))
-        if key not in NORMALIZATIONS:
-            raise StyxError(f"unknown Gram normalization {normalization!r}",
-                            f"choose one of {', '.join(NORMALIZATIONS)}")
-        self.normalization = key
+        self.normalization = choice(*NORMALIZATIONS)(key, "Gram normalization")
 
     def prepare(self, features: torch.Tensor) -> torch.Tensor:
         """The target Gram matrix (1 x C x C for one style image), float32."""

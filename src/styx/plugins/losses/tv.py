@@ -13,15 +13,11 @@ class TotalVariationLoss:
     """
 
     def __init__(self, power: float = 2.0) -> None:
-        from styx.core.errors import StyxError
+        from styx.core.checks import check_number
 
-        try:
-            self.power = float(power)
-        except (TypeError, ValueError):
-            raise StyxError(f"bad TV power {power!r}", "give a number >= 1, e.g. 2") from None
         # Below 1 the gradient is infinite where neighbours are equal.
-        if not 1.0 <= self.power < float("inf"):
-            raise StyxError(f"bad TV power {power!r}", "give a finite number >= 1, e.g. 2")
+        self.power = check_number(power, "TV power", minimum=1,
+                                  hint="give a finite number >= 1, e.g. 2")
 
     def _term(self, difference: torch.Tensor) -> torch.Tensor:
         if difference.numel() == 0:
