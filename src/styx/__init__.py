@@ -21,6 +21,7 @@ __version__ = "0.1.0"
 hookimpl = pluggy.HookimplMarker("styx")
 
 from styx.api import (
+    export,
     list_descriptors,
     list_exporters,
     list_losses,
@@ -33,6 +34,6 @@ from styx.api import (
 )
 from styx.core.errors import StyxError
 
-__all__ = ["StyxError", "__version__", "hookimpl", "list_descriptors", "list_exporters",
+__all__ = ["StyxError", "__version__", "export", "hookimpl", "list_descriptors", "list_exporters",
            "list_losses", "list_methods", "list_models", "load_model", "method_config",
            "stylize", "train"]

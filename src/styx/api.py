@@ -24,6 +24,8 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from styx.core.config import Config
     from styx.core.feedforward import Model, TrainedModel
     from styx.core.method import ImageInput, RunResult, StepInfo
@@ -88,6 +90,16 @@ def load_model(name_or_path: str | os.PathLike[str]) -> Model:
     from styx.core.feedforward import load_model as load
 
     return load(name_or_path)
+
+
+def export(model: str | os.PathLike[str] | Model, format_name: str,
+           output: str | os.PathLike[str] | None = None, **options: Any) -> Path:
+    """Write a trained model (a name, a folder or a :func:`load_model` result) as a
+    ``format_name`` file with the installed exporter of that format; returns the path.
+    See :func:`styx.exports.export`."""
+    from styx.exports import export as export_model
+
+    return export_model(model, format_name, output, **options)
 
 
 def method_config(method: str, *, train: bool = False, **options: Any) -> Config:

@@ -126,10 +126,59 @@ def test_with_no_exporter_installed_the_group_says_so(use_plugins, styx_cli):
 
 def test_export_is_a_library_call_too(plugins, tmp_path):
     store("lib", "2026-01-01T00:00:00+00:00")
-    path = export("lib", "tensors", tmp_path / "lib.st", half=True)
-    assert path == tmp_path / "lib.st" and path.is_file()
-    assert export(styx.load_model("lib"), "tensors").name == "lib.safetensors"
+    path = export("lib", "tensors", tmp_path / "lib.safetensors", half=True)
+    assert path == tmp_path / "lib.safetensors" and path.is_file()
+    assert export(styx.load_model("lib"), "tensors", tmp_path / "two.safetensors").is_file()
+    assert styx.export("lib", "tensors", overwrite=True).name == "lib.safetensors"
     with pytest.raises(styx.StyxError, match="did you mean 'tensors'"):
         export("lib", "tensor")
     with pytest.raises(styx.StyxError, match="cannot export texture-nets"):
         export("lib", "bank-only")
+
+
+def test_the_output_is_checked_and_written_atomically(plugins, styx_cli, tmp_path):
+    store("m", "2026-01-01T00:00:00+00:00")
+    model_file = styx.core.modelstore.models_home() / "m" / "model.safetensors"
+    before = model_file.read_bytes()
+    existing = tmp_path / "taken.safetensors"
+    existing.write_bytes(b"keep me")
+    (tmp_path / "a-folder.safetensors").mkdir()
+    for output, message in ((model_file, "inside the model folder"),
+                            (existing, "already exists"),
+                            (tmp_path / "a-folder.safetensors", "is a folder"),
+                            (tmp_path / "x.onnx", "does not end in .safetensors")):
+        result = styx_cli("export", "texture-nets", "--tensors", "-o", str(output))
+        assert result.exit_code == 2, result.stderr
+        assert message in result.stderr and "Traceback" not in result.stderr
+    assert model_file.read_bytes() == before and existing.read_bytes() == b"keep me"
+    result = styx_cli("export", "texture-nets", "--tensors", "-o", str(existing),
+                      "--overwrite", "-q")
+    assert result.exit_code == 0 and existing.read_bytes() != b"keep me"
+
+    def broken(model, output, config):
+        output.write_bytes(b"half a file")
+        raise RuntimeError("the exporter fell over")
+
+    with pytest.raises(RuntimeError, match="fell over"), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ExporterSpec, "load", lambda self: broken)
+        export("m", "tensors", tmp_path / "never.safetensors")
+    assert not list(tmp_path.glob("*never*"))  # nothing half-written is left
+
+
+def test_an_exporter_whose_options_clash_is_left_out_not_the_command(use_plugins, styx_cli,
+                                                                       tmp_path, monkeypatch):
+    class Clashing:
+        @styx.hookimpl
+        def register_exporters(self, register):
+            register(ExporterSpec(name="tensors16", summary="the same options again.",
+                                  export=write_tensors, config=TensorOptions,
+                                  suffix=".safetensors"))
+
+    monkeypatch.setenv("STYX_HOME", str(tmp_path / "home"))
+    use_plugins({"texture_nets": texture_nets, "exp": Exporters(), "zz": Clashing()})
+    store("m", "2026-01-01T00:00:00+00:00")
+    result = styx_cli("export", "texture-nets", "--tensors", "-o",
+                      str(tmp_path / "ok.safetensors"))
+    assert result.exit_code == 0, result.stderr
+    assert "exporter 'tensors16' of plugin 'zz' is left out" in result.stderr
+    assert "flag --half is taken" in result.stderr

@@ -152,3 +152,10 @@ def test_library_only_options_stay_off_the_command_line():
         hidden: list = option(default_factory=list, cli=False, help="Library only.")
 
     assert [d["name"] for d in describe_options(Secret)] == ["visible"]
+
+
+def test_the_device_is_checked_when_the_config_is_made():
+    assert RuntimeOptions(device="CUDA:1").device == "cuda:1"
+    for bad in ("tpu", "cuda:x", ""):
+        with pytest.raises(StyxError, match="bad --device"):
+            RuntimeOptions(device=bad)

@@ -168,6 +168,12 @@ def test_the_generated_commands_train_and_run_it(shade, styx_cli):
     assert result.exit_code == 0, result.stderr
     with Image.open(out) as image:
         assert image.size == (15, 12)
+    copy = shade["root"] / "copy.png"
+    copy.write_bytes(photo.read_bytes())
+    for args in (["-o", str(copy)], ["--output-dir", str(shade["root"])]):
+        result = styx_cli("run", "shade", "--model", "cli", str(copy), *args)
+        assert result.exit_code == 2 and "would overwrite the input image" in result.stderr
+    assert copy.read_bytes() == photo.read_bytes()
     folder = shade["root"] / "many"
     result = styx_cli("run", "shade", "-m", "cli", str(photo), str(shade["photos"] / "p1.png"),
                       "--output-dir", str(folder), "--json")

@@ -40,30 +40,39 @@ def export_command(spec: MethodSpec, exporters: list[ExporterSpec]) -> Callable[
                              "recent, stored model]."),
         optional_option("output", "--output", "-o", annotation=Path,
                         help="The file to write [default: MODEL.SUFFIX here]."),
+        io_parameter("overwrite", typer.Option(
+            False, "--overwrite", help="Replace an existing file at --output."), bool),
         *output_flags(),
     ]
     formats: dict[str, tuple[ExporterSpec, type[Config] | None]] = {}
-    for exporter in exporters:
-        io.append(io_parameter(f"format_{len(formats)}", typer.Option(
-            False, f"--{exporter.name}", help=f"Write {exporter.summary}"), bool))
-        formats[f"format_{len(formats)}"] = (
-            exporter, None if exporter.config is None else load_target(exporter.config))
     parameters = list(io)
     owners: dict[str, ExporterSpec] = {}
-    for exporter, config_class in formats.values():
-        if config_class is None:
+    for exporter in exporters:
+        key = f"format_{len(formats)}"
+        flag = io_parameter(key, typer.Option(False, f"--{exporter.name}",
+                                              help=f"Write {exporter.summary}"), bool)
+        try:
+            config_class = None if exporter.config is None else load_target(exporter.config)
+            # Each exporter's options reach only its own run: passed only if given.
+            own = [] if config_class is None else config_parameters(
+                config_class, taken=flags_of([*parameters, flag]), given_only=True)
+            clash = next((p.name for p in own if p.name in owners), None)
+            if clash is not None:
+                raise TypeError(f"its option {clash!r} is also exporter "
+                                f"{owners[clash].name!r}'s")
+        except (ImportError, AttributeError, TypeError) as error:  # one plugin's problem
+            note(f"warning: exporter {exporter.name!r} of plugin {exporter.plugin!r} is left "
+                 f"out of 'styx export {spec.name}': {type(error).__name__}: {error}")
             continue
-        # Each exporter's options reach only its own run: they are passed only if given.
-        for parameter in config_parameters(config_class, taken=flags_of(parameters),
-                                           given_only=True):
-            if parameter.name in owners:
-                raise TypeError(f"exporters {owners[parameter.name].name!r} and "
-                                f"{exporter.name!r} both have an option {parameter.name!r}")
+        formats[key] = (exporter, config_class)
+        parameters.append(flag)
+        for parameter in own:
             owners[parameter.name] = exporter
             parameters.append(parameter)
     return make_command(
         f"Export a trained {spec.name} model (formats: "
-        + (", ".join(f"--{e.name}" for e in exporters) or "none installed") + ").",
+        + (", ".join(f"--{e.name}" for e, _ in formats.values()) or "none installed")
+        + ").",
         parameters, lambda values: _export(spec, formats, owners, values))
 
 
@@ -104,7 +113,8 @@ def _export(spec: MethodSpec, formats: dict[str, tuple[ExporterSpec, type[Config
     loaded = load_model(model, method=spec.name)
     config_class = next(c for e, c in formats.values() if e is exporter)
     config = config_from_cli(config_class, own) if config_class is not None else None
-    written = export(loaded, exporter.name, io["output"], config=config)
+    written = export(loaded, exporter.name, io["output"], config=config,
+                     overwrite=io["overwrite"])
     if io["json"]:
         typer.echo(json.dumps({"output": str(written), "model": str(loaded.path),
                                "format": exporter.name}))

@@ -161,10 +161,18 @@ def check_no_clash(output: Path, log_json: Path | None, *, inputs: list[Path | N
     """The files written must differ from each other and from every input image."""
     from styx.core.atomic import same_file
 
-    written = [("-o", output), *([("--log-json", log_json)] if log_json is not None else [])]
     if log_json is not None and same_file(output, log_json):
         raise StyxError(f"-o and --log-json are the same file ({output})",
                         "give the log its own name, e.g. log.json")
+    refuse_overwriting_inputs(
+        [("-o", output), *([("--log-json", log_json)] if log_json is not None else [])], inputs)
+
+
+def refuse_overwriting_inputs(written: list[tuple[str, Path]], inputs: list[Path | None]
+                              ) -> None:
+    """StyxError if any file about to be written (option, path) is one of the ``inputs``."""
+    from styx.core.atomic import same_file
+
     for option, path in written:
         for image in inputs:
             if image is not None and Path(image).is_file() and same_file(path, image):
@@ -203,6 +211,9 @@ def _run_feed_forward(spec: MethodSpec, config_class: type[Config],
     for content in contents:  # a missing file fails now, not after the first outputs
         if not Path(content).expanduser().is_file():
             raise StyxError(f"image file not found: {content}", "check the path")
+    option = "-o" if io["output"] is not None else "--output-dir"
+    refuse_overwriting_inputs([(option, target) for target in targets],
+                              [Path(c).expanduser() for c in contents])
     model = load_model(io["model"], method=spec.name)
     run = run_function(spec)
     written = []

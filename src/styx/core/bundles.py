@@ -23,6 +23,7 @@ so every method spells, abbreviates, explains and checks ``--descriptor``,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,14 @@ PRECISION_ALIASES = {"bfloat16": "bf16", "float16": "fp16", "half": "fp16",
                      "float32": "fp32", "none": "off", "no": "off", "false": "off"}
 
 
+def _device(value: Any, label: str) -> str:
+    """auto, cpu, mps, cuda or cuda:N (whether this machine has it is checked when used)."""
+    text = str(value).strip().lower()
+    if re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", text):
+        return text
+    raise StyxError(f"bad {label} {value!r}", "use auto, cpu, cuda, cuda:N or mps")
+
+
 def _layers(what: str):
     def check(value: Any, label: str) -> dict[str, float] | None:
         return layer_selection(value, what=what)
@@ -58,7 +67,7 @@ class RuntimeOptions(Config):
     seed: int = option(0, panel=RUNTIME, check=number(minimum=0, integer=True),
                        help="Seed of everything random in the run (noise, crops, "
                             "--weights random).")
-    device: str = option("auto", panel=RUNTIME, check=text(),
+    device: str = option("auto", panel=RUNTIME, check=_device,
                          help="auto, cpu, cuda, cuda:N or mps.")
     amp: str = option("auto", panel=RUNTIME,
                       check=choice(*PRECISIONS, aliases=PRECISION_ALIASES),
@@ -196,7 +205,7 @@ class ModelOutputOptions(Config):
     """Where a trained model goes (the model store, or a folder), and its run folder."""
 
     name: str | None = option(None, panel=MODEL, check=optional(text()),
-                              default_text="from the style image's name",
+                              default_text="the method's choice (e.g. the style's file name)",
                               help="Store the model under this name ('styx models list').")
     output: Path | None = option(None, flags=("-o",), panel=MODEL,
                                  help="Save the model to this folder instead of the store.")

@@ -276,8 +276,8 @@ def check_resumable(state: Mapping[str, Any], task_metadata: Mapping[str, Any],
     old_settings = state.get("config", {})
     changed_keys = [k for k in RESUME_KEYS if old_settings.get(k) != settings.get(k)]
     if changed_keys:
-        was = ", ".join(f"--{k.replace('_', '-')} {old_settings.get(k)!r}"
-                        for k in changed_keys)
+        was = ", ".join(f"--{k.replace('_', '-')} {old_settings.get(k)!r} -> "
+                        f"{settings.get(k)!r}" for k in changed_keys)
         raise StyxError(f"{path} was trained with other settings ({was})",
                         "resume with the same settings, or choose another --run-dir")
     if not isinstance(state.get("step"), int) or state["step"] < 0:

@@ -241,7 +241,8 @@ def _check_method(trained_by: str, wanted: str | None, label: str) -> None:
         registry.get(trained_by).name == registry.get(wanted).name
     if not same:
         raise StyxError(f"model {label!r} was trained by {trained_by!r}, not {wanted!r}",
-                        f"use 'styx run {trained_by} --model ...'")
+                        f"it is a {trained_by} model: give a model of {wanted!r} "
+                        "('styx models list' shows each model's method)")
 
 
 # -- running -------------------------------------------------------------------------------

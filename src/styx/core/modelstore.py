@@ -255,6 +255,16 @@ def read_model(name_or_path: str | os.PathLike[str]
     return state, metadata
 
 
+def enclosing_model(path: str | os.PathLike[str]) -> Path | None:
+    """The model folder that holds ``path`` (or is it), if any: a file written there would
+    damage the model."""
+    current = Path(path).expanduser().resolve()
+    for folder in (current, *current.parents):
+        if (folder / METADATA_FILE).is_file() and (folder / WEIGHTS_FILE).exists():
+            return folder
+    return None
+
+
 def weights_problem(folder: Path) -> str | None:
     """Why ``folder``'s weights file cannot be loaded (missing, truncated, not
     safetensors), or None; reads only its header, so it is cheap for large models."""

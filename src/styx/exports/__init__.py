@@ -53,13 +53,18 @@ def exporter_config(spec: ExporterSpec, config: Config | None = None,
 
 def export(model: str | os.PathLike[str] | Model, format_name: str,
            output: str | os.PathLike[str] | None = None, *, config: Config | None = None,
-           **options: Any) -> Path:
-    """Write ``model`` (a store name, a folder or a loaded model) as a ``format_name`` file
-    at ``output`` (default: ``MODEL.SUFFIX`` in the current folder); returns the path.
+           overwrite: bool = False, **options: Any) -> Path:
+    """Write ``model`` (a store name, a folder or a loaded :class:`~styx.core.feedforward.Model`)
+    as a ``format_name`` file at ``output`` (default: ``MODEL.SUFFIX`` in the current folder);
+    returns the path.
 
-    ``options`` are the exporter's (``styx export METHOD --help`` lists them). A model of
-    a method the exporter cannot export is a StyxError.
+    ``options`` are the exporter's (``styx export METHOD --help`` lists them). The file is
+    written atomically: the exporter writes a temporary file beside ``output``, renamed
+    into place when complete. An existing file is replaced only with ``overwrite``; a
+    folder, a file inside a model folder, a suffix other than the format's, or a model of
+    a method the exporter cannot export are StyxErrors.
     """
+    from styx.core.atomic import atomic_path
     from styx.core.feedforward import load_model
 
     spec = exporter_spec(format_name)
@@ -68,9 +73,31 @@ def export(model: str | os.PathLike[str] | Model, format_name: str,
     if not spec.exports(loaded.method):
         raise StyxError(f"exporter {spec.name!r} cannot export {loaded.method} models",
                         f"it exports {', '.join(spec.methods)}")
-    target = Path(output).expanduser() if output is not None else \
-        Path(f"{loaded.name}{spec.suffix}")
-    return Path(spec.load()(loaded, target, settings))
+    target = export_target(spec, output if output is not None else
+                           Path(f"{loaded.name}{spec.suffix}"), overwrite=overwrite)
+    with atomic_path(target) as temporary:
+        spec.load()(loaded, temporary, settings)
+    return target
+
+
+def export_target(spec: ExporterSpec, output: str | os.PathLike[str], *,
+                  overwrite: bool = False) -> Path:
+    """``output`` checked as the file ``spec`` is to write (see :func:`export`)."""
+    from styx.core.atomic import check_writable_file
+    from styx.core.modelstore import enclosing_model
+
+    target = check_writable_file(output, what="--output")
+    if spec.suffix and target.suffix.lower() != spec.suffix.lower():
+        raise StyxError(f"--output {target} does not end in {spec.suffix}",
+                        f"{spec.name} files end in {spec.suffix}, e.g. model{spec.suffix}")
+    folder = enclosing_model(target)
+    if folder is not None:
+        raise StyxError(f"--output {target} is inside the model folder {folder}",
+                        "write the exported file outside the model store")
+    if target.exists() and not overwrite:
+        raise StyxError(f"{target} already exists", "give --overwrite to replace it, or "
+                        "another --output")
+    return target
 
 
 def stored_models(method: MethodSpec) -> list[ModelInfo]:
