@@ -66,3 +66,43 @@ def test_listing_functions(tmp_path, monkeypatch):
     assert styx.list_models() == []
     train_config = styx.method_config("texture-nets", train=True, style="s.png", texture=True)
     assert train_config.tv_weight == 1e-3 and train_config.default_model_name() == "s"
+
+
+def test_a_config_changed_by_assignment_is_checked_again_when_used():
+    config = styx.method_config("gatys", **FAST)
+    config.steps = 1  # not checked by the assignment...
+    assert styx.stylize("gatys", config=config).steps == 1  # ...but when the config is used
+    config.steps = 0
+    with pytest.raises(styx.StyxError, match="bad --steps 0"):
+        styx.stylize("gatys", config=config)
+
+
+def test_inputs_a_method_cannot_use_are_refused():
+    with pytest.raises(styx.StyxError, match="'gatys' runs no trained model"):
+        styx.stylize("gatys", model="starry", **FAST)
+    with pytest.raises(styx.StyxError, match="'texture-nets' takes no style images"):
+        styx.stylize("texture-nets", torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8),
+                     model="anything")
+
+
+def test_names_are_checked_with_the_options_before_any_heavy_work():
+    code = ("import sys, styx\n"
+            "for options in ({'descriptor': 'vgg91'}, {'style_loss': 'tv'},\n"
+            "                {'descriptor_options': {'pool': 'x'}}):\n"
+            "    try:\n"
+            "        styx.method_config('gatys', **options)\n"
+            "    except styx.StyxError as error:\n"
+            "        print(error.message)\n"
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert out == ["unknown descriptor 'vgg91'", "loss 'tv' works on image, not on features",
+                   "descriptor 'vgg19' has no option 'pool'", "False"]
+
+
+def test_an_exporter_names_its_methods_by_any_of_their_names():
+    from styx.core.specs import ExporterSpec
+
+    spec = ExporterSpec(name="x", summary="", export="m:f", methods=("ulyanov",))
+    assert spec.exports("texture-nets") and spec.exports("TEXTURE_NETS")
+    assert not spec.exports("gatys")

@@ -46,31 +46,10 @@ def stylize(method: str, content: ImageInput | None = None,
     :func:`method_config`). ``progress=True`` shows a progress bar; ``callback`` sees every
     step of an iterative method. Returns the method's :class:`~styx.core.method.RunResult`.
     """
-    from styx.core.method import (
-        RunRequest,
-        make_config,
-        method_spec,
-        run_config_class,
-        run_function,
-    )
+    from styx.core.method import run_method
 
-    spec = method_spec(method)
-    settings = make_config(run_config_class(spec), config, options)
-    style_list = _as_list(styles)
-    if spec.feed_forward:
-        from styx.core.feedforward import load_model as load
-
-        if model is None:
-            from styx.core.errors import StyxError
-
-            raise StyxError(f"method {spec.name!r} runs a trained model; none was given",
-                            "pass model=NAME (see styx.list_models())")
-        model = load(model, method=spec.name)
-    contents = 0 if content is None else 1
-    settings.check_inputs(contents=contents, styles=len(style_list))
-    request = RunRequest(content=content, styles=style_list, model=model, progress=progress,
-                         callback=callback)
-    return run_function(spec)(request, settings)
+    return run_method(method, content, styles, model=model, config=config, progress=progress,
+                      callback=callback, **options)
 
 
 def train(method: str, *, config: Config | None = None, **options: Any) -> TrainedModel:
@@ -145,11 +124,3 @@ def list_models() -> list[ModelInfo]:
     from styx.core.modelstore import list_models as listed
 
     return listed()
-
-
-def _as_list(styles: Any) -> list[Any]:
-    if styles is None:
-        return []
-    if isinstance(styles, (list, tuple)):
-        return list(styles)
-    return [styles]

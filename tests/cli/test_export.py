@@ -165,20 +165,65 @@ def test_the_output_is_checked_and_written_atomically(plugins, styx_cli, tmp_pat
     assert not list(tmp_path.glob("*never*"))  # nothing half-written is left
 
 
-def test_an_exporter_whose_options_clash_is_left_out_not_the_command(use_plugins, styx_cli,
-                                                                       tmp_path, monkeypatch):
-    class Clashing:
+def test_exporters_may_share_an_option_but_one_that_clashes_is_left_out(
+        use_plugins, styx_cli, tmp_path, monkeypatch):
+    @dataclass(kw_only=True)
+    class Levels(Config):
+        half: int = option(16, help="Bits, not a flag: clashes with --half.")
+
+    class More:
         @styx.hookimpl
         def register_exporters(self, register):
             register(ExporterSpec(name="tensors16", summary="the same options again.",
                                   export=write_tensors, config=TensorOptions,
                                   suffix=".safetensors"))
+            register(ExporterSpec(name="zbits", summary="a clashing option.",
+                                  export=write_tensors, config=Levels, suffix=".bits"))
 
     monkeypatch.setenv("STYX_HOME", str(tmp_path / "home"))
-    use_plugins({"texture_nets": texture_nets, "exp": Exporters(), "zz": Clashing()})
+    use_plugins({"texture_nets": texture_nets, "exp": Exporters(), "zz": More()})
     store("m", "2026-01-01T00:00:00+00:00")
-    result = styx_cli("export", "texture-nets", "--tensors", "-o",
-                      str(tmp_path / "ok.safetensors"))
+    out = tmp_path / "shared.safetensors"
+    result = styx_cli("export", "texture-nets", "--tensors16", "--half", "-o", str(out))
     assert result.exit_code == 0, result.stderr
-    assert "exporter 'tensors16' of plugin 'zz' is left out" in result.stderr
-    assert "flag --half is taken" in result.stderr
+    assert {t.dtype for t in load_file(str(out)).values()} == {torch.float16}
+    assert "exporter 'zbits' of plugin 'zz' is left out" in result.stderr
+    assert "its option 'half' differs from exporter 'tensors''s" in result.stderr
+    assert "--zbits" not in styx_cli("export", "texture-nets", "--help").stdout
+
+
+
+def test_an_exporters_flags_and_required_options_are_its_own(use_plugins, styx_cli,
+                                                              tmp_path, monkeypatch):
+    seen = []
+
+    @dataclass(kw_only=True)
+    class Shaped(Config):
+        dynamic: bool = option(True, help="Dynamic sizes.")
+        target: str = option(help="The runtime to target.")
+
+    def write_shaped(model, output, config):
+        seen.append(config)
+        output.write_text("shaped")
+        return output
+
+    class More:
+        @styx.hookimpl
+        def register_exporters(self, register):
+            register(ExporterSpec(name="shaped", summary="with a required option.",
+                                  export=write_shaped, config=Shaped, suffix=".shape"))
+
+    monkeypatch.setenv("STYX_HOME", str(tmp_path / "home"))
+    use_plugins({"texture_nets": texture_nets, "exp": Exporters(), "more": More()})
+    store("m", "2026-01-01T00:00:00+00:00")
+    other = styx_cli("export", "texture-nets", "--tensors", "-o", str(tmp_path / "t.safetensors"))
+    assert other.exit_code == 0, other.stderr  # neither --target nor --dynamic is in the way
+    missing = styx_cli("export", "texture-nets", "--shaped", "-o", str(tmp_path / "a.shape"))
+    assert missing.exit_code == 2 and "missing --target" in missing.stderr
+    result = styx_cli("export", "texture-nets", "--shaped", "--target", "web", "--no-dynamic",
+                      "-o", str(tmp_path / "b.shape"))
+    assert result.exit_code == 0, result.stderr
+    assert (seen[-1].target, seen[-1].dynamic) == ("web", False)
+    styx_cli("export", "texture-nets", "--shaped", "--target", "web", "-o",
+             str(tmp_path / "c.shape"))
+    assert seen[-1].dynamic is True  # not given: the config's default

@@ -27,6 +27,10 @@ def test_check_number_accepts_numbers_and_text():
     assert check_number("12", "--steps", integer=True) == 12
     assert check_number(2.0, "--steps", integer=True) == 2
     assert isinstance(check_number(2.0, "--steps", integer=True), int)
+    big = 1733000000123456789  # beyond float precision: kept exactly
+    assert check_number(big, "--seed", integer=True) == big
+    assert check_number(str(big), "--seed", integer=True, minimum=0) == big
+    assert check_number("1e3", "--steps", integer=True) == 1000
 
 
 @pytest.mark.parametrize("value, bounds, rule", [

@@ -77,7 +77,7 @@ def test_from_options_names_unknown_and_missing_options():
     assert "did you mean 'strokes'" in caught.value.hint
     with pytest.raises(StyxError, match="missing --canvas") as caught:
         Painting.from_options({})
-    assert caught.value.hint == "Where to paint."
+    assert caught.value.hint == "give --canvas: Where to paint."
     base = Painting(canvas="a", strokes=4)
     again = Painting.from_options({"seed": 2}, base=base)
     assert (again.canvas, again.strokes, again.seed) == (Path("a"), 4, 2)
@@ -159,3 +159,23 @@ def test_the_device_is_checked_when_the_config_is_made():
     for bad in ("tpu", "cuda:x", ""):
         with pytest.raises(StyxError, match="bad --device"):
             RuntimeOptions(device=bad)
+
+
+def test_fields_without_a_check_are_checked_by_their_type():
+    from styx.plugins.methods.texture_nets.config import TextureNetsTrainConfig
+
+    base = {"style": "s.png", "content_dir": "photos"}
+    with pytest.raises(StyxError, match="missing --style"):
+        TextureNetsTrainConfig(**{**base, "style": None})
+    assert TextureNetsTrainConfig(**base, texture="false").texture is False
+    assert TextureNetsTrainConfig(**base, overwrite="yes").overwrite is True
+    with pytest.raises(StyxError, match="bad --texture 'maybe'"):
+        TextureNetsTrainConfig(**base, texture="maybe")
+    with pytest.raises(StyxError, match="empty --run-dir"):
+        TextureNetsTrainConfig(**base, run_dir="")
+    with pytest.raises(StyxError, match="bad --style 3"):
+        TextureNetsTrainConfig(**{**base, "style": 3})
+    names = TextureNetsTrainConfig(**base, style_layers=["relu1_1", "relu2_1"])
+    assert names.style_layers == {"relu1_1": 1.0, "relu2_1": 1.0}
+    with pytest.raises(StyxError, match="bad --descriptor-option 5"):
+        TextureNetsTrainConfig(**base, descriptor_options=5)

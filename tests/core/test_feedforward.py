@@ -196,14 +196,32 @@ def test_a_model_of_another_method_or_of_no_installed_method_is_refused(shade, t
         styx.stylize("shade", torch.rand(1, 3, 8, 8))
 
 
-def test_a_task_that_builds_no_generator_is_a_plugin_bug(shade):
+def test_a_model_the_store_could_not_rebuild_fails_before_training(shade):
     class Plain(ShadeTask):
         def build_model(self):
             return nn.Conv2d(3, 3, 1)
 
-    config = ShadeTrainConfig(content_dir=shade["photos"], name="bad", **TINY)
-    with pytest.raises(TypeError, match="not a styx.core.generator.Generator"):
-        train_generator(Plain(config), config, content_dir=config.content_dir)
+    class Forgetful(Shade):
+        def architecture(self):
+            return {}  # rebuilds a Shade of the default width, not this one
+
+    class Other(ShadeTask):
+        def build_model(self):
+            return Forgetful(self.config.width)
+
+    config = ShadeTrainConfig(content_dir=shade["photos"], name="bad", width=7, **TINY)
+    for task, message in ((Plain(config), "not a styx.core.generator.Generator"),
+                          (Other(config), "does not rebuild the same network")):
+        with pytest.raises(TypeError, match=message):
+            train_generator(task, config, content_dir=config.content_dir)
+        assert HOOKED == [] and not (shade["root"] / "home" / "runs" / "bad").exists()
+
+    class Wrong(ShadeTask):
+        def metadata(self):
+            return {"method": "texture-nets"}
+
+    with pytest.raises(StyxError, match="unknown method 'texture-nets'"):
+        train_generator(Wrong(config), config, content_dir=config.content_dir)
 
 
 def test_example_inputs_follow_the_input_names():

@@ -383,9 +383,15 @@ def _stepped(optimizer_class, **options):
     model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Linear(3, 2))
     optimizer = optimizer_class(model.parameters(), **options)
     for _ in range(3):
-        optimizer.zero_grad()
-        model(torch.randn(5, 4)).square().sum().backward()
-        optimizer.step()
+        batch = torch.randn(5, 4)
+
+        def closure(batch=batch):
+            optimizer.zero_grad()
+            loss = model(batch).square().sum()
+            loss.backward()
+            return loss
+
+        optimizer.step(closure)  # L-BFGS needs the closure; the others call it once
     return model, optimizer
 
 
@@ -394,6 +400,7 @@ def _stepped(optimizer_class, **options):
     (torch.optim.Adam, {"lr": torch.tensor(1e-3), "amsgrad": True}),
     (torch.optim.AdamW, {"lr": 1e-2, "betas": (0.8, 0.9), "weight_decay": 0.1}),
     (torch.optim.SGD, {"lr": 1e-2, "momentum": 0.9, "nesterov": True}),
+    (torch.optim.LBFGS, {"lr": 0.5, "history_size": 3}),  # tensors inside lists
 ])
 def test_optimizer_state_round_trips_through_safetensors_and_json(optimizer_class, options):
     model, optimizer = _stepped(optimizer_class, **options)
@@ -419,6 +426,9 @@ def test_optimizer_state_round_trips_through_safetensors_and_json(optimizer_clas
         for key, value in values.items():
             if isinstance(value, torch.Tensor):
                 assert torch.equal(again["state"][param_id][key], value), key
+            elif isinstance(value, list) and value and isinstance(value[0], torch.Tensor):
+                assert all(torch.equal(a, b) for a, b in
+                           zip(again["state"][param_id][key], value, strict=True)), key
             else:
                 assert again["state"][param_id][key] == value
     if "betas" in options:
@@ -579,3 +589,21 @@ def test_a_task_without_content_gets_batches_that_are_only_a_shape(tmp_path):
     whole = train(Texture(), None, replace(CONFIG, iterations=5, batch_size=2, image_size=20),
                   run_dir=tmp_path / "whole")
     assert losses(resumed) == losses(whole)
+
+
+def test_a_scheduler_with_counters_checkpoints_and_resumes_exactly(content, tmp_path):
+    """MultiStepLR keeps its milestones in a Counter with integer keys."""
+    def milestones(optimizer, settings):
+        return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[2, 4, 4], gamma=0.5)
+
+    whole = train(TinyTask(), content, replace(CONFIG, iterations=6), run_dir=tmp_path / "w",
+                  scheduler=milestones)
+    run_dir = tmp_path / "split"
+    train(TinyTask(), content, replace(CONFIG, iterations=3), run_dir=run_dir,
+          scheduler=milestones)
+    state = read_checkpoint(run_dir / CHECKPOINT_NAME).state["scheduler"]
+    assert state["milestones"] == {2: 1, 4: 2} and type(state["milestones"]).__name__ == "Counter"
+    resumed = train(TinyTask(), content, replace(CONFIG, iterations=6), run_dir=run_dir,
+                    resume=True, scheduler=milestones)
+    assert losses(resumed) == losses(whole)
+    assert [h["lr"] for h in resumed.history] == [h["lr"] for h in whole.history]

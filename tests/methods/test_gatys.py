@@ -162,6 +162,15 @@ def test_balanced_style_layers_equalise_the_starting_losses(content, style):
     assert max(spread) / min(spread) > 2  # without balancing the layers differ
 
 
+def test_balanced_is_a_style_layer_choice_like_any_other():
+    config = GatysConfig(style_layers="balanced")
+    assert config.balances_style_layers and config.style_layers == "balanced"
+    assert config.layer_selections()[1] is None  # the descriptor's defaults
+    explicit = config.with_options(style_layers="relu1_1,relu2_1")
+    assert not explicit.balances_style_layers  # choosing layers ends the balancing
+    assert explicit.layer_selections()[1] == {"relu1_1": 1.0, "relu2_1": 1.0}
+
+
 def test_explicit_layer_weights_are_used(content, style):
     result = stylize(content, style, content_layers="relu3_1", weights="random", steps=1,
                      style_layers="relu1_1:0.5,block2_conv1:2")
@@ -323,6 +332,9 @@ def test_cli_writes_the_image_a_json_log_and_intermediate_images(styx_cli, image
     assert (tmp_path / "out" / "result.00002.png").is_file()
     data = json.loads(log.read_text())
     assert data["status"] == "done" and data["config"]["weights"] == "random"
+    assert data["content_layers"] == {"relu4_2": 1.0}  # the layout of earlier versions
+    assert list(data["style_layers"]) == ["relu1_1", "relu2_1", "relu3_1", "relu4_1",
+                                          "relu5_1"]
     assert len(data["history"]) == 4
     style_layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
     for entry in data["history"]:

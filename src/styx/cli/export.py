@@ -6,6 +6,7 @@ command, passed to it only when given. The work itself is :func:`styx.exports.ex
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 import typer
 
 from styx.cli.params import (
+    IO,
     config_from_cli,
     config_parameters,
     flags_of,
@@ -45,30 +47,39 @@ def export_command(spec: MethodSpec, exporters: list[ExporterSpec]) -> Callable[
         *output_flags(),
     ]
     formats: dict[str, tuple[ExporterSpec, type[Config] | None]] = {}
-    parameters = list(io)
-    owners: dict[str, ExporterSpec] = {}
-    for exporter in exporters:
-        key = f"format_{len(formats)}"
-        flag = io_parameter(key, typer.Option(False, f"--{exporter.name}",
-                                              help=f"Write {exporter.summary}"), bool)
+    flags = [io_parameter(f"format_{index}", typer.Option(
+        False, f"--{exporter.name}", help=f"Write {exporter.summary}"), bool)
+        for index, exporter in enumerate(exporters)]
+    shared: dict[str, inspect.Parameter] = {}  # option name -> its parameter
+    owners: dict[str, list[ExporterSpec]] = {}  # option name -> the exporters that take it
+    for exporter, flag in zip(exporters, flags):
         try:
             config_class = None if exporter.config is None else load_target(exporter.config)
-            # Each exporter's options reach only its own run: passed only if given.
+            # Each exporter's options reach only its own run: passed only if given. Two
+            # exporters may share an option (the same name and flags), not a flag.
             own = [] if config_class is None else config_parameters(
-                config_class, taken=flags_of([*parameters, flag]), given_only=True)
-            clash = next((p.name for p in own if p.name in owners), None)
-            if clash is not None:
-                raise TypeError(f"its option {clash!r} is also exporter "
-                                f"{owners[clash].name!r}'s")
+                config_class, taken=flags_of([*io, *flags]), given_only=True)
+            for parameter in own:
+                known = shared.get(parameter.name)
+                if known is not None and (known.default.param_decls,
+                                          known.annotation) != (parameter.default.param_decls,
+                                                                parameter.annotation):
+                    raise TypeError(f"its option {parameter.name!r} differs from exporter "
+                                    f"{owners[parameter.name][0].name!r}'s")
+                taken = flags_of([p for name, p in shared.items() if name != parameter.name])
+                if known is None and flags_of([parameter]) & taken:
+                    raise TypeError(f"its option {parameter.name!r} takes a flag of another "
+                                    "exporter's option")
         except (ImportError, AttributeError, TypeError) as error:  # one plugin's problem
             note(f"warning: exporter {exporter.name!r} of plugin {exporter.plugin!r} is left "
                  f"out of 'styx export {spec.name}': {type(error).__name__}: {error}")
             continue
-        formats[key] = (exporter, config_class)
-        parameters.append(flag)
+        formats[flag.name[len(IO):]] = (exporter, config_class)
         for parameter in own:
-            owners[parameter.name] = exporter
-            parameters.append(parameter)
+            shared.setdefault(parameter.name, parameter)
+            owners.setdefault(parameter.name, []).append(exporter)
+    chosen_flags = [flag for flag in flags if flag.name[len(IO):] in formats]
+    parameters = [*io, *chosen_flags, *shared.values()]
     return make_command(
         f"Export a trained {spec.name} model (formats: "
         + (", ".join(f"--{e.name}" for e, _ in formats.values()) or "none installed")
@@ -77,7 +88,7 @@ def export_command(spec: MethodSpec, exporters: list[ExporterSpec]) -> Callable[
 
 
 def _export(spec: MethodSpec, formats: dict[str, tuple[ExporterSpec, type[Config] | None]],
-            owners: dict[str, ExporterSpec], values: dict[str, Any]) -> None:
+            owners: dict[str, list[ExporterSpec]], values: dict[str, Any]) -> None:
     from styx.core.specs import load_target
     from styx.exports import export, newest_model
 
@@ -95,10 +106,10 @@ def _export(spec: MethodSpec, formats: dict[str, tuple[ExporterSpec, type[Config
     if not exporter.exports(spec.name):
         raise StyxError(f"exporter {exporter.name!r} cannot export {spec.name} models",
                         f"it exports {', '.join(exporter.methods)}")
-    own = {name: value for name, value in options.items() if owners[name] is exporter}
+    own = {name: value for name, value in options.items() if exporter in owners[name]}
     for name, value in options.items():
-        if name not in own and value not in (None, False):
-            other = owners[name]
+        if name not in own and value is not None:
+            other = owners[name][0]
             flag = next(i.flag for i in options_of(load_target(other.config)) if i.field == name)
             raise StyxError(f"{flag} is an option of --{other.name}",
                             f"leave it out with --{exporter.name}")

@@ -61,22 +61,29 @@ def option_parameter(info: OptionInfo, *, name: str | None = None,
     if cli_type is bool:
         if info.required:
             raise TypeError(f"option {info.field!r}: a flag needs a default")
-        flags = _flags(info) if not info.default else \
-            [f"{info.flag}/--no-{info.flag[2:]}", *meta.flags]
-        default = typer.Option(bool(info.default), *flags, **common)
-        return inspect.Parameter(name or info.field, inspect.Parameter.KEYWORD_ONLY,
-                                 default=default, annotation=bool)
-    if info.required:
+        if info.default is None or given_only:
+            # Three states (on, off, not said): --x/--no-x, None when neither is given.
+            default = typer.Option(None, f"{info.flag}/--no-{info.flag[2:]}", *meta.flags,
+                                   show_default=False, **common)
+            annotation: Any = bool | None
+        else:
+            flags = _flags(info) if not info.default else \
+                [f"{info.flag}/--no-{info.flag[2:]}", *meta.flags]
+            default = typer.Option(bool(info.default), *flags, **common)
+            annotation = bool
+    elif info.required and not given_only:
         default = typer.Option(..., *_flags(info), show_default=False, **common)
         annotation = cli_type
     elif _plain(info.default, cli_type) and meta.default_text is None and not given_only:
         default = typer.Option(info.default, *_flags(info), **common)
         annotation = cli_type
     else:
-        # Shown in the help, but not passed: a value left out keeps the config's default.
-        shown = _shown_default(info)
+        # Shown in the help, but not passed: a value left out keeps the config's default
+        # (a required one left out is reported when the config is made).
+        shown = "required" if info.required else _shown_default(info)
         if shown is not None:
-            common["help"] = f"{meta.help} [default: {shown}]"
+            common["help"] = f"{meta.help} [default: {shown}]" if not info.required else \
+                f"{meta.help} [required with it]"
         default = typer.Option(None, *_flags(info), show_default=False, **common)
         annotation = cli_type | None
     return inspect.Parameter(name or info.field, inspect.Parameter.KEYWORD_ONLY,
@@ -115,11 +122,9 @@ def config_from_cli(config_class: type[Config], values: dict[str, Any],
                     **fixed: Any) -> Config:
     """The config of the options given on the command line (those left out, ``None``,
     keep their defaults), with ``fixed`` values on top."""
-    given = {}
-    for info in options_of(config_class):
-        if info.field in values and (values[info.field] is not None or info.required):
-            given[info.field] = values[info.field]
-    given.update({k: v for k, v in fixed.items() if k in {i.field for i in options_of(config_class)}})
+    fields = {info.field for info in options_of(config_class)}
+    given = {k: v for k, v in values.items() if k in fields and v is not None}
+    given.update({k: v for k, v in fixed.items() if k in fields})
     return config_class.from_options(given)
 
 

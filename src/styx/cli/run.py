@@ -134,8 +134,8 @@ def _run_optimisation(spec: MethodSpec, config_class: type[Config],
     summary = {"output": str(output), **result.summary()}
     if log_json is not None:
         write_json(log_json, {**log, "status": "interrupted" if result.interrupted else "done",
-                              "device": result.device, "result": summary,
-                              "history": result.history})
+                              "device": result.device, **result.details(),
+                              "result": summary, "history": result.history})
     if as_json:
         typer.echo(json.dumps(summary))
     if result.interrupted:  # said even with --quiet, like an error

@@ -64,7 +64,7 @@ def _layers(what: str):
 class RuntimeOptions(Config):
     """Where and how a run computes: seed, device, precision."""
 
-    seed: int = option(0, panel=RUNTIME, check=number(minimum=0, integer=True),
+    seed: int = option(0, panel=RUNTIME, check=number(minimum=0, maximum=2**63 - 1, integer=True),
                        help="Seed of everything random in the run (noise, crops, "
                             "--weights random).")
     device: str = option("auto", panel=RUNTIME, check=_device,
@@ -126,6 +126,20 @@ class LossOptions(DescriptorOptions):
         super().check()
         not_all_zero((self.content_weight, self.style_weight, self.tv_weight),
                      ("content", "style", "TV weights"))
+        # Names are looked up now, in the registries (no torch), not after the images load.
+        from styx.core.plugins import descriptors, loss_spec
+        from styx.core.specs import checked_options
+
+        checked_options(descriptors().get(self.descriptor), self.descriptor_options)
+        loss_spec(self.content_loss, target="features")
+        checked_options(loss_spec(self.style_loss, target="features"), self.style_loss_options)
+        loss_spec(self.tv_loss, target="image")
+
+    def layer_selections(self) -> tuple[dict[str, float] | None, dict[str, float] | None]:
+        """``(content_layers, style_layers)`` as chosen: ``{layer: weight}``, or None for the
+        descriptor's defaults. A method whose layer options take other values (gatys'
+        ``balanced``) says here what they select."""
+        return self.content_layers, self.style_layers
 
     @property
     def style_loss_options(self) -> dict[str, Any]:
@@ -177,7 +191,8 @@ class TrainingOptions(RuntimeOptions):
         default_text="keep each photo's own resolution",
         help="Resize every photo to this shorter side before cropping.")
     lr: float = option(1e-3, panel=TRAINING, check=number(above=0),
-                       help="Adam learning rate.")
+                       help="Learning rate (of Adam, unless the method brings its own "
+                            "optimizer).")
     lr_decay: float = option(0.8, panel=TRAINING, check=number(above=0, maximum=1),
                              help="Multiply the learning rate by this ...")
     lr_decay_every: int = option(2000, panel=TRAINING, check=number(minimum=0, integer=True),
@@ -240,6 +255,9 @@ class ModelOutputOptions(Config):
 class ModelRunOptions(RuntimeOptions, ColorOptions):
     """Running a trained feed-forward model on photos."""
 
+    #: A trained generator runs in full precision unless asked (its outputs are what a
+    #: user compares); bf16 on a GPU is one --amp away.
+    amp: str = "off"
     long_side: int | None = option(None, check=number(minimum=1, integer=True, optional=True),
                                    default_text="the photo's own size",
                                    help="Resize each content image to this long side first.")

@@ -6,11 +6,13 @@ A checkpoint holds
 * ``optimizer.state.<param>.<key>`` and ``optimizer.group.<i>.<key>``: the tensors of the
   optimizer's state dict (Adam's ``step``, ``exp_avg``, ``exp_avg_sq``, ...), flattened by
   :func:`flatten_optimizer_state`;
-* any extra named tensors (``extra.<name>``);
+* any extra named tensors (``extra.<name>``), and tensors found in the state
+  (``state.<path>``, e.g. of a scheduler);
 
 and, in the safetensors header, one JSON document (``__metadata__["styx"]``) with the step,
 the data position, the scheduler, the training config, the task's metadata and everything
-else the loop needs to continue exactly. Files are written atomically: a killed process
+else the loop needs to continue exactly (tuples, ``Counter``s and mappings with keys other
+than text survive the trip). Files are written atomically: a killed process
 leaves the previous checkpoint in place.
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,88 +39,88 @@ _HEADER_KEY = "styx"
 MODEL_PREFIX = "model."
 OPTIMIZER_PREFIX = "optimizer."
 EXTRA_PREFIX = "extra."
+STATE_PREFIX = "state."
 
 
-# -- optimizer state <-> tensors + JSON ----------------------------------------------------
-def _jsonable(value: Any, where: str) -> Any:
-    """``value`` as JSON (tuples become lists); TypeError for anything JSON cannot hold."""
+# -- optimizer and scheduler state <-> tensors + JSON ----------------------------------------
+def _jsonable(value: Any, where: str, tensors: dict[str, torch.Tensor] | None = None) -> Any:
+    """``value`` as JSON, reversibly (:func:`_from_jsonable`): tuples, non-finite floats,
+    mappings with keys that are not text (``MultiStepLR``'s milestones, a ``Counter``)
+    are tagged. A tensor anywhere inside goes into ``tensors`` under its path ``where``
+    and is replaced by a reference; without ``tensors`` it is a TypeError, as is anything
+    else JSON cannot hold."""
+    if isinstance(value, torch.Tensor):
+        if tensors is None:
+            raise TypeError(f"{where}: cannot store a Tensor as JSON")
+        tensors[where] = value
+        return {"__tensor__": where}
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else {"__float__": repr(value)}
     if isinstance(value, (list, tuple)):
-        return {"__tuple__": [_jsonable(v, where) for v in value]} if isinstance(value, tuple) \
-            else [_jsonable(v, where) for v in value]
+        items = [_jsonable(v, f"{where}.{i}", tensors) for i, v in enumerate(value)]
+        return {"__tuple__": items} if isinstance(value, tuple) else items
     if isinstance(value, Mapping):
-        if not all(isinstance(k, str) for k in value):
-            raise TypeError(f"{where}: only string keys can be stored, got {list(value)}")
-        return {k: _jsonable(v, f"{where}.{k}") for k, v in value.items()}
+        if isinstance(value, Counter) or not all(isinstance(k, str) for k in value):
+            tag = "__counter__" if isinstance(value, Counter) else "__items__"
+            return {tag: [[_jsonable(k, f"{where}.key", None),
+                           _jsonable(v, f"{where}.{k}", tensors)] for k, v in value.items()]}
+        return {k: _jsonable(v, f"{where}.{k}", tensors) for k, v in value.items()}
     raise TypeError(f"{where}: cannot store a {type(value).__name__} as JSON")
 
 
-def _from_jsonable(value: Any) -> Any:
+def _from_jsonable(value: Any, tensors: Mapping[str, torch.Tensor] | None = None) -> Any:
     if isinstance(value, list):
-        return [_from_jsonable(v) for v in value]
+        return [_from_jsonable(v, tensors) for v in value]
     if isinstance(value, dict):
-        if set(value) == {"__tuple__"}:
-            return tuple(_from_jsonable(v) for v in value["__tuple__"])
-        if set(value) == {"__float__"}:
+        keys = set(value)
+        if keys == {"__tensor__"}:
+            name = value["__tensor__"]
+            if tensors is None or name not in tensors:
+                raise KeyError(f"tensor {name!r} is missing")
+            return tensors[name]
+        if keys == {"__tuple__"}:
+            return tuple(_from_jsonable(v, tensors) for v in value["__tuple__"])
+        if keys == {"__float__"}:
             return float(value["__float__"])
-        return {k: _from_jsonable(v) for k, v in value.items()}
+        if keys in ({"__items__"}, {"__counter__"}):
+            pairs = {_hashable(_from_jsonable(k)): _from_jsonable(v, tensors)
+                     for k, v in next(iter(value.values()))}
+            return Counter(pairs) if keys == {"__counter__"} else pairs
+        return {k: _from_jsonable(v, tensors) for k, v in value.items()}
     return value
+
+
+def _hashable(key: Any) -> Any:
+    return tuple(_hashable(k) for k in key) if isinstance(key, list) else key
 
 
 def flatten_optimizer_state(state_dict: Mapping[str, Any], prefix: str = OPTIMIZER_PREFIX
                             ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Split ``optimizer.state_dict()`` into named tensors and a JSON-able description.
 
-    Works for any ``torch.optim`` optimizer: per-parameter state values that are tensors
-    become ``{prefix}state.<param>.<key>``; numbers, tuples and other plain values go to
-    the JSON part, as do the param groups (a tensor inside a group, e.g. a tensor ``lr``,
-    becomes ``{prefix}group.<i>.<key>``). :func:`unflatten_optimizer_state` inverts it.
+    Works for any ``torch.optim`` optimizer: per-parameter state tensors (also inside lists,
+    as L-BFGS keeps them) become ``{prefix}state.<param>.<key>[.<index>]``; numbers, tuples
+    and other plain values go to the JSON part, as do the param groups (a tensor inside a
+    group, e.g. a tensor ``lr``, becomes ``{prefix}group.<i>.<key>``).
+    :func:`unflatten_optimizer_state` inverts it.
     """
     tensors: dict[str, torch.Tensor] = {}
-    state_json = {
-        str(param_id): _split_tensors(param_state, f"{prefix}state.{param_id}",
-                                      f"optimizer state {param_id}", tensors)
-        for param_id, param_state in state_dict.get("state", {}).items()}
-    groups_json = [
-        _split_tensors(group, f"{prefix}group.{index}", f"optimizer param group {index}",
-                       tensors)
-        for index, group in enumerate(state_dict.get("param_groups", []))]
+    state_json = {str(param_id): _jsonable(dict(param_state), f"{prefix}state.{param_id}",
+                                           tensors)
+                  for param_id, param_state in state_dict.get("state", {}).items()}
+    groups_json = [_jsonable(dict(group), f"{prefix}group.{index}", tensors)
+                   for index, group in enumerate(state_dict.get("param_groups", []))]
     return tensors, {"state": state_json, "param_groups": groups_json}
-
-
-def _split_tensors(values: Mapping[str, Any], name: str, what: str,
-                   tensors: dict[str, torch.Tensor]) -> dict[str, Any]:
-    """``values`` as JSON: each tensor goes into ``tensors`` as ``name.<key>`` and is
-    replaced by a ``{"__tensor__": "name.<key>"}`` reference."""
-    entry: dict[str, Any] = {}
-    for key, value in values.items():
-        if isinstance(value, torch.Tensor):
-            tensors[f"{name}.{key}"] = value
-            entry[key] = {"__tensor__": f"{name}.{key}"}
-        else:
-            entry[key] = _jsonable(value, f"{what}.{key}")
-    return entry
 
 
 def unflatten_optimizer_state(tensors: Mapping[str, torch.Tensor], description: Mapping[str, Any]
                               ) -> dict[str, Any]:
     """The ``optimizer.state_dict()`` that :func:`flatten_optimizer_state` split up."""
-
-    def value_of(value: Any) -> Any:
-        if isinstance(value, dict) and set(value) == {"__tensor__"}:
-            name = value["__tensor__"]
-            if name not in tensors:
-                raise KeyError(f"optimizer tensor {name!r} is missing")
-            return tensors[name]
-        return _from_jsonable(value)
-
-    state = {int(param_id): {key: value_of(v) for key, v in entry.items()}
+    state = {int(param_id): _from_jsonable(entry, tensors)
              for param_id, entry in description.get("state", {}).items()}
-    groups = [{key: value_of(v) for key, v in group.items()}
-              for group in description.get("param_groups", [])]
+    groups = [_from_jsonable(group, tensors) for group in description.get("param_groups", [])]
     return {"state": state, "param_groups": groups}
 
 
@@ -141,8 +144,9 @@ def checkpoint_tensors(model_state: Mapping[str, torch.Tensor],
     tensors: dict[str, torch.Tensor] = {}
     for key, value in model_state.items():
         tensors[MODEL_PREFIX + key] = value
+    # Tensors in the state (a scheduler's, say) are stored as state.<path> tensors.
     document: dict[str, Any] = {"format": FORMAT, "version": VERSION,
-                                "state": _jsonable(dict(state), "checkpoint state")}
+                                "state": _jsonable(dict(state), STATE_PREFIX[:-1], tensors)}
     if optimizer_state is not None:
         optimizer_tensors, description = flatten_optimizer_state(optimizer_state)
         tensors.update(optimizer_tensors)
@@ -207,7 +211,10 @@ def read_checkpoint(source: str | os.PathLike[str] | bytes, *, name: str | None 
         except (KeyError, ValueError, TypeError, AttributeError) as error:
             raise StyxError(f"{label} has a damaged optimizer state: {_short(error)}", hint) \
                 from None
-    state = _from_jsonable(document.get("state", {}))
+    try:
+        state = _from_jsonable(document.get("state", {}), tensors)
+    except KeyError as error:
+        raise StyxError(f"{label} has a damaged state: {_short(error)}", hint) from None
     if not isinstance(state, dict):
         raise StyxError(f"{label} has a damaged state", hint)
     return Checkpoint(model=model, optimizer=optimizer, state=state, extra=extra)

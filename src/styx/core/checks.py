@@ -27,15 +27,19 @@ def check_number(value: Any, label: str, *, minimum: float | None = None,
     ``maximum`` inclusive ones. Text such as ``"1e-3"`` is accepted."""
     if isinstance(value, bool):
         raise StyxError(f"bad {label} {value!r}", hint or "give a number")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise StyxError(f"bad {label} {value!r}",
-                        hint or ("give a whole number" if integer else "give a number")) from None
-    if integer:
-        if not (math.isfinite(number) and number.is_integer()):
-            raise StyxError(f"bad {label} {value!r}", hint or "give a whole number")
-        number = int(number)
+    if integer and (isinstance(value, int) or
+                    (isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value))):
+        number: float | int = int(value)  # exactly, however large (a seed of 2**60)
+    else:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise StyxError(f"bad {label} {value!r}", hint or
+                            ("give a whole number" if integer else "give a number")) from None
+        if integer:
+            if not (math.isfinite(number) and number.is_integer()):
+                raise StyxError(f"bad {label} {value!r}", hint or "give a whole number")
+            number = int(number)
     bounds = []
     if above is not None:
         bounds.append(f"> {above:g}")
@@ -43,7 +47,8 @@ def check_number(value: Any, label: str, *, minimum: float | None = None,
         bounds.append(f">= {minimum:g}")
     if maximum is not None:
         bounds.append(f"<= {maximum:g}")
-    ok = math.isfinite(number) and (above is None or number > above) and \
+    ok = (isinstance(number, int) or math.isfinite(number)) and \
+        (above is None or number > above) and \
         (minimum is None or number >= minimum) and (maximum is None or number <= maximum)
     if not ok:
         kind = "whole number" if integer else "finite number"
@@ -125,6 +130,8 @@ def key_values(value: Any, label: str) -> dict[str, Any]:
         return {}
     if isinstance(value, dict):
         return {str(key).strip().replace("-", "_"): item for key, item in value.items()}
+    if not isinstance(value, (str, Iterable)):
+        raise StyxError(f"bad {label} {value!r}", "write KEY=VALUE, e.g. pooling=avg")
     items = [value] if isinstance(value, str) else list(value)
     options: dict[str, Any] = {}
     for item in items:

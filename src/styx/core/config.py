@@ -121,10 +121,8 @@ class Config:
 
     def __post_init__(self) -> None:
         for info in options_of(type(self)):
+            check = info.option.check or _type_check(info.annotation)
             value = getattr(self, info.field)
-            if isinstance(value, (str, os.PathLike)) and _is_path(info.annotation):
-                value = Path(value)  # a path option given as text
-            check = info.option.check
             setattr(self, info.field, value if check is None else check(value, info.flag))
         self.check()
 
@@ -165,7 +163,7 @@ class Config:
         values.update(given)
         for info in known.values():
             if info.required and info.field not in values:
-                raise StyxError(f"missing {info.flag}", info.option.help)
+                raise StyxError(f"missing {info.flag}", f"give {info.flag}: {info.option.help}")
         return cls(**values)
 
     def with_options(self, **options: Any) -> Self:
@@ -229,11 +227,52 @@ def _option_meta(cls: type, name: str) -> Option | None:
     return None
 
 
-def _is_path(annotation: Any) -> bool:
-    if annotation is Path:
-        return True
-    return typing.get_origin(annotation) in (typing.Union, types.UnionType) and \
-        Path in typing.get_args(annotation)
+def _split_optional(annotation: Any) -> tuple[Any, bool]:
+    """``(the type, whether None is allowed)`` of ``X`` or ``X | None``."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        rest = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(rest) == 1:
+            return rest[0], len(rest) < len(typing.get_args(annotation))
+    return annotation, False
+
+
+_TRUE = ("true", "yes", "on", "1")
+_FALSE = ("false", "no", "off", "0")
+
+
+def _type_check(annotation: Any) -> Any:
+    """The check a field without one gets from its type: bools, whole and real numbers,
+    text and paths are checked (and text such as ``"false"`` or ``"3"`` read); None only
+    where the type allows it. Other types are left as given."""
+    kind, may_be_none = _split_optional(annotation)
+    if kind not in CLI_TYPES:
+        return None
+
+    def check(value: Any, label: str) -> Any:
+        if value is None:
+            if may_be_none:
+                return None
+            raise StyxError(f"missing {label}", f"give a value to {label}")
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in _TRUE or text in _FALSE:
+                return text in _TRUE
+            raise StyxError(f"bad {label} {value!r}", "give true or false")
+        if kind in (int, float):
+            from styx.core.checks import check_number
+
+            return check_number(value, label, integer=kind is int)
+        if not isinstance(value, (str, os.PathLike)):
+            raise StyxError(f"bad {label} {value!r}",
+                            "give a path" if kind is Path else "give text")
+        if kind is Path:
+            if not str(value).strip():
+                raise StyxError(f"empty {label}", "give a path")
+            return Path(value)
+        return str(value)
+    return check
 
 
 #: Types the command line parses directly.
@@ -261,7 +300,8 @@ def cli_type_of(info: OptionInfo) -> Any:
 
 
 def describe_options(cls: type[Config]) -> list[dict[str, Any]]:
-    """JSON-ready descriptions of the options of ``cls`` (for ``styx list`` and forms)."""
+    """JSON-ready descriptions of the command-line options of ``cls``: what a form (the
+    studio) or a listing needs to offer them without importing the config's method."""
     out = []
     for info in options_of(cls):
         if not info.option.cli:

@@ -109,15 +109,13 @@ def train_generator(task: Any, config: Any, *, plan: TrainingPlan | None = None,
     from styx.core.training import adam, step_decay, train, training_settings
 
     plan = plan or plan_training(config)
+    task = _CheckedTask(task)  # a model the store cannot rebuild fails before any training
     # --overwrite starts afresh; the old run's checkpoint stays until the first new one.
     result = train(task, None if content_dir is None else Path(content_dir).expanduser(),
                    config, run_dir=plan.run_dir, resume=config.resume,
                    restart=config.overwrite and not config.resume, log_json=config.log_json,
                    optimizer=optimizer or adam, scheduler=scheduler or step_decay, hook=hook)
     generator = result.model.cpu().eval()
-    if not isinstance(generator, Generator):
-        raise TypeError(f"{type(task).__name__}.build_model() made a "
-                        f"{type(generator).__name__}, not a styx.core.generator.Generator")
     metadata = dict(task.metadata())
     metadata["architecture"] = generator.architecture()
     settings = training_settings(config)
@@ -140,6 +138,44 @@ def train_generator(task: Any, config: Any, *, plan: TrainingPlan | None = None,
                           overwrite=config.overwrite or config.resume)
     return TrainedModel(path=path, name=plan.name, generator=generator, metadata=metadata,
                         result=result)
+
+
+class _CheckedTask:
+    """A training task whose model is checked as soon as it is built: a
+    :class:`~styx.core.generator.Generator` of the class its method registers, whose
+    architecture is JSON and rebuilds a network of the same shape. Anything else would
+    train for hours and then save a model that cannot be loaded (a plugin bug)."""
+
+    def __init__(self, task: Any) -> None:
+        self._task = task
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._task, name)
+
+    def build_model(self) -> Generator:
+        import json
+
+        from styx.core.method import generator_class, method_spec
+
+        model = self._task.build_model()
+        task = type(self._task).__name__
+        if not isinstance(model, Generator):
+            raise TypeError(f"{task}.build_model() made a {type(model).__name__}, not a "
+                            "styx.core.generator.Generator")
+        method = self._task.metadata().get("method")
+        if not isinstance(method, str):
+            raise TypeError(f"{task}.metadata() names no 'method'")
+        registered = generator_class(method_spec(method))
+        if not isinstance(model, registered):
+            raise TypeError(f"{task} builds a {type(model).__name__}, but method {method!r} "
+                            f"registers {registered.__name__} as its generator")
+        architecture = json.loads(json.dumps(model.architecture()))
+        rebuilt = type(model).from_architecture(architecture)
+        shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+        if {k: tuple(v.shape) for k, v in rebuilt.state_dict().items()} != shapes:
+            raise TypeError(f"{type(model).__name__}.from_architecture(architecture()) does "
+                            "not rebuild the same network")
+        return model
 
 
 # -- loading -------------------------------------------------------------------------------
@@ -169,9 +205,9 @@ class Model:
     def __call__(self, image: Any = None, **options: Any) -> Any:
         from PIL import Image
 
-        from styx.api import stylize
+        from styx.core.method import run_method
 
-        result = stylize(self.method, image, model=self, **options)
+        result = run_method(self.method, image, model=self, **options)
         return result.to_pil() if isinstance(image, Image.Image) else result.image
 
     stylize = __call__

@@ -76,8 +76,7 @@ class Generator(nn.Module):
             raise StyxError(f"{type(self).__name__} takes no option "
                             + ", ".join(repr(k) for k in options))
         if image is None:
-            raise StyxError("this generator stylises a content image; none was given",
-                            "give a content image")
+            raise no_image_given()
         return {"image": image}
 
     def example_inputs(self, batch: int = 1, height: int = 64, width: int = 64
@@ -89,6 +88,12 @@ class Generator(nn.Module):
         image = torch.rand(batch, 3, height, width, generator=generator).to(device) \
             if self.takes_image else None
         return self.make_inputs(image, size=(height, width), batch=batch, generator=generator)
+
+
+def no_image_given() -> StyxError:
+    """The error of a generator that stylises a content image, called without one."""
+    return StyxError("this generator stylises a content image; none was given",
+                     "give a content image")
 
 
 def _device_of(module: nn.Module) -> torch.device:

@@ -52,6 +52,11 @@ def layer_selection(value: str | Mapping[str, float] | None, *,
         return None
     if isinstance(value, str):
         layers = parse_layer_weights(value)
+    elif isinstance(value, (list, tuple)):  # names alone: weight 1 each
+        layers = parse_layer_weights(",".join(str(name) for name in value))
+    elif not isinstance(value, Mapping):
+        raise StyxError(f"bad {what} layers {value!r}",
+                        "give text such as relu1_1:0.2,relu2_1, names, or {layer: weight}")
     else:
         layers = {str(layer): float(check_number(weight, f"weight of {what} layer {layer!r}:",
                                                  minimum=0))

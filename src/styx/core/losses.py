@@ -24,8 +24,6 @@ from typing import Any, Protocol
 
 import torch
 
-from styx.core.errors import StyxError
-
 
 class FeatureLoss(Protocol):
     def prepare(self, features: torch.Tensor) -> torch.Tensor: ...
@@ -37,20 +35,9 @@ class ImageLoss(Protocol):
     def __call__(self, image: torch.Tensor) -> torch.Tensor: ...
 
 
-def loss_spec(name: str, *, target: str | None = None) -> Any:
-    """The spec of the registered loss ``name``; a StyxError unless it is of kind ``target``
-    ("features" or "image")."""
-    from styx.core.plugins import losses
-
-    spec = losses().get(name)
-    if target is not None and spec.target != target:
-        raise StyxError(f"loss {spec.name!r} works on {spec.target}, not on {target}",
-                        f"choose a loss with target {target!r}: see 'styx list losses'")
-    return spec
-
-
 def build_loss(name: str, *, target: str | None = None, **options: Any) -> Any:
     """Build the registered loss ``name`` with ``options``; check it is of kind ``target``."""
+    from styx.core.plugins import loss_spec
     from styx.core.specs import checked_options
 
     spec = loss_spec(name, target=target)

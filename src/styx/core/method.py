@@ -164,40 +164,78 @@ def method_spec(name: str) -> MethodSpec:
 def _part(spec: MethodSpec, attribute: str, what: str) -> Any:
     target = getattr(spec, attribute)
     if target is None:
-        groups = {"run": "'styx run'", "train": "'styx train'", "generator": "'styx export'"}
-        raise StyxError(f"method {spec.name!r} cannot {what}",
-                        f"see 'styx list methods' for what each method does "
-                        f"({groups.get(what, what)})")
+        raise StyxError(f"method {spec.name!r} {what}",
+                        "see 'styx list methods' for what each method does")
     return load_target(target)
 
 
 def run_config_class(spec: MethodSpec) -> type[Config]:
-    return _part(spec, "config", "run")
+    return _part(spec, "config", "cannot run")
 
 
 def run_function(spec: MethodSpec) -> Callable[..., RunResult]:
-    return _part(spec, "run", "run")
+    return _part(spec, "run", "cannot run")
 
 
 def train_config_class(spec: MethodSpec) -> type[Config]:
-    return _part(spec, "train_config", "train")
+    return _part(spec, "train_config", "cannot train")
 
 
 def train_function(spec: MethodSpec) -> Callable[..., Any]:
-    return _part(spec, "train", "train")
+    return _part(spec, "train", "cannot train")
 
 
 def generator_class(spec: MethodSpec) -> type:
-    return _part(spec, "generator", "generator")
+    return _part(spec, "generator", "trains no generator")
+
+
+#: Keywords of :func:`run_method` itself: a method's config may not name fields so.
+RUN_KEYWORDS = ("method", "content", "styles", "model", "config", "progress", "callback")
+
+
+def run_method(method: str, content: ImageInput | None = None,
+               styles: ImageInput | Sequence[ImageInput] | None = None, *, model: Any = None,
+               config: Config | None = None, progress: bool = False,
+               callback: Callable[[StepInfo], None] | None = None,
+               **options: Any) -> RunResult:
+    """Run ``method``: the body of ``styx.stylize`` (see there), which a loaded model's
+    ``__call__`` uses too."""
+    spec = method_spec(method)
+    config_class = run_config_class(spec)
+    reserved = sorted({info.field for info in config_class.options()} & set(RUN_KEYWORDS))
+    if reserved:
+        raise TypeError(f"{config_class.__name__} has fields named like the keywords of "
+                        f"styx.stylize: {', '.join(reserved)}")
+    settings = make_config(config_class, config, options)
+    style_list = [] if styles is None else \
+        list(styles) if isinstance(styles, (list, tuple)) else [styles]
+    if spec.feed_forward:
+        from styx.core.feedforward import load_model
+
+        if model is None:
+            raise StyxError(f"method {spec.name!r} runs a trained model; none was given",
+                            "pass model=NAME (see styx.list_models())")
+        if style_list:
+            raise StyxError(f"method {spec.name!r} takes no style images: its model holds "
+                            "the style", "leave the styles out")
+        model = load_model(model, method=spec.name)
+    elif model is not None:
+        raise StyxError(f"method {spec.name!r} runs no trained model",
+                        "leave model= out (feed-forward methods take one)")
+    elif style_list and not spec.uses_styles:
+        raise StyxError(f"method {spec.name!r} takes no style images", "leave the styles out")
+    settings.check_inputs(contents=0 if content is None else 1, styles=len(style_list))
+    request = RunRequest(content=content, styles=style_list, model=model, progress=progress,
+                         callback=callback)
+    return run_function(spec)(request, settings)
 
 
 def make_config(config_class: type[Config], config: Config | None, options: dict[str, Any],
                 ) -> Config:
-    """``config`` (or the class's defaults) with ``options`` applied, checked; a config of
-    another class is a StyxError."""
+    """``config`` (or the class's defaults) with ``options`` applied, checked again (a
+    config changed by assignment since it was made is checked too); a config of another
+    class is a StyxError."""
     if config is not None and not isinstance(config, config_class):
         raise StyxError(f"config is a {type(config).__name__}, not a {config_class.__name__}",
                         f"give a {config_class.__name__} or keyword options")
-    if config is not None and not options:
-        return config
     return config_class.from_options(options, base=config)

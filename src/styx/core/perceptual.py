@@ -33,9 +33,10 @@ def layer_weights(options: LossOptions) -> tuple[dict[str, float], dict[str, flo
     from styx.core.plugins import descriptors
 
     spec = descriptors().get(options.descriptor)
-    content = dict(options.content_layers) if options.content_layers is not None \
+    content_layers, style_layers = options.layer_selections()
+    content = dict(content_layers) if content_layers is not None \
         else dict.fromkeys(spec.default_content_layers, 1.0)
-    style = dict(options.style_layers) if options.style_layers is not None \
+    style = dict(style_layers) if style_layers is not None \
         else dict.fromkeys(spec.default_style_layers, 1.0)
     return content, style
 
@@ -52,9 +53,9 @@ def build_objective(options: LossOptions, *, seed: int = 0,
     layers), an unknown layer, loss or option: StyxErrors.
     """
     from styx.core.descriptor import build_descriptor
-    from styx.core.losses import build_loss, loss_spec
+    from styx.core.losses import build_loss
     from styx.core.objective import PerceptualObjective
-    from styx.core.plugins import descriptors
+    from styx.core.plugins import descriptors, loss_spec
 
     spec = descriptors().get(options.descriptor)
     content_layers, style_layers = layer_weights(options)

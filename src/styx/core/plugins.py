@@ -288,3 +288,13 @@ def methods() -> Registry[MethodSpec]:
 
 def exporters() -> Registry[ExporterSpec]:
     return get_plugins().exporters
+
+
+def loss_spec(name: str, *, target: str | None = None) -> LossSpec:
+    """The spec of the registered loss ``name``; a StyxError unless it is of kind ``target``
+    ("features" or "image"). Imports nothing heavy."""
+    spec = losses().get(name)
+    if target is not None and spec.target != target:
+        raise StyxError(f"loss {spec.name!r} works on {spec.target}, not on {target}",
+                        f"choose a loss with target {target!r}: see 'styx list losses'")
+    return spec

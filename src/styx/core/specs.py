@@ -245,11 +245,17 @@ class ExporterSpec(Spec):
             raise ValueError(f"{what}: suffix must be like '.onnx', got {self.suffix!r}")
 
     def exports(self, method: str) -> bool:
-        """Whether this exporter can export models of ``method``."""
-        from styx.core.registry import normalize_name
+        """Whether this exporter can export models of ``method`` (names or aliases)."""
+        if not self.methods:
+            return True
+        from styx.core.plugins import methods
 
-        return not self.methods or normalize_name(method) in {
-            normalize_name(m) for m in self.methods}
+        registry = methods()
+
+        def canonical(name: str) -> str:
+            return registry.get(name).name if name in registry else name
+
+        return canonical(method) in {canonical(m) for m in self.methods}
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "suffix": self.suffix, "methods": list(self.methods)}

@@ -17,6 +17,7 @@ and the resume checks in :mod:`styx.core.checkpoint`, the process group in
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import random
@@ -226,7 +227,8 @@ class _Run:
         self.run_dir = run_dir
         self.checkpoint_path = run_dir / CHECKPOINT_NAME
         self.log = RunLog(main=ctx.main, quiet=config.quiet, log_json=log_json)
-        self.task_metadata = to_jsonable(task.metadata())
+        # As it reads back from JSON (tuples as lists; what JSON lacks, as text).
+        self.task_metadata = json.loads(json.dumps(to_jsonable(task.metadata()), default=str))
         self.images: ContentImages | None = None
         self.skipped: dict[str, str] = {}
         self.reported: set[str] = set()

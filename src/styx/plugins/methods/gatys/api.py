@@ -169,7 +169,7 @@ class GatysRun:
                 self.set_targets(content, styles)
                 if image is None:
                     init = self.first_init(content).to(self.device)
-                    if config.balance_style_layers and self.objective.style_layers:
+                    if config.balances_style_layers and self.objective.style_layers:
                         self.objective.balance_style_layers(init)
                 else:
                     init = resize_to(image, content.shape[-2:])

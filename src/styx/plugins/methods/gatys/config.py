@@ -118,8 +118,6 @@ class GatysConfig(LossOptions, ColorOptions, RuntimeOptions):
 
     def check(self) -> None:
         super().check()
-        if self.style_layers == BALANCED:
-            self.style_layers, self.balance_style_layers = None, True
         if self.scales is not None:
             if any(b <= a for a, b in itertools.pairwise(self.scales)):
                 raise StyxError(f"scales {','.join(map(str, self.scales))} do not grow",
@@ -143,6 +141,17 @@ class GatysConfig(LossOptions, ColorOptions, RuntimeOptions):
                             "image(s)", "give one --style-blend weight per style image")
 
     # -- what the values mean ----------------------------------------------------------------
+    def layer_selections(self) -> tuple[dict[str, float] | None, dict[str, float] | None]:
+        # 'balanced' selects the descriptor's default style layers.
+        style = None if self.style_layers == BALANCED else self.style_layers
+        return self.content_layers, style
+
+    @property
+    def balances_style_layers(self) -> bool:
+        """Whether the style layer weights are balanced (--balance-style-layers, or
+        --style-layers balanced)."""
+        return self.balance_style_layers or self.style_layers == BALANCED
+
     @property
     def scale_sizes(self) -> tuple[int | None, ...]:
         """Long sides, coarse to fine; ``(None,)`` means the content's own size (a tensor

@@ -73,14 +73,6 @@ def synthesize_texture(model: Model, size: tuple[int, int], *, seed: int | None,
                        ) -> torch.Tensor:
     """A batch x 3 x H x W texture of ``size`` (H, W). A texture generator turns noise
     into texture; a stylisation network is given a uniform-noise image as its content,
-    which yields the style's texture laid over noise."""
-    import torch
-
-    from styx.core.data import mix_seed
-
-    content = None
-    if model.generator.takes_image:
-        generator = torch.Generator().manual_seed(mix_seed("texture-content", seed))
-        content = torch.rand(batch, 3, *size, generator=generator)
-    return apply_generator(model, content, seed=seed, device=device, amp=amp, size=size,
-                           batch=batch)
+    which yields the style's texture laid over noise. ``seed`` fixes both (None: fresh)."""
+    return apply_generator(model, None, seed=seed, device=device, amp=amp, size=size,
+                           batch=batch, texture=True)

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from styx.core.errors import StyxError
-from styx.core.generator import Generator, random_like
+from styx.core.generator import Generator, no_image_given, random_like
 from styx.plugins.methods.texture_nets.config import NORMS, PADDINGS, GeneratorConfig
 
 __all__ = ["NORMS", "PADDINGS", "GeneratorConfig", "TextureNetwork", "build_generator",
@@ -147,24 +147,29 @@ class TextureNetwork(Generator):
 
     def make_inputs(self, image: torch.Tensor | None, *, size: tuple[int, int] | None = None,
                     batch: int = 1, generator: torch.Generator | None = None,
-                    **options: Any) -> dict[str, torch.Tensor]:
-        """The image (a stylisation network) and noise drawn from ``generator``."""
-        if options:
-            raise StyxError("texture-nets takes no option " + ", ".join(map(repr, options)))
-        inputs: dict[str, torch.Tensor] = {}
-        if self.takes_image:
-            if image is None:
-                raise StyxError("this generator stylises a content image; none was given",
-                                "pass a content image, or use a texture generator")
-            inputs["image"] = image
+                    texture: bool = False) -> dict[str, torch.Tensor]:
+        """The image (a stylisation network) and noise drawn from ``generator``.
+
+        ``texture=True`` with no image: a texture of ``size`` from a stylisation network,
+        whose content is then uniform noise too (drawn after the noise inputs).
+        """
+        if image is not None:
             batch, height, width = image.shape[0], image.shape[-2], image.shape[-1]
-        elif size is not None:
+        elif size is not None and (texture or not self.takes_image):
             height, width = size
+        elif self.takes_image:
+            raise no_image_given()
         else:
             raise StyxError("a texture generator needs an output size")
+        device = None if image is None else image.device
+        inputs: dict[str, torch.Tensor] = {}
         if self.config.noise_channels:
             inputs["noise"] = self.make_noise(batch, height, width, generator=generator,
-                                              device=None if image is None else image.device)
+                                              device=device)
+        if self.takes_image:
+            inputs["image"] = image if image is not None else random_like(
+                (batch, 3, height, width), generator=generator,
+                device=self.to_rgb.weight.device)
         return inputs
 
     # -- noise -----------------------------------------------------------------------------
@@ -194,8 +199,7 @@ class TextureNetwork(Generator):
         content = image
         if cfg.content_channels:
             if content is None:
-                raise StyxError("this generator stylises a content image; none was given",
-                                "pass a content image, or use a texture generator")
+                raise no_image_given()
             if content.dim() != 4 or content.shape[1] != 3:
                 raise StyxError(f"expected an N x 3 x H x W content image, "
                                 f"got shape {tuple(content.shape)}")
