@@ -160,6 +160,12 @@ def test_the_generated_commands_train_and_run_it(shade, styx_cli):
     summary = json.loads(result.stdout)
     assert summary["iterations"] == 2 and summary["name"] == "cli"
     assert styx.load_model("cli").generator.width == 3
+    said = styx_cli("train", "shade", "--content-dir", str(shade["photos"]), "--name", "said",
+                    "--iterations", "1", "--image-size", "16", "--device", "cpu")
+    assert said.exit_code == 0 and "saved model said to" in said.stderr
+    quiet = styx_cli("train", "shade", "--content-dir", str(shade["photos"]), "--name", "hush",
+                     "--iterations", "1", "--image-size", "16", "--device", "cpu", "-q")
+    assert quiet.exit_code == 0 and quiet.stderr == "" and quiet.stdout == ""
 
     photo = shade["photos"] / "p0.png"
     out = shade["root"] / "out.png"

@@ -336,6 +336,10 @@ def test_disabled_plugins_are_never_imported(make_dist, monkeypatch):
     # pluggy blocks the name too, so it cannot sneak in later
     assert plugins.add_plugin(plugin_for("register_losses", "x"), name="noisy-one") is None
     assert len(plugins.losses) == 0
+    # a name a disabled plugin might have given says so
+    with pytest.raises(StyxError, match="unknown method") as caught:
+        plugins.methods.get("noisy-method")
+    assert "noisy-one, noisy_two disabled by STYX_DISABLE_PLUGINS" in caught.value.hint
 
 
 def test_the_same_entry_point_name_from_two_distributions(make_dist):

@@ -45,7 +45,7 @@ def _train(spec: MethodSpec, config_class: type[Config], values: dict[str, Any])
     summary = trained.summary()
     if io["json"]:
         typer.echo(json.dumps(summary))
-    else:
+    elif not io["quiet"]:  # -q: no notes, as in every command
         skipped = summary["skipped_files"]
         note = f" ({skipped} unreadable file(s) skipped)" if skipped else ""
         typer.echo(f"saved model {trained.name or trained.path} to {trained.path}{note}",

@@ -100,10 +100,14 @@ class Plugins:
     def __init__(self) -> None:
         self.manager = pluggy.PluginManager("styx")
         self.manager.add_hookspecs(hookspecs)
-        self.descriptors: Registry[DescriptorSpec] = Registry("descriptor", self._failed)
-        self.losses: Registry[LossSpec] = Registry("loss", self._failed)
-        self.methods: Registry[MethodSpec] = Registry("method", self._failed)
-        self.exporters: Registry[ExporterSpec] = Registry("exporter", self._failed)
+        def disabled() -> list[str]:
+            return self.disabled
+
+        self.descriptors: Registry[DescriptorSpec] = Registry("descriptor", self._failed,
+                                                              disabled)
+        self.losses: Registry[LossSpec] = Registry("loss", self._failed, disabled)
+        self.methods: Registry[MethodSpec] = Registry("method", self._failed, disabled)
+        self.exporters: Registry[ExporterSpec] = Registry("exporter", self._failed, disabled)
         self.info: list[PluginInfo] = []
         self.failures: list[PluginFailure] = []
         self.disabled: list[str] = []

@@ -23,10 +23,13 @@ _key = normalize_name
 class Registry(Generic[S]):
     """The specs of one kind (descriptors, losses, methods or exporters)."""
 
-    def __init__(self, kind: str, failed: Callable[[], Iterable[str]] = tuple) -> None:
+    def __init__(self, kind: str, failed: Callable[[], Iterable[str]] = tuple,
+                 disabled: Callable[[], Iterable[str]] = tuple) -> None:
         self.kind = kind
-        #: The names of plugins that failed to load, mentioned when a lookup fails.
+        #: The names of plugins that failed to load, or were disabled, mentioned when a
+        #: lookup fails.
         self._failed = failed
+        self._disabled = disabled
         self._specs: dict[str, S] = {}
         self._names: dict[str, str] = {}  # key of a name or alias -> canonical name
 
@@ -64,8 +67,11 @@ class Registry(Generic[S]):
             hint = f"choose one of: {', '.join(self.names())}"
         broken = sorted(set(self._failed()))
         if broken:
-            return f"{hint}; plugin(s) {', '.join(broken)} failed to load, see 'styx plugins'"
-        return f"{hint}; see 'styx plugins'" if not self._specs else hint
+            hint = f"{hint}; plugin(s) {', '.join(broken)} failed to load, see 'styx plugins'"
+        off = sorted(set(self._disabled()))
+        if off:
+            hint = f"{hint}; plugin(s) {', '.join(off)} disabled by STYX_DISABLE_PLUGINS"
+        return f"{hint}; see 'styx plugins'" if not self._specs and not broken else hint
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and _key(name) in self._names
