@@ -10,9 +10,14 @@ Prints one JSON document:
   ``build_objective`` makes from the same ``GatysConfig``) at the same size, memory format
   and precision, tapping the same layers with a trivial loss (so everything styx adds on top,
   losses, Gram matrices, optimiser, bookkeeping, is the difference). ``ratio`` = styx /
-  floor; the target is <= 1.10. The floor is measured before and after styx and averaged.
+  floor; the target is <= 1.05. The floor is measured before and after styx and averaged.
   Each measurement runs in its own process, so ``peak_rss_mb`` (and ``cuda_peak_mb`` on a
   GPU) is that measurement's peak.
+* ``paired``: the same two steps measured in one process, in ``--rounds`` alternating rounds
+  of ``--steps`` steps each (the run's own objective and descriptor, its L-BFGS step with
+  best-image tracking and the loss read every step, against the bare forward + backward):
+  ``ratio`` is the median of the rounds' ratios. On a shared machine this is the steadier
+  number; ``per_step`` also gives peak memory.
 * ``time_to_loss``: at ``--target-size`` px, the target loss is what a single-scale run
   reaches after ``--target-steps`` steps; reported are the wall seconds (setup included)
   of a single-scale run and of a coarse-to-fine run (half size first for
@@ -43,6 +48,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sizes", default="256,512", help="long sides for the per-step timing")
     parser.add_argument("--steps", type=int, default=5, help="timed steps per measurement")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps first")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="alternating rounds of the paired measurement")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--amp", default="auto", help="auto, bf16, fp16 or off")
     parser.add_argument("--weights", default="random")
@@ -176,7 +183,66 @@ def worker_to_target(options: argparse.Namespace) -> dict:
             "seconds": reached.get("seconds", time.perf_counter() - started)}
 
 
-WORKERS = {"floor": worker_floor, "styx": worker_styx, "to_target": worker_to_target}
+def worker_paired(options: argparse.Namespace) -> dict:
+    """Styx's step and the floor in one process, in alternating rounds of ``--steps`` steps:
+    a busy machine slows both alike, so the ratio of each round is steadier than that of
+    measurements in separate processes minutes apart."""
+    import torch
+
+    from styx.core.device import autocast
+    from styx.core.method import RunRequest
+    from styx.plugins.methods.gatys.api import GatysRun
+    from styx.plugins.methods.gatys.config import GatysConfig
+    from styx.plugins.methods.gatys.optimize import optimize_scale
+
+    content, style = _images(options.size)
+    config = GatysConfig(weights=options.weights, device=options.device, amp=options.amp)
+    run = GatysRun(config, RunRequest(content=content, styles=[style]))
+    run.load_images()
+    run.build_objective()
+    run.set_targets(run.content, run.styles)
+    init = run.first_init(run.content).to(run.device)
+    descriptor, layers, device = run.objective.descriptor, run.objective.layers, run.device
+
+    def floor_times(steps: int) -> list[float]:
+        image = init.clone().requires_grad_(True)
+        times = []
+        for _ in range(steps):
+            start = time.perf_counter()
+            image.grad = None
+            x = image.contiguous(memory_format=torch.channels_last) \
+                if config.channels_last else image
+            with autocast(device, config.amp):
+                features = descriptor(x, layers)
+            sum(f.float().mean() for f in features.values()).backward()
+            _sync(device)
+            times.append(time.perf_counter() - start)
+        return times
+
+    def styx_times(steps: int) -> list[float]:
+        stamps = [time.perf_counter()]
+
+        def on_step(*_: object) -> None:
+            _sync(device)
+            stamps.append(time.perf_counter())
+
+        optimize_scale(run.loss_fn, init, optimizer=config.optimizer, steps=steps,
+                       lr=config.learning_rate, lbfgs_history=config.lbfgs_history,
+                       read_every=1, on_step=on_step, scaler=run.scaler)
+        return [b - a for a, b in itertools.pairwise(stamps)]
+
+    floor_times(options.warmup)
+    styx_times(options.warmup)
+    rounds = []
+    for _ in range(options.rounds):
+        floor = statistics.median(floor_times(options.steps))
+        styx = statistics.median(styx_times(options.steps))
+        rounds.append({"styx": styx, "floor": floor, "ratio": styx / floor})
+    return {"rounds": rounds, **_peak_memory(device)}
+
+
+WORKERS = {"floor": worker_floor, "styx": worker_styx, "to_target": worker_to_target,
+           "paired": worker_paired}
 
 
 # -- the parent --------------------------------------------------------------------------------
@@ -184,7 +250,8 @@ def run_worker(name: str, options: argparse.Namespace, **extra) -> dict:
     argv = [sys.executable, __file__, "--worker", name, "--steps", str(options.steps),
             "--warmup", str(options.warmup), "--device", options.device, "--amp", options.amp,
             "--weights", options.weights, "--target-steps", str(options.target_steps),
-            "--coarse-steps", str(options.coarse_steps), "--max-steps", str(options.max_steps)]
+            "--coarse-steps", str(options.coarse_steps), "--max-steps", str(options.max_steps),
+            "--rounds", str(options.rounds)]
     for key, value in extra.items():
         if value is not None:
             argv += [f"--{key.replace('_', '-')}", str(value)]
@@ -212,6 +279,17 @@ def per_step(options: argparse.Namespace, size: int) -> dict:
             "floor_cuda_peak_mb": floor_before["cuda_peak_mb"]}
            if "cuda_peak_mb" in styx else {}),
     }
+
+
+def paired(options: argparse.Namespace, size: int) -> dict:
+    result = run_worker("paired", options, size=size)
+    ratios = [r["ratio"] for r in result["rounds"]]
+    return {"size": size, "rounds": len(ratios),
+            "styx_s_per_step": round(statistics.median(r["styx"] for r in result["rounds"]), 4),
+            "floor_s_per_step": round(statistics.median(r["floor"] for r in result["rounds"]),
+                                      4),
+            "ratio": round(statistics.median(ratios), 3),
+            "round_ratios": [round(r, 3) for r in ratios]}
 
 
 def time_to_loss(options: argparse.Namespace) -> dict:
@@ -256,6 +334,7 @@ def main() -> None:
         "optimizer": "lbfgs",
         "timed_steps": options.steps,
         "per_step": [per_step(options, size) for size in sizes],
+        "paired": [paired(options, size) for size in sizes],
     }
     if not options.skip_time_to_loss:
         report["time_to_loss"] = time_to_loss(options)
