@@ -96,16 +96,14 @@ def _export(spec: MethodSpec, formats: dict[str, tuple[ExporterSpec, type[Config
     if not formats:
         raise StyxError(f"no exporter is installed, so nothing can export {spec.name} models",
                         "'styx list exporters' lists them; exporters are plugins")
-    chosen = [formats[key][0] for key in formats if io[key]]
+    chosen = [formats[key] for key in formats if io[key]]
     if not chosen:
         raise StyxError("no format chosen", "give one of " + ", ".join(
             f"--{exporter.name}" for exporter, _ in formats.values()))
     if len(chosen) > 1:
-        raise StyxError("give one format at a time: " + ", ".join(f"--{e.name}" for e in chosen))
-    exporter = chosen[0]
-    if not exporter.exports(spec.name):
-        raise StyxError(f"exporter {exporter.name!r} cannot export {spec.name} models",
-                        f"it exports {', '.join(exporter.methods)}")
+        raise StyxError("give one format at a time: "
+                        + ", ".join(f"--{e.name}" for e, _ in chosen))
+    exporter, config_class = chosen[0]
     own = {name: value for name, value in options.items() if exporter in owners[name]}
     for name, value in options.items():
         if name not in own and value is not None:
@@ -122,7 +120,6 @@ def _export(spec: MethodSpec, formats: dict[str, tuple[ExporterSpec, type[Config
     from styx.core.feedforward import load_model
 
     loaded = load_model(model, method=spec.name)
-    config_class = next(c for e, c in formats.values() if e is exporter)
     config = config_from_cli(config_class, own) if config_class is not None else None
     written = export(loaded, exporter.name, io["output"], config=config,
                      overwrite=io["overwrite"])

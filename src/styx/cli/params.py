@@ -48,8 +48,7 @@ def _plain(value: Any, cli_type: Any) -> bool:
     return cli_type in (str, int) and type(value) is cli_type
 
 
-def option_parameter(info: OptionInfo, *, name: str | None = None,
-                     given_only: bool = False) -> inspect.Parameter:
+def option_parameter(info: OptionInfo, *, given_only: bool = False) -> inspect.Parameter:
     """The typer parameter of one config option (a TypeError for a type the command line
     cannot parse). ``given_only``: the command receives None unless the option is given
     (its default is only shown), so a command can tell which options were used."""
@@ -86,8 +85,8 @@ def option_parameter(info: OptionInfo, *, name: str | None = None,
                 f"{meta.help} [required with it]"
         default = typer.Option(None, *_flags(info), show_default=False, **common)
         annotation = cli_type | None
-    return inspect.Parameter(name or info.field, inspect.Parameter.KEYWORD_ONLY,
-                             default=default, annotation=annotation)
+    return inspect.Parameter(info.field, inspect.Parameter.KEYWORD_ONLY, default=default,
+                             annotation=annotation)
 
 
 #: The order of the help panels: a method's own options first, where it runs last.
@@ -157,8 +156,6 @@ def make_command(doc: str, parameters: list[inspect.Parameter],
 def split_values(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     io = {k[len(IO):]: v for k, v in values.items() if k.startswith(IO)}
     return io, {k: v for k, v in values.items() if not k.startswith(IO)}
-
-
 
 
 #: ``-q/--quiet`` and ``--json``: every generated command has them.

@@ -59,23 +59,24 @@ def run_command(spec: MethodSpec) -> Callable[..., None]:
         body = _run_feed_forward
     else:
         io = [
-            io_parameter("content", typer.Argument(None, metavar="CONTENT", show_default=False,
-                                          help="Content image [default: the sample photo "
-                                               "shipped with styx]."), Path | None),
-            *([io_parameter("styles", typer.Argument(None, metavar="STYLE", show_default=False,
-                                            help="Style image(s) [default: the sample "
-                                                 "painting shipped with styx]."),
-                   list[Path] | None)] if spec.uses_styles else []),
-            io_parameter("output", typer.Option(..., "--output", "-o",
-                                       help="Output image (.png, .jpg, .webp, .bmp, .tif)."),
-                Path),
-            io_parameter("save_every", typer.Option(0, "--save-every",
-                                           help="Also write the image every N steps, as "
-                                                "OUT.00100.png etc. (0: never)."), int),
-            io_parameter("log_json", typer.Option(None, "--log-json", show_default=False,
-                                         help="Write a JSON log of the run (settings, "
-                                              "result, per-step losses) to this file."),
+            io_parameter("content", typer.Argument(
+                None, metavar="CONTENT", show_default=False,
+                help="Content image [default: the sample photo shipped with styx]."),
                 Path | None),
+            *([io_parameter("styles", typer.Argument(
+                None, metavar="STYLE", show_default=False,
+                help="Style image(s) [default: the sample painting shipped with styx]."),
+                list[Path] | None)] if spec.uses_styles else []),
+            io_parameter("output", typer.Option(
+                ..., "--output", "-o", help="Output image (.png, .jpg, .webp, .bmp, .tif)."),
+                Path),
+            io_parameter("save_every", typer.Option(
+                0, "--save-every",
+                help="Also write the image every N steps, as OUT.00100.png etc. (0: never)."),
+                int),
+            optional_option("log_json", "--log-json", annotation=Path,
+                            help="Write a JSON log of the run (settings, result, per-step "
+                                 "losses) to this file."),
         ]
         body = _run_optimisation
     io += output_flags()

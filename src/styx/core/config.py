@@ -284,16 +284,11 @@ def cli_type_of(info: OptionInfo) -> Any:
     with ``None`` taken out. A TypeError if that is not a type the command line knows."""
     if info.option.cli_type is not None:
         return info.option.cli_type
-    annotation = info.annotation
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        rest = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if len(rest) == 1:
-            annotation = rest[0]
-            origin = typing.get_origin(annotation)
+    annotation, _ = _split_optional(info.annotation)
     if annotation in CLI_TYPES:
         return annotation
-    if origin is list and typing.get_args(annotation) in ((str,), (Path,)):
+    if typing.get_origin(annotation) is list and \
+            typing.get_args(annotation) in ((str,), (Path,)):
         return annotation
     raise TypeError(f"option {info.field!r} has type {info.annotation!r}, which the command "
                     "line cannot parse: give option(cli_type=str) and a check that reads text")

@@ -222,14 +222,15 @@ def load_model(name_or_path: str | os.PathLike[str] | Model, *,
     its method's registration. ``method``: refuse a model of another method. A missing or
     damaged model, or one of a method that is not installed, is a StyxError."""
     from styx.core.method import generator_class, method_spec
-    from styx.core.modelstore import read_model
+    from styx.core.modelstore import read_model, resolve_model
 
     if isinstance(name_or_path, Model):
         model = name_or_path
         _check_method(model.method, method, model.name)
         return model
     label = str(name_or_path)
-    state, metadata = read_model(name_or_path)
+    folder = resolve_model(name_or_path)
+    state, metadata = read_model(folder)
     trained_by = metadata.get("method")
     if not isinstance(trained_by, str):
         raise StyxError(f"model {label!r} names no method in its metadata",
@@ -261,9 +262,7 @@ def load_model(name_or_path: str | os.PathLike[str] | Model, *,
         first = str(error).strip().splitlines()[-1].strip()
         raise StyxError(f"model {label!r} does not fit its architecture: {first}",
                         "the model is damaged; train or copy it again") from None
-    from styx.core.modelstore import resolve_model
-
-    return Model(generator, metadata, resolve_model(name_or_path))
+    return Model(generator, metadata, folder)
 
 
 def _check_method(trained_by: str, wanted: str | None, label: str) -> None:

@@ -55,7 +55,7 @@ def build_objective(options: LossOptions, *, seed: int = 0,
     from styx.core.descriptor import build_descriptor
     from styx.core.losses import build_loss
     from styx.core.objective import PerceptualObjective
-    from styx.core.plugins import descriptors, loss_spec
+    from styx.core.plugins import descriptors
 
     spec = descriptors().get(options.descriptor)
     content_layers, style_layers = layer_weights(options)
@@ -72,12 +72,9 @@ def build_objective(options: LossOptions, *, seed: int = 0,
     names = {"content": (options.content_loss, "features", {}),
              "style": (options.style_loss, "features", options.style_loss_options),
              "tv": (options.tv_loss, "image", {})}
-    built = {}
-    for term, (name, target, loss_options) in names.items():
-        if in_use[term]:
-            built[term] = build_loss(name, target=target, **loss_options)
-        else:
-            loss_spec(name, target=target)  # a misspelt name fails even when unused
+    # The names, of unused terms too, were looked up when the options were checked.
+    built = {term: build_loss(name, target=target, **loss_options)
+             for term, (name, target, loss_options) in names.items() if in_use[term]}
     used_layers = [*(content_layers if in_use["content"] else {}),
                    *(style_layers if in_use["style"] else {})]
     descriptor = build_descriptor(spec.name, options.weights, seed=seed, device=device,

@@ -74,10 +74,6 @@ class GeneratorConfig(GeneratorOptions):
         """Channels of the ``noise`` input: ``noise_channels`` for each scale."""
         return self.noise_channels * self.scales
 
-    @property
-    def texture_only(self) -> bool:
-        return self.content_channels == 0
-
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GeneratorConfig:
         """The config a model's metadata stores; settings this styx does not know are a
