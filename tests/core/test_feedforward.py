@@ -150,6 +150,10 @@ def test_a_loaded_model_stylises_tensors_and_pil_images(shade):
     torch.testing.assert_close(out, expected)
     with pytest.raises(StyxError, match="no content image"):
         model()
+    # Full precision unless asked: --amp reaches the generator.
+    assert ModelRunOptions().amp == "off"
+    low = model(tensor, device="cpu", amp="bf16")
+    assert not torch.equal(low, out) and (low - out).abs().max() < 0.05
 
 
 def test_the_generated_commands_train_and_run_it(shade, styx_cli):
