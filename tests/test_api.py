@@ -64,7 +64,9 @@ def test_listing_functions(tmp_path, monkeypatch):
     assert {"content", "gram", "tv"} <= {spec.name for spec in styx.list_losses()}
     assert isinstance(styx.list_exporters(), list)
     assert styx.list_models() == []
-    train_config = styx.method_config("texture-nets", train=True, style="s.png", texture=True)
+    (tmp_path / "s.png").write_bytes(b"")
+    train_config = styx.method_config("texture-nets", train=True, style=tmp_path / "s.png",
+                                      texture=True)
     assert train_config.tv_weight == 1e-3 and train_config.default_model_name() == "s"
 
 

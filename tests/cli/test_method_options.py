@@ -62,7 +62,8 @@ def test_gatys_takes_every_loss_option_the_bundle_declares():
 
 
 def test_texture_nets_checks_the_loss_weights_before_reading_anything(styx_cli, tmp_path):
-    result = styx_cli("train", "texture-nets", "--style", str(tmp_path / "missing.jpg"),
+    (tmp_path / "broken.jpg").write_bytes(b"not an image")  # read only after the checks
+    result = styx_cli("train", "texture-nets", "--style", str(tmp_path / "broken.jpg"),
                       "--texture", "--output", str(tmp_path / "model"),
                       "--content-weight", "0", "--style-weight", "0", "--tv-weight", "0")
     assert result.exit_code == 2

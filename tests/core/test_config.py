@@ -161,10 +161,12 @@ def test_the_device_is_checked_when_the_config_is_made():
             RuntimeOptions(device=bad)
 
 
-def test_fields_without_a_check_are_checked_by_their_type():
+def test_fields_without_a_check_are_checked_by_their_type(tmp_path):
     from styx.plugins.methods.texture_nets.config import TextureNetsTrainConfig
 
-    base = {"style": "s.png", "content_dir": "photos"}
+    (tmp_path / "s.png").write_bytes(b"")
+    (tmp_path / "photos").mkdir()
+    base = {"style": tmp_path / "s.png", "content_dir": tmp_path / "photos"}
     with pytest.raises(StyxError, match="missing --style"):
         TextureNetsTrainConfig(**{**base, "style": None})
     assert TextureNetsTrainConfig(**base, texture="false").texture is False
@@ -175,6 +177,10 @@ def test_fields_without_a_check_are_checked_by_their_type():
         TextureNetsTrainConfig(**base, run_dir="")
     with pytest.raises(StyxError, match="bad --style 3"):
         TextureNetsTrainConfig(**{**base, "style": 3})
+    with pytest.raises(StyxError, match="bad --style .*: not found"):
+        TextureNetsTrainConfig(**{**base, "style": tmp_path / "nope.png"})
+    with pytest.raises(StyxError, match="bad --content-dir .*: a file, not a folder"):
+        TextureNetsTrainConfig(**{**base, "content_dir": tmp_path / "s.png"})
     names = TextureNetsTrainConfig(**base, style_layers=["relu1_1", "relu2_1"])
     assert names.style_layers == {"relu1_1": 1.0, "relu2_1": 1.0}
     with pytest.raises(StyxError, match="bad --descriptor-option 5"):

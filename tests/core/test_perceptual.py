@@ -152,5 +152,5 @@ def test_loss_metadata_records_the_layers_used():
     metadata = options.loss_metadata({}, {"relu1_1": 1.0})
     assert metadata["content_layers"] == {} and metadata["style_layers"] == {"relu1_1": 1.0}
     assert metadata["weights"] == "random"
-    assert metadata["style_loss_options"] == {"normalization": "gatys"}
+    assert metadata["loss_options"] == {"style": {"normalization": "gatys"}}
     assert list(metadata)[:2] == ["descriptor", "weights"]

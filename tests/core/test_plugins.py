@@ -139,12 +139,14 @@ def test_duplicate_names_across_plugins_keep_the_first():
     plugins.add_plugin(plugin_for("register_methods", "same"), name="first")
     plugins.add_plugin(plugin_for("register_methods", "same", "other"), name="second")
     assert plugins.methods.get("same").plugin == "first"
+    assert plugins.methods.get("second:same").plugin == "second"
     assert plugins.methods.get("other").plugin == "second"
-    [failure] = plugins.failures
-    assert failure.name == "second" and failure.stage == "register_methods"
-    assert "'first'" in failure.error and "'second'" in failure.error
+    assert plugins.failures == []
+    [refused] = plugins.refused
+    assert (refused.name, refused.plugin, refused.holder) == ("same", "second", "first")
     assert [i.registered for i in plugins.info] == [{"methods": ["same"]},
-                                                    {"methods": ["other"]}]
+                                                    {"methods": ["second:same", "other"]}]
+    assert "'first'" in plugins.info[1].warnings[0]
 
 
 def test_an_alias_clashing_with_another_plugins_name_is_refused():
@@ -156,9 +158,10 @@ def test_an_alias_clashing_with_another_plugins_name_is_refused():
     plugins = Plugins()
     plugins.add_plugin(plugin_for("register_losses", "old"), name="a")
     plugins.add_plugin(Aliased(), name="b")
-    assert plugins.losses.names() == ["old"]
-    assert "new" not in plugins.losses  # refused whole, not half-registered
-    assert plugins.failures[0].name == "b"
+    assert plugins.losses.names() == ["new", "old"]
+    assert plugins.losses.get("old").plugin == "a"
+    assert plugins.losses.get("b:old").name == "new"
+    assert plugins.failures == [] and len(plugins.refused) == 1
 
 
 def test_an_implementation_may_take_fewer_arguments_than_the_spec():

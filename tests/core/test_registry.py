@@ -57,14 +57,54 @@ def test_empty_registry_points_at_styx_plugins():
     assert "styx plugins" in error.value.hint
 
 
-def test_duplicate_name_or_alias_is_refused_whole(registry):
-    with pytest.raises(StyxError, match="already registered by plugin 'p'") as error:
-        registry.add(loss("fresh", "Content", plugin="q"))
-    assert "'q'" in str(error.value)
-    assert "fresh" not in registry  # nothing half-added
-    with pytest.raises(StyxError):
-        registry.add(loss("Gram", plugin="q"))
+def test_a_taken_alias_is_refused_and_the_rest_registered(registry):
+    added = registry.add(loss("fresh", "Content", plugin="q"))
+    assert added.name == "fresh" and registry.get("fresh").plugin == "q"
+    assert registry.get("content").plugin == "p"  # the holder keeps it
+    assert registry.get("q:content").name == "fresh"  # the refused alias, qualified
+    [refused] = registry.refused
+    assert (refused.name, refused.plugin, refused.holder) == ("Content", "q", "p")
+    assert "'p'" in refused.message() and "'q:Content'" in refused.message()
+
+
+def test_a_taken_name_leaves_the_spec_its_qualified_name_only(registry):
+    added = registry.add(loss("Gram", "gramish", plugin="q"))
+    assert added.name == "q:Gram" and added.aliases == ()
     assert registry.get("gram").plugin == "p"
+    assert registry.get("q:gram") is added and registry.get("Q:GRAMISH") is added
+    assert registry.get("p:gram").plugin == "p"
+    assert "gramish" not in registry  # no plain alias of a refused spec
+    assert registry.get(added.name) is added  # spec.name finds the spec again
+    assert "q:Gram" in registry.names()
+
+
+def test_a_builtin_takes_its_names_back_whatever_the_order():
+    reg: Registry[LossSpec] = Registry("loss")
+    early = reg.add(loss("gram", "mine", plugin="extra"))
+    assert early.name == "gram"
+    reg.add(loss("gram", "style", plugin="losses"), builtin=True)
+    assert reg.get("gram").plugin == "losses" and reg.is_builtin(reg.get("gram"))
+    assert reg.get("extra:gram").plugin == "extra"
+    assert reg.get("extra:gram").name == "extra:gram"
+    assert "mine" not in reg
+    [refused] = reg.refused
+    assert refused.holder == "losses" and refused.holder_builtin
+    # and a later plugin cannot take it either
+    assert reg.add(loss("style", plugin="late")).name == "late:style"
+
+
+def test_one_plugin_registering_a_name_twice_is_an_error(registry):
+    with pytest.raises(StyxError, match="registered twice by plugin 'p'"):
+        registry.add(loss("gram"))
+
+
+def test_qualified_lookups_explain_what_is_missing(registry):
+    with pytest.raises(StyxError, match="no plugin 'nope'") as error:
+        registry.get("nope:gram")
+    assert "p" in error.value.hint
+    with pytest.raises(StyxError) as error:
+        registry.get("p:gramm")
+    assert "content, gram, total_variation" in error.value.hint
 
 
 def test_iteration_is_sorted_and_counts_canonical_names(registry):

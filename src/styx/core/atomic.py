@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,24 +92,65 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
 def check_writable_file(path: str | os.PathLike[str], *, what: str = "output") -> Path:
     """Check, before any long work, that a file can be written at ``path``.
 
-    ``path`` must not be a folder, and its folder must exist or be creatable (the nearest
-    existing ancestor is a writable folder). ``what`` names the file in errors. Returns
-    ``path`` as a Path (``~`` expanded); creates nothing.
+    ``path`` must not be a folder, and its folder must exist or be creatable, and
+    writable (see :func:`check_writable_folder`). ``what`` names the file in errors.
+    Returns ``path`` as a Path (``~`` expanded); leaves nothing behind.
     """
     path = Path(path).expanduser()
     if path.is_dir():
         raise StyxError(f"{what} {path} is a folder", "give a file name, e.g. out.png"
                         if what == "output" else "give a file name")
-    ancestor = path.parent
-    while not ancestor.exists():
-        if ancestor.is_symlink() or ancestor == ancestor.parent:  # dangling link / root
-            break
-        ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        raise StyxError(f"cannot create the folder for {path}: {ancestor} is not a folder")
-    if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise StyxError(f"cannot write to {ancestor} (for {path}): permission denied")
+    check_writable_folder(path.parent, what=f"{what} {path}")
     return path
+
+
+def check_writable_folder(folder: str | os.PathLike[str], *, what: str) -> Path:
+    """Check, before any long work, that files can be written in ``folder``.
+
+    The folder (and any missing parents) is created and a file written in it, then both
+    are removed: permissions, read-only mounts and pseudo-filesystems such as ``/proc``
+    are all caught, even for root, which ``os.access`` would wave through. ``what`` (the
+    option and its value) begins the error. Returns ``folder`` as a Path.
+    """
+    folder = Path(folder).expanduser()
+    missing: list[Path] = []
+    ancestor = folder
+    while not ancestor.exists() and not ancestor.is_symlink() and ancestor != ancestor.parent:
+        missing.append(ancestor)
+        ancestor = ancestor.parent
+    if ancestor.exists() and not ancestor.is_dir():
+        raise StyxError(f"cannot write {what}: {ancestor} is a file, not a folder",
+                        "give a path in a folder")
+    for attempt in range(3):
+        created: list[Path] = []
+        probing = False
+        try:
+            for parent in reversed(missing):
+                try:
+                    parent.mkdir()
+                except FileExistsError:  # another process (a DDP rank) made it meanwhile
+                    continue
+                created.append(parent)
+            probing = True
+            handle, probe = tempfile.mkstemp(dir=folder, prefix=".styx-probe-")
+            os.close(handle)
+            os.unlink(probe)
+            break
+        except OSError as error:
+            if isinstance(error, FileNotFoundError) and probing and not folder.is_dir() \
+                    and attempt < 2:
+                continue  # another process (a DDP rank) removed its probe folder meanwhile
+            reason = error.strerror or type(error).__name__
+            where = folder if probing or not error.filename else error.filename
+            raise StyxError(f"cannot write {what}: {reason} ({where})",
+                            "choose a folder you can write to") from None
+        finally:
+            for parent in reversed(created):
+                try:
+                    parent.rmdir()
+                except OSError:
+                    pass
+    return folder
 
 
 def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:

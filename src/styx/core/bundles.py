@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from styx.core.checks import choice, key_values, not_all_zero, number, optional, text
-from styx.core.config import Config, option
+from styx.core.config import Config, option, to_jsonable
 from styx.core.errors import StyxError
 from styx.core.layers import layer_selection
 
@@ -52,6 +52,51 @@ def _device(value: Any, label: str) -> str:
     if re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", text):
         return text
     raise StyxError(f"bad {label} {value!r}", "use auto, cpu, cuda, cuda:N or mps")
+
+
+#: The terms of a perceptual objective, each scored by a registered loss.
+TERMS = ("content", "style", "tv")
+
+
+def _loss_options(value: Any, label: str) -> dict[str, dict[str, Any]]:
+    """``["style.normalization=gatys", "tv.power=1"]`` (or a mapping of mappings) ->
+    ``{"style": {"normalization": "gatys"}, "tv": {"power": "1"}}``; which term a loss's
+    name stands for is settled by :meth:`LossOptions.check`."""
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        out = {}
+        for name, values in value.items():
+            if not isinstance(values, Mapping):
+                raise StyxError(f"bad {label} {name}={values!r}",
+                                "give {TERM: {KEY: VALUE}}, e.g. {'style': "
+                                "{'normalization': 'gatys'}}")
+            out[str(name).strip()] = key_values(dict(values), label)
+        return out
+    items = [value] if isinstance(value, str) else list(value)
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        name, dot, rest = str(item).partition(".")
+        if not dot or not name.strip() or "=" in name:
+            raise StyxError(f"bad {label} {item!r}",
+                            "write TERM.KEY=VALUE, e.g. style.normalization=gatys")
+        out.setdefault(name.strip(), {}).update(key_values([rest], label))
+    return out
+
+
+def _check_layer_names(spec: Any, layers: Mapping[str, float], what: str) -> None:
+    """Layer names the descriptor's spec does not list are StyxErrors now (a spec that
+    lists no layers leaves the check to the built descriptor)."""
+    if not spec.layers:
+        return
+    known = {*spec.layers, *spec.layer_aliases}
+    for layer in layers:
+        if layer not in known:
+            from styx.core.suggest import did_you_mean
+
+            raise StyxError(f"bad --{what}-layers: descriptor {spec.name!r} has no layer "
+                            f"{layer!r}", did_you_mean(layer, known) or
+                            f"'styx list layers {spec.name}' prints its layer names")
 
 
 def _layers(what: str):
@@ -89,6 +134,15 @@ class DescriptorOptions(Config):
         cli_type=list[str], check=key_values,
         help="A descriptor option, e.g. pooling=avg (repeatable).")
 
+    def check(self) -> None:
+        super().check()
+        if self.weights.lower() not in ("imagenet", "random"):
+            path = Path(self.weights).expanduser()
+            if not path.is_file():
+                raise StyxError(f"bad --weights {self.weights!r}: "
+                                + ("it is a folder" if path.is_dir() else "no such file"),
+                                "give imagenet, random or a .safetensors/.pth file")
+
 
 @dataclass(kw_only=True)
 class LossOptions(DescriptorOptions):
@@ -118,22 +172,84 @@ class LossOptions(DescriptorOptions):
                              help="Registered feature loss for style ('styx list losses').")
     tv_loss: str = option("tv", panel=LOSS, check=text(),
                           help="Registered image loss for smoothness ('styx list losses').")
+    loss_options: dict[str, dict[str, Any]] = option(
+        default_factory=dict, name="loss-option", metavar="TERM.KEY=VALUE", panel=LOSS,
+        cli_type=list[str], check=_loss_options,
+        help="An option of a term's loss: TERM is content, style or tv (or the loss's "
+             "name), e.g. style.normalization=gatys (repeatable).")
     gram_normalization: str | None = option(
         None, panel=LOSS, check=optional(text()), default_text="the Gram loss's, elements",
-        help="Scaling of the Gram style loss: elements, gatys, seed-report or none.")
+        help="Scaling of the Gram style loss: elements, gatys, seed-report or none "
+             "(the same as --loss-option style.normalization=...).")
 
     def check(self) -> None:
         super().check()
         not_all_zero((self.content_weight, self.style_weight, self.tv_weight),
                      ("content", "style", "TV weights"))
-        # Names are looked up now, in the registries (no torch), not after the images load.
-        from styx.core.plugins import descriptors, loss_spec
+        # Everything is looked up and checked now, in the registries and the plugins' light
+        # options classes (no torch), not after the images or the descriptor load.
+        from styx.core.plugins import descriptors
         from styx.core.specs import checked_options
 
-        checked_options(descriptors().get(self.descriptor), self.descriptor_options)
-        loss_spec(self.content_loss, target="features")
-        checked_options(loss_spec(self.style_loss, target="features"), self.style_loss_options)
-        loss_spec(self.tv_loss, target="image")
+        spec = descriptors().get(self.descriptor)
+        checked_options(spec, self.descriptor_options, label="--descriptor-option ")
+        self.loss_options = self._by_term(self.loss_options)
+        for term in TERMS:
+            self.term_loss_options(term)
+        content_layers, style_layers = self.layer_selections()
+        for what, layers in (("content", content_layers), ("style", style_layers)):
+            _check_layer_names(spec, layers or {}, what)
+
+    def term_loss(self, term: str) -> Any:
+        """The spec of the loss chosen for ``term`` (content, style or tv)."""
+        from styx.core.plugins import loss_spec
+
+        name, target = {"content": (self.content_loss, "features"),
+                        "style": (self.style_loss, "features"),
+                        "tv": (self.tv_loss, "image")}[term]
+        return loss_spec(name, target=target)
+
+    def term_loss_options(self, term: str) -> dict[str, Any]:
+        """The options of ``term``'s loss, checked and converted by the loss's options
+        class: the ``--loss-option TERM.KEY=VALUE`` given (and, for the style term,
+        ``--gram-normalization`` as its ``normalization``)."""
+        from styx.core.specs import checked_options
+
+        given = dict(self.loss_options.get(term, {}))
+        if term == "style" and self.gram_normalization is not None:
+            if given.get("normalization", self.gram_normalization) != self.gram_normalization:
+                raise StyxError("--gram-normalization and --loss-option style.normalization "
+                                "disagree", "give one of them")
+            given["normalization"] = self.gram_normalization
+        return checked_options(self.term_loss(term), given, label=f"--loss-option {term}.")
+
+    def _by_term(self, options: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """``--loss-option`` keyed by term: a loss's name stands for the term using it."""
+        from styx.core.registry import normalize_name
+
+        by_term: dict[str, dict[str, Any]] = {}
+        for name, values in options.items():
+            key = normalize_name(name)
+            if key in TERMS:
+                term = key
+            else:
+                terms = [t for t in TERMS if self._names_loss(t, name)]
+                if len(terms) != 1:
+                    in_use = ", ".join(f"{t} ({self.term_loss(t).name})" for t in TERMS)
+                    raise StyxError(
+                        f"bad --loss-option {name}.{next(iter(values), 'KEY')}: "
+                        + (f"loss {name!r} is used by {' and '.join(terms)}" if terms else
+                           f"{name!r} is no term and no loss in use"),
+                        f"start it with a term: content, style or tv; in use: {in_use}")
+                term = terms[0]
+            by_term.setdefault(term, {}).update(values)
+        return by_term
+
+    def _names_loss(self, term: str, name: str) -> bool:
+        from styx.core.plugins import losses
+
+        registry = losses()
+        return name in registry and registry.get(name).name == self.term_loss(term).name
 
     def layer_selections(self) -> tuple[dict[str, float] | None, dict[str, float] | None]:
         """``(content_layers, style_layers)`` as chosen: ``{layer: weight}``, or None for the
@@ -143,9 +259,8 @@ class LossOptions(DescriptorOptions):
 
     @property
     def style_loss_options(self) -> dict[str, Any]:
-        """Options of the style loss: ``--gram-normalization`` as its ``normalization``."""
-        return {} if self.gram_normalization is None else \
-            {"normalization": self.gram_normalization}
+        """Options of the style loss (see :meth:`term_loss_options`)."""
+        return self.term_loss_options("style")
 
     def loss_metadata(self, content_layers: Mapping[str, float],
                       style_layers: Mapping[str, float]) -> dict[str, Any]:
@@ -161,8 +276,9 @@ class LossOptions(DescriptorOptions):
             "tv_weight": self.tv_weight,
             "content_loss": self.content_loss,
             "style_loss": self.style_loss,
-            "style_loss_options": self.style_loss_options,
             "tv_loss": self.tv_loss,
+            "loss_options": {term: to_jsonable(self.term_loss_options(term))
+                             for term in TERMS if self.term_loss_options(term)},
         }
 
 

@@ -9,6 +9,7 @@ config fields carry (see :mod:`styx.core.config`): ``check(value, label) -> valu
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -140,6 +141,28 @@ def key_values(value: Any, label: str) -> dict[str, Any]:
             raise StyxError(f"bad {label} {item!r}", "write KEY=VALUE, e.g. pooling=avg")
         options[key.strip().replace("-", "_")] = raw.strip()
     return options
+
+
+def existing_path(kind: str, *, optional: bool = False) -> Check:
+    """A check for the path of an existing ``"file"`` or ``"folder"`` (``~`` expanded);
+    ``optional`` lets None through."""
+    from pathlib import Path
+
+    def check(value: Any, label: str) -> Any:
+        if value is None and optional:
+            return None
+        if value is None:
+            raise StyxError(f"missing {label}", f"give the path of a {kind}")
+        if not isinstance(value, (str, os.PathLike)) or not str(value).strip():
+            raise StyxError(f"bad {label} {value!r}", f"give the path of a {kind}")
+        path = Path(value).expanduser()
+        found = path.is_dir() if kind == "folder" else path.is_file()
+        if not found:
+            what = "a file, not a folder" if path.is_file() else \
+                "a folder, not a file" if path.is_dir() else "not found"
+            raise StyxError(f"bad {label} {value}: {what}", f"give the path of a {kind}")
+        return path
+    return check
 
 
 def all_of(*checks: Check) -> Check:

@@ -134,6 +134,9 @@ def model_target(*, name: str | None = None, path: str | os.PathLike[str] | None
                 if name is not None else "delete the folder, or choose another path"
             raise StyxError(f"model {label!r} already exists",
                             f"{remedy} (or overwrite it where the command offers --overwrite)")
+    from styx.core.atomic import check_writable_folder
+
+    check_writable_folder(target.parent, what=f"model {label}")
     return target
 
 

@@ -41,6 +41,26 @@ def layer_weights(options: LossOptions) -> tuple[dict[str, float], dict[str, flo
     return content, style
 
 
+def used_layers(options: LossOptions, *, content: bool = True
+                ) -> tuple[dict[str, float], dict[str, float]]:
+    """``(content_layers, style_layers)`` that :func:`build_objective` will score, known
+    before anything is built: a term of weight 0 (or the content with ``content=False``)
+    uses none. A term with a positive weight and no layers (a descriptor without default
+    style layers) is a StyxError."""
+    from styx.core.plugins import descriptors
+
+    spec = descriptors().get(options.descriptor)
+    content_layers, style_layers = layer_weights(options)
+    chosen = {"content": content_layers if content and options.content_weight > 0 else {},
+              "style": style_layers if options.style_weight > 0 else {}}
+    for what, weight in (("content", options.content_weight if content else 0.0),
+                         ("style", options.style_weight)):
+        if weight > 0 and not chosen[what]:
+            raise StyxError(f"descriptor {spec.name!r} has no default {what} layers",
+                            f"give --{what}-layers (see 'styx list layers {spec.name}')")
+    return chosen["content"], chosen["style"]
+
+
 def build_objective(options: LossOptions, *, seed: int = 0,
                     device: str | torch.device | None = None,
                     content: bool = True) -> PerceptualObjective:
@@ -58,27 +78,16 @@ def build_objective(options: LossOptions, *, seed: int = 0,
     from styx.core.plugins import descriptors
 
     spec = descriptors().get(options.descriptor)
-    content_layers, style_layers = layer_weights(options)
+    content_layers, style_layers = used_layers(options, content=content)
     content_weight = options.content_weight if content else 0.0
-    if not content:
-        content_layers = {}
-    for what, weight, layers in (("content", content_weight, content_layers),
-                                 ("style", options.style_weight, style_layers)):
-        if weight > 0 and not layers:
-            raise StyxError(f"descriptor {spec.name!r} has no default {what} layers",
-                            f"give --{what}-layers (see 'styx list layers {spec.name}')")
-    in_use = {"content": content_weight > 0, "style": options.style_weight > 0,
+    in_use = {"content": bool(content_layers), "style": bool(style_layers),
               "tv": options.tv_weight > 0}
-    names = {"content": (options.content_loss, "features", {}),
-             "style": (options.style_loss, "features", options.style_loss_options),
-             "tv": (options.tv_loss, "image", {})}
-    # The names, of unused terms too, were looked up when the options were checked.
-    built = {term: build_loss(name, target=target, **loss_options)
-             for term, (name, target, loss_options) in names.items() if in_use[term]}
-    used_layers = [*(content_layers if in_use["content"] else {}),
-                   *(style_layers if in_use["style"] else {})]
+    # The names and options, of unused terms too, were checked with the options.
+    built = {term: build_loss(options.term_loss(term).name,
+                              **options.term_loss_options(term))
+             for term in in_use if in_use[term]}
     descriptor = build_descriptor(spec.name, options.weights, seed=seed, device=device,
-                                  layers=used_layers or None,
+                                  layers=[*content_layers, *style_layers] or None,
                                   **dict(options.descriptor_options))
     return PerceptualObjective(
         descriptor, content_layers=content_layers, style_layers=style_layers,

@@ -26,7 +26,7 @@ import pluggy
 
 from styx.core import hookspecs
 from styx.core.errors import StyxError
-from styx.core.registry import Registry, normalize_name
+from styx.core.registry import QUALIFIER, RefusedName, Registry, normalize_name
 from styx.core.specs import DescriptorSpec, ExporterSpec, LossSpec, MethodSpec, Spec
 from styx.core.suggest import close_matches, did_you_mean, suggestion
 
@@ -45,6 +45,9 @@ KINDS: tuple[str, ...] = tuple(attribute for attribute, _ in HOOKS.values())
 
 #: Modules a plugin must not import at import time (they make every ``styx`` command slow).
 HEAVY_MODULES: tuple[str, ...] = ("torch",)
+
+#: The distribution whose entry points are the built-ins: their names cannot be taken.
+BUILTIN_DISTRIBUTION = "styx-nst"
 
 
 @dataclass
@@ -117,7 +120,10 @@ class Plugins:
         """Import every entry point of ``group`` and run its hooks, each in isolation."""
         skip = disabled_plugins()
         owners: dict[str, str] = {}  # entry-point name -> distribution that claimed it
-        for ep in sorted(metadata.entry_points(group=group), key=lambda e: e.name):
+        def builtin_first(ep: metadata.EntryPoint) -> tuple[bool, str]:
+            return (not _is_builtin(ep.dist.name if ep.dist else ""), ep.name)
+
+        for ep in sorted(metadata.entry_points(group=group), key=builtin_first):
             dist = ep.dist.name if ep.dist else "?"
             version = ep.dist.version if ep.dist else "?"
             if ep.name in owners:
@@ -145,13 +151,21 @@ class Plugins:
                             f"imports {heavy} at import time, which slows every styx command")
 
     def add_plugin(self, plugin: ModuleType | object, *, name: str,
-                   distribution: str = "", version: str = "") -> PluginInfo | None:
+                   distribution: str = "", version: str = "",
+                   builtin: bool | None = None) -> PluginInfo | None:
         """Register one plugin object and run its hooks, each in isolation.
 
         Returns what the plugin registered, or ``None`` when the plugin is disabled or pluggy
         refused it (a hook implementation with an argument no hook spec names, a plugin name
-        already taken).
+        already taken). ``builtin`` (default: whether ``distribution`` is styx-nst): its
+        names cannot be taken by other plugins (see :mod:`styx.core.registry`).
         """
+        if builtin is None:
+            builtin = _is_builtin(distribution)
+        if QUALIFIER in name:
+            self._fail(name, distribution, "register", ValueError(
+                f"plugin name {name!r} contains {QUALIFIER!r}, which qualified names use"))
+            return None
         try:
             registered = self.manager.register(plugin, name=name)
         except Exception as exc:  # noqa: BLE001
@@ -179,14 +193,35 @@ class Plugins:
                 for spec in specs:
                     try:
                         self._check_spec(spec, spec_class, hook_name)
-                        spec = dataclasses.replace(spec, plugin=name)
-                        registry.add(spec)
+                        refusals = len(registry.refused)
+                        spec = registry.add(dataclasses.replace(spec, plugin=name),
+                                            builtin=builtin)
                     except (StyxError, TypeError, ValueError) as exc:
                         self._fail(name, distribution, hook_name, exc)
                         continue
                     info.registered.setdefault(attribute, []).append(spec.name)
+                    for refusal in registry.refused[refusals:]:
+                        self._warn_refused(refusal, info)
         self.info.append(info)
         return info
+
+    def _warn_refused(self, refusal: RefusedName, taker: PluginInfo) -> None:
+        """Say in the refused plugin's entry of ``styx plugins`` that it lost a name."""
+        owner = taker if refusal.plugin == taker.name else \
+            next((i for i in self.info if i.name == refusal.plugin), None)
+        if owner is None:
+            return
+        owner.warnings.append(refusal.message())
+        if refusal.plugin != taker.name:  # a built-in took the name back: list it so
+            kind = next(a for a in KINDS if getattr(self, a).kind == refusal.kind)
+            registered = owner.registered.get(kind, [])
+            owner.registered[kind] = [refusal.qualified if n == refusal.name else n
+                                      for n in registered]
+
+    @property
+    def refused(self) -> list[RefusedName]:
+        """Every name refused to a plugin because another (a built-in first) holds it."""
+        return [r for attribute in KINDS for r in getattr(self, attribute).refused]
 
     @staticmethod
     def _hook_kwargs(impl: Any, register: Callable[[Spec], None]) -> dict[str, Any]:
@@ -249,6 +284,10 @@ class Plugins:
 
     def _failed(self) -> list[str]:
         return [failure.name for failure in self.failures]
+
+
+def _is_builtin(distribution: str) -> bool:
+    return normalize_name(distribution) == BUILTIN_DISTRIBUTION
 
 
 def _one_line(text: str, limit: int = 300) -> str:

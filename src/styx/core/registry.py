@@ -1,8 +1,19 @@
-"""What the plugins registered, looked up by name or alias, with "did you mean" on a typo."""
+"""What the plugins registered, looked up by name or alias, with "did you mean" on a typo.
+
+A plain name (``vgg19``, ``gram``, an alias such as ``style``) means one spec. Built-in
+specs (those of the styx-nst distribution itself) always keep their names: a plugin's spec
+that claims one is *refused* the plain name, whatever the order the plugins load in, and a
+built-in registered after it takes the name back. A refused spec stays reachable by its
+qualified name ``PLUGIN:NAME`` (``extra:vgg19``), as is every spec (``vgg:vgg19``), so
+nothing a plugin registers is lost and nothing is ambiguous. A refused spec is renamed to
+its qualified name: ``spec.name`` always finds the spec it belongs to again.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from styx.core.errors import StyxError
@@ -11,6 +22,9 @@ from styx.core.suggest import close_matches, suggestion
 
 S = TypeVar("S", bound=Spec)
 
+#: Separates a plugin's name from a spec's in a qualified name, ``extra:vgg19``.
+QUALIFIER = ":"
+
 
 def normalize_name(name: str) -> str:
     """Names match case-insensitively, and '-' and '_' are the same."""
@@ -18,6 +32,37 @@ def normalize_name(name: str) -> str:
 
 
 _key = normalize_name
+
+
+def qualified_name(plugin: str, name: str) -> str:
+    """``PLUGIN:NAME``, the name that reaches ``name`` of ``plugin`` whatever else is
+    installed."""
+    return f"{plugin}{QUALIFIER}{name}"
+
+
+@dataclass(frozen=True)
+class RefusedName:
+    """A name a spec asked for but did not get, because another plugin holds it."""
+
+    kind: str
+    #: The name (or alias) refused.
+    name: str
+    #: The plugin refused, and the qualified name that still reaches its spec.
+    plugin: str
+    qualified: str
+    #: The plugin that keeps the name, and whether it is built in.
+    holder: str
+    holder_builtin: bool
+
+    def message(self) -> str:
+        keeper = "built-in plugin" if self.holder_builtin else "plugin"
+        return (f"{self.kind} name {self.name!r} of plugin {self.plugin!r} is refused: "
+                f"{keeper} {self.holder!r} has it; use {self.qualified!r} for the plugin's")
+
+    def as_dict(self) -> dict[str, object]:
+        return {"kind": self.kind, "name": self.name, "plugin": self.plugin,
+                "qualified": self.qualified, "holder": self.holder,
+                "holder_builtin": self.holder_builtin}
 
 
 class Registry(Generic[S]):
@@ -30,35 +75,112 @@ class Registry(Generic[S]):
         #: lookup fails.
         self._failed = failed
         self._disabled = disabled
-        self._specs: dict[str, S] = {}
-        self._names: dict[str, str] = {}  # key of a name or alias -> canonical name
+        self._specs: dict[str, S] = {}  # spec.name -> spec (refused ones: the qualified name)
+        self._names: dict[str, str] = {}  # key of a plain name or alias -> spec.name
+        self._by_plugin: dict[str, dict[str, str]] = {}  # plugin key -> name key -> spec.name
+        self._builtin: set[str] = set()  # spec.name of built-in specs
+        #: Names refused to a plugin because another holds them (see :class:`RefusedName`).
+        self.refused: list[RefusedName] = []
 
-    def add(self, spec: S) -> None:
-        """Add ``spec``; a name or alias already taken by another plugin is an error."""
-        for name in (spec.name, *spec.aliases):
-            owner = self._names.get(_key(name))
-            if owner is not None:
-                other = self._specs[owner]
-                raise StyxError(
-                    f"{self.kind} name {name!r} from plugin {spec.plugin!r} is already "
-                    f"registered by plugin {other.plugin!r}",
-                    "disable one of them with STYX_DISABLE_PLUGINS",
-                )
+    # -- adding ----------------------------------------------------------------------------
+    def add(self, spec: S, *, builtin: bool = False) -> S:
+        """Add ``spec`` and return it as registered.
+
+        A plain name or alias that another plugin holds is refused (and recorded in
+        :attr:`refused`) unless ``spec`` is built in and the holder is not: then the
+        holder is refused instead. A spec refused its own name is registered under its
+        qualified name (and returned so). Two specs of one plugin with one name, or a
+        qualified name taken twice, are StyxErrors.
+        """
+        plugin_names = self._by_plugin.setdefault(_key(spec.plugin), {})
+        own = (spec.name, *spec.aliases)
+        for name in own:
+            if _key(name) in plugin_names:
+                raise StyxError(f"{self.kind} name {name!r} is registered twice by plugin "
+                                f"{spec.plugin!r}", "a plugin bug: each name once")
+        if builtin:
+            for name in own:
+                holder = self._names.get(_key(name))
+                if holder is not None and holder not in self._builtin:
+                    self._refuse(self._specs[holder], name, spec.plugin, builtin=True)
+        refused = [name for name in own if _key(name) in self._names]
+        for name in refused:
+            holder = self._specs[self._names[_key(name)]]
+            self._record(spec, name, holder.plugin, holder.name in self._builtin)
+        plain = [name for name in own if name not in refused]
+        if spec.name in refused:  # reachable by its qualified name only
+            spec = dataclasses.replace(spec, name=qualified_name(spec.plugin, spec.name),
+                                       aliases=())
+            plain = []
+        if spec.name in self._specs:
+            raise StyxError(f"{self.kind} {spec.name!r} is registered twice")
         self._specs[spec.name] = spec
-        for name in (spec.name, *spec.aliases):
+        if builtin:
+            self._builtin.add(spec.name)
+        for name in plain:
             self._names[_key(name)] = spec.name
+        for name in own:
+            plugin_names[_key(name)] = spec.name
+        return spec
 
+    def _refuse(self, holder: S, name: str, taker: str, *, builtin: bool) -> None:
+        """Take ``name`` from ``holder`` (for built-in plugin ``taker``); if it is the
+        holder's own name, the holder keeps only its qualified name."""
+        self._record(holder, name, taker, builtin)
+        if _key(name) != _key(holder.name):
+            del self._names[_key(name)]
+            return
+        renamed = dataclasses.replace(holder, name=qualified_name(holder.plugin, holder.name),
+                                      aliases=())
+        del self._specs[holder.name]
+        self._specs[renamed.name] = renamed
+        for key in [k for k, v in self._names.items() if v == holder.name]:
+            del self._names[key]
+        names = self._by_plugin[_key(holder.plugin)]
+        for key in [k for k, v in names.items() if v == holder.name]:
+            names[key] = renamed.name
+
+    def _record(self, spec: S, name: str, holder: str, holder_builtin: bool) -> None:
+        self.refused.append(RefusedName(
+            kind=self.kind, name=name, plugin=spec.plugin,
+            qualified=qualified_name(spec.plugin, name), holder=holder,
+            holder_builtin=holder_builtin))
+
+    # -- looking up ------------------------------------------------------------------------
     def get(self, name: str) -> S:
-        """The spec called ``name`` (or aliased so); a clear error with suggestions if none."""
-        canonical = self._names.get(_key(name))
-        if canonical is not None:
-            return self._specs[canonical]
+        """The spec called ``name`` (or aliased so, or ``PLUGIN:NAME``); a clear error with
+        suggestions if none."""
+        found = self._find(name)
+        if found is not None:
+            return self._specs[found]
+        plugin, sep, rest = name.partition(QUALIFIER)
+        if sep and _key(plugin) not in self._by_plugin:
+            plugins = sorted(p for p, names in self._by_plugin.items() if names)
+            raise StyxError(f"unknown {self.kind} {name!r}: no plugin {plugin!r} registers a "
+                            f"{self.kind}", "plugins with one: " + ", ".join(plugins)
+                            if plugins else self.suggest(rest))
+        if sep:
+            own = sorted(dict.fromkeys(self._by_plugin[_key(plugin)].values()))
+            raise StyxError(f"unknown {self.kind} {name!r}",
+                            f"plugin {plugin!r} registers: {', '.join(own)}")
         raise StyxError(f"unknown {self.kind} {name!r}", self.suggest(name))
+
+    def _find(self, name: str) -> str | None:
+        if not isinstance(name, str):
+            return None
+        if QUALIFIER in name:
+            plugin, _, rest = name.partition(QUALIFIER)
+            return self._by_plugin.get(_key(plugin), {}).get(_key(rest))
+        return self._names.get(_key(name))
+
+    def is_builtin(self, spec: S) -> bool:
+        """Whether ``spec`` was registered by a built-in plugin."""
+        return spec.name in self._builtin
 
     def suggest(self, name: str) -> str:
         """The hint for an unknown ``name``: close names, or the choices; and the plugins
         that failed to load, which may be where ``name`` should have come from."""
-        close = close_matches(_key(name), list(self._names), cutoff=0.5)
+        close = close_matches(_key(name), list(self._names), cutoff=0.6)
         if close:
             hint = suggestion(sorted({self._names[c] for c in close}))
         elif not self._specs:
@@ -74,7 +196,7 @@ class Registry(Generic[S]):
         return f"{hint}; see 'styx plugins'" if not self._specs and not broken else hint
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and _key(name) in self._names
+        return isinstance(name, str) and self._find(name) is not None
 
     def __iter__(self) -> Iterator[S]:
         return iter(sorted(self._specs.values(), key=lambda s: s.name))
@@ -83,7 +205,8 @@ class Registry(Generic[S]):
         return len(self._specs)
 
     def names(self) -> list[str]:
-        """The canonical names, sorted (aliases left out)."""
+        """The names of every spec, sorted (aliases left out; a refused spec by its
+        qualified name)."""
         return sorted(self._specs)
 
     def __repr__(self) -> str:

@@ -31,18 +31,50 @@ def load_target(target: Target) -> Any:
     return obj
 
 
-def checked_options(spec: DescriptorSpec | LossSpec, options: dict[str, Any]
+def checked_options(spec: FactorySpec, options: dict[str, Any], *, label: str = ""
                     ) -> dict[str, Any]:
-    """``options`` for ``spec``'s factory: those set to None count as not given; an unknown
-    option is a StyxError naming the valid ones."""
+    """``options`` for ``spec``'s factory, checked before anything is built.
+
+    Options set to None count as not given; an unknown option is a StyxError naming the
+    valid ones. With the spec's ``config`` (an options class), each value is checked and
+    converted by it (``"0.5"`` from the command line becomes 0.5); ``label`` is how the
+    options are given, for errors (``"--loss-option style."``).
+    """
     given = {key: value for key, value in options.items() if value is not None}
-    unknown = sorted(set(given) - set(spec.options))
+    known = spec.option_help()
+    unknown = sorted(set(given) - set(known))
     if unknown:
-        valid = ", ".join(f"{key} ({text})" for key, text in spec.options.items())
+        from styx.core.suggest import did_you_mean
+
+        valid = ", ".join(f"{key} ({text})" for key, text in known.items())
+        close = did_you_mean(unknown[0], known)
         raise StyxError(f"{spec.kind} {spec.name!r} has no option "
                         + ", ".join(repr(u) for u in unknown),
-                        f"valid options: {valid}" if valid else "it takes no options")
-    return given
+                        (f"{close}; " if close else "") +
+                        (f"valid options: {valid}" if valid else "it takes no options"))
+    config_class = spec.options_config()
+    if config_class is None:
+        return given
+    try:
+        made = config_class.from_options(given)
+    except StyxError as error:
+        raise StyxError(_relabel(error.message, config_class, label, spec),
+                        error.hint) from None
+    return {key: getattr(made, key) for key in given}
+
+
+def _relabel(message: str, config_class: type, label: str, spec: FactorySpec) -> str:
+    """An options class's error (``bad --power 0``) as the user gave the option
+    (``bad --loss-option tv.power 0``), or naming the spec when no label is given."""
+    from styx.core.config import options_of
+
+    infos = sorted(options_of(config_class), key=lambda i: -len(i.flag))
+    for info in infos:
+        if info.flag in message:
+            if label:
+                return message.replace(info.flag, f"{label}{info.field}")
+            return message.replace(info.flag, info.field) + f" for {spec.kind} {spec.name!r}"
+    return message
 
 
 @dataclass(frozen=True)
@@ -73,37 +105,79 @@ class Spec:
             raise ValueError(f"a {type(self).__name__} needs a non-empty name, got {self.name!r}")
         if any(c.isspace() for c in self.name):
             raise ValueError(f"{self.kind} name {self.name!r} contains whitespace")
+        for name in (self.name, *(self.aliases if isinstance(self.aliases, tuple) else ())):
+            if isinstance(name, str) and ":" in name:
+                raise ValueError(f"{self.kind} name {name!r} contains ':', which qualified "
+                                 "names (PLUGIN:NAME) use")
         if not isinstance(self.summary, str):
             raise TypeError(f"{self.kind} {self.name!r}: summary must be a string")
         _check_names(self.aliases, f"{self.kind} {self.name!r}: aliases")
 
 
 @dataclass(frozen=True)
-class DescriptorSpec(Spec):
-    """A descriptor network: an image in, named feature maps out.
+class FactorySpec(Spec):
+    """A spec whose thing is built by a factory with keyword options (descriptors, losses).
 
-    ``factory(weights: str = "imagenet", **options) -> styx.core.descriptor.Descriptor``.
-    ``layers`` lists every tap in forward order; ``layer_aliases`` maps other accepted
-    names (such as the seed report's Keras names) onto them.
+    ``options`` maps each option to a one-line help; the factory then gets the values as
+    given (text, from the command line). ``config`` instead names an options class (a
+    :class:`styx.core.config.Config`, in a module that imports no torch): its fields are
+    the options, with their help, defaults and checks, and the factory gets the values
+    checked and converted, before any network is built. Give one or the other.
     """
 
     factory: Target = ""
-    layers: tuple[str, ...] = ()
-    layer_aliases: dict[str, str] = field(default_factory=dict, compare=False)
-    default_content_layers: tuple[str, ...] = ()
-    default_style_layers: tuple[str, ...] = ()
-    #: Extra keyword options of the factory, name -> one-line help (e.g. {"pooling": "max|avg"}).
+    #: Keyword options of the factory, name -> one-line help (e.g. {"pooling": "max|avg"}).
     options: dict[str, str] = field(default_factory=dict, compare=False)
-
-    kind = "descriptor"  # type: ignore[assignment]
+    #: The options class, ``"package.module:Options"`` (instead of ``options``).
+    config: Target | None = None
 
     def load(self) -> Callable[..., Any]:
         return load_target(self.factory)
 
+    def options_config(self) -> type | None:
+        """The options class, imported (None without one)."""
+        return None if self.config is None else load_target(self.config)
+
+    def option_help(self) -> dict[str, str]:
+        """Each option's one-line help, from ``options`` or the options class."""
+        config_class = self.options_config()
+        if config_class is None:
+            return dict(self.options)
+        from styx.core.config import options_of
+
+        return {info.field: info.option.help for info in options_of(config_class)}
+
+    def validate(self) -> None:
+        super().validate()
+        what = f"{self.kind} {self.name!r}"
+        _check_target(self.factory, f"{what}: factory", required=True)
+        _check_target(self.config, f"{what}: config", required=False)
+        if not isinstance(self.options, dict):
+            raise TypeError(f"{what}: options must be a dict, got {self.options!r}")
+        if self.options and self.config is not None:
+            raise ValueError(f"{what}: give options= or config=, not both")
+
+
+@dataclass(frozen=True)
+class DescriptorSpec(FactorySpec):
+    """A descriptor network: an image in, named feature maps out.
+
+    ``factory(weights: str = "imagenet", **options) -> styx.core.descriptor.Descriptor``.
+    ``layers`` lists every tap in forward order; ``layer_aliases`` maps other accepted
+    names (such as the seed report's Keras names) onto them (:func:`build_descriptor`
+    gives them to the built descriptor).
+    """
+
+    layers: tuple[str, ...] = ()
+    layer_aliases: dict[str, str] = field(default_factory=dict, compare=False)
+    default_content_layers: tuple[str, ...] = ()
+    default_style_layers: tuple[str, ...] = ()
+
+    kind = "descriptor"  # type: ignore[assignment]
+
     def validate(self) -> None:
         super().validate()
         what = f"descriptor {self.name!r}"
-        _check_target(self.factory, f"{what}: factory", required=True)
         _check_names(self.layers, f"{what}: layers")
         _check_names(self.default_content_layers, f"{what}: default_content_layers")
         _check_names(self.default_style_layers, f"{what}: default_style_layers")
@@ -123,37 +197,31 @@ class DescriptorSpec(Spec):
         return {**super().describe(), "layers": len(self.layers),
                 "default_content_layers": list(self.default_content_layers),
                 "default_style_layers": list(self.default_style_layers),
-                "options": dict(self.options)}
+                "options": self.option_help()}
 
 
 @dataclass(frozen=True)
-class LossSpec(Spec):
+class LossSpec(FactorySpec):
     """A loss. ``target`` is what it compares: "features" (per descriptor layer) or "image".
 
     ``factory(**options)`` returns a loss object (see :mod:`styx.core.losses`).
     """
 
-    factory: Target = ""
     target: str = "features"
-    options: dict[str, str] = field(default_factory=dict, compare=False)
 
     kind = "loss"  # type: ignore[assignment]
 
     #: The values ``target`` may take.
     TARGETS = ("features", "image")
 
-    def load(self) -> Callable[..., Any]:
-        return load_target(self.factory)
-
     def validate(self) -> None:
         super().validate()
-        _check_target(self.factory, f"loss {self.name!r}: factory", required=True)
         if self.target not in self.TARGETS:
             raise ValueError(f"loss {self.name!r}: target must be one of {self.TARGETS}, "
                              f"got {self.target!r}")
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "target": self.target, "options": dict(self.options)}
+        return {**super().describe(), "target": self.target, "options": self.option_help()}
 
 
 @dataclass(frozen=True)

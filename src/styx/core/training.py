@@ -193,23 +193,18 @@ def check_run_paths(run_dir: str | os.PathLike[str],
                     log_json: str | os.PathLike[str] | None = None) -> None:
     """StyxError now, before any work, for a run folder or JSON log that cannot be written:
     a run folder that is a file (or inside one), a log path that is a folder."""
-    def writable_folder(folder: Path, option: str) -> None:
-        existing = folder
-        while not existing.exists() and existing != existing.parent:
-            existing = existing.parent
-        if not existing.is_dir():
-            raise StyxError(f"{option} {folder}: {existing} is a file, not a folder",
-                            f"give a folder path to {option}")
-        if not os.access(existing, os.W_OK | os.X_OK):
-            raise StyxError(f"{option} {folder}: {existing} is not writable",
-                            f"choose a {option} you can write to")
+    from styx.core.atomic import check_writable_folder
 
-    writable_folder(Path(run_dir).expanduser(), "--run-dir")
+    folder = Path(run_dir).expanduser()
+    if folder.is_file():
+        raise StyxError(f"--run-dir {folder} is a file, not a folder",
+                        "give a folder path to --run-dir")
+    check_writable_folder(folder, what=f"--run-dir {folder}")
     if log_json is not None:
         log = Path(log_json).expanduser()
         if log.is_dir():
             raise StyxError(f"--log-json {log} is a folder", "give a file path, e.g. run.jsonl")
-        writable_folder(log.parent, "--log-json")
+        check_writable_folder(log.parent, what=f"--log-json {log}")
 
 
 class _Run:

@@ -8,7 +8,11 @@ convolution, which has its ReLU built in, so it means ``relu1_1``; ``block1_pool
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import styx
+from styx.core.checks import choice
+from styx.core.config import Config, option
 from styx.core.specs import DescriptorSpec
 
 #: Convolutions per block.
@@ -29,7 +33,17 @@ SUMMARIES = {
 #: The smallest image side that reaches pool5 (five 2x2 pools).
 MIN_SIZE = 32
 
-OPTIONS = {"pooling": "max|avg: VGG's max pools, or average pools as Gatys et al. suggest"}
+#: The pooling layers VGG can have.
+POOLING = ("max", "avg")
+
+
+@dataclass(kw_only=True)
+class VGGOptions(Config):
+    """Options of the VGG descriptors (``--descriptor-option pooling=avg``)."""
+
+    pooling: str = option("max", check=choice(*POOLING, aliases={"average": "avg"}),
+                          help="max or avg: VGG's max pools, or average pools as Gatys et "
+                               "al. suggest.")
 
 
 def layer_names(blocks: tuple[int, ...]) -> tuple[str, ...]:
@@ -63,7 +77,7 @@ def spec(name: str) -> DescriptorSpec:
         layer_aliases=keras_aliases(BLOCKS[name]),
         default_content_layers=content,
         default_style_layers=style,
-        options=dict(OPTIONS),
+        config="styx.plugins.descriptors.vgg:VGGOptions",
     )
 
 

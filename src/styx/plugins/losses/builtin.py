@@ -19,8 +19,7 @@ def register_losses(register):
         summary="Style loss: squared difference of Gram matrices (normalisation selectable).",
         factory="styx.plugins.losses.gram:GramLoss",
         aliases=("style",),
-        options={"normalization": "how the Gram loss is scaled: "
-                                  "elements (default) | gatys | seed-report | none"},
+        config="styx.plugins.losses.options:GramOptions",
     ))
     register(LossSpec(
         name="tv",
@@ -28,5 +27,5 @@ def register_losses(register):
         factory="styx.plugins.losses.tv:TotalVariationLoss",
         target="image",
         aliases=("total-variation",),
-        options={"power": "exponent of each neighbour difference (default 2)"},
+        config="styx.plugins.losses.options:TotalVariationOptions",
     ))

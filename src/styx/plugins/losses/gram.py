@@ -27,8 +27,7 @@ import torch
 from styx.core.checks import choice
 from styx.core.errors import StyxError
 from styx.core.registry import normalize_name
-
-NORMALIZATIONS = ("elements", "gatys", "seed-report", "none")
+from styx.plugins.losses.options import NORMALIZATIONS
 
 
 class _Gram(torch.autograd.Function):

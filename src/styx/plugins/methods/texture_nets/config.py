@@ -20,7 +20,7 @@ from styx.core.bundles import (
     ModelRunOptions,
     TrainingOptions,
 )
-from styx.core.checks import choice, image_size, number
+from styx.core.checks import choice, existing_path, image_size, number
 from styx.core.config import Config, option
 from styx.core.errors import StyxError
 
@@ -103,9 +103,9 @@ class TextureNetsTrainConfig(GeneratorOptions, LossOptions, TrainingOptions, Mod
 
     label = "texture-nets training"
 
-    style: Path = option(help="The style image.")
+    style: Path = option(check=existing_path("file"), help="The style image.")
     content_dir: Path | None = option(
-        None, help="Folder of content photos, searched recursively (unreadable files are "
+        None, check=existing_path("folder", optional=True), help="Folder of content photos, searched recursively (unreadable files are "
                    "skipped and counted). Not needed with --texture.")
     texture: bool = option(False, help="Train a texture generator: noise in, the style's "
                                        "texture out (no content loss).")

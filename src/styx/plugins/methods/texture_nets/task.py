@@ -16,7 +16,7 @@ import torch
 
 from styx import __version__
 from styx.core.objective import LossTerms, PerceptualObjective
-from styx.core.perceptual import build_objective
+from styx.core.perceptual import build_objective, used_layers
 from styx.plugins.methods.texture_nets.config import TextureNetsTrainConfig
 from styx.plugins.methods.texture_nets.generator import TextureNetwork
 
@@ -42,9 +42,19 @@ class TextureNetsTask:
         self.style_size = config.style_size or config.image_size
         self.style_image = read_image(self.style_path, long_side=self.style_size).rgb
         self.style_sha256 = sha256_file(self.style_path)
-        self.objective: PerceptualObjective = build_objective(
-            config, seed=config.seed, content=not config.texture)
+        # The layers are known now; the descriptor is built at the first step, after the
+        # shared loop has checked the content folder and built the generator.
+        self.content_layers, self.style_layers = used_layers(config, content=not self.texture)
+        self._objective: PerceptualObjective | None = None
         self._device: torch.device | None = None
+
+    @property
+    def objective(self) -> PerceptualObjective:
+        """The perceptual objective (the descriptor and losses), built on first use."""
+        if self._objective is None:
+            self._objective = build_objective(self.config, seed=self.config.seed,
+                                              content=not self.texture)
+        return self._objective
 
     # -- TrainingTask ----------------------------------------------------------------------
     def build_model(self) -> TextureNetwork:
@@ -72,8 +82,7 @@ class TextureNetsTask:
             "style": {"name": self.style_path.name, "sha256": self.style_sha256,
                       "size": [int(s) for s in self.style_image.shape[-2:]]},
             "loss": {
-                **self.config.loss_metadata(self.objective.content_layers,
-                                            self.objective.style_layers),
+                **self.config.loss_metadata(self.content_layers, self.style_layers),
                 "style_size": self.style_size,
                 "seed": self.config.seed,
             },

@@ -1,0 +1,29 @@
+"""The options of the built-in losses, checked when a run's config is made (no torch here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from styx.core.checks import choice, number
+from styx.core.config import Config, option
+
+#: How the Gram loss can be scaled (see :mod:`styx.plugins.losses.gram`).
+NORMALIZATIONS = ("elements", "gatys", "seed-report", "none")
+
+
+@dataclass(kw_only=True)
+class GramOptions(Config):
+    """Options of the ``gram`` style loss."""
+
+    normalization: str = option(
+        "elements", check=choice(*NORMALIZATIONS, aliases={"seed_report": "seed-report"}),
+        help="How the Gram loss is scaled: elements, gatys, seed-report or none.")
+
+
+@dataclass(kw_only=True)
+class TotalVariationOptions(Config):
+    """Options of the ``tv`` loss."""
+
+    # Below 1 the gradient is infinite where neighbours are equal.
+    power: float = option(2.0, check=number(minimum=1),
+                          help="Exponent of each neighbour difference (>= 1).")
