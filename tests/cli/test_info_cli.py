@@ -88,7 +88,7 @@ def test_plugins_table(fake, styx_cli, monkeypatch):
     assert "register_losses" in out and "RuntimeError: hook exploded" in out
     assert "disabled by STYX_DISABLE_PLUGINS: sleepy" in out
     assert "Traceback" not in out and "STYX_DEBUG=1 shows the tracebacks" in out
-    assert "2 loaded, 1 failure(s), 1 disabled" in out
+    assert "2 loaded, 1 failure(s), 1 disabled, 0 name(s) refused" in out
 
 
 def test_plugins_table_with_debug_shows_tracebacks(fake, styx_cli, monkeypatch):

@@ -26,14 +26,23 @@ def register(app: typer.Typer) -> None:
 # -- styx plugins ----------------------------------------------------------------------------
 def plugins_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    check: str | None = typer.Option(
+        None, "--check", metavar="NAME",
+        help="Run the conformance checks (styx.testing) on everything plugin NAME "
+             "registers, or on the descriptor, loss or method NAME; exit 1 if one fails."),
 ) -> None:
     """Show the loaded plugins, what each registers, and the ones that failed or are disabled.
 
     A plugin that fails to import or raises in a hook is listed with a one-line error;
-    STYX_DEBUG=1 shows the traceback. STYX_DISABLE_PLUGINS=a,b skips plugins by name.
+    STYX_DEBUG=1 shows the traceback. STYX_DISABLE_PLUGINS=a,b skips plugins by name. A
+    name another plugin (a built-in first) holds is refused and listed with the qualified
+    name PLUGIN:NAME that still reaches it.
     """
     from styx.core.plugins import debug_enabled, get_plugins
 
+    if check is not None:
+        _check_plugin(check, as_json)
+        return
     plugins = get_plugins()
     debug = debug_enabled()
     if as_json:
@@ -41,6 +50,7 @@ def plugins_command(
             "plugins": [info.as_dict() for info in plugins.info],
             "failures": [f.as_dict(with_traceback=debug) for f in plugins.failures],
             "disabled": list(plugins.disabled),
+            "refused": [refusal.as_dict() for refusal in plugins.refused],
         })
         return
 
@@ -73,8 +83,47 @@ def plugins_command(
             console.print("[dim]STYX_DEBUG=1 shows the tracebacks[/]")
     if plugins.disabled:
         console.print(f"disabled by STYX_DISABLE_PLUGINS: {', '.join(plugins.disabled)}")
+    refused = plugins.refused
+    if refused:
+        taken = Table(title="refused names (another plugin holds them)", title_justify="left",
+                      title_style="bold yellow")
+        for header in ("Kind", "Name", "Plugin", "Held by", "Use instead"):
+            taken.add_column(header, overflow="fold")
+        for refusal in refused:
+            holder = refusal.holder + (" (built-in)" if refusal.holder_builtin else "")
+            taken.add_row(refusal.kind, _escape(refusal.name), _escape(refusal.plugin),
+                          _escape(holder), _escape(refusal.qualified))
+        console.print(taken)
     console.print(f"{len(plugins.info)} loaded, {len(plugins.failures)} failure(s), "
-                  f"{len(plugins.disabled)} disabled")
+                  f"{len(plugins.disabled)} disabled, {len(refused)} name(s) refused")
+
+
+def _check_plugin(name: str, as_json: bool) -> None:
+    """``styx plugins --check NAME``: a table of checks per spec; exit 1 on a failure."""
+    from styx.testing import check_plugin
+
+    reports = check_plugin(name)
+    if as_json:
+        _print_json([report.as_dict() for report in reports])
+    else:
+        from rich.table import Table
+
+        console = _console()
+        for report in reports:
+            table = Table(title=f"{report.kind} {report.name}", title_justify="left")
+            for header in ("Check", "Result", "Detail"):
+                table.add_column(header, overflow="fold")
+            for result in report.results:
+                table.add_row(_escape(result.check),
+                              "[green]pass[/]" if result.passed else "[bold red]FAIL[/]",
+                              _escape(result.detail))
+            console.print(table)
+        failed = sum(len(report.failures) for report in reports)
+        total = sum(len(report.results) for report in reports)
+        console.print(f"{total - failed} of {total} checks passed" +
+                      (f", [bold red]{failed} failed[/]" if failed else ""))
+    if not all(report.ok for report in reports):
+        raise typer.Exit(1)
 
 
 # -- styx list ----------------------------------------------------------------------------

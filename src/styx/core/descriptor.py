@@ -123,6 +123,7 @@ class Descriptor(nn.Module):
             return {}
         deepest = max(wanted)
         features: dict[str, torch.Tensor] = {}
+        versions: dict[str, int] = {}
         x = self.normalize(image)
         for index in range(deepest + 1):
             try:
@@ -136,6 +137,13 @@ class Descriptor(nn.Module):
                     f"use images of at least {self.min_size} px a side") from error
             for asked in wanted.get(index, ()):
                 features[asked] = x
+                versions[asked] = _version(x)
+        for asked, tensor in features.items():
+            if _version(tensor) != versions[asked]:
+                raise StyxError(
+                    f"layer {asked!r} of descriptor {self.name!r} was changed in place by a "
+                    "later stage", "a descriptor bug: build the stage after a tap without "
+                    "in-place operations, e.g. nn.ReLU(inplace=False)")
         return features
 
     def present_layers(self) -> list[str]:
@@ -152,6 +160,15 @@ class Descriptor(nn.Module):
     def num_stages(self) -> int:
         """Stages still present (after :meth:`trim`)."""
         return len(self.stages)
+
+
+def _version(tensor: torch.Tensor) -> int:
+    """The tensor's version counter, bumped by every in-place change (inference tensors,
+    which keep none: -1)."""
+    try:
+        return tensor._version
+    except RuntimeError:
+        return -1
 
 
 def he_normal_init_(module: nn.Module, generator: torch.Generator) -> None:
@@ -176,8 +193,8 @@ def build_descriptor(name: str, weights: str | os.PathLike[str] = "imagenet", *,
 
     ``weights``: ``"imagenet"`` (torchvision's cache), ``"random"`` (seeded by ``seed``) or
     the path of a .safetensors/.pth state dict (see :mod:`styx.core.weights`).
-    ``layers``: when given (and not empty), the descriptor is trimmed after the deepest of
-    them; unknown names are a StyxError with "did you mean". ``options``: the descriptor's
+    The spec's ``layer_aliases`` are added to the descriptor's. ``layers``: when given
+    (and not empty), the descriptor is trimmed after the deepest of them; unknown names are a StyxError with "did you mean". ``options``: the descriptor's
     own options (``styx list descriptors`` shows them, e.g. VGG's ``pooling``); an option
     set to None counts as not given, and an unknown option is a StyxError naming the valid
     ones.
@@ -198,6 +215,8 @@ def build_descriptor(name: str, weights: str | os.PathLike[str] = "imagenet", *,
     if not isinstance(descriptor, Descriptor):
         raise TypeError(f"descriptor factory {spec.factory!r} returned "
                         f"{type(descriptor).__name__}, not a Descriptor")
+    # The spec's aliases work whether or not the factory repeated them.
+    descriptor.layer_aliases = {**spec.layer_aliases, **descriptor.layer_aliases}
     if wanted and not trims_itself:
         descriptor.trim(wanted)
     if device is not None:

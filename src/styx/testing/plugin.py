@@ -1,0 +1,71 @@
+"""Checking everything one plugin registered (:func:`check_plugin`), and what ``styx
+plugins --check NAME`` runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from styx.core.errors import StyxError
+from styx.testing.report import CheckReport
+
+
+def check_plugin(name: str, **options: Any) -> list[CheckReport]:
+    """Reports of the checks on every spec plugin ``name`` registered, or, when ``name``
+    is no plugin's, on the spec of that name (a descriptor, loss or method; qualified
+    names too). Never raises for a failed check: see each report's ``ok``."""
+    from styx.core.plugins import get_plugins
+    from styx.core.registry import normalize_name
+
+    plugins = get_plugins()
+    found = [info for info in plugins.info if normalize_name(info.name) == normalize_name(name)]
+    if found:
+        targets = [(kind, spec_name) for kind, names in found[0].registered.items()
+                   for spec_name in names]
+        if not targets:
+            raise StyxError(f"plugin {found[0].name!r} registers nothing to check")
+    else:
+        targets = [(kind, plugins.get(kind, name).name) for kind in CHECKS
+                   if name in plugins.registry(kind)]
+        if not targets:
+            known = sorted({info.name for info in plugins.info} |
+                           {s.name for kind in CHECKS for s in plugins.registry(kind)})
+            from styx.core.suggest import did_you_mean
+
+            raise StyxError(f"no plugin, descriptor, loss or method is called {name!r}",
+                            did_you_mean(name, known) or "see 'styx plugins'")
+    return [_check(kind, spec_name, options) for kind, spec_name in targets]
+
+
+def _check(kind: str, name: str, options: dict[str, Any]) -> CheckReport:
+    from styx.testing.descriptors import check_descriptor
+    from styx.testing.losses import check_loss
+    from styx.testing.methods import check_method
+
+    if kind == "descriptors":
+        return check_descriptor(name, raise_on_failure=False)
+    if kind == "losses":
+        return check_loss(name, raise_on_failure=False)
+    if kind == "methods":
+        return check_method(name, raise_on_failure=False)
+    return _check_exporter(name)
+
+
+def _check_exporter(name: str) -> CheckReport:
+    from styx.core.plugins import exporters
+    from styx.testing.imports import check_light, plugin_module
+
+    spec = exporters().get(name)
+    report = CheckReport("exporter", spec.name)
+    check_light(report, [plugin_module(spec.plugin)])
+    with report.check("export function and options load"):
+        from styx.core.config import options_of
+        from styx.core.specs import load_target
+
+        assert callable(spec.load()), "export is not callable"
+        if spec.config is not None:
+            options_of(load_target(spec.config))
+    return report
+
+
+#: The kinds the kit has checks for, as registry attributes.
+CHECKS = ("descriptors", "losses", "methods", "exporters")
