@@ -67,13 +67,13 @@ def test_a_taken_alias_is_refused_and_the_rest_registered(registry):
     assert "'p'" in refused.message() and "'q:Content'" in refused.message()
 
 
-def test_a_taken_name_leaves_the_spec_its_qualified_name_only(registry):
+def test_a_taken_name_leaves_the_spec_its_qualified_name_and_free_aliases(registry):
     added = registry.add(loss("Gram", "gramish", plugin="q"))
-    assert added.name == "q:Gram" and added.aliases == ()
+    assert added.name == "q:Gram" and added.aliases == ("gramish",)
     assert registry.get("gram").plugin == "p"
     assert registry.get("q:gram") is added and registry.get("Q:GRAMISH") is added
     assert registry.get("p:gram").plugin == "p"
-    assert "gramish" not in registry  # no plain alias of a refused spec
+    assert registry.get("gramish") is added  # its free alias still works
     assert registry.get(added.name) is added  # spec.name finds the spec again
     assert "q:Gram" in registry.names()
 
@@ -86,7 +86,7 @@ def test_a_builtin_takes_its_names_back_whatever_the_order():
     assert reg.get("gram").plugin == "losses" and reg.is_builtin(reg.get("gram"))
     assert reg.get("extra:gram").plugin == "extra"
     assert reg.get("extra:gram").name == "extra:gram"
-    assert "mine" not in reg
+    assert reg.get("mine").name == "extra:gram"  # its free alias follows it
     [refused] = reg.refused
     assert refused.holder == "losses" and refused.holder_builtin
     # and a later plugin cannot take it either

@@ -58,22 +58,44 @@ def list_command(
     if not infos:
         typer.echo(f"no models in {models_home()} (train one with 'styx train METHOD')")
         return
-    from rich.table import Table
+    rows = [_row(info) for info in infos]
+    console = _stdout()
+    headers = ("name", "method", "style", "iters", "size", "created")
+    # Every cell whole: a table when it fits the terminal, else one model per line (a
+    # style name folded mid-word, as a narrow table would, reads badly).
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
+    if sum(widths) + 3 * len(widths) + 1 <= console.width:
+        from rich.table import Table
 
-    table = Table(title=f"models in {models_home()}", title_justify="left")
-    for column in ("name", "method", "style", "iters", "size", "created"):
-        table.add_column(column, no_wrap=column != "style", overflow="fold")
-    for info in infos:
-        meta = info.metadata
-        if info.error:
-            table.add_row(info.name, "[red]damaged[/]", info.error, "", _human_size(
-                info.size_bytes), "")
-            continue
-        training = meta.get("training") if isinstance(meta.get("training"), dict) else {}
-        iterations = training.get("iterations_done", training.get("iterations", ""))
-        table.add_row(info.name, str(meta.get("method", "?")), _style_of(meta), str(iterations),
-                      _human_size(info.size_bytes), _short_time(meta.get("created")))
-    _stdout().print(table)
+        table = Table(title=f"models in {models_home()}", title_justify="left")
+        for header in headers:
+            table.add_column(header, no_wrap=True)
+        for info, row in zip(infos, rows):
+            table.add_row(*(_escape(cell) for cell in row),
+                          style="red" if info.error else None)
+        console.print(table)
+        return
+    console.print(f"models in {models_home()}")
+    for row in rows:
+        name, *rest = row
+        console.print(f"[bold]{_escape(name)}[/]  " +
+                      "  ".join(_escape(f"{h}={v}") for h, v in zip(headers[1:], rest) if v))
+
+
+def _row(info) -> list[str]:
+    meta = info.metadata
+    if info.error:
+        return [info.name, "damaged", info.error, "", _human_size(info.size_bytes), ""]
+    training = meta.get("training") if isinstance(meta.get("training"), dict) else {}
+    iterations = training.get("iterations_done", training.get("iterations", ""))
+    return [info.name, str(meta.get("method", "?")), _style_of(meta), str(iterations),
+            _human_size(info.size_bytes), _short_time(meta.get("created"))]
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(str(text))
 
 
 @models_app.command("show")

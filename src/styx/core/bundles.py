@@ -193,7 +193,9 @@ class LossOptions(DescriptorOptions):
 
         spec = descriptors().get(self.descriptor)
         checked_options(spec, self.descriptor_options, label="--descriptor-option ")
-        self.loss_options = self._by_term(self.loss_options)
+        self.loss_options = {  # converted by each loss's options class: "2" -> 2.0
+            term: checked_options(self.term_loss(term), values, label=f"--loss-option {term}.")
+            for term, values in self._by_term(self.loss_options).items()}
         for term in TERMS:
             self.term_loss_options(term)
         content_layers, style_layers = self.layer_selections()

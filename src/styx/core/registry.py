@@ -5,8 +5,9 @@ specs (those of the styx-nst distribution itself) always keep their names: a plu
 that claims one is *refused* the plain name, whatever the order the plugins load in, and a
 built-in registered after it takes the name back. A refused spec stays reachable by its
 qualified name ``PLUGIN:NAME`` (``extra:vgg19``), as is every spec (``vgg:vgg19``), so
-nothing a plugin registers is lost and nothing is ambiguous. A refused spec is renamed to
-its qualified name: ``spec.name`` always finds the spec it belongs to again.
+nothing a plugin registers is lost and nothing is ambiguous. A spec refused its own name
+is renamed to its qualified name (its aliases nobody else holds still work), so
+``spec.name`` always finds the spec it belongs to again.
 """
 
 from __future__ import annotations
@@ -108,10 +109,10 @@ class Registry(Generic[S]):
             holder = self._specs[self._names[_key(name)]]
             self._record(spec, name, holder.plugin, holder.name in self._builtin)
         plain = [name for name in own if name not in refused]
-        if spec.name in refused:  # reachable by its qualified name only
+        if spec.name in refused:  # known by its qualified name (and its free aliases)
             spec = dataclasses.replace(spec, name=qualified_name(spec.plugin, spec.name),
-                                       aliases=())
-            plain = []
+                                       aliases=tuple(plain))
+            plain = [spec.name, *plain]
         if spec.name in self._specs:
             raise StyxError(f"{self.kind} {spec.name!r} is registered twice")
         self._specs[spec.name] = spec
@@ -127,18 +128,19 @@ class Registry(Generic[S]):
         """Take ``name`` from ``holder`` (for built-in plugin ``taker``); if it is the
         holder's own name, the holder keeps only its qualified name."""
         self._record(holder, name, taker, builtin)
+        del self._names[_key(name)]
         if _key(name) != _key(holder.name):
-            del self._names[_key(name)]
-            return
-        renamed = dataclasses.replace(holder, name=qualified_name(holder.plugin, holder.name),
-                                      aliases=())
+            renamed = dataclasses.replace(holder, aliases=tuple(
+                a for a in holder.aliases if _key(a) != _key(name)))
+        else:
+            renamed = dataclasses.replace(holder, name=qualified_name(holder.plugin,
+                                                                      holder.name))
         del self._specs[holder.name]
         self._specs[renamed.name] = renamed
-        for key in [k for k, v in self._names.items() if v == holder.name]:
-            del self._names[key]
-        names = self._by_plugin[_key(holder.plugin)]
-        for key in [k for k, v in names.items() if v == holder.name]:
-            names[key] = renamed.name
+        for table in (self._names, self._by_plugin[_key(holder.plugin)]):
+            for key in [k for k, v in table.items() if v == holder.name]:
+                table[key] = renamed.name
+        self._names[_key(renamed.name)] = renamed.name
 
     def _record(self, spec: S, name: str, holder: str, holder_builtin: bool) -> None:
         self.refused.append(RefusedName(

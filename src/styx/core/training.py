@@ -117,7 +117,9 @@ class TrainResult:
     model: nn.Module                      # unwrapped, in eval mode
     history: list[dict[str, Any]]         # one dict per log step, resumed runs included
     iterations_done: int
-    images_per_second: float              # this session, all ranks together
+    #: This session, all ranks together, counting iterations only: not the first (which
+    #: builds the descriptor) unless it is the only one, not checkpoints, not setup.
+    images_per_second: float
     skipped_files: list[str]              # unreadable content images, all ranks together
     checkpoint: Path | None = None        # the last checkpoint written (rank 0)
     seconds: float = 0.0                  # wall time of this session's loop
@@ -246,6 +248,8 @@ class _Run:
         self.start = self.done = 0
         self.history: list[dict[str, Any]] = []
         self.elapsed_before = 0.0
+        #: Training speed: time in timed iterations, their number, the first one's time.
+        self.step_seconds, self.steps_timed, self.first_step_seconds = 0.0, 0, 0.0
         self.saved_at: int | None = None
         self.last_checkpoint: Path | None = None
         self.began = time.perf_counter()
@@ -358,8 +362,9 @@ class _Run:
         from styx.core.device import autocast
 
         config = self.config
-        window = (time.perf_counter(), self.start)
+        window = (0.0, 0)  # (step seconds, steps timed) at the last log step
         for step in range(self.start, config.iterations):
+            step_began = time.perf_counter()
             _seed("step", config.seed, self.ctx.rank, step)
             batch, newly_skipped = next(batches)
             self._note_skipped(newly_skipped)
@@ -378,14 +383,14 @@ class _Run:
             self.scheduler.step()
             self.committing = False
             self.done = step + 1
+            self._time_step(time.perf_counter() - step_began, first=step == self.start)
             metrics: dict[str, float] = {}
             # Single process: stop at once. DDP: ranks agree on stopping at log steps.
             stop = stops.requested and not self.ctx.active
             if self.done % config.log_every == 0 or self.done == config.iterations:
                 now = time.perf_counter()
-                rate = (self.done - window[1]) * self._images_per_step / max(
-                    now - window[0], 1e-9)
-                window = (now, self.done)
+                rate = self._rate(self.step_seconds - window[0], self.steps_timed - window[1])
+                window = (self.step_seconds, self.steps_timed)
                 values, stop = reduce_log(terms.as_floats(), stops.requested, self.ctx,
                                           self.device)
                 self._record(values, lr, rate, now)
@@ -403,6 +408,22 @@ class _Run:
     @property
     def _images_per_step(self) -> int:
         return self.config.batch_size * self.ctx.world_size
+
+    def _time_step(self, seconds: float, *, first: bool) -> None:
+        """Count one iteration's time (data, forward, backward, update) in the speed. The
+        session's first one builds what the task builds lazily (the descriptor, the style
+        targets), so it counts only while it is the only one; checkpoints never count."""
+        if first:
+            self.first_step_seconds = seconds
+            return
+        self.step_seconds += seconds
+        self.steps_timed += 1
+
+    def _rate(self, seconds: float, steps: int) -> float:
+        """Images per second over ``steps`` timed iterations (the first alone, if none)."""
+        if steps <= 0:
+            seconds, steps = self.first_step_seconds, 1
+        return steps * self._images_per_step / max(seconds, 1e-9)
 
     def _note_skipped(self, newly_skipped: dict[str, str]) -> None:
         for path, reason in newly_skipped.items():
@@ -435,7 +456,8 @@ class _Run:
         trained = self.done - self.start
         return TrainResult(
             model=self.model, history=self.history, iterations_done=self.done,
-            images_per_second=trained * self._images_per_step / seconds if trained else 0.0,
+            images_per_second=self._rate(self.step_seconds, self.steps_timed)
+            if trained else 0.0,
             skipped_files=skipped, checkpoint=self.last_checkpoint, seconds=seconds,
             world_size=ctx.world_size, rank=ctx.rank)
 
