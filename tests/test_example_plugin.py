@@ -160,3 +160,24 @@ def test_installed_method_is_a_library_call(example_plugin, photo):
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == \
         {"shape": [1, 3, 21, 32], "layer": "relu2", "steps": 5}
+
+
+@pytest.mark.slow
+def test_the_example_plugins_own_tests_use_the_conformance_kit(example_plugin, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         str(example_plugin / "tests")], cwd=tmp_path, capture_output=True, text=True,
+        timeout=600, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 passed" in result.stdout
+
+
+@pytest.mark.slow
+def test_styx_plugins_check_runs_the_kit_on_the_installed_plugin(example_plugin,
+                                                                 styx_subprocess):
+    result = styx_subprocess("plugins", "--check", "example", "--json", timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    reports = json.loads(result.stdout)
+    assert {(r["kind"], r["name"]) for r in reports} == {
+        ("descriptor", "example-tinynet"), ("loss", "example-l1"), ("method", "example-invert")}
+    assert all(r["ok"] for r in reports)

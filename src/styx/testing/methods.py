@@ -72,6 +72,7 @@ def _check_configs(report: CheckReport, spec: Any) -> dict[str, type]:
         with report.check(f"{label} is well formed") as details:
             cls = load_target(target)
             infos = options_of(cls)  # a TypeError names a field not made with option()
+            classes[label] = cls  # usable, even if a check below fails
             for info in infos:
                 if not info.option.cli:
                     continue
@@ -81,7 +82,6 @@ def _check_configs(report: CheckReport, spec: Any) -> dict[str, type]:
                 reserved = sorted({i.field for i in infos} & set(RUN_KEYWORDS))
                 assert not reserved, f"fields named like keywords of styx.stylize: " \
                     f"{', '.join(reserved)}"
-            classes[label] = cls
             details.append(f"{cls.__name__}, {len(infos)} options")
     return classes
 
