@@ -108,3 +108,15 @@ def test_an_exporter_names_its_methods_by_any_of_their_names():
     spec = ExporterSpec(name="x", summary="", export="m:f", methods=("ulyanov",))
     assert spec.exports("texture-nets") and spec.exports("TEXTURE_NETS")
     assert not spec.exports("gatys")
+
+
+def test_gatys_takes_any_registered_loss_and_its_options():
+    result = styx.stylize("gatys", style_loss="style", content_loss="mse",
+                          loss_options={"tv": {"power": "1.5"}}, **FAST)
+    assert result.config.loss_options == {"tv": {"power": 1.5}}
+    assert result.config.term_loss_options("tv") == {"power": 1.5}
+    with pytest.raises(styx.StyxError, match="has no option 'strength'"):
+        styx.stylize("gatys", loss_options={"style": {"strength": 2}}, **FAST)
+    with pytest.raises(styx.StyxError, match="disagree"):
+        styx.method_config("gatys", gram_normalization="gatys",
+                           loss_options=["style.normalization=none"])

@@ -113,3 +113,10 @@ def test_qualified_descriptor_and_loss_with_options_in_gatys(styx_with_plugin, p
                            "style.std_weight=-1", "--weights", "random")
     assert bad.returncode == 2 and "bad --loss-option style.std_weight '-1'" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_the_plugins_loss_passes_the_kit_by_its_qualified_name(styx_with_plugin):
+    result = styx_with_plugin("plugins", "--check", f"{PLUGIN}:gram", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    [report] = json.loads(result.stdout)
+    assert report["name"] == f"{PLUGIN}:gram" and report["ok"]

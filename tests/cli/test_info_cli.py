@@ -272,3 +272,11 @@ def test_disabling_a_plugin_in_a_real_process(styx_subprocess, fake_site):
     data = json.loads(result.stdout)
     assert {"fake_broken_import", "fake_missing"} <= set(data["disabled"])
     assert not {"fake_broken_import", "fake_missing"} & {f["name"] for f in data["failures"]}
+
+
+def test_list_losses_shows_the_options_of_an_options_class(styx_cli):
+    out = styx_cli("list", "losses").stdout
+    gram = next(line for line in out.splitlines() if line.startswith("│ gram"))
+    assert "normalization" in gram
+    described = json.loads(styx_cli("list", "losses", "tv", "--json").stdout)[0]
+    assert described["options"] == {"power": "Exponent of each neighbour difference (>= 1)."}

@@ -693,3 +693,14 @@ def test_a_run_dir_that_is_a_file_is_refused_before_anything_is_written(data, st
     assert result.exit_code == 2 and "is a folder" in result.stderr
     assert not (data["root"] / "home" / "models" / "m").exists()
     assert a_file.read_text() == "x"
+
+
+def test_loss_options_reach_the_losses_and_the_metadata(data):
+    trained = train_tiny(data, output=data["root"] / "model", iterations=2,
+                         loss_options=["tv.power=1.5", "gram.normalization=gatys"])
+    assert trained.metadata["loss"]["loss_options"] == {
+        "style": {"normalization": "gatys"}, "tv": {"power": 1.5}}
+    from styx.plugins.methods.texture_nets.task import TextureNetsTask
+
+    task = TextureNetsTask(tiny_config(data, loss_options={"tv": {"power": 1.5}}))
+    assert task.objective.tv_loss.power == 1.5

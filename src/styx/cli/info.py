@@ -219,7 +219,7 @@ COLUMNS: dict[str, list[tuple[str, Callable[[Any], str]]]] = {
         ("Summary", lambda s: s.summary), ("Plugin", lambda s: s.plugin)],
     "losses": [
         ("Name", lambda s: s.name), ("Aliases", lambda s: _joined(s.aliases)),
-        ("Target", lambda s: s.target), ("Options", lambda s: _joined(s.options)),
+        ("Target", lambda s: s.target), ("Options", lambda s: _joined(s.option_help())),
         ("Summary", lambda s: s.summary), ("Plugin", lambda s: s.plugin)],
     "methods": [
         ("Name", lambda s: s.name), ("Aliases", lambda s: _joined(s.aliases)),
