@@ -17,6 +17,10 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
+#: The fixture packages' own tests run with their package installed
+#: (tests/test_example_plugin.py does that), not as part of this suite.
+collect_ignore = ["fixtures"]
+
 
 def pytest_configure(config: pytest.Config) -> None:
     """Isolate every test run from the network and from the user's files.

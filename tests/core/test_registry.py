@@ -123,3 +123,15 @@ def test_an_alias_equal_to_its_own_name_is_harmless():
 
 def test_normalize_name():
     assert normalize_name(" Texture_Nets ") == "texture-nets"
+
+
+def test_a_far_name_suggests_nothing_misleading():
+    reg: Registry[LossSpec] = Registry("descriptor")
+    for name in ("vgg16", "vgg19", "resnet50", "inception_v3"):
+        reg.add(loss(name))
+    with pytest.raises(StyxError) as error:
+        reg.get("squeezenet")
+    assert "did you mean" not in error.value.hint and "resnet50" in error.value.hint
+    with pytest.raises(StyxError) as error:
+        reg.get("resnet5")
+    assert error.value.hint == "did you mean 'resnet50'?"

@@ -607,3 +607,32 @@ def test_a_scheduler_with_counters_checkpoints_and_resumes_exactly(content, tmp_
                     resume=True, scheduler=milestones)
     assert losses(resumed) == losses(whole)
     assert [h["lr"] for h in resumed.history] == [h["lr"] for h in whole.history]
+
+
+def test_speed_counts_iterations_only_so_the_log_and_the_result_agree(content, tmp_path,
+                                                                      monkeypatch):
+    import time
+
+    class SlowStart(TinyTask):
+        """The first step builds something slow (as texture-nets builds its descriptor)."""
+
+        def training_step(self, model, batch, step):
+            if not self.steps_seen:
+                time.sleep(1.0)
+            return super().training_step(model, batch, step)
+
+    real_save = training._Run.save
+
+    def slow_save(run):  # slow checkpoints must not count either
+        time.sleep(0.3)
+        real_save(run)
+
+    monkeypatch.setattr(training._Run, "save", slow_save)
+    config = replace(CONFIG, iterations=6, log_every=3, checkpoint_every=1)
+    result = train(SlowStart(), content, config, run_dir=tmp_path / "run")
+    assert result.seconds > 2.5  # the sleeps happened
+    logged = [entry["images_per_second"] for entry in result.history]
+    # 2 images per fast step: far more than (6 x 2) images / 3 s of wall time
+    assert result.images_per_second > 20 and min(logged) > 20
+    assert result.images_per_second == pytest.approx(
+        sum(logged) / len(logged), rel=0.8)
