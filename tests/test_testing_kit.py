@@ -119,6 +119,8 @@ def register_losses(register):
 def register_methods(register):
     register(MethodSpec(name="sloppy", summary="", config="light_parts:SloppyConfig",
                         run="light_parts:run", uses_styles=False))
+    register(MethodSpec(name="tensorish", summary="", config="light_parts:SloppyConfig",
+                        run="light_parts:run_tensor", uses_styles=False))
 """
 
 LIGHT_PARTS = """
@@ -157,6 +159,10 @@ class SloppyConfig(RuntimeOptions):
 def run(request, config):
     image = request.content_image(long_side=16).rgb * config.gain
     return RunResult(image=image, config=config)
+
+
+def run_tensor(request, config):
+    return request.content_image(long_side=16).rgb
 """
 
 
@@ -216,10 +222,30 @@ def test_the_kit_catches_a_sloppy_method(broken_plugins):
     assert "leaves [0, 1]" in found["runs"]
 
 
+def test_a_run_that_returns_no_result_is_named_a_plugin_bug(broken_plugins):
+    import styx
+
+    with pytest.raises(TypeError, match="method 'tensorish': run.. returned Tensor"):
+        styx.stylize("tensorish")
+    found = failures(check_method("tensorish", raise_on_failure=False))
+    assert "returned Tensor" in found["runs"]
+    assert found["same seed, same image"] == "not run: it did not run"
+
+
+def test_a_spec_layer_the_network_lacks_is_named_a_plugin_bug(broken_plugins):
+    from styx.core.descriptor import build_descriptor
+    from styx.core.errors import StyxError
+
+    with pytest.raises(StyxError, match="lists layer 'conv9', but its network") as error:
+        build_descriptor("bogus", "random", layers=["conv9"])
+    assert "plugins --check bogus" in error.value.hint
+
+
 def test_check_plugin_checks_everything_a_plugin_registered(broken_plugins):
     reports = check_plugin("light")
     assert {(r.kind, r.name) for r in reports} == {
-        ("descriptor", "good"), ("loss", "summed"), ("method", "sloppy")}
+        ("descriptor", "good"), ("loss", "summed"), ("method", "sloppy"),
+        ("method", "tensorish")}
     assert [r.name for r in check_plugin("good")] == ["good"]
 
 

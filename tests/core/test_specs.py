@@ -67,3 +67,22 @@ def test_descriptor_defaults_may_use_aliases():
     DescriptorSpec(name="d", summary="", factory="m:f", layers=("relu1_1",),
                    layer_aliases={"block1_conv1": "relu1_1"},
                    default_style_layers=("block1_conv1",)).validate()
+
+
+def test_an_options_class_error_names_the_option_as_given():
+    from dataclasses import dataclass
+
+    from styx.core.config import Config, option
+    from styx.core.errors import StyxError
+    from styx.core.specs import LossSpec, checked_options
+
+    @dataclass(kw_only=True)
+    class Needs(Config):
+        strength: float = option(help="How strong.")
+
+    spec = LossSpec(name="needy", summary="", factory="m:f", config=Needs)
+    with pytest.raises(StyxError) as error:
+        checked_options(spec, {}, label="--loss-option style.")
+    assert error.value.message == "missing --loss-option style.strength"
+    assert "--strength" not in error.value.hint
+    assert checked_options(spec, {"strength": "2"}) == {"strength": 2.0}

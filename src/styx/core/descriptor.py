@@ -217,6 +217,13 @@ def build_descriptor(name: str, weights: str | os.PathLike[str] = "imagenet", *,
                         f"{type(descriptor).__name__}, not a Descriptor")
     # The spec's aliases work whether or not the factory repeated them.
     descriptor.layer_aliases = {**spec.layer_aliases, **descriptor.layer_aliases}
+    listed = {*spec.layers, *spec.layer_aliases}
+    for layer in wanted:  # listed by the spec (so the options passed), yet not built
+        if layer in listed and layer not in descriptor._index and \
+                layer not in descriptor.layer_aliases:
+            raise StyxError(f"descriptor {spec.name!r} lists layer {layer!r}, but its network "
+                            "has no such layer", f"a bug in plugin {spec.plugin!r}: "
+                            f"'styx plugins --check {spec.name}' shows what differs")
     if wanted and not trims_itself:
         descriptor.trim(wanted)
     if device is not None:

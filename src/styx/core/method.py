@@ -14,6 +14,7 @@ touches the command line. This module also finds a method's parts by name
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -129,7 +130,7 @@ class RunResult:
         """A few words on the run for the closing note: ``300 steps, loss 0.1, 4.2 s on cpu``."""
         parts = []
         if self.steps is not None:
-            parts.append(f"{self.steps} steps")
+            parts.append(f"{self.steps} step{'' if self.steps == 1 else 's'}")
         if self.loss is not None:
             parts.append(f"loss {self.loss:.4g}")
         parts.append(f"{self.seconds:.1f} s on {self.device}")
@@ -174,7 +175,18 @@ def run_config_class(spec: MethodSpec) -> type[Config]:
 
 
 def run_function(spec: MethodSpec) -> Callable[..., RunResult]:
-    return _part(spec, "run", "cannot run")
+    """The method's ``run``, wrapped so that a result of the wrong type is named as the
+    plugin bug it is, not found later as an AttributeError."""
+    function = _part(spec, "run", "cannot run")
+
+    @functools.wraps(function)
+    def run(request: RunRequest, config: Config) -> RunResult:
+        result = function(request, config)
+        if not isinstance(result, RunResult):
+            raise TypeError(f"method {spec.name!r}: run() returned {type(result).__name__}, "
+                            "not a styx.core.method.RunResult")
+        return result
+    return run
 
 
 def train_config_class(spec: MethodSpec) -> type[Config]:

@@ -58,12 +58,13 @@ def checked_options(spec: FactorySpec, options: dict[str, Any], *, label: str = 
     try:
         made = config_class.from_options(given)
     except StyxError as error:
-        raise StyxError(_relabel(error.message, config_class, label, spec),
-                        error.hint) from None
+        hint = error.hint and _relabel(error.hint, config_class, label, spec, suffix=False)
+        raise StyxError(_relabel(error.message, config_class, label, spec), hint) from None
     return {key: getattr(made, key) for key in given}
 
 
-def _relabel(message: str, config_class: type, label: str, spec: FactorySpec) -> str:
+def _relabel(message: str, config_class: type, label: str, spec: FactorySpec, *,
+             suffix: bool = True) -> str:
     """An options class's error (``bad --power 0``) as the user gave the option
     (``bad --loss-option tv.power 0``), or naming the spec when no label is given."""
     from styx.core.config import options_of
@@ -73,7 +74,8 @@ def _relabel(message: str, config_class: type, label: str, spec: FactorySpec) ->
         if info.flag in message:
             if label:
                 return message.replace(info.flag, f"{label}{info.field}")
-            return message.replace(info.flag, info.field) + f" for {spec.kind} {spec.name!r}"
+            named = message.replace(info.flag, info.field)
+            return named + f" for {spec.kind} {spec.name!r}" if suffix else named
     return message
 
 
