@@ -150,3 +150,13 @@ def test_good_commands_build_the_descriptor(recorder, files, styx_cli):
     result = styx_cli(*_args(TRAIN + ["--content-dir", "{d}/photos", "-o", "{d}/m"], files))
     assert result.exit_code == 0, result.stderr
     assert recorder and (files / "m").is_dir()
+
+
+@pytest.mark.parametrize("bad", [["--gram-normalization", "gaty"], ["-o", "/proc/o.png"],
+                                 ["--loss-option", "tv.power=0"]])
+def test_bad_run_options_fail_before_torch_is_even_imported(bad, styx_subprocess, tmp_path):
+    result = styx_subprocess("run", "gatys", "--weights", "random", "-o",
+                             str(tmp_path / "o.png"), *bad, python_flags=("-X", "importtime"))
+    assert result.returncode == 2 and "error:" in result.stderr
+    imported = [line for line in result.stderr.splitlines() if line.startswith("import time:")]
+    assert imported and [line for line in imported if "torch" in line] == []

@@ -90,7 +90,7 @@ def _run_optimisation(spec: MethodSpec, config_class: type[Config],
     """The body of ``styx run`` for a method that makes one image from a content image
     and style images (Gatys, or a plugin's)."""
     from styx.core.atomic import check_writable_file
-    from styx.core.image import check_output_path, sample_image, save_image
+    from styx.core.formats import check_output_path
     from styx.core.method import RunError, RunRequest, run_function
 
     io, options = split_values(values)
@@ -104,6 +104,8 @@ def _run_optimisation(spec: MethodSpec, config_class: type[Config],
     if log_json is not None:
         log_json = check_writable_file(log_json, what="--log-json")
     check_no_clash(output, log_json, inputs=[content, *styles, *_input_files(config)])
+    from styx.core.image import sample_image, save_image  # torch: after the checks
+
     quiet, as_json = io["quiet"], io["json"]
     notes = not quiet and not as_json
     if spec.uses_styles and content is not None and not styles and notes:
@@ -196,8 +198,7 @@ def _run_feed_forward(spec: MethodSpec, config_class: type[Config],
                       values: dict[str, Any]) -> None:
     """The body of ``styx run`` for a feed-forward method: a stored model over each
     content image (or over none, for a generator that makes images from noise)."""
-    from styx.core.feedforward import load_model
-    from styx.core.image import check_output_path, save_image
+    from styx.core.formats import check_output_path
     from styx.core.method import RunRequest, run_function
 
     io, options = split_values(values)
@@ -215,6 +216,9 @@ def _run_feed_forward(spec: MethodSpec, config_class: type[Config],
     option = "-o" if io["output"] is not None else "--output-dir"
     refuse_overwriting_inputs([(option, target) for target in targets],
                               [Path(c).expanduser() for c in contents])
+    from styx.core.feedforward import load_model
+    from styx.core.image import save_image
+
     model = load_model(io["model"], method=spec.name)
     run = run_function(spec)
     written = []

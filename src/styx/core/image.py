@@ -27,17 +27,16 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from styx.core.atomic import atomic_path, check_writable_file
+from styx.core.atomic import atomic_path
 from styx.core.errors import StyxError
+from styx.core.formats import (
+    ALPHA_SUFFIXES,
+    OUTPUT_FORMATS,
+    SUPPORTED_OUTPUT_SUFFIXES,
+    check_output_path,
+)
 
 #: Output suffix -> Pillow format name.
-OUTPUT_FORMATS: dict[str, str] = {
-    ".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP",
-    ".tif": "TIFF", ".tiff": "TIFF",
-}
-SUPPORTED_OUTPUT_SUFFIXES: tuple[str, ...] = tuple(OUTPUT_FORMATS)
-#: Output formats that keep an alpha channel.
-ALPHA_SUFFIXES: tuple[str, ...] = (".png", ".webp", ".tif", ".tiff")
 #: Suffixes :func:`find_images` collects (everything Pillow reads that photos come in).
 IMAGE_SUFFIXES: tuple[str, ...] = (*SUPPORTED_OUTPUT_SUFFIXES, ".gif", ".ppm", ".pgm", ".pbm",
                                    ".pnm", ".tga")
@@ -271,22 +270,6 @@ def resize_long_side(image: torch.Tensor, long_side: int) -> torch.Tensor:
 
 
 # -- writing ---------------------------------------------------------------------------------
-def check_output_path(path: str | os.PathLike[str]) -> Path:
-    """Check, before any long work, that an image can be written at ``path``.
-
-    The suffix must be one of :data:`SUPPORTED_OUTPUT_SUFFIXES`, ``path`` must not be a
-    folder, and its folder must exist or be creatable (the nearest existing ancestor is a
-    writable folder). Returns ``path`` as a Path; creates nothing.
-    """
-    path = Path(path).expanduser()
-    suffix = path.suffix.lower()
-    if suffix not in OUTPUT_FORMATS:
-        shown = suffix or "no suffix"
-        raise StyxError(f"cannot write images as {shown} ({path})",
-                        "use one of " + ", ".join(SUPPORTED_OUTPUT_SUFFIXES))
-    return check_writable_file(path, what="output")
-
-
 def tensor_to_pil(image: torch.Tensor, alpha: torch.Tensor | None = None) -> Image.Image:
     """A 3 x H x W or 1 x 3 x H x W tensor in [0, 1] (and alpha) as an 8-bit RGB(A) image."""
     batch, _ = _as_batch(image.detach())

@@ -1,0 +1,36 @@
+"""Which image files styx writes, and checking an output path before any work (no torch
+here, so a bad ``-o`` fails before torch is even imported)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from styx.core.atomic import check_writable_file
+from styx.core.errors import StyxError
+
+#: Output suffix -> Pillow format name.
+OUTPUT_FORMATS: dict[str, str] = {
+    ".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP",
+    ".tif": "TIFF", ".tiff": "TIFF",
+}
+SUPPORTED_OUTPUT_SUFFIXES: tuple[str, ...] = tuple(OUTPUT_FORMATS)
+#: Output formats that keep an alpha channel.
+ALPHA_SUFFIXES: tuple[str, ...] = (".png", ".webp", ".tif", ".tiff")
+
+
+def check_output_path(path: str | os.PathLike[str]) -> Path:
+    """Check, before any long work, that an image can be written at ``path``.
+
+    The suffix must be one of :data:`SUPPORTED_OUTPUT_SUFFIXES`, ``path`` must not be a
+    folder, and its folder must exist or be creatable, and writable (it is tried: see
+    :func:`styx.core.atomic.check_writable_folder`). Returns ``path`` as a Path; leaves
+    nothing behind.
+    """
+    path = Path(path).expanduser()
+    suffix = path.suffix.lower()
+    if suffix not in OUTPUT_FORMATS:
+        shown = suffix or "no suffix"
+        raise StyxError(f"cannot write images as {shown} ({path})",
+                        "use one of " + ", ".join(SUPPORTED_OUTPUT_SUFFIXES))
+    return check_writable_file(path, what="output")
