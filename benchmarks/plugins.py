@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 
 GATYS = ["run", "gatys", "--weights", "random", "--size", "128", "--steps", "20"]
+#: A short training, so that a styx which checked too late would still finish.
+TRAIN = ["--weights", "random", "--iterations", "20", "--batch-size", "1", "--image-size", "32"]
 
 
 def bad_commands(folder: Path) -> dict[str, list[str]]:
@@ -35,10 +37,10 @@ def bad_commands(folder: Path) -> dict[str, list[str]]:
         "--log-json /proc/x/log.json": [*GATYS, "-o", out, "--log-json", "/proc/x/log.json"],
         "train: missing --content-dir folder": [
             "train", "texture-nets", "--style", str(folder / "style.png"), "--content-dir",
-            str(folder / "missing"), "--weights", "random"],
+            str(folder / "missing"), *TRAIN],
         "train: --output /proc/nope/m": [
             "train", "texture-nets", "--style", str(folder / "style.png"), "--content-dir",
-            str(folder), "--weights", "random", "--output", "/proc/nope/m"],
+            str(folder), *TRAIN, "--output", "/proc/nope/m"],
         "(reference) styx run gatys --help": ["run", "gatys", "--help"],
     }
 
