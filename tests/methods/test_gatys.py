@@ -383,19 +383,31 @@ def test_cli_real_sigint_in_a_subprocess(image_files, tmp_path):
     import sys
     import time
 
+    def as_in_a_terminal() -> None:
+        # A test runner started in the background of a non-interactive shell ignores
+        # SIGINT, and its children would inherit that (Python then installs no handler);
+        # a terminal's foreground process does not ignore it.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
     out = tmp_path / "sigint.png"
     process = subprocess.Popen(
         [sys.executable, "-m", "styx", "run", "gatys", str(image_files["content"]),
          str(image_files["style"]), "-o", str(out), "--weights", "random", "--size", "48",
          "--steps", "100000", "--save-every", "1", "--quiet"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "NO_COLOR": "1"})
-    deadline = time.monotonic() + 120
-    while not (tmp_path / "sigint.00002.png").exists():
-        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
-        time.sleep(0.1)
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=60)
+        env={**os.environ, "NO_COLOR": "1"}, preexec_fn=as_in_a_terminal)
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "sigint.00002.png").exists():
+            assert process.poll() is None and time.monotonic() < deadline, \
+                process.communicate()
+            time.sleep(0.1)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:  # never leave a 100000-step run behind
+            process.kill()
+            process.wait()
     assert process.returncode == 130, stderr
     assert "interrupted after" in stderr and "Traceback" not in stderr
     assert out.is_file() and torch.isfinite(load_image(out)).all()
