@@ -383,19 +383,19 @@ def test_cli_real_sigint_in_a_subprocess(image_files, tmp_path):
     import sys
     import time
 
-    def as_in_a_terminal() -> None:
-        # A test runner started in the background of a non-interactive shell ignores
-        # SIGINT, and its children would inherit that (Python then installs no handler);
-        # a terminal's foreground process does not ignore it.
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-
+    # A test runner started in the background of a non-interactive shell ignores SIGINT,
+    # and a child inheriting that gets no KeyboardInterrupt handler from Python; a
+    # terminal's foreground process has one. So the child installs it, as Python does.
+    as_in_a_terminal = ("import runpy, signal, sys; "
+                        "signal.signal(signal.SIGINT, signal.default_int_handler); "
+                        "sys.argv[0] = 'styx'; runpy.run_module('styx', run_name='__main__')")
     out = tmp_path / "sigint.png"
     process = subprocess.Popen(
-        [sys.executable, "-m", "styx", "run", "gatys", str(image_files["content"]),
+        [sys.executable, "-c", as_in_a_terminal, "run", "gatys", str(image_files["content"]),
          str(image_files["style"]), "-o", str(out), "--weights", "random", "--size", "48",
          "--steps", "100000", "--save-every", "1", "--quiet"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "NO_COLOR": "1"}, preexec_fn=as_in_a_terminal)
+        env={**os.environ, "NO_COLOR": "1"})
     try:
         deadline = time.monotonic() + 120
         while not (tmp_path / "sigint.00002.png").exists():
