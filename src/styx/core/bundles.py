@@ -196,8 +196,10 @@ class LossOptions(DescriptorOptions):
         self.loss_options = {  # converted by each loss's options class: "2" -> 2.0
             term: checked_options(self.term_loss(term), values, label=f"--loss-option {term}.")
             for term, values in self._by_term(self.loss_options).items()}
-        for term in TERMS:
-            self.term_loss_options(term)
+        for term in TERMS:  # every loss's name and kind, used or not
+            self.term_loss(term)
+        if self.gram_normalization is not None:  # merged with the style loss's options
+            self.term_loss_options("style")
         content_layers, style_layers = self.layer_selections()
         for what, layers in (("content", content_layers), ("style", style_layers)):
             _check_layer_names(spec, layers or {}, what)
@@ -279,8 +281,8 @@ class LossOptions(DescriptorOptions):
             "content_loss": self.content_loss,
             "style_loss": self.style_loss,
             "tv_loss": self.tv_loss,
-            "loss_options": {term: to_jsonable(self.term_loss_options(term))
-                             for term in TERMS if self.term_loss_options(term)},
+            "loss_options": {term: to_jsonable(options) for term in TERMS
+                             if (options := self.term_loss_options(term))},
         }
 
 

@@ -194,7 +194,8 @@ def build_descriptor(name: str, weights: str | os.PathLike[str] = "imagenet", *,
     ``weights``: ``"imagenet"`` (torchvision's cache), ``"random"`` (seeded by ``seed``) or
     the path of a .safetensors/.pth state dict (see :mod:`styx.core.weights`).
     The spec's ``layer_aliases`` are added to the descriptor's. ``layers``: when given
-    (and not empty), the descriptor is trimmed after the deepest of them; unknown names are a StyxError with "did you mean". ``options``: the descriptor's
+    (and not empty), the descriptor is trimmed after the deepest of them; unknown names
+    are a StyxError with "did you mean". ``options``: the descriptor's
     own options (``styx list descriptors`` shows them, e.g. VGG's ``pooling``); an option
     set to None counts as not given, and an unknown option is a StyxError naming the valid
     ones.

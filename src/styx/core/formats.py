@@ -19,6 +19,21 @@ SUPPORTED_OUTPUT_SUFFIXES: tuple[str, ...] = tuple(OUTPUT_FORMATS)
 ALPHA_SUFFIXES: tuple[str, ...] = (".png", ".webp", ".tif", ".tiff")
 
 
+def image_format(path: str | os.PathLike[str]) -> tuple[Path, str]:
+    """``(path, Pillow format)`` for an image to be written at ``path`` (``~`` expanded): a
+    StyxError for a suffix styx cannot write (:data:`SUPPORTED_OUTPUT_SUFFIXES`) or a path
+    that is a folder. Only looks; :func:`check_output_path` also tries the folder."""
+    path = Path(path).expanduser()
+    suffix = path.suffix.lower()
+    if suffix not in OUTPUT_FORMATS:
+        shown = suffix or "no suffix"
+        raise StyxError(f"cannot write images as {shown} ({path})",
+                        "use one of " + ", ".join(SUPPORTED_OUTPUT_SUFFIXES))
+    if path.is_dir():
+        raise StyxError(f"output {path} is a folder", "give a file name, e.g. out.png")
+    return path, OUTPUT_FORMATS[suffix]
+
+
 def check_output_path(path: str | os.PathLike[str]) -> Path:
     """Check, before any long work, that an image can be written at ``path``.
 
@@ -27,10 +42,5 @@ def check_output_path(path: str | os.PathLike[str]) -> Path:
     :func:`styx.core.atomic.check_writable_folder`). Returns ``path`` as a Path; leaves
     nothing behind.
     """
-    path = Path(path).expanduser()
-    suffix = path.suffix.lower()
-    if suffix not in OUTPUT_FORMATS:
-        shown = suffix or "no suffix"
-        raise StyxError(f"cannot write images as {shown} ({path})",
-                        "use one of " + ", ".join(SUPPORTED_OUTPUT_SUFFIXES))
+    path, _ = image_format(path)
     return check_writable_file(path, what="output")

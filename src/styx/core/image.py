@@ -29,14 +29,14 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from styx.core.atomic import atomic_path
 from styx.core.errors import StyxError
-from styx.core.formats import (
+from styx.core.formats import (  # noqa: F401 - OUTPUT_FORMATS, check_output_path re-exported
     ALPHA_SUFFIXES,
     OUTPUT_FORMATS,
     SUPPORTED_OUTPUT_SUFFIXES,
     check_output_path,
+    image_format,
 )
 
-#: Output suffix -> Pillow format name.
 #: Suffixes :func:`find_images` collects (everything Pillow reads that photos come in).
 IMAGE_SUFFIXES: tuple[str, ...] = (*SUPPORTED_OUTPUT_SUFFIXES, ".gif", ".ppm", ".pgm", ".pbm",
                                    ".pnm", ".tga")
@@ -303,10 +303,10 @@ def save_image(image: torch.Tensor, path: str | os.PathLike[str], *,
     where the format keeps it (PNG, WebP, TIFF) and dropped otherwise. NaN/inf values are a
     StyxError; values are clamped to [0, 1]. ``quality`` applies to JPEG and WebP.
     """
-    path = check_output_path(path)
-    suffix = path.suffix.lower()
-    picture = tensor_to_pil(image, alpha if suffix in ALPHA_SUFFIXES else None)
-    fmt = OUTPUT_FORMATS[suffix]
+    # The suffix and the path are checked, not the folder: the write itself (atomic, its
+    # folder created) reports what goes wrong, and the commands tried the folder first.
+    path, fmt = image_format(path)
+    picture = tensor_to_pil(image, alpha if path.suffix.lower() in ALPHA_SUFFIXES else None)
     options: dict[str, object] = {}
     if fmt in ("JPEG", "WEBP"):
         options["quality"] = int(quality)

@@ -18,13 +18,10 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from styx.core.errors import StyxError
-from styx.core.specs import Spec
+from styx.core.specs import QUALIFIER, Spec
 from styx.core.suggest import close_matches, suggestion
 
 S = TypeVar("S", bound=Spec)
-
-#: Separates a plugin's name from a spec's in a qualified name, ``extra:vgg19``.
-QUALIFIER = ":"
 
 
 def normalize_name(name: str) -> str:
@@ -90,8 +87,8 @@ class Registry(Generic[S]):
         A plain name or alias that another plugin holds is refused (and recorded in
         :attr:`refused`) unless ``spec`` is built in and the holder is not: then the
         holder is refused instead. A spec refused its own name is registered under its
-        qualified name (and returned so). Two specs of one plugin with one name, or a
-        qualified name taken twice, are StyxErrors.
+        qualified name (and returned so). Two specs of one plugin with one name are a
+        StyxError.
         """
         plugin_names = self._by_plugin.setdefault(_key(spec.plugin), {})
         own = (spec.name, *spec.aliases)
@@ -113,8 +110,6 @@ class Registry(Generic[S]):
             spec = dataclasses.replace(spec, name=qualified_name(spec.plugin, spec.name),
                                        aliases=tuple(plain))
             plain = [spec.name, *plain]
-        if spec.name in self._specs:
-            raise StyxError(f"{self.kind} {spec.name!r} is registered twice")
         self._specs[spec.name] = spec
         if builtin:
             self._builtin.add(spec.name)

@@ -14,6 +14,10 @@ from typing import Any
 
 from styx.core.errors import StyxError
 
+#: Separates a plugin's name from a spec's in a qualified name, ``extra:vgg19``; so no
+#: spec or plugin name may contain it.
+QUALIFIER = ":"
+
 #: Either a callable or the import path of one, ``"package.module:attribute"``.
 Target = str | Callable[..., Any]
 
@@ -108,9 +112,9 @@ class Spec:
         if any(c.isspace() for c in self.name):
             raise ValueError(f"{self.kind} name {self.name!r} contains whitespace")
         for name in (self.name, *(self.aliases if isinstance(self.aliases, tuple) else ())):
-            if isinstance(name, str) and ":" in name:
-                raise ValueError(f"{self.kind} name {name!r} contains ':', which qualified "
-                                 "names (PLUGIN:NAME) use")
+            if isinstance(name, str) and QUALIFIER in name:
+                raise ValueError(f"{self.kind} name {name!r} contains {QUALIFIER!r}, which "
+                                 "qualified names (PLUGIN:NAME) use")
         if not isinstance(self.summary, str):
             raise TypeError(f"{self.kind} {self.name!r}: summary must be a string")
         _check_names(self.aliases, f"{self.kind} {self.name!r}: aliases")

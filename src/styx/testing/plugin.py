@@ -3,13 +3,11 @@ plugins --check NAME`` runs."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from styx.core.errors import StyxError
 from styx.testing.report import CheckReport
 
 
-def check_plugin(name: str, **options: Any) -> list[CheckReport]:
+def check_plugin(name: str) -> list[CheckReport]:
     """Reports of the checks on every spec plugin ``name`` registered, or, when ``name``
     is no plugin's, on the spec of that name (a descriptor, loss or method; qualified
     names too). Never raises for a failed check: see each report's ``ok``."""
@@ -33,10 +31,10 @@ def check_plugin(name: str, **options: Any) -> list[CheckReport]:
 
             raise StyxError(f"no plugin, descriptor, loss or method is called {name!r}",
                             did_you_mean(name, known) or "see 'styx plugins'")
-    return [_check(kind, spec_name, options) for kind, spec_name in targets]
+    return [_check(kind, spec_name) for kind, spec_name in targets]
 
 
-def _check(kind: str, name: str, options: dict[str, Any]) -> CheckReport:
+def _check(kind: str, name: str) -> CheckReport:
     from styx.testing.descriptors import check_descriptor
     from styx.testing.losses import check_loss
     from styx.testing.methods import check_method
@@ -52,11 +50,11 @@ def _check(kind: str, name: str, options: dict[str, Any]) -> CheckReport:
 
 def _check_exporter(name: str) -> CheckReport:
     from styx.core.plugins import exporters
-    from styx.testing.imports import check_light, plugin_module
+    from styx.testing.imports import check_light, module_of, plugin_module
 
     spec = exporters().get(name)
     report = CheckReport("exporter", spec.name)
-    check_light(report, [plugin_module(spec.plugin)])
+    check_light(report, [plugin_module(spec.plugin), module_of(spec.config)])
     with report.check("export function and options load"):
         from styx.core.config import options_of
         from styx.core.specs import load_target
