@@ -50,6 +50,21 @@ def test_list_shows_every_model(styx_cli, stored):
     assert data["models"][1]["error"]
 
 
+def test_list_never_folds_a_long_style_name(styx_cli, monkeypatch):
+    style = "Portrait-of-Doctor-Gachet-by-Vincent-van-Gogh.png"
+    save_model({"w": torch.ones(2)}, {"method": "texture-nets", "style": {"name": style},
+                                      "training": {"iterations_done": 3}},
+               name="a-rather-long-model-name-for-testing")
+    wide = styx_cli("models", "list").stdout  # COLUMNS=200: a table
+    assert "┃ name" in wide and style in next(line for line in wide.splitlines()
+                                             if "a-rather-long" in line)
+    monkeypatch.setenv("COLUMNS", "80")
+    narrow = styx_cli("models", "list").stdout.splitlines()
+    assert not any("┃" in line for line in narrow)  # one model per line instead
+    [row] = [line for line in narrow if "a-rather-long" in line]
+    assert f"style={style}" in row and "method=texture-nets" in row and "iters=3" in row
+
+
 def test_show_by_name_or_folder(styx_cli, stored):
     result = styx_cli("models", "show", "starry", "--json")
     assert result.exit_code == 0
