@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from styx.core.atomic import atomic_dir, atomic_path
+from styx.core.errors import StyxError
 
 
 def test_atomic_path_moves_the_file_into_place(tmp_path):
@@ -92,3 +93,19 @@ def test_atomic_dir_replaces_a_file_at_the_path(tmp_path):
     with atomic_dir(target) as temporary:
         (temporary / "x").write_text("y")
     assert (target / "x").read_text() == "y"
+
+
+def test_checking_a_new_folder_creates_nothing_and_concurrent_checks_agree(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from styx.core.atomic import check_writable_folder
+
+    folder = tmp_path / "runs" / "new"  # as DDP ranks check one run folder at once
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda _: check_writable_folder(folder, what="--run-dir"),
+                                range(64)))
+    assert results == [folder] * 64
+    assert list(tmp_path.iterdir()) == []  # no folder made, no probe file left
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StyxError, match="is a file, not a folder"):
+        check_writable_folder(tmp_path / "file" / "sub", what="--run-dir")

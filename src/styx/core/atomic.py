@@ -107,49 +107,28 @@ def check_writable_file(path: str | os.PathLike[str], *, what: str = "output") -
 def check_writable_folder(folder: str | os.PathLike[str], *, what: str) -> Path:
     """Check, before any long work, that files can be written in ``folder``.
 
-    The folder (and any missing parents) is created and a file written in it, then both
-    are removed: permissions, read-only mounts and pseudo-filesystems such as ``/proc``
-    are all caught, even for root, which ``os.access`` would wave through. ``what`` (the
-    option and its value) begins the error. Returns ``folder`` as a Path.
+    A file is created and removed in ``folder``, or, where it does not exist yet, in its
+    nearest existing ancestor (making a folder takes the same right as making a file):
+    permissions, read-only mounts and pseudo-filesystems such as ``/proc`` are all caught,
+    even for root, which ``os.access`` would wave through. Nothing is created that stays,
+    and processes checking one folder at once (DDP ranks) cannot disturb each other.
+    ``what`` (the option and its value) begins the error. Returns ``folder`` as a Path.
     """
     folder = Path(folder).expanduser()
-    missing: list[Path] = []
     ancestor = folder
     while not ancestor.exists() and not ancestor.is_symlink() and ancestor != ancestor.parent:
-        missing.append(ancestor)
         ancestor = ancestor.parent
-    if ancestor.exists() and not ancestor.is_dir():
+    if not ancestor.is_dir():
         raise StyxError(f"cannot write {what}: {ancestor} is a file, not a folder",
                         "give a path in a folder")
-    for attempt in range(3):
-        created: list[Path] = []
-        probing = False
-        try:
-            for parent in reversed(missing):
-                try:
-                    parent.mkdir()
-                except FileExistsError:  # another process (a DDP rank) made it meanwhile
-                    continue
-                created.append(parent)
-            probing = True
-            handle, probe = tempfile.mkstemp(dir=folder, prefix=".styx-probe-")
-            os.close(handle)
-            os.unlink(probe)
-            break
-        except OSError as error:
-            if isinstance(error, FileNotFoundError) and probing and not folder.is_dir() \
-                    and attempt < 2:
-                continue  # another process (a DDP rank) removed its probe folder meanwhile
-            reason = error.strerror or type(error).__name__
-            where = folder if probing or not error.filename else error.filename
-            raise StyxError(f"cannot write {what}: {reason} ({where})",
-                            "choose a folder you can write to") from None
-        finally:
-            for parent in reversed(created):
-                try:
-                    parent.rmdir()
-                except OSError:
-                    pass
+    try:
+        handle, probe = tempfile.mkstemp(dir=ancestor, prefix=".styx-probe-")
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise StyxError(f"cannot write {what}: {reason} ({ancestor})",
+                        "choose a folder you can write to") from None
     return folder
 
 
