@@ -22,13 +22,18 @@ def _human_size(size: int) -> str:
     return f"{size} B"
 
 
+def _styles_of(metadata: dict) -> list[dict]:
+    """The styles a model's metadata lists: ``styles`` (several), or its one ``style``."""
+    styles = metadata.get("styles", metadata.get("style"))
+    styles = styles if isinstance(styles, list) else [styles] if styles else []
+    return [s if isinstance(s, dict) else {"name": str(s)} for s in styles]
+
+
 def _style_of(metadata: dict) -> str:
-    style = metadata.get("style")
-    if isinstance(style, dict):
-        return str(style.get("name") or style.get("path") or "")
-    if isinstance(style, list):
-        return ", ".join(str(s.get("name", "")) if isinstance(s, dict) else str(s) for s in style)
-    return str(style or "")
+    names = [str(s.get("name") or s.get("path") or "") for s in _styles_of(metadata)]
+    if len(names) > 3:
+        return f"{', '.join(names[:2])} +{len(names) - 2} more"
+    return ", ".join(names)
 
 
 def _short_time(created: object) -> str:
@@ -111,9 +116,19 @@ def show_command(
         typer.echo(json.dumps(info.to_json(), indent=2))
         return
     console = _stdout()
-    console.print(f"[bold]{info.name}[/]  {info.path}  ({_human_size(info.size_bytes)})")
+    console.print(f"[bold]{_escape(info.name)}[/]  {_escape(str(info.path))}  "
+                  f"({_human_size(info.size_bytes)})")
     if info.error:
-        console.print(f"[red]damaged:[/] {info.error}", markup=True)
+        console.print(f"[red]damaged:[/] {_escape(info.error)}", markup=True)
+    styles = _styles_of(info.metadata)
+    if len(styles) > 1 or isinstance(info.metadata.get("styles"), list):
+        console.print(f"styles ({len(styles)}):")
+        for index, style in enumerate(styles):
+            size = style.get("size")
+            shape = f"  {size[1]}x{size[0]}" if isinstance(size, list) and len(size) == 2 else ""
+            console.print(f"  {index:>3}  {_escape(str(style.get('name', '')))}  "
+                          f"sha256 {str(style.get('sha256', '?'))[:16]}{shape}"
+                          + ("  (added)" if style.get("added") else ""))
     console.print_json(json.dumps(info.metadata))
 
 

@@ -27,18 +27,26 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from styx.core.checks import choice, key_values, not_all_zero, number, optional, text
 from styx.core.config import Config, option, to_jsonable
 from styx.core.errors import StyxError
 from styx.core.layers import layer_selection
 
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
 #: Help panels.
 LOSS = "Loss"
 TRAINING = "Training"
 RUNTIME = "Runtime"
 MODEL = "Model"
+GENERATOR = "Generator"
+
+#: How convolutional generators pad, and normalise (see :class:`ConvGeneratorOptions`).
+PADDINGS = ("circular", "reflect", "replicate", "zero")
+NORMS = ("instance", "batch")
 
 #: ``--amp`` values, and other spellings of them.
 PRECISIONS = ("auto", "bf16", "fp16", "fp32", "off")
@@ -387,3 +395,28 @@ class ModelRunOptions(RuntimeOptions, ColorOptions):
             raise StyxError("no content image given",
                             "give one or more content images: styx run METHOD --model M "
                             "IMAGE... -o OUT")
+
+
+@dataclass(kw_only=True)
+class ConvGeneratorOptions(Config):
+    """How a convolutional generator pads and normalises: the choices every feed-forward
+    method offers the same way (the layers are :mod:`styx.core.blocks`). A method picks its
+    own defaults by re-declaring a field with a plain default (``padding: str = "reflect"``).
+    """
+
+    padding: str = option("circular", panel=GENERATOR,
+                          check=choice(*PADDINGS, aliases={"zeros": "zero", "constant": "zero"}),
+                          help="circular, reflect, replicate or zero.")
+    norm: str = option("instance", panel=GENERATOR, check=choice(*NORMS),
+                       help="Normalisation: instance or batch.")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """The architecture a model's metadata stores (``to_dict()`` of it); settings this
+        styx does not know are a StyxError (a newer styx wrote the model)."""
+        known = {info.field for info in cls.options()}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise StyxError(f"unknown generator setting {unknown[0]!r} in the model's metadata",
+                            "the model was written by a newer styx; upgrade styx")
+        return cls(**dict(data))

@@ -165,6 +165,17 @@ def existing_path(kind: str, *, optional: bool = False) -> Check:
     return check
 
 
+def each(inner: Check) -> Check:
+    """``inner`` applied to every item of a list (None: an empty list; one value: a list
+    of one), for repeatable options such as ``--style A.jpg --style B.jpg``."""
+    def check(value: Any, label: str) -> list[Any]:
+        if value is None:
+            return []
+        items = list(value) if isinstance(value, (list, tuple)) else [value]
+        return [inner(item, label) for item in items]
+    return check
+
+
 def all_of(*checks: Check) -> Check:
     """The checks one after the other, each given the last one's result."""
     def check(value: Any, label: str) -> Any:

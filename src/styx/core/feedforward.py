@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -92,18 +93,25 @@ def plan_training(config: ModelOutputOptions) -> TrainingPlan:
     return TrainingPlan(name=name, output=output, run_dir=run_dir)
 
 
+#: ``save(generator, metadata) -> folder``: how a trained model is written, when not as a
+#: new model of the plan's name or folder (StyleBank adds new styles to an existing model).
+ModelSaver = Callable[[Generator, dict[str, Any]], Path]
+
+
 def train_generator(task: Any, config: Any, *, plan: TrainingPlan | None = None,
                     content_dir: str | os.PathLike | None,
                     optimizer: OptimizerFactory | None = None,
                     scheduler: SchedulerFactory | None = None,
-                    hook: StepHook | None = None) -> TrainedModel:
+                    hook: StepHook | None = None,
+                    save: ModelSaver | None = None) -> TrainedModel:
     """Train ``task`` (its ``build_model`` makes a :class:`Generator`) and save the result.
 
     ``config`` derives from :class:`~styx.core.bundles.TrainingOptions` and
     :class:`~styx.core.bundles.ModelOutputOptions`; ``plan`` is its :func:`plan_training`
     (made here if not given; a method makes it first when loading its inputs is slow).
     ``content_dir=None``: the task reads no content. ``optimizer``, ``scheduler`` and
-    ``hook`` go to :func:`styx.core.training.train`.
+    ``hook`` go to :func:`styx.core.training.train`. ``save``: writes the model instead of
+    :func:`~styx.core.modelstore.save_model` (on rank 0, with the full metadata).
     """
     from styx.core.modelstore import save_model
     from styx.core.training import adam, step_decay, train, training_settings
@@ -132,7 +140,9 @@ def train_generator(task: Any, config: Any, *, plan: TrainingPlan | None = None,
             k: v for k, v in result.history[-1].items()
             if isinstance(v, (int, float)) and k not in _NOT_LOSSES}
     path = None
-    if result.main:
+    if result.main and save is not None:
+        path = save(generator, metadata)
+    elif result.main:
         path = save_model(generator, metadata, name=plan.name,
                           path=plan.output if plan.name is None else None,
                           overwrite=config.overwrite or config.resume)
@@ -201,6 +211,17 @@ class Model:
     @property
     def name(self) -> str:
         return self.path.name if self.path is not None else self.method
+
+    @property
+    def styles(self) -> list[str]:
+        """The names of the styles the model holds, in order (one for most methods; a
+        StyleBank model holds several): its metadata's ``styles``, or its ``style``."""
+        styles = self.metadata.get("styles")
+        if not isinstance(styles, list):
+            styles = [self.metadata["style"]] if isinstance(self.metadata.get("style"), dict) \
+                else []
+        return [str(style.get("name", index)) if isinstance(style, dict) else str(style)
+                for index, style in enumerate(styles)]
 
     def __call__(self, image: Any = None, **options: Any) -> Any:
         from PIL import Image
@@ -292,24 +313,33 @@ def apply_generator(model: Model, image: torch.Tensor | None, *, seed: int | Non
     from styx.core.device import autocast, resolve_device
 
     target = resolve_device(device)
-    network = model.generator.to(target).eval()
+    # channels_last: 1.2-1.6x faster convolutions on CPUs (oneDNN) and tensor-core GPUs.
+    network = model.generator.to(target, memory_format=torch.channels_last).eval()
     generator = torch.Generator()
     if seed is None:
         generator.seed()
     else:
         generator.manual_seed(int(seed))
     if image is not None:
-        image = image.to(device=target, dtype=torch.float32)
+        image = image.to(device=target, dtype=torch.float32,
+                         memory_format=torch.channels_last)
     inputs = network.make_inputs(image, size=size, batch=batch, generator=generator,
                                  **options)
     with torch.no_grad(), autocast(target, amp):
         out = network(**inputs)
-    return out.float().clamp(0.0, 1.0).cpu()
+    return out.float().clamp(0.0, 1.0).cpu().contiguous()
 
 
-def run_feed_forward(request: RunRequest, config: ModelRunOptions) -> RunResult:
+def run_feed_forward(request: RunRequest, config: ModelRunOptions, *,
+                     options: Callable[[Model, torch.Tensor], dict[str, Any]] | None = None
+                     ) -> RunResult:
     """Stylise ``request.content`` with ``request.model``: the whole ``run`` of a
-    feed-forward method whose config is :class:`~styx.core.bundles.ModelRunOptions`."""
+    feed-forward method whose config is :class:`~styx.core.bundles.ModelRunOptions`, or more.
+
+    ``options(model, content)``: the generator's own options for this content (N x 3 x H x W,
+    loaded and resized), given to its ``make_inputs`` (StyleBank's style weights); it runs
+    after the content has loaded and before the generator does.
+    """
     import time
 
     from styx.core.device import resolve_device
@@ -323,8 +353,9 @@ def run_feed_forward(request: RunRequest, config: ModelRunOptions) -> RunResult:
     if request.content is None:
         raise StyxError("no content image given", "give a content image")
     loaded = request.content_image(long_side=config.long_side, batch=True)
+    extra = {} if options is None else options(model, loaded.rgb)
     image = apply_generator(model, loaded.rgb, seed=config.seed, device=config.device,
-                            amp=config.amp)
+                            amp=config.amp, **extra)
     if config.preserve_color:
         image = match_color(loaded.rgb, image)
     return RunResult(image=image, alpha=loaded.alpha, config=config,

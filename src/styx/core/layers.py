@@ -8,11 +8,14 @@ from styx.core.checks import check_number
 from styx.core.errors import StyxError
 
 
-def parse_layer_weights(text: str | None, *, default_weight: float = 1.0) -> dict[str, float]:
+def parse_layer_weights(text: str | None, *, default_weight: float = 1.0,
+                        what: str = "layer", example: str = "relu1_1:0.2,relu2_1"
+                        ) -> dict[str, float]:
     """``"relu1_1:0.2,relu2_1"`` -> ``{"relu1_1": 0.2, "relu2_1": 1.0}`` (order kept).
 
     Empty text or ``None`` gives an empty dict. A weight that is not a finite number >= 0,
-    or a name given twice, is a :class:`StyxError`.
+    or a name given twice, is a :class:`StyxError`. ``what`` and ``example`` name the
+    things weighted in those errors (the same syntax weighs StyleBank's styles).
     """
     weights: dict[str, float] = {}
     if not text:
@@ -21,16 +24,17 @@ def parse_layer_weights(text: str | None, *, default_weight: float = 1.0) -> dic
         item = item.strip()
         if not item:
             continue
-        name, sep, raw = item.partition(":")
+        name, sep, raw = item.rpartition(":") if ":" in item else (item, "", "")
         name = name.strip()
         if not name:
-            raise StyxError(f"empty layer name in {text!r}", "write e.g. relu1_1:0.2,relu2_1")
+            raise StyxError(f"empty {what} name in {text!r}", f"write e.g. {example}")
         weight = default_weight
         if sep:
-            weight = check_number(raw.strip(), f"weight of layer {name!r}:", minimum=0,
-                                  hint="weights are finite numbers >= 0, e.g. relu1_1:0.2")
+            weight = check_number(raw.strip(), f"weight of {what} {name!r}:", minimum=0,
+                                  hint="weights are finite numbers >= 0, e.g. "
+                                       f"{example.split(',')[0]}")
         if name in weights:
-            raise StyxError(f"layer {name!r} given twice in {text!r}")
+            raise StyxError(f"{what} {name!r} given twice in {text!r}")
         weights[name] = weight
     return weights
 

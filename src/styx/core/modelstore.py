@@ -3,9 +3,11 @@
 A trained model is a folder::
 
     NAME/
-      model.safetensors   the tensors (the same metadata also sits in its header)
+      model.safetensors   the tensors (the metadata it was saved with also sits in its header)
       model.json          method, architecture config, style image (name + sha256),
                           training settings, styx version, created time
+      parts/*.safetensors tensors added later (StyleBank's new styles), listed in
+                          model.json's "parts": a model grows without being copied
 
 :func:`save_model` writes the folder atomically (a failure leaves nothing behind and an
 existing model untouched), :func:`read_model` reads it back without unpickling anything.
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 
 WEIGHTS_FILE = "model.safetensors"
 METADATA_FILE = "model.json"
+PARTS_FOLDER = "parts"
 FORMAT = "styx-model"
 VERSION = 1
 _HEADER_KEY = "styx_model"
@@ -61,6 +64,15 @@ def check_model_name(name: str) -> str:
                         "use letters, digits, '.', '_', '-' (up to 100 characters, "
                         "starting with a letter or digit), or give a folder path instead")
     return name
+
+
+def name_from_file(path: str | os.PathLike[str], *, fallback: str = "model") -> str:
+    """A valid model (or style) name from a file's name: ``The Scream.jpg`` ->
+    ``The-Scream``; ``fallback`` when nothing usable is left."""
+    cleaned = "".join(c if (c.isascii() and c.isalnum()) or c in "._+-" else "-"
+                      for c in Path(path).stem)
+    cleaned = cleaned.strip("-.") or fallback
+    return cleaned[:100]
 
 
 @dataclass
@@ -100,11 +112,7 @@ def save_model(tensors_or_module: Any, metadata: Mapping[str, Any], *, name: str
     document = {"format": FORMAT, "version": VERSION, **dict(metadata),
                 "styx_version": __version__,
                 "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
-    try:
-        text = json.dumps(document, indent=2, sort_keys=False, allow_nan=False)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"model metadata must be JSON (finite numbers, str keys): {error}") \
-            from None
+    text = _metadata_text(document)
     from safetensors.torch import save_file
 
     with atomic_dir(target) as temp:
@@ -112,6 +120,67 @@ def save_model(tensors_or_module: Any, metadata: Mapping[str, Any], *, name: str
         (temp / METADATA_FILE).write_text(text + "\n", encoding="utf-8")
         _same_permissions(temp / WEIGHTS_FILE, like=temp / METADATA_FILE)
     return target
+
+
+def add_model_part(folder: str | os.PathLike[str], tensors: Mapping[str, torch.Tensor],
+                   metadata: Mapping[str, Any], *, part: str) -> Path:
+    """Grow the model in ``folder`` by ``tensors`` without rewriting its other files.
+
+    The tensors go to ``parts/PART.safetensors``, written atomically, then ``model.json`` is
+    replaced (atomically) by ``metadata`` with the part added to its ``parts``: the
+    commit point. A failure before it leaves the model as it was (a part file that no
+    ``model.json`` lists is never read). Keys the model already has are a ValueError.
+    Returns the folder.
+    """
+    from safetensors.torch import save_file
+
+    from styx import __version__
+    from styx.core.atomic import atomic_path
+
+    folder = Path(folder).expanduser()
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}", part):
+        raise ValueError(f"bad part name {part!r}")
+    old = read_metadata(folder)
+    state, _ = read_model(folder)
+    clash = sorted(set(state) & set(tensors))
+    if clash:
+        raise ValueError(f"the model already has tensor {clash[0]!r}")
+    relative = f"{PARTS_FOLDER}/{part}.safetensors"
+    if relative in _parts_of(old):
+        raise ValueError(f"the model already has a part {part!r}")
+    document = {"format": FORMAT, "version": VERSION, **dict(metadata),
+                "parts": [*_parts_of(old), relative], "styx_version": __version__,
+                "created": old.get("created"),
+                "updated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    text = _metadata_text(document)
+    (folder / PARTS_FOLDER).mkdir(exist_ok=True)
+    with atomic_path(folder / relative) as temporary:
+        save_file(_tensors_of(dict(tensors)), str(temporary))
+    _same_permissions(folder / relative, like=folder / METADATA_FILE)
+    with atomic_path(folder / METADATA_FILE) as temporary:
+        temporary.write_text(text + "\n", encoding="utf-8")
+    return folder
+
+
+def _parts_of(metadata: Mapping[str, Any]) -> list[str]:
+    """The part files ``metadata`` lists (relative paths inside ``parts/``), checked: a
+    listed path that leaves the folder is refused, so a crafted model.json cannot make
+    styx read other files."""
+    parts = metadata.get("parts", [])
+    if not isinstance(parts, list) or not all(
+            isinstance(p, str) and re.fullmatch(rf"{PARTS_FOLDER}/[A-Za-z0-9][A-Za-z0-9._+-]*"
+                                                r"\.safetensors", p) for p in parts):
+        raise StyxError("the model's metadata lists bad parts",
+                        "the model is damaged; train or copy it again")
+    return list(parts)
+
+
+def _metadata_text(document: Mapping[str, Any]) -> str:
+    try:
+        return json.dumps(document, indent=2, sort_keys=False, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"model metadata must be JSON (finite numbers, str keys): {error}") \
+            from None
 
 
 def model_target(*, name: str | None = None, path: str | os.PathLike[str] | None = None,
@@ -246,15 +315,22 @@ def read_model(name_or_path: str | os.PathLike[str]
 
     folder = resolve_model(name_or_path)
     metadata = read_metadata(folder)
-    weights = folder / WEIGHTS_FILE
-    if not weights.is_file():
-        raise StyxError(f"{folder} has no {WEIGHTS_FILE}", "the model is incomplete; "
-                        "train or copy it again")
-    try:
-        state = load_file(str(weights), device="cpu")
-    except Exception as error:  # noqa: BLE001 - safetensors raises several kinds
-        raise StyxError(f"cannot read {weights}: {' '.join(str(error).split())[:200]}",
-                        "the file is damaged; train or copy the model again") from None
+    state: dict[str, torch.Tensor] = {}
+    for relative in (WEIGHTS_FILE, *_parts_of(metadata)):
+        weights = folder / relative
+        if not weights.is_file():
+            raise StyxError(f"{folder} has no {relative}", "the model is incomplete; "
+                            "train or copy it again")
+        try:
+            tensors = load_file(str(weights), device="cpu")
+        except Exception as error:  # noqa: BLE001 - safetensors raises several kinds
+            raise StyxError(f"cannot read {weights}: {' '.join(str(error).split())[:200]}",
+                            "the file is damaged; train or copy the model again") from None
+        twice = sorted(set(state) & set(tensors))
+        if twice:
+            raise StyxError(f"{folder}: tensor {twice[0]!r} is stored twice",
+                            "the model is damaged; train or copy it again")
+        state.update(tensors)
     return state, metadata
 
 
@@ -269,34 +345,47 @@ def enclosing_model(path: str | os.PathLike[str]) -> Path | None:
 
 
 def weights_problem(folder: Path) -> str | None:
-    """Why ``folder``'s weights file cannot be loaded (missing, truncated, not
-    safetensors), or None; reads only its header, so it is cheap for large models."""
-    weights = folder / WEIGHTS_FILE
+    """Why ``folder``'s weights files (its model.safetensors and the parts its metadata
+    lists) cannot be loaded (missing, truncated, not safetensors), or None; reads only
+    their headers, so it is cheap for large models."""
+    try:
+        parts = _parts_of(read_metadata(folder))
+    except StyxError:
+        parts = []  # damaged metadata is reported on its own
+    for relative in (WEIGHTS_FILE, *parts):
+        problem = _file_problem(folder / relative, relative)
+        if problem:
+            return problem
+    return None
+
+
+def _file_problem(weights: Path, label: str) -> str | None:
+    """Why one safetensors file cannot be loaded, or None (see :func:`weights_problem`)."""
     try:
         size = weights.stat().st_size
         with open(weights, "rb") as handle:
             prefix = handle.read(8)
             if len(prefix) < 8:
-                return f"{WEIGHTS_FILE} is truncated ({size} bytes)"
+                return f"{label} is truncated ({size} bytes)"
             header_size = int.from_bytes(prefix, "little")
             if header_size > size - 8:
-                return f"{WEIGHTS_FILE} is truncated or not safetensors"
+                return f"{label} is truncated or not safetensors"
             header = json.loads(handle.read(header_size))
     except FileNotFoundError:
-        return f"no {WEIGHTS_FILE}"
+        return f"no {label}"
     except OSError as error:
-        return f"cannot read {WEIGHTS_FILE}: {error.strerror or error}"
+        return f"cannot read {label}: {error.strerror or error}"
     except (UnicodeDecodeError, ValueError):
-        return f"{WEIGHTS_FILE} is not a safetensors file"
+        return f"{label} is not a safetensors file"
     if not isinstance(header, dict):
-        return f"{WEIGHTS_FILE} is not a safetensors file"
+        return f"{label} is not a safetensors file"
     try:
         end = max((int(entry["data_offsets"][1]) for key, entry in header.items()
                    if key != "__metadata__"), default=0)
     except (TypeError, KeyError, IndexError, ValueError):
-        return f"{WEIGHTS_FILE} has a damaged header"
+        return f"{label} has a damaged header"
     if 8 + header_size + end != size:
-        return (f"{WEIGHTS_FILE} is truncated ({size} bytes, its header describes "
+        return (f"{label} is truncated ({size} bytes, its header describes "
                 f"{8 + header_size + end})")
     return None
 

@@ -21,6 +21,7 @@ own style, so a batch may mix styles.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,24 +45,34 @@ class LossTerms:
     content: dict[str, torch.Tensor] = field(default_factory=dict)
     style: dict[str, torch.Tensor] = field(default_factory=dict)
     tv: torch.Tensor | None = None
+    #: Other named values a method reports beside the three terms (StyleBank's
+    #: ``reconstruction``), unweighted, under their own names.
+    extra: dict[str, torch.Tensor] = field(default_factory=dict)
+    #: What logs show as the total when it is not ``total`` (a step that optimises another
+    #: objective, as StyleBank's auto-encoder steps do, reports the main one's last value).
+    reported_total: torch.Tensor | None = None
 
     def as_floats(self) -> dict[str, float]:
-        """``{"total": ., "content": ., "style": ., "tv": ., "content/<layer>": ., ...}``.
+        """``{"total": ., "content": ., "style": ., "tv": ., "content/<layer>": ., ...}``,
+        and every :attr:`extra` value under its name.
 
         The parts are unweighted; ``content`` and ``style`` are the sums over layers. All
         values are read back from the device in one transfer.
         """
-        parts = [self.total, *self.content.values(), *self.style.values()]
+        total = self.total if self.reported_total is None else self.reported_total
+        parts = [total, *self.content.values(), *self.style.values(), *self.extra.values()]
         if self.tv is not None:
             parts.append(self.tv)
         numbers = torch.stack([p.detach().float().reshape(()) for p in parts]).tolist()
         total, numbers = numbers[0], numbers[1:]
-        content = numbers[:len(self.content)]
-        style = numbers[len(self.content):len(self.content) + len(self.style)]
+        ends = list(itertools.accumulate((len(self.content), len(self.style),
+                                          len(self.extra))))
+        content, style = numbers[:ends[0]], numbers[ends[0]:ends[1]]
         out = {"total": total, "content": float(sum(content)), "style": float(sum(style)),
                "tv": numbers[-1] if self.tv is not None else 0.0}
         out.update({f"content/{layer}": v for layer, v in zip(self.content, content)})
         out.update({f"style/{layer}": v for layer, v in zip(self.style, style)})
+        out.update(zip(self.extra, numbers[ends[1]:ends[2]]))
         return out
 
     def detached(self) -> LossTerms:
@@ -69,7 +80,10 @@ class LossTerms:
         return LossTerms(total=self.total.detach(),
                          content={k: v.detach() for k, v in self.content.items()},
                          style={k: v.detach() for k, v in self.style.items()},
-                         tv=None if self.tv is None else self.tv.detach())
+                         tv=None if self.tv is None else self.tv.detach(),
+                         extra={k: v.detach() for k, v in self.extra.items()},
+                         reported_total=None if self.reported_total is None
+                         else self.reported_total.detach())
 
 
 class PerceptualObjective(nn.Module):

@@ -99,7 +99,10 @@ class TrainingTask(Protocol):
     :class:`~styx.core.objective.LossTerms` (or a scalar loss tensor). The loop runs it
     under autocast and seeds torch's RNG per iteration, so draw noise with ``torch.rand``
     and friends. Optional: ``ddp_find_unused_parameters = True`` on the task if some
-    parameters get no gradient in some steps.
+    parameters get no gradient in some steps; ``state_dict()`` / ``load_state_dict(state)``
+    if the task carries state from one iteration to the next (StyleBank's last gradient
+    norm): a dict of JSON values and tensors, saved in every checkpoint and given back on
+    resume, so a resumed run continues exactly.
     """
 
     def build_model(self) -> nn.Module: ...
@@ -261,6 +264,8 @@ class _Run:
         check_resumable(state, self.task_metadata, self.settings, self.checkpoint_path)
         restore(self.model, self.optimizer, self.scheduler, self.scaler, checkpoint,
                 self.checkpoint_path)
+        if hasattr(self.task, "load_state_dict") and state.get("task_state") is not None:
+            self.task.load_state_dict(state["task_state"])
         self.start = self.done = self.saved_at = int(state["step"])
         self.last_checkpoint = self.checkpoint_path
         self.history = list(state.get("history", []))
@@ -303,6 +308,7 @@ class _Run:
             "config": self.settings,
             "task": self.task_metadata,
             "history": self.history,
+            "task_state": self.task.state_dict() if hasattr(self.task, "state_dict") else None,
             "skipped_files": dict(sorted(self.skipped.items())),
             "elapsed_seconds": self.elapsed_before + time.perf_counter() - self.began,
         }

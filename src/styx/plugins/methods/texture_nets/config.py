@@ -14,24 +14,29 @@ from pathlib import Path
 from typing import Any
 
 from styx.core.bundles import (
+    GENERATOR,
     LOSS,
+    NORMS,
+    PADDINGS,
+    ConvGeneratorOptions,
     LossOptions,
     ModelOutputOptions,
     ModelRunOptions,
     TrainingOptions,
 )
-from styx.core.checks import choice, existing_path, image_size, number
-from styx.core.config import Config, option
+from styx.core.checks import existing_path, image_size, number
+from styx.core.config import option
 from styx.core.errors import StyxError
+from styx.core.modelstore import name_from_file
 
-PADDINGS = ("circular", "reflect", "replicate", "zero")
-NORMS = ("instance", "batch")
-GENERATOR = "Generator"
+__all__ = ["NORMS", "PADDINGS", "GeneratorConfig", "GeneratorOptions",
+           "TextureNetsRunConfig", "TextureNetsTrainConfig"]
 
 
 @dataclass(kw_only=True)
-class GeneratorOptions(Config):
-    """The generator's shape: the options ``styx train texture-nets`` offers."""
+class GeneratorOptions(ConvGeneratorOptions):
+    """The generator's shape: the options ``styx train texture-nets`` offers (padding and
+    normalisation as every generator offers them, circular padding by default)."""
 
     scales: int = option(6, panel=GENERATOR, check=number(minimum=1, maximum=12, integer=True),
                          help="Scales K of the noise pyramid (1-12).")
@@ -39,11 +44,6 @@ class GeneratorOptions(Config):
                            help="Channels per scale.")
     noise_channels: int = option(3, panel=GENERATOR, check=number(minimum=0, integer=True),
                                  help="Noise channels per scale (0: none).")
-    padding: str = option("circular", panel=GENERATOR,
-                          check=choice(*PADDINGS, aliases={"zeros": "zero", "constant": "zero"}),
-                          help="circular, reflect, replicate or zero.")
-    norm: str = option("instance", panel=GENERATOR, check=choice(*NORMS),
-                       help="Normalisation: instance or batch.")
 
 
 def _content_channels(value: Any, label: str) -> int:
@@ -74,23 +74,6 @@ class GeneratorConfig(GeneratorOptions):
         """Channels of the ``noise`` input: ``noise_channels`` for each scale."""
         return self.noise_channels * self.scales
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> GeneratorConfig:
-        """The config a model's metadata stores; settings this styx does not know are a
-        StyxError (a newer styx wrote the model)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise StyxError(f"unknown generator setting {unknown[0]!r} in the model's metadata",
-                            "the model was written by a newer styx; upgrade styx")
-        return cls(**data)
-
-
-def _name_from(style: Path) -> str:
-    """A store name from the style file's name: ``The Scream.jpg`` -> ``The-Scream``."""
-    cleaned = "".join(c if c.isalnum() or c in "._+-" else "-" for c in Path(style).stem)
-    cleaned = cleaned.strip("-.") or "texture-net"
-    return cleaned[:100]
 
 
 @dataclass(kw_only=True)
@@ -124,7 +107,7 @@ class TextureNetsTrainConfig(GeneratorOptions, LossOptions, TrainingOptions, Mod
         self.generator_config()  # a shape no generator can have fails now
 
     def default_model_name(self) -> str:
-        return _name_from(self.style)
+        return name_from_file(self.style, fallback="texture-net")
 
     def generator_config(self) -> GeneratorConfig:
         shape = {f.name: getattr(self, f.name) for f in fields(GeneratorOptions)}

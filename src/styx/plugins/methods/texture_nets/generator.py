@@ -14,9 +14,9 @@ Differences from the reference code, all deliberate:
   (37 -> 19 -> 10 -> 5 -> 3 -> 2), and an upsampled coarse map is cropped to the exact size
   of the finer one, so a coarse pixel always covers the same 2x2 fine pixels.
 * Instance normalisation is computed by ``group_norm`` with one group per channel, which,
-  unlike ``instance_norm``, accepts 1x1 maps (the coarsest scale of a small image).
-* ``reflect`` padding of a map one pixel wide falls back to ``replicate``, which is what
-  reflecting a single pixel would mean.
+  unlike ``instance_norm``, accepts 1x1 maps (the coarsest scale of a small image), and
+  ``reflect`` padding of a map one pixel wide falls back to ``replicate``: the shared
+  layers of :mod:`styx.core.blocks`.
 * The output goes through a sigmoid, so it is a valid image in [0, 1] by construction (the
   reference left it unbounded in VGG-preprocessed units).
 
@@ -36,56 +36,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from styx.core.blocks import InstanceNorm, Pad, make_norm
 from styx.core.errors import StyxError
 from styx.core.generator import Generator, no_image_given, random_like
 from styx.plugins.methods.texture_nets.config import NORMS, PADDINGS, GeneratorConfig
 
-__all__ = ["NORMS", "PADDINGS", "GeneratorConfig", "TextureNetwork", "build_generator",
-           "scale_sizes"]
-
-
-class Pad(nn.Module):
-    """Pads ``amount`` pixels on every side in one of :data:`PADDINGS`."""
-
-    def __init__(self, mode: str, amount: int) -> None:
-        super().__init__()
-        self.mode = mode
-        self.amount = amount
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        p = self.amount
-        if p == 0:
-            return x
-        if self.mode == "zero":
-            return F.pad(x, (p, p, p, p))
-        mode = self.mode
-        if mode == "reflect" and min(x.shape[-2], x.shape[-1]) <= p:
-            mode = "replicate"  # nothing to reflect in a map this thin
-        return F.pad(x, (p, p, p, p), mode=mode)
-
-    def extra_repr(self) -> str:
-        return f"{self.mode}, {self.amount}"
-
-
-class InstanceNorm(nn.GroupNorm):
-    """Instance normalisation with a learnt scale and shift; works on 1x1 maps too.
-
-    ``group_norm`` with one group per channel is instance normalisation in one fused kernel,
-    but it refuses a group of a single value (a batch of one 1x1 map, the coarsest scale of
-    a small image). Such a map normalises to zero, which leaves the learnt shift.
-    """
-
-    def __init__(self, channels: int) -> None:
-        super().__init__(channels, channels, eps=1e-5, affine=True)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[0] * x.shape[2] * x.shape[3] == 1:
-            return x * 0.0 + self.bias.view(1, -1, 1, 1)
-        return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
-
-
-def make_norm(kind: str, channels: int) -> nn.Module:
-    return InstanceNorm(channels) if kind == "instance" else nn.BatchNorm2d(channels)
+__all__ = ["NORMS", "PADDINGS", "GeneratorConfig", "InstanceNorm", "TextureNetwork",
+           "build_generator", "scale_sizes"]
 
 
 class ConvBlock(nn.Sequential):

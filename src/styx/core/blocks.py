@@ -1,0 +1,81 @@
+"""Layers that convolutional generators share: padding and normalisation.
+
+Every feed-forward method offers the same padding and normalisation choices
+(:class:`~styx.core.bundles.ConvGeneratorOptions`) and builds them from here, so a fix or
+an export workaround lands once for all of them::
+
+    from styx.core.blocks import Pad, make_norm
+
+    layers = [Pad("reflect", 1), nn.Conv2d(32, 64, 3), make_norm("instance", 64), nn.ReLU()]
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from styx.core.bundles import NORMS, PADDINGS
+
+__all__ = ["NORMS", "PADDINGS", "InstanceNorm", "Pad", "conv", "make_norm"]
+
+
+class Pad(nn.Module):
+    """Pads ``amount`` pixels on every side in one of :data:`PADDINGS`.
+
+    ``reflect`` falls back to ``replicate`` on a map no wider than ``amount``, where there
+    is nothing to reflect (what reflecting a single pixel would mean).
+    """
+
+    def __init__(self, mode: str, amount: int) -> None:
+        super().__init__()
+        if mode not in PADDINGS:
+            raise ValueError(f"padding {mode!r} is not one of {', '.join(PADDINGS)}")
+        self.mode = mode
+        self.amount = amount
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = self.amount
+        if p == 0:
+            return x
+        if self.mode == "zero":
+            return F.pad(x, (p, p, p, p))
+        mode = self.mode
+        if mode == "reflect" and min(x.shape[-2], x.shape[-1]) <= p:
+            mode = "replicate"  # nothing to reflect in a map this thin
+        return F.pad(x, (p, p, p, p), mode=mode)
+
+    def extra_repr(self) -> str:
+        return f"{self.mode}, {self.amount}"
+
+
+class InstanceNorm(nn.GroupNorm):
+    """Instance normalisation with a learnt scale and shift; works on 1x1 maps too.
+
+    ``group_norm`` with one group per channel is instance normalisation in one fused kernel,
+    but it refuses a group of a single value (a batch of one 1x1 map, the coarsest scale of
+    a small image). Such a map normalises to zero, which leaves the learnt shift.
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__(channels, channels, eps=1e-5, affine=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[0] * x.shape[2] * x.shape[3] == 1:
+            return x * 0.0 + self.bias.view(1, -1, 1, 1)
+        return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+
+def make_norm(kind: str, channels: int) -> nn.Module:
+    """The normalisation layer ``kind`` (one of :data:`NORMS`) for ``channels`` channels."""
+    if kind not in NORMS:
+        raise ValueError(f"normalisation {kind!r} is not one of {', '.join(NORMS)}")
+    return InstanceNorm(channels) if kind == "instance" else nn.BatchNorm2d(channels)
+
+
+def conv(in_channels: int, out_channels: int, kernel: int, *, padding: str,
+         stride: int = 1) -> nn.Sequential:
+    """A ``kernel`` x ``kernel`` convolution that keeps the size (divided by ``stride``,
+    rounded up) by padding ``kernel // 2`` pixels in mode ``padding`` first."""
+    return nn.Sequential(Pad(padding, kernel // 2),
+                         nn.Conv2d(in_channels, out_channels, kernel, stride=stride))

@@ -1,0 +1,126 @@
+"""The functions of the StyleBank method: :func:`train` and :func:`run`.
+
+They are what ``styx train stylebank`` / ``styx.train("stylebank", ...)`` and ``styx run
+stylebank`` / ``styx.stylize("stylebank", ...)`` call::
+
+    import styx
+
+    styx.train("stylebank", style=["starry.jpg", "scream.jpg"], content_dir="photos/",
+               name="bank")
+    styx.train("stylebank", from_model="bank", add_style=["wave.jpg"], content_dir="photos/")
+    model = styx.load_model("bank")
+    out = model(photo, style="wave")
+    out = model(photo, style_mix={"starry": 0.7, "scream": 0.3})
+    out = model(photo, region=[("sky.png", "starry"), ("ground.png", "scream")])
+
+Saving, loading and running the network are the shared feed-forward machinery of
+:mod:`styx.core.feedforward`; adding styles to a stored model writes only the new banks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from styx.core.errors import StyxError
+from styx.core.feedforward import (
+    TrainedModel,
+    TrainingPlan,
+    default_run_dir,
+    load_model,
+    plan_training,
+    run_feed_forward,
+    train_generator,
+)
+from styx.core.method import RunRequest, RunResult
+
+if TYPE_CHECKING:
+    from styx.plugins.methods.stylebank.config import StyleBankRunConfig, StyleBankTrainConfig
+    from styx.plugins.methods.stylebank.task import StyleBankTask
+
+
+def train(config: StyleBankTrainConfig) -> TrainedModel:
+    """Train a StyleBank model on ``config``'s styles, or, with ``config.from_model``, add
+    them to a trained one (in place, unless ``name``/``output`` asks for a new model)."""
+    from styx.plugins.methods.stylebank.task import StyleBankTask
+
+    base = None
+    if config.from_model is not None:
+        base = load_model(config.from_model, method="stylebank")
+    in_place = base is not None and config.name is None and config.output is None
+    plan = _plan_in_place(base.path, config) if in_place else plan_training(config)
+    task = StyleBankTask(config, base=base)
+    if base is not None:
+        _note_loss_changes(task)
+    save = None
+    if base is not None:
+        save = _add_to(base.path, task) if in_place else _save_grown(plan, task, config)
+    return train_generator(task, config, plan=plan, content_dir=config.content_dir,
+                           hook=task.balance_gradients, save=save)
+
+
+def run(request: RunRequest, config: StyleBankRunConfig) -> RunResult:
+    """Stylise the request's content with the chosen style, mix, regions, or the
+    auto-encoder alone."""
+    from styx.plugins.methods.stylebank.choice import generator_options
+
+    return run_feed_forward(request, config,
+                            options=lambda model, content: generator_options(model, config,
+                                                                             content))
+
+
+# -- adding styles -------------------------------------------------------------------------
+def _plan_in_place(folder: Path, config: StyleBankTrainConfig) -> TrainingPlan:
+    """The plan of adding styles to the model in ``folder``: its run folder defaults to
+    ``$STYX_HOME/runs/NAME.add-N`` (N: the styles after), both checked now."""
+    from styx.core.atomic import check_writable_folder
+    from styx.core.training import check_run_paths
+
+    check_writable_folder(folder, what=f"model {folder}")
+    run_dir = Path(config.run_dir).expanduser() if config.run_dir is not None else \
+        default_run_dir(f"{folder.name}.add-{len(config.style_paths())}", None)
+    check_run_paths(run_dir, config.log_json)
+    return TrainingPlan(name=folder.name, output=None, run_dir=run_dir)
+
+
+def _add_to(folder: Path, task: StyleBankTask) -> Any:
+    """Save new banks into the model in ``folder`` as one part file (the model is not
+    copied); refused if the model changed while they trained."""
+    from styx.core.modelstore import add_model_part, read_metadata
+
+    def save(generator: Any, metadata: dict[str, Any]) -> Path:
+        if read_metadata(folder) != task.base.metadata:
+            raise StyxError(f"model {folder} changed while the new styles trained",
+                            "train them again with --from")
+        banks = {f"banks.{i}": generator.banks[i].detach()
+                 for i in range(task.first_new, task.num_styles)}
+        return add_model_part(folder, banks, task.grown_metadata(metadata),
+                              part=f"styles-{task.first_new}-{task.num_styles - 1}")
+    return save
+
+
+def _save_grown(plan: TrainingPlan, task: StyleBankTask, config: StyleBankTrainConfig
+                ) -> Any:
+    """Save the grown network as a new model (``--from M --name NEW``)."""
+    from styx.core.modelstore import save_model
+
+    def save(generator: Any, metadata: dict[str, Any]) -> Path:
+        return save_model(generator, task.grown_metadata(metadata), name=plan.name,
+                          path=plan.output if plan.name is None else None,
+                          overwrite=config.overwrite or config.resume)
+    return save
+
+
+def _note_loss_changes(task: StyleBankTask) -> None:
+    """Say which loss settings differ from those the model's first styles trained with."""
+    import os
+
+    from styx.core.runlog import RunLog
+
+    old = task.base.metadata.get("loss", {})
+    new = task.metadata()["loss"]
+    changed = [key for key in new if key in old and old[key] != new[key]]
+    if changed:
+        RunLog(main=os.environ.get("RANK", "0") == "0", quiet=task.config.quiet, log_json=None).say(
+            f"note: {', '.join(changed)} differ from the model's first training ('styx "
+            "models show' lists them); the new styles train with the values given")

@@ -1,0 +1,123 @@
+"""Which styles a StyleBank model applies: names and indices to the network's style weights.
+
+:func:`style_weights` turns a run config's choice (``--style``, ``--style-mix``,
+``--region``, ``--strength``) into the ``style_weights`` input of
+:class:`~styx.plugins.methods.stylebank.network.StyleBankNetwork`:
+
+* one style: a one-hot vector;
+* a mix: the weights, normalised to sum to 1;
+* regions: one mask per style, stretched to the photo's size (K x H x W); where masks
+  overlap to more than 1 they are scaled to sum to 1 (the styles blend), where they cover
+  less the rest of the photo goes through unstylised (the auto-encoder's reconstruction);
+
+then times ``strength`` (the rest, again, unstylised).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from styx.core.errors import StyxError
+from styx.core.feedforward import Model
+from styx.plugins.methods.stylebank.config import StyleBankRunConfig
+
+
+def style_index(model: Model, style: str | int) -> int:
+    """The index of ``style`` in ``model``: a name (exact, else ignoring case) or an index
+    (0-based, as 'styx models show' lists them). Anything else is a StyxError."""
+    names = model.styles
+    text = str(style).strip()
+    if text in names:
+        return names.index(text)
+    folded = [name.casefold() for name in names]
+    if text.casefold() in folded:
+        return folded.index(text.casefold())
+    if text.lstrip("-").isdigit():
+        index = int(text)
+        if 0 <= index < len(names):
+            return index
+        raise StyxError(f"model {model.name!r} has no style {index} (it has {len(names)}: "
+                        f"0 to {len(names) - 1})", _listing(model))
+    from styx.core.suggest import did_you_mean
+
+    raise StyxError(f"model {model.name!r} has no style {text!r}",
+                    did_you_mean(text, names) or _listing(model))
+
+
+def _listing(model: Model) -> str:
+    shown = ", ".join(f"{i} {name}" for i, name in enumerate(model.styles[:8]))
+    more = f" and {len(model.styles) - 8} more" if len(model.styles) > 8 else ""
+    return f"its styles: {shown}{more} ('styx models show {model.name}')"
+
+
+def generator_options(model: Model, config: StyleBankRunConfig, content: torch.Tensor
+                      ) -> dict[str, Any]:
+    """The network's run options for ``content`` (N x 3 x H x W): ``style_weights``, or
+    ``reconstruct`` for the auto-encoder branch."""
+    if config.reconstruct:
+        return {"reconstruct": True}
+    return {"style_weights": style_weights(model, config, content.shape[-2:])}
+
+
+def style_weights(model: Model, config: StyleBankRunConfig, size: tuple[int, int]
+                  ) -> torch.Tensor:
+    """The style weights of ``config``'s choice for a photo of ``size`` (H, W): K values,
+    or 1 x K x H x W for regions (see the module docstring)."""
+    count = len(model.styles)
+    if config.region:
+        weights = region_weights(model, config.region, size)
+    elif config.style_mix is not None:
+        weights = torch.zeros(count)
+        for name, weight in config.style_mix.items():
+            weights[style_index(model, name)] += float(weight)
+        weights /= weights.sum()
+    elif config.style is not None:
+        weights = torch.zeros(count)
+        weights[style_index(model, config.style)] = 1.0
+    elif count == 1:
+        weights = torch.ones(1)
+    else:
+        raise StyxError(f"model {model.name!r} holds {count} styles: choose one",
+                        f"give --style NAME|INDEX, --style-mix or --region; {_listing(model)}")
+    return weights * config.strength
+
+
+def region_weights(model: Model, regions: list[tuple[Any, str]], size: tuple[int, int]
+                   ) -> torch.Tensor:
+    """1 x K x H x W weights from ``(mask, style)`` pairs (see the module docstring)."""
+    height, width = int(size[0]), int(size[1])
+    weights = torch.zeros(1, len(model.styles), height, width)
+    for mask, style in regions:
+        index = style_index(model, style)
+        weights[:, index:index + 1] += load_mask(mask, (height, width))
+    weights = weights.clamp(max=1.0)  # one style's masks that overlap count once
+    total = weights.sum(1, keepdim=True)
+    return torch.where(total > 1, weights / total.clamp(min=1e-12), weights)
+
+
+def load_mask(mask: Any, size: tuple[int, int]) -> torch.Tensor:
+    """A mask as 1 x 1 x H x W in [0, 1], stretched to ``size``: its alpha channel when it
+    has one (a cut-out), else its luminance (white = the region). ``mask``: an image file,
+    a PIL image, or a tensor in [0, 1] (H x W, 1 x H x W or 1 x 1 x H x W)."""
+    from styx.core.image import image_input, resize_to
+
+    if isinstance(mask, torch.Tensor):
+        values = mask.detach().float().cpu()
+        while values.dim() < 4:
+            values = values.unsqueeze(0)
+        if values.shape[:2] != (1, 1) or not torch.isfinite(values).all() \
+                or values.min() < 0 or values.max() > 1:
+            raise StyxError(f"a mask tensor is H x W in [0, 1], got shape {tuple(mask.shape)}")
+    else:
+        try:
+            loaded = image_input(mask, what="mask")
+        except StyxError as error:
+            raise StyxError(f"bad --region mask: {error.message}", error.hint) from None
+        if loaded.alpha is not None:
+            values = loaded.alpha
+        else:
+            luma = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+            values = (loaded.rgb * luma).sum(1, keepdim=True)
+    return resize_to(values, size).clamp(0.0, 1.0)
