@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from pattern_images import pattern, write_image
 from PIL import Image
 
 import styx
@@ -35,24 +36,6 @@ from styx.plugins.methods.texture_nets.generator import (
 TINY_TRAIN = ["--weights", "random", "--image-size", "32", "--batch-size", "2",
               "--scales", "3", "--channels", "4", "--content-layers", "relu2_1",
               "--style-layers", "relu1_1,relu2_1", "--quiet"]
-
-
-def _pattern(height: int, width: int, seed: int) -> np.ndarray:
-    """A structured RGB image (stripes + blobs + noise), uint8 H x W x 3."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    channels = []
-    for c in range(3):
-        fx, fy, phase = rng.uniform(0.1, 0.6), rng.uniform(0.1, 0.6), rng.uniform(0, 6)
-        channels.append(0.5 + 0.4 * np.sin(fx * x + fy * y + phase + c))
-    image = np.stack(channels, -1) + rng.normal(0, 0.05, (height, width, 3))
-    return (np.clip(image, 0, 1) * 255).astype(np.uint8)
-
-
-def write_image(path: Path, height: int, width: int, seed: int = 0) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(_pattern(height, width, seed)).save(path)
-    return path
 
 
 @pytest.fixture
@@ -277,7 +260,7 @@ def test_short_training_lowers_the_loss(data):
     task = TextureNetsTask(tiny_config(data, style_size=32))
     torch.manual_seed(0)
     untrained = task.build_model()
-    batch = torch.stack([torch.from_numpy(_pattern(32, 32, s)).permute(2, 0, 1).float() / 255
+    batch = torch.stack([torch.from_numpy(pattern(32, 32, s)).permute(2, 0, 1).float() / 255
                          for s in (11, 12)])
 
     def loss_of(model):

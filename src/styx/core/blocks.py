@@ -23,8 +23,9 @@ __all__ = ["NORMS", "PADDINGS", "InstanceNorm", "Pad", "conv", "make_norm"]
 class Pad(nn.Module):
     """Pads ``amount`` pixels on every side in one of :data:`PADDINGS`.
 
-    ``reflect`` falls back to ``replicate`` on a map no wider than ``amount``, where there
-    is nothing to reflect (what reflecting a single pixel would mean).
+    On a map no wider than ``amount``, ``reflect`` falls back to ``replicate`` (there is
+    nothing to reflect; what reflecting a single pixel would mean) and ``circular`` wraps
+    around as many times as it takes (torch's wraps once at most).
     """
 
     def __init__(self, mode: str, amount: int) -> None:
@@ -41,12 +42,24 @@ class Pad(nn.Module):
         if self.mode == "zero":
             return F.pad(x, (p, p, p, p))
         mode = self.mode
-        if mode == "reflect" and min(x.shape[-2], x.shape[-1]) <= p:
+        thin = min(x.shape[-2], x.shape[-1]) <= p
+        if mode == "reflect" and thin:
             mode = "replicate"  # nothing to reflect in a map this thin
+        if mode == "circular" and thin:
+            return _wrap(x, p)  # torch wraps around once at most
         return F.pad(x, (p, p, p, p), mode=mode)
 
     def extra_repr(self) -> str:
         return f"{self.mode}, {self.amount}"
+
+
+def _wrap(x: torch.Tensor, amount: int) -> torch.Tensor:
+    """Circular padding by ``amount`` on every side, wrapping as often as it takes."""
+    for dim in (-2, -1):
+        size = x.shape[dim]
+        index = torch.arange(-amount, size + amount, device=x.device) % size
+        x = x.index_select(dim, index)
+    return x
 
 
 class InstanceNorm(nn.GroupNorm):
