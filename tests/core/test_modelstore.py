@@ -264,3 +264,42 @@ def test_the_weights_file_is_as_readable_as_the_metadata(home):
         os.umask(old)
     mode = stat.S_IMODE((folder / "model.safetensors").stat().st_mode)
     assert mode == stat.S_IMODE((folder / "model.json").stat().st_mode) == 0o644
+
+
+# -- growing a model by parts ----------------------------------------------------------------
+def test_a_part_adds_tensors_without_rewriting_the_weights(home):
+    from styx.core.modelstore import add_model_part
+
+    folder = save_model(tiny_model(), META, name="grown")
+    weights = (folder / "model.safetensors").read_bytes()
+    extra = {"extra.weight": torch.ones(2, 2)}
+    add_model_part(folder, extra, {**META, "note": "grown"}, part="more")
+    assert (folder / "model.safetensors").read_bytes() == weights
+    state, metadata = read_model("grown")
+    assert torch.equal(state["extra.weight"], torch.ones(2, 2))
+    assert metadata["parts"] == ["parts/more.safetensors"] and metadata["note"] == "grown"
+    assert metadata["created"] == json.loads((folder / "model.json").read_text())["created"]
+    assert model_info("grown").error is None
+    with pytest.raises(ValueError, match="already has tensor"):
+        add_model_part(folder, extra, META, part="again")
+    (folder / "parts" / "more.safetensors").write_bytes(b"12345678")
+    assert "parts/more.safetensors is truncated" in model_info("grown").error
+
+
+def test_a_part_that_fails_to_write_leaves_the_model_as_it_was(home, monkeypatch):
+    import safetensors.torch
+
+    from styx.core.modelstore import add_model_part
+
+    folder = save_model(tiny_model(), META, name="grown")
+    before = (folder / "model.json").read_text()
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(safetensors.torch, "save_file", disk_full)
+    with pytest.raises(OSError):
+        add_model_part(folder, {"extra.weight": torch.ones(1)}, META, part="more")
+    assert (folder / "model.json").read_text() == before
+    assert list((folder / "parts").iterdir()) == []  # no temporary file left either
+    state, _ = read_model("grown")
+    assert "extra.weight" not in state
