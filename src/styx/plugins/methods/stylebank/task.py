@@ -105,7 +105,9 @@ class StyleBankTask:
         architecture = {**old.architecture(), "num_styles": self.num_styles}
         network = StyleBankNetwork.from_architecture(architecture)
         missing, unexpected = network.load_state_dict(old.state_dict(), strict=False)
-        assert not unexpected and all(key.startswith("banks.") for key in missing), missing
+        if unexpected or not all(key.startswith("banks.") for key in missing):
+            raise RuntimeError(f"growing {self.base.name!r} by {len(self.new_styles)} "
+                               f"bank(s) lost {[*unexpected, *missing][:3]}")
         network.freeze_all_but(range(self.first_new, self.num_styles))
         return network
 
