@@ -1,7 +1,8 @@
 """Development sessions. ``nox -s tests`` is THE test command (CI runs exactly that).
 
-Sessions: ``tests`` (pytest), ``lint`` (ruff), ``bench`` (every ``benchmarks/*.py``, each
-prints JSON), ``example_plugin`` (installs the example third-party plugin and runs it).
+Sessions: ``tests`` (pytest), ``lint`` (ruff), ``bench`` (every ``benchmarks/*.py`` but the
+``_*.py`` helpers; each prints JSON), ``example_plugin`` (installs the example third-party
+plugin and runs it).
 Plain ``nox`` runs ``tests`` and ``lint``.
 
 Installs use pip (not uv) with ``-c constraints.txt``: the pinned torch/torchvision pair.
@@ -49,9 +50,10 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Run every benchmarks/*.py; each prints one JSON document, collected in .nox/bench.json."""
+    """Run every benchmarks/*.py; each prints one JSON document, collected in .nox/bench.json.
+    Names that start with ``_`` are the scripts' shared modules, not benchmarks."""
     install_styx(session)
-    scripts = sorted((ROOT / "benchmarks").glob("*.py"))
+    scripts = sorted(p for p in (ROOT / "benchmarks").glob("*.py") if not p.name.startswith("_"))
     if not scripts:
         session.error("no benchmarks/*.py found")
     results = {}

@@ -20,65 +20,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import resource
 import statistics
-import subprocess
-import sys
-import tempfile
-import time
-from pathlib import Path
 
-
-def _maxrss_mib() -> float:
-    """Peak resident set of this process so far, MiB (ru_maxrss is KiB on Linux)."""
-    scale = 1 / 1024 / 1024 if sys.platform == "darwin" else 1 / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
-
-
-def _write_images(folder: Path, count: int = 4, size: int = 320) -> None:
-    import torch
-
-    from styx.core.image import save_image
-
-    generator = torch.Generator().manual_seed(0)
-    for i in range(count):
-        save_image(torch.rand(1, 3, size, size, generator=generator), folder / f"c{i}.png")
+import _common
 
 
 def measure_training(args: argparse.Namespace) -> dict:
     """Images/s of ``styx.train("texture-nets", ...)`` at 256 px, batch 4, random VGG19
     weights."""
-    import torch
-
-    import styx
-
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        os.environ["STYX_HOME"] = str(root / "home")
-        _write_images(root / "content")
-        _write_images(root / "style", count=1)
-        cuda = torch.device(args.device).type == "cuda" if args.device != "auto" else \
-            torch.cuda.is_available()
-        if cuda:
-            torch.cuda.reset_peak_memory_stats()
-        before = _maxrss_mib()
-        trained = styx.train("texture-nets", style=root / "style" / "c0.png",
-                             content_dir=root / "content", output=root / "model",
-                             run_dir=root / "run", weights="random",
-                             iterations=args.iterations + 1, batch_size=4, image_size=256,
-                             checkpoint_every=0, log_every=1, quiet=True, device=args.device,
-                             amp=args.amp)
-        rates = [h["images_per_second"] for h in trained.result.history[1:]]
-        out = {"image_size": 256, "batch_size": 4, "iterations_timed": len(rates),
-               "images_per_second": round(statistics.median(rates), 3),
-               "seconds_per_iteration": round(4 / statistics.median(rates), 3),
-               "descriptor": "vgg19 (random weights), relu4_2 + relu1_1..relu5_1"}
-        if cuda:
-            out["peak_cuda_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
-        out["peak_rss_growth_mib"] = round(_maxrss_mib() - before, 1)
-        return out
+    trained, peak = _common.train_method("texture-nets", args, iterations=args.iterations + 1,
+                                         amp=args.amp)
+    rates = [h["images_per_second"] for h in trained.result.history[1:]]
+    return {"image_size": 256, "batch_size": 4, "iterations_timed": len(rates),
+            "images_per_second": round(statistics.median(rates), 3),
+            "seconds_per_iteration": round(4 / statistics.median(rates), 3),
+            "descriptor": "vgg19 (random weights), relu4_2 + relu1_1..relu5_1", **peak}
 
 
 def measure_inference(args: argparse.Namespace, size: int) -> dict:
@@ -95,75 +51,42 @@ def measure_inference(args: argparse.Namespace, size: int) -> dict:
     content = torch.rand(1, 3, size, size, device=device)
     noise = network.make_noise(1, size, size, device=device)
 
-    def once() -> float:
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
+    def forward() -> None:
         with torch.no_grad():
             network(content, noise)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        return time.perf_counter() - start
 
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    before = _maxrss_mib()
-    once()  # warm-up
-    times = [once() for _ in range(args.repeat)]
-    out = {"size": size, "median_ms": round(statistics.median(times) * 1000, 2),
-           "min_ms": round(min(times) * 1000, 2), "runs": len(times)}
-    if device.type == "cuda":
-        out["peak_cuda_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
-    out["peak_rss_growth_mib"] = round(_maxrss_mib() - before, 1)
-    return out
+    with _common.peak_memory(args.device) as peak:
+        times = _common.time_calls(forward, repeat=args.repeat, cuda=device.type == "cuda")
+    return {"size": size, "median_ms": round(statistics.median(times) * 1000, 2),
+            "min_ms": round(min(times) * 1000, 2), "runs": len(times), **peak}
 
 
 def run_phase(args: argparse.Namespace) -> dict:
-    import torch
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
     if args.phase == "training":
         return measure_training(args)
     return measure_inference(args, int(args.phase.split(":")[1]))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cpu")
+    parser = _common.parser(__doc__)
     parser.add_argument("--amp", default="auto")
     parser.add_argument("--iterations", type=int, default=3,
                         help="timed training iterations (after one warm-up)")
     parser.add_argument("--repeat", type=int, default=5, help="timed inference runs")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--sizes", default="512,1024")
-    parser.add_argument("--phase", help=argparse.SUPPRESS)
-    args, _unknown = parser.parse_known_args()
-
-    if args.phase:  # a child process: one measurement
-        print(json.dumps(run_phase(args)))
+    args = _common.parse_args(parser)
+    if _common.child(args, run_phase):  # a child process: one measurement
         return
 
-    import torch
-
     phases = ["training"] + [f"inference:{int(s)}" for s in args.sizes.split(",") if s]
-    results: dict = {"method": "texture-nets", "device": args.device,
-                     "torch": torch.__version__, "machine": platform.machine(),
-                     "cpu_count": os.cpu_count(),
-                     "threads": args.threads or torch.get_num_threads(),
-                     "generator": "default: 6 scales, 8 channels/scale, 3 noise channels, "
-                                  "circular padding, instance norm"}
-    if args.device.startswith("cuda") and torch.cuda.is_available():
-        results["gpu"] = torch.cuda.get_device_name()
-    own = [a for a in sys.argv[1:] if not a.startswith("--phase")]
+    results = _common.machine(args, method="texture-nets",
+                              generator="default: 6 scales, 8 channels/scale, 3 noise "
+                                        "channels, circular padding, instance norm")
     for phase in phases:
-        done = subprocess.run([sys.executable, __file__, *own, "--phase", phase],
-                              capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            results[phase] = {"error": done.stderr.strip().splitlines()[-1:]}
-            continue
-        value = json.loads(done.stdout.strip().splitlines()[-1])
-        if phase == "training":
+        value = _common.run_phase_process(__file__, phase)
+        if _common.failed(value):
+            results[phase] = value
+        elif phase == "training":
             results["training"] = value
         else:
             results.setdefault("inference", []).append(value)

@@ -1,0 +1,188 @@
+"""What the benchmark scripts share: not a benchmark itself (``nox -s bench`` skips names
+that start with ``_``).
+
+* a parent process runs each measurement as a *phase* in a fresh child process
+  (:func:`run_phase_process`; the child's side: :func:`child`), so the peak memory a child
+  reports is its measurement's alone: :func:`peak_memory` reads
+  ``torch.cuda.max_memory_allocated`` on CUDA and, on the CPU, the growth of the process's
+  peak resident set (``ru_maxrss``);
+* :func:`time_calls`: seconds of each of several calls after a warm-up (CUDA synchronised);
+* :func:`train_method`: ``styx.train(...)`` at the benchmarks' training settings, on
+  random images in a temporary folder, with random descriptor weights (nothing downloaded);
+* :func:`machine`: the header of every document (device, torch, CPU, threads).
+
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+
+def parser(doc: str) -> argparse.ArgumentParser:
+    """An argument parser with the options every benchmark takes: ``--device``,
+    ``--threads`` and the hidden ``--phase`` of a child process."""
+    out = argparse.ArgumentParser(description=doc.splitlines()[0])
+    out.add_argument("--device", default="cpu")
+    out.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    out.add_argument("--phase", help=argparse.SUPPRESS)
+    return out
+
+
+def parse_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """The arguments; unknown ones are ignored (nox passes its own to every benchmark)."""
+    args, _unknown = parser.parse_known_args()
+    return args
+
+
+def machine(args: argparse.Namespace, method: str | None = None, **details: Any
+            ) -> dict[str, Any]:
+    """The document's header: the method, the device, torch, the machine and the threads,
+    ``details``, then the GPU's name on CUDA."""
+    import torch
+
+    out: dict[str, Any] = {} if method is None else {"method": method}
+    out.update(device=args.device, torch=torch.__version__, machine=platform.machine(),
+               cpu_count=os.cpu_count(), threads=args.threads or torch.get_num_threads(),
+               **details)
+    if args.device.startswith("cuda") and torch.cuda.is_available():
+        out["gpu"] = torch.cuda.get_device_name()
+    return out
+
+
+# -- child processes ---------------------------------------------------------------------------
+def run_phase_process(script: str, phase: str, *extra: str) -> dict[str, Any]:
+    """Run ``script`` with this process's arguments and ``--phase phase`` (and ``extra``) in
+    a fresh process; its last line of output, as JSON, or ``{"error": [last stderr line]}``."""
+    own = [a for a in sys.argv[1:] if not a.startswith("--phase")]
+    done = subprocess.run([sys.executable, script, *own, *extra, "--phase", phase],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1:]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def failed(value: dict[str, Any]) -> bool:
+    """Whether a phase's value is the error :func:`run_phase_process` reports."""
+    return set(value) == {"error"}
+
+
+def child(args: argparse.Namespace, measure: Callable[[argparse.Namespace], dict]) -> bool:
+    """In a child process (``--phase`` given): set its torch threads, print ``measure(args)``
+    as JSON and say True; in the parent, False."""
+    if not args.phase:
+        return False
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(json.dumps(measure(args)))
+    return True
+
+
+# -- measuring ---------------------------------------------------------------------------------
+def maxrss_mib() -> float:
+    """Peak resident set of this process so far, MiB (ru_maxrss is KiB on Linux)."""
+    scale = 1 / 1024 / 1024 if sys.platform == "darwin" else 1 / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+
+
+def is_cuda(device: str) -> bool:
+    """Whether ``device`` (a ``--device`` value, ``auto`` included) is a CUDA device."""
+    from styx.core.device import resolve_device
+
+    return resolve_device(device).type == "cuda"
+
+
+@contextlib.contextmanager
+def peak_memory(device: str) -> Iterator[dict[str, float]]:
+    """Peak memory over a ``with`` block, in the dict it gives, filled when the block ends:
+    ``peak_cuda_mib`` (on CUDA) and ``peak_rss_growth_mib``, the growth of the process's
+    peak resident set (a peak reached before the block hides a smaller one in it: one
+    measurement a process)."""
+    cuda = is_cuda(device)
+    if cuda:
+        import torch
+
+        torch.cuda.reset_peak_memory_stats()
+    before = maxrss_mib()
+    out: dict[str, float] = {}
+    yield out
+    if cuda:
+        out["peak_cuda_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    out["peak_rss_growth_mib"] = round(maxrss_mib() - before, 1)
+
+
+def time_calls(call: Callable[[], object], *, repeat: int, cuda: bool = False,
+               warmup: int = 1) -> list[float]:
+    """Seconds of each of ``repeat`` calls of ``call``, after ``warmup`` untimed ones
+    (on CUDA synchronised before and after each)."""
+    def once() -> float:
+        if cuda:
+            import torch
+
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        call()
+        if cuda:
+            import torch
+
+            torch.cuda.synchronize()
+        return time.perf_counter() - start
+
+    for _ in range(warmup):
+        once()
+    return [once() for _ in range(max(repeat, 1))]
+
+
+# -- training ----------------------------------------------------------------------------------
+def write_images(folder: Path, count: int = 4, size: int = 320, seed: int = 0,
+                 prefix: str = "c") -> list[Path]:
+    """``count`` random RGB images of ``size`` x ``size`` in ``folder``: PREFIX0.png, ..."""
+    import torch
+
+    from styx.core.image import save_image
+
+    generator = torch.Generator().manual_seed(seed)
+    paths = [folder / f"{prefix}{i}.png" for i in range(count)]
+    for path in paths:
+        save_image(torch.rand(1, 3, size, size, generator=generator), path)
+    return paths
+
+
+def train_method(method: str, args: argparse.Namespace, *, styles: int = 1,
+                 iterations: int, amp: str, batch_size: int = 4, image_size: int = 256,
+                 output: Path | None = None) -> tuple[Any, dict[str, float]]:
+    """``styx.train(method, ...)`` for ``iterations`` on 4 random content images and
+    ``styles`` random style images (one style: a path, more: a list), random descriptor
+    weights, no checkpoints, a log entry every iteration. Returns the TrainedModel and the
+    :func:`peak_memory` of the training. Everything goes to a temporary folder
+    (``$STYX_HOME`` too), but the model when ``output`` is given."""
+    import styx
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        os.environ["STYX_HOME"] = str(root / "home")
+        write_images(root / "content")
+        style = write_images(root / "style", count=styles, prefix="style")
+        with peak_memory(args.device) as peak:
+            trained = styx.train(method, style=style[0] if styles == 1 else style,
+                                 content_dir=root / "content",
+                                 output=output or root / "model", run_dir=root / "run",
+                                 weights="random", iterations=iterations,
+                                 batch_size=batch_size, image_size=image_size,
+                                 checkpoint_every=0, log_every=1, quiet=True,
+                                 device=args.device, amp=amp)
+    return trained, peak
+
