@@ -560,3 +560,14 @@ def test_two_process_gloo_training_writes_one_model(data):
     assert model.styles == ["starry", "scream"]
     assert "reconstruction" in model.metadata["training"]["final_losses"]
     assert model(torch.rand(1, 3, 20, 20), style=1).shape == (1, 3, 20, 20)
+
+
+def test_adding_styles_with_other_loss_settings_says_which(data, capsys):
+    train_tiny(data, name="bank", iterations=1)
+    capsys.readouterr()
+    train_tiny(data, styles=0, from_model="bank", add_style=[data["styles"][2]],
+               iterations=1, style_weight=10.0, quiet=False)
+    err = capsys.readouterr().err
+    assert "note: style_weight differ from the model's first training" in err
+    added = load_model("bank").metadata["styles"][2]["added"]
+    assert added["loss"]["style_weight"] == 10.0
