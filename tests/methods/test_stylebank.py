@@ -471,6 +471,8 @@ def test_run_errors_are_one_line_and_write_nothing(bank, data, styx_cli):
         (["--region", f"{data['mask']}:nope"], "no style 'nope'"),
         (["--style", "starry", "--reconstruct"], "--style and --reconstruct"),
         (["--style", "starry", "--strength", "2"], "--strength"),
+        (["--reconstruct", "--strength", "0.5"], "--strength with --reconstruct"),
+        (["--region", f"{data['root']}:starry"], "is a folder"),
     ]
     for args, message in cases:
         result = styx_cli("run", "stylebank", "--model", "bank", str(photo), "-o", str(out),
@@ -509,6 +511,7 @@ def test_train_errors(data, styx_cli):
                        "--channels", "2", "--weights", "random", "--image-size", "32",
                        "--content-layers", "relu2_1", "--style-layers", "relu1_1", "--quiet")
     assert texture.exit_code == 0, texture.stderr
+    train_tiny(data, name="cli4", iterations=1)  # width 4, as TINY_TRAIN gives
     cases = [
         ([], "no style image given"),
         (["--style", str(styles[0]), "--add-style", str(styles[1])], "--from MODEL"),
@@ -522,6 +525,11 @@ def test_train_errors(data, styx_cli):
         (["--style", str(styles[0]), "--width", "0"], "--width"),
         (["--style", str(styles[0]), "--padding", "mirror"], "--padding"),
         (["--style-dir", str(data["root"] / "home")], "no images found"),
+        (["--from", "cli4", "--add-style", str(styles[1]), "--width", "8"],
+         "--width 8 with --from"),
+        (["--from", "cli4", "--add-style", str(styles[1]), "--norm", "batch"], "--norm batch"),
+        (["--from", "cli4", "--add-style", str(styles[1]), "--style-steps", "3"],
+         "--style-steps with --from"),
     ]
     for args, message in cases:
         result = styx_cli("train", "stylebank", *TINY_TRAIN, "--content-dir", content,
@@ -529,7 +537,8 @@ def test_train_errors(data, styx_cli):
         assert result.exit_code == 2, (args, result.stderr)
         assert message in result.stderr, (args, result.stderr)
         assert "Traceback" not in result.stderr
-    assert [m.name for m in styx.list_models()] == ["tn"]
+    assert [m.name for m in styx.list_models()] == ["cli4", "tn"]
+    assert load_model("cli4").styles == ["starry", "scream"]
 
 
 # -- several processes -------------------------------------------------------------------------
@@ -568,6 +577,37 @@ def test_adding_styles_with_other_loss_settings_says_which(data, capsys):
     train_tiny(data, styles=0, from_model="bank", add_style=[data["styles"][2]],
                iterations=1, style_weight=10.0, quiet=False)
     err = capsys.readouterr().err
-    assert "note: style_weight differ from the model's first training" in err
+    assert "loss settings differ from the model's first training" in err
+    assert "lists them): style_weight;" in err
     added = load_model("bank").metadata["styles"][2]["added"]
     assert added["loss"]["style_weight"] == 10.0
+
+
+def test_styles_can_be_added_again_and_again_in_place(data):
+    train_tiny(data, name="bank", iterations=1)
+    digits = write_image(data["root"] / "123.png", 30, 30, seed=11)
+    for style in (data["styles"][2], digits):
+        train_tiny(data, styles=0, from_model="bank", add_style=[style], iterations=1)
+    model = load_model("bank")
+    assert model.styles == ["starry", "scream", "wave", "style-123"]
+    runs = sorted(p.name for p in (data["root"] / "home" / "runs").iterdir())
+    assert runs == ["bank", "bank.add-3", "bank.add-4"]  # one run folder per addition
+    assert sorted(p.name for p in (data["root"] / "home" / "models" / "bank" / "parts")
+                  .iterdir()) == ["styles-2-2.safetensors", "styles-3-3.safetensors"]
+    photo = torch.rand(1, 3, 16, 16)
+    assert not torch.equal(model(photo, style="style-123"), model(photo, style="wave"))
+
+
+def test_one_styles_masks_are_joined_and_library_forms_are_read(bank):
+    from styx.plugins.methods.stylebank.choice import load_mask, region_weights
+
+    grey = torch.full((8, 8), 0.5)
+    twice = region_weights(bank, [(grey, "starry"), (grey, "starry")], (8, 8))
+    torch.testing.assert_close(twice, region_weights(bank, [(grey, "starry")], (8, 8)))
+    photo = torch.rand(1, 3, 16, 16)
+    assert torch.equal(bank(photo, style_mix=[("starry", 1), ("scream", 1)]),
+                       bank(photo, style_mix="starry,scream"))
+    with pytest.raises(StyxError, match="values outside"):
+        load_mask(torch.full((4, 4), 5.0), (4, 4))
+    with pytest.raises(StyxError, match="H x W"):
+        load_mask(torch.ones(2, 4, 4), (4, 4))

@@ -47,8 +47,10 @@ def train(config: StyleBankTrainConfig) -> TrainedModel:
     base = None
     if config.from_model is not None:
         base = load_model(config.from_model, method="stylebank")
+    if base is not None:
+        _check_growable(base, config)
     in_place = base is not None and config.name is None and config.output is None
-    plan = _plan_in_place(base.path, config) if in_place else plan_training(config)
+    plan = _plan_in_place(base, config) if in_place else plan_training(config)
     task = StyleBankTask(config, base=base)
     if base is not None:
         _note_loss_changes(task)
@@ -70,15 +72,40 @@ def run(request: RunRequest, config: StyleBankRunConfig) -> RunResult:
 
 
 # -- adding styles -------------------------------------------------------------------------
-def _plan_in_place(folder: Path, config: StyleBankTrainConfig) -> TrainingPlan:
-    """The plan of adding styles to the model in ``folder``: its run folder defaults to
-    ``$STYX_HOME/runs/NAME.add-N`` (N: the styles after), both checked now."""
+def _check_growable(base: Any, config: StyleBankTrainConfig) -> None:
+    """Refuse options that cannot apply when adding styles: a network shape other than
+    the model's, or the two-branch schedule (only new banks train). A value that is the
+    option's default was not given, so only a changed one is refused."""
+    from dataclasses import fields
+
+    from styx.plugins.methods.stylebank.config import NetworkOptions
+
+    defaults = {info.field: info.default for info in type(config).options()}
+    architecture = base.generator.architecture()
+    for field in fields(NetworkOptions):
+        given, default = getattr(config, field.name), defaults[field.name]
+        if given != default and given != architecture.get(field.name):
+            raise StyxError(f"--{field.name.replace('_', '-')} {given} with --from: the "
+                            f"network of {base.name!r} is fixed ({field.name} "
+                            f"{architecture.get(field.name)})", "leave it out")
+    for name in ("style_steps", "balance"):
+        if getattr(config, name) != defaults[name]:
+            raise StyxError(f"--{name.replace('_', '-')} with --from: only the new banks "
+                            "train, on stylising steps alone", "leave it out")
+
+
+def _plan_in_place(base: Any, config: StyleBankTrainConfig) -> TrainingPlan:
+    """The plan of adding styles to the model ``base`` in place: its run folder defaults to
+    ``$STYX_HOME/runs/NAME.add-N`` (N: how many styles the model will have), both checked
+    now."""
     from styx.core.atomic import check_writable_folder
     from styx.core.training import check_run_paths
 
+    folder = base.path
     check_writable_folder(folder, what=f"model {folder}")
+    total = len(base.styles) + len(config.style_paths())
     run_dir = Path(config.run_dir).expanduser() if config.run_dir is not None else \
-        default_run_dir(f"{folder.name}.add-{len(config.style_paths())}", None)
+        default_run_dir(f"{folder.name}.add-{total}", None)
     check_run_paths(run_dir, config.log_json)
     return TrainingPlan(name=folder.name, output=None, run_dir=run_dir)
 
@@ -121,6 +148,8 @@ def _note_loss_changes(task: StyleBankTask) -> None:
     new = task.metadata()["loss"]
     changed = [key for key in new if key in old and old[key] != new[key]]
     if changed:
-        RunLog(main=os.environ.get("RANK", "0") == "0", quiet=task.config.quiet, log_json=None).say(
-            f"note: {', '.join(changed)} differ from the model's first training ('styx "
-            "models show' lists them); the new styles train with the values given")
+        RunLog(main=os.environ.get("RANK", "0") == "0", quiet=task.config.quiet,
+               log_json=None).say(
+            "note: these loss settings differ from the model's first training ('styx models "
+            f"show' lists them): {', '.join(changed)}; the new styles train with the values "
+            "given")

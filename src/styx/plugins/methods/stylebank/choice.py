@@ -91,8 +91,9 @@ def region_weights(model: Model, regions: list[tuple[Any, str]], size: tuple[int
     weights = torch.zeros(1, len(model.styles), height, width)
     for mask, style in regions:
         index = style_index(model, style)
-        weights[:, index:index + 1] += load_mask(mask, (height, width))
-    weights = weights.clamp(max=1.0)  # one style's masks that overlap count once
+        # One style's masks are joined (their maximum): where they overlap they count once.
+        weights[:, index:index + 1] = torch.maximum(weights[:, index:index + 1],
+                                                    load_mask(mask, (height, width)))
     total = weights.sum(1, keepdim=True)
     return torch.where(total > 1, weights / total.clamp(min=1e-12), weights)
 
@@ -107,9 +108,12 @@ def load_mask(mask: Any, size: tuple[int, int]) -> torch.Tensor:
         values = mask.detach().float().cpu()
         while values.dim() < 4:
             values = values.unsqueeze(0)
-        if values.shape[:2] != (1, 1) or not torch.isfinite(values).all() \
-                or values.min() < 0 or values.max() > 1:
-            raise StyxError(f"a mask tensor is H x W in [0, 1], got shape {tuple(mask.shape)}")
+        if values.dim() != 4 or values.shape[:2] != (1, 1):
+            raise StyxError(f"a mask tensor is H x W (or 1 x H x W, 1 x 1 x H x W), got shape "
+                            f"{tuple(mask.shape)}")
+        if not torch.isfinite(values).all() or values.min() < 0 or values.max() > 1:
+            raise StyxError("a mask tensor has values outside [0, 1]",
+                            "masks are 0 (not the region) to 1 (the region)")
     else:
         try:
             loaded = image_input(mask, what="mask")

@@ -80,7 +80,7 @@ class StyleBankTrainConfig(NetworkOptions, LossOptions, TrainingOptions, ModelOu
 
     label = "stylebank training"
 
-    style: list[Path] = option(default_factory=list, panel=STYLES,
+    style: list[Path] = option(default_factory=list, panel=STYLES, metavar="PATH",
                                check=each(existing_path("file")),
                                help="A style image; repeat it for more styles (one filter "
                                     "bank each).")
@@ -96,7 +96,7 @@ class StyleBankTrainConfig(NetworkOptions, LossOptions, TrainingOptions, ModelOu
                                     help="Add styles to this trained StyleBank model: only "
                                          "the new banks train; the encoder, decoder and old "
                                          "banks stay bit for bit as they were.")
-    add_style: list[Path] = option(default_factory=list, panel=STYLES,
+    add_style: list[Path] = option(default_factory=list, panel=STYLES, metavar="PATH",
                                    check=each(existing_path("file")),
                                    help="With --from: a style image to add (repeatable; "
                                         "--style-dir adds a folder).")
@@ -166,6 +166,9 @@ def _style_mix(value: Any, label: str) -> dict[str, float] | None:
     """``"starry:0.7,scream:0.3"`` (or a mapping) -> ``{"starry": 0.7, "scream": 0.3}``."""
     if value is None:
         return None
+    if isinstance(value, (list, tuple)) and all(isinstance(i, (list, tuple)) and len(i) == 2
+                                                for i in value):
+        value = dict(value)  # [("starry", 0.7), ("scream", 0.3)]
     if isinstance(value, Mapping):
         value = ",".join(f"{k}:{v}" for k, v in value.items())
     mix = parse_layer_weights(str(value), what="style", example="starry:0.7,scream:0.3")
@@ -198,7 +201,8 @@ def _regions(value: Any, label: str) -> list[tuple[Any, str]]:
         if not style or (isinstance(mask, (str, Path)) and not str(mask).strip()):
             raise StyxError(f"bad {label} {item!r}", "write MASK:STYLE, e.g. sky.png:starry")
         if isinstance(mask, (str, Path)) and not Path(mask).expanduser().is_file():
-            raise StyxError(f"bad {label} {item!r}: mask {mask} not found",
+            what = "is a folder" if Path(mask).expanduser().is_dir() else "not found"
+            raise StyxError(f"bad {label} {item!r}: mask {mask} {what}",
                             "give the path of a mask image")
         regions.append((Path(mask).expanduser() if isinstance(mask, str) else mask, style))
     return regions
@@ -245,3 +249,7 @@ class StyleBankRunConfig(ModelRunOptions):
             raise StyxError(f"give one of {' and '.join(chosen)}",
                             "--style, --style-mix, --region and --reconstruct each choose "
                             "what the model applies")
+        if self.reconstruct and self.strength != 1.0:
+            raise StyxError("--strength with --reconstruct",
+                            "--reconstruct applies no style; --strength 0 with a style is "
+                            "the same image")

@@ -48,8 +48,10 @@ def style_entries(paths: list[Path], images: list[torch.Tensor], taken: list[str
     entries = []
     for path, image in zip(paths, images):
         stem = name_from_file(path, fallback="style")
+        if stem.isdigit():  # "123" would read as an index
+            stem = f"style-{stem}"
         name, n = stem, 1
-        while name.casefold() in names or name.isdigit():
+        while name.casefold() in names:
             n += 1
             name = f"{stem}-{n}"
         names.add(name.casefold())
