@@ -37,15 +37,6 @@ TINY_TRAIN = ["--width", "4", "--weights", "random", "--content-layers", "relu2_
               "--quiet"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: tiny convolutions on a busy 2-core machine run faster so."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture
 def data(tmp_path, monkeypatch):
     """Three style images, a content folder and a mask; STYX_HOME isolated."""
@@ -251,24 +242,15 @@ def test_short_training_lowers_both_losses(data):
     assert {"content", "style", "tv", "reconstruction"} <= set(final)
 
 
-def test_resume_after_an_interruption_is_exact(data, monkeypatch):
+def test_resume_after_an_interruption_is_exact(data, interrupted_at):
     """Interrupted before an auto-encoder step, whose balancing needs the norm of the step
     before: the task's state travels in the checkpoint, and the run resumes bit for bit."""
     config = {"iterations": 8, "checkpoint_every": 2}
     straight = train_tiny(data, output=data["root"] / "straight", **config,
                           run_dir=data["root"] / "run-straight")
-    original = StyleBankTask.training_step
-
-    def killed_at_step_5(self, model, batch, step):
-        if step == 5:
-            raise KeyboardInterrupt
-        return original(self, model, batch, step)
-
-    monkeypatch.setattr(StyleBankTask, "training_step", killed_at_step_5)
     run_dir = data["root"] / "run-resumed"
-    with pytest.raises(KeyboardInterrupt):
+    with interrupted_at(StyleBankTask, 5), pytest.raises(KeyboardInterrupt):
         train_tiny(data, output=data["root"] / "resumed", **config, run_dir=run_dir)
-    monkeypatch.setattr(StyleBankTask, "training_step", original)
     resumed = train_tiny(data, output=data["root"] / "resumed", **config, run_dir=run_dir,
                          resume=True)
     assert [h["step"] for h in resumed.result.history] == list(range(1, 9))

@@ -76,16 +76,6 @@ def stylize(model, content, **options):
     return styx.stylize("texture-nets", content, model=model, **options).image
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: on a small, busy CI machine two threads that wait on each other
-    made these tiny convolutions up to 50x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def png_size(path: Path) -> tuple[int, int]:
     with Image.open(path) as image:
         return image.size
@@ -314,27 +304,18 @@ def test_save_load_and_stylise_round_trip(data):
     assert torch.equal(one, synthesize_texture(model, (20, 30), seed=1, device="cpu"))
 
 
-def test_resume_after_an_interruption_matches_an_uninterrupted_run(data, monkeypatch):
+def test_resume_after_an_interruption_matches_an_uninterrupted_run(data, interrupted_at):
     from styx.plugins.methods.texture_nets.task import TextureNetsTask
 
     config = {"iterations": 6, "checkpoint_every": 2}
     straight = train_tiny(data, output=data["root"] / "straight", **config,
                           run_dir=data["root"] / "run-straight")
 
-    original = TextureNetsTask.training_step
-
-    def killed_at_step_3(self, model, batch, step):
-        if step == 3:
-            raise KeyboardInterrupt
-        return original(self, model, batch, step)
-
-    monkeypatch.setattr(TextureNetsTask, "training_step", killed_at_step_3)
     run_dir = data["root"] / "run-resumed"
-    with pytest.raises(KeyboardInterrupt):
+    with interrupted_at(TextureNetsTask, 3), pytest.raises(KeyboardInterrupt):
         train_tiny(data, output=data["root"] / "resumed", **config, run_dir=run_dir)
     assert (run_dir / "checkpoint.safetensors").is_file()
     assert not (data["root"] / "resumed").exists()  # no model until training finishes
-    monkeypatch.setattr(TextureNetsTask, "training_step", original)
 
     resumed = train_tiny(data, output=data["root"] / "resumed", **config,
                          run_dir=run_dir, resume=True)

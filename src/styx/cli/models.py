@@ -22,15 +22,10 @@ def _human_size(size: int) -> str:
     return f"{size} B"
 
 
-def _styles_of(metadata: dict) -> list[dict]:
-    """The styles a model's metadata lists: ``styles`` (several), or its one ``style``."""
-    styles = metadata.get("styles", metadata.get("style"))
-    styles = styles if isinstance(styles, list) else [styles] if styles else []
-    return [s if isinstance(s, dict) else {"name": str(s)} for s in styles]
-
-
 def _style_of(metadata: dict) -> str:
-    names = [str(s.get("name") or s.get("path") or "") for s in _styles_of(metadata)]
+    from styx.core.modelstore import styles_of
+
+    names = [str(s.get("name") or s.get("path") or "") for s in styles_of(metadata)]
     if len(names) > 3:
         return f"{', '.join(names[:2])} +{len(names) - 2} more"
     return ", ".join(names)
@@ -109,7 +104,7 @@ def show_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
 ) -> None:
     """Show one model's metadata."""
-    from styx.core.modelstore import model_info
+    from styx.core.modelstore import model_info, styles_of
 
     info = model_info(name)
     if as_json:
@@ -120,7 +115,7 @@ def show_command(
                   f"({_human_size(info.size_bytes)})")
     if info.error:
         console.print(f"[red]damaged:[/] {_escape(info.error)}", markup=True)
-    styles = _styles_of(info.metadata)
+    styles = styles_of(info.metadata)
     if len(styles) > 1 or isinstance(info.metadata.get("styles"), list):
         console.print(f"styles ({len(styles)}):")
         for index, style in enumerate(styles):

@@ -215,13 +215,11 @@ class Model:
     @property
     def styles(self) -> list[str]:
         """The names of the styles the model holds, in order (one for most methods; a
-        StyleBank model holds several): its metadata's ``styles``, or its ``style``."""
-        styles = self.metadata.get("styles")
-        if not isinstance(styles, list):
-            styles = [self.metadata["style"]] if isinstance(self.metadata.get("style"), dict) \
-                else []
-        return [str(style.get("name", index)) if isinstance(style, dict) else str(style)
-                for index, style in enumerate(styles)]
+        StyleBank model holds several): see :func:`~styx.core.modelstore.styles_of`."""
+        from styx.core.modelstore import styles_of
+
+        return [str(style.get("name", index))
+                for index, style in enumerate(styles_of(self.metadata))]
 
     def __call__(self, image: Any = None, **options: Any) -> Any:
         from PIL import Image

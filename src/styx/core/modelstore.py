@@ -75,6 +75,14 @@ def name_from_file(path: str | os.PathLike[str], *, fallback: str = "model") -> 
     return cleaned[:100]
 
 
+def styles_of(metadata: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The styles a model's metadata describes, in order: its ``styles`` (a model of
+    several, StyleBank's) or its one ``style``; each a dict (``name``, ``sha256``, ...)."""
+    styles = metadata.get("styles", metadata.get("style"))
+    styles = styles if isinstance(styles, list) else [styles] if styles else []
+    return [s if isinstance(s, dict) else {"name": str(s)} for s in styles]
+
+
 @dataclass
 class ModelInfo:
     """One stored model, as ``styx models list/show`` report it."""
@@ -140,8 +148,7 @@ def add_model_part(folder: str | os.PathLike[str], tensors: Mapping[str, torch.T
     folder = Path(folder).expanduser()
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}", part):
         raise ValueError(f"bad part name {part!r}")
-    old = read_metadata(folder)
-    state, _ = read_model(folder)
+    state, old = read_model(folder)
     clash = sorted(set(state) & set(tensors))
     if clash:
         raise ValueError(f"the model already has tensor {clash[0]!r}")
@@ -344,12 +351,13 @@ def enclosing_model(path: str | os.PathLike[str]) -> Path | None:
     return None
 
 
-def weights_problem(folder: Path) -> str | None:
+def weights_problem(folder: Path, metadata: Mapping[str, Any] | None = None) -> str | None:
     """Why ``folder``'s weights files (its model.safetensors and the parts its metadata
     lists) cannot be loaded (missing, truncated, not safetensors), or None; reads only
-    their headers, so it is cheap for large models."""
+    their headers, so it is cheap for large models. ``metadata``: the folder's, when the
+    caller has read it already."""
     try:
-        parts = _parts_of(read_metadata(folder))
+        parts = _parts_of(read_metadata(folder) if metadata is None else metadata)
     except StyxError:
         parts = []  # damaged metadata is reported on its own
     for relative in (WEIGHTS_FILE, *parts):
@@ -394,8 +402,9 @@ def model_info(name_or_path: str | os.PathLike[str]) -> ModelInfo:
     """Name, folder, metadata and size of one model (StyxError if its metadata cannot be
     read; ``error`` says what is wrong with a missing or truncated weights file)."""
     folder = resolve_model(name_or_path)
-    return ModelInfo(name=folder.name, path=folder, metadata=read_metadata(folder),
-                     size_bytes=_size(folder), error=weights_problem(folder))
+    metadata = read_metadata(folder)
+    return ModelInfo(name=folder.name, path=folder, metadata=metadata,
+                     size_bytes=_size(folder), error=weights_problem(folder, metadata))
 
 
 def _model_folders() -> list[Path]:
@@ -411,7 +420,8 @@ def list_models() -> list[ModelInfo]:
     infos = []
     for folder in _model_folders():
         try:
-            metadata, error = read_metadata(folder), weights_problem(folder)
+            metadata = read_metadata(folder)
+            error = weights_problem(folder, metadata)
         except StyxError as problem:
             metadata, error = {}, problem.message
         infos.append(ModelInfo(name=folder.name, path=folder, metadata=metadata,

@@ -1,0 +1,40 @@
+"""What the method tests share: one intra-op thread, and Ctrl-C at a chosen iteration."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread: on a small, busy CI machine two threads that wait on each other
+    made these tiny convolutions up to 50x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def interrupted_at(monkeypatch) -> Callable[[type, int], object]:
+    """``with interrupted_at(TaskClass, step): train(...)``: the task's ``training_step``
+    raises KeyboardInterrupt (as Ctrl-C would) at iteration ``step`` inside the block."""
+    @contextmanager
+    def interrupt(task_class: type, step: int) -> Iterator[None]:
+        original = task_class.training_step
+
+        def training_step(self, model, batch, at):
+            if at == step:
+                raise KeyboardInterrupt
+            return original(self, model, batch, at)
+
+        monkeypatch.setattr(task_class, "training_step", training_step)
+        try:
+            yield
+        finally:
+            monkeypatch.setattr(task_class, "training_step", original)
+    return interrupt
