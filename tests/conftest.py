@@ -39,6 +39,18 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
+@pytest.fixture
+def one_thread():
+    """One intra-op thread: on a small, busy CI machine two threads that wait on each other
+    made tiny convolutions up to 50x slower (folders of such tests make it autouse)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @dataclass
 class CliResult:
     exit_code: int

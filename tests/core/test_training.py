@@ -32,12 +32,8 @@ CONFIG = TrainingOptions(iterations=12, batch_size=2, image_size=32, lr=2e-2, lr
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: tiny convolutions on a busy 2-core machine run 100x faster."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_thread):
+    """Tiny convolutions on a busy 2-core machine run 100x faster on one thread."""
 
 
 @pytest.fixture

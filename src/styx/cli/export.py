@@ -90,7 +90,7 @@ def export_command(spec: MethodSpec, exporters: list[ExporterSpec]) -> Callable[
 def _export(spec: MethodSpec, formats: dict[str, tuple[ExporterSpec, type[Config] | None]],
             owners: dict[str, list[ExporterSpec]], values: dict[str, Any]) -> None:
     from styx.core.specs import load_target
-    from styx.exports import export, newest_model
+    from styx.exports import export_file, newest_model
 
     io, options = split_values(values)
     if not formats:
@@ -115,16 +115,28 @@ def _export(spec: MethodSpec, formats: dict[str, tuple[ExporterSpec, type[Config
     if not model:
         model, count = newest_model(spec)
         if not io["quiet"] and not io["json"]:
-            which = "the only" if count == 1 else f"the newest of {count}"
-            note(f"using model {model!r} ({which} stored {spec.name} models)")
+            which = f"the only stored {spec.name} model" if count == 1 else \
+                f"the newest of {count} stored {spec.name} models"
+            note(f"using model {model!r} ({which})")
     from styx.core.feedforward import load_model
 
     loaded = load_model(model, method=spec.name)
     config = config_from_cli(config_class, own) if config_class is not None else None
-    written = export(loaded, exporter.name, io["output"], config=config,
-                     overwrite=io["overwrite"])
+    written, details = export_file(loaded, exporter.name, io["output"], config=config,
+                                   overwrite=io["overwrite"])
     if io["json"]:
         typer.echo(json.dumps({"output": str(written), "model": str(loaded.path),
-                               "format": exporter.name}))
+                               "format": exporter.name, **details}))
     elif not io["quiet"]:
         note(f"wrote {written} ({exporter.name}, model {loaded.name})")
+        for key, value in details.items():
+            note(f"  {key}: {_shown(value)}")
+
+
+def _shown(value: Any) -> str:
+    """A detail an exporter reported, on one line."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_shown(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return "; ".join(_shown(v) for v in value)
+    return str(value)

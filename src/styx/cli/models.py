@@ -103,9 +103,14 @@ def show_command(
     name: str = typer.Argument(..., help="A model name from 'styx models list', or a folder."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
 ) -> None:
-    """Show one model's metadata."""
+    """Show one model's metadata (a stored model, a model folder, or an exported .onnx)."""
+    from pathlib import Path
+
     from styx.core.modelstore import model_info, styles_of
 
+    if name.lower().endswith(".onnx"):
+        _show_onnx(Path(name), as_json)
+        return
     info = model_info(name)
     if as_json:
         typer.echo(json.dumps(info.to_json(), indent=2))
@@ -125,6 +130,31 @@ def show_command(
                           f"sha256 {str(style.get('sha256', '?'))[:16]}{shape}"
                           + ("  (added)" if style.get("added") else ""))
     console.print_json(json.dumps(info.metadata))
+
+
+def _show_onnx(path, as_json: bool) -> None:
+    """``styx models show FILE.onnx``: what the exporter recorded in the file."""
+    from styx.inference.onnxfile import read_metadata
+
+    metadata = read_metadata(path)
+    size = path.stat().st_size
+    if as_json:
+        typer.echo(json.dumps({"path": str(path), "size_bytes": size, "metadata": metadata},
+                              indent=2))
+        return
+    console = _stdout()
+    console.print(f"[bold]{_escape(path.name)}[/]  {_escape(str(path))}  ({_human_size(size)})")
+    inputs = ", ".join(f"{name} {'x'.join(str(d) for d in entry.get('shape', []))}"
+                       for name, entry in metadata.get("inputs", {}).items())
+    console.print(_escape(f"{metadata.get('method')} generator, {metadata.get('precision')}, "
+                          f"opset {metadata.get('opset')}, written by styx "
+                          f"{metadata.get('styx_version')} from model {metadata.get('model')!r}"))
+    console.print(_escape(f"inputs: {inputs}; images from {metadata.get('smallest_size')} px a "
+                          "side"))
+    styles = metadata.get("styles") or []
+    console.print(_escape(f"styles ({len(styles)}): " +
+                          ", ".join(f"{i} {name}" for i, name in enumerate(styles))))
+    console.print_json(json.dumps(metadata))
 
 
 @models_app.command("rm")

@@ -11,13 +11,17 @@ an export workaround lands once for all of them::
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from styx.core.bundles import NORMS, PADDINGS
 
-__all__ = ["NORMS", "PADDINGS", "InstanceNorm", "Pad", "conv", "make_norm"]
+__all__ = ["NORMS", "PADDINGS", "InstanceNorm", "Pad", "conv", "given_statistics",
+           "instance_norms", "kept_statistics", "make_norm"]
 
 
 class Pad(nn.Module):
@@ -68,15 +72,78 @@ class InstanceNorm(nn.GroupNorm):
     ``group_norm`` with one group per channel is instance normalisation in one fused kernel,
     but it refuses a group of a single value (a batch of one 1x1 map, the coarsest scale of
     a small image). Such a map normalises to zero, which leaves the learnt shift.
+
+    The statistics can also be kept and given (:func:`kept_statistics`,
+    :func:`given_statistics`): a large image stylised in tiles is normalised by the
+    statistics of its thumbnail, the same for every tile, so the tiles agree ("thumbnail
+    instance normalisation", Chen et al., AAAI 2022).
     """
 
     def __init__(self, channels: int) -> None:
         super().__init__(channels, channels, eps=1e-5, affine=True)
+        #: N x C x 2 (mean, variance) to normalise by instead of the map's own, and how
+        #: much of them (1: all; a tensor in traced graphs); None: the map's own.
+        self.given: torch.Tensor | None = None
+        self.blend: torch.Tensor | float = 1.0
+        #: Whether to keep the statistics used, in ``kept`` (N x C x 2).
+        self.keep = False
+        self.kept: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[0] * x.shape[2] * x.shape[3] == 1:
-            return x * 0.0 + self.bias.view(1, -1, 1, 1)
-        return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+        if self.given is None and not self.keep:
+            if x.shape[0] * x.shape[2] * x.shape[3] == 1:
+                return x * 0.0 + self.bias.view(1, -1, 1, 1)
+            return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+        mean = x.mean(dim=(2, 3))
+        variance = (x - mean[..., None, None]).square().mean(dim=(2, 3))
+        if self.keep:
+            self.kept = torch.stack([mean, variance], dim=-1)
+        if self.given is not None:
+            given = self.given.to(x.dtype)
+            blend = self.blend.to(x.dtype) if isinstance(self.blend, torch.Tensor) else \
+                self.blend
+            mean = mean + blend * (given[..., 0] - mean)
+            variance = variance + blend * (given[..., 1] - variance)
+        scale = self.weight * torch.rsqrt(variance + self.eps)
+        shift = self.bias - mean * scale
+        return x * scale[..., None, None] + shift[..., None, None]
+
+
+def instance_norms(module: nn.Module) -> list[InstanceNorm]:
+    """The instance normalisation layers of ``module``, in a fixed order."""
+    return [layer for layer in module.modules() if isinstance(layer, InstanceNorm)]
+
+
+@contextlib.contextmanager
+def kept_statistics(module: nn.Module) -> Iterator[list[InstanceNorm]]:
+    """Within the block, ``module``'s instance norms keep the statistics they use (in each
+    layer's ``kept``); yields the layers."""
+    layers = instance_norms(module)
+    for layer in layers:
+        layer.keep, layer.kept = True, None
+    try:
+        yield layers
+    finally:
+        for layer in layers:
+            layer.keep = False
+
+
+@contextlib.contextmanager
+def given_statistics(module: nn.Module, statistics: list[torch.Tensor],
+                     blend: torch.Tensor | float = 1.0) -> Iterator[None]:
+    """Within the block, ``module``'s instance norms normalise by ``statistics`` (one
+    N x C x 2 tensor per layer, as :func:`kept_statistics` kept them), mixed with their own
+    by ``blend`` (1: the given ones alone)."""
+    layers = instance_norms(module)
+    if len(statistics) != len(layers):
+        raise ValueError(f"{len(statistics)} statistics for {len(layers)} instance norms")
+    for layer, given in zip(layers, statistics):
+        layer.given, layer.blend = given, blend
+    try:
+        yield
+    finally:
+        for layer in layers:
+            layer.given, layer.blend = None, 1.0
 
 
 def make_norm(kind: str, channels: int) -> nn.Module:

@@ -389,6 +389,20 @@ class ModelRunOptions(RuntimeOptions, ColorOptions):
     long_side: int | None = option(None, check=number(minimum=1, integer=True, optional=True),
                                    default_text="the photo's own size",
                                    help="Resize each content image to this long side first.")
+    tile: int | None = option(None, check=number(minimum=64, integer=True, optional=True),
+                              default_text="none: the whole image at once",
+                              help="Stylise images larger than this in overlapping tiles of "
+                                   "this many pixels, so memory follows the tile (e.g. 1024).")
+    overlap: int = option(64, check=number(minimum=0, integer=True),
+                          help="Pixels neighbouring tiles share; they are blended "
+                               "(feathered) there.")
+
+    def check(self) -> None:
+        super().check()
+        if self.tile is not None:
+            from styx.inference.tiling import check_tiling
+
+            check_tiling(self.tile, self.overlap)
 
     def check_inputs(self, *, contents: int, styles: int) -> None:
         if contents == 0:

@@ -10,24 +10,21 @@ Writing (:func:`save_image`) refuses NaN/inf, clamps to [0, 1], re-attaches alph
 format has one (PNG, WebP, TIFF) and writes atomically: a temporary file in the same folder,
 then a rename, so a failure never leaves a half-written image.
 
-Tensors are float32 RGB in [0, 1], N x 3 x H x W (N = 1 here).
+Tensors are float32 RGB in [0, 1], N x 3 x H x W (N = 1 here). Decoding and encoding the
+files themselves is :mod:`styx.core.imagefile`, which imports no torch.
 """
 
 from __future__ import annotations
 
 import os
-import struct
-import warnings
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
-from styx.core.atomic import atomic_path
 from styx.core.errors import StyxError
 from styx.core.formats import (  # noqa: F401 - OUTPUT_FORMATS, check_output_path re-exported
     ALPHA_SUFFIXES,
@@ -36,16 +33,18 @@ from styx.core.formats import (  # noqa: F401 - OUTPUT_FORMATS, check_output_pat
     check_output_path,
     image_format,
 )
-
-#: Suffixes :func:`find_images` collects (everything Pillow reads that photos come in).
-IMAGE_SUFFIXES: tuple[str, ...] = (*SUPPORTED_OUTPUT_SUFFIXES, ".gif", ".ppm", ".pgm", ".pbm",
-                                   ".pnm", ".tga")
-#: Images with more pixels than this are refused (about 100 megapixels, e.g. 10000 x 10000).
-DEFAULT_MAX_PIXELS = 100_000_000
+from styx.core.imagefile import (  # noqa: F401 - the file-level names re-exported
+    DEFAULT_MAX_PIXELS,
+    IMAGE_SUFFIXES,
+    apply_exif_orientation,
+    arrays_to_pil,
+    decode_image,
+    find_images,
+    pil_to_arrays,
+    write_picture,
+)
 
 SAMPLE_IMAGES = {"content": "tubingen.jpg", "style": "starry_night.jpg"}
-
-_HINT_IMAGE = "give a PNG, JPEG, WebP, BMP or TIFF image"
 
 
 @dataclass
@@ -76,37 +75,10 @@ def read_image(path: str | os.PathLike[str], *, long_side: int | None = None,
     ``max_pixels``: refuse larger images (a StyxError, before decoding); None disables the
     check (Pillow's own decompression-bomb limit still applies).
     """
-    path = Path(path).expanduser()
     if long_side is not None and int(long_side) < 1:
         raise StyxError(f"bad image size {long_side!r}", "the long side must be >= 1 pixel")
-    _check_readable_file(path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as opened:
-                width, height = opened.size
-                if max_pixels is not None and width * height > max_pixels:
-                    raise StyxError(
-                        f"image {path} is {width}x{height} ({width * height / 1e6:.0f} "
-                        f"megapixels), more than the limit of {max_pixels / 1e6:.0f} megapixels",
-                        "shrink it first (a long side of 512-2048 px is plenty)")
-                opened.load()
-                image = _apply_exif_orientation(opened)
-    except StyxError:
-        raise
-    except Image.DecompressionBombError:
-        raise StyxError(f"image {path} has too many pixels to decode safely",
-                        "shrink it first (a long side of 512-2048 px is plenty)") from None
-    except UnidentifiedImageError:
-        raise StyxError(f"{path} is not an image file (or not a format Pillow reads)",
-                        _HINT_IMAGE) from None
-    except PermissionError:
-        raise StyxError(f"cannot read image {path}: permission denied") from None
-    except (OSError, SyntaxError, ValueError, EOFError, struct.error, MemoryError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise StyxError(f"cannot read image {path}: {reason}",
-                        "the file may be truncated or corrupt") from None
-    rgb, alpha = pil_to_arrays(image)
+    path = Path(path).expanduser()
+    rgb, alpha = decode_image(path, max_pixels=max_pixels)
     rgb_tensor = torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0).contiguous()
     alpha_tensor = None if alpha is None else torch.from_numpy(alpha)[None, None].contiguous()
     original_size = (int(rgb_tensor.shape[-2]), int(rgb_tensor.shape[-1]))
@@ -131,7 +103,7 @@ def image_input(image: str | os.PathLike[str] | torch.Tensor | Image.Image, *,
         return read_image(image, long_side=long_side)
     alpha = None
     if isinstance(image, Image.Image):
-        rgb_array, alpha_array = pil_to_arrays(_apply_exif_orientation(image))
+        rgb_array, alpha_array = pil_to_arrays(apply_exif_orientation(image))
         tensor = torch.from_numpy(rgb_array).permute(2, 0, 1).unsqueeze(0).contiguous()
         if alpha_array is not None:
             alpha = torch.from_numpy(alpha_array)[None, None].contiguous()
@@ -161,74 +133,6 @@ def image_input(image: str | os.PathLike[str] | torch.Tensor | Image.Image, *,
 def load_image(path: str | os.PathLike[str], long_side: int | None = None) -> torch.Tensor:
     """The RGB of :func:`read_image`: 1 x 3 x H x W float32 in [0, 1]."""
     return read_image(path, long_side=long_side).rgb
-
-
-def _check_readable_file(path: Path) -> None:
-    if not path.exists():
-        raise StyxError(f"image file not found: {path}", "check the path")
-    if path.is_dir():
-        raise StyxError(f"{path} is a folder, not an image file", _HINT_IMAGE)
-    if not path.is_file():
-        raise StyxError(f"{path} is not a regular file", _HINT_IMAGE)
-    if path.stat().st_size == 0:
-        raise StyxError(f"image file {path} is empty", _HINT_IMAGE)
-
-
-def _apply_exif_orientation(image: Image.Image) -> Image.Image:
-    """The image turned upright by its EXIF orientation tag (a copy; bad EXIF is ignored)."""
-    try:
-        upright = ImageOps.exif_transpose(image)
-    except Exception:  # noqa: BLE001 - a broken EXIF block must not stop the image loading
-        upright = None
-    if upright is None or upright is image:
-        upright = image.copy()
-    return upright
-
-
-def pil_to_arrays(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
-    """A Pillow image as (H x W x 3 float32 RGB in [0, 1], H x W float32 alpha or None).
-
-    Modes: 1, L, LA, La, P/PA (palette transparency becomes alpha), RGB, RGBA, RGBa, CMYK,
-    YCbCr, LAB, HSV; 16-bit I;16* divided by 65535; I (32-bit) divided by 65535 when its
-    values lie in [0, 65535] (16-bit data), else stretched min..max; F (float) kept when in
-    [0, 1], divided by 255 or 65535 when in those ranges, else stretched min..max.
-    """
-    mode = image.mode
-    if mode.startswith("I;16") or mode in ("I", "F"):
-        gray = _scale_high_depth(np.asarray(image).astype(np.float64), mode)
-        return _gray_to_rgb(gray), None
-    has_alpha = mode in ("RGBA", "RGBa", "LA", "La", "PA") or (
-        mode in ("P", "L", "RGB") and "transparency" in image.info)
-    if has_alpha:
-        rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255.0
-        return np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3])
-    rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
-    return np.ascontiguousarray(rgb), None
-
-
-def _scale_high_depth(values: np.ndarray, mode: str) -> np.ndarray:
-    if values.size == 0:
-        return values.astype(np.float32)
-    finite = np.isfinite(values)
-    values = np.where(finite, values, 0.0)
-    low, high = float(values.min()), float(values.max())
-    if mode.startswith("I;16"):
-        scaled = values / 65535.0
-    elif mode == "F" and low >= 0.0 and high <= 1.0:
-        scaled = values
-    elif mode == "F" and low >= 0.0 and high <= 255.0:
-        scaled = values / 255.0
-    elif low >= 0.0 and high <= 65535.0:
-        scaled = values / 65535.0
-    elif high > low:
-        scaled = (values - low) / (high - low)
-    else:
-        scaled = np.zeros_like(values)
-    return np.clip(scaled, 0.0, 1.0).astype(np.float32)
-
-
-def _gray_to_rgb(gray: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(np.repeat(gray[..., None], 3, axis=2))
 
 
 # -- resizing --------------------------------------------------------------------------------
@@ -275,24 +179,15 @@ def tensor_to_pil(image: torch.Tensor, alpha: torch.Tensor | None = None) -> Ima
     batch, _ = _as_batch(image.detach())
     if batch.shape[0] != 1 or batch.shape[1] != 3:
         raise StyxError(f"expected one RGB image (1 x 3 x H x W), got shape {tuple(image.shape)}")
-    batch = batch.float().cpu()
-    if not torch.isfinite(batch).all():
-        raise StyxError("the image contains NaN or infinite values",
-                        "the optimisation diverged: lower the learning rate or the weights")
-    array = _to_uint8(batch[0].permute(1, 2, 0))
+    rgb = batch[0].float().cpu().permute(1, 2, 0).numpy()
     if alpha is None:
-        return Image.fromarray(array, mode="RGB")
+        return arrays_to_pil(rgb)
     alpha_batch, _ = _as_batch(alpha.detach().float().cpu())
     if alpha_batch.dim() != 4 or alpha_batch.shape[:2] != (1, 1):
         raise StyxError(f"expected a 1 x 1 x H x W alpha, got shape {tuple(alpha.shape)}")
     alpha_batch = resize_to(torch.nan_to_num(alpha_batch, nan=1.0).clamp(0, 1),
                             batch.shape[-2:])
-    rgba = np.concatenate([array, _to_uint8(alpha_batch[0].permute(1, 2, 0))], axis=2)
-    return Image.fromarray(rgba, mode="RGBA")
-
-
-def _to_uint8(hwc: torch.Tensor) -> np.ndarray:
-    return (hwc.clamp(0.0, 1.0) * 255.0).round().to(torch.uint8).numpy()
+    return arrays_to_pil(rgb, alpha_batch[0, 0].numpy())
 
 
 def save_image(image: torch.Tensor, path: str | os.PathLike[str], *,
@@ -307,36 +202,7 @@ def save_image(image: torch.Tensor, path: str | os.PathLike[str], *,
     # folder created) reports what goes wrong, and the commands tried the folder first.
     path, fmt = image_format(path)
     picture = tensor_to_pil(image, alpha if path.suffix.lower() in ALPHA_SUFFIXES else None)
-    options: dict[str, object] = {}
-    if fmt in ("JPEG", "WEBP"):
-        options["quality"] = int(quality)
-    try:
-        with atomic_path(path) as temporary:
-            picture.save(temporary, format=fmt, **options)
-    except PermissionError:
-        raise StyxError(f"cannot write {path}: permission denied") from None
-    except OSError as exc:
-        raise StyxError(f"cannot write {path}: {exc.strerror or exc}") from None
-    return path
-
-
-# -- finding ---------------------------------------------------------------------------------
-def find_images(folder: str | os.PathLike[str], *, recursive: bool = True) -> list[Path]:
-    """Image files under ``folder`` (by suffix, case-insensitive), sorted; hidden ones skipped."""
-    folder = Path(folder).expanduser()
-    if not folder.exists():
-        raise StyxError(f"folder not found: {folder}", "check the path")
-    if not folder.is_dir():
-        raise StyxError(f"{folder} is not a folder", "give a folder of images")
-    candidates = folder.rglob("*") if recursive else folder.iterdir()
-    found = []
-    for candidate in candidates:
-        relative = candidate.relative_to(folder)
-        if any(part.startswith(".") for part in relative.parts):
-            continue
-        if candidate.suffix.lower() in IMAGE_SUFFIXES and candidate.is_file():
-            found.append(candidate)
-    return sorted(found)
+    return write_picture(picture, path, fmt, quality=quality)
 
 
 def sample_image(kind: str = "content") -> Path:

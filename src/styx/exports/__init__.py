@@ -56,7 +56,17 @@ def export(model: str | os.PathLike[str] | Model, format_name: str,
            overwrite: bool = False, **options: Any) -> Path:
     """Write ``model`` (a store name, a folder or a loaded :class:`~styx.core.feedforward.Model`)
     as a ``format_name`` file at ``output`` (default: ``MODEL.SUFFIX`` in the current folder);
-    returns the path.
+    returns the path. See :func:`export_file`, which also returns what the exporter reports.
+    """
+    return export_file(model, format_name, output, config=config, overwrite=overwrite,
+                       **options)[0]
+
+
+def export_file(model: str | os.PathLike[str] | Model, format_name: str,
+                output: str | os.PathLike[str] | None = None, *, config: Config | None = None,
+                overwrite: bool = False, **options: Any) -> tuple[Path, dict[str, Any]]:
+    """:func:`export`, returning ``(path, details)``: ``details`` is the dict the exporter
+    returned (JSON-ready: what ``styx export`` prints), empty when it returned none.
 
     ``options`` are the exporter's (``styx export METHOD --help`` lists them). The file is
     written atomically: the exporter writes a temporary file beside ``output``, renamed
@@ -76,8 +86,8 @@ def export(model: str | os.PathLike[str] | Model, format_name: str,
     target = export_target(spec, output if output is not None else
                            Path(f"{loaded.name}{spec.suffix}"), overwrite=overwrite)
     with atomic_path(target) as temporary:
-        spec.load()(loaded, temporary, settings)
-    return target
+        details = spec.load()(loaded, temporary, settings)
+    return target, dict(details) if isinstance(details, dict) else {}
 
 
 def export_target(spec: ExporterSpec, output: str | os.PathLike[str], *,

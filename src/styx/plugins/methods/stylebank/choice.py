@@ -21,35 +21,20 @@ import torch
 
 from styx.core.errors import StyxError
 from styx.core.feedforward import Model
+from styx.core.styles import style_index as shared_style_index
+from styx.core.styles import style_listing, style_vector
 from styx.plugins.methods.stylebank.config import StyleBankRunConfig
 
 
 def style_index(model: Model, style: str | int) -> int:
     """The index of ``style`` in ``model``: a name (exact, else ignoring case) or an index
     (0-based, as 'styx models show' lists them). Anything else is a StyxError."""
-    names = model.styles
-    text = str(style).strip()
-    if text in names:
-        return names.index(text)
-    folded = [name.casefold() for name in names]
-    if text.casefold() in folded:
-        return folded.index(text.casefold())
-    if text.lstrip("-").isdigit():
-        index = int(text)
-        if 0 <= index < len(names):
-            return index
-        raise StyxError(f"model {model.name!r} has no style {index} (it has {len(names)}: "
-                        f"0 to {len(names) - 1})", _listing(model))
-    from styx.core.suggest import did_you_mean
-
-    raise StyxError(f"model {model.name!r} has no style {text!r}",
-                    did_you_mean(text, names) or _listing(model))
+    return shared_style_index(model.styles, style, owner=f"model {model.name!r}",
+                              source=model.name)
 
 
 def _listing(model: Model) -> str:
-    shown = ", ".join(f"{i} {name}" for i, name in enumerate(model.styles[:8]))
-    more = f" and {len(model.styles) - 8} more" if len(model.styles) > 8 else ""
-    return f"its styles: {shown}{more} ('styx models show {model.name}')"
+    return style_listing(model.styles, model.name)
 
 
 def generator_options(model: Model, config: StyleBankRunConfig, content: torch.Tensor
@@ -65,23 +50,14 @@ def style_weights(model: Model, config: StyleBankRunConfig, size: tuple[int, int
                   ) -> torch.Tensor:
     """The style weights of ``config``'s choice for a photo of ``size`` (H, W): K values,
     or 1 x K x H x W for regions (see the module docstring)."""
-    count = len(model.styles)
     if config.region:
-        weights = region_weights(model, config.region, size)
-    elif config.style_mix is not None:
-        weights = torch.zeros(count)
-        for name, weight in config.style_mix.items():
-            weights[style_index(model, name)] += float(weight)
-        weights /= weights.sum()
-    elif config.style is not None:
-        weights = torch.zeros(count)
-        weights[style_index(model, config.style)] = 1.0
-    elif count == 1:
-        weights = torch.ones(1)
-    else:
-        raise StyxError(f"model {model.name!r} holds {count} styles: choose one",
+        return region_weights(model, config.region, size) * config.strength
+    if config.style is None and config.style_mix is None and len(model.styles) > 1:
+        raise StyxError(f"model {model.name!r} holds {len(model.styles)} styles: choose one",
                         f"give --style NAME|INDEX, --style-mix or --region; {_listing(model)}")
-    return weights * config.strength
+    return torch.tensor(style_vector(model.styles, style=config.style, mix=config.style_mix,
+                                     strength=config.strength, owner=f"model {model.name!r}",
+                                     source=model.name))
 
 
 def region_weights(model: Model, regions: list[tuple[Any, str]], size: tuple[int, int]

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from styx.core.bundles import (
 from styx.core.checks import each, existing_path, number, optional, text
 from styx.core.config import option
 from styx.core.errors import StyxError
-from styx.core.layers import parse_layer_weights
+from styx.core.styles import parse_style_mix
 
 STYLES = "Styles"
 
@@ -162,24 +161,6 @@ class StyleBankTrainConfig(NetworkOptions, LossOptions, TrainingOptions, ModelOu
 
 
 # -- running ---------------------------------------------------------------------------------
-def _style_mix(value: Any, label: str) -> dict[str, float] | None:
-    """``"starry:0.7,scream:0.3"`` (or a mapping) -> ``{"starry": 0.7, "scream": 0.3}``."""
-    if value is None:
-        return None
-    if isinstance(value, (list, tuple)) and all(isinstance(i, (list, tuple)) and len(i) == 2
-                                                for i in value):
-        value = dict(value)  # [("starry", 0.7), ("scream", 0.3)]
-    if isinstance(value, Mapping):
-        value = ",".join(f"{k}:{v}" for k, v in value.items())
-    mix = parse_layer_weights(str(value), what="style", example="starry:0.7,scream:0.3")
-    if not mix:
-        raise StyxError(f"empty {label}", "give weighted styles, e.g. starry:0.7,scream:0.3")
-    if sum(mix.values()) <= 0:
-        raise StyxError(f"bad {label} {value!r}: the weights are all zero",
-                        "give at least one positive weight")
-    return mix
-
-
 def _regions(value: Any, label: str) -> list[tuple[Any, str]]:
     """``["sky.png:starry", (mask, 1)]`` -> ``[(Path("sky.png"), "starry"), (mask, "1")]``.
 
@@ -223,7 +204,7 @@ class StyleBankRunConfig(ModelRunOptions):
                                help="The style: its name or index ('styx models show M' "
                                     "lists them) [default: the model's only style].")
     style_mix: dict[str, float] | None = option(
-        None, cli_type=str, check=_style_mix, metavar="NAME:W,...", panel=STYLES,
+        None, cli_type=str, check=parse_style_mix, metavar="NAME:W,...", panel=STYLES,
         help="Linear fusion in feature space, e.g. starry:0.7,scream:0.3 (names or "
              "indices; the weights are relative).")
     region: list[tuple[Any, str]] = option(

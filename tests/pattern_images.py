@@ -1,7 +1,7 @@
 """Structured test images (stripes, blobs and noise) that the method tests train on.
 
-Imported by the method tests as ``from pattern_images import write_image`` (pytest puts
-this folder on ``sys.path``).
+Imported by the tests as ``from pattern_images import write_image`` (pytest puts this
+folder, the one of the root ``conftest.py``, on ``sys.path``).
 """
 
 from __future__ import annotations

@@ -1,0 +1,156 @@
+"""``styx infer MODEL.onnx INPUT... -o OUT | --output-dir DIR``: exported generators in
+onnxruntime, with no torch imported (the library side is :mod:`styx.inference`)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from styx.core.errors import StyxError
+
+
+def infer(
+    model: Annotated[Path, typer.Argument(
+        metavar="MODEL.onnx", show_default=False,
+        help="A file written by 'styx export METHOD --onnx'.")],
+    inputs: Annotated[list[Path], typer.Argument(
+        metavar="INPUT...", show_default=False,
+        help="Photos, or folders of photos (searched recursively).")],
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", show_default=False,
+        help="The output image (one input photo; replaced if it exists).")] = None,
+    output_dir: Annotated[Path | None, typer.Option(
+        "--output-dir", show_default=False,
+        help="Folder for the outputs, named after the inputs; outputs already there are "
+             "skipped (a re-run finishes the rest).")] = None,
+    file_format: Annotated[str, typer.Option(
+        "--format", help="File type of --output-dir outputs.")] = "png",
+    provider: Annotated[str, typer.Option(
+        "--provider", help="auto (CUDA when onnxruntime sees a GPU, else CPU), cuda, "
+                           "tensorrt or cpu.")] = "auto",
+    style: Annotated[str | None, typer.Option(
+        "--style", metavar="NAME|INDEX", show_default=False,
+        help="StyleBank files: the style, by name or index.")] = None,
+    style_mix: Annotated[str | None, typer.Option(
+        "--style-mix", metavar="NAME:W,...", show_default=False,
+        help="StyleBank files: a linear fusion, e.g. starry:0.7,scream:0.3.")] = None,
+    strength: Annotated[float, typer.Option(
+        "--strength", min=0.0, max=1.0,
+        help="StyleBank files: how much style (0: the photo reconstructed).")] = 1.0,
+    seed: Annotated[int, typer.Option(
+        "--seed", help="Seed of the noise inputs (texture-nets): the same seed, the same "
+                       "picture.")] = 0,
+    long_side: Annotated[int | None, typer.Option(
+        "--long-side", min=1, show_default=False,
+        help="Resize each photo to this long side first.")] = None,
+    tile: Annotated[int | None, typer.Option(
+        "--tile", show_default=False,
+        help="Stylise photos larger than this in tiles of this many pixels (memory follows "
+             "the tile), e.g. 1024.")] = None,
+    overlap: Annotated[int, typer.Option(
+        "--overlap", help="Pixels neighbouring tiles share (feathered).")] = 64,
+    batch_size: Annotated[int, typer.Option(
+        "--batch-size", min=1, help="Photos of one size run together, this many at "
+                                    "most.")] = 4,
+    shard_spec: Annotated[str | None, typer.Option(
+        "--shard", metavar="K/N", show_default=False,
+        help="Take every N-th photo from the K-th (0-based), so N processes split one "
+             "folder.")] = None,
+    threads: Annotated[int | None, typer.Option(
+        "--threads", min=1, show_default=False,
+        help="CPU threads [default: onnxruntime's choice].")] = None,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace outputs already in --output-dir.")] = False,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="No notes (errors are still printed).")] = False,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print the result as JSON on stdout.")] = False,
+) -> None:
+    """Stylise photos with an exported .onnx generator in onnxruntime (no PyTorch)."""
+    from styx.cli.run import output_paths, refuse_overwriting_inputs
+    from styx.core.formats import check_output_path
+    from styx.core.imagefile import find_images
+    from styx.core.styles import parse_style_mix
+    from styx.inference.batch import InferSettings, shard, stylise_files
+    from styx.inference.onnxfile import OnnxGenerator
+    from styx.inference.tiling import check_tiling
+
+    if style is not None and style_mix is not None:
+        raise StyxError("give --style or --style-mix, not both")
+    mix = parse_style_mix(style_mix, "--style-mix")
+    if tile is not None:
+        check_tiling(tile, overlap)
+    sources = _collect(inputs, find_images)
+    if output is not None and len(sources) > 1:
+        raise StyxError(f"{len(sources)} input photos but one --output",
+                        "use --output-dir DIR for several photos")
+    targets = output_paths(sources, output, output_dir, file_format)
+    pairs = shard(list(zip(sources, targets)), shard_spec)
+    for _, target in pairs[:1]:
+        check_output_path(target)  # the folder is tried once, before any work
+    refuse_overwriting_inputs([("-o" if output else "--output-dir", t) for _, t in pairs],
+                              sources)
+
+    generator = OnnxGenerator.open(model, provider=provider, threads=threads)
+    talk = not quiet and not as_json
+    if talk and generator.fallback and provider == "auto":
+        _note(f"running on the CPU: {generator.fallback}")
+    weights = generator.style_weights(style, mix, strength)
+    if weights is None and strength != 1.0:
+        raise StyxError("--strength is for StyleBank files", "leave out --strength")
+    settings = InferSettings(seed=seed, long_side=long_side, batch=batch_size, tile=tile,
+                             overlap=overlap, overwrite=overwrite or output is not None,
+                             inputs={} if weights is None else {"style_weights": weights})
+
+    def tell(kind: str, text: str) -> None:
+        if kind == "failed":
+            _note(f"skipped {text}")
+        elif kind == "written" and talk:
+            print(text, file=sys.stdout)
+        elif kind == "skipped" and talk:
+            _note(f"skipped {text} (--overwrite replaces it)")
+
+    report = stylise_files(generator, pairs, settings, on_done=tell)
+    if as_json:
+        typer.echo(json.dumps({"model": str(generator.path), "provider": generator.provider,
+                               **report.to_dict()}))
+    elif talk:
+        done = f"{len(report.written)} written"
+        if report.skipped:
+            done += f", {len(report.skipped)} already there"
+        if report.failed:
+            done += f", {len(report.failed)} failed"
+        _note(f"{done} in {report.seconds:.2f} s ({generator.provider.replace('ExecutionProvider', '')})")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+def _collect(inputs: list[Path], find_images) -> list[Path]:
+    """The photos ``inputs`` name: files as given, folders' images in sorted order."""
+    sources: list[Path] = []
+    for given in inputs:
+        path = given.expanduser()
+        if path.is_dir():
+            found = find_images(path)
+            if not found:
+                raise StyxError(f"no images found in {path}",
+                                "give photos (png, jpg, webp, bmp, tif) or folders of them")
+            sources.extend(found)
+        elif path.exists():
+            sources.append(path)
+        else:
+            raise StyxError(f"image file not found: {given}", "check the path")
+    return sources
+
+
+def _note(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``styx infer`` to the root app."""
+    app.command("infer")(infer)

@@ -1,0 +1,284 @@
+"""A trained generator as an ONNX graph: dynamic sizes, metadata, float16, and the checks.
+
+The graph is traced through the core generator interface alone, so every feed-forward
+method exports the same way:
+
+* its inputs are the generator's ``input_names`` (``image`` N x 3 x H x W float32 in [0, 1],
+  texture-nets' ``noise``, StyleBank's ``style_weights``), its output ``output`` (N x 3 x H
+  x W float32 in [0, 1]);
+* an axis is dynamic when the generator's example inputs of two sizes and batches differ
+  along it (batch, height, width); the rest (StyleBank's K style weights) stay fixed;
+* random inputs (texture-nets' noise) are inputs of the graph, never random nodes inside
+  it, so a file given the same inputs always gives the same pixels; ``styx infer`` draws
+  them from its ``--seed``;
+* the smallest image the graph takes is found by probing the network's padding layers
+  (reflect padding needs a map wider than the pad) and recorded in the metadata.
+
+Circular padding and instance normalisation are written by styx's own layers
+(:mod:`styx.core.blocks`) as slices, concatenations and group norms, which the exporter
+translates exactly; ``--check`` proves it on every file.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+from typing import Any
+
+import onnx
+import torch
+from torch import nn
+
+from styx.core.blocks import Pad, given_statistics, instance_norms, kept_statistics
+from styx.core.errors import StyxError
+from styx.core.feedforward import Model
+from styx.core.generator import Generator
+from styx.exports.onnx.config import OnnxOptions
+from styx.inference.onnxfile import (
+    BLEND_INPUT,
+    METADATA_KEY,
+    OUTPUT_NAME,
+    STATISTICS_INPUT,
+    STATISTICS_OUTPUT,
+)
+
+#: The size the graph is traced at (any size works; this one has no thin maps).
+TRACE_SIZE = 64
+
+
+class GraphModule(nn.Module):
+    """``generator`` with positional inputs in ``names`` order, as the tracer wants it;
+    ``half``: computes in float16 between float32 inputs and outputs.
+
+    A generator with instance norms takes two more inputs and gives one more output, for
+    tiling: ``norm_statistics`` (N x S x 2, every layer's mean and variance in a row) and
+    ``norm_blend`` (1 value): how much of the given statistics each layer uses instead of
+    its own (0 for a whole image, 1 for a tile normalised by its thumbnail's); and
+    ``kept_statistics``, the statistics the layers computed (a thumbnail's, for its tiles).
+    """
+
+    def __init__(self, generator: Generator, names: list[str], *, half: bool = False) -> None:
+        super().__init__()
+        self.generator = generator.half() if half else generator
+        self.names = names
+        self.half = half
+        self.norm_channels = [layer.num_channels for layer in instance_norms(generator)]
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        if not self.norm_channels:
+            return self._run(inputs)
+        *inputs, given, blend = inputs
+        pieces = list(torch.split(given, self.norm_channels, dim=1))
+        with kept_statistics(self.generator) as layers, \
+                given_statistics(self.generator, pieces, blend):
+            out = self._run(inputs)
+        kept = torch.cat([layer.kept for layer in layers], dim=1)
+        return out, kept.float()
+
+    def _run(self, inputs: Any) -> torch.Tensor:
+        named = dict(zip(self.names, inputs))
+        if self.half:
+            named = {name: value.half() for name, value in named.items()}
+        out = self.generator(**named)
+        return out.float() if self.half else out
+
+
+def export_onnx(model: Model, output: Path, config: OnnxOptions) -> dict[str, Any]:
+    """Write ``model`` as an ONNX file at ``output`` (the exporter plugin's function);
+    returns what ``styx export`` reports (the precision, the input sizes, the check)."""
+    from styx.exports.onnx.check import check_file
+
+    generator = _float_copy(model.generator)
+    names = list(generator.example_inputs(1, TRACE_SIZE, TRACE_SIZE))
+    names = [name for name in generator.input_names if name in names]
+    axes = dynamic_axes(generator)
+    metadata = file_metadata(model, config, names, axes, smallest_size(generator))
+    proto = trace(generator, names, axes, config)
+    _attach(proto, metadata)
+    if config.quantize:
+        from styx.exports.onnx.quantize import quantize_int8
+
+        proto = quantize_int8(proto, metadata, config)
+        _attach(proto, metadata)
+    onnx.checker.check_model(proto, full_check=True)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(proto, str(output))
+    details: dict[str, Any] = {"precision": config.precision,
+                               "smallest_size": metadata["smallest_size"]}
+    if config.verify:
+        report = check_file(output, model, config)
+        details["check"] = ("passed: " if report.passed else "failed: ") + report.summary()
+        details["check_cases"] = [f"{case.size} x{case.batch} {case.inputs}: {case.value:g}"
+                                  for case in report.cases]
+        if not report.passed:
+            raise StyxError(f"--check failed: {report.summary()}",
+                            "nothing was written; 'styx export ... --onnx' without --check "
+                            "writes the file anyway")
+    return details
+
+
+def _float_copy(generator: Generator) -> Generator:
+    """A float32 CPU copy in eval mode (the model's own generator is left as it was)."""
+    import copy
+
+    return copy.deepcopy(generator).float().cpu().eval()
+
+
+def trace(generator: Generator, names: list[str], axes: dict[str, dict[int, str]],
+          config: OnnxOptions) -> onnx.ModelProto:
+    """The ONNX graph of ``generator`` (inputs ``names``, dynamic ``axes``)."""
+    graph = GraphModule(_float_copy(generator), names, half=config.fp16).eval()
+    example = generator.example_inputs(1, TRACE_SIZE, TRACE_SIZE)
+    arguments = tuple(example[name] for name in names)
+    output_axes = {OUTPUT_NAME: axes.get("image", {0: "batch", 2: "height", 3: "width"})}
+    input_names, output_names = list(names), [OUTPUT_NAME]
+    if graph.norm_channels:
+        arguments += (torch.zeros(1, sum(graph.norm_channels), 2), torch.zeros(1))
+        input_names += [STATISTICS_INPUT, BLEND_INPUT]
+        output_names.append(STATISTICS_OUTPUT)
+        axes = {**axes, STATISTICS_INPUT: {0: "batch"}}
+        output_axes[STATISTICS_OUTPUT] = {0: "batch"}
+    buffer = io.BytesIO()
+    with warnings.catch_warnings(), torch.no_grad():
+        # The tracer warns about every Python int taken from a shape; the sizes it records
+        # are the dynamic ones, as the check at three sizes proves.
+        warnings.simplefilter("ignore")
+        try:
+            torch.onnx.export(graph, arguments, buffer, dynamo=False,
+                              opset_version=config.opset, input_names=input_names,
+                              output_names=output_names, dynamic_axes={**axes, **output_axes},
+                              do_constant_folding=True)
+        except Exception as error:  # noqa: BLE001 - any exporter failure is one line
+            first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            raise StyxError(f"cannot export {type(generator).__name__} to ONNX opset "
+                            f"{config.opset}: {type(error).__name__}: {first}",
+                            f"try another --opset ({config.opset + 1}?)") from None
+    proto = onnx.load_from_string(buffer.getvalue())
+    _drop_initializer_aliases(proto)
+    return proto
+
+
+def _drop_initializer_aliases(proto: onnx.ModelProto) -> None:
+    """Remove the Identity nodes the exporter adds for weights of equal values (it keeps
+    one copy and aliases the others): onnxruntime's graph optimiser loses such an alias
+    inside instance norms written out as reductions, and the file would not load."""
+    weights = {init.name for init in proto.graph.initializer}
+    outputs = {output.name for output in proto.graph.output}
+    alias = {node.output[0]: node.input[0] for node in proto.graph.node
+             if node.op_type == "Identity" and node.input[0] in weights
+             and node.output[0] not in outputs}
+    kept = [node for node in proto.graph.node if node.output[0] not in alias]
+    for node in kept:
+        for index, name in enumerate(node.input):
+            if name in alias:
+                node.input[index] = alias[name]
+    del proto.graph.node[:]
+    proto.graph.node.extend(kept)
+
+
+def dynamic_axes(generator: Generator) -> dict[str, dict[int, str]]:
+    """The axes of each input that follow the batch and image size: those that differ
+    between example inputs of 1 x 64 x 64 and 2 x 72 x 80."""
+    small = generator.example_inputs(1, TRACE_SIZE, TRACE_SIZE)
+    large = generator.example_inputs(2, TRACE_SIZE + 8, TRACE_SIZE + 16)
+    labels = {(1, 2): "batch", (TRACE_SIZE, TRACE_SIZE + 8): "height",
+              (TRACE_SIZE, TRACE_SIZE + 16): "width"}
+    axes: dict[str, dict[int, str]] = {}
+    for name, value in small.items():
+        other = large[name]
+        changed = {axis: labels.get((a, b), f"{name}_{axis}")
+                   for axis, (a, b) in enumerate(zip(value.shape, other.shape)) if a != b}
+        if changed:
+            axes[name] = changed
+    return axes
+
+
+def smallest_size(generator: Generator, *, largest: int = TRACE_SIZE) -> int:
+    """The smallest side (in pixels) of an image the traced graph computes correctly: below
+    it some reflect or circular padding meets a map too thin for it, which styx's layers
+    handle by falling back and a traced graph cannot."""
+    def too_thin(size: int) -> bool:
+        thin: list[bool] = []
+
+        def probe(module: Pad, args: tuple[torch.Tensor, ...]) -> None:
+            side = min(args[0].shape[-2:])
+            limit = {"reflect": module.amount, "circular": module.amount - 1}.get(module.mode)
+            thin.append(limit is not None and side <= limit)
+
+        pads = [m for m in generator.modules() if isinstance(m, Pad)]
+        hooks = [pad.register_forward_pre_hook(probe) for pad in pads]
+        try:
+            with torch.no_grad():
+                generator(**generator.example_inputs(1, size, size))
+        finally:
+            for hook in hooks:
+                hook.remove()
+        return any(thin)
+
+    if too_thin(largest):
+        raise StyxError(f"{type(generator).__name__} pads more than a {largest} px image "
+                        "allows", "a generator's padding must fit a 64 px image")
+    low, high = 1, largest  # invariant: high fits
+    while low < high:
+        middle = (low + high) // 2
+        if too_thin(middle):
+            low = middle + 1
+        else:
+            high = middle
+    return high
+
+
+def file_metadata(model: Model, config: OnnxOptions, names: list[str],
+                  axes: dict[str, dict[int, str]], smallest: int) -> dict[str, Any]:
+    """What the file carries about itself (read back by :mod:`styx.inference.onnxfile`)."""
+    from datetime import datetime, timezone
+
+    from styx import __version__
+
+    example = model.generator.example_inputs(1, TRACE_SIZE, TRACE_SIZE)
+    inputs = {}
+    for name in names:
+        value = example[name]
+        shape = [axes.get(name, {}).get(axis, int(size)) for axis, size in enumerate(value.shape)]
+        entry: dict[str, Any] = {"shape": shape}
+        if name != "image":
+            if name in axes:
+                entry["fill"] = "uniform"  # drawn per call, as make_inputs does
+            else:
+                entry["fill"] = "default"
+                entry["default"] = value.flatten().tolist()
+        inputs[name] = entry
+    channels = sum(layer.num_channels for layer in instance_norms(model.generator))
+    if channels:
+        inputs[STATISTICS_INPUT] = {"shape": ["batch", channels, 2], "fill": "zeros"}
+        inputs[BLEND_INPUT] = {"shape": [1], "fill": "default", "default": [0.0]}
+    source = model.metadata
+    return {
+        "format": 1,
+        "styx_version": __version__,
+        "method": model.method,
+        "model": model.name,
+        "styles": model.styles,
+        "precision": config.precision,
+        "opset": config.opset,
+        "inputs": inputs,
+        "smallest_size": smallest,
+        "architecture": source.get("architecture"),
+        "training": source.get("training"),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _attach(proto: onnx.ModelProto, metadata: dict[str, Any]) -> None:
+    import json
+
+    from styx import __version__
+
+    proto.producer_name = "styx"
+    proto.producer_version = __version__
+    proto.doc_string = (f"styx {metadata['method']} generator {metadata['model']!r} "
+                        f"({metadata['precision']}); run it with 'styx infer'")
+    del proto.metadata_props[:]
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, json.dumps(metadata)

@@ -1,0 +1,280 @@
+"""An exported ``.onnx`` generator, opened in onnxruntime: no torch anywhere.
+
+:class:`OnnxGenerator` checks the file when it opens it (a corrupt file, or a graph without
+the inputs and output styx writes, is a one-line StyxError), reads the metadata the
+exporter stored, picks the execution provider and runs batches of images::
+
+    generator = OnnxGenerator.open("starry.onnx", provider="auto")
+    out = generator.run(images, seed=0, style_weights=generator.style_weights("starry"))
+
+Inputs other than ``image`` are filled from the metadata: ``"uniform"`` ones (texture-nets'
+noise) are drawn from NumPy's generator seeded by ``seed`` and the tile's position, so a
+seed gives the same picture every time; ``"default"`` ones (StyleBank's style weights)
+take the exported default unless given.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from styx.core.errors import StyxError
+
+#: The metadata_props key of the JSON the exporter writes.
+METADATA_KEY = "styx"
+#: The graph's output.
+OUTPUT_NAME = "output"
+#: The tiling inputs and output of a generator with instance norms (see
+#: :class:`styx.exports.onnx.graph.GraphModule`).
+STATISTICS_INPUT, BLEND_INPUT, STATISTICS_OUTPUT = ("norm_statistics", "norm_blend",
+                                                    "kept_statistics")
+#: ``--provider`` choices: what each asks onnxruntime for, in order of preference.
+PROVIDERS = {
+    "cpu": ["CPUExecutionProvider"],
+    "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"],
+    "tensorrt": ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
+}
+
+
+def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The styx metadata of the ONNX file ``path`` (without building a session); a
+    missing, corrupt or foreign file is a StyxError."""
+    import onnx
+
+    path = _existing_file(path)
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception as error:  # noqa: BLE001 - protobuf raises many kinds
+        raise StyxError(f"{path} is not a readable ONNX file ({type(error).__name__})",
+                        "export it again with 'styx export METHOD --onnx'") from None
+    props = {entry.key: entry.value for entry in proto.metadata_props}
+    return _parse_metadata(props.get(METADATA_KEY), path)
+
+
+def _existing_file(path: str | os.PathLike[str]) -> Path:
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise StyxError(f"model file not found: {path}", "check the path")
+    if not path.is_file():
+        raise StyxError(f"{path} is not a file", "give an .onnx file from 'styx export'")
+    return path
+
+
+def _parse_metadata(text: str | None, path: Path) -> dict[str, Any]:
+    if text is None:
+        raise StyxError(f"{path} has no styx metadata",
+                        "give a file written by 'styx export METHOD --onnx'")
+    try:
+        metadata = json.loads(text)
+    except ValueError:
+        raise StyxError(f"{path} has damaged styx metadata",
+                        "export it again with 'styx export METHOD --onnx'") from None
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("inputs"), dict):
+        raise StyxError(f"{path} has damaged styx metadata (no inputs)",
+                        "export it again with 'styx export METHOD --onnx'")
+    return metadata
+
+
+@dataclass
+class OnnxGenerator:
+    """An exported generator in an onnxruntime session (see the module docstring)."""
+
+    path: Path
+    session: Any
+    metadata: dict[str, Any]
+    #: The provider the session really uses (``CUDAExecutionProvider``, ...).
+    provider: str
+    #: Why ``auto`` ran on the CPU, when it did (for the command's note).
+    fallback: str | None = None
+    _binding: Any = field(default=None, repr=False)
+
+    # -- opening ---------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, provider: str = "auto",
+             threads: int | None = None) -> OnnxGenerator:
+        """The file at ``path`` in a session on ``provider`` (auto, cuda, tensorrt, cpu).
+
+        ``auto`` takes CUDA when onnxruntime has it and this machine shows an NVIDIA GPU,
+        else the CPU (and says why in ``fallback``); ``cuda``/``tensorrt`` that cannot be
+        used are a StyxError. ``threads``: CPU threads (None: onnxruntime's choice)."""
+        import onnxruntime as ort
+
+        path = _existing_file(path)
+        if provider not in ("auto", *PROVIDERS):
+            raise StyxError(f"unknown --provider {provider!r}",
+                            "choose auto, cuda, tensorrt or cpu")
+        available = ort.get_available_providers()
+        fallback = None
+        wanted = provider
+        if provider == "auto":
+            wanted = "cuda" if "CUDAExecutionProvider" in available and _has_gpu() else "cpu"
+            if wanted == "cpu":
+                fallback = "onnxruntime sees no CUDA GPU" if \
+                    "CUDAExecutionProvider" in available else \
+                    "this onnxruntime has no CUDA provider (pip install onnxruntime-gpu)"
+        elif PROVIDERS[provider][0] not in available:
+            raise StyxError(f"--provider {provider}: this onnxruntime has no "
+                            f"{PROVIDERS[provider][0]}",
+                            "install onnxruntime-gpu, or give --provider cpu")
+        options = ort.SessionOptions()
+        options.log_severity_level = 3  # errors only: a CPU fallback is reported by styx
+        if threads:
+            options.intra_op_num_threads = int(threads)
+        try:
+            session = ort.InferenceSession(str(path), sess_options=options,
+                                           providers=PROVIDERS[wanted])
+        except Exception as error:  # noqa: BLE001 - onnxruntime raises its own kinds
+            first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            raise StyxError(f"cannot open {path} in onnxruntime: {first[:200]}",
+                            "is it a whole .onnx file from 'styx export'? Export it "
+                            "again") from None
+        used = session.get_providers()[0]
+        if wanted != "cpu" and used == "CPUExecutionProvider":
+            if provider != "auto":
+                raise StyxError(f"--provider {provider}: onnxruntime could not start "
+                                f"{PROVIDERS[wanted][0]} and fell back to the CPU",
+                                "check the CUDA and cuDNN libraries, or give --provider cpu")
+            fallback = "onnxruntime could not start CUDA"
+        meta = session.get_modelmeta().custom_metadata_map
+        generator = cls(path=path, session=session, provider=used, fallback=fallback,
+                        metadata=_parse_metadata(meta.get(METADATA_KEY), path))
+        generator._check_graph()
+        return generator
+
+    def _check_graph(self) -> None:
+        inputs = {i.name: i for i in self.session.get_inputs()}
+        outputs = [o.name for o in self.session.get_outputs()]
+        declared = self.metadata["inputs"]
+        hint = "export it again with 'styx export METHOD --onnx'"
+        if "image" not in inputs or len(inputs["image"].shape) != 4:
+            raise StyxError(f"{self.path} takes no N x 3 x H x W 'image' input",
+                            "styx infer stylises images; " + hint)
+        if set(inputs) != set(declared):
+            raise StyxError(f"{self.path} has inputs {sorted(inputs)}, its metadata "
+                            f"{sorted(declared)}", hint)
+        expected = [OUTPUT_NAME] + ([STATISTICS_OUTPUT] if STATISTICS_INPUT in declared else [])
+        if outputs != expected:
+            raise StyxError(f"{self.path} has outputs {outputs}, not {expected}", hint)
+        for name, entry in declared.items():
+            if name != "image" and entry.get("fill") not in ("uniform", "default", "zeros"):
+                raise StyxError(f"{self.path}: styx cannot fill its input {name!r}", hint)
+
+    # -- what it holds ---------------------------------------------------------------------
+    @property
+    def styles(self) -> list[str]:
+        return [str(name) for name in self.metadata.get("styles") or []]
+
+    @property
+    def smallest_size(self) -> int:
+        return int(self.metadata.get("smallest_size") or 1)
+
+    @property
+    def precision(self) -> str:
+        return str(self.metadata.get("precision", "fp32"))
+
+    def style_weights(self, style: str | int | None = None,
+                      mix: dict[str, float] | None = None, strength: float = 1.0
+                      ) -> np.ndarray | None:
+        """The ``style_weights`` input for one style or a mix (see
+        :func:`styx.core.styles.style_vector`); None for a file that takes none."""
+        from styx.core.styles import style_vector
+
+        if "style_weights" not in self.metadata["inputs"]:
+            if style is not None or mix is not None:
+                raise StyxError(f"{self.path.name} holds one style and takes no --style",
+                                "--style and --style-mix are for StyleBank files")
+            return None
+        vector = style_vector(self.styles, style=style, mix=mix, strength=strength,
+                              owner=f"file {self.path.name!r}", source=str(self.path))
+        return np.asarray(vector, dtype=np.float32)
+
+    # -- running ---------------------------------------------------------------------------
+    def inputs_for(self, images: np.ndarray, *, seed: int, origin: tuple[int, int] = (0, 0),
+                   **given: np.ndarray | None) -> dict[str, np.ndarray]:
+        """Every input for ``images``: see :func:`fill_inputs`."""
+        return fill_inputs(self.metadata, images, seed=seed, origin=origin, **given)
+
+    def run(self, images: np.ndarray, *, seed: int = 0, origin: tuple[int, int] = (0, 0),
+            statistics: np.ndarray | None = None, **given: np.ndarray | None) -> np.ndarray:
+        """Stylise ``images`` (N x 3 x H x W float32 in [0, 1]); N x 3 x H x W in [0, 1].
+        ``statistics``: normalise by these (a thumbnail's, :meth:`statistics_of`) instead
+        of the images' own."""
+        self._check_size(images)
+        if statistics is not None and STATISTICS_INPUT in self.metadata["inputs"]:
+            given = {**given, STATISTICS_INPUT: statistics,
+                     BLEND_INPUT: np.ones(1, dtype=np.float32)}
+        out = self._run(self.inputs_for(images, seed=seed, origin=origin, **given))[0]
+        return np.clip(out, 0.0, 1.0, out=out)
+
+    def statistics_of(self, images: np.ndarray, *, seed: int = 0,
+                      **given: np.ndarray | None) -> np.ndarray | None:
+        """The normalisation statistics of ``images`` (N x S x 2), for its tiles; None for
+        a file without instance norms."""
+        if STATISTICS_INPUT not in self.metadata["inputs"]:
+            return None
+        self._check_size(images)
+        return self._run(self.inputs_for(images, seed=seed, **given))[1]
+
+    def _check_size(self, images: np.ndarray) -> None:
+        height, width = images.shape[-2:]
+        if min(height, width) < self.smallest_size:
+            raise StyxError(f"an image of {width}x{height} is smaller than this file's "
+                            f"smallest size, {self.smallest_size} px a side",
+                            "give a larger image (or --long-side)")
+
+    def _run(self, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+        if self.provider == "CPUExecutionProvider":
+            return self.session.run(None, feed)
+        return self._run_bound(feed)
+
+    def _run_bound(self, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """A run with I/O binding: inputs copied to the GPU once, the output left there
+        until it is read back (no extra host copies inside onnxruntime)."""
+        binding = self.session.io_binding()
+        for name, value in feed.items():
+            binding.bind_cpu_input(name, value)
+        for output in self.session.get_outputs():
+            binding.bind_output(output.name, "cuda")
+        self.session.run_with_iobinding(binding)
+        return binding.copy_outputs_to_cpu()
+
+
+def fill_inputs(metadata: dict[str, Any], images: np.ndarray, *, seed: int,
+                origin: tuple[int, int] = (0, 0), **given: np.ndarray | None
+                ) -> dict[str, np.ndarray]:
+    """Every input of a file with ``metadata`` for ``images`` (N x 3 x H x W float32):
+    ``given`` ones as given, ``uniform`` ones drawn from ``seed`` and ``origin`` (a tile's
+    top-left corner), ``default`` ones from the metadata."""
+    feed = {"image": np.ascontiguousarray(images, dtype=np.float32)}
+    batch, _, height, width = images.shape
+    for name, entry in metadata["inputs"].items():
+        if name == "image":
+            continue
+        if given.get(name) is not None:
+            feed[name] = np.ascontiguousarray(given[name], dtype=np.float32)
+        elif entry["fill"] == "zeros":
+            feed[name] = np.zeros((batch, *[int(s) for s in entry["shape"][1:]]),
+                                  dtype=np.float32)
+        elif entry["fill"] == "uniform":
+            channels = int(entry["shape"][1])
+            rng = np.random.default_rng([int(seed), int(origin[0]), int(origin[1])])
+            feed[name] = rng.random((batch, channels, height, width), dtype=np.float32)
+        else:
+            feed[name] = np.asarray(entry["default"], dtype=np.float32).reshape(
+                [int(s) for s in entry["shape"]])
+    return feed
+
+
+def _has_gpu() -> bool:
+    """Whether this machine shows an NVIDIA GPU, without starting CUDA (which takes a
+    second or more even when it then finds none)."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
+        return False
+    if os.name == "nt":
+        return True  # no cheap test; onnxruntime falls back and styx reports it
+    return any(Path("/dev").glob("nvidia[0-9]*"))
