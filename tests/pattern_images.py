@@ -28,3 +28,8 @@ def write_image(path: Path, height: int, width: int, seed: int = 0) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(pattern(height, width, seed)).save(path)
     return path
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """An image file as H x W x 3 float64 RGB in [0, 1]."""
+    return np.asarray(Image.open(path).convert("RGB")).astype(np.float64) / 255.0

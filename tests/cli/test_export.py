@@ -82,7 +82,7 @@ def test_the_only_or_newest_model_is_exported_and_the_command_says_which(plugins
     store("old", "2026-01-01T00:00:00+00:00")
     result = styx_cli("export", "texture-nets", "--tensors")
     assert result.exit_code == 0, result.stderr
-    assert "using model 'old' (the only stored texture-nets models)" in result.stderr
+    assert "using model 'old' (the only stored texture-nets model)" in result.stderr
     assert (tmp_path / "old.safetensors").is_file()
     store("new", "2026-06-01T00:00:00+00:00")
     result = styx_cli("export", "texture-nets", "--tensors", "--half", "-o",

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from pattern_images import write_image
-from PIL import Image
 
 STYLES = ["starry", "scream", "hat"]
 
@@ -77,7 +75,3 @@ def photos(tmp_path_factory) -> Path:
     write_image(folder / "b.png", 48, 64, seed=2)
     write_image(folder / "c.jpg", 37, 53, seed=3)
     return folder
-
-
-def read_png(path: Path) -> np.ndarray:
-    return np.asarray(Image.open(path).convert("RGB")).astype(np.float64) / 255.0

@@ -312,8 +312,9 @@ def apply_generator(model: Model, image: torch.Tensor | None, *, seed: int | Non
 
     ``tile``: an image larger than this runs in overlapping tiles, blended over ``overlap``
     pixels (:mod:`styx.inference.tiling`); options of the image's size (StyleBank's region
-    masks) are cut to each tile, and each tile's random inputs are seeded by ``seed`` and
-    its position."""
+    masks) are cut to each tile. Random inputs are drawn by pixel position where the
+    generator allows (``origin``, see :meth:`~styx.core.generator.Generator.make_inputs`),
+    so a tile gets the noise the whole image would have there."""
     from styx.core.device import autocast, resolve_device
 
     if tile is not None and image is not None and max(image.shape[-2:]) > tile:
@@ -331,6 +332,8 @@ def apply_generator(model: Model, image: torch.Tensor | None, *, seed: int | Non
     if image is not None:
         image = image.to(device=target, dtype=torch.float32,
                          memory_format=torch.channels_last)
+    if image is not None and _takes_origin(network):
+        options.setdefault("origin", (0, 0))  # random inputs by position (tiles agree)
     inputs = network.make_inputs(image, size=size, batch=batch, generator=generator,
                                  **options)
     with torch.no_grad(), autocast(target, amp):
@@ -370,14 +373,22 @@ def _apply_tiled(model: Model, image: torch.Tensor, *, seed: int | None, tile: i
         rows, columns = slice(top, top + part.shape[-2]), slice(left, left + part.shape[-1])
         cut = {name: value[..., rows, columns] if image_sized(value) else value
                for name, value in options.items()}
-        tile_seed = None if seed is None else ((int(seed) * 1_000_003 + top) * 1_000_033
-                                               + left) % 2 ** 62
-        return apply_generator(model, torch.from_numpy(part), seed=tile_seed, device=device,
+        if _takes_origin(network):
+            cut["origin"] = origin
+        return apply_generator(model, torch.from_numpy(part), seed=seed, device=device,
                                amp=amp, **cut).numpy()
 
     with statistics:
         return torch.from_numpy(tiled(one, image.float().cpu().contiguous().numpy(),
                                       tile=tile, overlap=overlap))
+
+
+def _takes_origin(network: Generator) -> bool:
+    """Whether ``network.make_inputs`` takes ``origin`` (a plugin's generator written
+    before it existed may not)."""
+    import inspect
+
+    return "origin" in inspect.signature(network.make_inputs).parameters
 
 
 def run_feed_forward(request: RunRequest, config: ModelRunOptions, *,

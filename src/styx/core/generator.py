@@ -64,11 +64,16 @@ class Generator(nn.Module):
 
     def make_inputs(self, image: torch.Tensor | None, *, size: tuple[int, int] | None = None,
                     batch: int = 1, generator: torch.Generator | None = None,
+                    origin: tuple[int, int] | None = None,
                     **options: Any) -> dict[str, torch.Tensor]:
         """Every input of ``forward`` for stylising ``image`` (N x 3 x H x W), or, for a
         generator that takes no image, for ``batch`` outputs of ``size`` (H, W).
 
-        Random inputs are drawn from ``generator`` (seeded by the caller). ``options`` are a
+        Random inputs are drawn from ``generator`` (seeded by the caller). ``origin``, when
+        given, is where ``image`` lies in the whole picture (a tile's top-left corner; (0,
+        0) for a whole image): per-pixel random inputs are then drawn by position
+        (:func:`styx.core.noise.position_noise`, seeded by ``generator.initial_seed()``),
+        so tiles agree with a single pass and with an exported file. ``options`` are a
         method's own run options (StyleBank's style choice); unknown ones are a StyxError.
         The base class takes the image alone.
         """

@@ -8,13 +8,14 @@ exporter stored, picks the execution provider and runs batches of images::
     out = generator.run(images, seed=0, style_weights=generator.style_weights("starry"))
 
 Inputs other than ``image`` are filled from the metadata: ``"uniform"`` ones (texture-nets'
-noise) are drawn from NumPy's generator seeded by ``seed`` and the tile's position, so a
-seed gives the same picture every time; ``"default"`` ones (StyleBank's style weights)
-take the exported default unless given.
+noise) are drawn by pixel position from ``seed`` (:mod:`styx.core.noise`, as ``styx run``
+draws them), so a seed gives the same picture every time, tiled or not; ``"default"`` ones
+(StyleBank's style weights) take the exported default unless given.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -121,6 +122,8 @@ class OnnxGenerator:
             raise StyxError(f"--provider {provider}: this onnxruntime has no "
                             f"{PROVIDERS[provider][0]}",
                             "install onnxruntime-gpu, or give --provider cpu")
+        if wanted != "cpu":
+            _prepare_cuda(ort)
         options = ort.SessionOptions()
         options.log_severity_level = 3  # errors only: a CPU fallback is reported by styx
         if threads:
@@ -261,13 +264,25 @@ def fill_inputs(metadata: dict[str, Any], images: np.ndarray, *, seed: int,
             feed[name] = np.zeros((batch, *[int(s) for s in entry["shape"][1:]]),
                                   dtype=np.float32)
         elif entry["fill"] == "uniform":
-            channels = int(entry["shape"][1])
-            rng = np.random.default_rng([int(seed), int(origin[0]), int(origin[1])])
-            feed[name] = rng.random((batch, channels, height, width), dtype=np.float32)
+            from styx.core.noise import position_noise
+
+            feed[name] = position_noise(seed, batch, int(entry["shape"][1]), height, width,
+                                        top=origin[0], left=origin[1])
         else:
             feed[name] = np.asarray(entry["default"], dtype=np.float32).reshape(
                 [int(s) for s in entry["shape"]])
     return feed
+
+
+def _prepare_cuda(ort: Any) -> None:
+    """Let onnxruntime find the CUDA and cuDNN libraries that pip installed (PyTorch's
+    wheels bring them), and keep its own messages about a failed CUDA start quiet: styx
+    says what happened in one line."""
+    preload = getattr(ort, "preload_dlls", None)
+    if preload is not None:
+        with contextlib.suppress(Exception):  # only a help: the session start tells the rest
+            preload()
+    ort.set_default_logger_severity(4)
 
 
 def _has_gpu() -> bool:

@@ -114,11 +114,12 @@ class StyleBankNetwork(Generator):
 
     def make_inputs(self, image: torch.Tensor | None, *, size: tuple[int, int] | None = None,
                     batch: int = 1, generator: torch.Generator | None = None,
+                    origin: tuple[int, int] | None = None,
                     style_weights: torch.Tensor | None = None,
                     reconstruct: bool = False) -> dict[str, torch.Tensor]:
         """The image and the style weights: ``style_weights`` as given (see the module
         docstring), by default style 0 alone; ``reconstruct=True``: the image alone (the
-        auto-encoder branch)."""
+        auto-encoder branch). Nothing is random, so ``origin`` changes nothing."""
         if image is None:
             if size is None:
                 raise no_image_given()

@@ -25,6 +25,8 @@ Noise is a forward *input*: ``forward(content, noise)`` with ``noise`` one tenso
 channels, subsampled (nearest) to its size, which gives every scale independent uniform
 noise. When ``noise`` is ``None`` it is drawn with ``torch.rand`` inside forward, which an
 ONNX export avoids by passing noise explicitly (see :meth:`TextureNetwork.make_noise`).
+Running a trained model (``styx run``, ``styx infer``) draws the noise by pixel position
+(:mod:`styx.core.noise`), so tiles agree with one pass and PyTorch with onnxruntime.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from torch import nn
 from styx.core.blocks import InstanceNorm, Pad, make_norm
 from styx.core.errors import StyxError
 from styx.core.generator import Generator, no_image_given, random_like
+from styx.core.noise import position_noise
 from styx.plugins.methods.texture_nets.config import NORMS, PADDINGS, GeneratorConfig
 
 __all__ = ["NORMS", "PADDINGS", "GeneratorConfig", "InstanceNorm", "TextureNetwork",
@@ -104,8 +107,10 @@ class TextureNetwork(Generator):
 
     def make_inputs(self, image: torch.Tensor | None, *, size: tuple[int, int] | None = None,
                     batch: int = 1, generator: torch.Generator | None = None,
+                    origin: tuple[int, int] | None = None,
                     texture: bool = False) -> dict[str, torch.Tensor]:
-        """The image (a stylisation network) and noise drawn from ``generator``.
+        """The image (a stylisation network) and noise drawn from ``generator``, or, with
+        ``origin``, by position (see :meth:`Generator.make_inputs`).
 
         ``texture=True`` with no image: a texture of ``size`` from a stylisation network,
         whose content is then uniform noise too (drawn after the noise inputs).
@@ -120,7 +125,13 @@ class TextureNetwork(Generator):
             raise StyxError("a texture generator needs an output size")
         device = None if image is None else image.device
         inputs: dict[str, torch.Tensor] = {}
-        if self.config.noise_channels:
+        if self.config.noise_channels and origin is not None:
+            seed = generator.initial_seed() if generator is not None else \
+                int(torch.randint(2**31, ()))
+            inputs["noise"] = torch.from_numpy(position_noise(
+                seed, batch, self.noise_depth, height, width, top=origin[0],
+                left=origin[1])).to(device or self.to_rgb.weight.device)
+        elif self.config.noise_channels:
             inputs["noise"] = self.make_noise(batch, height, width, generator=generator,
                                               device=device)
         if self.takes_image:
