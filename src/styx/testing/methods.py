@@ -34,7 +34,9 @@ def check_method(name: str, *, run_options: dict[str, Any] | None = None,
     :class:`~styx.core.method.RunResult` whose image is a finite 1 x 3 x H x W tensor in
     [0, 1] and whose summary is JSON, and give the same image again for the same seed. A
     feed-forward method must train (into a temporary folder: the model store is not
-    touched), save a model that loads as this method's, and run it the same way.
+    touched), save a model that loads as this method's, and run it the same way; and, when
+    the ONNX exporter is installed, export to ONNX and pass its ``--check`` (onnxruntime
+    against PyTorch at three sizes).
     """
     from styx.core.method import method_spec
 
@@ -56,6 +58,8 @@ def check_method(name: str, *, run_options: dict[str, Any] | None = None,
             else:
                 _check_running(report, spec, classes["run config"], inputs,
                                run_options or {}, model)
+        if model is not None:
+            _check_export(report, model, Path(folder))
     return report.raise_for_failures() if raise_on_failure else report
 
 
@@ -191,3 +195,16 @@ def _check_running(report: CheckReport, spec: Any, cls: type, inputs: dict[str, 
         return
     with report.check("same seed, same image"):
         assert torch.equal(run().image, first.image), "two runs with one seed differ"
+
+
+def _check_export(report: CheckReport, model: Any, folder: Path) -> None:
+    """The trained model through the ONNX exporter, with its check against PyTorch."""
+    from styx.core.plugins import exporters
+
+    if "onnx" not in exporters():
+        return
+    from styx.exports import export_file
+
+    with report.check("exports to ONNX") as details:
+        _, result = export_file(model, "onnx", folder / "model.onnx", verify=True)
+        details.append(str(result.get("check", "")))

@@ -99,7 +99,7 @@ def export_onnx(model: Model, output: Path, config: OnnxOptions) -> dict[str, An
     if config.quantize:
         from styx.exports.onnx.quantize import quantize_int8
 
-        proto = quantize_int8(proto, metadata, config)
+        proto = quantize_int8(proto, metadata, config, generator)
         _attach(proto, metadata)
     onnx.checker.check_model(proto, full_check=True)
     output.parent.mkdir(parents=True, exist_ok=True)
