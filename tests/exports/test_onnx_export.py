@@ -155,6 +155,17 @@ def test_int8_is_calibrated_and_printed_within_the_psnr_bound(models, photos, st
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
 
 
+def test_int8_takes_on_the_heaviest_convolutions_only():
+    from styx.exports.onnx.quantize import heavy_convolutions
+    from styx.plugins.methods.texture_nets.generator import TextureNetwork
+
+    chosen = heavy_convolutions(TextureNetwork(), 128)
+    # the 3x3 convolutions of the joins at full and half resolution, no coarse scale's
+    assert {"joins.4.1", "joins.4.5"} <= chosen
+    assert all(name.startswith(("joins.4.", "joins.3.", "branches.0.")) for name in chosen)
+    assert len(heavy_convolutions(TextureNetwork(), 128, share=1.0)) == 34
+
+
 def test_a_failed_check_exits_non_zero_and_writes_nothing(models, styx_cli, tmp_path,
                                                           monkeypatch):
     from styx.exports.onnx import config

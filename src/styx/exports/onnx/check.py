@@ -88,10 +88,11 @@ def check_photos(config: OnnxOptions) -> list[Path]:
 def check_file(path: Path, model: Model, config: OnnxOptions) -> CheckReport:
     """Run ``path`` and ``model``'s generator side by side (see the module docstring)."""
     from styx.core.image import read_image, resize_to
+    from styx.exports.onnx.graph import float_copy
     from styx.inference.onnxfile import OnnxGenerator
 
     onnx_generator = OnnxGenerator.open(path, provider="cpu")
-    network = model.generator.float().cpu().eval()
+    network = float_copy(model.generator)
     precision = config.precision
     report = CheckReport(precision=precision,
                          measure="psnr_db" if precision == "int8" else "max_abs_difference",

@@ -12,7 +12,9 @@ method exports the same way:
   it, so a file given the same inputs always gives the same pixels; ``styx infer`` draws
   them from its ``--seed``;
 * the smallest image the graph takes is found by probing the network's padding layers
-  (reflect padding needs a map wider than the pad) and recorded in the metadata.
+  (reflect padding needs a map wider than the pad) and recorded in the metadata;
+* a generator with instance norms gets two inputs and an output more, for tiling by a
+  thumbnail's statistics (see :class:`GraphModule` and :mod:`styx.inference.tiling`).
 
 Circular padding and instance normalisation are written by styx's own layers
 (:mod:`styx.core.blocks`) as slices, concatenations and group norms, which the exporter
@@ -89,7 +91,7 @@ def export_onnx(model: Model, output: Path, config: OnnxOptions) -> dict[str, An
     returns what ``styx export`` reports (the precision, the input sizes, the check)."""
     from styx.exports.onnx.check import check_file
 
-    generator = _float_copy(model.generator)
+    generator = float_copy(model.generator)
     names = list(generator.example_inputs(1, TRACE_SIZE, TRACE_SIZE))
     names = [name for name in generator.input_names if name in names]
     axes = dynamic_axes(generator)
@@ -118,7 +120,7 @@ def export_onnx(model: Model, output: Path, config: OnnxOptions) -> dict[str, An
     return details
 
 
-def _float_copy(generator: Generator) -> Generator:
+def float_copy(generator: Generator) -> Generator:
     """A float32 CPU copy in eval mode (the model's own generator is left as it was)."""
     import copy
 
@@ -128,7 +130,7 @@ def _float_copy(generator: Generator) -> Generator:
 def trace(generator: Generator, names: list[str], axes: dict[str, dict[int, str]],
           config: OnnxOptions) -> onnx.ModelProto:
     """The ONNX graph of ``generator`` (inputs ``names``, dynamic ``axes``)."""
-    graph = GraphModule(_float_copy(generator), names, half=config.fp16).eval()
+    graph = GraphModule(float_copy(generator), names, half=config.fp16).eval()
     example = generator.example_inputs(1, TRACE_SIZE, TRACE_SIZE)
     arguments = tuple(example[name] for name in names)
     output_axes = {OUTPUT_NAME: axes.get("image", {0: "batch", 2: "height", 3: "width"})}
