@@ -1,10 +1,11 @@
 """int8 files: static quantisation with onnxruntime's own tools, calibrated on photos.
 
 The heaviest convolutions, the fewest that do :data:`HEAVY_SHARE` of the generator's
-multiply-adds (texture-nets' full-resolution blocks, StyleBank's full-resolution decoder
-layer), are quantised: weights per output channel, inputs per tensor, as signed int8 in QDQ
-form (QuantizeLinear/DequantizeLinear pairs that onnxruntime fuses into int8 kernels), with
-ranges calibrated (min-max) on the ``--calibrate`` photos. Everything else stays float32:
+multiply-adds (texture-nets' 3x3 join convolutions at full and half resolution,
+StyleBank's two decoder convolutions), are quantised: weights per output channel, inputs
+per tensor, as signed int8 in QDQ form (QuantizeLinear/DequantizeLinear pairs that
+onnxruntime fuses into int8 kernels), with ranges calibrated (min-max) on the
+``--calibrate`` photos. Everything else stays float32:
 the cheap convolutions of the coarse scales (quantising them gains no speed and costs
 quality), the first and last convolutions (the photo in, the picture out), normalisation,
 and convolutions whose weights are computed in the graph (StyleBank's summed banks).
