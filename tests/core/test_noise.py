@@ -13,16 +13,22 @@ def test_a_tile_gets_the_whole_images_noise_there():
     assert np.array_equal(tile, whole[..., 33:73, 64:114])
 
 
-def test_it_is_uniform_and_independent_across_pixels_channels_images_and_seeds():
-    noise = position_noise(0, 2, 3, 256, 256)
-    assert noise.dtype == np.float32 and noise.shape == (2, 3, 256, 256)
+def test_each_image_of_a_batch_gets_the_noise_it_would_get_alone():
+    batch = position_noise(5, 3, 2, 20, 30)
+    alone = position_noise(5, 1, 2, 20, 30)
+    assert all(np.array_equal(image, alone[0]) for image in batch)
+
+
+def test_it_is_uniform_and_independent_across_pixels_channels_and_seeds():
+    noise = position_noise(0, 1, 3, 256, 256)
+    assert noise.dtype == np.float32 and noise.shape == (1, 3, 256, 256)
     assert noise.min() >= 0 and noise.max() < 1
     assert abs(noise.mean() - 0.5) < 0.005 and abs(noise.std() - 12 ** -0.5) < 0.005
     histogram, _ = np.histogram(noise, bins=10, range=(0, 1))
     assert histogram.min() > 0.97 * histogram.mean()
     flat = noise[0, 0]
     for a, b in [(flat[:, :-1], flat[:, 1:]), (flat[:-1], flat[1:]),
-                 (noise[0, 0], noise[0, 1]), (noise[0, 0], noise[1, 0]),
+                 (noise[0, 0], noise[0, 1]), (noise[0, 0], noise[0, 2]),
                  (noise[0, 0], position_noise(1, 1, 1, 256, 256)[0, 0])]:
         assert abs(np.corrcoef(a.ravel(), b.ravel())[0, 1]) < 0.02
 

@@ -41,6 +41,9 @@ def infer(
     strength: Annotated[float, typer.Option(
         "--strength", min=0.0, max=1.0,
         help="StyleBank files: how much style (0: the photo reconstructed).")] = 1.0,
+    reconstruct: Annotated[bool, typer.Option(
+        "--reconstruct", help="StyleBank files: no style, the photo as the model "
+                              "reconstructs it.")] = False,
     seed: Annotated[int, typer.Option(
         "--seed", help="Seed of the noise inputs (texture-nets): the same seed, the same "
                        "picture.")] = 0,
@@ -99,16 +102,21 @@ def infer(
     talk = not quiet and not as_json
     if talk and generator.fallback and provider == "auto":
         _note(f"running on the CPU: {generator.fallback}")
-    weights = generator.style_weights(style, mix, strength)
-    if weights is None and strength != 1.0:
-        raise StyxError("--strength is for StyleBank files", "leave out --strength")
+    if reconstruct and (style is not None or mix is not None or strength != 1.0):
+        raise StyxError("--reconstruct applies no style",
+                        "leave out --style, --style-mix and --strength")
+    weights = generator.reconstruction() if reconstruct else \
+        generator.style_weights(style, mix, strength)
+    if weights is None and (strength != 1.0 or reconstruct):
+        raise StyxError(f"{'--reconstruct' if reconstruct else '--strength'} is for StyleBank "
+                        "files", "leave it out")
     settings = InferSettings(seed=seed, long_side=long_side, batch=batch_size, tile=tile,
                              overlap=overlap, overwrite=overwrite or output is not None,
                              inputs={} if weights is None else {"style_weights": weights})
 
     def tell(kind: str, text: str) -> None:
         if kind == "failed":
-            _note(f"skipped {text}")
+            _note(f"failed {text} (the others go on)")
         elif kind == "written" and talk:
             print(text, file=sys.stdout)
         elif kind == "skipped" and talk:

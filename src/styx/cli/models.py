@@ -143,7 +143,8 @@ def _show_onnx(path, as_json: bool) -> None:
                               indent=2))
         return
     console = _stdout()
-    console.print(f"[bold]{_escape(path.name)}[/]  {_escape(str(path))}  ({_human_size(size)})")
+    console.print(f"[bold]{_escape(path.name)}[/]  {_escape(str(path.resolve()))}  "
+                  f"({_human_size(size)})")
     inputs = ", ".join(f"{name} {'x'.join(str(d) for d in entry.get('shape', []))}"
                        for name, entry in metadata.get("inputs", {}).items())
     console.print(_escape(f"{metadata.get('method')} generator, {metadata.get('precision')}, "

@@ -94,19 +94,20 @@ class InstanceNorm(nn.GroupNorm):
             if x.shape[0] * x.shape[2] * x.shape[3] == 1:
                 return x * 0.0 + self.bias.view(1, -1, 1, 1)
             return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
-        mean = x.mean(dim=(2, 3))
-        variance = (x - mean[..., None, None]).square().mean(dim=(2, 3))
+        # In float32 whatever the input: float16 statistics of a large map lose too much.
+        values = x.float()
+        mean = values.mean(dim=(2, 3))
+        variance = (values - mean[..., None, None]).square().mean(dim=(2, 3))
         if self.keep:
             self.kept = torch.stack([mean, variance], dim=-1)
         if self.given is not None:
-            given = self.given.to(x.dtype)
-            blend = self.blend.to(x.dtype) if isinstance(self.blend, torch.Tensor) else \
-                self.blend
+            given = self.given.float()
+            blend = self.blend.float() if isinstance(self.blend, torch.Tensor) else self.blend
             mean = mean + blend * (given[..., 0] - mean)
             variance = variance + blend * (given[..., 1] - variance)
-        scale = self.weight * torch.rsqrt(variance + self.eps)
-        shift = self.bias - mean * scale
-        return x * scale[..., None, None] + shift[..., None, None]
+        scale = self.weight.float() * torch.rsqrt(variance + self.eps)
+        shift = self.bias.float() - mean * scale
+        return (values * scale[..., None, None] + shift[..., None, None]).to(x.dtype)
 
 
 def instance_norms(module: nn.Module) -> list[InstanceNorm]:

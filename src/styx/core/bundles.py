@@ -389,7 +389,7 @@ class ModelRunOptions(RuntimeOptions, ColorOptions):
     long_side: int | None = option(None, check=number(minimum=1, integer=True, optional=True),
                                    default_text="the photo's own size",
                                    help="Resize each content image to this long side first.")
-    tile: int | None = option(None, check=number(minimum=64, integer=True, optional=True),
+    tile: int | None = option(None, check=number(minimum=160, integer=True, optional=True),
                               default_text="none: the whole image at once",
                               help="Stylise images larger than this in overlapping tiles of "
                                    "this many pixels, so memory follows the tile (e.g. 1024).")

@@ -16,6 +16,7 @@ draws them), so a seed gives the same picture every time, tiled or not; ``"defau
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 from dataclasses import dataclass, field
@@ -129,19 +130,23 @@ class OnnxGenerator:
         if threads:
             options.intra_op_num_threads = int(threads)
         try:
-            session = ort.InferenceSession(str(path), sess_options=options,
-                                           providers=PROVIDERS[wanted])
+            # onnxruntime prints a banner on stdout when a provider fails and it falls back
+            # (which would spoil --json); styx says what happened itself.
+            with contextlib.redirect_stdout(io.StringIO()):
+                session = ort.InferenceSession(str(path), sess_options=options,
+                                               providers=PROVIDERS[wanted])
         except Exception as error:  # noqa: BLE001 - onnxruntime raises its own kinds
-            first = str(error).strip().splitlines()[0] if str(error).strip() else ""
-            raise StyxError(f"cannot open {path} in onnxruntime: {first[:200]}",
-                            "is it a whole .onnx file from 'styx export'? Export it "
-                            "again") from None
+            raise StyxError(f"cannot open {path} in onnxruntime: {_reason(error)}",
+                            "is it a whole .onnx file from 'styx export', for this "
+                            "onnxruntime? Export it again") from None
         used = session.get_providers()[0]
-        if wanted != "cpu" and used == "CPUExecutionProvider":
+        if wanted != "cpu" and used != PROVIDERS[wanted][0]:
             if provider != "auto":
+                libraries = "TensorRT, CUDA and cuDNN" if wanted == "tensorrt" else \
+                    "CUDA and cuDNN"
                 raise StyxError(f"--provider {provider}: onnxruntime could not start "
-                                f"{PROVIDERS[wanted][0]} and fell back to the CPU",
-                                "check the CUDA and cuDNN libraries, or give --provider cpu")
+                                f"{PROVIDERS[wanted][0]} and fell back to {used}",
+                                f"check the {libraries} libraries, or give --provider cpu")
             fallback = "onnxruntime could not start CUDA"
         meta = session.get_modelmeta().custom_metadata_map
         generator = cls(path=path, session=session, provider=used, fallback=fallback,
@@ -195,6 +200,12 @@ class OnnxGenerator:
         vector = style_vector(self.styles, style=style, mix=mix, strength=strength,
                               owner=f"file {self.path.name!r}", source=str(self.path))
         return np.asarray(vector, dtype=np.float32)
+
+    def reconstruction(self) -> np.ndarray | None:
+        """``style_weights`` of all zeros: no bank, the photo as the model reconstructs it;
+        None for a file that takes no style weights."""
+        entry = self.metadata["inputs"].get("style_weights")
+        return None if entry is None else np.zeros(int(entry["shape"][0]), np.float32)
 
     # -- running ---------------------------------------------------------------------------
     def inputs_for(self, images: np.ndarray, *, seed: int, origin: tuple[int, int] = (0, 0),
@@ -272,6 +283,19 @@ def fill_inputs(metadata: dict[str, Any], images: np.ndarray, *, seed: int,
             feed[name] = np.asarray(entry["default"], dtype=np.float32).reshape(
                 [int(s) for s in entry["shape"]])
     return feed
+
+
+def _reason(error: Exception) -> str:
+    """onnxruntime's message, on one line, without its "[ONNXRuntimeError] : N : KIND :"
+    prefix or the path it repeats."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    if text.startswith("[ONNXRuntimeError]"):
+        text = text.split(" : ", 3)[-1]
+    _, sep, tail = text.partition(" failed:")
+    text = tail.strip() if sep and tail.strip() else text
+    if text.startswith("/") and ") " in text:  # a C++ source location and signature first
+        text = text.rpartition(") ")[2]
+    return text
 
 
 def _prepare_cuda(ort: Any) -> None:

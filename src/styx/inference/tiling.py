@@ -30,8 +30,8 @@ from styx.core.errors import StyxError
 
 #: Tile corners are multiples of this many pixels (the generators downsample by up to 32).
 ALIGN = 32
-#: The smallest ``tile`` accepted.
-MIN_TILE = 2 * ALIGN
+#: The smallest ``tile`` accepted (it takes the default overlap of 64).
+MIN_TILE = 160
 
 
 def tile_spans(length: int, tile: int, overlap: int) -> list[tuple[int, int]]:
@@ -53,7 +53,8 @@ def check_tiling(tile: int, overlap: int) -> None:
                         "(1024 suits most machines)")
     if overlap < 0 or overlap * 2 > tile - ALIGN:
         raise StyxError(f"--overlap {overlap} does not fit --tile {tile}",
-                        f"give an overlap between 0 and {(tile - ALIGN) // 2} (64 is plenty)")
+                        f"give an overlap between 0 and {(tile - ALIGN) // 2} (at most half "
+                        f"the tile less {ALIGN // 2} px; 64 is plenty)")
 
 
 def thumbnail(images: np.ndarray, tile: int) -> np.ndarray:

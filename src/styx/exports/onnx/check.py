@@ -81,7 +81,19 @@ def check_photos(config: OnnxOptions) -> list[Path]:
     from styx.core.image import find_images, sample_image
 
     if config.calibrate is not None:
-        return find_images(config.calibrate)[:4] or [sample_image("content")]
+        from styx.core.errors import StyxError
+        from styx.core.imagefile import decode_image
+
+        readable = []
+        for path in find_images(config.calibrate):
+            try:
+                decode_image(path)
+            except StyxError:
+                continue
+            readable.append(path)
+            if len(readable) == 4:
+                break
+        return readable or [sample_image("content")]
     return [sample_image("content")]
 
 

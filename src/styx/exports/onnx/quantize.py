@@ -42,13 +42,20 @@ def calibration_feeds(metadata: dict[str, Any], config: OnnxOptions
     from styx.inference.batch import load_photo
     from styx.inference.onnxfile import fill_inputs
 
-    photos = find_images(config.calibrate)[:config.calibrate_count]
-    if not photos:
-        raise StyxError(f"no images found in --calibrate {config.calibrate}",
+    photos = find_images(config.calibrate)
+    used = 0
+    for photo in photos:  # an unreadable file is skipped, as training's --content-dir does
+        if used == config.calibrate_count:
+            return
+        try:
+            rgb, _ = load_photo(photo, config.calibrate_size)
+        except StyxError:
+            continue
+        yield fill_inputs(metadata, rgb, seed=used)
+        used += 1
+    if not used:
+        raise StyxError(f"no readable images in --calibrate {config.calibrate}",
                         "give a folder of photos like the ones the model will stylise")
-    for index, photo in enumerate(photos):
-        rgb, _ = load_photo(photo, config.calibrate_size)
-        yield fill_inputs(metadata, rgb, seed=index)
 
 
 def float_nodes(model: onnx.ModelProto, heavy: set[str] | None = None) -> list[str]:
