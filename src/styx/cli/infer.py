@@ -74,6 +74,7 @@ def infer(
         "--json", help="Print the result as JSON on stdout.")] = False,
 ) -> None:
     """Stylise photos with an exported .onnx generator in onnxruntime (no PyTorch)."""
+    from styx.cli.params import note
     from styx.cli.run import output_paths, refuse_overwriting_inputs
     from styx.core.formats import check_output_path
     from styx.core.imagefile import find_images
@@ -101,7 +102,7 @@ def infer(
     generator = OnnxGenerator.open(model, provider=provider, threads=threads)
     talk = not quiet and not as_json
     if talk and generator.fallback and provider == "auto":
-        _note(f"running on the CPU: {generator.fallback}")
+        note(f"running on the CPU: {generator.fallback}")
     if reconstruct and (style is not None or mix is not None or strength != 1.0):
         raise StyxError("--reconstruct applies no style",
                         "leave out --style, --style-mix and --strength")
@@ -116,11 +117,11 @@ def infer(
 
     def tell(kind: str, text: str) -> None:
         if kind == "failed":
-            _note(f"failed {text} (the others go on)")
+            note(f"failed {text} (the others go on)")
         elif kind == "written" and talk:
             print(text, file=sys.stdout)
         elif kind == "skipped" and talk:
-            _note(f"skipped {text} (--overwrite replaces it)")
+            note(f"skipped {text} (--overwrite replaces it)")
 
     report = stylise_files(generator, pairs, settings, on_done=tell)
     if as_json:
@@ -132,7 +133,7 @@ def infer(
             done += f", {len(report.skipped)} already there"
         if report.failed:
             done += f", {len(report.failed)} failed"
-        _note(f"{done} in {report.seconds:.2f} s ({generator.provider.replace('ExecutionProvider', '')})")
+        note(f"{done} in {report.seconds:.2f} s ({generator.provider.replace('ExecutionProvider', '')})")
     if report.failed:
         raise typer.Exit(1)
 
@@ -153,10 +154,6 @@ def _collect(inputs: list[Path], find_images) -> list[Path]:
         else:
             raise StyxError(f"image file not found: {given}", "check the path")
     return sources
-
-
-def _note(text: str) -> None:
-    print(text, file=sys.stderr)
 
 
 def register(app: typer.Typer) -> None:

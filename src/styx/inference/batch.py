@@ -71,6 +71,24 @@ def shard(items: list[Any], spec: str | None) -> list[Any]:
     return items[int(head)::int(tail)]
 
 
+def readable_photos(folder: Path, *, limit: int, long_side: int | None = None
+                    ) -> list[np.ndarray]:
+    """The first ``limit`` readable photos of ``folder`` (sorted, searched recursively) as
+    1 x 3 x H x W arrays resized by their long side; unreadable files are skipped, as
+    training's ``--content-dir`` skips them."""
+    from styx.core.imagefile import find_images
+
+    photos: list[np.ndarray] = []
+    for path in find_images(folder):
+        if len(photos) == limit:
+            break
+        try:
+            photos.append(load_photo(path, long_side)[0])
+        except StyxError:
+            continue
+    return photos
+
+
 def load_photo(source: Path, long_side: int | None) -> tuple[np.ndarray, np.ndarray | None]:
     """A photo as 1 x 3 x H x W float32 (and H x W alpha), resized by its long side."""
     from styx.core.imagefile import decode_image, resize_array

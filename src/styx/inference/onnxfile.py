@@ -19,7 +19,7 @@ import contextlib
 import io
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +93,6 @@ class OnnxGenerator:
     provider: str
     #: Why ``auto`` ran on the CPU, when it did (for the command's note).
     fallback: str | None = None
-    _binding: Any = field(default=None, repr=False)
 
     # -- opening ---------------------------------------------------------------------------
     @classmethod

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -31,10 +30,6 @@ class CheckCase:
     batch: int
     inputs: str
     value: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"size": self.size, "batch": self.batch, "inputs": self.inputs,
-                "value": self.value}
 
 
 @dataclass
@@ -64,11 +59,6 @@ class CheckReport:
         return (f"{self.precision} largest difference from PyTorch {self.worst:.2e} "
                 f"(at most {self.bound:g} allowed)")
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"passed": self.passed, "summary": self.summary(), "measure": self.measure,
-                "bound": self.bound, "worst": self.worst,
-                "cases": [case.to_dict() for case in self.cases]}
-
 
 def psnr(reference: np.ndarray, other: np.ndarray) -> float:
     """Peak signal-to-noise ratio in dB of ``other`` against ``reference`` (peak 1)."""
@@ -76,30 +66,19 @@ def psnr(reference: np.ndarray, other: np.ndarray) -> float:
     return math.inf if error == 0 else 10.0 * math.log10(1.0 / error)
 
 
-def check_photos(config: OnnxOptions) -> list[Path]:
-    """The photos a check runs on: the calibration photos of int8, else styx's sample."""
-    from styx.core.image import find_images, sample_image
+def check_photos(config: OnnxOptions) -> list[np.ndarray]:
+    """The photos a check runs on (1 x 3 x H x W): up to four readable calibration photos
+    of an int8 file, else styx's sample photo."""
+    from styx.core.image import sample_image
+    from styx.inference.batch import load_photo, readable_photos
 
-    if config.calibrate is not None:
-        from styx.core.errors import StyxError
-        from styx.core.imagefile import decode_image
-
-        readable = []
-        for path in find_images(config.calibrate):
-            try:
-                decode_image(path)
-            except StyxError:
-                continue
-            readable.append(path)
-            if len(readable) == 4:
-                break
-        return readable or [sample_image("content")]
-    return [sample_image("content")]
+    photos = [] if config.calibrate is None else readable_photos(config.calibrate, limit=4)
+    return photos or [load_photo(sample_image("content"), None)[0]]
 
 
 def check_file(path: Path, model: Model, config: OnnxOptions) -> CheckReport:
     """Run ``path`` and ``model``'s generator side by side (see the module docstring)."""
-    from styx.core.image import read_image, resize_to
+    from styx.core.image import resize_to
     from styx.exports.onnx.graph import float_copy
     from styx.inference.onnxfile import OnnxGenerator
 
@@ -110,7 +89,7 @@ def check_file(path: Path, model: Model, config: OnnxOptions) -> CheckReport:
                          measure="psnr_db" if precision == "int8" else "max_abs_difference",
                          bound=MIN_INT8_PSNR if precision == "int8" else
                          MAX_DIFFERENCE[precision])
-    photos = [read_image(p).rgb for p in check_photos(config)]
+    photos = [torch.from_numpy(photo) for photo in check_photos(config)]
     smallest = onnx_generator.smallest_size
     rng = np.random.default_rng(0)
     for index, (height, width, batch) in enumerate(CHECK_SIZES):

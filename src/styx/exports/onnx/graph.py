@@ -208,14 +208,7 @@ def smallest_size(generator: Generator, *, largest: int = TRACE_SIZE) -> int:
             limit = {"reflect": module.amount, "circular": module.amount - 1}.get(module.mode)
             thin.append(limit is not None and side <= limit)
 
-        pads = [m for m in generator.modules() if isinstance(m, Pad)]
-        hooks = [pad.register_forward_pre_hook(probe) for pad in pads]
-        try:
-            with torch.no_grad():
-                generator(**generator.example_inputs(1, size, size))
-        finally:
-            for hook in hooks:
-                hook.remove()
+        run_watched(generator, size, Pad, before=probe)
         return any(thin)
 
     if too_thin(largest):
@@ -229,6 +222,26 @@ def smallest_size(generator: Generator, *, largest: int = TRACE_SIZE) -> int:
         else:
             high = middle
     return high
+
+
+def run_watched(generator: Generator, size: int, kind: type[nn.Module], *,
+                before: Any = None, after: Any = None) -> None:
+    """Run ``generator`` once on its example inputs of ``size`` x ``size`` with
+    ``before(module, inputs)`` and ``after(module, inputs, output)`` hooked on every module
+    of class ``kind`` (the hooks are removed afterwards)."""
+    hooks = []
+    for module in generator.modules():
+        if isinstance(module, kind):
+            if before is not None:
+                hooks.append(module.register_forward_pre_hook(before))
+            if after is not None:
+                hooks.append(module.register_forward_hook(after))
+    try:
+        with torch.no_grad():
+            generator(**generator.example_inputs(1, size, size))
+    finally:
+        for hook in hooks:
+            hook.remove()
 
 
 def file_metadata(model: Model, config: OnnxOptions, names: list[str],

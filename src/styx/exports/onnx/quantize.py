@@ -36,26 +36,17 @@ HEAVY_SHARE = 0.8
 
 
 def calibration_feeds(metadata: dict[str, Any], config: OnnxOptions
-                      ) -> Iterator[dict[str, np.ndarray]]:
+                      ) -> list[dict[str, np.ndarray]]:
     """One input dict per calibration photo, each resized to ``--calibrate-size``."""
-    from styx.core.imagefile import find_images
-    from styx.inference.batch import load_photo
+    from styx.inference.batch import readable_photos
     from styx.inference.onnxfile import fill_inputs
 
-    photos = find_images(config.calibrate)
-    used = 0
-    for photo in photos:  # an unreadable file is skipped, as training's --content-dir does
-        if used == config.calibrate_count:
-            return
-        try:
-            rgb, _ = load_photo(photo, config.calibrate_size)
-        except StyxError:
-            continue
-        yield fill_inputs(metadata, rgb, seed=used)
-        used += 1
-    if not used:
+    photos = readable_photos(config.calibrate, limit=config.calibrate_count,
+                             long_side=config.calibrate_size)
+    if not photos:
         raise StyxError(f"no readable images in --calibrate {config.calibrate}",
                         "give a folder of photos like the ones the model will stylise")
+    return [fill_inputs(metadata, rgb, seed=index) for index, rgb in enumerate(photos)]
 
 
 def float_nodes(model: onnx.ModelProto, heavy: set[str] | None = None) -> list[str]:
@@ -85,25 +76,20 @@ def heavy_convolutions(generator: Any, size: int, share: float | None = None) ->
     """The fewest convolution modules of ``generator`` that do ``share`` of its
     multiply-adds on a ``size`` px square image, by name: quantising the cheap rest (the
     coarse scales of a pyramid) gains no speed and costs quality."""
-    import torch
     from torch import nn
 
+    from styx.exports.onnx.graph import run_watched
+
+    names = {module: name for name, module in generator.named_modules()}
     work: dict[str, int] = {}
-    hooks = []
-    for name, module in generator.named_modules():
-        if isinstance(module, nn.Conv2d):
-            def count(module: nn.Conv2d, _inputs: Any, output: torch.Tensor,
-                      name: str = name) -> None:
-                kernel = module.kernel_size[0] * module.kernel_size[1]
-                work[name] = work.get(name, 0) + output.numel() * kernel * \
-                    module.in_channels // module.groups
-            hooks.append(module.register_forward_hook(count))
-    try:
-        with torch.no_grad():
-            generator(**generator.example_inputs(1, size, size))
-    finally:
-        for hook in hooks:
-            hook.remove()
+
+    def count(module: nn.Conv2d, _inputs: Any, output: Any) -> None:
+        kernel = module.kernel_size[0] * module.kernel_size[1]
+        name = names[module]
+        work[name] = work.get(name, 0) + output.numel() * kernel * \
+            module.in_channels // module.groups
+
+    run_watched(generator, size, nn.Conv2d, after=count)
     share = HEAVY_SHARE if share is None else share
     chosen: set[str] = set()
     done, total = 0, sum(work.values())
