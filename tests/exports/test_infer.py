@@ -304,3 +304,19 @@ def test_infer_tiles_large_photos(files, photos, styx_cli, tmp_path):
     result = styx_cli("infer", str(files["stylebank"]), str(tmp_path / "big.png"), "-o",
                       str(tmp_path / "x.png"), "--tile", "16")
     assert result.exit_code == 2 and "--tile 16 is too small" in result.stderr
+
+
+def test_overwrite_long_side_and_format(files, photos, styx_cli, tmp_path):
+    base = ("infer", str(files["stylebank"]), str(photos / "a.png"), "--output-dir",
+            str(tmp_path), "--long-side", "32", "--format", "jpg")
+    first = styx_cli(*base, "--style", "0", "--json")
+    assert first.exit_code == 0, first.stderr
+    assert json.loads(first.stdout)["written"] == [str(tmp_path / "a.jpg")]
+    assert Image.open(tmp_path / "a.jpg").size == (32, 24)  # 64x48 to a long side of 32
+    before = read_rgb(tmp_path / "a.jpg")
+    kept = styx_cli(*base, "--style", "1", "--json")
+    assert json.loads(kept.stdout)["skipped"] == [str(tmp_path / "a.jpg")]
+    assert np.array_equal(read_rgb(tmp_path / "a.jpg"), before)
+    replaced = styx_cli(*base, "--style", "1", "--overwrite", "--json")
+    assert json.loads(replaced.stdout)["written"] == [str(tmp_path / "a.jpg")]
+    assert np.abs(read_rgb(tmp_path / "a.jpg") - before).mean() > 1e-3
