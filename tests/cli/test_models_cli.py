@@ -139,3 +139,24 @@ def test_rm_of_a_path_says_rm_takes_names(styx_cli, stored):
     assert result.exit_code == 2 and "never a folder path" in result.stderr
     assert "give a folder path instead" not in result.stderr
     assert (models_home() / "starry").is_dir()
+
+
+@pytest.mark.parametrize("damage", [b"{bad", b"[]", b"\xff\xfe"])
+def test_show_flags_an_unreadable_model_json_as_list_does(styx_cli, stored, damage):
+    (models_home() / "starry" / "model.json").write_bytes(damage)
+    result = styx_cli("models", "show", "starry")
+    assert result.exit_code == 0, result.stderr
+    damaged = [line for line in result.stdout.splitlines() if line.startswith("damaged:")]
+    assert len(damaged) == 1 and "model.json" in damaged[0]
+    info = json.loads(styx_cli("models", "show", "starry", "--json").stdout)
+    assert info["name"] == "starry" and "model.json" in info["error"]
+    assert info["metadata"] == {}
+    listed = json.loads(styx_cli("models", "list", "--json").stdout)["models"]
+    assert next(m["error"] for m in listed if m["name"] == "starry") == info["error"]
+
+
+def test_show_of_a_folder_that_is_no_model_is_an_error(styx_cli, tmp_path):
+    (tmp_path / "photos").mkdir()
+    result = styx_cli("models", "show", str(tmp_path / "photos"))
+    assert result.exit_code == 2
+    assert "is not a styx model folder" in result.stderr and "hint:" in result.stderr

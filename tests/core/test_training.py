@@ -276,8 +276,21 @@ def test_resume_needs_a_checkpoint_and_a_fresh_run_keeps_an_old_one(content, tmp
     before = (run_dir / CHECKPOINT_NAME).read_bytes()
     with pytest.raises(StyxError, match="already holds a checkpoint") as error:
         train(TinyTask(), content, CONFIG, run_dir=run_dir)
-    assert "--resume" in error.value.hint
+    assert "--resume" in error.value.hint and "--overwrite" in error.value.hint
     assert (run_dir / CHECKPOINT_NAME).read_bytes() == before
+
+
+def test_a_restart_says_so_and_replaces_the_checkpoint(content, tmp_path, capsys):
+    """--overwrite (restart=True): docs/training.md, a fresh run over an old checkpoint."""
+    run_dir = tmp_path / "run"
+    train(TinyTask(), content, replace(CONFIG, iterations=3), run_dir=run_dir)
+    old = read_checkpoint(run_dir / CHECKPOINT_NAME)
+    capsys.readouterr()
+    train(TinyTask(), content, replace(CONFIG, iterations=2, quiet=False), run_dir=run_dir,
+          restart=True)
+    assert "starting afresh" in capsys.readouterr().err
+    new = read_checkpoint(run_dir / CHECKPOINT_NAME)
+    assert old.state["step"] == 3 and new.state["step"] == 2
 
 
 # -- data problems -------------------------------------------------------------------------

@@ -102,7 +102,8 @@ def _export(spec: MethodSpec, formats: dict[str, tuple[ExporterSpec, type[Config
             f"--{exporter.name}" for exporter, _ in formats.values()))
     if len(chosen) > 1:
         raise StyxError("give one format at a time: "
-                        + ", ".join(f"--{e.name}" for e, _ in chosen))
+                        + ", ".join(f"--{e.name}" for e, _ in chosen),
+                        "run styx export once per format")
     exporter, config_class = chosen[0]
     own = {name: value for name, value in options.items() if exporter in owners[name]}
     for name, value in options.items():

@@ -84,7 +84,8 @@ def infer(
     from styx.inference.tiling import check_tiling
 
     if style is not None and style_mix is not None:
-        raise StyxError("give --style or --style-mix, not both")
+        raise StyxError("give --style or --style-mix, not both",
+                        "--style picks one style; --style-mix NAME:W,NAME:W blends several")
     mix = parse_style_mix(style_mix, "--style-mix")
     if tile is not None:
         check_tiling(tile, overlap)

@@ -129,7 +129,8 @@ def show_command(
             console.print(f"  {index:>3}  {_escape(str(style.get('name', '')))}  "
                           f"sha256 {str(style.get('sha256', '?'))[:16]}{shape}"
                           + ("  (added)" if style.get("added") else ""))
-    console.print_json(json.dumps(info.metadata))
+    if info.metadata:
+        console.print_json(json.dumps(info.metadata))
 
 
 def _show_onnx(path, as_json: bool) -> None:

@@ -72,7 +72,8 @@ def run_command(spec: MethodSpec) -> Callable[..., None]:
                 Path),
             io_parameter("save_every", typer.Option(
                 0, "--save-every",
-                help="Also write the image every N steps, as OUT.00100.png etc. (0: never)."),
+                help="Also write the image every N steps, as OUT.00100.png etc.; the last "
+                     "step's image is OUT itself (0: never)."),
                 int),
             optional_option("log_json", "--log-json", annotation=Path,
                             help="Write a JSON log of the run (settings, result, per-step "
@@ -191,7 +192,8 @@ def write_json(path: Path, data: dict) -> None:
         with atomic_path(path) as temporary:
             temporary.write_text(json.dumps(data, indent=1) + "\n")
     except OSError as error:
-        raise StyxError(f"cannot write {path}: {error.strerror or error}") from None
+        raise StyxError(f"cannot write {path}: {error.strerror or error}",
+                        "choose a folder you can write to") from None
 
 
 def _run_feed_forward(spec: MethodSpec, config_class: type[Config],
@@ -236,7 +238,8 @@ def output_paths(contents: list[Path], output: Path | None, output_dir: Path | N
     """Where each content image's result goes: ``-o`` for one (or for a run with no
     content), else ``--output-dir/NAME.SUFFIX``, names made unique case-insensitively."""
     if output is not None and output_dir is not None:
-        raise StyxError("give --output or --output-dir, not both")
+        raise StyxError("give --output or --output-dir, not both",
+                        "-o OUT names the one result; --output-dir DIR holds one per content image")
     if output is None and output_dir is None:
         raise StyxError("missing --output", "give -o OUT (one image) or --output-dir DIR")
     if output is not None:

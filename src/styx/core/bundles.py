@@ -353,7 +353,8 @@ class ModelOutputOptions(Config):
     output: Path | None = option(None, flags=("-o",), panel=MODEL,
                                  help="Save the model to this folder instead of the store.")
     overwrite: bool = option(False, panel=MODEL,
-                             help="Replace an existing model of that name or path.")
+                             help="Replace an existing model of that name or path, and start "
+                                  "afresh over its run's checkpoint.")
     run_dir: Path | None = option(None, panel=TRAINING,
                                   default_text="$STYX_HOME/runs/NAME, or OUTPUT.run",
                                   help="Folder for the checkpoint.")

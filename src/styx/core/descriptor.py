@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from styx.core.errors import StyxError
+from styx.core.errors import TENSOR_HINT, StyxError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -110,7 +110,7 @@ class Descriptor(nn.Module):
         """Feature maps for ``layers`` (default: every tap still present), keyed as asked."""
         if image.dim() != 4 or image.shape[1] != 3:
             raise StyxError(f"descriptor {self.name!r} expects an N x 3 x H x W image, "
-                            f"got shape {tuple(image.shape)}")
+                            f"got shape {tuple(image.shape)}", TENSOR_HINT)
         requested = list(layers) if layers is not None else self.present_layers()
         wanted: dict[int, list[str]] = {}
         for asked in requested:

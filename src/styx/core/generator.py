@@ -79,7 +79,8 @@ class Generator(nn.Module):
         """
         if options:
             raise StyxError(f"{type(self).__name__} takes no option "
-                            + ", ".join(repr(k) for k in options))
+                            + ", ".join(repr(k) for k in options),
+                            "the generator's input_names list what it takes")
         if image is None:
             raise no_image_given()
         return {"image": image}

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from styx.core.errors import StyxError
+from styx.core.errors import TENSOR_HINT, StyxError
 from styx.core.formats import (  # noqa: F401 - OUTPUT_FORMATS, check_output_path re-exported
     ALPHA_SUFFIXES,
     OUTPUT_FORMATS,
@@ -141,7 +141,8 @@ def _as_batch(image: torch.Tensor) -> tuple[torch.Tensor, bool]:
         return image.unsqueeze(0), True
     if image.dim() == 4:
         return image, False
-    raise StyxError(f"expected a C x H x W or N x C x H x W image, got shape {tuple(image.shape)}")
+    raise StyxError(f"expected a C x H x W or N x C x H x W image, got shape {tuple(image.shape)}",
+                     TENSOR_HINT)
 
 
 def resize_to(image: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
@@ -178,13 +179,15 @@ def tensor_to_pil(image: torch.Tensor, alpha: torch.Tensor | None = None) -> Ima
     """A 3 x H x W or 1 x 3 x H x W tensor in [0, 1] (and alpha) as an 8-bit RGB(A) image."""
     batch, _ = _as_batch(image.detach())
     if batch.shape[0] != 1 or batch.shape[1] != 3:
-        raise StyxError(f"expected one RGB image (1 x 3 x H x W), got shape {tuple(image.shape)}")
+        raise StyxError(f"expected one RGB image (1 x 3 x H x W), got shape {tuple(image.shape)}",
+                        TENSOR_HINT)
     rgb = batch[0].float().cpu().permute(1, 2, 0).numpy()
     if alpha is None:
         return arrays_to_pil(rgb)
     alpha_batch, _ = _as_batch(alpha.detach().float().cpu())
     if alpha_batch.dim() != 4 or alpha_batch.shape[:2] != (1, 1):
-        raise StyxError(f"expected a 1 x 1 x H x W alpha, got shape {tuple(alpha.shape)}")
+        raise StyxError(f"expected a 1 x 1 x H x W alpha, got shape {tuple(alpha.shape)}",
+                        "load_image(..., alpha=True) returns the alpha in that shape")
     alpha_batch = resize_to(torch.nan_to_num(alpha_batch, nan=1.0).clamp(0, 1),
                             batch.shape[-2:])
     return arrays_to_pil(rgb, alpha_batch[0, 0].numpy())
@@ -228,7 +231,7 @@ _YIQ_TO_RGB = torch.linalg.inv(_RGB_TO_YIQ)
 def _mix(image: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
     batch, squeezed = _as_batch(image)
     if batch.shape[1] != 3:
-        raise StyxError(f"expected 3 colour channels, got shape {tuple(image.shape)}")
+        raise StyxError(f"expected 3 colour channels, got shape {tuple(image.shape)}", TENSOR_HINT)
     out = torch.einsum("ij,njhw->nihw", matrix.to(batch.device, torch.float32), batch.float())
     return out.squeeze(0) if squeezed else out
 

@@ -65,7 +65,8 @@ def decode_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAU
         raise StyxError(f"{path} is not an image file (or not a format Pillow reads)",
                         _HINT_IMAGE) from None
     except PermissionError:
-        raise StyxError(f"cannot read image {path}: permission denied") from None
+        raise StyxError(f"cannot read image {path}: permission denied",
+                        "check the file's permissions, or copy it somewhere you can read") from None
     except (OSError, SyntaxError, ValueError, EOFError, struct.error, MemoryError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise StyxError(f"cannot read image {path}: {reason}",
@@ -178,7 +179,8 @@ def arrays_to_pil(rgb: np.ndarray, alpha: np.ndarray | None = None) -> Image.Ima
     """H x W x 3 RGB (and H x W alpha of the same size) in [0, 1] as an 8-bit RGB(A) image;
     NaN or infinite colours are a StyxError, NaN alpha counts as opaque."""
     if rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise StyxError(f"expected one H x W x 3 RGB image, got shape {tuple(rgb.shape)}")
+        raise StyxError(f"expected one H x W x 3 RGB image, got shape {tuple(rgb.shape)}",
+                        "pil_to_arrays gives arrays of that shape")
     if not np.isfinite(rgb).all():
         raise StyxError("the image contains NaN or infinite values",
                         "the optimisation diverged: lower the learning rate or the weights")
@@ -186,7 +188,8 @@ def arrays_to_pil(rgb: np.ndarray, alpha: np.ndarray | None = None) -> Image.Ima
     if alpha is None:
         return Image.fromarray(array, mode="RGB")
     if alpha.shape != rgb.shape[:2]:
-        raise StyxError(f"an alpha of {alpha.shape} for an image of {rgb.shape[:2]}")
+        raise StyxError(f"an alpha of {alpha.shape} for an image of {rgb.shape[:2]}",
+                        "the alpha is H x W, the size of the image")
     opacity = to_uint8(np.nan_to_num(alpha, nan=1.0))[..., None]
     return Image.fromarray(np.concatenate([array, opacity], axis=2), mode="RGBA")
 
@@ -215,7 +218,9 @@ def write_picture(picture: Image.Image, path: Path, fmt: str, *, quality: int = 
         with atomic_path(path) as temporary:
             picture.save(temporary, format=fmt, **options)
     except PermissionError:
-        raise StyxError(f"cannot write {path}: permission denied") from None
+        raise StyxError(f"cannot write {path}: permission denied",
+                        "choose a folder you can write to") from None
     except OSError as exc:
-        raise StyxError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise StyxError(f"cannot write {path}: {exc.strerror or exc}",
+                        "choose a folder you can write to") from None
     return path

@@ -34,7 +34,8 @@ def parse_layer_weights(text: str | None, *, default_weight: float = 1.0,
                                   hint="weights are finite numbers >= 0, e.g. "
                                        f"{example.split(',')[0]}")
         if name in weights:
-            raise StyxError(f"{what} {name!r} given twice in {text!r}")
+            raise StyxError(f"{what} {name!r} given twice in {text!r}",
+                            "name each layer once, with the weight it should have")
         weights[name] = weight
     return weights
 

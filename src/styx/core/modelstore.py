@@ -399,12 +399,24 @@ def _file_problem(weights: Path, label: str) -> str | None:
 
 
 def model_info(name_or_path: str | os.PathLike[str]) -> ModelInfo:
-    """Name, folder, metadata and size of one model (StyxError if its metadata cannot be
-    read; ``error`` says what is wrong with a missing or truncated weights file)."""
+    """Name, folder, metadata and size of one model. A damaged model (unreadable
+    ``model.json``, missing or truncated weights) comes back with ``error`` saying what is
+    wrong, as ``styx models list`` shows it; a folder with neither model file is no model
+    at all (StyxError)."""
     folder = resolve_model(name_or_path)
-    metadata = read_metadata(folder)
+    if not (folder / METADATA_FILE).exists() and not (folder / WEIGHTS_FILE).exists():
+        read_metadata(folder)  # raises: not a styx model folder
+    return _info_of(folder)
+
+
+def _info_of(folder: Path) -> ModelInfo:
+    try:
+        metadata = read_metadata(folder)
+        error = weights_problem(folder, metadata)
+    except StyxError as problem:
+        metadata, error = {}, problem.message
     return ModelInfo(name=folder.name, path=folder, metadata=metadata,
-                     size_bytes=_size(folder), error=weights_problem(folder, metadata))
+                     size_bytes=_size(folder), error=error)
 
 
 def _model_folders() -> list[Path]:
@@ -417,16 +429,7 @@ def _model_folders() -> list[Path]:
 
 def list_models() -> list[ModelInfo]:
     """Every model in the store, by name; a damaged one is listed with ``error`` set."""
-    infos = []
-    for folder in _model_folders():
-        try:
-            metadata = read_metadata(folder)
-            error = weights_problem(folder, metadata)
-        except StyxError as problem:
-            metadata, error = {}, problem.message
-        infos.append(ModelInfo(name=folder.name, path=folder, metadata=metadata,
-                               size_bytes=_size(folder), error=error))
-    return infos
+    return [_info_of(folder) for folder in _model_folders()]
 
 
 def remove_model(name: str) -> Path:

@@ -31,7 +31,7 @@ from torch import nn
 
 from styx.core.checks import check_number
 from styx.core.descriptor import Descriptor
-from styx.core.errors import StyxError
+from styx.core.errors import TENSOR_HINT, StyxError
 
 #: The names of the three terms, in the order they are reported.
 TERMS = ("content", "style", "tv")
@@ -158,7 +158,7 @@ class PerceptualObjective(nn.Module):
         """One style target: the ``blend``-weighted sum (equal weights by default) of the
         targets of ``images``."""
         if not images:
-            raise StyxError("no style image given")
+            raise StyxError("no style image given", "give at least one style image")
         if blend is None:
             blend = [1.0 / len(images)] * len(images)
         if len(blend) != len(images):
@@ -166,7 +166,8 @@ class PerceptualObjective(nn.Module):
                             "give one weight per style image")
         total = float(sum(blend))
         if total <= 0 or any(w < 0 for w in blend):
-            raise StyxError("blend weights must be >= 0 and not all zero")
+            raise StyxError("blend weights must be >= 0 and not all zero",
+                            "e.g. --style-blend 0.7,0.3 for two style images")
         targets: dict[str, torch.Tensor] = {}
         for image, weight in zip(images, blend):
             for layer, prepared in self._prepare_style(image).items():
@@ -178,14 +179,15 @@ class PerceptualObjective(nn.Module):
     def set_styles(self, images: Sequence[torch.Tensor]) -> None:
         """One style target per image, in order: ``forward(..., style_ids=...)`` picks them."""
         if not images:
-            raise StyxError("no style image given")
+            raise StyxError("no style image given", "give at least one style image")
         prepared = [self._prepare_style(image) for image in images]
         self.style_targets = {layer: torch.cat([p[layer] for p in prepared])
                               for layer in self.style_layers}
 
     def _prepare_style(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         if image.dim() != 4 or image.shape[0] != 1:
-            raise StyxError(f"a style image is 1 x 3 x H x W, got shape {tuple(image.shape)}")
+            raise StyxError(f"a style image is 1 x 3 x H x W, got shape {tuple(image.shape)}",
+                            TENSOR_HINT)
         features = self.descriptor(image, list(self.style_layers))
         return {layer: self.style_loss.prepare(features[layer]) for layer in self.style_layers}
 

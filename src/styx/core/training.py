@@ -185,7 +185,11 @@ def train(task: TrainingTask, content_dir: str | os.PathLike[str] | None,
             run.resume()
         elif run.checkpoint_path.exists() and not restart:
             raise StyxError(f"{run_dir} already holds a checkpoint",
-                            "continue it with --resume, or choose another --run-dir")
+                            "continue it with --resume, start afresh with --overwrite, "
+                            "or choose another --run-dir")
+        elif run.checkpoint_path.exists():
+            run.log.say(f"note: starting afresh; the new run's first checkpoint replaces "
+                        f"the one in {run_dir}")
         return run.loop()
     finally:
         if ctx.owned:

@@ -20,7 +20,8 @@ def check_plugin(name: str) -> list[CheckReport]:
         targets = [(kind, spec_name) for kind, names in found[0].registered.items()
                    for spec_name in names]
         if not targets:
-            raise StyxError(f"plugin {found[0].name!r} registers nothing to check")
+            raise StyxError(f"plugin {found[0].name!r} registers nothing to check",
+                            "its styx_register hook returned no specs")
     else:
         targets = [(kind, plugins.get(kind, name).name) for kind in CHECKS
                    if name in plugins.registry(kind)]

@@ -57,7 +57,7 @@ def gram_matrix(features: torch.Tensor, *, normalize: bool = True) -> torch.Tens
     """
     if features.dim() != 4:
         raise StyxError(f"a Gram matrix needs N x C x H x W features, got shape "
-                        f"{tuple(features.shape)}")
+                        f"{tuple(features.shape)}", "pass a descriptor's feature map")
     n, c, h, w = features.shape
     with torch.autocast(device_type=features.device.type, enabled=False):
         positions = features.float().permute(0, 2, 3, 1).reshape(n, h * w, c)

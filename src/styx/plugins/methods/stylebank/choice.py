@@ -86,7 +86,7 @@ def load_mask(mask: Any, size: tuple[int, int]) -> torch.Tensor:
             values = values.unsqueeze(0)
         if values.dim() != 4 or values.shape[:2] != (1, 1):
             raise StyxError(f"a mask tensor is H x W (or 1 x H x W, 1 x 1 x H x W), got shape "
-                            f"{tuple(mask.shape)}")
+                            f"{tuple(mask.shape)}", "one value in [0, 1] per pixel")
         if not torch.isfinite(values).all() or values.min() < 0 or values.max() > 1:
             raise StyxError("a mask tensor has values outside [0, 1]",
                             "masks are 0 (not the region) to 1 (the region)")

@@ -44,7 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from styx.core.blocks import Pad, conv, make_norm
-from styx.core.errors import StyxError
+from styx.core.errors import TENSOR_HINT, StyxError
 from styx.core.generator import Generator, no_image_given
 from styx.plugins.methods.stylebank.config import NetworkConfig
 
@@ -161,7 +161,8 @@ class StyleBankNetwork(Generator):
     # -- forward ---------------------------------------------------------------------------
     def encode(self, image: torch.Tensor) -> torch.Tensor:
         if image.dim() != 4 or image.shape[1] != 3:
-            raise StyxError(f"expected an N x 3 x H x W image, got shape {tuple(image.shape)}")
+            raise StyxError(f"expected an N x 3 x H x W image, got shape {tuple(image.shape)}",
+                            TENSOR_HINT)
         return self.encoder(image)
 
     def decode(self, features: torch.Tensor, sizes: list[tuple[int, int]]) -> torch.Tensor:
@@ -201,7 +202,8 @@ class StyleBankNetwork(Generator):
         if weights.dim() == 2:  # a mix per image: one grouped convolution
             n, c, h, w = features.shape
             if weights.shape[0] != n:
-                raise StyxError(f"{weights.shape[0]} rows of style weights for {n} images")
+                raise StyxError(f"{weights.shape[0]} rows of style weights for {n} images",
+                                "give one row per image, or one row for all")
             kernels = torch.einsum("nk,koihw->noihw", weights, banks).reshape(n * c, c,
                                                                                *banks.shape[-2:])
             mixed = F.conv2d(padded.reshape(1, n * c, *padded.shape[-2:]), kernels, groups=n)

@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from styx.core.blocks import InstanceNorm, Pad, make_norm
-from styx.core.errors import StyxError
+from styx.core.errors import TENSOR_HINT, StyxError
 from styx.core.generator import Generator, no_image_given, random_like
 from styx.core.noise import position_noise
 from styx.plugins.methods.texture_nets.config import NORMS, PADDINGS, GeneratorConfig
@@ -122,7 +122,7 @@ class TextureNetwork(Generator):
         elif self.takes_image:
             raise no_image_given()
         else:
-            raise StyxError("a texture generator needs an output size")
+            raise StyxError("a texture generator needs an output size", "give size=(height, width)")
         device = None if image is None else image.device
         inputs: dict[str, torch.Tensor] = {}
         if self.config.noise_channels and origin is not None:
@@ -170,7 +170,7 @@ class TextureNetwork(Generator):
                 raise no_image_given()
             if content.dim() != 4 or content.shape[1] != 3:
                 raise StyxError(f"expected an N x 3 x H x W content image, "
-                                f"got shape {tuple(content.shape)}")
+                                f"got shape {tuple(content.shape)}", TENSOR_HINT)
             batch, height, width = content.shape[0], content.shape[-2], content.shape[-1]
             reference = content
         elif noise is not None:
@@ -180,12 +180,14 @@ class TextureNetwork(Generator):
             batch, (height, width) = 1, size
             reference = self.to_rgb.weight
         else:
-            raise StyxError("a texture generator needs noise or an output size")
+            raise StyxError("a texture generator needs noise or an output size",
+                            "give size=(height, width)")
         if noise is None and cfg.noise_channels:
             noise = self.make_noise(batch, height, width, device=reference.device,
                                     dtype=reference.dtype)
         if noise is not None and noise.shape[1] != self.noise_depth:
-            raise StyxError(f"expected {self.noise_depth} noise channels, got {noise.shape[1]}")
+            raise StyxError(f"expected {self.noise_depth} noise channels, got {noise.shape[1]}",
+                            "make_inputs builds noise of the right shape")
 
         # The inputs of every scale, finest first.
         inputs: list[torch.Tensor] = []
