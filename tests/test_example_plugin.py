@@ -1,16 +1,17 @@
-"""The example third-party plugin, pip-installed for real into this environment.
+"""The example third-party plugin, pip-installed for real, into a throwaway folder.
 
-``pip install --no-deps -e`` of a private copy of ``tests/fixtures/styx-example-plugin``,
-then ``styx plugins``, ``styx list`` and ``styx run example-invert`` in fresh processes, then
-``pip uninstall`` in a ``finally``. A lock file in the environment keeps two test runs from
-installing it at the same time.
+``pip install --no-deps --target SITE`` of a private copy of
+``tests/fixtures/styx-example-plugin`` (a real wheel build and install: its
+``entry_points.txt`` lands in ``SITE``), then ``styx plugins``, ``styx list`` and
+``styx run example-invert`` in fresh processes whose ``PYTHONPATH`` starts with ``SITE``.
+The environment running the tests is never touched: nothing to uninstall, no lock file,
+and two test runs at once cannot get in each other's way.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -27,42 +28,51 @@ def pip(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=600, check=False)
 
 
-def installed() -> bool:
+def with_site(site: Path | None) -> dict[str, str]:
+    """This process's environment, with ``site`` first on PYTHONPATH."""
+    env = dict(os.environ)
+    if site is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site),
+                                                          env.get("PYTHONPATH")]))
+    return env
+
+
+def installed(site: Path | None = None) -> bool:
     probe = subprocess.run(
         [sys.executable, "-c",
          f"import importlib.metadata as m; m.distribution({DIST!r})"],
-        capture_output=True, check=False)
+        capture_output=True, check=False, env=with_site(site))
     return probe.returncode == 0
 
 
-@contextlib.contextmanager
-def environment_lock():
-    with open(Path(sys.prefix) / ".styx-example-plugin.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+@pytest.fixture(scope="module")
+def plugin_site(tmp_path_factory):
+    """A folder the example plugin was pip-installed into (put it on PYTHONPATH)."""
+    root = tmp_path_factory.mktemp("plugin")
+    copy, site = root / FIXTURE.name, root / "site"
+    shutil.copytree(FIXTURE, copy, ignore=shutil.ignore_patterns(
+        "*.egg-info", "__pycache__", "build"))
+    result = pip("install", "--no-deps", "--no-compile", "--target", str(site), str(copy))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert installed(site)
+    assert not installed(), "the install reached the environment running the tests"
+    return site
 
 
 @pytest.fixture(scope="module")
-def example_plugin(tmp_path_factory):
-    """The example plugin installed (editable, from a private copy) for this module's tests."""
-    copy = tmp_path_factory.mktemp("plugin") / FIXTURE.name
-    shutil.copytree(FIXTURE, copy, ignore=shutil.ignore_patterns(
-        "*.egg-info", "__pycache__", "build"))
-    with environment_lock():
-        if installed():  # a leftover of an interrupted run
-            pip("uninstall", "-y", DIST)
-        try:
-            result = pip("install", "--no-deps", "-e", str(copy))
-            assert result.returncode == 0, result.stdout + result.stderr
-            assert installed()
-            yield copy
-        finally:
-            result = pip("uninstall", "-y", DIST)
-            assert result.returncode == 0, result.stdout + result.stderr
-            assert not installed()
+def example_plugin(plugin_site):
+    """The installed example plugin's source folder (its own tests live there)."""
+    return plugin_site.parent / FIXTURE.name
+
+
+@pytest.fixture
+def styx_with_plugin(styx_subprocess, plugin_site):
+    """``styx ARGS...`` in a fresh interpreter that sees the installed plugin."""
+
+    def run(*args: str, **kwargs) -> subprocess.CompletedProcess:
+        return styx_subprocess(*args, extra_path=[plugin_site], **kwargs)
+
+    return run
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +87,8 @@ def photo(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_installed_plugin_is_listed(example_plugin, styx_subprocess):
-    result = styx_subprocess("plugins", "--json")
+def test_installed_plugin_is_listed(styx_with_plugin):
+    result = styx_with_plugin("plugins", "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     [example] = [p for p in data["plugins"] if p["name"] == "example"]
@@ -89,17 +99,17 @@ def test_installed_plugin_is_listed(example_plugin, styx_subprocess):
     assert example["warnings"] == []  # it imports no torch at import time
     assert "example" not in {f["name"] for f in data["failures"]}
 
-    table = styx_subprocess("plugins").stdout
+    table = styx_with_plugin("plugins").stdout
     assert "styx-example-plugin" in table and "example-invert" in table
 
     for kind, name in (("descriptors", "example-tinynet"), ("losses", "example-l1"),
                        ("methods", "example-invert")):
-        result = styx_subprocess("list", kind, "--json")
+        result = styx_with_plugin("list", kind, "--json")
         assert result.returncode == 0, result.stderr
         entries = {entry["name"]: entry for entry in json.loads(result.stdout)}
         assert entries[name]["plugin"] == "example"
 
-    layers = json.loads(styx_subprocess("list", "layers", "tinynet", "--json").stdout)
+    layers = json.loads(styx_with_plugin("list", "layers", "tinynet", "--json").stdout)
     assert layers["descriptor"] == "example-tinynet"
     assert layers["default_content_layers"] == ["relu2"]
     assert {"name": "relu3", "aliases": ["last"], "default_content": False,
@@ -107,19 +117,18 @@ def test_installed_plugin_is_listed(example_plugin, styx_subprocess):
 
 
 @pytest.mark.slow
-def test_installed_method_runs_through_styx_run(example_plugin, styx_subprocess, photo,
-                                                tmp_path):
+def test_installed_method_runs_through_styx_run(styx_with_plugin, photo, tmp_path):
     from PIL import Image
 
     # The command is made from the method's config: its options, with help and defaults.
-    help_text = styx_subprocess("run", "example-invert", "--help").stdout
+    help_text = styx_with_plugin("run", "example-invert", "--help").stdout
     for flag in ("--layer", "--loss", "--size", "--steps", "--lr", "--descriptor", "--seed",
                  "-o, --output", "--json", "--save-every"):
         assert flag in help_text, flag
     assert "[STYLE]" not in help_text  # the method takes no style images
 
     out, log = tmp_path / "inverted.png", tmp_path / "log.json"
-    result = styx_subprocess("run", "example-invert", str(photo), "-o", str(out),
+    result = styx_with_plugin("run", "example-invert", str(photo), "-o", str(out),
                              "--size", "32", "--steps", "25", "--json", "--log-json", str(log))
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
@@ -133,7 +142,7 @@ def test_installed_method_runs_through_styx_run(example_plugin, styx_subprocess,
 
     # a third-party method composes with a built-in loss, through the registry
     other = tmp_path / "with-content-loss.png"
-    result = styx_subprocess("run", "example-invert", str(photo), "-o", str(other),
+    result = styx_with_plugin("run", "example-invert", str(photo), "-o", str(other),
                              "--size", "32", "--steps", "3", "--loss", "mse",
                              "--layer", "first", "--json")
     assert result.returncode == 0, result.stderr
@@ -144,38 +153,38 @@ def test_installed_method_runs_through_styx_run(example_plugin, styx_subprocess,
     for args, message in (([str(tmp_path / "missing.jpg")], "image file not found"),
                           ([str(photo), "--layer", "relu9"], "did you mean"),
                           ([str(photo), "--steps", "0"], "bad --steps 0")):
-        result = styx_subprocess("run", "example-invert", *args, "-o", str(missing))
+        result = styx_with_plugin("run", "example-invert", *args, "-o", str(missing))
         assert result.returncode == 2, result.stderr
         assert message in result.stderr and "Traceback" not in result.stderr
         assert not missing.exists()
 
 
 @pytest.mark.slow
-def test_installed_method_is_a_library_call(example_plugin, photo):
+def test_installed_method_is_a_library_call(plugin_site, photo):
     code = (f"import json, styx; r = styx.stylize('example-invert', {str(photo)!r}, "
             "size=32, steps=5); print(json.dumps({'shape': list(r.image.shape), "
             "'layer': r.layer, 'steps': r.steps}))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=300, check=False)
+                            timeout=300, check=False, env=with_site(plugin_site))
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == \
         {"shape": [1, 3, 21, 32], "layer": "relu2", "steps": 5}
 
 
 @pytest.mark.slow
-def test_the_example_plugins_own_tests_use_the_conformance_kit(example_plugin, tmp_path):
+def test_the_example_plugins_own_tests_use_the_conformance_kit(example_plugin, plugin_site,
+                                                               tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
          str(example_plugin / "tests")], cwd=tmp_path, capture_output=True, text=True,
-        timeout=600, check=False)
+        timeout=600, check=False, env=with_site(plugin_site))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "3 passed" in result.stdout
 
 
 @pytest.mark.slow
-def test_styx_plugins_check_runs_the_kit_on_the_installed_plugin(example_plugin,
-                                                                 styx_subprocess):
-    result = styx_subprocess("plugins", "--check", "example", "--json", timeout=600)
+def test_styx_plugins_check_runs_the_kit_on_the_installed_plugin(styx_with_plugin):
+    result = styx_with_plugin("plugins", "--check", "example", "--json", timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     reports = json.loads(result.stdout)
     assert {(r["kind"], r["name"]) for r in reports} == {
