@@ -68,3 +68,26 @@ def _styx_errors_without_a_hint() -> list[str]:
 def test_every_error_styx_raises_comes_with_a_hint():
     """README: an error you can fix is an `error:` line and a `hint:` line."""
     assert _styx_errors_without_a_hint() == []
+
+
+def _quoted_sessions(doc: str) -> list[tuple[list[str], list[str]]]:
+    """The ``$ styx ...`` examples of a doc that quote an error, with the lines quoted."""
+    sessions = []
+    for block in re.findall(r"```\n(\$ styx .*?)```", (ROOT / "docs" / doc).read_text(),
+                            flags=re.DOTALL):
+        command, *lines = block.strip().splitlines()
+        sessions.append((command.split()[2:], lines))
+    return sessions
+
+
+@pytest.mark.parametrize("doc", ["descriptors.md"])
+def test_quoted_error_sessions_print_what_the_docs_show(doc, styx_cli, tmp_path,
+                                                        monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    sessions = _quoted_sessions(doc)
+    assert sessions
+    for args, lines in sessions:
+        result = styx_cli(*args)
+        assert result.exit_code == 2
+        assert result.stderr.splitlines() == lines
+        assert not any(tmp_path.iterdir())  # nothing written

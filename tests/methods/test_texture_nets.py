@@ -320,11 +320,12 @@ def test_resume_after_an_interruption_matches_an_uninterrupted_run(data, interru
     resumed = train_tiny(data, output=data["root"] / "resumed", **config,
                          run_dir=run_dir, resume=True)
     assert [h["step"] for h in resumed.result.history] == [1, 2, 3, 4, 5, 6]
-    for a, b in zip(straight.result.history, resumed.result.history):
-        assert a["total"] == pytest.approx(b["total"], rel=1e-5, abs=1e-9), (a, b)
+    # docs/training.md: bit for bit on the CPU, the losses and the weights.
+    assert [h["total"] for h in resumed.result.history] == \
+        [h["total"] for h in straight.result.history]
+    resumed_state = resumed.generator.state_dict()
     for key, value in straight.generator.state_dict().items():
-        torch.testing.assert_close(resumed.generator.state_dict()[key], value,
-                                   rtol=1e-5, atol=1e-6)
+        assert torch.equal(resumed_state[key], value), key
 
 
 def test_resume_with_another_style_is_refused(data):
