@@ -114,3 +114,10 @@ def yiq(rgb: np.ndarray) -> np.ndarray:
                        [0.595716, -0.274453, -0.321263],
                        [0.211456, -0.522591, 0.311135]])
     return rgb @ matrix.T
+
+
+def run_model(styx_cli, method: str, model, *args: str):
+    """``styx run METHOD --model MODEL --device cpu ARGS...``, which must succeed."""
+    result = styx_cli("run", method, "--model", str(model), "--device", "cpu", *args)
+    assert result.exit_code == 0, result.stderr
+    return result

@@ -13,35 +13,12 @@ from dataclasses import replace
 import pytest
 import safetensors.torch
 import torch
-import torch.nn.functional as F
-from torch import nn
+from _fake_tasks import ShapeTask
 
 from styx.core import atomic
 from styx.core.checkpoint import read_checkpoint
 from styx.core.errors import StyxError
-from styx.core.objective import LossTerms
 from styx.core.training import CHECKPOINT_NAME, TrainingOptions, train
-
-
-@pytest.fixture(autouse=True)
-def _one_thread(one_thread):
-    """Tiny convolutions run far faster on one thread on a busy machine."""
-
-
-class ShapeTask:
-    """One convolution fed seeded noise (no content folder), learning a colour flip."""
-
-    def build_model(self) -> nn.Module:
-        return nn.Conv2d(3, 3, 3, padding=1)
-
-    def training_step(self, model, batch, step):
-        noise = torch.rand(batch.shape[0], 3, *batch.shape[-2:], device=batch.device)
-        loss = F.mse_loss(model(noise), 1.0 - noise.flip(1))
-        return LossTerms(total=loss, content={"mse": loss})
-
-    def metadata(self) -> dict:
-        return {"method": "fake-shape"}
-
 
 CONFIG = TrainingOptions(iterations=6, batch_size=2, image_size=16, lr=1e-2,
                          checkpoint_every=2, log_every=1, seed=1, device="cpu", quiet=True)

@@ -23,10 +23,6 @@ from styx.plugins.methods.gatys.optimize import NonFiniteLoss
 SHALLOW = {"weights": "random", "content_layers": "relu1_1", "style_layers": "relu1_1"}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(one_thread):
-    """Tiny convolutions run far faster on one thread on a busy machine."""
-
 
 @pytest.fixture(autouse=True)
 def _no_weight_notes():

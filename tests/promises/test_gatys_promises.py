@@ -23,10 +23,6 @@ SIZE = 32
 QUICK = {"weights": "random", "seed": 0}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(one_thread):
-    """Tiny convolutions run far faster on one thread on a busy machine."""
-
 
 @pytest.fixture(autouse=True)
 def _no_weight_notes():

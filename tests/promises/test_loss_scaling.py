@@ -13,23 +13,18 @@ from dataclasses import replace
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import nn
+from _fake_tasks import ShapeTask
 
 import styx
 from styx.core import training
 from styx.core.checkpoint import read_checkpoint
 from styx.core.image import load_image, sample_image
-from styx.core.objective import LossTerms
 from styx.core.training import CHECKPOINT_NAME, TrainingOptions, train
 from styx.plugins.methods.gatys import api
 from styx.plugins.methods.gatys.optimize import LossScaler
 
 FP16_TINY = 2.0 ** -24  # the smallest positive fp16 number (subnormal)
 
-
-@pytest.fixture(autouse=True)
-def _one_thread(one_thread):
-    """Tiny convolutions run far faster on one thread on a busy machine."""
 
 
 def tiny_fp16_loss(image: torch.Tensor, factor: float) -> torch.Tensor:
@@ -197,21 +192,6 @@ class FakeGradScaler:
         self.loaded = dict(state)
         self.scale_value = state["scale"]
         self.growth_tracker = state["_growth_tracker"]
-
-
-class ShapeTask:
-    """One convolution fed seeded noise (no content folder), learning a colour flip."""
-
-    def build_model(self) -> nn.Module:
-        return nn.Conv2d(3, 3, 3, padding=1)
-
-    def training_step(self, model, batch, step):
-        noise = torch.rand(batch.shape[0], 3, *batch.shape[-2:], device=batch.device)
-        loss = F.mse_loss(model(noise), 1.0 - noise.flip(1))
-        return LossTerms(total=loss, content={"mse": loss})
-
-    def metadata(self) -> dict:
-        return {"method": "fake-shape"}
 
 
 CONFIG = TrainingOptions(iterations=4, batch_size=2, image_size=16, lr=1e-2,

@@ -22,11 +22,6 @@ from PIL import Image
 import styx
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(one_thread):
-    """Tiny convolutions on one intra-op thread (the root conftest's ``one_thread``)."""
-
-
 @pytest.fixture(scope="module")
 def models(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("models")

@@ -13,6 +13,7 @@ from _trained_models import (
     STYLES,
     read_alpha,
     read_float,
+    run_model,
     save_stylebank,
     write_photo,
     write_rgba,
@@ -23,20 +24,13 @@ from PIL import Image
 from styx.core.feedforward import load_model
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(one_thread):
-    """Tiny convolutions on one intra-op thread (the root conftest's ``one_thread``)."""
-
-
 @pytest.fixture(scope="module")
 def bank(tmp_path_factory) -> Path:
     return save_stylebank(tmp_path_factory.mktemp("sb") / "bank")
 
 
 def run(styx_cli, model, *args):
-    result = styx_cli("run", "stylebank", "--model", str(model), "--device", "cpu", *args)
-    assert result.exit_code == 0, result.stderr
-    return result
+    return run_model(styx_cli, "stylebank", model, *args)
 
 
 # -- what `styx run stylebank` writes --------------------------------------------------------

@@ -11,6 +11,7 @@ import pytest
 from _trained_models import (
     read_alpha,
     read_float,
+    run_model,
     save_texture_nets,
     write_photo,
     write_rgba,
@@ -19,20 +20,13 @@ from _trained_models import (
 from PIL import Image
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(one_thread):
-    """Tiny convolutions on one intra-op thread (the root conftest's ``one_thread``)."""
-
-
 @pytest.fixture(scope="module")
 def model(tmp_path_factory) -> Path:
     return save_texture_nets(tmp_path_factory.mktemp("tn") / "model")
 
 
 def run(styx_cli, model, *args):
-    result = styx_cli("run", "texture-nets", "--model", str(model), "--device", "cpu", *args)
-    assert result.exit_code == 0, result.stderr
-    return result
+    return run_model(styx_cli, "texture-nets", model, *args)
 
 
 # -- alpha -----------------------------------------------------------------------------------

@@ -32,10 +32,6 @@ AS_IN_A_TERMINAL = ("import runpy, signal, sys; "
                     "sys.argv[0] = 'styx'; runpy.run_module('styx', run_name='__main__')")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread(one_thread):
-    """Tiny convolutions run far faster on one thread on a busy machine."""
-
 
 def write_image(path: Path, height: int, width: int, seed: int) -> Path:
     rng = np.random.default_rng(seed)
