@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from types import SimpleNamespace
 
 import pytest
+import torch
 import typer
 
 import styx
@@ -173,10 +175,39 @@ def test_styx_debug_lets_the_traceback_through(methods, styx_cli, monkeypatch):
         styx_cli("run", "runner-only", "-o", "x.png", "--fail", "bug")
 
 
-def test_a_usage_error_is_exit_2(methods, styx_cli):
-    result = styx_cli("run", "runner-only", "-o", "x.png", "--steps", "many")
+@pytest.mark.parametrize(("args", "error", "hint"), [
+    (("run", "runner-only", "-o", "x.png", "--steps", "many"),
+     "error: invalid value for '--steps': ", "hint: 'styx run runner-only --help' lists"),
+    (("run", "runner-only", "-o", "x.png", "--stpes", "3"),
+     "error: no such option: --stpes", "hint: did you mean '--steps'"),
+    (("run", "runner-only"), "error: missing option '--output' / '-o'",
+     "hint: 'styx run runner-only --help' lists the options"),
+    (("models", "show"), "error: missing argument 'name'", "hint: 'styx models show --help'"),
+    (("nope",), "error: no such command 'nope'", "hint: 'styx --help' lists"),
+])
+def test_a_usage_error_is_an_error_and_a_hint_line_and_exit_2(methods, styx_cli, args, error,
+                                                              hint):
+    result = styx_cli(*args)
     assert result.exit_code == 2
-    assert "Invalid value for '--steps'" in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2 and lines[0].startswith(error) and lines[1].startswith(hint), lines
+
+
+def test_a_bare_command_group_shows_its_help(styx_cli):
+    result = styx_cli("run")
+    assert result.exit_code == 2 and "Usage: styx run" in result.stdout + result.stderr
+
+
+def test_a_question_whose_input_ends_is_exit_1(styx_cli, monkeypatch, tmp_path):
+    from styx.core.modelstore import save_model
+
+    monkeypatch.setenv("STYX_HOME", str(tmp_path))
+    save_model({"w": torch.ones(1)}, {"method": "texture-nets"}, name="kept")
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    result = styx_cli("models", "rm", "kept")
+    assert result.exit_code == 1
+    assert "error: no answer: the input ended" in result.stderr and "--yes" in result.stderr
+    assert (tmp_path / "models" / "kept").is_dir()
 
 
 def test_python_dash_m_styx_works(styx_subprocess):

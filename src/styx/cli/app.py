@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from typing import Any
 
 import typer
 
@@ -149,9 +150,29 @@ def main(argv: list[str] | None = None) -> None:
     from styx.core.plugins import debug_enabled
 
     debug = debug_enabled()
+    usage = _click_errors()
+    bare_group = getattr(usage, "NoArgsIsHelpError", ())  # click >= 8.2
+    aborts = (typer.Abort, getattr(usage, "Abort", typer.Abort))
     try:
         app = build_app(argv)
-        app(args=argv, prog_name="styx")
+        # standalone_mode=False: usage errors come to us (below) to be worded as styx's
+        # errors, and a typer.Exit's code is returned instead of exited with.
+        code = app(args=argv, prog_name="styx", standalone_mode=False)
+    except bare_group as shown:  # a bare command group: its help, exit 2
+        shown.show()
+        sys.exit(shown.exit_code)
+    except usage.UsageError as error:
+        report_error(usage_error(error, usage))
+        sys.exit(2)
+    except aborts as abort:  # EOF at a prompt (click: Ctrl-C too)
+        if isinstance(abort.__cause__, KeyboardInterrupt):
+            print("interrupted", file=sys.stderr)
+            sys.exit(130)
+        report_error(StyxError("no answer: the input ended", "give --yes to skip the question"))
+        sys.exit(1)
+    except usage.ClickException as error:
+        report_error(StyxError(_sentence(error.format_message()), "see --help"))
+        sys.exit(error.exit_code)
     except StyxError as error:
         if debug:
             raise
@@ -166,3 +187,30 @@ def main(argv: list[str] | None = None) -> None:
         report_error(StyxError(f"unexpected {type(error).__name__}: {error}",
                                "a bug in styx or a plugin; STYX_DEBUG=1 shows the traceback"))
         sys.exit(1)
+    if isinstance(code, int) and code:
+        sys.exit(code)
+
+
+def _click_errors() -> Any:
+    """The module of click's exception classes that the installed typer raises (typer 0.2x
+    ships a copy of click of its own; older ones use click itself)."""
+    return sys.modules[typer.BadParameter.__module__]
+
+
+def usage_error(error: Exception, usage: Any) -> StyxError:
+    """A command-line usage error (a missing, unknown or badly typed option or argument) as
+    styx's ``error:`` and ``hint:`` lines."""
+    ctx = getattr(error, "ctx", None)
+    hint = f"'{ctx.command_path if ctx is not None else 'styx'} --help' lists the options"
+    if isinstance(error, usage.NoSuchOption):
+        from styx.core.suggest import did_you_mean
+
+        return StyxError(f"no such option: {error.option_name}",
+                         did_you_mean(error.option_name, error.possibilities or ()) or hint)
+    return StyxError(_sentence(error.format_message()), hint)
+
+
+def _sentence(text: str) -> str:
+    """click's "Missing option '-o'." as styx words its errors: lower case, no full stop."""
+    text = " ".join(text.split())
+    return (text[:1].lower() + text[1:]).removesuffix(".")
