@@ -2,7 +2,9 @@
 
 Sessions: ``tests`` (pytest), ``lint`` (ruff), ``bench`` (every ``benchmarks/*.py`` but the
 ``_*.py`` helpers; each prints JSON), ``example_plugin`` (installs the example third-party
-plugin and runs it).
+plugin and runs it), ``mutants`` (mutation testing with mutmut of the modules listed under
+``[tool.mutmut]`` in pyproject.toml; up to an hour on two cores, not run by CI; its work
+folder is ``mutants/``, see docs/testing.md).
 Plain ``nox`` runs ``tests`` and ``lint``.
 
 Installs use pip (not uv) with ``-c constraints.txt``: the pinned torch/torchvision pair.
@@ -22,6 +24,7 @@ ROOT = Path(__file__).resolve().parent
 CONSTRAINTS = ("-c", str(ROOT / "constraints.txt"))
 EXAMPLE_PLUGIN = ROOT / "tests" / "fixtures" / "styx-example-plugin"
 RUFF = "ruff==0.17.6"  # the version the code base is checked with; newer ones add rules
+MUTMUT = "mutmut==3.8.1"  # the version docs/testing.md's scores were measured with
 
 nox.options.reuse_venv = "yes"
 nox.options.default_venv_backend = "virtualenv"  # pip inside; uv would not find torch here
@@ -88,3 +91,43 @@ def example_plugin(session: nox.Session) -> None:
     if not out.is_file():
         session.error(f"styx run example-invert wrote no {out}")
     session.run("python", "-m", "pip", "uninstall", "-y", "styx-example-plugin")
+
+
+@nox.session
+def mutants(session: nox.Session) -> None:
+    """Mutation testing: mutmut mutates the modules of ``[tool.mutmut]`` one change at a time
+    and runs the tests that reach the changed function; prints mutants, killed, survived and
+    the score per module. ``nox -s mutants -- 'styx.core.atomic*'`` (re)runs only the
+    mutants whose names match. Results stay in ``mutants/`` (``mutmut results``, ``mutmut
+    show NAME``); delete that folder to start from scratch. Not run by CI."""
+    install_styx(session, "[test]")
+    session.install(*CONSTRAINTS, MUTMUT)
+    session.chdir(ROOT)  # mutmut works in ./mutants and hides ./src from the tests
+    session.run("mutmut", "run", "--max-children", "2", *session.posargs)
+    print(mutation_scores(ROOT / "mutants"))
+
+
+def mutation_scores(folder: Path) -> str:
+    """A table of mutmut's results per mutated module, from its ``*.py.meta`` files.
+
+    As mutmut counts them: a mutant is killed when a test fails (exit code 1 or 3) or it
+    runs past its time limit (a timeout, 24/36/152/255/-24); the score is killed over the
+    mutants checked, and ``no tests`` (no selected test reaches the function) count as not
+    killed. Mutants not checked yet (an interrupted run) are left out of the score."""
+    killed_codes = {1, 3, 24, 36, 152, 255, -24}
+    rows = ["module | mutants | killed | survived | no tests | not checked | score",
+            "--- | --: | --: | --: | --: | --: | --:"]
+    for meta in sorted(folder.glob("src/**/*.py.meta")):
+        codes = list(json.loads(meta.read_text())["exit_code_by_key"].values())
+        if not codes:
+            continue
+        killed = sum(code in killed_codes for code in codes)
+        survived = sum(code == 0 for code in codes)
+        no_tests = sum(code in (5, 33) for code in codes)
+        unchecked = sum(code is None for code in codes)
+        checked = len(codes) - unchecked
+        score = f"{100 * killed / checked:.1f} %" if checked else "-"
+        module = meta.relative_to(folder / "src").with_suffix("").as_posix()
+        rows.append(f"{module} | {len(codes)} | {killed} | {survived} | {no_tests} | "
+                    f"{unchecked} | {score}")
+    return "\n".join(rows)

@@ -109,3 +109,74 @@ def test_checking_a_new_folder_creates_nothing_and_concurrent_checks_agree(tmp_p
     (tmp_path / "file").write_text("x")
     with pytest.raises(StyxError, match="is a file, not a folder"):
         check_writable_folder(tmp_path / "file" / "sub", what="--run-dir")
+
+
+# -- checks before the work, and comparing paths ----------------------------------------------
+def test_a_folder_is_no_output_file_and_the_hint_fits_what_is_written(tmp_path):
+    from styx.core.atomic import check_writable_file
+
+    with pytest.raises(StyxError) as caught:
+        check_writable_file(tmp_path)
+    assert caught.value.message == f"output {tmp_path} is a folder"
+    assert caught.value.hint == "give a file name, e.g. out.png"
+    with pytest.raises(StyxError) as caught:
+        check_writable_file(tmp_path, what="--log-json")
+    assert caught.value.message == f"--log-json {tmp_path} is a folder"
+    assert caught.value.hint == "give a file name"
+
+
+def test_a_file_under_a_file_names_both_in_the_error(tmp_path):
+    from styx.core.atomic import check_writable_file
+
+    (tmp_path / "plain").write_text("x")
+    target = tmp_path / "plain" / "out.png"
+    with pytest.raises(StyxError) as caught:
+        check_writable_file(target, what="--output")
+    assert caught.value.message == (f"cannot write --output {target}: {tmp_path / 'plain'} "
+                                    "is a file, not a folder")
+    new = tmp_path / "new" / "out.png"
+    assert check_writable_file(new) == new and not (tmp_path / "new").exists()
+
+
+def test_an_unwritable_folder_is_reported_with_the_reason(tmp_path, monkeypatch):
+    import tempfile
+
+    from styx.core.atomic import check_writable_folder
+
+    def refuse(**_):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(StyxError) as caught:
+        check_writable_folder(tmp_path / "a" / "b", what="--run-dir x")
+    assert caught.value.message == f"cannot write --run-dir x: Permission denied ({tmp_path})"
+    assert caught.value.hint == "choose a folder you can write to"
+
+    def no_reason(**_):
+        raise OSError()
+
+    monkeypatch.setattr(tempfile, "mkstemp", no_reason)
+    with pytest.raises(StyxError, match=r"cannot write --run-dir x: OSError \("):
+        check_writable_folder(tmp_path, what="--run-dir x")
+
+
+def test_same_file_sees_through_links_and_dots(tmp_path):
+    from styx.core.atomic import same_file
+
+    real = tmp_path / "a.png"
+    real.write_text("x")
+    (tmp_path / "link.png").symlink_to(real)
+    (tmp_path / "sub").mkdir()
+    assert same_file(real, tmp_path / "link.png")
+    assert same_file(real, tmp_path / "sub" / ".." / "a.png")
+    assert not same_file(real, tmp_path / "sub")
+    (tmp_path / "b.png").write_text("x")
+    assert not same_file(real, tmp_path / "b.png")  # equal content, other file
+
+
+def test_same_file_compares_paths_that_do_not_exist_yet(tmp_path):
+    from styx.core.atomic import same_file
+
+    assert same_file(tmp_path / "new.png", tmp_path / "sub" / ".." / "new.png")
+    assert not same_file(tmp_path / "new.png", tmp_path / "other.png")
+    assert not same_file(tmp_path / "new.png", tmp_path)  # one exists, the other does not

@@ -180,9 +180,12 @@ def test_the_generated_commands_train_and_run_it(shade, styx_cli):
         assert image.size == (15, 12)
     copy = shade["root"] / "copy.png"
     copy.write_bytes(photo.read_bytes())
-    for args in (["-o", str(copy)], ["--output-dir", str(shade["root"])]):
+    for args, said in ((["-o", str(copy)], f"-o {copy} would overwrite the input image"),
+                       (["--output-dir", str(shade["root"])],
+                        (f"--output-dir {shade['root']} would overwrite the input image "
+                         f"{copy} (with its result, copy.png)"))):
         result = styx_cli("run", "shade", "--model", "cli", str(copy), *args)
-        assert result.exit_code == 2 and "would overwrite the input image" in result.stderr
+        assert result.exit_code == 2 and said in result.stderr
     assert copy.read_bytes() == photo.read_bytes()
     folder = shade["root"] / "many"
     result = styx_cli("run", "shade", "-m", "cli", str(photo), str(shade["photos"] / "p1.png"),
@@ -190,6 +193,16 @@ def test_the_generated_commands_train_and_run_it(shade, styx_cli):
     assert result.exit_code == 0, result.stderr
     assert sorted(Path(p).name for p in json.loads(result.stdout)["outputs"]) == \
         ["p0.png", "p1.png"]
+    # a folder stands for its images (recursively, sorted), as in styx infer
+    result = styx_cli("run", "shade", "-m", "cli", str(shade["photos"]), "--output-dir",
+                      str(shade["root"] / "all"), "--json")
+    assert result.exit_code == 0, result.stderr
+    assert [Path(p).name for p in json.loads(result.stdout)["outputs"]] == \
+        [p.with_suffix(".png").name for p in sorted(shade["photos"].rglob("*.png"))]
+    (shade["root"] / "empty").mkdir()
+    result = styx_cli("run", "shade", "-m", "cli", str(shade["root"] / "empty"), "-o",
+                      str(shade["root"] / "x.png"))
+    assert result.exit_code == 2 and "no images found in" in result.stderr
 
 
 def test_a_model_of_another_method_or_of_no_installed_method_is_refused(shade, tmp_path):

@@ -428,3 +428,86 @@ def test_match_color_resizes_content_and_broadcasts_over_a_batch():
     assert result.shape == (3, 3, 8, 8)
     assert result.min() >= 0 and result.max() <= 1
 
+
+
+def test_match_color_of_chw_images_of_another_size_and_the_stylised_dtype():
+    content = torch.rand(3, 12, 10)
+    stylised = torch.rand(3, 6, 5, dtype=torch.float64) * 0.2 + 0.4
+    result = match_color(content, stylised)
+    assert result.shape == (3, 6, 5) and result.dtype == torch.float64
+    expected_chroma = rgb_to_yiq(resize_to(content, (6, 5)))[1:]
+    assert torch.allclose(rgb_to_yiq(result)[1:], expected_chroma, atol=1e-4)
+
+
+# -- images given from Python -----------------------------------------------------------------
+def test_image_input_reads_a_path_and_resizes_it(tmp_path):
+    from styx.core.image import image_input
+
+    path = tmp_path / "in.png"
+    Image.fromarray(gradient_rgb(24, 32)).save(path)
+    loaded = image_input(str(path), long_side=16)
+    assert loaded.path == path and loaded.size == (12, 16)
+    assert loaded.original_size == (24, 32)
+    assert image_input(path).size == (24, 32)
+
+
+def test_image_input_takes_a_pil_image_with_its_alpha():
+    from styx.core.image import image_input
+
+    rgba = Image.new("RGBA", (8, 4), (255, 0, 0, 128))
+    loaded = image_input(rgba, long_side=4)
+    assert loaded.path is None and loaded.size == (2, 4) and loaded.original_size == (4, 8)
+    assert loaded.alpha is not None and loaded.alpha.shape == (1, 1, 2, 4)
+    assert torch.allclose(loaded.alpha, torch.full((1, 1, 2, 4), 128 / 255), atol=1e-3)
+    assert torch.allclose(loaded.rgb[0, 0], torch.ones(2, 4), atol=1e-3)
+    plain = image_input(Image.new("RGB", (3, 2), (0, 255, 0)))
+    assert plain.alpha is None and plain.size == (2, 3)
+    assert torch.equal(plain.rgb[0, 1], torch.ones(2, 3))
+
+
+def test_image_input_takes_tensors_of_one_image_or_a_batch():
+    from styx.core.image import image_input
+
+    chw = torch.rand(3, 4, 6, dtype=torch.float64)
+    loaded = image_input(chw)
+    assert loaded.rgb.shape == (1, 3, 4, 6) and loaded.rgb.dtype == torch.float32
+    assert torch.allclose(loaded.rgb[0], chw.float())
+    assert image_input(chw, long_side=3).size == (2, 3)
+    batch = torch.rand(2, 3, 4, 4)
+    assert image_input(batch, batch=True).rgb.shape == (2, 3, 4, 4)
+    with pytest.raises(StyxError) as caught:
+        image_input(batch)
+    assert caught.value.message == "the content tensor has shape (2, 3, 4, 4)"
+    assert caught.value.hint == "give RGB images, 3 x H x W or 1 x 3 x H x W"
+    with pytest.raises(StyxError) as caught:
+        image_input(torch.rand(1, 4, 4, 4), what="style", batch=True)
+    assert caught.value.message == "the style tensor has shape (1, 4, 4, 4)"
+    assert caught.value.hint == "give RGB images, N x 3 x H x W"
+
+
+@pytest.mark.parametrize("bad", [1.5, -0.1, float("nan")])
+def test_image_input_refuses_values_outside_the_unit_range(bad):
+    from styx.core.image import image_input
+
+    tensor = torch.full((3, 2, 2), 0.5)
+    tensor[0, 0, 0] = bad
+    with pytest.raises(StyxError) as caught:
+        image_input(tensor, what="style")
+    assert caught.value.message == "the style tensor has values outside [0, 1]"
+    assert caught.value.hint == "images are float RGB in [0, 1]"
+
+
+def test_image_input_accepts_the_ends_of_the_unit_range():
+    from styx.core.image import image_input
+
+    tensor = torch.tensor([[[0.0, 1.0]], [[1.0, 0.0]], [[0.5, 0.5]]])
+    assert torch.equal(image_input(tensor).rgb[0], tensor)
+
+
+def test_image_input_refuses_other_kinds():
+    from styx.core.image import image_input
+
+    with pytest.raises(StyxError) as caught:
+        image_input([[0.5]])
+    assert caught.value.message == "the content image is a list"
+    assert caught.value.hint == "give a file path, a PIL image or a tensor in [0, 1]"

@@ -383,3 +383,91 @@ def test_a_batch_may_mix_styles():
     assert float(swapped.total) != pytest.approx(float(together.total), rel=1e-3)
     with pytest.raises(StyxError, match="no style_ids"):
         mixed(batch)
+
+
+# -- LossTerms on its own ---------------------------------------------------------------------
+def _terms_with_a_graph() -> tuple[LossTerms, torch.Tensor]:
+    x = torch.tensor(2.0, requires_grad=True)
+    terms = LossTerms(total=x * 10, content={"c1": x * 1, "c2": x * 2},
+                      style={"s1": x * 3}, tv=x * 4, extra={"reconstruction": x * 5},
+                      reported_total=x * 6)
+    return terms, x
+
+
+def test_detached_keeps_every_value_and_cuts_the_graph():
+    terms, _ = _terms_with_a_graph()
+    cut = terms.detached()
+    assert cut.as_floats() == terms.as_floats()
+    for value in [cut.total, *cut.content.values(), *cut.style.values(), cut.tv,
+                  *cut.extra.values(), cut.reported_total]:
+        assert value is not None and not value.requires_grad
+    assert float(cut.tv) == 8.0 and float(cut.reported_total) == 12.0
+    assert list(cut.style) == ["s1"] and float(cut.extra["reconstruction"]) == 10.0
+    bare = LossTerms(total=torch.tensor(1.0)).detached()
+    assert bare.tv is None and bare.reported_total is None
+    assert bare.content == {} and bare.style == {} and bare.extra == {}
+
+
+def test_as_floats_of_every_part_with_extra_values_and_a_reported_total():
+    terms, _ = _terms_with_a_graph()
+    assert terms.as_floats() == {
+        "total": 12.0,  # the reported total, not total
+        "content": 6.0, "style": 6.0, "tv": 8.0,
+        "content/c1": 2.0, "content/c2": 4.0, "style/s1": 6.0, "reconstruction": 10.0}
+    terms.reported_total = None
+    terms.tv = None
+    floats = terms.as_floats()
+    assert floats["total"] == 20.0 and floats["tv"] == 0.0
+    assert floats["reconstruction"] == 10.0
+
+
+def test_missing_targets_and_style_ids_say_what_to_call():
+    content, style, image = images(3)
+    objective = make_objective()
+    objective.set_style([style])
+    with pytest.raises(StyxError) as caught:
+        objective(image)
+    assert caught.value.message == "content targets are not set"
+    assert caught.value.hint == "call set_content() first or pass content_targets"
+    objective = make_objective()
+    objective.set_content(content)
+    with pytest.raises(StyxError) as caught:
+        objective(image)
+    assert caught.value.message == "style targets are not set"
+    assert caught.value.hint == "call set_style() first"
+    mixed = make_objective(content_layers={}, tv_weight=0.0)
+    mixed.set_styles([content, style])  # relu1 has 4 channels: targets are 2 x 4 x 4
+    with pytest.raises(StyxError) as caught:
+        mixed(image)
+    assert caught.value.message == "2 style targets are set but no style_ids given"
+    assert caught.value.hint == ("pass style_ids (one per image), or set one style with "
+                                 "set_style")
+
+
+def test_layer_weights_multiply_their_term():
+    content, style, image = images(3)
+    objective = make_objective(content_layers={"relu2": 4.0}, style_layers={"relu1": 0.5},
+                               content_weight=3.0, style_weight=10.0, tv_weight=0.0)
+    objective.set_content(content)
+    objective.set_style([style])
+    terms = objective(image)
+    expected = 3.0 * 4.0 * float(terms.content["relu2"]) + 10.0 * 0.5 * float(terms.style["relu1"])
+    assert float(terms.total) == pytest.approx(expected, rel=1e-5)
+    assert terms.total.dtype == torch.float32
+
+
+@pytest.mark.parametrize("name, label", [("content_weight", "content weight"),
+                                         ("style_weight", "style weight"),
+                                         ("tv_weight", "TV weight")])
+def test_a_bad_weight_is_named(name, label):
+    with pytest.raises(StyxError) as caught:
+        make_objective(**{name: -1.0})
+    assert caught.value.message.startswith(f"bad {label} -1.0")
+
+
+def test_a_style_batch_is_not_a_style_image():
+    objective = make_objective()
+    with pytest.raises(StyxError) as caught:
+        objective.set_style([torch.rand(2, 3, 8, 8)])
+    assert caught.value.message == "a style image is 1 x 3 x H x W, got shape (2, 3, 8, 8)"
+    assert caught.value.hint

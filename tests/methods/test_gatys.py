@@ -516,3 +516,20 @@ def test_cli_uses_the_sample_images_when_none_are_given(styx_cli, tmp_path):
     assert result.exit_code == 0, result.stderr
     width, height = load_image(out).shape[-1], load_image(out).shape[-2]
     assert max(width, height) == 32
+
+
+@pytest.mark.parametrize(("args", "error", "hint"), [
+    (["--init", "nosie"], "error: bad --init 'nosie'", "hint: did you mean 'noise'?"),
+    (["--weights", "imagnet"], "error: bad --weights 'imagnet': no such file",
+     "hint: did you mean 'imagenet'?"),
+    (["--init", "missing.png"], "error: image file not found: missing.png",
+     "hint: check the path"),
+])
+def test_a_misspelt_word_value_gets_a_suggestion(styx_cli, tmp_path, monkeypatch, args, error,
+                                                 hint):
+    monkeypatch.chdir(tmp_path)
+    result = styx_cli("run", "gatys", "-o", "out.png", "--size", "32", "--steps", "1", *args)
+    lines = result.stderr.splitlines()
+    assert result.exit_code == 2 and len(lines) == 2, result.stderr
+    assert lines[0] == error and lines[1].startswith(hint)
+    assert not any(tmp_path.iterdir())

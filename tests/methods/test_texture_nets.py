@@ -527,6 +527,8 @@ def test_run_option_errors(data, styx_cli):
         (["--model", "m", "--texture", "-o", str(root / "o.png"), "--size", "0x3"], "size"),
         (["--model", "m", str(root / "missing.png"), "-o", str(root / "o.png")], "not found"),
         (["--model", "m", str(photo), "-o", str(root / "o.xyz")], "xyz"),
+        (["--model", "m", str(photo), "-o", str(root / "o.png"), "--size", "64x64"],
+         "--size is the size of a texture, given with --texture"),
     ]
     for args, message in cases:
         result = styx_cli("run", "texture-nets", *args)
@@ -548,6 +550,7 @@ def test_train_option_errors(data, styx_cli):
         (["--content-dir", str(data["content"]), "--style-layers", "relu9_9"], "relu9_9"),
         (["--content-dir", str(data["content"]), "--descriptor", "vgg91"], "vgg19"),
         (["--content-dir", str(data["content"]), "--style-loss", "tv"], "works on image"),
+        (["--content-dir", str(data["content"]), "--texture"], "leave out --content-dir"),
     ]
     for args, message in cases:
         result = styx_cli(*base, *args, "--weights", "random", "--quiet")
@@ -646,10 +649,10 @@ def test_an_existing_output_folder_hint_does_not_suggest_models_rm(data, monkeyp
 def test_a_run_dir_that_is_a_file_is_refused_before_anything_is_written(data, styx_cli):
     a_file = data["root"] / "not-a-folder"
     a_file.write_text("x")
-    for extra in ([], ["--texture"]):
-        result = styx_cli("train", "texture-nets", "--style", str(data["style"]),
-                          "--content-dir", str(data["content"]), "--name", "m",
-                          "--run-dir", str(a_file), "--iterations", "1", *extra, *TINY_TRAIN)
+    for content in (["--content-dir", str(data["content"])], ["--texture"]):
+        result = styx_cli("train", "texture-nets", "--style", str(data["style"]), *content,
+                          "--name", "m", "--run-dir", str(a_file), "--iterations", "1",
+                          *TINY_TRAIN)
         assert result.exit_code == 2, result.stderr
         assert "is a file, not a folder" in result.stderr and "Traceback" not in result.stderr
     result = styx_cli("train", "texture-nets", "--style", str(data["style"]),

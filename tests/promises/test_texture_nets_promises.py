@@ -208,7 +208,10 @@ def test_the_option_tables_defaults_are_the_configs():
     # --name: the style file's name
     assert train.default_model_name() == Path(__file__).stem
     run_config = TextureNetsRunConfig()
-    documented = {"texture": False, "size": (512, 512), "long_side": None,
+    from styx.plugins.methods.texture_nets.config import TEXTURE_SIZE
+
+    assert TEXTURE_SIZE == (512, 512)  # --size when not given (with --texture only)
+    documented = {"texture": False, "size": None, "long_side": None,
                   "preserve_color": False, "seed": 0, "tile": None, "overlap": 64,
                   "device": "auto", "amp": "off"}
     assert {k: getattr(run_config, k) for k in documented} == documented

@@ -77,7 +77,7 @@ def infer(
     from styx.cli.params import note
     from styx.cli.run import output_paths, refuse_overwriting_inputs
     from styx.core.formats import check_output_path
-    from styx.core.imagefile import find_images
+    from styx.core.imagefile import images_named
     from styx.core.styles import parse_style_mix
     from styx.inference.batch import InferSettings, shard, stylise_files
     from styx.inference.onnxfile import OnnxGenerator
@@ -89,7 +89,7 @@ def infer(
     mix = parse_style_mix(style_mix, "--style-mix")
     if tile is not None:
         check_tiling(tile, overlap)
-    sources = _collect(inputs, find_images)
+    sources = images_named(inputs)
     if output is not None and len(sources) > 1:
         raise StyxError(f"{len(sources)} input photos but one --output",
                         "use --output-dir DIR for several photos")
@@ -137,24 +137,6 @@ def infer(
         note(f"{done} in {report.seconds:.2f} s ({generator.provider.replace('ExecutionProvider', '')})")
     if report.failed:
         raise typer.Exit(1)
-
-
-def _collect(inputs: list[Path], find_images) -> list[Path]:
-    """The photos ``inputs`` name: files as given, folders' images in sorted order."""
-    sources: list[Path] = []
-    for given in inputs:
-        path = given.expanduser()
-        if path.is_dir():
-            found = find_images(path)
-            if not found:
-                raise StyxError(f"no images found in {path}",
-                                "give photos (png, jpg, webp, bmp, tif) or folders of them")
-            sources.extend(found)
-        elif path.exists():
-            sources.append(path)
-        else:
-            raise StyxError(f"image file not found: {given}", "check the path")
-    return sources
 
 
 def register(app: typer.Typer) -> None:

@@ -45,7 +45,7 @@ def run_command(spec: MethodSpec) -> Callable[..., None]:
         io = [
             io_parameter("contents", typer.Argument(
                 None, metavar="CONTENT...", show_default=False,
-                help="Content images to stylise."), list[Path] | None),
+                help="Content images (or folders of them) to stylise."), list[Path] | None),
             optional_option("model", "--model", "-m", annotation=str,
                             help="A model name from 'styx models list', or a model folder."),
             optional_option("output", "--output", "-o", annotation=Path,
@@ -180,6 +180,10 @@ def refuse_overwriting_inputs(written: list[tuple[str, Path]], inputs: list[Path
     for option, path in written:
         for image in inputs:
             if image is not None and Path(image).is_file() and same_file(path, image):
+                if option == "--output-dir":
+                    raise StyxError(f"--output-dir {path.parent} would overwrite the input "
+                                    f"image {image} (with its result, {path.name})",
+                                    "choose another --output-dir")
                 raise StyxError(f"{option} {path} would overwrite the input image {image}",
                                 f"give {option} another file name")
 
@@ -207,17 +211,16 @@ def _run_feed_forward(spec: MethodSpec, config_class: type[Config],
     config = config_from_cli(config_class, options)
     if not io["model"]:
         raise StyxError("missing --model", "give a model name ('styx models list') or folder")
-    contents = list(io["contents"] or [])
+    from styx.core.imagefile import images_named
+
+    contents = images_named(io["contents"] or [])  # folders: their images
     config.check_inputs(contents=len(contents), styles=0)
     targets = output_paths(contents, io["output"], io["output_dir"], io["format"])
     for target in targets:
         check_output_path(target)
-    for content in contents:  # a missing file fails now, not after the first outputs
-        if not Path(content).expanduser().is_file():
-            raise StyxError(f"image file not found: {content}", "check the path")
     option = "-o" if io["output"] is not None else "--output-dir"
     refuse_overwriting_inputs([(option, target) for target in targets],
-                              [Path(c).expanduser() for c in contents])
+                              contents)
     from styx.core.feedforward import load_model
     from styx.core.image import save_image
 

@@ -147,9 +147,12 @@ class DescriptorOptions(Config):
         if self.weights.lower() not in ("imagenet", "random"):
             path = Path(self.weights).expanduser()
             if not path.is_file():
+                from styx.core.suggest import did_you_mean
+
                 raise StyxError(f"bad --weights {self.weights!r}: "
                                 + ("it is a folder" if path.is_dir() else "no such file"),
-                                "give imagenet, random or a .safetensors/.pth file")
+                                did_you_mean(self.weights.lower(), ("imagenet", "random"))
+                                or "give imagenet, random or a .safetensors/.pth file")
 
 
 @dataclass(kw_only=True)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import struct
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -143,6 +144,26 @@ def _gray_to_rgb(gray: np.ndarray) -> np.ndarray:
 
 
 # -- finding ---------------------------------------------------------------------------------
+def images_named(inputs: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """The images ``inputs`` name, for commands that take files and folders alike: a file
+    as given, a folder's images (recursively, sorted). A missing path or an empty folder is
+    a StyxError."""
+    images: list[Path] = []
+    for given in inputs:
+        path = Path(given).expanduser()
+        if path.is_dir():
+            found = find_images(path)
+            if not found:
+                raise StyxError(f"no images found in {path}",
+                                "give photos (png, jpg, webp, bmp, tif) or folders of them")
+            images.extend(found)
+        elif path.exists():
+            images.append(path)
+        else:
+            raise StyxError(f"image file not found: {given}", "check the path")
+    return images
+
+
 def find_images(folder: str | os.PathLike[str], *, recursive: bool = True) -> list[Path]:
     """Image files under ``folder`` (by suffix, case-insensitive), sorted; hidden ones skipped."""
     folder = Path(folder).expanduser()

@@ -198,7 +198,7 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
         raise StyxError(f"weights file not found: {path}",
-                        "give 'imagenet', 'random' or a .safetensors/.pth file")
+                        "check the path of the .safetensors/.pth file")
     if path.suffix not in WEIGHT_SUFFIXES:
         raise StyxError(f"unsupported weights file {path.name!r}",
                         "weights files end in .safetensors, .pth or .pt")

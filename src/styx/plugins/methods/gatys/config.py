@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from styx.core.bundles import LOSS, ColorOptions, LossOptions, RuntimeOptions
@@ -42,7 +43,15 @@ def _init(value: Any, label: str) -> str:
     text = str(value).strip()
     if not text:
         raise StyxError(f"empty {label}", "use content, noise, style or the path of an image")
-    return text.lower() if text.lower() in INITS else text
+    if text.lower() in INITS:
+        return text.lower()
+    from styx.core.suggest import did_you_mean
+
+    looks_like_a_word = not Path(text).suffix and "/" not in text and "\\" not in text
+    close = did_you_mean(text.lower(), INITS) if looks_like_a_word else None
+    if close and not Path(text).expanduser().exists():
+        raise StyxError(f"bad {label} {text!r}", f"{close} (or give the path of an image)")
+    return text
 
 
 @dataclass(kw_only=True)

@@ -29,6 +29,7 @@ from styx.core.feedforward import (
     train_generator,
 )
 from styx.core.method import RunRequest, RunResult
+from styx.plugins.methods.texture_nets.config import TEXTURE_SIZE
 
 if TYPE_CHECKING:
     import torch
@@ -52,14 +53,14 @@ def train(config: TextureNetsTrainConfig) -> TrainedModel:
 
 def run(request: RunRequest, config: TextureNetsRunConfig) -> RunResult:
     """Stylise the request's content, or with ``config.texture`` synthesise a texture of
-    ``config.size``."""
+    ``config.size`` (512 x 512 when not given)."""
     from styx.core.device import resolve_device
 
     model: Model = request.model
     if config.texture:
         started = time.perf_counter()
-        image = synthesize_texture(model, config.size, seed=config.seed, device=config.device,
-                                   amp=config.amp)
+        image = synthesize_texture(model, config.size or TEXTURE_SIZE, seed=config.seed,
+                                   device=config.device, amp=config.amp)
         return RunResult(image=image, config=config, seconds=time.perf_counter() - started,
                          device=str(resolve_device(config.device)))
     if not model.generator.takes_image:

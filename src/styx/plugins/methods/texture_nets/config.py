@@ -24,7 +24,7 @@ from styx.core.bundles import (
     ModelRunOptions,
     TrainingOptions,
 )
-from styx.core.checks import existing_path, image_size, number
+from styx.core.checks import existing_path, image_size, number, optional
 from styx.core.config import option
 from styx.core.errors import StyxError
 from styx.core.modelstore import name_from_file
@@ -104,6 +104,9 @@ class TextureNetsTrainConfig(GeneratorOptions, LossOptions, TrainingOptions, Mod
         if self.content_dir is None and not self.texture:
             raise StyxError("missing --content-dir", "give a folder of content photos "
                             "(or --texture to train a texture generator)")
+        if self.content_dir is not None and self.texture:
+            raise StyxError("--texture trains without content photos: leave out --content-dir",
+                            "a texture generator learns the style image's texture alone")
         self.generator_config()  # a shape no generator can have fails now
 
     def default_model_name(self) -> str:
@@ -114,6 +117,10 @@ class TextureNetsTrainConfig(GeneratorOptions, LossOptions, TrainingOptions, Mod
         return GeneratorConfig(**shape, content_channels=0 if self.texture else 3)
 
 
+#: The size (height, width) of a texture when ``--size`` is not given.
+TEXTURE_SIZE = (512, 512)
+
+
 @dataclass(kw_only=True)
 class TextureNetsRunConfig(ModelRunOptions):
     """Running a texture network: stylise photos, or synthesise a texture."""
@@ -121,9 +128,9 @@ class TextureNetsRunConfig(ModelRunOptions):
     label = "texture-nets"
 
     texture: bool = option(False, help="Synthesise a texture instead of stylising a photo.")
-    size: tuple[int, int] = option("512x512", cli_type=str, check=image_size,
-                                   default_text="512x512",
-                                   help="Texture size WIDTHxHEIGHT (with --texture).")
+    size: tuple[int, int] | None = option(None, cli_type=str, check=optional(image_size),
+                                          default_text="512x512",
+                                          help="Texture size WIDTHxHEIGHT (with --texture).")
 
     def check_inputs(self, *, contents: int, styles: int) -> None:
         if self.texture:
@@ -131,6 +138,9 @@ class TextureNetsRunConfig(ModelRunOptions):
                 raise StyxError("--texture takes no content images",
                                 "styx run texture-nets --model M --texture --size WxH -o OUT")
             return
+        if self.size is not None:
+            raise StyxError("--size is the size of a texture, given with --texture",
+                            "a photo keeps its size; --long-side resizes it")
         if contents == 0:
             raise StyxError("no content image given",
                             "styx run texture-nets --model M IMAGE -o OUT, or --texture")
