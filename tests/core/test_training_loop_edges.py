@@ -307,3 +307,47 @@ def test_the_result_describes_the_session(content, tmp_path):
     assert result.seconds > 0 and result.images_per_second > 0
     assert not result.model.training
     assert result.skipped_files == []
+
+
+class RecordingTask(TinyTask):
+    """TinyTask that keeps its freshly built weights and every batch it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.initial: dict[str, torch.Tensor] = {}
+        self.batches: list[torch.Tensor] = []
+
+    def build_model(self) -> nn.Module:
+        model = super().build_model()
+        self.initial = {k: v.clone() for k, v in model.state_dict().items()}
+        return model
+
+    def training_step(self, model, batch, step):
+        self.batches.append(batch.clone())
+        return super().training_step(model, batch, step)
+
+
+def test_the_seed_chooses_both_the_initial_weights_and_the_crops(content, tmp_path):
+    """docs/training.md: --seed makes a run repeatable; another seed is another run."""
+    runs = {}
+    for name, seed in (("a", 1), ("again", 1), ("b", 2)):
+        task = RecordingTask()
+        train(task, content, replace(CONFIG, iterations=2, seed=seed),
+              run_dir=tmp_path / name)
+        runs[name] = task
+    same, other = runs["again"], runs["b"]
+    for key, value in runs["a"].initial.items():
+        assert torch.equal(same.initial[key], value)
+        assert not torch.equal(other.initial[key], value)
+    assert all(torch.equal(x, y) for x, y in zip(runs["a"].batches, same.batches))
+    assert not all(torch.equal(x, y) for x, y in zip(runs["a"].batches, other.batches))
+
+
+def test_short_side_reaches_the_crops(content, tmp_path):
+    """--short-side rescales each photo before it is cropped: other pixels in the crops."""
+    plain, rescaled = RecordingTask(), RecordingTask()
+    train(plain, content, replace(CONFIG, iterations=1), run_dir=tmp_path / "plain")
+    train(rescaled, content, replace(CONFIG, iterations=1, short_side=16),
+          run_dir=tmp_path / "rescaled")
+    assert plain.batches[0].shape == rescaled.batches[0].shape
+    assert not torch.equal(plain.batches[0], rescaled.batches[0])
