@@ -130,7 +130,8 @@ class TextureNetsRunConfig(ModelRunOptions):
     texture: bool = option(False, help="Synthesise a texture instead of stylising a photo.")
     size: tuple[int, int] | None = option(None, cli_type=str, check=optional(image_size),
                                           default_text="512x512",
-                                          help="Texture size WIDTHxHEIGHT (with --texture).")
+                                          help="Texture size WIDTHxHEIGHT (with --texture; "
+                                               "a photo keeps its size).")
 
     def check_inputs(self, *, contents: int, styles: int) -> None:
         if self.texture:
@@ -138,9 +139,6 @@ class TextureNetsRunConfig(ModelRunOptions):
                 raise StyxError("--texture takes no content images",
                                 "styx run texture-nets --model M --texture --size WxH -o OUT")
             return
-        if self.size is not None:
-            raise StyxError("--size is the size of a texture, given with --texture",
-                            "a photo keeps its size; --long-side resizes it")
         if contents == 0:
             raise StyxError("no content image given",
                             "styx run texture-nets --model M IMAGE -o OUT, or --texture")
