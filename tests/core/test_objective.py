@@ -127,6 +127,15 @@ def test_style_weight_zero_leaves_out_the_style_term():
     assert float(terms.total) == pytest.approx(3.0 * float(terms.content["relu2"]), rel=1e-6)
 
 
+def test_a_style_weight_below_one_keeps_the_style_term():
+    content, style, image = images(3)
+    objective = make_objective(style_weight=0.5, tv_weight=0.0)
+    assert objective.style_layers  # only a weight of 0 turns the style term off
+    objective.set_style([style])
+    objective.set_content(content)
+    assert objective(image).style
+
+
 def test_tv_weight_zero_leaves_out_the_tv_term():
     content, style, image = images(3)
     objective = make_objective(tv_weight=0.0)
