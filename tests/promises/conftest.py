@@ -9,3 +9,12 @@ import pytest
 @pytest.fixture(autouse=True)
 def _one_thread(one_thread):
     """Tiny convolutions run far faster on one thread."""
+
+
+@pytest.fixture
+def no_weight_notes():
+    """No "random weights" notes on stderr (``pytestmark = usefixtures(...)`` in a module)."""
+    from styx.core.weights import notes
+
+    with notes(False):
+        yield

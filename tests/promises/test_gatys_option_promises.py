@@ -23,13 +23,7 @@ from styx.plugins.methods.gatys.optimize import NonFiniteLoss
 SHALLOW = {"weights": "random", "content_layers": "relu1_1", "style_layers": "relu1_1"}
 
 
-
-@pytest.fixture(autouse=True)
-def _no_weight_notes():
-    from styx.core.weights import notes
-
-    with notes(False):
-        yield
+pytestmark = pytest.mark.usefixtures("no_weight_notes")
 
 
 @pytest.fixture(scope="module")

@@ -23,13 +23,7 @@ SIZE = 32
 QUICK = {"weights": "random", "seed": 0}
 
 
-
-@pytest.fixture(autouse=True)
-def _no_weight_notes():
-    from styx.core.weights import notes
-
-    with notes(False):
-        yield
+pytestmark = pytest.mark.usefixtures("no_weight_notes")
 
 
 @pytest.fixture(scope="module")
