@@ -37,6 +37,20 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["TORCH_HOME"] = str(home / "torch")
     os.environ["STYX_HOME"] = str(home / "styx")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if "mutmut" in sys.modules:
+        _warm_up_for_mutants()
+
+
+#: Imported once before mutmut forks a process per mutant, so that no mutant pays for them.
+#: ``torch._dynamo`` is the big one: torch imports it on the first optimizer built in a
+#: process (about 2.5 s here), which was most of the time of a training test's mutant.
+MUTANT_WARM_UP = ("torch._dynamo", "torch.optim", "torchvision.models", "safetensors.torch",
+                  "PIL.PngImagePlugin", "PIL.JpegImagePlugin", "styx.core.training")
+
+
+def _warm_up_for_mutants() -> None:
+    for name in MUTANT_WARM_UP:
+        importlib.import_module(name)
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ CONTENT RUN_DIR OUT``.
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -48,6 +50,20 @@ class TinyTask:
 
     def metadata(self) -> dict:
         return {"method": self.method, "noise": self.noise}
+
+
+class SignalsAt(TinyTask):
+    """Sends this process a real SIGINT (Ctrl-C), or ``signum``, during one step."""
+
+    def __init__(self, step: int, signum: int = signal.SIGINT) -> None:
+        super().__init__()
+        self.signal_at = step
+        self.signum = signum
+
+    def training_step(self, model: nn.Module, batch: torch.Tensor, step: int) -> LossTerms:
+        if step == self.signal_at:
+            os.kill(os.getpid(), self.signum)
+        return super().training_step(model, batch, step)
 
 
 def write_images(folder: Path, count: int = 6, *, seed: int = 0,

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import re
+import tempfile
+from pathlib import Path
+
 import pytest
 
 from styx.core.atomic import atomic_dir, atomic_path
@@ -180,3 +185,56 @@ def test_same_file_compares_paths_that_do_not_exist_yet(tmp_path):
     assert same_file(tmp_path / "new.png", tmp_path / "sub" / ".." / "new.png")
     assert not same_file(tmp_path / "new.png", tmp_path / "other.png")
     assert not same_file(tmp_path / "new.png", tmp_path)  # one exists, the other does not
+
+
+def test_temporary_names_carry_the_pid_and_eight_hex_digits(tmp_path):
+    with atomic_path(tmp_path / "out.png") as temporary:
+        temporary.write_bytes(b"x")
+        assert re.fullmatch(rf"\.out\.png\.tmp-{os.getpid()}-[0-9a-f]{{8}}\.png",
+                            temporary.name)
+
+
+def test_a_temporary_folder_that_cannot_be_removed_does_not_hide_the_error(tmp_path,
+                                                                          monkeypatch):
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    with pytest.raises(ValueError, match="the body failed"), atomic_dir(tmp_path / "mine") as temp:
+        (temp / "part.bin").write_bytes(b"x")
+        monkeypatch.setattr(os, "rmdir", refuse)  # the clean-up fails: ignored
+        monkeypatch.setattr(os, "unlink", refuse)
+        raise ValueError("the body failed")
+    monkeypatch.undo()
+    assert not (tmp_path / "mine").exists()
+
+
+def test_the_probe_is_a_hidden_file_in_the_nearest_existing_folder(tmp_path, monkeypatch):
+    from styx.core.atomic import check_writable_folder
+
+    made: list[Path] = []
+    mkstemp = tempfile.mkstemp
+
+    def recording(*args, **kwargs):
+        handle, name = mkstemp(*args, **kwargs)
+        made.append(Path(name))
+        assert Path(name).exists()
+        return handle, name
+
+    monkeypatch.setattr(tempfile, "mkstemp", recording)
+    (tmp_path / "runs").mkdir()
+    assert check_writable_folder(tmp_path / "runs" / "new", what="--run-dir") == \
+        tmp_path / "runs" / "new"
+    [probe] = made
+    assert probe.parent == tmp_path / "runs" and probe.name.startswith(".styx-probe-")
+    assert list((tmp_path / "runs").iterdir()) == []  # removed again
+
+
+def test_a_file_in_the_way_of_a_folder_hints_at_a_folder(tmp_path):
+    from styx.core.atomic import check_writable_folder
+
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StyxError) as caught:
+        check_writable_folder(tmp_path / "file" / "sub", what="--run-dir x")
+    assert caught.value.message == (f"cannot write --run-dir x: {tmp_path / 'file'} is a file, "
+                                    "not a folder")
+    assert caught.value.hint == "give a path in a folder"

@@ -24,6 +24,7 @@ from styx.core.checkpoint import (
     restore,
     save_checkpoint,
 )
+from styx.core.distributed import DistContext
 from styx.core.errors import StyxError
 
 
@@ -413,3 +414,280 @@ def test_differences_show_any_value_and_cut_it_at_sixty_characters():
 def test_json_lists_become_tuples_as_mapping_keys():
     assert ckpt._hashable([1, [2, [3]]]) == (1, (2, (3,)))
     assert ckpt._hashable("k") == "k"
+
+
+# -- exact texts and the less travelled paths ---------------------------------------------------
+def test_finite_floats_are_plain_json_numbers_and_only_the_others_are_tagged():
+    _, metadata = checkpoint_tensors({}, None, {"lr": 0.5, "odd": [math.nan, -math.inf]})
+    assert json.loads(metadata["styx"])["state"] == {
+        "lr": 0.5, "odd": [{"__float__": "nan"}, {"__float__": "-inf"}]}
+
+
+def test_a_mapping_with_other_keys_stays_a_dict_and_a_counter_stays_a_counter(tmp_path):
+    assert ckpt._jsonable({10: 0.5}, "s") == {"__items__": [[10, 0.5]]}
+    assert ckpt._jsonable(Counter({"a": 2}), "s") == {"__counter__": [["a", 2]]}
+    back = read_checkpoint(_written(tmp_path, state=_state(
+        by_step={10: 0.5, 20: 0.25}, counts=Counter({"a": 2})))).state
+    assert type(back["by_step"]) is dict and back["by_step"] == {10: 0.5, 20: 0.25}
+    assert type(back["counts"]) is Counter and back["counts"] == Counter({"a": 2})
+
+
+def test_tensors_in_tuples_and_under_keys_that_are_no_text_come_back_from_their_paths(tmp_path):
+    a, b, c = torch.tensor([1.0]), torch.tensor([2.0]), torch.tensor([3.0])
+    state = _state(pair=(a, {"b": b}), by_id={7: c, 8: (a, b)})
+    tensors, _ = checkpoint_tensors({}, None, state)
+    assert set(tensors) == {"state.pair.0", "state.pair.1.b", "state.by_id.7",
+                            "state.by_id.8.0", "state.by_id.8.1"}
+    back = read_checkpoint(_written(tmp_path, state=state)).state
+    assert isinstance(back["pair"], tuple) and torch.equal(back["pair"][0], a)
+    assert torch.equal(back["pair"][1]["b"], b)
+    assert type(back["by_id"]) is dict and set(back["by_id"]) == {7, 8}
+    assert torch.equal(back["by_id"][7], c)
+    assert isinstance(back["by_id"][8], tuple)
+    assert [float(t) for t in back["by_id"][8]] == [1.0, 2.0]
+
+
+def test_what_json_cannot_hold_under_keys_that_are_no_text_is_named_by_its_path():
+    with pytest.raises(TypeError) as caught:
+        checkpoint_tensors({}, None, {"by_id": {3: {1, 2}}})
+    assert str(caught.value) == "state.by_id.3: cannot store a set as JSON"
+    with pytest.raises(TypeError) as caught:
+        ckpt._jsonable({torch.tensor(1.0): 1}, "state.k", {})  # a tensor as a key
+    assert str(caught.value) == "state.k.key: cannot store a Tensor as JSON"
+    with pytest.raises(TypeError) as caught:
+        ckpt._jsonable({frozenset(): 1}, "state.k")
+    assert str(caught.value) == "state.k.key: cannot store a frozenset as JSON"
+
+
+def test_tensors_in_param_groups_are_named_by_their_group_and_come_back_to_it(tmp_path):
+    optimizer_state = {"state": {}, "param_groups": [
+        {"params": [0], "lr": torch.tensor(0.1)}, {"params": [1], "lr": torch.tensor(0.2)}]}
+    tensors, description = ckpt.flatten_optimizer_state(optimizer_state)
+    assert set(tensors) == {"optimizer.group.0.lr", "optimizer.group.1.lr"}
+    assert description["param_groups"][1] == {"params": [1],
+                                              "lr": {"__tensor__": "optimizer.group.1.lr"}}
+    path = save_checkpoint(tmp_path / "ck.safetensors", {}, optimizer_state, _state())
+    groups = read_checkpoint(path).optimizer["param_groups"]
+    assert [g["params"] for g in groups] == [[0], [1]]
+    assert [round(float(g["lr"]), 6) for g in groups] == [0.1, 0.2]
+    with pytest.raises(TypeError) as caught:
+        ckpt.flatten_optimizer_state({"param_groups": [{}, {"params": {1}}]})
+    assert str(caught.value) == "optimizer.group.1.params: cannot store a set as JSON"
+
+
+def test_a_nan_that_escapes_the_tagging_fails_the_write_rather_than_break_the_json(
+        tmp_path, monkeypatch):
+    """_jsonable tags every non-finite float; should a bare NaN reach the encoder anyway
+    (here from the optimizer's description), no header that strict JSON refuses is written."""
+    monkeypatch.setattr(ckpt, "flatten_optimizer_state",
+                        lambda state: ({}, {"state": {}, "param_groups": [{"lr": math.nan}]}))
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        save_checkpoint(tmp_path / "ck.safetensors", {}, {"state": {}}, {"step": 0})
+    assert list(tmp_path.iterdir()) == []
+
+
+DAMAGED = "the file is damaged (a run killed while writing it?); delete it to start over"
+
+
+def _document(**parts) -> dict[str, str]:
+    return {"styx": json.dumps({"format": "styx-checkpoint", "version": 1, **parts})}
+
+
+@pytest.mark.parametrize("metadata, message, hint", [
+    (None, " is not a styx checkpoint (no styx metadata in its header)",
+     "resume only from a run_dir written by 'styx train'"),
+    ({"styx": json.dumps({"format": "other"})}, " is not a styx checkpoint",
+     "resume only from a styx run_dir"),
+    ({"styx": json.dumps({"format": "styx-checkpoint", "version": 2})},
+     " has checkpoint version 2; this styx reads version 1", "train again with this styx"),
+    (_document(state={"x": {"__tensor__": "state.x"}}),
+     " has a damaged state: \"tensor 'state.x' is missing\"", DAMAGED),
+    (_document(state=[1, 2]), " has a damaged state", DAMAGED),
+    (_document(optimizer={"state": {"0": {"m": {"__tensor__": "optimizer.gone"}}}}),
+     " has a damaged optimizer state: \"tensor 'optimizer.gone' is missing\"", DAMAGED),
+])
+def test_each_refused_file_has_its_exact_message_and_hint(tmp_path, metadata, message, hint):
+    path = tmp_path / "ck.safetensors"
+    save_file({"model.w": torch.ones(1)}, str(path), metadata=metadata)
+    for source in (path, path.read_bytes()):
+        with pytest.raises(StyxError) as caught:
+            read_checkpoint(source, name=str(path))
+        assert (caught.value.message, caught.value.hint) == (f"{path}{message}", hint)
+
+
+def test_a_missing_or_unreadable_file_has_its_exact_message_and_hint(tmp_path, monkeypatch):
+    path = tmp_path / "ck.safetensors"
+    with pytest.raises(StyxError) as caught:
+        read_checkpoint(path)
+    assert (caught.value.message, caught.value.hint) == (
+        f"no checkpoint at {path}", "start a run without --resume first")
+
+    def unreadable(*args, **kwargs):
+        raise OSError("read error\n  at byte 8")
+
+    monkeypatch.setattr("safetensors.safe_open", unreadable)
+    with pytest.raises(StyxError) as caught:
+        read_checkpoint(path)
+    assert (caught.value.message, caught.value.hint) == (
+        f"cannot read checkpoint {path}: read error at byte 8", DAMAGED)
+
+
+NO_CHECKPOINT_HINT = "start the run without --resume"
+CPU = torch.device("cpu")
+
+
+def test_without_torchrun_a_missing_checkpoint_has_its_exact_message_and_hint(tmp_path):
+    with pytest.raises(StyxError) as caught:
+        load_for_resume(tmp_path / "ck.safetensors", DistContext(), CPU)
+    assert (caught.value.message, caught.value.hint) == (
+        f"no checkpoint to resume in {tmp_path}", NO_CHECKPOINT_HINT)
+
+
+def _fake_ranks(monkeypatch, from_rank_0):
+    """broadcast_bytes as under torchrun: records what this rank sends; rank 0 gets its own
+    bytes back, the other ranks get ``from_rank_0``."""
+    sent = []
+
+    def broadcast_bytes(data, ctx, device):
+        sent.append((data, ctx, device))
+        return data if ctx.main else from_rank_0
+
+    monkeypatch.setattr("styx.core.distributed.broadcast_bytes", broadcast_bytes)
+    return sent
+
+
+def test_under_torchrun_rank_0_sends_the_bytes_of_its_file_and_reads_them(tmp_path,
+                                                                           monkeypatch):
+    path = _written(tmp_path)
+    sent = _fake_ranks(monkeypatch, None)
+    ctx = DistContext(rank=0, world_size=2)
+    assert load_for_resume(path, ctx, CPU).state["step"] == 3
+    assert len(sent) == 1
+    data, sent_ctx, device = sent[0]
+    assert data == path.read_bytes() and sent_ctx is ctx and device == CPU
+
+
+def test_under_torchrun_other_ranks_send_nothing_and_read_the_bytes_of_rank_0(tmp_path,
+                                                                               monkeypatch):
+    from_rank_0 = _written(tmp_path / "rank0", state=_state(step=7)).read_bytes()
+    local = _written(tmp_path, state=_state(step=3))  # a shared folder: rank 1 sees one too
+    sent = _fake_ranks(monkeypatch, from_rank_0)
+    ctx = DistContext(rank=1, world_size=2)
+    assert load_for_resume(local, ctx, CPU).state["step"] == 7
+    assert sent == [(None, ctx, CPU)]
+
+
+def test_under_torchrun_no_file_on_rank_0_is_refused_on_every_rank(tmp_path, monkeypatch):
+    sent = _fake_ranks(monkeypatch, None)
+    for rank in (0, 1):
+        with pytest.raises(StyxError) as caught:
+            load_for_resume(tmp_path / "ck.safetensors", DistContext(rank, 2), CPU)
+        assert (caught.value.message, caught.value.hint) == (
+            f"no checkpoint to resume in {tmp_path} (on rank 0)", NO_CHECKPOINT_HINT)
+    assert [data for data, _, _ in sent] == [None, None]
+
+
+def test_under_torchrun_a_foreign_file_is_named_by_its_path_on_every_rank(tmp_path,
+                                                                           monkeypatch):
+    path = tmp_path / "ck.safetensors"
+    save_file({"model.w": torch.ones(1)}, str(path))
+    _fake_ranks(monkeypatch, path.read_bytes())
+    for rank in (0, 1):
+        with pytest.raises(StyxError) as caught:
+            load_for_resume(path, DistContext(rank, 2), CPU)
+        assert caught.value.message == (
+            f"{path} is not a styx checkpoint (no styx metadata in its header)")
+
+
+OTHER_METHOD_HINT = "resume with the same method, or choose another --run-dir"
+OTHER_TASK_HINT = "resume with the options of the first run, or choose another --run-dir"
+OTHER_SETTINGS_HINT = "resume with the same settings, or choose another --run-dir"
+_FOUR_CHANGED = ({"method": "fake", **{f"k{i}": i for i in range(4)}},
+                 {"method": "fake", **{f"k{i}": i + 10 for i in range(4)}})
+
+
+@pytest.mark.parametrize("state, metadata, settings, message, hint", [
+    (_resume_state(), {"method": "other"}, SETTINGS,
+     "ck was written by method 'fake', not 'other'", OTHER_METHOD_HINT),
+    ({"step": 4, "config": dict(SETTINGS)}, {"method": "fake"}, SETTINGS,
+     "ck was written by method None, not 'fake'", OTHER_METHOD_HINT),
+    (_resume_state(task=_FOUR_CHANGED[0]), _FOUR_CHANGED[1], SETTINGS,
+     "ck was trained with other settings (k0: 0 -> 10; k1: 1 -> 11; k2: 2 -> 12; and 1 more)",
+     OTHER_TASK_HINT),
+    (_resume_state(), {"method": "fake", "a": 1}, {**SETTINGS, "seed": 2},
+     "ck was trained with other settings (--seed 1 -> 2)", OTHER_SETTINGS_HINT),
+    ({"step": 4, "task": {"method": "fake"}}, {"method": "fake"}, SETTINGS,
+     ("ck was trained with other settings (--batch-size None -> 2, --image-size None -> 32, "
+      "--lr None -> 0.01, --lr-decay None -> 0.5, --lr-decay-every None -> 10, "
+      "--seed None -> 1)"), OTHER_SETTINGS_HINT),
+    (_resume_state(step=-1), {"method": "fake", "a": 1}, SETTINGS,
+     "ck has no valid iteration count", "the checkpoint is damaged; delete it to start over"),
+])
+def test_each_refusal_to_resume_has_its_exact_message_and_hint(state, metadata, settings,
+                                                                message, hint):
+    with pytest.raises(StyxError) as caught:
+        check_resumable(state, metadata, settings, Path("ck"))
+    assert (caught.value.message, caught.value.hint) == (message, hint)
+
+
+def test_a_nested_mapping_against_a_plain_or_missing_value_is_one_difference():
+    assert differences({"p": {"q": 1}}, {}) == ['p: {"q": 1} -> <missing>']
+    assert differences({}, {"p": {"q": 1}}) == ['p: <missing> -> {"q": 1}']
+    assert differences({"p": {"q": 1}}, {"p": 5}) == ['p: {"q": 1} -> 5']
+
+
+@pytest.mark.parametrize("change, reason", [
+    (lambda model: model.update(junk=torch.ones(1)), 'Unexpected key(s) in state_dict: "junk".'),
+    (lambda model: model.pop("bias"), 'Missing key(s) in state_dict: "bias".'),
+])
+def test_restore_refuses_a_model_state_with_a_key_too_many_or_too_few(tmp_path, change,
+                                                                      reason):
+    path, _, _ = _restorable(tmp_path)
+    checkpoint = read_checkpoint(path)
+    change(checkpoint.model)
+    with pytest.raises(StyxError) as caught:
+        restore(*_fresh(), checkpoint, path)
+    assert (caught.value.message, caught.value.hint) == (
+        f"{path} does not fit this model: {reason}", OTHER_TASK_HINT)
+
+
+def test_restore_names_only_the_first_mismatch_of_torchs_error(tmp_path):
+    path, _, _ = _restorable(tmp_path)
+    model = torch.nn.Linear(3, 2)  # weight and bias both mismatch: two lines after the title
+    optimizer = torch.optim.Adam(model.parameters())
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=2)
+    with pytest.raises(StyxError) as caught:
+        restore(model, optimizer, scheduler, None, read_checkpoint(path), path)
+    assert caught.value.message == (
+        f"{path} does not fit this model: size mismatch for weight: copying a param with "
+        "shape torch.Size([1, 2]) from checkpoint, the shape in current model is "
+        "torch.Size([2, 3]).")
+
+
+def test_restore_shows_a_one_line_error_of_the_model_whole(tmp_path):
+    path, _, _ = _restorable(tmp_path)
+
+    def refuse(state_dict, strict=True):
+        raise RuntimeError("  no room for these weights  ")
+
+    _, optimizer, scheduler, scaler = _fresh()
+    model = SimpleNamespace(load_state_dict=refuse)
+    with pytest.raises(StyxError) as caught:
+        restore(model, optimizer, scheduler, scaler, read_checkpoint(path), path)
+    assert (caught.value.message, caught.value.hint) == (
+        f"{path} does not fit this model: no room for these weights", OTHER_TASK_HINT)
+
+
+def test_restore_refusals_of_the_optimizer_state_have_their_exact_hints(tmp_path):
+    path, _, _ = _restorable(tmp_path)
+    checkpoint = read_checkpoint(path)
+    without = ckpt.Checkpoint(model=checkpoint.model, optimizer=None, state=checkpoint.state)
+    with pytest.raises(StyxError) as caught:
+        restore(*_fresh(), without, path)
+    assert (caught.value.message, caught.value.hint) == (
+        f"{path} has no optimizer state", "delete it to start over")
+    del checkpoint.state["scheduler"]
+    with pytest.raises(StyxError) as caught:
+        restore(*_fresh(), checkpoint, path)
+    assert (caught.value.message, caught.value.hint) == (
+        f"{path} has an optimizer state that does not fit: 'scheduler'", OTHER_TASK_HINT)

@@ -23,6 +23,7 @@ from styx.core.image import (
     save_image,
     yiq_to_rgb,
 )
+from styx.core.imagefile import images_named
 
 
 def gradient_rgb(height: int = 24, width: int = 32) -> np.ndarray:
@@ -385,6 +386,31 @@ def test_find_images_bad_folder(tmp_path):
         find_images(tmp_path / "a.png")
 
 
+def test_images_named_takes_files_as_given_and_folders_recursively(tmp_path, monkeypatch):
+    for name in ["one.png", "set/b.jpg", "set/deeper/a.png", "set/notes.txt"]:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    named = images_named(["~/set", tmp_path / "one.png", "~/one.png"])
+    assert named == [tmp_path / "set/b.jpg", tmp_path / "set/deeper/a.png",
+                     tmp_path / "one.png", tmp_path / "one.png"]  # in the order given
+    assert images_named([]) == []
+
+
+def test_images_named_refuses_a_missing_path_and_an_empty_folder(tmp_path):
+    with pytest.raises(StyxError) as missing:
+        images_named([tmp_path / "nope.png"])
+    assert (missing.value.message, missing.value.hint) == \
+        (f"image file not found: {tmp_path / 'nope.png'}", "check the path")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("x")
+    with pytest.raises(StyxError) as empty:
+        images_named([tmp_path / "empty"])
+    assert empty.value.message == f"no images found in {tmp_path / 'empty'}"
+    assert empty.value.hint == "give photos (png, jpg, webp, bmp, tif) or folders of them"
+
+
 @pytest.mark.parametrize("kind", ["content", "style"])
 def test_sample_images_are_small_readable_jpegs(kind):
     path = sample_image(kind)
@@ -511,3 +537,125 @@ def test_image_input_refuses_other_kinds():
         image_input([[0.5]])
     assert caught.value.message == "the content image is a list"
     assert caught.value.hint == "give a file path, a PIL image or a tensor in [0, 1]"
+
+
+# -- exact errors, sizes at their limits, dtypes -----------------------------------------------
+def styx_error(call, *args, **kwargs) -> tuple[str, str | None]:
+    with pytest.raises(StyxError) as caught:
+        call(*args, **kwargs)
+    return caught.value.message, caught.value.hint
+
+
+def test_every_bad_size_names_itself_with_the_rule(tmp_path):
+    Image.fromarray(gradient_rgb(4, 6)).save(tmp_path / "small.png")
+    image = torch.rand(1, 3, 4, 6)
+    long_side_rule = "the long side must be >= 1 pixel"
+    assert styx_error(read_image, tmp_path / "small.png", long_side=0) == \
+        ("bad image size 0", long_side_rule)
+    assert styx_error(resize_long_side, image, 0) == ("bad image size 0", long_side_rule)
+    assert styx_error(resize_to, image, (0, 5)) == ("bad image size 0x5",
+                                                    "sizes must be >= 1 pixel")
+    assert styx_error(resize_to, image, (5, 0))[0] == "bad image size 5x0"
+
+
+def test_one_pixel_is_a_size(tmp_path):
+    Image.fromarray(gradient_rgb(4, 6)).save(tmp_path / "small.png")
+    assert read_image(tmp_path / "small.png", long_side=1).size == (1, 1)
+    image = torch.rand(1, 3, 4, 6)
+    assert resize_long_side(image, 1).shape == (1, 3, 1, 1)
+    assert resize_to(image, (1, 1)).shape == (1, 3, 1, 1)
+
+
+def test_a_thin_image_keeps_a_short_side_of_one_pixel():
+    from styx.core.image import long_side_size
+
+    assert long_side_size(1000, 1, 10) == (10, 1)
+    assert long_side_size(1, 1000, 10) == (1, 10)
+    assert long_side_size(20, 10, 2) == (2, 1)
+
+
+def test_resize_long_side_of_a_chw_image_keeps_its_aspect():
+    assert resize_long_side(torch.rand(3, 24, 32), 16).shape == (3, 12, 16)
+    assert resize_long_side(torch.rand(3, 32, 24), 16).shape == (3, 16, 12)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
+def test_resize_keeps_the_dtype(dtype):
+    assert resize_to(torch.rand(1, 3, 8, 8).to(dtype), (5, 5)).dtype == dtype
+
+
+def test_resize_clamps_the_bicubic_overshoot_to_the_unit_range():
+    board = torch.zeros(1, 3, 4, 4)
+    board[..., ::2, ::2] = board[..., 1::2, 1::2] = 1.0
+    unclamped = torch.nn.functional.interpolate(board, size=(13, 13), mode="bicubic",
+                                                align_corners=False, antialias=True)
+    assert unclamped.min() < 0 and unclamped.max() > 1  # bicubic overshoots here
+    resized = resize_to(board, (13, 13))
+    assert torch.equal(resized, unclamped.clamp(0, 1))
+
+
+def test_tensor_to_pil_names_a_wrong_image_or_alpha_shape():
+    from styx.core.errors import TENSOR_HINT
+    from styx.core.image import tensor_to_pil
+
+    assert styx_error(tensor_to_pil, torch.rand(2, 3, 4, 4)) == \
+        ("expected one RGB image (1 x 3 x H x W), got shape (2, 3, 4, 4)", TENSOR_HINT)
+    alpha_hint = "load_image(..., alpha=True) returns the alpha in that shape"
+    assert styx_error(tensor_to_pil, torch.rand(1, 3, 4, 4), torch.rand(1, 2, 4, 4)) == \
+        ("expected a 1 x 1 x H x W alpha, got shape (1, 2, 4, 4)", alpha_hint)
+    assert styx_error(tensor_to_pil, torch.rand(1, 3, 4, 4), torch.rand(2, 4, 4)) == \
+        ("expected a 1 x 1 x H x W alpha, got shape (2, 4, 4)", alpha_hint)
+
+
+def test_an_alpha_of_another_size_is_cleaned_then_resized():
+    """NaN alpha counts as opaque and values outside [0, 1] are clipped before the alpha
+    is resized to the image, so neither spreads into its neighbours."""
+    from styx.core.image import tensor_to_pil
+
+    alpha = torch.tensor([[[[float("nan"), -3.0], [0.5, 4.0]]]])
+    picture = tensor_to_pil(torch.full((1, 3, 4, 4), 0.5), alpha)
+    clean = resize_to(torch.tensor([[[[1.0, 0.0], [0.5, 1.0]]]]), (4, 4))
+    expected = np.round(clean[0, 0].numpy() * 255).astype(np.uint8)
+    assert np.abs(np.asarray(picture)[..., 3].astype(int) - expected).max() <= 1
+
+
+def test_jpeg_quality_is_95_unless_given(tmp_path):
+    image = torch.rand(1, 3, 32, 32)
+    save_image(image, tmp_path / "default.jpg")
+    save_image(image, tmp_path / "q95.jpg", quality=95)
+    save_image(image, tmp_path / "q96.jpg", quality=96)
+    save_image(image, tmp_path / "q50.jpg", quality=50)
+    default = (tmp_path / "default.jpg").read_bytes()
+    assert default == (tmp_path / "q95.jpg").read_bytes()
+    assert default != (tmp_path / "q96.jpg").read_bytes()
+    assert len((tmp_path / "q50.jpg").read_bytes()) < len(default)
+
+
+def test_the_sample_images_and_their_errors(monkeypatch):
+    from styx.core import image as image_module
+
+    assert sample_image() == sample_image("content") != sample_image("style")
+    assert sample_image(" Style ") == sample_image("style")
+    assert styx_error(sample_image, "portrait") == \
+        ("no sample image 'portrait'", "choose 'content' or 'style'")
+    monkeypatch.setitem(image_module.SAMPLE_IMAGES, "content", "gone.jpg")
+    message, hint = styx_error(sample_image, "content")
+    assert message.startswith("the sample image ") and message.endswith(
+        "gone.jpg is missing")
+    assert hint == "reinstall styx-nst"
+
+
+def test_colour_conversion_needs_three_channels():
+    from styx.core.errors import TENSOR_HINT
+
+    assert styx_error(rgb_to_yiq, torch.rand(1, 4, 2, 2)) == \
+        ("expected 3 colour channels, got shape (1, 4, 2, 2)", TENSOR_HINT)
+
+
+def test_match_color_with_a_content_batch_of_another_size_uses_its_first_image():
+    content = torch.rand(2, 3, 8, 8) * 0.2 + 0.4
+    stylised = torch.rand(3, 3, 8, 8) * 0.2 + 0.4
+    result = match_color(content, stylised)
+    assert result.shape == (3, 3, 8, 8)
+    for one in result:
+        assert torch.allclose(rgb_to_yiq(one)[1:], rgb_to_yiq(content[0])[1:], atol=1e-5)

@@ -480,3 +480,37 @@ def test_a_style_batch_is_not_a_style_image():
         objective.set_style([torch.rand(2, 3, 8, 8)])
     assert caught.value.message == "a style image is 1 x 3 x H x W, got shape (2, 3, 8, 8)"
     assert caught.value.hint
+
+
+# -- the exact errors of a badly built objective ------------------------------------------------
+def test_an_objective_without_layers_or_weights_says_what_to_give():
+    with pytest.raises(StyxError) as no_layers:
+        make_objective(content_layers={}, style_layers={})
+    assert (no_layers.value.message, no_layers.value.hint) == \
+        ("no content or style layer selected", "give --content-layers and/or --style-layers")
+    with pytest.raises(StyxError) as all_off:
+        make_objective(content_weight=0.0, style_weight=0.0, tv_weight=0.0)
+    assert (all_off.value.message, all_off.value.hint) == \
+        ("every term of the objective is switched off",
+         "give a positive --content-weight, --style-weight or --tv-weight with layers to match")
+
+
+@pytest.mark.parametrize("term", ["content", "style", "tv"])
+def test_a_term_in_use_without_its_loss_is_a_programming_error_naming_it(term):
+    from styx.core.losses import build_loss
+
+    losses = {"content_loss": build_loss("content", target="features"),
+              "style_loss": build_loss("gram", target="features"),
+              "tv_loss": build_loss("tv", target="image"), f"{term}_loss": None}
+    with pytest.raises(TypeError) as caught:
+        PerceptualObjective(tiny_descriptor(), content_layers={"relu2": 1.0},
+                            style_layers={"relu1": 1.0}, content_weight=1.0,
+                            style_weight=1.0, tv_weight=1.0, **losses)
+    assert str(caught.value) == f"the {term} term is in use but no {term}_loss was given"
+
+
+def test_one_layer_under_two_names_is_refused_with_a_hint():
+    with pytest.raises(StyxError) as caught:
+        make_objective(style_layers={"relu1": 1.0, "block1": 1.0})
+    assert "relu1" in caught.value.message and "block1" in caught.value.message
+    assert caught.value.hint == "give each layer once"

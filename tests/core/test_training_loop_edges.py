@@ -7,10 +7,11 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import replace
+from typing import ClassVar
 
 import pytest
 import torch
-from fake_training_task import TinyTask, write_images
+from fake_training_task import SignalsAt, TinyTask, write_images
 from torch import nn
 
 from styx.core.checkpoint import read_checkpoint, save_checkpoint
@@ -165,6 +166,7 @@ def test_resuming_a_finished_run_trains_nothing(content, tmp_path):
     result = train(task, content, CONFIG, run_dir=run_dir, resume=True)
     assert task.steps_seen == [] and result.iterations_done == 3
     assert result.images_per_second == 0.0
+    assert result.checkpoint == run_dir / CHECKPOINT_NAME  # the run's, though not rewritten
     assert (run_dir / CHECKPOINT_NAME).read_bytes() == before
 
 
@@ -293,6 +295,15 @@ def test_step_decay_multiplies_the_rate_every_n_iterations():
     assert rates == pytest.approx([1.0, 1.0, 0.1, 0.1, 0.01])
 
 
+def test_step_decay_every_zero_keeps_the_rate_for_a_long_run():
+    optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+    schedule = step_decay(optimizer, replace(CONFIG, lr_decay=0.1, lr_decay_every=0))
+    for _ in range(5000):  # a real run's length
+        optimizer.step()
+        schedule.step()
+    assert optimizer.param_groups[0]["lr"] == 1.0
+
+
 def test_training_settings_are_the_loop_settings_as_json():
     settings = training_settings(CONFIG)
     assert settings["iterations"] == 3 and settings["image_size"] == 16
@@ -351,3 +362,314 @@ def test_short_side_reaches_the_crops(content, tmp_path):
           run_dir=tmp_path / "rescaled")
     assert plain.batches[0].shape == rescaled.batches[0].shape
     assert not torch.equal(plain.batches[0], rescaled.batches[0])
+
+
+# -- the clock: images/s and elapsed time, exactly -------------------------------------------
+class Clock:
+    """A stand-in for ``time`` in the training module: time passes only in a step."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def perf_counter(self) -> float:
+        return self.now
+
+
+class TakesTime(TinyTask):
+    """Each step takes ``seconds[step]`` on ``clock`` (the first builds, like a descriptor)."""
+
+    def __init__(self, clock: Clock, seconds: dict[int, float]) -> None:
+        super().__init__()
+        self.clock, self.seconds = clock, seconds
+
+    def training_step(self, model, batch, step):
+        self.clock.now += self.seconds[step]
+        return super().training_step(model, batch, step)
+
+
+STEP_SECONDS = {0: 5.0, 1: 0.5, 2: 0.25, 3: 0.25}
+
+
+def test_images_per_second_and_elapsed_time_come_from_the_timed_iterations(content, tmp_path,
+                                                                          monkeypatch):
+    """docs/training.md: images/s counts iterations only, not the session's first (it
+    builds what the task builds lazily); the log's rate is over the steps since the last
+    log step; elapsed is wall time of the run, resumed sessions included."""
+    from styx.core import training
+
+    clock = Clock(100.0)
+    monkeypatch.setattr(training, "time", clock)
+    config = replace(CONFIG, iterations=4, log_every=2, batch_size=2)
+    result = train(TakesTime(clock, STEP_SECONDS), content, config, run_dir=tmp_path / "run")
+    # Steps 1-3 took 1.0 s for 3 x 2 images; the first step's 5 s are not counted.
+    assert result.images_per_second == 6.0
+    assert [h["images_per_second"] for h in result.history] == [4.0, 8.0]  # 2/0.5, 4/0.5
+    assert [h["elapsed"] for h in result.history] == [5.5, 6.0]
+    assert result.seconds == 6.0
+    state = read_checkpoint(tmp_path / "run" / CHECKPOINT_NAME).state
+    assert state["elapsed_seconds"] == 6.0
+
+
+def test_a_resumed_session_times_its_own_iterations_and_adds_to_the_elapsed_time(
+        content, tmp_path, monkeypatch):
+    from styx.core import training
+
+    clock = Clock(100.0)
+    monkeypatch.setattr(training, "time", clock)
+    run_dir = tmp_path / "run"
+    config = replace(CONFIG, iterations=4, log_every=2)
+    train(TakesTime(clock, STEP_SECONDS), content, replace(config, iterations=2),
+          run_dir=run_dir)
+    clock.now = 5000.0  # another session, another clock origin
+    result = train(TakesTime(clock, STEP_SECONDS), content, config, run_dir=run_dir,
+                   resume=True)
+    # The session's first step (2) is not timed; step 3 alone: 1 image in 0.25 s.
+    assert result.images_per_second == 4.0
+    assert [h["elapsed"] for h in result.history] == [5.5, 6.0]
+    assert result.seconds == 0.5
+
+
+def test_a_session_of_one_iteration_is_timed_by_that_iteration(content, tmp_path, monkeypatch):
+    from styx.core import training
+
+    clock = Clock(7.0)
+    monkeypatch.setattr(training, "time", clock)
+    result = train(TakesTime(clock, STEP_SECONDS), content, replace(CONFIG, iterations=1),
+                   run_dir=tmp_path / "run")
+    assert result.images_per_second == 0.2  # 1 image in the first step's 5 s
+    assert [h["images_per_second"] for h in result.history] == [0.2]
+
+
+# -- the progress bar -------------------------------------------------------------------------
+class RecordingBar:
+    """A stand-in for :class:`styx.core.progress.Progress` that keeps what it is told."""
+
+    made: ClassVar[list[RecordingBar]] = []
+
+    def __init__(self, total, description, *, quiet=False, console=None) -> None:
+        self.total, self.description, self.quiet = total, description, quiet
+        self.updates: list[tuple[int, dict]] = []
+        RecordingBar.made.append(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def update(self, advance=1, **metrics) -> None:
+        self.updates.append((advance, metrics))
+
+
+@pytest.fixture
+def bars(monkeypatch):
+    from styx.core import progress
+
+    RecordingBar.made = []
+    monkeypatch.setattr(progress, "Progress", RecordingBar)
+    return RecordingBar.made
+
+
+def test_the_bar_counts_the_iterations_left_and_shows_the_loss_and_rate_at_log_steps(
+        content, tmp_path, bars):
+    run_dir = tmp_path / "run"
+    config = replace(CONFIG, iterations=5, log_every=2, quiet=False)
+    first = train(TinyTask(), content, replace(config, iterations=3), run_dir=run_dir)
+    [bar] = bars
+    assert (bar.total, bar.description, bar.quiet) == (3, "training", False)
+    logged = [{"loss": h["total"], "img/s": h["images_per_second"]} for h in first.history]
+    assert bar.updates == [(1, {}), (1, logged[0]), (1, logged[1])]  # steps 2 and 3 logged
+
+    resumed = train(TinyTask(), content, replace(config, quiet=True), run_dir=run_dir,
+                    resume=True)
+    bar = bars[1]
+    assert (bar.total, bar.description, bar.quiet) == (2, "training (from 3)", True)
+    logged = [{"loss": h["total"], "img/s": h["images_per_second"]}
+              for h in resumed.history[-2:]]  # steps 4 and 5
+    assert bar.updates == [(1, logged[0]), (1, logged[1])]
+
+
+def test_resuming_a_finished_run_shows_no_bar_and_builds_no_batches(content, tmp_path, bars,
+                                                                     monkeypatch):
+    from styx.core import training
+
+    run_dir = tmp_path / "run"
+    train(TinyTask(), content, CONFIG, run_dir=run_dir)
+    bars.clear()
+    monkeypatch.setattr(training._Run, "batches",
+                        lambda run: pytest.fail("a finished run read content"))
+    result = train(TinyTask(), content, CONFIG, run_dir=run_dir, resume=True)
+    assert bars == [] and result.iterations_done == 3
+
+
+# -- rank 1 of 2, with the collectives played in this process ---------------------------------
+class FakeGroup:
+    """torchrun's side of the loop for one rank, without a process group: what the loop
+    hands to the collectives is recorded, and they answer as a group whose other ranks
+    agree with this one."""
+
+    def __init__(self, monkeypatch, *, rank: int, world_size: int = 2,
+                 owned: bool = False) -> None:
+        import torch.distributed as dist
+
+        from styx.core import training
+        from styx.core.distributed import DistContext
+
+        self.context = DistContext(rank=rank, world_size=world_size, local_rank=rank,
+                                   owned=owned)
+        self.wrapped: list[dict] = []
+        self.calls: list[str] = []
+        monkeypatch.setattr(training, "setup_distributed", lambda device: self.context)
+        monkeypatch.setattr(training, "wrap_model", self.wrap_model)
+        monkeypatch.setattr(training, "reduce_log", self.reduce_log)
+        monkeypatch.setattr(training, "gather_json", self.gather_json)
+        monkeypatch.setattr(dist, "barrier", lambda: self.calls.append("barrier"))
+        monkeypatch.setattr(dist, "destroy_process_group",
+                            lambda: self.calls.append("destroy"))
+
+    def wrap_model(self, model, ctx, device, *, find_unused_parameters=False):
+        self.wrapped.append({"ctx": ctx, "find_unused_parameters": find_unused_parameters})
+        return model
+
+    def reduce_log(self, values, stop, ctx, device):
+        self.calls.append("reduce_log")
+        return values, stop
+
+    def gather_json(self, value, ctx, device):
+        self.calls.append("gather_json")
+        return [value, {"elsewhere.png": "elsewhere.png: broken"}]
+
+
+def test_rank_1_trains_its_share_but_writes_and_says_nothing(content, tmp_path, monkeypatch,
+                                                               capsys, bars):
+    alone = RecordingTask()
+    train(alone, content, replace(CONFIG, iterations=2), run_dir=tmp_path / "alone")
+    group = FakeGroup(monkeypatch, rank=1)
+    task = RecordingTask()
+    log = tmp_path / "log.jsonl"
+    result = train(task, content, replace(CONFIG, iterations=2, quiet=False),
+                   run_dir=tmp_path / "run", log_json=log)
+    assert not (tmp_path / "run" / CHECKPOINT_NAME).exists() and not log.exists()
+    assert capsys.readouterr().err == ""
+    assert bars[-1].quiet  # rank 1 shows no bar, though the run is not --quiet
+    assert (result.rank, result.world_size, result.main) == (1, 2, False)
+    assert result.checkpoint is None and result.iterations_done == 2
+    # Its own share of the crops, its own noise: not what a single process sees.
+    assert not any(torch.equal(a, b) for a, b in zip(alone.batches, task.batches))
+    assert [w["find_unused_parameters"] for w in group.wrapped] == [False]
+    assert group.wrapped[0]["ctx"] is group.context
+    assert group.calls == ["reduce_log", "reduce_log", "gather_json", "barrier"]
+    # Skipped files of every rank are reported, all ranks together.
+    assert result.skipped_files == ["elsewhere.png"]
+
+
+def test_a_task_that_leaves_parameters_unused_says_so_to_ddp(content, tmp_path, monkeypatch):
+    class SomeUnused(TinyTask):
+        ddp_find_unused_parameters = True
+
+    group = FakeGroup(monkeypatch, rank=0)
+    train(SomeUnused(), content, replace(CONFIG, iterations=1), run_dir=tmp_path / "run")
+    assert [w["find_unused_parameters"] for w in group.wrapped] == [True]
+
+
+def test_images_per_second_counts_every_rank(content, tmp_path, monkeypatch):
+    from styx.core import training
+
+    FakeGroup(monkeypatch, rank=0, world_size=3)
+    clock = Clock(0.0)
+    monkeypatch.setattr(training, "time", clock)
+    result = train(TakesTime(clock, STEP_SECONDS), content, replace(CONFIG, iterations=2),
+                   run_dir=tmp_path / "run")
+    assert result.images_per_second == 6.0  # 3 ranks x 1 image in step 1's 0.5 s
+
+
+def test_a_process_group_styx_made_is_torn_down_and_one_it_joined_is_not(content, tmp_path,
+                                                                           monkeypatch):
+    owned = FakeGroup(monkeypatch, rank=0, owned=True)
+    train(TinyTask(), content, replace(CONFIG, iterations=1), run_dir=tmp_path / "a")
+    assert owned.calls[-1] == "destroy"
+    joined = FakeGroup(monkeypatch, rank=0, owned=False)
+    train(TinyTask(), content, replace(CONFIG, iterations=1), run_dir=tmp_path / "b")
+    assert "destroy" not in joined.calls
+
+
+@pytest.mark.parametrize(("world_size", "stops_after"), [(1, 2), (2, 3)])
+def test_ctrl_c_stops_after_the_iteration_alone_and_at_the_next_log_step_under_ddp(
+        content, tmp_path, monkeypatch, capsys, world_size, stops_after):
+    """docs/training.md: a single process stops after the iteration it is in; under
+    torchrun the ranks agree on stopping at a log step. Said once, with the checkpoint."""
+    if world_size > 1:
+        FakeGroup(monkeypatch, rank=0, world_size=world_size)
+    run_dir = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train(SignalsAt(1), content, replace(CONFIG, iterations=6, log_every=3),
+              run_dir=run_dir)
+    err = capsys.readouterr().err
+    assert err.count(f"stopped at iteration {stops_after}; checkpoint in "
+                     f"{run_dir / CHECKPOINT_NAME}; continue with --resume") == 1
+    assert "interrupted at" not in err
+    assert read_checkpoint(run_dir / CHECKPOINT_NAME).state["step"] == stops_after
+
+
+def test_a_refused_resume_names_the_checkpoint(content, tmp_path):
+    run_dir = tmp_path / "run"
+    train(TinyTask(), content, replace(CONFIG, iterations=1), run_dir=run_dir)
+    with pytest.raises(StyxError) as caught:
+        train(TinyTask(method="another"), content, CONFIG, run_dir=run_dir, resume=True)
+    assert caught.value.message.startswith(f"{run_dir / CHECKPOINT_NAME} was written by")
+
+
+def test_task_state_is_given_back_only_to_a_task_that_takes_it(content, tmp_path):
+    run_dir = tmp_path / "run"
+    train(TinyTask(), content, replace(CONFIG, iterations=1), run_dir=run_dir)
+    task = StatefulTask()  # the run's task kept no state: nothing to give back
+    train(task, content, replace(CONFIG, iterations=2), run_dir=run_dir, resume=True)
+    assert task.loaded == []
+    stateless_again = TinyTask()  # a checkpoint with a task state, a task without
+    result = train(stateless_again, content, CONFIG, run_dir=run_dir, resume=True)
+    assert result.iterations_done == 3
+
+
+def test_a_checkpoint_that_does_not_fit_the_model_is_named(content, tmp_path):
+    class Wider(TinyTask):
+        def build_model(self):
+            return nn.Conv2d(3, 3, 5, padding=2)
+
+    run_dir = tmp_path / "run"
+    train(TinyTask(), content, replace(CONFIG, iterations=1), run_dir=run_dir)
+    with pytest.raises(StyxError) as caught:
+        train(Wider(), content, CONFIG, run_dir=run_dir, resume=True)
+    assert caught.value.message.startswith(f"{run_dir / CHECKPOINT_NAME} does not fit this model")
+
+
+def test_a_checkpoint_without_the_optional_parts_resumes_with_their_defaults(content, tmp_path,
+                                                                             monkeypatch, capsys):
+    """The history, skipped files, elapsed time and data description of a checkpoint are
+    optional: without them (or with a data entry that is not a mapping) a resume starts
+    them afresh, as for one process, and says nothing about it."""
+    from styx.core import training
+
+    clock = Clock(10.0)
+    monkeypatch.setattr(training, "time", clock)
+    run_dir = tmp_path / "run"
+    config = replace(CONFIG, iterations=4, log_every=1, quiet=False)
+    train(TakesTime(clock, STEP_SECONDS), content, replace(config, iterations=2),
+          run_dir=run_dir)
+    path = run_dir / CHECKPOINT_NAME
+    checkpoint = read_checkpoint(path)
+    state = {key: value for key, value in checkpoint.state.items()
+             if key not in ("history", "skipped_files", "elapsed_seconds")}
+    save_checkpoint(path, checkpoint.model, checkpoint.optimizer, {**state, "data": "lost"})
+    capsys.readouterr()
+    result = train(TakesTime(clock, STEP_SECONDS), content, config, run_dir=run_dir,
+                   resume=True)
+    assert [h["step"] for h in result.history] == [3, 4]
+    assert [h["elapsed"] for h in result.history] == [0.25, 0.5]  # counted from 0 again
+    assert result.skipped_files == []
+    err = capsys.readouterr().err
+    assert "process(es)" not in err and "content images differ" not in err
+    del state["data"]
+    save_checkpoint(path, checkpoint.model, checkpoint.optimizer, state)
+    train(TinyTask(), content, replace(config, iterations=5), run_dir=run_dir, resume=True)
+    err = capsys.readouterr().err
+    assert "process(es)" not in err and "content images differ" not in err

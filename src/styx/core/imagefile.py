@@ -109,7 +109,9 @@ def pil_to_arrays(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     if mode.startswith("I;16") or mode in ("I", "F"):
         gray = _scale_high_depth(np.asarray(image).astype(np.float64), mode)
         return _gray_to_rgb(gray), None
-    has_alpha = mode in ("RGBA", "RGBa", "LA", "La", "PA") or (
+    if mode == "La":  # premultiplied: Pillow converts it only to LA
+        image, mode = image.convert("LA"), "LA"
+    has_alpha = mode in ("RGBA", "RGBa", "LA", "PA") or (
         mode in ("P", "L", "RGB") and "transparency" in image.info)
     if has_alpha:
         rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255.0
@@ -183,14 +185,15 @@ def find_images(folder: str | os.PathLike[str], *, recursive: bool = True) -> li
 
 
 def resize_array(array: np.ndarray, long_side: int) -> np.ndarray:
-    """H x W x C float32 in [0, 1] resized so its longer side is ``long_side`` pixels
+    """H x W x C floats in [0, 1] (float32 out) resized so its longer side is ``long_side`` pixels
     (bicubic, antialiased when shrinking, by Pillow); unchanged when it already is."""
     height, width = array.shape[:2]
     scale = long_side / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     if size == (width, height):
         return array
-    channels = [np.asarray(Image.fromarray(np.ascontiguousarray(array[..., c]), mode="F")
+    planes = np.ascontiguousarray(array, dtype=np.float32)  # mode "F" reads float32 only
+    channels = [np.asarray(Image.fromarray(np.ascontiguousarray(planes[..., c]))
                            .resize(size, Image.Resampling.BICUBIC)) for c in range(array.shape[2])]
     return np.clip(np.stack(channels, axis=2), 0.0, 1.0).astype(np.float32)
 

@@ -176,8 +176,9 @@ def train(task: TrainingTask, content_dir: str | os.PathLike[str] | None,
     device = resolve_device(config.device)
     ctx = setup_distributed(device)
     try:
-        if ctx.active and device.type == "cuda":
-            device = torch.device("cuda", ctx.local_rank)
+        # "no mutate": lines that matter on a GPU only, see docs/testing.md.
+        if ctx.active and device.type == "cuda":  # pragma: no mutate
+            device = torch.device("cuda", ctx.local_rank)  # pragma: no mutate
         run = _Run(task, None if content_dir is None else Path(content_dir), config,
                    Path(run_dir), device, ctx, None if log_json is None else Path(log_json),
                    optimizer=optimizer, scheduler=scheduler, hook=hook)
@@ -243,14 +244,15 @@ class _Run:
             self._note_skipped(dict(self.images.skipped))
 
         _seed("init", config.seed)
-        self.model = task.build_model().to(device)
+        self.model = task.build_model().to(device)  # pragma: no mutate
         if not trainable_parameters(self.model):
             raise StyxError("the model has no trainable parameters", "a bug in the method")
         self.optimizer = optimizer(self.model, config)
         self.scheduler = scheduler(self.optimizer, config)
-        self.use_scaler = device.type == "cuda" and \
-            autocast_dtype(device, config.amp) == torch.float16
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_scaler)
+        # fp16 on CUDA only: its calls are tested with a fake scaler (test_loss_scaling.py).
+        fp16 = autocast_dtype(device, config.amp) == torch.float16  # pragma: no mutate
+        self.use_scaler = device.type == "cuda" and fp16  # pragma: no mutate
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_scaler)  # pragma: no mutate
 
         self.start = self.done = 0
         self.history: list[dict[str, Any]] = []
@@ -331,7 +333,7 @@ class _Run:
         return content_batches(self.images, batch_size=config.batch_size, seed=config.seed,
                                start=self.start * config.batch_size, rank=ctx.rank,
                                world_size=ctx.world_size, num_workers=config.num_workers,
-                               pin_memory=self.device.type == "cuda")
+                               pin_memory=self.device.type == "cuda")  # pragma: no mutate
 
     def loop(self) -> TrainResult:
         from styx.core.progress import Progress
@@ -378,7 +380,7 @@ class _Run:
             _seed("step", config.seed, self.ctx.rank, step)
             batch, newly_skipped = next(batches)
             self._note_skipped(newly_skipped)
-            batch = batch.to(self.device, non_blocking=True)
+            batch = batch.to(self.device, non_blocking=True)  # pragma: no mutate
             self.optimizer.zero_grad(set_to_none=True)
             with autocast(self.device, config.amp):
                 terms = _terms_of(self.task.training_step(step_model, batch, step))
