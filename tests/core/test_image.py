@@ -659,3 +659,11 @@ def test_match_color_with_a_content_batch_of_another_size_uses_its_first_image()
     assert result.shape == (3, 3, 8, 8)
     for one in result:
         assert torch.allclose(rgb_to_yiq(one)[1:], rgb_to_yiq(content[0])[1:], atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(4, 4), (1, 1, 3, 4, 4)])
+def test_an_image_tensor_of_another_rank_is_named_by_its_shape(shape):
+    from styx.core.errors import TENSOR_HINT
+
+    assert styx_error(resize_to, torch.rand(*shape), (2, 2)) == \
+        (f"expected a C x H x W or N x C x H x W image, got shape {shape}", TENSOR_HINT)

@@ -514,3 +514,10 @@ def test_one_layer_under_two_names_is_refused_with_a_hint():
         make_objective(style_layers={"relu1": 1.0, "block1": 1.0})
     assert "relu1" in caught.value.message and "block1" in caught.value.message
     assert caught.value.hint == "give each layer once"
+
+
+def test_an_objective_has_no_style_until_one_is_set():
+    objective = make_objective()
+    assert objective.num_styles == 0
+    objective.set_style(images(2))
+    assert objective.num_styles == 1

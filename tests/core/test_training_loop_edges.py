@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from dataclasses import replace
 from typing import ClassVar
 
@@ -176,7 +177,8 @@ def test_an_existing_checkpoint_without_resume_is_refused_with_the_choices(conte
     with pytest.raises(StyxError) as caught:
         train(TinyTask(), content, CONFIG, run_dir=run_dir)
     assert caught.value.message == f"{run_dir} already holds a checkpoint"
-    assert "--resume" in caught.value.hint and "--overwrite" in caught.value.hint
+    assert caught.value.hint == ("continue it with --resume, start afresh with --overwrite, "
+                                 "or choose another --run-dir")
 
 
 def test_a_restart_over_an_old_checkpoint_says_where(content, tmp_path, capsys):
@@ -257,7 +259,8 @@ def test_a_model_without_trainable_parameters_is_refused(content, tmp_path):
 
     with pytest.raises(StyxError) as caught:
         train(Frozen(), content, CONFIG, run_dir=tmp_path / "run")
-    assert caught.value.message == "the model has no trainable parameters"
+    assert (caught.value.message, caught.value.hint) == \
+        ("the model has no trainable parameters", "a bug in the method")
 
 
 @pytest.mark.parametrize("returned, name", [(1.5, "float"), (torch.ones(2), "Tensor")])
@@ -512,14 +515,16 @@ class FakeGroup:
                  owned: bool = False) -> None:
         import torch.distributed as dist
 
-        from styx.core import training
+        from styx.core import distributed, training
         from styx.core.distributed import DistContext
 
         self.context = DistContext(rank=rank, world_size=world_size, local_rank=rank,
                                    owned=owned)
         self.wrapped: list[dict] = []
         self.calls: list[str] = []
+        self.devices: set[torch.device] = set()  # every device a collective was given
         monkeypatch.setattr(training, "setup_distributed", lambda device: self.context)
+        monkeypatch.setattr(distributed, "broadcast_bytes", self.broadcast_bytes)
         monkeypatch.setattr(training, "wrap_model", self.wrap_model)
         monkeypatch.setattr(training, "reduce_log", self.reduce_log)
         monkeypatch.setattr(training, "gather_json", self.gather_json)
@@ -529,15 +534,23 @@ class FakeGroup:
 
     def wrap_model(self, model, ctx, device, *, find_unused_parameters=False):
         self.wrapped.append({"ctx": ctx, "find_unused_parameters": find_unused_parameters})
+        self.devices.add(device)
         return model
 
     def reduce_log(self, values, stop, ctx, device):
         self.calls.append("reduce_log")
+        self.devices.add(device)
         return values, stop
 
     def gather_json(self, value, ctx, device):
         self.calls.append("gather_json")
+        self.devices.add(device)
         return [value, {"elsewhere.png": "elsewhere.png: broken"}]
+
+    def broadcast_bytes(self, data, ctx, device):
+        self.calls.append("broadcast_bytes")
+        self.devices.add(device)
+        return data
 
 
 def test_rank_1_trains_its_share_but_writes_and_says_nothing(content, tmp_path, monkeypatch,
@@ -559,6 +572,7 @@ def test_rank_1_trains_its_share_but_writes_and_says_nothing(content, tmp_path, 
     assert [w["find_unused_parameters"] for w in group.wrapped] == [False]
     assert group.wrapped[0]["ctx"] is group.context
     assert group.calls == ["reduce_log", "reduce_log", "gather_json", "barrier"]
+    assert group.devices == {torch.device("cpu")}  # the run's device, to every collective
     # Skipped files of every rank are reported, all ranks together.
     assert result.skipped_files == ["elsewhere.png"]
 
@@ -673,3 +687,113 @@ def test_a_checkpoint_without_the_optional_parts_resumes_with_their_defaults(con
     train(TinyTask(), content, replace(config, iterations=5), run_dir=run_dir, resume=True)
     err = capsys.readouterr().err
     assert "process(es)" not in err and "content images differ" not in err
+
+
+def test_a_resume_under_torchrun_reads_the_checkpoint_through_rank_0(content, tmp_path,
+                                                                     monkeypatch):
+    run_dir = tmp_path / "run"
+    group = FakeGroup(monkeypatch, rank=0)
+    train(TinyTask(), content, replace(CONFIG, iterations=1), run_dir=run_dir)
+    train(TinyTask(), content, replace(CONFIG, iterations=2), run_dir=run_dir, resume=True)
+    assert "broadcast_bytes" in group.calls and group.devices == {torch.device("cpu")}
+
+
+class DrawsNoise(RecordingTask):
+    """Keeps what torch's and Python's RNGs give at the start of every step."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.draws: list[torch.Tensor] = []
+        self.python_draws: list[float] = []
+
+    def training_step(self, model, batch, step):
+        self.draws.append(torch.rand(4))
+        self.python_draws.append(random.random())
+        return super().training_step(model, batch, step)
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_each_step_is_seeded_from_the_seed_the_rank_and_the_iteration(content, tmp_path,
+                                                                      monkeypatch, rank):
+    """The scheme the checkpoint records ("seeded per iteration from (seed, rank,
+    iteration)"): a checkpoint written by another version of styx resumes exactly only if
+    the scheme stays the same, so it is checked value for value."""
+    from styx.core.data import mix_seed
+
+    if rank:
+        FakeGroup(monkeypatch, rank=rank)
+    task = DrawsNoise()
+    train(task, content, replace(CONFIG, iterations=3, seed=7), run_dir=tmp_path / "run")
+    for step, (drawn, python_drawn) in enumerate(zip(task.draws, task.python_draws)):
+        torch.manual_seed(mix_seed("step", 7, rank, step))
+        random.seed(mix_seed("step", 7, rank, step))
+        assert torch.equal(drawn, torch.rand(4)) and python_drawn == random.random()
+    assert not torch.equal(task.draws[0], task.draws[1])
+    # The initial weights: drawn from the seed alone, under their own label.
+    torch.manual_seed(mix_seed("init", 7))
+    assert torch.equal(task.initial["weight"], nn.Conv2d(3, 3, 3, padding=1).weight)
+
+
+def test_an_unreadable_content_image_is_reported_once_and_recorded_with_its_reason(
+        content, tmp_path, capsys):
+    (content / "broken.png").write_bytes(b"not a png")
+    run_dir = tmp_path / "run"
+    config = replace(CONFIG, iterations=12, quiet=False)
+    result = train(TinyTask(), content, config, run_dir=run_dir)  # 3 images: four epochs
+    err = capsys.readouterr().err
+    assert err.count("skipping unreadable content image") == 1
+    skipped = read_checkpoint(run_dir / CHECKPOINT_NAME).state["skipped_files"]
+    assert list(skipped) == [str(content / "broken.png")] == result.skipped_files
+    assert "broken.png" in skipped[str(content / "broken.png")]
+
+
+def test_a_checkpoint_that_cannot_be_written_names_its_path(content, tmp_path, monkeypatch):
+    import errno
+
+    from styx.core import training
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(training, "save_checkpoint", disk_full)
+    run_dir = tmp_path / "run"
+    with pytest.raises(StyxError) as caught:
+        train(TinyTask(), content, replace(CONFIG, iterations=1), run_dir=run_dir)
+    assert str(run_dir / CHECKPOINT_NAME) in caught.value.message
+
+
+def test_quiet_silences_the_notes(content, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    train(TinyTask(), content, replace(CONFIG, iterations=1), run_dir=run_dir)
+    train(TinyTask(), content, replace(CONFIG, iterations=1), run_dir=run_dir, restart=True)
+    assert capsys.readouterr().err == ""  # CONFIG is quiet: no "starting afresh" note
+
+
+def test_the_content_batches_get_the_workers_and_no_pinned_memory_on_the_cpu(content, tmp_path,
+                                                                             monkeypatch):
+    from styx.core import training
+
+    given = []
+    real = training.content_batches
+
+    def recording(*args, **kwargs):
+        given.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(training, "content_batches", recording)
+    train(TinyTask(), content, replace(CONFIG, iterations=1, num_workers=2),
+          run_dir=tmp_path / "run")
+    assert given[0]["num_workers"] == 2 and given[0]["pin_memory"] is False
+
+
+def test_the_seed_chooses_where_a_photo_is_cropped(tmp_path):
+    """With one photo there is no order to shuffle: the seed still moves the crop."""
+    folder = tmp_path / "one"
+    write_images(folder, count=1, sizes=((40, 48),))
+    crops = []
+    for seed in (1, 2):
+        task = RecordingTask()
+        train(task, folder, replace(CONFIG, iterations=1, seed=seed),
+              run_dir=tmp_path / f"run{seed}")
+        crops.append(task.batches[0])
+    assert not torch.equal(crops[0], crops[1])

@@ -330,10 +330,11 @@ class _Run:
         config, ctx = self.config, self.ctx
         if self.images is None:
             return shape_batches(config.batch_size, config.image_size)
+        pin_memory = self.device.type == "cuda"  # pragma: no mutate (GPU only)
         return content_batches(self.images, batch_size=config.batch_size, seed=config.seed,
                                start=self.start * config.batch_size, rank=ctx.rank,
                                world_size=ctx.world_size, num_workers=config.num_workers,
-                               pin_memory=self.device.type == "cuda")  # pragma: no mutate
+                               pin_memory=pin_memory)
 
     def loop(self) -> TrainResult:
         from styx.core.progress import Progress
