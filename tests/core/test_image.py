@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from styx_errors import styx_error
 
 from styx.core.errors import StyxError
 from styx.core.image import (
@@ -540,12 +541,6 @@ def test_image_input_refuses_other_kinds():
 
 
 # -- exact errors, sizes at their limits, dtypes -----------------------------------------------
-def styx_error(call, *args, **kwargs) -> tuple[str, str | None]:
-    with pytest.raises(StyxError) as caught:
-        call(*args, **kwargs)
-    return caught.value.message, caught.value.hint
-
-
 def test_every_bad_size_names_itself_with_the_rule(tmp_path):
     Image.fromarray(gradient_rgb(4, 6)).save(tmp_path / "small.png")
     image = torch.rand(1, 3, 4, 6)

@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import pytest
 from PIL import Image, ImageOps
+from styx_errors import styx_error
 
 from styx.core.errors import StyxError
 from styx.core.imagefile import (
@@ -250,12 +251,6 @@ def test_resize_array_keeps_the_narrow_side_at_least_one_pixel():
 HINT_IMAGE = "give a PNG, JPEG, WebP, BMP or TIFF image"
 HINT_SHRINK = "shrink it first (a long side of 512-2048 px is plenty)"
 HINT_CORRUPT = "the file may be truncated or corrupt"
-
-
-def styx_error(call, *args, **kwargs) -> tuple[str, str | None]:
-    with pytest.raises(StyxError) as caught:
-        call(*args, **kwargs)
-    return caught.value.message, caught.value.hint
 
 
 def a_png(path, size=(2, 2), mode="RGB"):

@@ -185,14 +185,14 @@ def find_images(folder: str | os.PathLike[str], *, recursive: bool = True) -> li
 
 
 def resize_array(array: np.ndarray, long_side: int) -> np.ndarray:
-    """H x W x C floats in [0, 1] (float32 out) resized so its longer side is ``long_side`` pixels
-    (bicubic, antialiased when shrinking, by Pillow); unchanged when it already is."""
+    """H x W x C floats in [0, 1] resized so its longer side is ``long_side`` pixels (bicubic,
+    antialiased when shrinking, by Pillow), as float32; unchanged when it already is."""
     height, width = array.shape[:2]
     scale = long_side / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     if size == (width, height):
         return array
-    planes = np.ascontiguousarray(array, dtype=np.float32)  # mode "F" reads float32 only
+    planes = np.ascontiguousarray(array, dtype=np.float32)  # Pillow's float mode "F" is 32-bit
     channels = [np.asarray(Image.fromarray(np.ascontiguousarray(planes[..., c]))
                            .resize(size, Image.Resampling.BICUBIC)) for c in range(array.shape[2])]
     return np.clip(np.stack(channels, axis=2), 0.0, 1.0).astype(np.float32)
