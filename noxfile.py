@@ -3,7 +3,7 @@
 Sessions: ``tests`` (pytest), ``lint`` (ruff), ``bench`` (every ``benchmarks/*.py`` but the
 ``_*.py`` helpers; each prints JSON), ``example_plugin`` (installs the example third-party
 plugin and runs it), ``mutants`` (mutation testing with mutmut of the modules listed under
-``[tool.mutmut]`` in pyproject.toml; up to an hour on two cores, not run by CI; its work
+``[tool.mutmut]`` in pyproject.toml; about 30 minutes on two cores, not run by CI; its work
 folder is ``mutants/``, see docs/testing.md).
 Plain ``nox`` runs ``tests`` and ``lint``.
 
