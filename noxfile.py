@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent
 CONSTRAINTS = ("-c", str(ROOT / "constraints.txt"))
 EXAMPLE_PLUGIN = ROOT / "tests" / "fixtures" / "styx-example-plugin"
 RUFF = "ruff==0.17.6"  # the version the code base is checked with; newer ones add rules
+NEURAL_STYLE_PT = "neural-style==0.5.7"  # neural-style-pt, for benchmarks/neural_style_pt.py
 MUTMUT = "mutmut==3.8.1"  # the version docs/testing.md's scores were measured with
 
 nox.options.reuse_venv = "yes"
@@ -56,6 +57,8 @@ def bench(session: nox.Session) -> None:
     """Run every benchmarks/*.py; each prints one JSON document, collected in .nox/bench.json.
     Names that start with ``_`` are the scripts' shared modules, not benchmarks."""
     install_styx(session)
+    # The peer benchmarks/neural_style_pt.py compares with; its requirements are styx's own.
+    session.install("--no-deps", NEURAL_STYLE_PT)
     scripts = sorted(p for p in (ROOT / "benchmarks").glob("*.py") if not p.name.startswith("_"))
     if not scripts:
         session.error("no benchmarks/*.py found")

@@ -146,6 +146,13 @@ def time_calls(call: Callable[[], object], *, repeat: int, cuda: bool = False,
     return [once() for _ in range(max(repeat, 1))]
 
 
+def intervals(stamps: list[float]) -> list[float]:
+    """The seconds between successive time stamps (of steps: the seconds of each step)."""
+    import itertools
+
+    return [b - a for a, b in itertools.pairwise(stamps)]
+
+
 # -- training ----------------------------------------------------------------------------------
 def write_images(folder: Path, count: int = 4, size: int = 320, seed: int = 0,
                  prefix: str = "c") -> list[Path]:
@@ -163,12 +170,13 @@ def write_images(folder: Path, count: int = 4, size: int = 320, seed: int = 0,
 
 def train_method(method: str, args: argparse.Namespace, *, styles: int = 1,
                  iterations: int, amp: str, batch_size: int = 4, image_size: int = 256,
-                 output: Path | None = None) -> tuple[Any, dict[str, float]]:
+                 output: Path | None = None, **options: Any) -> tuple[Any, dict[str, float]]:
     """``styx.train(method, ...)`` for ``iterations`` on 4 random content images and
     ``styles`` random style images (one style: a path, more: a list), random descriptor
-    weights, no checkpoints, a log entry every iteration. Returns the TrainedModel and the
-    :func:`peak_memory` of the training. Everything goes to a temporary folder
-    (``$STYX_HOME`` too), but the model when ``output`` is given."""
+    weights, no checkpoints, a log entry every iteration; ``options``: more training
+    options (``descriptor=``, layers). Returns the TrainedModel and the :func:`peak_memory`
+    of the training. Everything goes to a temporary folder (``$STYX_HOME`` too), but the
+    model when ``output`` is given."""
     import styx
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -183,6 +191,6 @@ def train_method(method: str, args: argparse.Namespace, *, styles: int = 1,
                                  weights="random", iterations=iterations,
                                  batch_size=batch_size, image_size=image_size,
                                  checkpoint_every=0, log_every=1, quiet=True,
-                                 device=args.device, amp=amp)
+                                 device=args.device, amp=amp, **options)
     return trained, peak
 

@@ -83,17 +83,14 @@ def measure_training(args: argparse.Namespace, method: str, precision: str) -> d
 def bf16_support(args: argparse.Namespace) -> dict:
     """Whether the device computes bf16 natively, and on the CPU a 3x3 convolution's
     milliseconds in fp32 and bf16 (the evidence)."""
-    from styx.core.device import resolve_device
+    from styx.core.device import cpu_has_native_bf16, resolve_device
 
     device = resolve_device(args.device)
     if device.type == "cuda":
         return {"native": torch.cuda.is_bf16_supported()}
     import torch.nn.functional as F
 
-    try:
-        native = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        native = None
+    native = cpu_has_native_bf16()  # what --amp auto asks
     features = torch.rand(1, 64, 64, 64, device=device)
     kernel = torch.rand(64, 64, 3, 3, device=device)
     out = {"native": native, "cpu_capability": torch.backends.cpu.get_cpu_capability()}
@@ -102,8 +99,6 @@ def bf16_support(args: argparse.Namespace) -> dict:
         times = _common.time_calls(lambda x=x, w=w: F.conv2d(x, w, padding=1), repeat=3)
         out[f"conv3x3_64ch_{name}_ms"] = round(statistics.median(times) * 1000, 2)
     out["bf16_slowdown"] = round(out["conv3x3_64ch_bf16_ms"] / out["conv3x3_64ch_fp32_ms"], 1)
-    if native is None:
-        out["native"] = out["bf16_slowdown"] < 2
     return out
 
 

@@ -53,6 +53,20 @@ def _warm_up_for_mutants() -> None:
         importlib.import_module(name)
 
 
+@pytest.fixture(autouse=True)
+def _fp32_by_default():
+    """Every test sees a CPU without native bf16, so ``--amp auto`` means exact fp32 and a
+    test's numbers do not depend on the CPU it runs on. tests/core/test_precision.py mocks
+    the capability both ways; fresh interpreters (subprocess tests) see the real CPU, so
+    those that compare numbers with an in-process run give ``--amp off``. Its own
+    MonkeyPatch: a test's ``monkeypatch.undo()`` leaves it in place."""
+    from styx.core import device
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(device, "cpu_has_native_bf16", lambda: False)
+        yield
+
+
 @pytest.fixture
 def one_thread():
     """One intra-op thread: on a small, busy CI machine two threads that wait on each other

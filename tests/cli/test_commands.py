@@ -114,7 +114,8 @@ def test_json_log_and_intermediate_images(method, styx_cli):
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary == {"output": str(method["out"]), "width": 16, "height": 10, "steps": 5,
-                       "loss": 0.2, "seconds": 0.0, "interrupted": False, "device": "cpu"}
+                       "loss": 0.2, "seconds": 0.0, "interrupted": False, "device": "cpu",
+                       "precision": "fp32"}
     assert sorted(p.name for p in method["root"].glob("out.*.png")) == \
         ["out.00002.png", "out.00004.png"]
     data = json.loads(log.read_text())

@@ -51,9 +51,12 @@ def test_unknown_device(no_accelerator, name):
         resolve_device(name)
 
 
-def test_autocast_dtype_choices():
+def test_autocast_dtype_choices(monkeypatch):
     cpu = torch.device("cpu")
+    monkeypatch.setattr(device_module, "cpu_has_native_bf16", lambda: False)
     assert autocast_dtype(cpu, "auto") is None
+    monkeypatch.setattr(device_module, "cpu_has_native_bf16", lambda: True)
+    assert autocast_dtype(cpu, "auto") is torch.bfloat16
     assert autocast_dtype(cpu, "off") is None and autocast_dtype(cpu, "fp32") is None
     assert autocast_dtype(cpu, "bf16") is torch.bfloat16
     assert autocast_dtype("cpu", "fp16") is torch.float16
@@ -68,7 +71,8 @@ def test_auto_is_bf16_on_cuda(monkeypatch):
     assert autocast_dtype(torch.device("cuda"), "auto") is torch.float16
 
 
-def test_autocast_on_cpu_runs_matmul_in_bf16_only_when_asked():
+def test_autocast_on_cpu_runs_matmul_in_bf16_only_when_asked(monkeypatch):
+    monkeypatch.setattr(device_module, "cpu_has_native_bf16", lambda: False)
     a, b = torch.rand(8, 8), torch.rand(8, 8)
     with autocast("cpu", "bf16"):
         assert (a @ b).dtype == torch.bfloat16

@@ -177,7 +177,8 @@ def test_preserve_color_applies_to_the_intermediate_images_too(content, style):
 
 def test_cli_json_prints_the_documented_summary(styx_cli, tmp_path, content, style):
     """docs/gatys.md: --json prints {"output", "width", "height", "steps", "loss",
-    "seconds", "interrupted", "device", "scales", "content_layers", "style_layers"}."""
+    "seconds", "interrupted", "device", "precision", "scales", "content_layers",
+    "style_layers"}."""
     files = {"content": tmp_path / "c.png", "style": tmp_path / "s.png"}
     save_image(content, files["content"])
     save_image(style, files["style"])
@@ -188,7 +189,7 @@ def test_cli_json_prints_the_documented_summary(styx_cli, tmp_path, content, sty
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)
     assert set(summary) == {"output", "width", "height", "steps", "loss", "seconds",
-                            "interrupted", "device", "scales", "content_layers",
+                            "interrupted", "device", "precision", "scales", "content_layers",
                             "style_layers"}
     assert summary["output"] == str(out) and (summary["width"], summary["height"]) == (32, 24)
     assert summary["steps"] == 2 and summary["interrupted"] is False

@@ -147,7 +147,7 @@ def test_the_option_tables_defaults_are_the_configs(tmp_path):
     assert vgg16.default_content_layers == ("relu2_2",)
     assert vgg16.default_style_layers == ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
     run_config = StyleBankRunConfig()
-    assert (run_config.strength, run_config.reconstruct, run_config.amp) == (1.0, False, "off")
+    assert (run_config.strength, run_config.reconstruct, run_config.amp) == (1.0, False, "auto")
 
 
 def test_style_names_come_from_file_names_and_a_file_given_twice_trains_once(tmp_path):

@@ -113,7 +113,8 @@ def test_paths_go_to_stdout_json_replaces_them_and_quiet_prints_nothing(model, s
     as_json = json.loads(run(styx_cli, model, *map(str, photos), "--output-dir",
                              str(tmp_path / "o2"), "--json").stdout)
     assert as_json == {"model": str(model), "outputs": [str(tmp_path / "o2" / "a.png"),
-                                                         str(tmp_path / "o2" / "b.png")]}
+                                                         str(tmp_path / "o2" / "b.png")],
+                       "device": "cpu", "precision": "fp32"}
     quiet = run(styx_cli, model, str(photos[0]), "-o", str(tmp_path / "q.png"), "-q")
     assert quiet.stdout == "" and quiet.stderr == ""
     assert (tmp_path / "q.png").is_file()
@@ -213,7 +214,7 @@ def test_the_option_tables_defaults_are_the_configs():
     assert TEXTURE_SIZE == (512, 512)  # --size when not given (with --texture only)
     documented = {"texture": False, "size": None, "long_side": None,
                   "preserve_color": False, "seed": 0, "tile": None, "overlap": 64,
-                  "device": "auto", "amp": "off"}
+                  "device": "auto", "amp": "auto"}
     assert {k: getattr(run_config, k) for k in documented} == documented
 
 

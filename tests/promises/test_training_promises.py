@@ -23,7 +23,7 @@ from styx.core.checkpoint import read_checkpoint
 #: relu2_1, batches of two 32 px crops.
 TINY = ["--weights", "random", "--image-size", "32", "--batch-size", "2", "--scales", "2",
         "--channels", "4", "--content-layers", "relu2_1", "--style-layers", "relu1_1,relu2_1",
-        "--log-every", "1", "--quiet"]
+        "--log-every", "1", "--quiet", "--amp", "off"]  # fp32 in subprocesses too
 
 #: A child that handles SIGINT as a terminal's foreground process does (a test runner in
 #: the background of a non-interactive shell ignores it, and children inherit that).

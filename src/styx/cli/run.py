@@ -138,7 +138,8 @@ def _run_optimisation(spec: MethodSpec, config_class: type[Config],
     summary = {"output": str(output), **result.summary()}
     if log_json is not None:
         write_json(log_json, {**log, "status": "interrupted" if result.interrupted else "done",
-                              "device": result.device, **result.details(),
+                              "device": result.device, "precision": result.precision,
+                              **result.details(),
                               "result": summary, "history": result.history})
     if as_json:
         typer.echo(json.dumps(summary))
@@ -221,19 +222,27 @@ def _run_feed_forward(spec: MethodSpec, config_class: type[Config],
     option = "-o" if io["output"] is not None else "--output-dir"
     refuse_overwriting_inputs([(option, target) for target in targets],
                               contents)
+    from styx.core.device import choose_precision, resolve_device
     from styx.core.feedforward import load_model
     from styx.core.image import save_image
 
     model = load_model(io["model"], method=spec.name)
+    device = resolve_device(getattr(config, "device", "auto"))
+    precision = choose_precision(device, getattr(config, "amp", "off"))
+    talk = not io["quiet"] and not io["json"]
+    if talk:  # the run's first line: where and in what it computes
+        for line in precision.announce(f"{spec.name} model {model.name}", device):
+            note(line)
     run = run_function(spec)
     written = []
     for content, target in zip(contents or [None], targets):
         result = run(RunRequest(content=content, model=model), config)
         written.append(str(save_image(result.image, target, alpha=result.alpha)))
-        if not io["quiet"] and not io["json"]:
+        if talk:
             print(written[-1], file=sys.stdout)
     if io["json"]:
-        typer.echo(json.dumps({"model": str(model.path), "outputs": written}))
+        typer.echo(json.dumps({"model": str(model.path), "outputs": written,
+                               "device": str(device), "precision": precision.name}))
 
 
 def output_paths(contents: list[Path], output: Path | None, output_dir: Path | None,

@@ -124,8 +124,9 @@ class RuntimeOptions(Config):
                          help="auto, cpu, cuda, cuda:N or mps.")
     amp: str = option("auto", panel=RUNTIME,
                       check=choice(*PRECISIONS, aliases=PRECISION_ALIASES),
-                      help="Mixed precision: auto (bf16 on CUDA, off elsewhere), bf16, fp16 or "
-                           "off (fp32); Gram matrices and losses stay in fp32.")
+                      help="Mixed precision: auto (bf16 on CUDA and on CPUs with native "
+                           "bf16, fp32 elsewhere), bf16, fp16 or off (exact fp32); Gram "
+                           "matrices and losses stay in fp32.")
 
 
 @dataclass(kw_only=True)
@@ -387,9 +388,6 @@ class ModelOutputOptions(Config):
 class ModelRunOptions(RuntimeOptions, ColorOptions):
     """Running a trained feed-forward model on photos."""
 
-    #: A trained generator runs in full precision unless asked (its outputs are what a
-    #: user compares); bf16 on a GPU is one --amp away.
-    amp: str = "off"
     long_side: int | None = option(None, check=number(minimum=1, integer=True, optional=True),
                                    default_text="the photo's own size",
                                    help="Resize each content image to this long side first.")

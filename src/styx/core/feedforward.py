@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from styx.core.training import OptimizerFactory, SchedulerFactory, StepHook, TrainResult
 
 #: Entries of a training log line that are not loss values.
-_NOT_LOSSES = ("step", "lr", "images_per_second", "elapsed")
+_NOT_LOSSES = ("step", "lr", "images_per_second", "elapsed", "precision")
 
 
 # -- training ------------------------------------------------------------------------------
@@ -51,6 +51,7 @@ class TrainedModel:
         return {"model": None if self.path is None else str(self.path), "name": self.name,
                 "iterations": self.result.iterations_done,
                 "images_per_second": self.result.images_per_second,
+                "precision": self.result.precision,
                 "skipped_files": len(self.result.skipped_files),
                 "final_losses": self.metadata.get("training", {}).get("final_losses", {})}
 
@@ -134,6 +135,7 @@ def train_generator(task: Any, config: Any, *, plan: TrainingPlan | None = None,
         "content_dir": None if content_dir is None else str(content_dir),
         "images_per_second": result.images_per_second,
         "skipped_files": len(result.skipped_files),
+        "precision": result.precision,
     }
     if result.history:
         metadata["training"]["final_losses"] = {
@@ -403,7 +405,7 @@ def run_feed_forward(request: RunRequest, config: ModelRunOptions, *,
     """
     import time
 
-    from styx.core.device import resolve_device
+    from styx.core.device import choose_precision, resolve_device
     from styx.core.image import match_color
 
     started = time.perf_counter()
@@ -419,9 +421,10 @@ def run_feed_forward(request: RunRequest, config: ModelRunOptions, *,
                             amp=config.amp, tile=config.tile, overlap=config.overlap, **extra)
     if config.preserve_color:
         image = match_color(loaded.rgb, image)
+    device = resolve_device(config.device)
     return RunResult(image=image, alpha=loaded.alpha, config=config,
-                     seconds=time.perf_counter() - started,
-                     device=str(resolve_device(config.device)))
+                     seconds=time.perf_counter() - started, device=str(device),
+                     precision=choose_precision(device, config.amp).name)
 
 
 def _model_of(request: RunRequest) -> Model:

@@ -108,6 +108,8 @@ class RunResult:
     interrupted: bool = False
     seconds: float = 0.0
     device: str = "cpu"
+    #: What the run computed in: ``fp32``, ``bf16`` or ``fp16`` (``--amp`` resolved).
+    precision: str = "fp32"
     #: Optimisation steps done, and the final loss, for iterative methods.
     steps: int | None = None
     loss: float | None = None
@@ -124,16 +126,18 @@ class RunResult:
         """The JSON-ready summary ``--json`` prints (with the output path added)."""
         return {"width": int(self.image.shape[-1]), "height": int(self.image.shape[-2]),
                 "steps": self.steps, "loss": self.loss, "seconds": round(self.seconds, 3),
-                "interrupted": self.interrupted, "device": self.device, **self.details()}
+                "interrupted": self.interrupted, "device": self.device,
+                "precision": self.precision, **self.details()}
 
     def describe(self) -> str:
-        """A few words on the run for the closing note: ``300 steps, loss 0.1, 4.2 s on cpu``."""
+        """A few words on the run for the closing note: ``300 steps, loss 0.1, 4.2 s on cpu
+        in bf16``."""
         parts = []
         if self.steps is not None:
             parts.append(f"{self.steps} step{'' if self.steps == 1 else 's'}")
         if self.loss is not None:
             parts.append(f"loss {self.loss:.4g}")
-        parts.append(f"{self.seconds:.1f} s on {self.device}")
+        parts.append(f"{self.seconds:.1f} s on {self.device} in {self.precision}")
         return ", ".join(parts)
 
     def to_pil(self) -> Image.Image:

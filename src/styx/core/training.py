@@ -128,6 +128,7 @@ class TrainResult:
     seconds: float = 0.0                  # wall time of this session's loop
     world_size: int = 1
     rank: int = 0                         # this process's rank (0 saves and reports)
+    precision: str = "fp32"               # what the steps computed in (--amp resolved)
 
     @property
     def main(self) -> bool:
@@ -182,6 +183,8 @@ def train(task: TrainingTask, content_dir: str | os.PathLike[str] | None,
         run = _Run(task, None if content_dir is None else Path(content_dir), config,
                    Path(run_dir), device, ctx, None if log_json is None else Path(log_json),
                    optimizer=optimizer, scheduler=scheduler, hook=hook)
+        for line in run.precision.announce("training", device):  # the run's first line
+            run.log.say(line)
         if resume:
             run.resume()
         elif run.checkpoint_path.exists() and not restart:
@@ -224,7 +227,7 @@ class _Run:
                  run_dir: Path, device: torch.device, ctx: DistContext, log_json: Path | None,
                  *, optimizer: OptimizerFactory, scheduler: SchedulerFactory,
                  hook: StepHook | None) -> None:
-        from styx.core.device import autocast_dtype
+        from styx.core.device import choose_precision
 
         self.task, self.config, self.device, self.ctx = task, config, device, ctx
         self.settings = training_settings(config)
@@ -249,8 +252,9 @@ class _Run:
             raise StyxError("the model has no trainable parameters", "a bug in the method")
         self.optimizer = optimizer(self.model, config)
         self.scheduler = scheduler(self.optimizer, config)
+        self.precision = choose_precision(device, config.amp)
         # fp16 on CUDA only: its calls are tested with a fake scaler (test_loss_scaling.py).
-        fp16 = autocast_dtype(device, config.amp) == torch.float16  # pragma: no mutate
+        fp16 = self.precision.dtype == torch.float16  # pragma: no mutate
         self.use_scaler = device.type == "cuda" and fp16  # pragma: no mutate
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_scaler)  # pragma: no mutate
 
@@ -285,6 +289,11 @@ class _Run:
         if old_world != self.ctx.world_size:
             self.log.say(f"note: the run used {old_world} process(es), now "
                          f"{self.ctx.world_size}: it continues, but not bit for bit")
+        old_precision = state.get("precision", self.precision.name)
+        if old_precision != self.precision.name:  # --amp auto on another machine
+            self.log.say(f"note: the run computed in {old_precision}, now in "
+                         f"{self.precision.name}: it continues, but not bit for bit (give "
+                         f"--amp {old_precision} to keep it)")
         if self.images is not None and \
                 data.get("files") not in (None, self.images.fingerprint()):
             self.log.say(f"note: the content images differ from the run's ({data.get('images')}"
@@ -317,6 +326,7 @@ class _Run:
             "task_state": self.task.state_dict() if hasattr(self.task, "state_dict") else None,
             "skipped_files": dict(sorted(self.skipped.items())),
             "elapsed_seconds": self.elapsed_before + time.perf_counter() - self.began,
+            "precision": self.precision.name,
         }
         try:
             self.last_checkpoint = save_checkpoint(
@@ -372,8 +382,6 @@ class _Run:
 
     def _iterate(self, step_model: nn.Module, batches: Any, stops: StopRequests,
                  bar: Any) -> None:
-        from styx.core.device import autocast
-
         config = self.config
         window = (0.0, 0)  # (step seconds, steps timed) at the last log step
         for step in range(self.start, config.iterations):
@@ -383,7 +391,7 @@ class _Run:
             self._note_skipped(newly_skipped)
             batch = batch.to(self.device, non_blocking=True)  # pragma: no mutate
             self.optimizer.zero_grad(set_to_none=True)
-            with autocast(self.device, config.amp):
+            with self.precision.autocast(self.device):
                 terms = _terms_of(self.task.training_step(step_model, batch, step))
             lr = self.optimizer.param_groups[0]["lr"]
             self.scaler.scale(terms.total.float()).backward()
@@ -451,7 +459,8 @@ class _Run:
                             "lower --lr or the loss weights; --resume continues from the "
                             "last checkpoint")
         entry = {"step": self.done, "lr": lr, **values, "images_per_second": rate,
-                 "elapsed": self.elapsed_before + now - self.began}
+                 "elapsed": self.elapsed_before + now - self.began,
+                 "precision": self.precision.name}
         self.history.append(entry)
         self.log.record(entry)
 
@@ -472,7 +481,7 @@ class _Run:
             images_per_second=self._rate(self.step_seconds, self.steps_timed)
             if trained else 0.0,
             skipped_files=skipped, checkpoint=self.last_checkpoint, seconds=seconds,
-            world_size=ctx.world_size, rank=ctx.rank)
+            world_size=ctx.world_size, rank=ctx.rank, precision=self.precision.name)
 
 
 __all__ = ["CHECKPOINT_NAME", "OptimizerFactory", "SchedulerFactory", "StepHook",

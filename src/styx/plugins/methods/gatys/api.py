@@ -14,6 +14,7 @@ the sample images shipped with styx are used. Options are the fields of
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,26 +81,29 @@ class GatysRun:
             self.init_image = image_input(config.init, what="init").rgb
 
     def build_objective(self) -> None:
-        from styx.core.device import autocast, autocast_dtype, resolve_device
+        from styx.core.device import choose_precision, resolve_device
         from styx.core.perceptual import build_objective
 
         config = self.config
         self.device = resolve_device(config.device)
         # An unknown precision fails here, before any work; fp16 needs loss scaling.
-        fp16 = autocast_dtype(self.device, config.amp) == torch.float16
-        self.scaler = LossScaler() if fp16 else None
+        self.precision = precision = choose_precision(self.device, config.amp)
+        if self.request.progress:  # the run's first line: where and in what it computes
+            for line in precision.announce("gatys", self.device):
+                print(line, file=sys.stderr)
+        self.scaler = LossScaler() if precision.dtype == torch.float16 else None
         self.objective = build_objective(config, seed=config.seed, device=self.device)
         descriptor = self.objective.descriptor
         if config.channels_last:
             descriptor.to(memory_format=torch.channels_last)
         if config.compile:
             descriptor.compile()
-        channels_last, amp, device = config.channels_last, config.amp, self.device
+        channels_last, device = config.channels_last, self.device
 
         def loss_fn(image: torch.Tensor):
             if channels_last:
                 image = image.contiguous(memory_format=torch.channels_last)
-            with autocast(device, amp):
+            with precision.autocast(device):
                 return self.objective(image)
 
         self.loss_fn = loss_fn
@@ -212,4 +216,5 @@ class GatysRun:
             history=self.history, content_layers=dict(self.objective.content_layers),
             style_layers=dict(self.objective.style_layers),
             seconds=time.perf_counter() - started, device=str(self.device),
+            precision=self.precision.name,
             scales=scales_run, config=config, alpha=self.content_alpha)
