@@ -61,7 +61,7 @@ def cpu_has_native_bf16() -> bool:
 
     cpu = torch.cpu
     if platform.machine().lower() in ("arm64", "aarch64"):
-        # On Arm oneDNN's bf16 check is the hardware's (on x86 it also says yes to emulation).
+        # On Arm oneDNN's bf16 check is the hardware's (on x86 it may say yes to emulation).
         check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
         return bool(check is not None and torch.backends.mkldnn.is_available() and check())
     checks = [getattr(cpu, name, None) for name in ("_is_avx512_bf16_supported",
@@ -111,7 +111,7 @@ def choose_precision(device: torch.device | str, amp: str = "auto") -> Precision
     """The :class:`Precision` ``amp`` means on ``device``.
 
     ``auto``: bf16 on CUDA (fp16 where the GPU lacks bf16) and on CPUs with native bf16
-    (AVX-512 BF16 or AMX: 1.7-2x faster, the final loss within 1 %, see docs/gatys.md);
+    (AVX-512 BF16 or AMX: 1.5-2.7x faster, the final loss within 1 %, see docs/precision.md);
     fp32 elsewhere (MPS, CPUs that would emulate bf16). ``off``/``fp32``: no autocast;
     ``bf16``/``fp16``: that dtype. An unknown value is a StyxError.
     """
