@@ -153,6 +153,29 @@ def intervals(stamps: list[float]) -> list[float]:
     return [b - a for a, b in itertools.pairwise(stamps)]
 
 
+# -- gatys -------------------------------------------------------------------------------------
+def sample_images(size: int) -> tuple[Any, Any]:
+    """The sample photo and painting shipped with styx, resized to ``size`` (long side)."""
+    from styx.core.image import load_image, sample_image
+
+    return (load_image(sample_image("content"), long_side=size),
+            load_image(sample_image("style"), long_side=size))
+
+
+def gatys_run(config: Any, content: Any, styles: list[Any]) -> Any:
+    """A ``GatysRun`` of ``config`` with its inputs loaded, its objective built and the
+    targets of its final size set: what a benchmark times steps or scores images with
+    (``run.objective(image)``, ``run.loss_fn(image)``)."""
+    from styx.core.method import RunRequest
+    from styx.plugins.methods.gatys.api import GatysRun
+
+    run = GatysRun(config, RunRequest(content=content, styles=styles))
+    run.load_images()
+    run.build_objective()
+    run.set_targets(run.content, run.styles)
+    return run
+
+
 # -- training ----------------------------------------------------------------------------------
 def write_images(folder: Path, count: int = 4, size: int = 320, seed: int = 0,
                  prefix: str = "c") -> list[Path]:

@@ -42,6 +42,8 @@ import subprocess
 import sys
 import time
 
+import _common
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -85,13 +87,6 @@ def _sync(device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _images(size: int):
-    from styx.core.image import load_image, sample_image
-
-    return (load_image(sample_image("content"), long_side=size),
-            load_image(sample_image("style"), long_side=size))
-
-
 def worker_floor(options: argparse.Namespace) -> dict:
     """A bare forward + backward of the descriptor styx builds, with a trivial loss.
 
@@ -112,7 +107,7 @@ def worker_floor(options: argparse.Namespace) -> dict:
     if config.channels_last:
         descriptor.to(memory_format=torch.channels_last)
     layers = list(objective.layers)  # content layers, then style layers, each tapped once
-    content, _ = _images(options.size)
+    content, _ = _common.sample_images(options.size)
     image = content.to(device).requires_grad_(True)
     times = []
     for step in range(options.warmup + options.steps):
@@ -139,7 +134,7 @@ def worker_styx(options: argparse.Namespace) -> dict:
     from styx.core.device import resolve_device
 
     device = resolve_device(options.device)
-    content, style = _images(options.size)
+    content, style = _common.sample_images(options.size)
     stamps: list[float] = []
 
     def callback(info) -> None:
@@ -159,7 +154,7 @@ def worker_to_target(options: argparse.Namespace) -> dict:
     import styx
 
     started = time.perf_counter()
-    content, style = _images(options.size)
+    content, style = _common.sample_images(options.size)
     scales = [int(s) for s in options.scales.split(",")] if options.scales else [options.size]
     reached: dict = {}
 
@@ -190,17 +185,12 @@ def worker_paired(options: argparse.Namespace) -> dict:
     import torch
 
     from styx.core.device import autocast
-    from styx.core.method import RunRequest
-    from styx.plugins.methods.gatys.api import GatysRun
     from styx.plugins.methods.gatys.config import GatysConfig
     from styx.plugins.methods.gatys.optimize import optimize_scale
 
-    content, style = _images(options.size)
+    content, style = _common.sample_images(options.size)
     config = GatysConfig(weights=options.weights, device=options.device, amp=options.amp)
-    run = GatysRun(config, RunRequest(content=content, styles=[style]))
-    run.load_images()
-    run.build_objective()
-    run.set_targets(run.content, run.styles)
+    run = _common.gatys_run(config, content, [style])
     init = run.first_init(run.content).to(run.device)
     descriptor, layers, device = run.objective.descriptor, run.objective.layers, run.device
 

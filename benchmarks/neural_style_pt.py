@@ -108,16 +108,10 @@ class Judge:
 
     def __init__(self, images: tuple[Path, Path], weights: Path, size: int,
                  device: str) -> None:
-        from styx.core.method import RunRequest
-        from styx.plugins.methods.gatys.api import GatysRun
         from styx.plugins.methods.gatys.config import GatysConfig
 
         options = {**styx_options(weights, size, device), "amp": "off", "tv_weight": 0.0}
-        self.run = GatysRun(GatysConfig(**options),
-                            RunRequest(content=images[0], styles=[images[1]]))
-        self.run.load_images()
-        self.run.build_objective()
-        self.run.set_targets(self.run.content, self.run.styles)
+        self.run = _common.gatys_run(GatysConfig(**options), images[0], [images[1]])
         self.seconds = 0.0  # time spent judging (not the run's)
 
     def __call__(self, image) -> float:
@@ -216,13 +210,11 @@ def _median(values: list[float]) -> float | None:
 def same_images(folder: Path, size: int) -> tuple[Path, Path]:
     """The sample photo and painting resized to ``size`` (long side) once, as PNG files:
     neither program resizes them again, so both see the same pixels."""
-    from styx.core.image import load_image, sample_image, save_image
+    from styx.core.image import save_image
 
     paths = []
-    for kind in ("content", "style"):
-        path = folder / f"{kind}-{size}.png"
-        save_image(load_image(sample_image(kind), long_side=size), path)
-        paths.append(path)
+    for kind, image in zip(("content", "style"), _common.sample_images(size)):
+        paths.append(save_image(image, folder / f"{kind}-{size}.png"))
     return paths[0], paths[1]
 
 

@@ -59,27 +59,14 @@ AMPS = ("off", "auto")
 
 
 # -- gatys -----------------------------------------------------------------------------------
-def gatys_images(size: int):
-    from styx.core.image import load_image, sample_image
-
-    return (load_image(sample_image("content"), long_side=size),
-            load_image(sample_image("style"), long_side=size))
-
-
 def gatys_fp32_loss(image, size: int, options: dict) -> float:
     """The loss of ``image`` under the fp32 objective of a run with ``options``."""
     import torch
 
-    from styx.core.method import RunRequest
-    from styx.plugins.methods.gatys.api import GatysRun
     from styx.plugins.methods.gatys.config import GatysConfig
 
-    content, style = gatys_images(size)
-    run = GatysRun(GatysConfig(**{**options, "amp": "off"}),
-                   RunRequest(content=content, styles=[style]))
-    run.load_images()
-    run.build_objective()
-    run.set_targets(run.content, run.styles)
+    content, style = _common.sample_images(size)
+    run = _common.gatys_run(GatysConfig(**{**options, "amp": "off"}), content, [style])
     with torch.no_grad():
         return float(run.loss_fn(image.to(run.device)).total)
 
@@ -89,7 +76,7 @@ def measure_gatys(args: argparse.Namespace, size: int, amp: str) -> dict:
 
     options = {"weights": "random", "device": args.device, "steps": args.gatys_steps,
                "seed": 0}
-    content, style = gatys_images(size)
+    content, style = _common.sample_images(size)
     stamps: list[float] = []
     started = time.perf_counter()
     result = styx.stylize("gatys", content, style, **options, amp=amp,
@@ -126,16 +113,22 @@ def fixed_crops(size: int = 256, count: int = 4):
     return torch.cat(crops)
 
 
+def fp32_task(args: argparse.Namespace, workdir: Path):
+    """The texture-nets training task of the benchmark's settings, in fp32: its objective
+    is the judge of every texture-nets result."""
+    from styx.plugins.methods.texture_nets.config import TextureNetsTrainConfig
+    from styx.plugins.methods.texture_nets.task import TextureNetsTask
+
+    return TextureNetsTask(TextureNetsTrainConfig(**texture_nets_options(args, workdir),
+                                                  amp="off"))
+
+
 def texture_nets_fp32_loss(generator, images, args: argparse.Namespace, workdir: Path) -> float:
     """The training objective of ``generator`` on ``images`` (N x 3 x S x S), in fp32,
     with fixed noise."""
     import torch
 
-    from styx.plugins.methods.texture_nets.config import TextureNetsTrainConfig
-    from styx.plugins.methods.texture_nets.task import TextureNetsTask
-
-    config = TextureNetsTrainConfig(**texture_nets_options(args, workdir), amp="off")
-    task = TextureNetsTask(config)
+    task = fp32_task(args, workdir)
     torch.manual_seed(1)
     with torch.no_grad():
         return float(task.training_step(generator.float().eval(), images, 0).total)
@@ -202,9 +195,7 @@ def measure_inference(args: argparse.Namespace, method: str, size: int) -> dict:
                                        .item(), 1)
     out["time_ratio"] = round(out["off"]["median_ms"] / out["auto"]["median_ms"], 2)
     if method == "texture-nets":
-        out["loss_change"] = round((out["auto"]["loss_fp32"] - out["off"]["loss_fp32"])
-                                   / out["off"]["loss_fp32"], 4)
-        out["within_2_percent"] = abs(out["loss_change"]) <= 0.02
+        out.update(loss_change(out["off"]["loss_fp32"], out["auto"]["loss_fp32"]))
     return out
 
 
@@ -212,11 +203,7 @@ def output_loss(image, photo, args: argparse.Namespace, workdir: Path) -> float:
     """The fp32 training objective of a stylised ``image`` of ``photo``."""
     import torch
 
-    from styx.plugins.methods.texture_nets.config import TextureNetsTrainConfig
-    from styx.plugins.methods.texture_nets.task import TextureNetsTask
-
-    task = TextureNetsTask(TextureNetsTrainConfig(**texture_nets_options(args, workdir),
-                                                  amp="off"))
+    task = fp32_task(args, workdir)
     objective = task.objective
     objective.set_style([task.style_image])
     with torch.no_grad():
@@ -235,13 +222,18 @@ def run_phase(args: argparse.Namespace) -> dict:
     return measure_inference(args, rest[0], int(rest[1]))
 
 
+def loss_change(off: float, auto: float) -> dict:
+    """``loss_change`` ((auto - off) / off) and whether it is within the 2 % bound."""
+    change = (auto - off) / off
+    return {"loss_change": round(change, 4), "within_2_percent": abs(change) <= 0.02}
+
+
 def compare(runs: dict, loss: str, time_key: str, faster_is_smaller: bool = True) -> dict:
     off, auto = runs["off"], runs["auto"]
     ratio = off[time_key] / auto[time_key] if faster_is_smaller else \
         auto[time_key] / off[time_key]
-    change = (auto[loss] - off[loss]) / off[loss]
     return {"off": off, "auto": auto, "time_ratio": round(ratio, 2),
-            "loss_change": round(change, 4), "within_2_percent": abs(change) <= 0.02}
+            **loss_change(off[loss], auto[loss])}
 
 
 def main() -> None:

@@ -97,21 +97,21 @@ def test_an_unknown_precision_is_a_styx_error():
 
 
 def test_explicit_bf16_on_a_cpu_that_emulates_it_gets_a_note(emulated_bf16):
-    note = choose_precision(CPU, "bf16").slow_here_note(CPU)
+    note = choose_precision(CPU, "bf16").slow_here_note()
     assert note is not None and "no native bf16" in note and "--amp auto" in note
-    assert choose_precision(CPU, "auto").slow_here_note(CPU) is None
-    assert choose_precision(CPU, "fp16").slow_here_note(CPU) is None
+    assert choose_precision(CPU, "auto").slow_here_note() is None
+    assert choose_precision(CPU, "fp16").slow_here_note() is None
 
 
 def test_explicit_bf16_on_a_native_cpu_gets_no_note(native_bf16):
-    assert choose_precision(CPU, "bf16").slow_here_note(CPU) is None
-    assert choose_precision(CPU, "bf16").announce("gatys", CPU) == ["gatys on cpu in bf16"]
+    assert choose_precision(CPU, "bf16").slow_here_note() is None
+    assert choose_precision(CPU, "bf16").announce("gatys") == ["gatys on cpu in bf16"]
 
 
 def test_the_first_line_names_the_run_the_device_and_the_choice(emulated_bf16):
-    assert choose_precision(CPU, "auto").announce("training", CPU) == \
+    assert choose_precision(CPU, "auto").announce("training") == \
         ["training on cpu in fp32 (auto: this CPU has no native bf16)"]
-    first, note = choose_precision(CPU, "bf16").announce("x", CPU)
+    first, note = choose_precision(CPU, "bf16").announce("x")
     assert first == "x on cpu in bf16" and note.startswith("note: this CPU has no native")
 
 

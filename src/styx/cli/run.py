@@ -222,16 +222,15 @@ def _run_feed_forward(spec: MethodSpec, config_class: type[Config],
     option = "-o" if io["output"] is not None else "--output-dir"
     refuse_overwriting_inputs([(option, target) for target in targets],
                               contents)
-    from styx.core.device import choose_precision, resolve_device
+    from styx.core.device import precision_of
     from styx.core.feedforward import load_model
     from styx.core.image import save_image
 
     model = load_model(io["model"], method=spec.name)
-    device = resolve_device(getattr(config, "device", "auto"))
-    precision = choose_precision(device, getattr(config, "amp", "off"))
+    precision = precision_of(config)
     talk = not io["quiet"] and not io["json"]
     if talk:  # the run's first line: where and in what it computes
-        for line in precision.announce(f"{spec.name} model {model.name}", device):
+        for line in precision.announce(f"{spec.name} model {model.name}"):
             note(line)
     run = run_function(spec)
     written = []
@@ -242,7 +241,8 @@ def _run_feed_forward(spec: MethodSpec, config_class: type[Config],
             print(written[-1], file=sys.stdout)
     if io["json"]:
         typer.echo(json.dumps({"model": str(model.path), "outputs": written,
-                               "device": str(device), "precision": precision.name}))
+                               "device": str(precision.device),
+                               "precision": precision.name}))
 
 
 def output_paths(contents: list[Path], output: Path | None, output_dir: Path | None,

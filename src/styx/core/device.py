@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -73,35 +74,36 @@ def cpu_has_native_bf16() -> bool:
 class Precision:
     """What ``--amp`` means on a device: the autocast dtype (None: plain fp32) and why."""
 
+    #: The device it was chosen for, and runs on.
+    device: torch.device
     #: ``bf16``, ``fp16`` or ``fp32``: what runs (recorded in logs, metadata and --json).
     name: str
     #: The autocast dtype, or None for no autocast (exact fp32).
     dtype: torch.dtype | None
     #: The ``--amp`` value asked for, in its canonical spelling (``auto``, ``bf16``, ...).
     asked: str
-    #: Why, in a few words: ``auto: this CPU has native bf16``.
-    reason: str
+    #: Why, in a few words: ``auto: this CPU has native bf16`` (empty when asked for).
+    reason: str = ""
 
     def describe(self) -> str:
         """``bf16 (auto: this CPU has native bf16)``, or ``fp32`` when asked for."""
         return f"{self.name} ({self.reason})" if self.reason else self.name
 
-    def autocast(self, device: torch.device | str) -> contextlib.AbstractContextManager:
-        """``torch.autocast`` on ``device`` with this dtype, or a no-op for fp32."""
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """``torch.autocast`` on the device with this dtype, or a no-op for fp32."""
         if self.dtype is None:
             return contextlib.nullcontext()
-        device_type = torch.device(device).type if isinstance(device, str) else device.type
-        return torch.autocast(device_type=device_type, dtype=self.dtype)
+        return torch.autocast(device_type=self.device.type, dtype=self.dtype)
 
-    def announce(self, what: str, device: torch.device) -> list[str]:
+    def announce(self, what: str) -> list[str]:
         """A run's first line, ``WHAT on DEVICE in PRECISION (why)``, and the note of
         :meth:`slow_here_note` after it when there is one."""
-        slow = self.slow_here_note(device)
-        return [f"{what} on {device} in {self.describe()}", *([slow] if slow else [])]
+        slow = self.slow_here_note()
+        return [f"{what} on {self.device} in {self.describe()}", *([slow] if slow else [])]
 
-    def slow_here_note(self, device: torch.device) -> str | None:
+    def slow_here_note(self) -> str | None:
         """A note when bf16 was asked for on a CPU that only emulates it, else None."""
-        if self.asked == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
+        if self.asked == "bf16" and self.device.type == "cpu" and not cpu_has_native_bf16():
             return ("note: this CPU has no native bf16 (AVX-512 BF16 or AMX): --amp bf16 "
                     "is emulated and slower than fp32; --amp auto uses fp32 here")
         return None
@@ -120,19 +122,32 @@ def choose_precision(device: torch.device | str, amp: str = "auto") -> Precision
     key = _DTYPE_ALIASES.get(key, key)
     if key not in DTYPES:
         raise StyxError(f"unknown precision {amp!r}", f"choose one of {', '.join(DTYPES)}")
+
+    def chosen(name: str, reason: str = "") -> Precision:
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": None}[name]
+        return Precision(device=device, name=name, dtype=dtype, asked=key, reason=reason)
+
     if key in ("off", "fp32"):
-        return Precision("fp32", None, key, "")
+        return chosen("fp32")
     if key in ("bf16", "fp16"):
-        return Precision(key, torch.bfloat16 if key == "bf16" else torch.float16, key, "")
+        return chosen(key)
     if device.type == "cuda":
         if torch.cuda.is_bf16_supported():
-            return Precision("bf16", torch.bfloat16, key, "auto: CUDA")
-        return Precision("fp16", torch.float16, key, "auto: this GPU lacks bf16")
+            return chosen("bf16", "auto: CUDA")
+        return chosen("fp16", "auto: this GPU lacks bf16")
     if device.type == "cpu" and cpu_has_native_bf16():
-        return Precision("bf16", torch.bfloat16, key, "auto: this CPU has native bf16")
+        return chosen("bf16", "auto: this CPU has native bf16")
     if device.type == "cpu":
-        return Precision("fp32", None, key, "auto: this CPU has no native bf16")
-    return Precision("fp32", None, key, f"auto: {device.type}")
+        return chosen("fp32", "auto: this CPU has no native bf16")
+    return chosen("fp32", f"auto: {device.type}")
+
+
+def precision_of(config: Any) -> Precision:
+    """What a run config's ``device`` and ``amp`` (:class:`~styx.core.bundles.RuntimeOptions`)
+    mean on this machine: the device is :attr:`Precision.device`. A config without them
+    runs on the default device in fp32."""
+    return choose_precision(resolve_device(getattr(config, "device", "auto")),
+                            getattr(config, "amp", "off"))
 
 
 def autocast_dtype(device: torch.device | str, dtype: str = "auto") -> torch.dtype | None:
@@ -144,4 +159,4 @@ def autocast_dtype(device: torch.device | str, dtype: str = "auto") -> torch.dty
 def autocast(device: torch.device | str, dtype: str = "auto") -> contextlib.AbstractContextManager:
     """A context manager: ``torch.autocast`` on ``device`` when ``dtype`` (an ``--amp``
     value, see :func:`choose_precision`) enables it, else a no-op."""
-    return choose_precision(device, dtype).autocast(device)
+    return choose_precision(device, dtype).autocast()

@@ -405,7 +405,7 @@ def run_feed_forward(request: RunRequest, config: ModelRunOptions, *,
     """
     import time
 
-    from styx.core.device import choose_precision, resolve_device
+    from styx.core.device import precision_of
     from styx.core.image import match_color
 
     started = time.perf_counter()
@@ -421,10 +421,10 @@ def run_feed_forward(request: RunRequest, config: ModelRunOptions, *,
                             amp=config.amp, tile=config.tile, overlap=config.overlap, **extra)
     if config.preserve_color:
         image = match_color(loaded.rgb, image)
-    device = resolve_device(config.device)
+    precision = precision_of(config)
     return RunResult(image=image, alpha=loaded.alpha, config=config,
-                     seconds=time.perf_counter() - started, device=str(device),
-                     precision=choose_precision(device, config.amp).name)
+                     seconds=time.perf_counter() - started, device=str(precision.device),
+                     precision=precision.name)
 
 
 def _model_of(request: RunRequest) -> Model:

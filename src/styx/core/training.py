@@ -183,7 +183,7 @@ def train(task: TrainingTask, content_dir: str | os.PathLike[str] | None,
         run = _Run(task, None if content_dir is None else Path(content_dir), config,
                    Path(run_dir), device, ctx, None if log_json is None else Path(log_json),
                    optimizer=optimizer, scheduler=scheduler, hook=hook)
-        for line in run.precision.announce("training", device):  # the run's first line
+        for line in run.precision.announce("training"):  # the run's first line
             run.log.say(line)
         if resume:
             run.resume()
@@ -391,7 +391,7 @@ class _Run:
             self._note_skipped(newly_skipped)
             batch = batch.to(self.device, non_blocking=True)  # pragma: no mutate
             self.optimizer.zero_grad(set_to_none=True)
-            with self.precision.autocast(self.device):
+            with self.precision.autocast():
                 terms = _terms_of(self.task.training_step(step_model, batch, step))
             lr = self.optimizer.param_groups[0]["lr"]
             self.scaler.scale(terms.total.float()).backward()

@@ -81,15 +81,15 @@ class GatysRun:
             self.init_image = image_input(config.init, what="init").rgb
 
     def build_objective(self) -> None:
-        from styx.core.device import choose_precision, resolve_device
+        from styx.core.device import precision_of
         from styx.core.perceptual import build_objective
 
         config = self.config
-        self.device = resolve_device(config.device)
-        # An unknown precision fails here, before any work; fp16 needs loss scaling.
-        self.precision = precision = choose_precision(self.device, config.amp)
+        # An unknown device or precision fails here, before any work; fp16 needs loss scaling.
+        self.precision = precision = precision_of(config)
+        self.device = precision.device
         if self.request.progress:  # the run's first line: where and in what it computes
-            for line in precision.announce("gatys", self.device):
+            for line in precision.announce("gatys"):
                 print(line, file=sys.stderr)
         self.scaler = LossScaler() if precision.dtype == torch.float16 else None
         self.objective = build_objective(config, seed=config.seed, device=self.device)
@@ -98,12 +98,12 @@ class GatysRun:
             descriptor.to(memory_format=torch.channels_last)
         if config.compile:
             descriptor.compile()
-        channels_last, device = config.channels_last, self.device
+        channels_last = config.channels_last
 
         def loss_fn(image: torch.Tensor):
             if channels_last:
                 image = image.contiguous(memory_format=torch.channels_last)
-            with precision.autocast(device):
+            with precision.autocast():
                 return self.objective(image)
 
         self.loss_fn = loss_fn

@@ -54,16 +54,16 @@ def train(config: TextureNetsTrainConfig) -> TrainedModel:
 def run(request: RunRequest, config: TextureNetsRunConfig) -> RunResult:
     """Stylise the request's content, or with ``config.texture`` synthesise a texture of
     ``config.size`` (512 x 512 when not given)."""
-    from styx.core.device import choose_precision, resolve_device
+    from styx.core.device import precision_of
 
     model: Model = request.model
     if config.texture:
         started = time.perf_counter()
         image = synthesize_texture(model, config.size or TEXTURE_SIZE, seed=config.seed,
                                    device=config.device, amp=config.amp)
-        device = resolve_device(config.device)
+        precision = precision_of(config)
         return RunResult(image=image, config=config, seconds=time.perf_counter() - started,
-                         device=str(device), precision=choose_precision(device, config.amp).name)
+                         device=str(precision.device), precision=precision.name)
     if not model.generator.takes_image:
         raise StyxError(f"model {model.name!r} is a texture generator and takes no content "
                         "image", "use --texture --size WxH -o OUT.png")
