@@ -184,3 +184,40 @@ def make_dist(tmp_path, monkeypatch):
         file = getattr(module, "__file__", None) or ""
         if any(file.startswith(str(folder)) for folder in folders):
             del sys.modules[name]
+
+
+@pytest.fixture(scope="session")
+def chromium_browser():
+    """The system's Chromium, headless, launched once per session through Playwright.
+
+    Skips the tests that use it when Chromium or the ``playwright`` package is missing
+    (fails them under ``STYX_REQUIRE_BROWSER=1``); ``STYX_CHROMIUM`` names another binary.
+    See tests/browser.py. Tests usually take ``browser_page`` instead.
+    """
+    from browser import launch_chromium
+
+    playwright, browser = launch_chromium()
+    yield browser
+    browser.close()
+    playwright.stop()
+
+
+@pytest.fixture
+def browser_page(chromium_browser):
+    """A fresh Playwright ``Page`` (its own browser context) in the session's Chromium,
+    closed after the test; actions and waits time out after 15 s."""
+    from browser import TIMEOUT_MS
+
+    page = chromium_browser.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    yield page
+    page.close()
+
+
+@pytest.fixture
+def save_screenshot(tmp_path):
+    """``path = save_screenshot(page, "name")``: a PNG of the page, ``name.png`` in
+    ``$STYX_TEST_ARTIFACTS`` when that is set, else in the test's ``tmp_path``."""
+    from browser import write_screenshot
+
+    return lambda page, name: write_screenshot(page, name, tmp_path)

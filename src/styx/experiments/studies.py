@@ -1,0 +1,453 @@
+"""The named studies: the seed report's, its planned ones, and the generic sweep.
+
+Each study is a function ``(StudyOptions, folder) -> Study`` registered in :data:`STUDIES`
+with a line of help. A study picks one axis of variants (its columns); the images (one row
+per content and style pair) and every ``--vary`` option add rows. What a cell runs is the
+method's own config, so a study is a few lines: which option it varies, over what values,
+and which numbers it shows. No torch is imported here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from styx.core.errors import StyxError
+from styx.experiments.derived import crop_style, lower_resolution, parse_crop, parse_long_side
+from styx.experiments.options import StudyOptions
+from styx.experiments.study import (
+    IMAGES_AXIS,
+    Axis,
+    Cell,
+    Inputs,
+    Study,
+    TrainPlan,
+    Variant,
+    digest,
+    file_digest,
+    merged_options,
+    product_cells,
+)
+
+
+@dataclass(frozen=True)
+class StudyInfo:
+    name: str
+    summary: str
+    build: Callable[[StudyOptions, Path], Study]
+    #: What ``--values`` means for this study, and its default.
+    values_help: str = ""
+
+
+STUDIES: dict[str, StudyInfo] = {}
+
+
+def study(name: str, summary: str, values_help: str = "") -> Callable:
+    def register(build: Callable[[StudyOptions, Path], Study]) -> Callable:
+        STUDIES[name] = StudyInfo(name, summary, build, values_help)
+        return build
+    return register
+
+
+def study_info(name: str) -> StudyInfo:
+    key = name.strip().lower().replace("_", "-")
+    if key not in STUDIES:
+        from styx.core.suggest import did_you_mean
+
+        raise StyxError(f"no study {name!r}", did_you_mean(key, STUDIES) or
+                        "the studies are: " + ", ".join(STUDIES))
+    return STUDIES[key]
+
+
+def build_study(name: str, options: StudyOptions, folder: Path) -> Study:
+    """The study ``name`` with ``options``, every cell's config checked."""
+    return study_info(name).build(options, folder)
+
+
+# -- helpers shared by the studies -----------------------------------------------------------
+def input_rows(options: StudyOptions) -> list[Inputs]:
+    """One row per content and style pair (the sample images where none are given)."""
+    from styx.core.image import sample_image
+
+    contents = options.content or [sample_image("content")]
+    styles = options.style or [sample_image("style")]
+    return [Inputs(Path(c), (Path(s),)) for c in contents for s in styles]
+
+
+def images_axis(rows: Sequence[Inputs]) -> tuple[Axis, dict[str, Inputs]]:
+    labels: dict[str, Inputs] = {}
+    for number, row in enumerate(rows, 1):
+        label = row.label if row.label not in labels else f"{row.label} ({number})"
+        labels[label] = row
+    return Axis(IMAGES_AXIS, tuple(Variant(label) for label in labels)), labels
+
+
+def vary_axes(options: StudyOptions, taken: Sequence[str]) -> list[Axis]:
+    axes = []
+    for name, values in options.vary.items():
+        if name in taken:
+            raise StyxError(f"--vary {name}: this study varies {name} itself",
+                            "give its values with --values instead")
+        axes.append(Axis(name, tuple(Variant(v, {name: v}) for v in values)))
+    return axes
+
+
+def common_options(method: str, options: StudyOptions) -> dict[str, Any]:
+    """The study-wide options (size, steps, seed, descriptor, ...) that ``method``'s run
+    config has, under its names."""
+    from styx.core.method import method_spec, run_config_class
+
+    spec = method_spec(method)
+    fields = {info.field for info in run_config_class(spec).options()}
+    wanted = {"seed": options.seed, "device": options.device, "amp": options.amp,
+              "weights": options.weights, "descriptor": options.descriptor}
+    if spec.feed_forward:
+        wanted["long_side"] = options.size
+    else:
+        wanted.update(size=options.size, steps=options.steps)
+    return {k: v for k, v in wanted.items() if k in fields and v is not None}
+
+
+def run_config(method: str, options: dict[str, Any]) -> Any:
+    """``method``'s run config with ``options``, checked, its layers too."""
+    from styx.core.bundles import LossOptions
+    from styx.core.method import method_spec, run_config_class
+    from styx.core.perceptual import check_layer_names
+
+    spec = method_spec(method)
+    config = run_config_class(spec).from_options(options)
+    if isinstance(config, LossOptions):
+        check_layer_names(config)
+    return config
+
+
+def make_study(name: str, options: StudyOptions, folder: Path, *, columns: Axis | None,
+               title: str, description: str, base: dict[str, Any] | None = None,
+               metrics: Sequence[str] = (), plots: Sequence[str] = (),
+               derive_styles: dict[str, Callable[[tuple[Path, ...]], tuple[Path, ...]]]
+               | None = None,
+               more_rows: Sequence[Axis] = ()) -> Study:
+    """A study of one axis of variants (``columns``; None: the first ``--vary``) over the
+    images and the ``--vary`` axes.
+
+    ``base``: options every cell gets (below ``--set``). ``derive_styles``: for a column
+    label, how that column turns the row's style images into its own (crops, ...); they
+    are written to ``folder/inputs`` only once every cell's config has been checked.
+    ``more_rows``: the study's own row axes, after the images.
+    """
+    rows, by_label = images_axis(input_rows(options))
+    own = [*([columns] if columns else []), *more_rows]
+    taken = sorted({key for axis in own for v in axis.variants for key in v.options})
+    clash = sorted(set(options.settings) & set(taken))
+    if clash:
+        raise StyxError(f"--set {clash[0]}: the {name} study sets {clash[0]} itself",
+                        "give the study's values with --values")
+    extra = vary_axes(options, taken)
+    axes = [columns, rows, *more_rows, *extra] if columns is not None \
+        else [*extra[:1], rows, *more_rows, *extra[1:]]
+    if columns is None and not extra:
+        raise StyxError(f"the {name} study needs an option to vary",
+                        "give --vary OPTION=V1,V2, e.g. --vary style_weight=1e3,1e4,1e5")
+    plans: list[tuple[dict[str, str], str, Any, Inputs, Variant]] = []
+    trainer = _trainer(options, folder)  # feed-forward cells train their model first
+
+    def check(choice: dict[str, Variant]) -> None:
+        variants = [choice[axis.name] for axis in axes]
+        method = next((v.method for v in variants if v.method), options.method)
+        cell_options = {**common_options(method, options), **(base or {}),
+                        **options.settings, **merged_options(variants)}
+        config = run_config(method, cell_options)
+        labels = {axis.name: choice[axis.name].label for axis in axes}
+        plans.append((labels, method, config, by_label[choice[IMAGES_AXIS].label],
+                      choice[axes[0].name]))
+
+    product_cells(axes, check)  # every config checked before anything is written or run
+    cells = []
+    for labels, method, config, row, column in plans:
+        styles = row.styles
+        if derive_styles and column.label in derive_styles:
+            styles = derive_styles[column.label](row.styles)
+        cells.append(Cell(labels=labels, method=method, config=config, content=row.content,
+                          styles=styles, train=trainer(method, row)))
+    return Study(name=name, title=title, description=description, axes=axes, cells=cells,
+                 metrics=list(metrics), plots=list(plots))
+
+
+def _descriptor(options: StudyOptions) -> str:
+    from styx.core.method import method_spec, run_config_class
+
+    if options.descriptor:
+        return options.descriptor
+    config_class = run_config_class(method_spec(options.method))
+    defaults = {info.field: info.default for info in config_class.options()}
+    return str(defaults.get("descriptor") or "vgg19")
+
+
+def stage_layers(descriptor: str) -> tuple[str, ...]:
+    """The descriptor's default style layers: one per stage (block1 to block5 of VGG)."""
+    from styx.core.plugins import descriptors
+
+    spec = descriptors().get(descriptor)
+    if not spec.default_style_layers:
+        raise StyxError(f"descriptor {spec.name!r} has no default style layers",
+                        "give the layers with --values")
+    return spec.default_style_layers
+
+
+def _values(options: StudyOptions, default: Sequence[Any]) -> list[str]:
+    return list(options.values) if options.values else [str(v) for v in default]
+
+
+def _number_label(text: str) -> str:
+    try:
+        return f"{float(text):g}"
+    except ValueError:
+        return text
+
+
+# -- the studies -------------------------------------------------------------------------------
+JUDGE = ["judge_content", "judge_style", "judge_tv"]
+
+
+@study("layer-losses", "Each style layer's loss at the start and the end of a run, per "
+       "descriptor (the seed report's Figure 3).",
+       "descriptors [default: --descriptor, else vgg19]")
+def layer_losses(options: StudyOptions, folder: Path) -> Study:
+    names = _values(options, [_descriptor(options)])
+    columns = Axis("descriptor", tuple(Variant(d, {"descriptor": d}) for d in names))
+    return make_study(
+        "layer-losses", options, folder, columns=columns,
+        title="Style loss per layer, at the start and the end",
+        description="Every default style layer at weight 1, unbalanced: the seed report found "
+                    "the layers' losses 100x apart, which is why styx can balance them.",
+        base={"style_layers": None, "balance_style_layers": False},
+        metrics=["loss", "seconds"], plots=["layer-losses"])
+
+
+@study("style-layers", "One output per single style layer, with content and TV on and off "
+       "(Figures 4-6).", "style layers [default: the descriptor's, one per stage]")
+def style_layers(options: StudyOptions, folder: Path) -> Study:
+    layers = _values(options, stage_layers(_descriptor(options)))
+    columns = Axis("style layer", tuple(Variant(layer, {"style_layers": layer})
+                                        for layer in layers))
+    modes = Axis("terms", (Variant("content + style + TV"),
+                           Variant("style only", {"content_weight": 0, "tv_weight": 0,
+                                                  "init": "noise"})))
+    return make_study(
+        "style-layers", options, folder, columns=columns, more_rows=[modes],
+        title="Style from one layer at a time",
+        description="Each column takes its style from one layer alone; the 'style only' "
+                    "rows turn content and TV off and start from noise, showing the texture "
+                    "each layer sees.",
+        base={"balance_style_layers": False}, metrics=["judge_style", "loss"])
+
+
+@study("content-layers", "Content reconstruction from each layer, style and TV off "
+       "(Figure 8).", "content layers [default: the descriptor's, one per stage]")
+def content_layers(options: StudyOptions, folder: Path) -> Study:
+    layers = _values(options, stage_layers(_descriptor(options)))
+    columns = Axis("content layer", tuple(Variant(layer, {"content_layers": layer})
+                                          for layer in layers))
+    return make_study(
+        "content-layers", options, folder, columns=columns,
+        title="What each layer keeps of the content",
+        description="Style and TV weights 0, starting from noise: the picture each layer's "
+                    "features alone pin down. Deeper layers keep the layout and lose edges "
+                    "and colour.",
+        base={"style_weight": 0, "tv_weight": 0, "init": "noise"},
+        metrics=["judge_content", "loss"])
+
+
+@study("tv-weight", "A sweep of total-variation weights, with each result's TV "
+       "(Figure 7).", "TV weights [default: 0,1,100,10000]")
+def tv_weight(options: StudyOptions, folder: Path) -> Study:
+    weights = _values(options, [0, 1, 100, 10000])
+    columns = Axis("tv_weight", tuple(Variant(_number_label(w), {"tv_weight": w})
+                                      for w in weights))
+    return make_study(
+        "tv-weight", options, folder, columns=columns,
+        title="Total-variation weight",
+        description="A larger TV weight smooths the high-frequency grain; judge_tv is each "
+                    "result's own total variation.",
+        metrics=["judge_tv", "judge_style", "judge_content"])
+
+
+@study("noise-ratio", "The initialisation study: content mixed with noise at several "
+       "ratios (the seed report's noise ratio).", "noise ratios [default: 0,0.25,0.5,0.75,1]")
+def noise_ratio(options: StudyOptions, folder: Path) -> Study:
+    ratios = _values(options, [0, 0.25, 0.5, 0.75, 1])
+    columns = Axis("noise_ratio", tuple(Variant(_number_label(r), {"noise_ratio": r,
+                                                                   "init": "content"})
+                                        for r in ratios))
+    return make_study(
+        "noise-ratio", options, folder, columns=columns,
+        title="Noise ratio of the starting image",
+        description="The start is content*(1-R) + noise*R; the loss curves show how fast "
+                    "each start converges.",
+        metrics=["loss", "judge_content", "judge_style"], plots=["loss-curves"])
+
+
+@study("descriptors", "One transfer through each descriptor, with time and peak memory "
+       "(future direction 1).", "descriptors [default: every installed one]")
+def descriptors_study(options: StudyOptions, folder: Path) -> Study:
+    from styx.core.plugins import descriptors
+
+    names = _values(options, [spec.name for spec in descriptors()])
+    columns = Axis("descriptor", tuple(Variant(d, {"descriptor": d}) for d in names))
+    return make_study(
+        "descriptors", options, folder, columns=columns,
+        title="Descriptor networks",
+        description="The same transfer measured through each descriptor's default layers; "
+                    "the judge scores every result through one common descriptor.",
+        metrics=["seconds", "peak_memory_mb", "judge_style", "judge_content"])
+
+
+@study("style-crop", "The style image cropped to a region (future direction 2).",
+       "crops: full, center, top-left, top-right, bottom-left, bottom-right, left, right, "
+       "top, bottom or LEFT,TOP,RIGHT,BOTTOM fractions; separate with ';' "
+       "[default: full;center;top-left;bottom-right]")
+def style_crop(options: StudyOptions, folder: Path) -> Study:
+    crops = {text: parse_crop(text) for text in
+             _values(options, ["full", "center", "top-left", "bottom-right"])}
+    columns = Axis("style crop", tuple(Variant(label) for label in crops))
+    derive = {label: _each_style(lambda s, box=box: crop_style(s, box, folder / "inputs"))
+              for label, box in crops.items()}
+    return make_study(
+        "style-crop", options, folder, columns=columns, derive_styles=derive,
+        title="Cropped style images",
+        description="Each column takes its style from one region of the painting, enlarged "
+                    "to the style size: a smaller region has fewer, larger motifs.",
+        metrics=["judge_style", "judge_content"])
+
+
+@study("style-resolution", "The style image downscaled and enlarged back, losing detail "
+       "(future direction 3).", "long sides in px, or full [default: full,256,128,64,32]")
+def style_resolution(options: StudyOptions, folder: Path) -> Study:
+    sides = {text: parse_long_side(text) for text in
+             _values(options, ["full", 256, 128, 64, 32])}
+    columns = Axis("style resolution", tuple(
+        Variant(label if side is None else f"{side} px") for label, side in sides.items()))
+    derive = {(label if side is None else f"{side} px"):
+              _each_style(lambda s, side=side: lower_resolution(s, side, folder / "inputs"))
+              for label, side in sides.items()}
+    return make_study(
+        "style-resolution", options, folder, columns=columns, derive_styles=derive,
+        title="Style image resolution",
+        description="The style is shrunk to each long side and enlarged back to its own size "
+                    "before use: the information lost at low resolution, not its scale.",
+        metrics=["judge_style", "judge_content"])
+
+
+def _each_style(make: Callable[[Path], Path]) -> Callable[[tuple[Path, ...]], tuple[Path, ...]]:
+    return lambda styles: tuple(make(s) for s in styles)
+
+
+@study("methods", "gatys, texture-nets, stylebank and any plugin method on the same images: "
+       "a grid and a table of losses under one judge, time per image and model size.",
+       "methods [default: every installed method that stylises a photo]")
+def methods_study(options: StudyOptions, folder: Path) -> Study:
+    from styx.core.method import method_spec
+    from styx.core.plugins import methods
+
+    if options.values:
+        names = [method_spec(name).name for name in options.values]
+    else:
+        names = [spec.name for spec in methods() if "run" in spec.commands and
+                 (("train" in spec.commands) if spec.feed_forward else spec.uses_styles)]
+    if options.settings:
+        raise StyxError("--set is not for the methods study: each method has its own options",
+                        "give training options with --train-set OPTION=VALUE")
+    columns = Axis("method", tuple(Variant(name, method=name) for name in names))
+    return make_study(
+        "methods", options, folder, columns=columns,
+        title="The methods compared",
+        description="Each method on the same content and style; every result is scored by "
+                    "one judge descriptor. Time per image is the stylisation alone; the "
+                    "feed-forward methods' training time and model size are beside it.",
+        metrics=["judge_content", "judge_style", "judge_tv", "seconds", "train_seconds",
+                 "model_bytes"])
+
+
+def _trainer(options: StudyOptions, folder: Path) -> Callable[[str, Inputs], TrainPlan | None]:
+    """How a feed-forward cell's model is trained on its row's style (None: the cell's
+    method optimises each image and trains nothing)."""
+    from styx.core.method import method_spec, train_config_class
+
+    def plan(method: str, row: Inputs) -> TrainPlan | None:
+        spec = method_spec(method)
+        if not spec.feed_forward:
+            return None
+        config_class = train_config_class(spec)
+        fields = {info.field: info for info in config_class.options()}
+        style = row.styles[0]
+        content_dir = options.content_dir or _content_folder(options, row, folder)
+        wanted = {"seed": options.seed, "device": options.device, "amp": options.amp,
+                  "weights": options.weights, "descriptor": options.descriptor,
+                  "iterations": options.iterations, "image_size": options.train_size,
+                  "content_dir": content_dir, "quiet": True, "overwrite": True,
+                  "style": [style] if _is_list(fields.get("style")) else style}
+        given = {k: v for k, v in wanted.items() if k in fields and v is not None}
+        unknown = [k for k in options.train_settings if not any(
+            k in {i.field for i in train_config_class(method_spec(m)).options()}
+            for m in _feed_forward_methods())]
+        if unknown:
+            config_class.from_options({unknown[0]: None})  # the "unknown option" error
+        given.update({k: v for k, v in options.train_settings.items() if k in fields})
+        key = digest({"method": spec.name, "options": {k: v for k, v in given.items()
+                                                       if k not in ("style", "content_dir")},
+                      "style": file_digest(style),
+                      "content": sorted(file_digest(p) for p in _images_in(content_dir))})
+        model_folder = folder / "models" / f"{spec.name}-{key}"
+        config = config_class.from_options({**given, "output": model_folder,
+                                            "run_dir": folder / "runs" / f"{spec.name}-{key}"})
+        return TrainPlan(method=spec.name, config=config, key=key, folder=model_folder)
+    return plan
+
+
+def _feed_forward_methods() -> list[str]:
+    from styx.core.plugins import methods
+
+    return [spec.name for spec in methods() if spec.feed_forward and "train" in spec.commands]
+
+
+def _is_list(info: Any) -> bool:
+    import typing
+
+    return info is not None and typing.get_origin(info.annotation) is list
+
+
+def _images_in(folder: Path) -> list[Path]:
+    from styx.core.imagefile import find_images
+
+    return find_images(folder)
+
+
+def _content_folder(options: StudyOptions, row: Inputs, folder: Path) -> Path:
+    """The training photos when no --content-dir is given: the study's content images,
+    linked (or copied) into ``folder/inputs/train-content``."""
+    import shutil
+
+    from styx.core.image import sample_image
+
+    target = folder / "inputs" / "train-content"
+    target.mkdir(parents=True, exist_ok=True)
+    for source in options.content or [sample_image("content")]:
+        copy = target / f"{file_digest(source)}{Path(source).suffix.lower()}"
+        if not copy.exists():
+            shutil.copyfile(source, copy)
+    return target
+
+
+@study("sweep", "Any option of the method's config, over the values given with --vary "
+       "(e.g. --vary style_weight=1e3,1e4,1e5).", "not used: give --vary")
+def sweep(options: StudyOptions, folder: Path) -> Study:
+    if options.values:
+        raise StyxError("the sweep study takes no --values", "give --vary OPTION=V1,V2")
+    return make_study(
+        "sweep", options, folder, columns=None,
+        title="Sweep: " + " x ".join(options.vary) if options.vary else "Sweep",
+        description=f"{options.method} with " + "; ".join(
+            f"{k} = {', '.join(v)}" for k, v in options.vary.items()),
+        metrics=["loss", "judge_style", "judge_content", "judge_tv", "seconds"])
