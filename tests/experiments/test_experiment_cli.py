@@ -85,7 +85,7 @@ def test_a_bad_study_file_is_one_line(styx_cli, tmp_path, text, message):
 def test_ctrl_c_exits_130_keeping_finished_cells_and_the_same_command_goes_on(tmp_path):
     folder = tmp_path / "noise"
     command = [sys.executable, "-m", "styx", "experiment", "noise-ratio", "--weights",
-               "random", "--size", "64", "--steps", "150", "--values", "0,0.5,1", "--amp",
+               "random", "--size", "48", "--steps", "60", "--values", "0,0.5,1", "--amp",
                "off", "-o", str(folder)]
     env = {**os.environ, "NO_COLOR": "1"}
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
@@ -129,3 +129,17 @@ def test_the_report_page_shows_every_image_it_names(tmp_path, browser_page, save
     rows = browser_page.locator("table tbody tr").count()
     assert rows >= len(document["cells"])
     save_screenshot(browser_page, "experiment-report")
+
+
+def test_each_app_gets_its_own_experiment_group():
+    """In-process CLI calls build the app again each time; the group must not grow."""
+    import typer.main
+
+    from styx.cli.app import build_app
+
+    def experiment_commands():
+        group = typer.main.get_command(build_app(["experiment"])).commands["experiment"]
+        return sorted(group.commands)
+
+    first = experiment_commands()
+    assert experiment_commands() == first and "run" in first and "sweep" in first

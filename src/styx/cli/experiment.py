@@ -27,15 +27,14 @@ from styx.core.errors import StyxError
 #: Exit code of a study stopped by Ctrl-C (its finished cells are kept and reported).
 INTERRUPTED_EXIT_CODE = 130
 
-experiment_app = typer.Typer(
-    help="Run the seed report's studies: a labelled grid, plots, results.json and "
-         "report.html per study (see 'styx experiment list').",
-    no_args_is_help=True, rich_markup_mode=None)
-
-
 def register(app: typer.Typer) -> None:
+    """Add ``styx experiment ...`` (a fresh group for each app built)."""
     from styx.experiments.studies import STUDIES
 
+    experiment_app = typer.Typer(
+        help="Run the seed report's studies: a labelled grid, plots, results.json and "
+             "report.html per study (see 'styx experiment list').",
+        no_args_is_help=True, rich_markup_mode=None)
     for info in STUDIES.values():
         experiment_app.command(name=info.name, help=_help(info), short_help=info.summary)(
             study_command(info.name))

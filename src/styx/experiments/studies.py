@@ -311,37 +311,39 @@ def descriptors_study(options: StudyOptions, folder: Path) -> Study:
 def style_crop(options: StudyOptions, folder: Path) -> Study:
     crops = {text: parse_crop(text) for text in
              _values(options, ["full", "center", "top-left", "bottom-right"])}
-    columns = Axis("style crop", tuple(Variant(label) for label in crops))
-    derive = {label: _each_style(lambda s, box=box: crop_style(s, box, folder / "inputs"))
-              for label, box in crops.items()}
-    return make_study(
-        "style-crop", options, folder, columns=columns, derive_styles=derive,
+    return _style_study(
+        "style-crop", options, folder, "style crop",
+        {label: lambda s, box=box: crop_style(s, box, folder / "inputs")
+         for label, box in crops.items()},
         title="Cropped style images",
         description="Each column takes its style from one region of the painting, enlarged "
-                    "to the style size: a smaller region has fewer, larger motifs.",
-        metrics=["judge_style", "judge_content"])
+                    "to the style size: a smaller region has fewer, larger motifs.")
 
 
 @study("style-resolution", "The style image downscaled and enlarged back, losing detail "
        "(future direction 3).", "long sides in px, or full [default: full,256,128,64,32]")
 def style_resolution(options: StudyOptions, folder: Path) -> Study:
-    sides = {text: parse_long_side(text) for text in
-             _values(options, ["full", 256, 128, 64, 32])}
-    columns = Axis("style resolution", tuple(
-        Variant(label if side is None else f"{side} px") for label, side in sides.items()))
-    derive = {(label if side is None else f"{side} px"):
-              _each_style(lambda s, side=side: lower_resolution(s, side, folder / "inputs"))
-              for label, side in sides.items()}
-    return make_study(
-        "style-resolution", options, folder, columns=columns, derive_styles=derive,
+    sides = [parse_long_side(text) for text in _values(options, ["full", 256, 128, 64, 32])]
+    return _style_study(
+        "style-resolution", options, folder, "style resolution",
+        {("full" if side is None else f"{side} px"):
+         lambda s, side=side: lower_resolution(s, side, folder / "inputs") for side in sides},
         title="Style image resolution",
         description="The style is shrunk to each long side and enlarged back to its own size "
-                    "before use: the information lost at low resolution, not its scale.",
-        metrics=["judge_style", "judge_content"])
+                    "before use: the information lost at low resolution, not its scale.")
 
 
-def _each_style(make: Callable[[Path], Path]) -> Callable[[tuple[Path, ...]], tuple[Path, ...]]:
-    return lambda styles: tuple(make(s) for s in styles)
+def _style_study(name: str, options: StudyOptions, folder: Path, axis: str,
+                 change: dict[str, Callable[[Path], Path]], *, title: str, description: str
+                 ) -> Study:
+    """A study whose columns change the style image itself: ``change[label]`` makes the
+    column's version of one style image."""
+    columns = Axis(axis, tuple(Variant(label) for label in change))
+    derive = {label: (lambda styles, make=make: tuple(make(s) for s in styles))
+              for label, make in change.items()}
+    return make_study(name, options, folder, columns=columns, derive_styles=derive,
+                      title=title, description=description,
+                      metrics=["judge_style", "judge_content"])
 
 
 @study("methods", "gatys, texture-nets, stylebank and any plugin method on the same images: "
