@@ -133,13 +133,12 @@ def test_the_report_page_shows_every_image_it_names(tmp_path, browser_page, save
 
 def test_each_app_gets_its_own_experiment_group():
     """In-process CLI calls build the app again each time; the group must not grow."""
-    import typer.main
-
     from styx.cli.app import build_app
 
     def experiment_commands():
-        group = typer.main.get_command(build_app(["experiment"])).commands["experiment"]
-        return sorted(group.commands)
+        app = build_app(["experiment"])
+        group = next(g for g in app.registered_groups if g.name == "experiment")
+        return [c.name for c in group.typer_instance.registered_commands]
 
     first = experiment_commands()
     assert experiment_commands() == first and "run" in first and "sweep" in first
