@@ -213,6 +213,7 @@ def train_model(cell: Cell) -> tuple[Path, float]:
     """The cell's trained model folder (trained now unless a finished one is there) and the
     seconds its training took."""
     import styx
+    from styx.core.atomic import atomic_path
 
     plan = cell.train
     assert plan is not None
@@ -222,7 +223,8 @@ def train_model(cell: Cell) -> tuple[Path, float]:
     started = time.perf_counter()
     styx.train(plan.method, config=plan.config)
     seconds = time.perf_counter() - started
-    done.write_text(json.dumps({"seconds": seconds}) + "\n")
+    with atomic_path(done) as temporary:
+        temporary.write_text(json.dumps({"seconds": seconds}) + "\n")
     return plan.folder, seconds
 
 
