@@ -25,10 +25,10 @@ from styx.experiments.study import (
     Study,
     TrainPlan,
     Variant,
+    choices,
     digest,
     file_digest,
     merged_options,
-    product_cells,
 )
 
 
@@ -163,7 +163,8 @@ def make_study(name: str, options: StudyOptions, folder: Path, *, columns: Axis 
         plans.append((labels, method, config, by_label[choice[IMAGES_AXIS].label],
                       choice[axes[0].name]))
 
-    product_cells(axes, check)  # every config checked before anything is written or run
+    for choice in choices(axes):  # every config checked before anything is written or run
+        check(choice)
     cells = []
     for labels, method, config, row, column in plans:
         styles = row.styles
@@ -207,18 +208,19 @@ def _number_label(text: str) -> str:
         return text
 
 
-# -- the studies -------------------------------------------------------------------------------
-JUDGE = ["judge_content", "judge_style", "judge_tv"]
+def _descriptor_axis(names: Sequence[str]) -> Axis:
+    return Axis("descriptor", tuple(Variant(d, {"descriptor": d}) for d in names))
 
+
+# -- the studies -------------------------------------------------------------------------------
 
 @study("layer-losses", "Each style layer's loss at the start and the end of a run, per "
        "descriptor (the seed report's Figure 3).",
        "descriptors [default: --descriptor, else vgg19]")
 def layer_losses(options: StudyOptions, folder: Path) -> Study:
-    names = _values(options, [_descriptor(options)])
-    columns = Axis("descriptor", tuple(Variant(d, {"descriptor": d}) for d in names))
     return make_study(
-        "layer-losses", options, folder, columns=columns,
+        "layer-losses", options, folder,
+        columns=_descriptor_axis(_values(options, [_descriptor(options)])),
         title="Style loss per layer, at the start and the end",
         description="Every default style layer at weight 1, unbalanced: the seed report found "
                     "the layers' losses 100x apart, which is why styx can balance them.",
@@ -294,10 +296,9 @@ def noise_ratio(options: StudyOptions, folder: Path) -> Study:
 def descriptors_study(options: StudyOptions, folder: Path) -> Study:
     from styx.core.plugins import descriptors
 
-    names = _values(options, [spec.name for spec in descriptors()])
-    columns = Axis("descriptor", tuple(Variant(d, {"descriptor": d}) for d in names))
     return make_study(
-        "descriptors", options, folder, columns=columns,
+        "descriptors", options, folder,
+        columns=_descriptor_axis(_values(options, [spec.name for spec in descriptors()])),
         title="Descriptor networks",
         description="The same transfer measured through each descriptor's default layers; "
                     "the judge scores every result through one common descriptor.",
@@ -377,6 +378,14 @@ def _trainer(options: StudyOptions, folder: Path) -> Callable[[str, Inputs], Tra
     method optimises each image and trains nothing)."""
     from styx.core.method import method_spec, train_config_class
 
+    trainable = {}  # every feed-forward method's training options, read once
+
+    def known_training_options() -> set[str]:
+        if not trainable:
+            trainable.update({m: {i.field for i in train_config_class(method_spec(m)).options()}
+                              for m in _feed_forward_methods()})
+        return set().union(*trainable.values())
+
     def plan(method: str, row: Inputs) -> TrainPlan | None:
         spec = method_spec(method)
         if not spec.feed_forward:
@@ -391,9 +400,7 @@ def _trainer(options: StudyOptions, folder: Path) -> Callable[[str, Inputs], Tra
                   "content_dir": content_dir, "quiet": True, "overwrite": True,
                   "style": [style] if _is_list(fields.get("style")) else style}
         given = {k: v for k, v in wanted.items() if k in fields and v is not None}
-        unknown = [k for k in options.train_settings if not any(
-            k in {i.field for i in train_config_class(method_spec(m)).options()}
-            for m in _feed_forward_methods())]
+        unknown = [k for k in options.train_settings if k not in known_training_options()]
         if unknown:
             config_class.from_options({unknown[0]: None})  # the "unknown option" error
         given.update({k: v for k, v in options.train_settings.items() if k in fields})

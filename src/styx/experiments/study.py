@@ -142,20 +142,15 @@ def file_digest(path: Path) -> str:
     return _file_digest(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
 
 
-def product_cells(axes: Sequence[Axis], make: Any) -> list[Cell]:
-    """One cell per combination of the axes' variants, made by ``make(choice)`` where
-    ``choice`` maps each axis name to its variant; rows first, then columns, so the cells
-    come in the grid's reading order."""
+def choices(axes: Sequence[Axis]) -> list[dict[str, Variant]]:
+    """Every combination of the axes' variants, each mapping an axis name to its variant;
+    rows first, then columns, so they come in the grid's reading order."""
     if not axes:
         raise StyxError("a study needs at least one axis", "give --vary OPTION=V1,V2")
     row_axes, column_axis = list(axes[1:]), axes[0]
-    cells = []
-    for row in itertools.product(*(a.variants for a in row_axes)):
-        for column in column_axis.variants:
-            choice = {column_axis.name: column,
-                      **{a.name: v for a, v in zip(row_axes, row)}}
-            cells.append(make(choice))
-    return cells
+    return [{column_axis.name: column, **{a.name: v for a, v in zip(row_axes, row)}}
+            for row in itertools.product(*(a.variants for a in row_axes))
+            for column in column_axis.variants]
 
 
 def merged_options(variants: Iterable[Variant]) -> dict[str, Any]:
