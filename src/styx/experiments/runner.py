@@ -181,7 +181,10 @@ def run_cell(cell: Cell, folder: Path, judge: Judge) -> CellResult | None:
         metrics["train_seconds"] = train_seconds
         metrics["model_bytes"] = sum(p.stat().st_size for p in model.glob("*.safetensors"))
     styles = [] if model is not None else list(cell.styles)
-    with peak_memory(str(cell.config.to_dict().get("device", "cpu"))) as memory:
+    from styx.core.device import resolve_device
+
+    device = resolve_device(getattr(cell.config, "device", "cpu"))  # 'auto' is CUDA there
+    with peak_memory(str(device)) as memory:
         result = styx.stylize(cell.method, cell.content, styles, model=model,
                               config=cell.config)
         if model is not None and not result.interrupted:  # the first run warmed it up
