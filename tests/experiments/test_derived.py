@@ -73,10 +73,10 @@ def test_vary_takes_flags_or_field_names_once_each():
 
 
 def test_layer_names_are_checked_from_the_spec_aliases_included():
-    from styx.core.perceptual import check_layer_names
-    from styx.plugins.methods.gatys.config import GatysConfig
+    """A study's cells are configs, checked when made: aliases pass, unknown names fail."""
+    from styx.experiments.studies import run_config
 
-    check_layer_names(GatysConfig(style_layers="block1_conv1,relu2_1", weights="random"))
+    run_config("gatys", {"style_layers": "block1_conv1,relu2_1", "weights": "random"})
     with pytest.raises(StyxError, match="has no layer 'relu2_9'") as error:
-        check_layer_names(GatysConfig(content_layers="relu2_9", weights="random"))
+        run_config("gatys", {"content_layers": "relu2_9", "weights": "random"})
     assert "relu2_" in error.value.hint

@@ -61,26 +61,6 @@ def used_layers(options: LossOptions, *, content: bool = True
     return chosen["content"], chosen["style"]
 
 
-def check_layer_names(options: LossOptions) -> None:
-    """Every layer ``options`` name, of unused terms too, is one of its descriptor's (or
-    an alias), checked from the descriptor's spec without building it: a StyxError worded
-    as :meth:`~styx.core.descriptor.Descriptor.resolve_layer` words it. A descriptor whose
-    spec lists no layers is left to that check."""
-    from styx.core.plugins import descriptors
-    from styx.core.suggest import did_you_mean
-
-    spec = descriptors().get(options.descriptor)
-    if not spec.layers:
-        return
-    known = [*spec.layers, *spec.layer_aliases]
-    for layers in layer_weights(options):
-        for name in layers:
-            if name.strip() not in known:
-                raise StyxError(f"descriptor {spec.name!r} has no layer {name!r}",
-                                did_you_mean(name, known) or f"'styx list layers {spec.name}' "
-                                f"prints the {len(spec.layers)} layer names")
-
-
 def build_objective(options: LossOptions, *, seed: int = 0,
                     device: str | torch.device | None = None,
                     content: bool = True) -> PerceptualObjective:

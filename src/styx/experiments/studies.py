@@ -111,16 +111,11 @@ def common_options(method: str, options: StudyOptions) -> dict[str, Any]:
 
 
 def run_config(method: str, options: dict[str, Any]) -> Any:
-    """``method``'s run config with ``options``, checked, its layers too."""
-    from styx.core.bundles import LossOptions
+    """``method``'s run config with ``options``, checked (its layer names against the
+    descriptor's spec too, by the LossOptions bundle)."""
     from styx.core.method import method_spec, run_config_class
-    from styx.core.perceptual import check_layer_names
 
-    spec = method_spec(method)
-    config = run_config_class(spec).from_options(options)
-    if isinstance(config, LossOptions):
-        check_layer_names(config)
-    return config
+    return run_config_class(method_spec(method)).from_options(options)
 
 
 def make_study(name: str, options: StudyOptions, folder: Path, *, columns: Axis | None,
@@ -151,20 +146,15 @@ def make_study(name: str, options: StudyOptions, folder: Path, *, columns: Axis 
         raise StyxError(f"the {name} study needs an option to vary",
                         "give --vary OPTION=V1,V2, e.g. --vary style_weight=1e3,1e4,1e5")
     plans: list[tuple[dict[str, str], str, Any, Inputs, Variant]] = []
-    trainer = _trainer(options, folder)  # feed-forward cells train their model first
-
-    def check(choice: dict[str, Variant]) -> None:
+    for choice in choices(axes):  # every config checked before anything is written or run
         variants = [choice[axis.name] for axis in axes]
         method = next((v.method for v in variants if v.method), options.method)
         cell_options = {**common_options(method, options), **(base or {}),
                         **options.settings, **merged_options(variants)}
-        config = run_config(method, cell_options)
-        labels = {axis.name: choice[axis.name].label for axis in axes}
-        plans.append((labels, method, config, by_label[choice[IMAGES_AXIS].label],
-                      choice[axes[0].name]))
-
-    for choice in choices(axes):  # every config checked before anything is written or run
-        check(choice)
+        plans.append(({axis.name: choice[axis.name].label for axis in axes}, method,
+                      run_config(method, cell_options),
+                      by_label[choice[IMAGES_AXIS].label], choice[axes[0].name]))
+    trainer = _trainer(options, folder)  # feed-forward cells train their model first
     cells = []
     for labels, method, config, row, column in plans:
         styles = row.styles
