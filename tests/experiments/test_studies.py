@@ -91,6 +91,19 @@ def test_the_methods_study_reports_training_time_and_model_size(tmp_path):
     assert "model_bytes" not in by_method["gatys"]
 
 
+def test_a_model_is_trained_once_for_every_cell_that_runs_it(tmp_path, monkeypatch):
+    import styx
+
+    real, trained = styx.train, []
+    monkeypatch.setattr(styx, "train", lambda *a, **k: trained.append(a) or real(*a, **k))
+    options = options_for("methods", tmp_path, method="texture-nets",
+                          vary={"long_side": ["40", "48"]})
+    document = run_study("sweep", **options)
+    assert document["cells_done"] == 2 and len(trained) == 1
+    run_study("sweep", **{**options, "vary": {"long_side": ["40", "56"]}})  # one new cell
+    assert len(trained) == 1  # the model of the first run is reused
+
+
 def test_the_tv_weight_study_smooths_as_the_weight_grows(tmp_path):
     document = run_study("tv-weight", **options_for("tv-weight", tmp_path, steps=8,
                                                     values=["0", "1e4"]))

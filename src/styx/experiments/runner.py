@@ -217,11 +217,12 @@ def train_model(cell: Cell) -> tuple[Path, float]:
     seconds its training took."""
     import styx
     from styx.core.atomic import atomic_path
+    from styx.core.modelstore import METADATA_FILE
 
     plan = cell.train
     assert plan is not None
     done = plan.folder / "study-training.json"
-    if done.is_file() and (plan.folder / "metadata.json").is_file():
+    if done.is_file() and (plan.folder / METADATA_FILE).is_file():
         return plan.folder, float(json.loads(done.read_text())["seconds"])
     started = time.perf_counter()
     styx.train(plan.method, config=plan.config)
