@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from styx.experiments.runner import StudyRun
+from styx.experiments.study import Study
 
 #: Space around and between the grid's pictures, and its label sizes, in pixels.
 GAP = 6
@@ -249,11 +250,11 @@ def results_document(run: StudyRun, options: dict[str, Any], files: dict[str, An
             "axes": [{"name": a.name, "values": a.labels} for a in study.axes],
             "columns": study.columns, "rows": study.rows, "metrics": study.metrics,
             "options": options, "judge": run.judge,
-            "descriptor_weights": _descriptor_weights(study, run),
+            "descriptor_weights": _descriptor_weights(study),
             "files": files, "cells": cells}
 
 
-def _descriptor_weights(study, run: StudyRun) -> list[dict[str, Any]]:
+def _descriptor_weights(study: Study) -> list[dict[str, Any]]:
     """The descriptor weights each cell's config used, once per descriptor, and the
     judge's."""
     from styx.experiments.judge import weights_used
@@ -283,7 +284,7 @@ def report_html(document: dict[str, Any]) -> str:
     (its picture, labels and numbers) and the options."""
     e = html.escape
     files = document["files"]
-    metrics = [m for m in document["metrics"]] + [
+    metrics = list(document["metrics"]) + [
         m for m in ("seconds", "peak_memory_mb", "loss") if m not in document["metrics"]]
     head = "".join(f"<th>{e(m)}</th>" for m in metrics)
     rows = []

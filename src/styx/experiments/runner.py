@@ -172,6 +172,7 @@ def run_cell(cell: Cell, folder: Path, judge: Judge) -> CellResult | None:
     """Run ``cell`` and save it; None when Ctrl-C stopped it (nothing is saved)."""
     import styx
     from styx.core.atomic import atomic_path
+    from styx.core.device import resolve_device
     from styx.core.image import save_image
 
     metrics: dict[str, Any] = {}
@@ -181,15 +182,14 @@ def run_cell(cell: Cell, folder: Path, judge: Judge) -> CellResult | None:
         metrics["train_seconds"] = train_seconds
         metrics["model_bytes"] = sum(p.stat().st_size for p in model.glob("*.safetensors"))
     styles = [] if model is not None else list(cell.styles)
-    from styx.core.device import resolve_device
-
+    runs = 1 if model is None else 2  # a trained model's first run warms it up
     device = resolve_device(getattr(cell.config, "device", "cpu"))  # 'auto' is CUDA there
     with peak_memory(str(device)) as memory:
-        result = styx.stylize(cell.method, cell.content, styles, model=model,
-                              config=cell.config)
-        if model is not None and not result.interrupted:  # the first run warmed it up
-            result = styx.stylize(cell.method, cell.content, [], model=model,
+        for _ in range(runs):
+            result = styx.stylize(cell.method, cell.content, styles, model=model,
                                   config=cell.config)
+            if result.interrupted:
+                break
     if result.interrupted:
         return None
     layers, curve = _history_facts(result.history)
