@@ -235,7 +235,8 @@ LISTING_COMMANDS = [
     ("list", "losses", "--json"), ("list", "layers", "fake-desc"), ("run", "--help"),
     ("train", "--help"), ("export", "--help"), ("run", "gatys", "--help"),
     ("train", "texture-nets", "--help"), ("export", "texture-nets", "--help"),
-    ("infer", "--help"),
+    ("infer", "--help"), ("experiment", "--help"), ("experiment", "list"),
+    ("experiment", "tv-weight", "--help"),
 ]
 
 #: Runs each listing command in turn in one fresh interpreter and reports, after each, its

@@ -58,21 +58,18 @@ def run_study(name: str = "sweep", *, options: StudyOptions | None = None,
 
     options = StudyOptions.from_options(values, base=options)
     info = study_info(name)
-    folder = Path(options.output) if options.output is not None \
-        else Path("experiments") / info.name
-    judge_name = options.judge_descriptor()
-    from styx.core.plugins import descriptors
-
-    descriptors().get(judge_name)  # an unknown judge fails before any work too
-    study = build_study(info.name, options, folder.expanduser())
-    folder = check_folder(folder.expanduser())
+    folder = (Path(options.output) if options.output is not None
+              else Path("experiments") / info.name).expanduser()
+    # Its options are checked as it is made: an unknown judge fails before any work too.
+    judge = Judge(options.judge_descriptor(), options.weights, options.seed)
+    study = build_study(info.name, options, folder)
+    folder = check_folder(folder)
     if notes is not None:
         before = 0 if options.fresh else sum(load_done(folder, c) is not None
                                              for c in study.cells)
         notes(f"study {study.name}: {len(study.cells)} cells "
               f"({len(study.columns)} columns x {len(study.rows)} rows"
               + (f", {before} done before" if before else "") + f") in {folder}")
-    judge = Judge(judge_name, options.weights, options.seed)
     run = run_cells(study, folder, judge=judge, fresh=options.fresh, progress=progress)
     document = StudyOutcome(write_outputs(run, options.to_dict(), options.thumbnail))
     document.folder, document.interrupted = folder, run.interrupted
