@@ -114,7 +114,11 @@ def test_the_report_page_shows_every_image_it_names(tmp_path, browser_page, save
     document = run_study("style-layers", weights="random", size=40, steps=2, thumbnail=48,
                          values=["relu1_1", "relu2_1"], output=tmp_path / "study",
                          settings={"content_layers": "relu2_1"})
-    report = tmp_path / "study" / "report.html"
+    import shutil
+
+    moved = shutil.copytree(tmp_path / "study", tmp_path / "elsewhere" / "copy")
+    shutil.rmtree(tmp_path / "study")  # the page must not need the folder it was written in
+    report = moved / "report.html"
     browser_page.goto(report.as_uri())
     browser_page.wait_for_load_state("load")
     images = browser_page.evaluate(

@@ -155,6 +155,15 @@ def test_only_the_changed_cells_run_again(tmp_path, monkeypatch):
     assert [c["reused"] for c in document["cells"]] == [True, False]
 
 
+def test_two_studies_in_one_folder_share_the_cells_they_have_in_common(tmp_path, monkeypatch):
+    run_study("tv-weight", **options_for("tv-weight", tmp_path, output=tmp_path / "shared"))
+    calls = _count_calls(monkeypatch)
+    document = run_study("sweep", **{**TINY, "output": tmp_path / "shared",
+                                     "vary": {"tv_weight": ["100", "7"]}})
+    assert [c["reused"] for c in document["cells"]] == [True, False]
+    assert len(calls) == 1
+
+
 def test_fresh_runs_every_cell_again(tmp_path, monkeypatch):
     run_study("tv-weight", **options_for("tv-weight", tmp_path))
     calls = _count_calls(monkeypatch)
