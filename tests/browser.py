@@ -103,5 +103,5 @@ def write_screenshot(page, name: str, tmp_path: Path) -> Path:
     folder = Path(artifacts) if artifacts else Path(tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / (name if name.endswith(".png") else f"{name}.png")
-    page.screenshot(path=str(path))
+    page.screenshot(path=str(path), full_page=True)
     return path

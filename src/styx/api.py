@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from styx.core.method import ImageInput, RunResult, StepInfo
     from styx.core.modelstore import ModelInfo
     from styx.core.specs import DescriptorSpec, ExporterSpec, LossSpec, MethodSpec
+    from styx.core.training import TrainStep
 
 
 def stylize(method: str, content: ImageInput | None = None,
@@ -52,15 +53,26 @@ def stylize(method: str, content: ImageInput | None = None,
                       callback=callback, **options)
 
 
-def train(method: str, *, config: Config | None = None, **options: Any) -> TrainedModel:
+def train(method: str, *, config: Config | None = None,
+          callback: Callable[[TrainStep], None] | None = None, **options: Any) -> TrainedModel:
     """Train ``method`` with ``options`` (the fields of its training config, e.g.
     ``style="starry.jpg", content_dir="photos/", name="starry", iterations=500``) and save
-    the model; returns a :class:`~styx.core.feedforward.TrainedModel`."""
+    the model; returns a :class:`~styx.core.feedforward.TrainedModel`.
+
+    ``callback`` sees every log step (a :class:`~styx.core.training.TrainStep`: the losses,
+    and ``sample(image)`` for the model's output so far); raising KeyboardInterrupt from it
+    stops the run with a checkpoint, as Ctrl-C does (KeyboardInterrupt is raised again;
+    ``resume=True`` continues)."""
     from styx.core.method import make_config, method_spec, train_config_class, train_function
 
     spec = method_spec(method)
     settings = make_config(train_config_class(spec), config, options)
-    return train_function(spec)(settings)
+    if callback is None:
+        return train_function(spec)(settings)
+    from styx.core.training import watching
+
+    with watching(callback):
+        return train_function(spec)(settings)
 
 
 def load_model(name_or_path: str | os.PathLike[str]) -> Model:

@@ -142,6 +142,9 @@ def test_describe_options_for_forms_and_listings():
     assert described["canvas"]["required"] and described["canvas"]["default"] is None
     assert described["brushes"]["default"] == [1, 2]
     assert described["content_layers"]["default_text"] == "the descriptor's"
+    kinds = {name: d["kind"] for name, d in described.items()}
+    assert (kinds["strokes"], kinds["brushes"], kinds["canvas"], kinds["seed"],
+            kinds["style_weight"]) == ("integer", "text", "path", "integer", "number")
     assert json.loads(json.dumps(list(described.values())))
 
 

@@ -50,13 +50,14 @@ def build_app(argv: list[str]) -> typer.Typer:
     ) -> None:
         """Neural style transfer: Gatys, Texture Networks, StyleBank, any descriptor."""
 
-    from styx.cli import experiment, infer, info, models, weights
+    from styx.cli import experiment, infer, info, models, serve, weights
 
     info.register(app)
     weights.register(app)
     models.register(app)
     infer.register(app)
     experiment.register(app)
+    serve.register(app)
     for group, text in GROUPS.items():
         sub = typer.Typer(help=text, no_args_is_help=True, rich_markup_mode=None)
         _mount_methods(sub, group, argv)

@@ -304,5 +304,19 @@ def describe_options(cls: type[Config]) -> list[dict[str, Any]]:
         out.append({"name": info.field, "flag": info.flag, "help": info.option.help,
                     "panel": info.option.panel, "required": info.required,
                     "default": None if info.required else to_jsonable(info.default),
-                    "default_text": info.option.default_text})
+                    "default_text": info.option.default_text, "kind": option_kind(info),
+                    "metavar": info.option.metavar, "input_file": info.option.input_file})
     return out
+
+
+#: What :func:`option_kind` calls each command-line type.
+_KINDS = {bool: "flag", int: "integer", float: "number", str: "text", Path: "path"}
+
+
+def option_kind(info: OptionInfo) -> str:
+    """How a form offers ``info``: ``flag``, ``integer``, ``number``, ``text``, ``path``,
+    ``list`` (of text, one value per line) or ``paths`` (a list of paths)."""
+    kind = cli_type_of(info)
+    if typing.get_origin(kind) is list:
+        return "paths" if typing.get_args(kind) == (Path,) else "list"
+    return _KINDS.get(kind, "text")

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import torch
@@ -36,15 +35,15 @@ from styx.core.formats import (  # noqa: F401 - OUTPUT_FORMATS, check_output_pat
 from styx.core.imagefile import (  # noqa: F401 - the file-level names re-exported
     DEFAULT_MAX_PIXELS,
     IMAGE_SUFFIXES,
+    SAMPLE_IMAGES,
     apply_exif_orientation,
     arrays_to_pil,
     decode_image,
     find_images,
     pil_to_arrays,
+    sample_image,
     write_picture,
 )
-
-SAMPLE_IMAGES = {"content": "tubingen.jpg", "style": "starry_night.jpg"}
 
 
 @dataclass
@@ -206,19 +205,6 @@ def save_image(image: torch.Tensor, path: str | os.PathLike[str], *,
     path, fmt = image_format(path)
     picture = tensor_to_pil(image, alpha if path.suffix.lower() in ALPHA_SUFFIXES else None)
     return write_picture(picture, path, fmt, quality=quality)
-
-
-def sample_image(kind: str = "content") -> Path:
-    """A small image shipped with styx: ``"content"`` (Tübingen photo) or ``"style"``
-    (Van Gogh's Starry Night); provenance in ``styx/data/SOURCES.md``."""
-    key = kind.strip().lower()
-    if key not in SAMPLE_IMAGES:
-        raise StyxError(f"no sample image {kind!r}", "choose 'content' or 'style'")
-    resource = resources.files("styx").joinpath("data", SAMPLE_IMAGES[key])
-    path = Path(str(resource))
-    if not path.is_file():
-        raise StyxError(f"the sample image {path} is missing", "reinstall styx-nst")
-    return path
 
 
 # -- colour ----------------------------------------------------------------------------------

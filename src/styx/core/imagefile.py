@@ -20,6 +20,7 @@ import os
 import struct
 import warnings
 from collections.abc import Iterable
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -247,4 +248,22 @@ def write_picture(picture: Image.Image, path: Path, fmt: str, *, quality: int = 
     except OSError as exc:
         raise StyxError(f"cannot write {path}: {exc.strerror or exc}",
                         "choose a folder you can write to") from None
+    return path
+
+
+# -- the bundled samples ------------------------------------------------------------------
+#: The images shipped with styx, by kind.
+SAMPLE_IMAGES = {"content": "tubingen.jpg", "style": "starry_night.jpg"}
+
+
+def sample_image(kind: str = "content") -> Path:
+    """A small image shipped with styx: ``"content"`` (Tübingen photo) or ``"style"``
+    (Van Gogh's Starry Night); provenance in ``styx/data/SOURCES.md``."""
+    key = kind.strip().lower()
+    if key not in SAMPLE_IMAGES:
+        raise StyxError(f"no sample image {kind!r}", "choose 'content' or 'style'")
+    resource = resources.files("styx").joinpath("data", SAMPLE_IMAGES[key])
+    path = Path(str(resource))
+    if not path.is_file():
+        raise StyxError(f"the sample image {path} is missing", "reinstall styx-nst")
     return path

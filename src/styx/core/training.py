@@ -16,6 +16,8 @@ and the resume checks in :mod:`styx.core.checkpoint`, the process group in
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import json
 import math
@@ -23,7 +25,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -62,6 +64,60 @@ SchedulerFactory = Callable[[torch.optim.Optimizer, TrainingOptions], Any]
 #: with the gradients unscaled, before the optimizer updates ``model`` (unwrapped). It may
 #: rescale or clear gradients.
 StepHook = Callable[[nn.Module, int, LossTerms], None]
+
+
+@dataclass
+class TrainStep:
+    """What a training ``callback`` (:func:`watching`, ``styx.train(callback=)``) sees at
+    every log step."""
+
+    #: Iterations done (1-based) and the run's total.
+    step: int
+    total_steps: int
+    #: The logged values of this step: the losses, ``lr``, ``images_per_second``, ...
+    losses: dict[str, float]
+    #: Seconds of training, resumed sessions included.
+    seconds: float
+    model: nn.Module = field(repr=False)
+
+    def sample(self, image: torch.Tensor | None = None, *, size: tuple[int, int] = (128, 128),
+               seed: int = 0) -> torch.Tensor:
+        """The model's output now (1 x 3 x H x W on the CPU, in [0, 1]), for ``image``
+        (1 x 3 x H x W in [0, 1]; a generator that takes none makes one of ``size``), with
+        its default inputs (StyleBank: style 0) and random inputs drawn from ``seed``. The
+        model is put back in training mode and no gradient is kept."""
+        model = self.model
+        device = next(model.parameters()).device
+        generator = torch.Generator().manual_seed(int(seed))
+        model.eval()
+        try:
+            with torch.no_grad():
+                picture = None if image is None or not model.takes_image else image.to(device)
+                inputs = model.make_inputs(picture, size=size, generator=generator)
+                out = model(**inputs)
+        finally:
+            model.train()
+        return out.float().clamp(0.0, 1.0).cpu()
+
+
+#: ``callback(TrainStep)``: called at every log step; raising KeyboardInterrupt from it
+#: stops the run after that iteration, with a checkpoint, as Ctrl-C does.
+TrainCallback = Callable[[TrainStep], None]
+
+_watchers: contextvars.ContextVar[TrainCallback | None] = \
+    contextvars.ContextVar("styx_training_callback", default=None)
+
+
+@contextlib.contextmanager
+def watching(callback: TrainCallback | None) -> Iterator[None]:
+    """Within the block, every :func:`train` of this thread (or task) reports each log step
+    to ``callback``: how ``styx.train(callback=)`` reaches the loop through any method's
+    ``train`` function, which takes its config alone."""
+    token = _watchers.set(callback)
+    try:
+        yield
+    finally:
+        _watchers.reset(token)
 
 
 def adam(model: nn.Module, settings: TrainingOptions) -> torch.optim.Optimizer:
@@ -232,6 +288,7 @@ class _Run:
         self.task, self.config, self.device, self.ctx = task, config, device, ctx
         self.settings = training_settings(config)
         self.hook = hook
+        self.callback = _watchers.get()
         self.run_dir = run_dir
         self.checkpoint_path = run_dir / CHECKPOINT_NAME
         self.log = RunLog(main=ctx.main, quiet=config.quiet, log_json=log_json)
@@ -416,6 +473,7 @@ class _Run:
                                           self.device)
                 self._record(values, lr, rate, now)
                 metrics = {"loss": values["total"], "img/s": rate}
+                stop = self._tell_callback() or stop
             bar.update(1, **metrics)
             if (config.checkpoint_every and self.done % config.checkpoint_every == 0) \
                     or self.done == config.iterations or stop:
@@ -425,6 +483,20 @@ class _Run:
                                     f"{self.checkpoint_path}; continue with --resume")
                 self.announced = True
                 raise KeyboardInterrupt
+
+    def _tell_callback(self) -> bool:
+        """Report the step just logged to the callback; True if it asks to stop."""
+        if self.callback is None or not self.ctx.main:
+            return False
+        entry = self.history[-1]
+        losses = {key: value for key, value in entry.items()
+                  if key not in ("step", "elapsed") and isinstance(value, (int, float))}
+        try:
+            self.callback(TrainStep(self.done, self.config.iterations, losses,
+                                    float(entry["elapsed"]), self.model))
+        except KeyboardInterrupt:
+            return not self.ctx.active  # under torchrun, ranks stop together (Ctrl-C)
+        return False
 
     @property
     def _images_per_step(self) -> int:
@@ -485,5 +557,5 @@ class _Run:
 
 
 __all__ = ["CHECKPOINT_NAME", "OptimizerFactory", "SchedulerFactory", "StepHook",
-           "TrainResult", "TrainingOptions", "TrainingTask", "adam", "check_run_paths",
-           "step_decay", "train", "trainable_parameters", "training_settings"]
+           "TrainCallback", "TrainResult", "TrainStep", "TrainingOptions", "TrainingTask", "adam",
+           "check_run_paths", "step_decay", "train", "trainable_parameters", "training_settings", "watching"]

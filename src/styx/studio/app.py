@@ -1,0 +1,516 @@
+"""The studio's web application: the page, its JSON API and its event stream (Starlette).
+
+    GET  /                         the page (static HTML, CSS and JavaScript)
+    GET  /api/catalogue            methods with their options, stored models, images
+    POST /api/images               upload an image (multipart field ``file``)
+    GET  /api/images/ID            an image, as PNG
+    GET  /api/folders              content folders under the --allow-dir roots
+    GET  /api/studies              experiment reports; /studies/ID/FILE serves their files
+    GET  /api/jobs                 the history, newest first (?live=1: queued and running)
+    POST /api/jobs                 start a job: {"kind": "stylize"|"train", ...}
+    GET  /api/jobs/ID              one job; DELETE removes a finished one
+    POST /api/jobs/ID/stop         stop it (a queued one is cancelled)
+    POST /api/jobs/ID/resume       continue a stopped or interrupted training run
+    GET  /api/jobs/ID/result.png   the picture (?download=1: as a download)
+    GET  /api/jobs/ID/settings.json  every setting the run used
+    GET  /api/jobs/ID/frame.png    the latest live frame; /sample.png a training sample
+    POST /api/preview              a trained model's low-resolution picture, at once
+    GET  /api/events               server-sent events: job states and progress
+
+Errors are ``{"error": "one line"}`` with a 4xx status. See ``docs/studio.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from styx.core.errors import StyxError
+from styx.studio.forms import catalogue, form_fields, form_options
+from styx.studio.jobs import Events, Runner, lane_of, png_bytes
+from styx.studio.places import Places
+from styx.studio.store import INTERRUPTED, STOPPED, Store
+from styx.studio.uploads import MAX_UPLOAD_BYTES, add_samples, store_image
+
+TOKEN_COOKIE = "styx_token"
+#: Seconds between keep-alive comments on an idle event stream.
+KEEP_ALIVE = 15.0
+
+
+@dataclass
+class StudioSettings:
+    """How a studio runs: where it keeps its files, what it may read, who may use it."""
+
+    folder: Path
+    allow_dirs: list[Path] = field(default_factory=list)
+    study_dirs: list[Path] = field(default_factory=lambda: [Path("experiments")])
+    #: None: no token asked (a loopback server). Else every request must carry it.
+    token: str | None = None
+    heavy_workers: int = 1
+
+
+class Studio:
+    """Everything a running studio holds: the store, the queue, the events, the places."""
+
+    def __init__(self, settings: StudioSettings) -> None:
+        self.settings = settings
+        self.store = Store(settings.folder)
+        self.events = Events()
+        self.runner = Runner(self.store, self.events, heavy_workers=settings.heavy_workers)
+        self.places = Places(settings.allow_dirs, settings.study_dirs)
+        self.started = False
+
+    def start(self) -> None:
+        if self.started:
+            return
+        self.started = True
+        interrupted = self.store.mark_interrupted()
+        if interrupted:
+            print(f"note: {interrupted} job(s) of the last session were left unfinished; "
+                  "they are marked interrupted")
+        add_samples(self.store)
+        self.runner.start()
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.started:
+            self.runner.shutdown(timeout)
+            self.started = False
+        self.store.close()
+
+
+def error(message: str, status: int = 400) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def not_found(what: str) -> JSONResponse:
+    return error(f"no such {what}", 404)
+
+
+# -- the token -----------------------------------------------------------------------------
+class TokenGuard:
+    """Every request must carry the token (``?token=``, ``Authorization: Bearer``, or the
+    cookie set when the page was opened with ``?token=``), unless there is none."""
+
+    def __init__(self, app: ASGIApp, token: str | None) -> None:
+        self.app, self.token = app, token
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.token is None or scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        given = request.query_params.get("token")
+        header = request.headers.get("authorization", "")
+        candidates = [given, request.cookies.get(TOKEN_COOKIE),
+                      header[7:] if header.lower().startswith("bearer ") else None]
+        if not any(c and secrets.compare_digest(c, self.token) for c in candidates):
+            response = error("this studio needs its token: open the URL 'styx serve' "
+                             "printed (it ends in ?token=...)", 401)
+            await response(scope, receive, send)
+            return
+        if given is None:
+            await self.app(scope, receive, send)
+            return
+        cookie = f"{TOKEN_COOKIE}={self.token}; Path=/; HttpOnly; SameSite=Strict"
+
+        async def send_with_cookie(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", []).append((b"set-cookie", cookie.encode()))
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+
+# -- the application -----------------------------------------------------------------------
+def create_app(settings: StudioSettings) -> Starlette:
+    """The studio's ASGI application; its lifespan starts and stops the job queue."""
+    studio = Studio(settings)
+    api = Api(studio)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        studio.start()
+        try:
+            yield
+        finally:
+            await run_in_threadpool(studio.stop)
+
+    static = Path(str(resources.files("styx.studio").joinpath("static")))
+    routes = [
+        Route("/", api.page),
+        Route("/api/catalogue", api.get_catalogue),
+        Route("/api/images", api.upload, methods=["POST"]),
+        Route("/api/images/{image_id}", api.image),
+        Route("/api/folders", api.folders),
+        Route("/api/studies", api.studies),
+        Route("/studies/{study_id}/{name:path}", api.study_file),
+        Route("/api/jobs", api.list_jobs),
+        Route("/api/jobs", api.start_job, methods=["POST"]),
+        Route("/api/jobs/{job_id}", api.get_job),
+        Route("/api/jobs/{job_id}", api.delete_job, methods=["DELETE"]),
+        Route("/api/jobs/{job_id}/stop", api.stop_job, methods=["POST"]),
+        Route("/api/jobs/{job_id}/resume", api.resume_job, methods=["POST"]),
+        Route("/api/jobs/{job_id}/result.png", api.result),
+        Route("/api/jobs/{job_id}/settings.json", api.settings_file),
+        Route("/api/jobs/{job_id}/frame.png", api.frame),
+        Route("/api/jobs/{job_id}/sample.png", api.sample),
+        Route("/api/preview", api.preview, methods=["POST"]),
+        Route("/api/events", api.event_stream),
+        Mount("/static", StaticFiles(directory=static), name="static"),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.studio = studio
+    app.add_middleware(TokenGuard, token=settings.token)
+    return app
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise StyxError("the request is not JSON") from None
+    if not isinstance(body, dict):
+        raise StyxError("the request must be a JSON object")
+    return body
+
+
+def _styx_errors(handler: Any) -> Any:
+    """A handler whose StyxError becomes ``{"error": ...}`` with status 400."""
+    async def wrapped(self: Api, request: Request) -> Response:
+        try:
+            return await handler(self, request)
+        except StyxError as problem:
+            return error(str(problem))
+    wrapped.__name__ = handler.__name__
+    wrapped.__doc__ = handler.__doc__
+    return wrapped
+
+
+class Api:
+    """The routes (see the module docstring)."""
+
+    def __init__(self, studio: Studio) -> None:
+        self.studio = studio
+        self.store = studio.store
+        self.runner = studio.runner
+        index = Path(str(resources.files("styx.studio").joinpath("static", "index.html")))
+        self._page = index.read_bytes()
+
+    async def page(self, request: Request) -> Response:
+        return Response(self._page, media_type="text/html; charset=utf-8",
+                        headers={"Cache-Control": "no-cache"})
+
+    async def get_catalogue(self, request: Request) -> Response:
+        described = await run_in_threadpool(catalogue)
+        described["images"] = [i.to_json() for i in self.store.images()]
+        described["can_train_from_folders"] = bool(self.studio.places.roots)
+        return JSONResponse(described)
+
+    # -- images ----------------------------------------------------------------------------
+    @_styx_errors
+    async def upload(self, request: Request) -> Response:
+        length = int(request.headers.get("content-length") or 0)
+        if length > MAX_UPLOAD_BYTES + 1_000_000:
+            raise StyxError(f"the upload is {length / 2**20:.0f} MiB, more than the limit of "
+                            f"{MAX_UPLOAD_BYTES // 2**20} MiB")
+        try:
+            form = await request.form(max_files=1, max_fields=5,
+                                      max_part_size=MAX_UPLOAD_BYTES)
+        except Exception as problem:  # noqa: BLE001 - the multipart parser's own errors
+            raise StyxError(f"a bad upload: {problem}", "send one file as the field 'file'") \
+                from None
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise StyxError("no file in the upload", "send one file as the field 'file'")
+        data = await upload.read()
+        record = await run_in_threadpool(store_image, self.store, data, upload.filename)
+        return JSONResponse(record.to_json(), status_code=201)
+
+    async def image(self, request: Request) -> Response:
+        record = self.store.image(request.path_params["image_id"])
+        if record is None:
+            return not_found("image")
+        return FileResponse(self.store.image_path(record.id), media_type="image/png",
+                            headers={"Cache-Control": "max-age=86400, immutable"})
+
+    # -- places ----------------------------------------------------------------------------
+    async def folders(self, request: Request) -> Response:
+        found = await run_in_threadpool(self.studio.places.folders)
+        return JSONResponse({"roots": [str(r) for r in self.studio.places.roots],
+                             "folders": [f.to_json() for f in found]})
+
+    async def studies(self, request: Request) -> Response:
+        return JSONResponse({"studies": await run_in_threadpool(self.studio.places.studies)})
+
+    async def study_file(self, request: Request) -> Response:
+        path = await run_in_threadpool(self.studio.places.study_file,
+                                       request.path_params["study_id"],
+                                       request.path_params["name"])
+        if path is None:
+            return not_found("study file")
+        return FileResponse(path)
+
+    # -- jobs ------------------------------------------------------------------------------
+    async def list_jobs(self, request: Request) -> Response:
+        live_only = request.query_params.get("live") in ("1", "true")
+        jobs = [self.runner.describe(job.id) for job in self.store.jobs()
+                if not live_only or job.live]
+        return JSONResponse({"jobs": jobs})
+
+    async def get_job(self, request: Request) -> Response:
+        described = self.runner.describe(request.path_params["job_id"])
+        return JSONResponse(described) if described is not None else not_found("job")
+
+    @_styx_errors
+    async def start_job(self, request: Request) -> Response:
+        body = await _json_body(request)
+        kind = body.get("kind", "stylize")
+        if kind == "stylize":
+            job_id = await run_in_threadpool(self._new_stylize_job, body)
+        elif kind == "train":
+            job_id = await run_in_threadpool(self._new_train_job, body)
+        else:
+            raise StyxError(f"no job kind {kind!r}", "give 'stylize' or 'train'")
+        return JSONResponse(self.runner.describe(job_id), status_code=201)
+
+    def _parent(self, body: dict[str, Any]) -> str | None:
+        """The job this one re-runs, when the page says so and it exists."""
+        parent = self.store.job(body.get("parent"))  # type: ignore[arg-type]
+        return None if parent is None else parent.id
+
+    def _image_id(self, value: Any, what: str) -> str:
+        if self.store.image(value) is None:
+            raise StyxError(f"no {what} image {value!r}", "upload it first")
+        return str(value)
+
+    def _new_stylize_job(self, body: dict[str, Any]) -> str:
+        import styx
+        from styx.core.method import method_spec, run_config_class
+
+        model_name = body.get("model") or None
+        if model_name is not None:
+            if not isinstance(model_name, str):
+                raise StyxError("model must be a model's name")
+            model = self.runner.model(_stored_model_name(model_name))
+            method = model.method
+        else:
+            method = body.get("method")
+            if not isinstance(method, str):
+                raise StyxError("give a method or a model")
+        spec = method_spec(method)
+        content = self._image_id(body["content"], "content") if body.get("content") else None
+        styles = [self._image_id(i, "style") for i in body.get("styles") or []]
+        fields = form_fields(run_config_class(spec))
+        options = form_options(fields, body.get("options"))
+        styx.method_config(spec.name, **options)  # every value checked now, not in the queue
+        if spec.feed_forward and model_name is None:
+            raise StyxError(f"method {spec.name!r} runs a trained model", "choose a model")
+        if styles and (spec.feed_forward or not spec.uses_styles):
+            raise StyxError(f"{spec.name} takes no style images", "leave the styles out")
+        request = {"content": content, "styles": styles, "model": model_name,
+                   "options": options, "form": body.get("options") or {}}
+        job = self.store.add_job("stylize", spec.name, request, parent=self._parent(body))
+        self.runner.submit(job, lane_of(spec, "stylize"))
+        return job.id
+
+    def _new_train_job(self, body: dict[str, Any]) -> str:
+        import styx
+        from styx.core.config import describe_options
+        from styx.core.feedforward import plan_training
+        from styx.core.method import method_spec, train_config_class
+        from styx.core.modelstore import name_from_file
+
+        spec = method_spec(str(body.get("method")))
+        config_class = train_config_class(spec)
+        options = form_options(form_fields(config_class, training=True), body.get("options"))
+        styles = [self._image_id(i, "style") for i in body.get("styles") or []]
+        train_options: dict[str, Any] = dict(options)
+        style_kind = next((d["kind"] for d in describe_options(config_class)
+                           if d["name"] == "style"), None)
+        if styles and style_kind is None:
+            raise StyxError(f"{spec.name} training takes no style image")
+        if style_kind == "path" and len(styles) > 1:
+            raise StyxError(f"{spec.name} trains one style per model", "choose one style")
+        paths = [str(p) for p in self.store.stage_styles(styles)]
+        if style_kind == "path" and paths:
+            train_options["style"] = paths[0]
+        elif style_kind == "paths":
+            train_options["style"] = paths
+        folder_id = body.get("content_folder")
+        if folder_id:
+            folder = self.studio.places.folder(folder_id)
+            if folder is None:
+                raise StyxError("that content folder is not one the studio may read",
+                                "start 'styx serve' with --allow-dir ROOT and pick a folder "
+                                "under it")
+            train_options["content_dir"] = str(folder.path)
+        if not train_options.get("name") and styles:
+            record = self.store.image(styles[0])
+            train_options["name"] = name_from_file(record.name if record else "model")
+        config = styx.method_config(spec.name, train=True, **train_options)
+        plan_training(config)  # a taken model name fails now
+        request = {"styles": styles, "content_folder": folder_id, "options": options,
+                   "train_options": train_options, "form": body.get("options") or {}}
+        job = self.store.add_job("train", spec.name, request, parent=self._parent(body))
+        self.runner.submit(job, lane_of(spec, "train"))
+        return job.id
+
+    async def stop_job(self, request: Request) -> Response:
+        job_id = request.path_params["job_id"]
+        if self.store.job(job_id) is None:
+            return not_found("job")
+        if not self.runner.stop(job_id):
+            return error("the job is not running or queued", 409)
+        return JSONResponse(self.runner.describe(job_id))
+
+    @_styx_errors
+    async def resume_job(self, request: Request) -> Response:
+        from styx.core.method import method_spec
+
+        job = self.store.job(request.path_params["job_id"])
+        if job is None:
+            return not_found("job")
+        if job.kind != "train" or job.state not in (STOPPED, INTERRUPTED):
+            return error("only a stopped or interrupted training run can be resumed", 409)
+        job.request["train_options"]["resume"] = True
+        self.store.update_job(job.id, request=job.request)
+        self.runner.requeue(job, lane_of(method_spec(job.method), "train"))
+        return JSONResponse(self.runner.describe(job.id))
+
+    async def delete_job(self, request: Request) -> Response:
+        job = self.store.job(request.path_params["job_id"])
+        if job is None:
+            return not_found("job")
+        if job.live:
+            return error("stop the job first", 409)
+        self.store.delete_job(job.id)
+        self.runner.events.publish({"type": "deleted", "id": job.id})
+        return JSONResponse({"deleted": job.id})
+
+    async def result(self, request: Request) -> Response:
+        job = self.store.job(request.path_params["job_id"])
+        if job is None or not self.store.result_path(job.id).is_file():
+            return not_found("result")
+        headers = {"Cache-Control": "no-cache"}
+        if request.query_params.get("download"):
+            headers["Content-Disposition"] = \
+                f'attachment; filename="styx-{job.method}-{job.id}.png"'
+        return FileResponse(self.store.result_path(job.id), media_type="image/png",
+                            headers=headers)
+
+    async def settings_file(self, request: Request) -> Response:
+        described = self.runner.describe(request.path_params["job_id"])
+        if described is None:
+            return not_found("job")
+        document = {key: described[key] for key in
+                    ("id", "kind", "method", "state", "request", "settings", "summary",
+                     "error", "created", "finished")}
+        import styx
+
+        document["styx_version"] = styx.__version__
+        body = json.dumps(document, indent=2, sort_keys=True)
+        return Response(body, media_type="application/json", headers={
+            "Content-Disposition":
+                f'attachment; filename="styx-{described["method"]}-{described["id"]}.json"'})
+
+    async def frame(self, request: Request) -> Response:
+        live = self.runner.live.get(request.path_params["job_id"])
+        if live is None or live.frame is None:
+            job = self.store.job(request.path_params["job_id"])
+            if job is not None and self.store.result_path(job.id).is_file():
+                return FileResponse(self.store.result_path(job.id), media_type="image/png",
+                                    headers={"Cache-Control": "no-store"})
+            return not_found("frame")
+        return Response(live.frame, media_type="image/png", headers={"Cache-Control": "no-store"})
+
+    async def sample(self, request: Request) -> Response:
+        job = self.store.job(request.path_params["job_id"])
+        if job is None or not self.store.sample_path(job.id).is_file():
+            return not_found("sample")
+        return FileResponse(self.store.sample_path(job.id), media_type="image/png",
+                            headers={"Cache-Control": "no-store"})
+
+    @_styx_errors
+    async def preview(self, request: Request) -> Response:
+        body = await _json_body(request)
+        picture = await run_in_threadpool(self._preview, body)
+        return Response(picture, media_type="image/png", headers={"Cache-Control": "no-store"})
+
+    def _preview(self, body: dict[str, Any]) -> bytes:
+        import styx
+        from styx.core.method import method_spec, run_config_class
+
+        model = self.runner.model(_stored_model_name(body.get("model")))
+        spec = method_spec(model.method)
+        options = form_options(form_fields(run_config_class(spec)), body.get("options"))
+        size = body.get("size", 192)
+        if not isinstance(size, int) or not 16 <= size <= 1024:
+            raise StyxError("size must be a whole number from 16 to 1024")
+        content = self._image_id(body["content"], "content") if body.get("content") else None
+        if "long_side" in {f["name"] for f in form_fields(run_config_class(spec))}:
+            options["long_side"] = size
+        with self.runner.preview_lock:
+            result = styx.stylize(spec.name, None if content is None else
+                                  self.store.image_path(content), model=model, **options)
+        return png_bytes(result.to_pil())
+
+    # -- events ----------------------------------------------------------------------------
+    async def event_stream(self, request: Request) -> Response:
+        events = self.runner.events
+        stream = events.subscribe()
+
+        async def messages() -> AsyncIterator[str]:
+            try:
+                yield "retry: 2000\n\n"
+                live = [self.runner.describe(j.id) for j in self.store.jobs() if j.live]
+                yield _message({"type": "hello", "live": live})
+                while not events.closed:
+                    try:
+                        event = await asyncio.wait_for(stream.get(), KEEP_ALIVE)
+                    except asyncio.TimeoutError:
+                        yield ": keep-alive\n\n"
+                        continue
+                    if event is None:
+                        return
+                    yield _message(event)
+            finally:
+                events.unsubscribe(stream)
+
+        return StreamingResponse(messages(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store",
+                                          "X-Accel-Buffering": "no"})
+
+
+def _message(event: dict[str, Any]) -> str:
+    return f"event: {event['type']}\ndata: {json.dumps(event)}\n\n"
+
+
+def _stored_model_name(name: Any) -> str:
+    """A model of the store, by name (never a path)."""
+    from styx.core.modelstore import check_model_name
+
+    if not isinstance(name, str) or not name:
+        raise StyxError("give a model's name")
+    try:
+        return check_model_name(name)
+    except StyxError:
+        raise StyxError(f"no model {name!r} in the store",
+                        "'styx models list' shows the models") from None
+
+
+__all__ = ["Studio", "StudioSettings", "TokenGuard", "create_app"]

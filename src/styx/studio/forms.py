@@ -1,0 +1,127 @@
+"""What the page offers, generated from the installed plugins, and what it may send back.
+
+:func:`catalogue` describes every method (its run and training options, from its configs'
+:func:`~styx.core.config.describe_options`), every stored model and the images; the page
+builds its forms from that alone, so a plugin's method appears with no studio code.
+
+:func:`form_options` turns what a form sent into a method's options. The studio supplies
+every file itself (images by id, content folders by id), so options of a path type are not
+offered, and a value that could name a file on the server is refused: the page's options
+are words and numbers. No torch here.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from styx.core.errors import StyxError
+
+#: Training options the studio fills in itself: the images, the folders, resuming.
+STUDIO_TRAIN_FIELDS = ("style", "style_dir", "add_style", "content_dir", "output", "run_dir",
+                       "log_json", "resume")
+#: Form kinds that are paths on the server: never taken from a form.
+PATH_KINDS = ("path", "paths")
+
+_TOKENS = re.compile(r"[,:;=\s]+")
+
+
+def _run_config(spec: Any) -> Any:
+    from styx.core.method import run_config_class
+
+    return run_config_class(spec) if spec.config is not None else None
+
+
+def _train_config(spec: Any) -> Any:
+    from styx.core.method import train_config_class
+
+    return train_config_class(spec) if spec.train is not None else None
+
+
+def form_fields(config_class: Any, *, training: bool = False) -> list[dict[str, Any]]:
+    """The options of ``config_class`` a form offers (see the module docstring)."""
+    from styx.core.config import describe_options
+
+    skip = STUDIO_TRAIN_FIELDS if training else ()
+    return [d for d in describe_options(config_class)
+            if d["kind"] not in PATH_KINDS and d["name"] not in skip]
+
+
+def describe_method(spec: Any) -> dict[str, Any]:
+    run_config, train_config = _run_config(spec), _train_config(spec)
+    style_field = None
+    if train_config is not None:
+        from styx.core.config import option_kind, options_of
+
+        for info in options_of(train_config):
+            if info.field == "style":
+                style_field = "many" if option_kind(info) == "paths" else "one"
+    return {"name": spec.name, "summary": spec.summary, "feed_forward": spec.feed_forward,
+            "uses_styles": spec.uses_styles, "can_run": run_config is not None,
+            "can_train": train_config is not None, "train_styles": style_field,
+            "run_options": form_fields(run_config) if run_config is not None else [],
+            "train_options": form_fields(train_config, training=True)
+            if train_config is not None else []}
+
+
+def describe_model(info: Any) -> dict[str, Any]:
+    from styx.core.modelstore import styles_of
+
+    metadata = info.metadata if isinstance(info.metadata, dict) else {}
+    return {"name": info.name, "method": metadata.get("method"), "error": info.error,
+            "size_bytes": info.size_bytes,
+            "styles": [str(s.get("name", i)) for i, s in enumerate(styles_of(metadata))]
+            if info.error is None else [],
+            "training": metadata.get("training", {})}
+
+
+def catalogue() -> dict[str, Any]:
+    """Every method and stored model, JSON-ready."""
+    import styx
+
+    methods = [describe_method(spec) for spec in styx.list_methods()]
+    models = [describe_model(info) for info in styx.list_models()]
+    return {"methods": methods, "models": models}
+
+
+def form_options(fields: list[dict[str, Any]], given: Any) -> dict[str, Any]:
+    """The options of a form: only fields the form offers, empty values left out (the
+    method's default), list fields as lists. A StyxError for anything else."""
+    if given is None:
+        return {}
+    if not isinstance(given, dict):
+        raise StyxError("options must be an object of option names and values")
+    offered = {field["name"]: field for field in fields}
+    options: dict[str, Any] = {}
+    for name, value in given.items():
+        field = offered.get(name)
+        if field is None:
+            raise StyxError(f"no option {name!r} here",
+                            "the form lists the options this method takes")
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        if field["kind"] == "list":
+            values = value if isinstance(value, list) else str(value).splitlines()
+            value = [str(v).strip() for v in values if str(v).strip()]
+            for item in value:
+                refuse_server_path(field, item)
+        elif isinstance(value, (bool, int, float)):
+            pass
+        elif isinstance(value, str):
+            value = value.strip()
+            refuse_server_path(field, value)
+        else:
+            raise StyxError(f"bad {field['flag']} {value!r}", "give text, a number or a flag")
+        options[name] = value
+    return options
+
+
+def refuse_server_path(field: dict[str, Any], value: str) -> None:
+    """StyxError if ``value`` could name a file or folder on the server."""
+    looks_like_path = "/" in value or "\\" in value or value.startswith("~") or any(
+        token in (".", "..") or Path(token).exists()
+        for token in _TOKENS.split(value) if token)
+    if looks_like_path:
+        raise StyxError(f"{field['flag']} {value!r} names a file on the server",
+                        "the studio takes images as uploads; give names and numbers here")

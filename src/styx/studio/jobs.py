@@ -1,0 +1,389 @@
+"""The job queue: every stylisation and training the page asks for, run with the library.
+
+Two lanes, each one worker thread taking its jobs in order: ``heavy`` (iterative methods
+such as gatys, and training: one at a time by default) and ``light`` (a trained model's
+run, about a second, so it never waits behind a long job). A job is a row of the
+:class:`~styx.studio.store.Store`; its live progress (steps, losses, the latest frame or
+sample) is kept in memory and sent to the page by :class:`Events` as it happens.
+
+The work itself is ``styx.stylize`` and ``styx.train``, the calls of the command line:
+a job knows a method only by name. Stopping a job raises KeyboardInterrupt from the run's
+callback, which the library treats as Ctrl-C: gatys returns its best image so far, a
+training run writes its checkpoint (and can be resumed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import queue
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from styx.core.errors import StyxError
+from styx.studio.store import (
+    CANCELLED,
+    DONE,
+    FAILED,
+    INTERRUPTED,
+    QUEUED,
+    RUNNING,
+    STOPPED,
+    Job,
+    Store,
+)
+
+log = logging.getLogger("styx.studio")
+
+HEAVY, LIGHT = "heavy", "light"
+#: Frames of a run are sent at most this often (seconds), and about this many in all.
+FRAME_INTERVAL = 0.15
+FRAMES_PER_RUN = 40
+#: A training run's sample output is made at most this often (seconds).
+SAMPLE_INTERVAL = 2.0
+
+
+class Events:
+    """Fan-out of job events to every open event stream (one asyncio queue each). Worker
+    threads publish; each stream's queue lives on the server's event loop."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._streams: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue]] = []
+        self.closed = False
+
+    def subscribe(self) -> asyncio.Queue:
+        stream: asyncio.Queue = asyncio.Queue()
+        with self._lock:
+            self._streams.append((asyncio.get_running_loop(), stream))
+        return stream
+
+    def unsubscribe(self, stream: asyncio.Queue) -> None:
+        with self._lock:
+            self._streams = [(loop, s) for loop, s in self._streams if s is not stream]
+
+    def publish(self, event: dict[str, Any] | None) -> None:
+        """Send ``event`` to every stream (None ends them)."""
+        with self._lock:
+            streams = list(self._streams)
+        for loop, stream in streams:
+            try:
+                loop.call_soon_threadsafe(stream.put_nowait, event)
+            except RuntimeError:  # that loop has closed
+                self.unsubscribe(stream)
+
+    def close(self) -> None:
+        """End every stream: the server is stopping."""
+        self.closed = True
+        self.publish(None)
+
+
+@dataclass
+class Live:
+    """What the page sees of a job while it runs."""
+
+    progress: dict[str, Any] = field(default_factory=dict)
+    frame: bytes | None = None
+    frames: int = 0
+    stop: threading.Event = field(default_factory=threading.Event)
+    #: Why it was stopped: ``"user"`` or ``"shutdown"``.
+    reason: str = "user"
+
+
+def png_bytes(picture: Any) -> bytes:
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def write_png(picture: Any, path: Path) -> None:
+    """Save ``picture`` as ``path`` atomically."""
+    partial = path.with_suffix(".partial")
+    picture.save(partial, format="PNG")
+    partial.replace(path)
+
+
+class Runner:
+    """The lanes, their workers and the live state of every job they hold."""
+
+    def __init__(self, store: Store, events: Events, *, heavy_workers: int = 1) -> None:
+        self.store, self.events = store, events
+        self.live: dict[str, Live] = {}
+        self._queues = {HEAVY: queue.Queue(), LIGHT: queue.Queue()}
+        self._threads: list[threading.Thread] = []
+        self._workers = {HEAVY: max(1, int(heavy_workers)), LIGHT: 1}
+        self._models: dict[str, tuple[float, Any]] = {}
+        self._models_lock = threading.Lock()
+        self.preview_lock = threading.Lock()
+
+    # -- the workers -----------------------------------------------------------------------
+    def start(self) -> None:
+        for lane, count in self._workers.items():
+            for number in range(count):
+                thread = threading.Thread(target=self._work, args=(lane,), daemon=True,
+                                          name=f"styx-studio-{lane}-{number}")
+                thread.start()
+                self._threads.append(thread)
+        threading.Thread(target=_warm_up, daemon=True, name="styx-studio-warm-up").start()
+
+    def shutdown(self, timeout: float = 20.0) -> None:
+        """Stop every job (as interrupted, their pictures and checkpoints so far kept),
+        wait up to ``timeout`` seconds for the workers, mark what is left interrupted."""
+        for live in list(self.live.values()):
+            live.reason = "shutdown"
+            live.stop.set()
+        for lane_queue in self._queues.values():
+            for _ in range(len(self._threads)):
+                lane_queue.put(None)
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self.store.mark_interrupted()
+        self.events.close()
+
+    def _work(self, lane: str) -> None:
+        while True:
+            job_id = self._queues[lane].get()
+            if job_id is None:
+                return
+            job = self.store.job(job_id)
+            if job is None or job.state != QUEUED:
+                self.live.pop(job_id, None)
+                continue
+            live = self.live.setdefault(job_id, Live())
+            if live.stop.is_set():
+                self._finish(job, CANCELLED if live.reason == "user" else INTERRUPTED)
+                continue
+            self._run(job, live)
+
+    # -- submitting and stopping -----------------------------------------------------------
+    def submit(self, job: Job, lane: str) -> None:
+        self.live[job.id] = Live()
+        self.events.publish({"type": "job", "job": self.describe(job.id)})
+        self._queues[lane].put(job.id)
+
+    def requeue(self, job: Job, lane: str) -> None:
+        self.store.update_job(job.id, state=QUEUED, error=None, finished=None)
+        self.submit(self.store.job(job.id), lane)  # type: ignore[arg-type]
+
+    def stop(self, job_id: str) -> bool:
+        """Ask job ``job_id`` to stop (a queued one is cancelled); False if not live."""
+        job = self.store.job(job_id)
+        if job is None or not job.live:
+            return False
+        live = self.live.setdefault(job_id, Live())
+        live.reason = "user"
+        live.stop.set()
+        if job.state == QUEUED:
+            self._finish(job, CANCELLED)
+        return True
+
+    def describe(self, job_id: str) -> dict[str, Any] | None:
+        job = self.store.job(job_id)
+        if job is None:
+            return None
+        out = job.to_json(has_result=self.store.result_path(job.id).is_file(),
+                          has_sample=self.store.sample_path(job.id).is_file())
+        live = self.live.get(job_id)
+        if live is not None and job.live:
+            out["progress"] = live.progress
+            out["frames"] = live.frames
+        return out
+
+    # -- running ---------------------------------------------------------------------------
+    def _run(self, job: Job, live: Live) -> None:
+        self.store.update_job(job.id, state=RUNNING, started=time.time())
+        self._announce(job.id)
+        try:
+            if job.kind == "train":
+                state = self._train(job, live)
+            else:
+                state = self._stylize(job, live)
+        except StyxError as error:
+            self._finish(job, FAILED, error=str(error))
+        except KeyboardInterrupt:
+            self._finish(job, STOPPED if live.reason == "user" else INTERRUPTED)
+        except Exception as error:  # noqa: BLE001 - a bug must not kill the worker
+            log.error("job %s failed:\n%s", job.id, traceback.format_exc())
+            self._finish(job, FAILED, error=f"internal error: {type(error).__name__}: {error}")
+        else:
+            if live.stop.is_set() and state != DONE:
+                state = STOPPED if live.reason == "user" else INTERRUPTED
+            self._finish(job, state)
+
+    def _finish(self, job: Job, state: str, *, error: str | None = None) -> None:
+        values: dict[str, Any] = {"state": state, "finished": time.time()}
+        if error is not None:
+            values["error"] = error
+        self.store.update_job(job.id, **values)
+        self._announce(job.id)
+        self.live.pop(job.id, None)
+
+    def _announce(self, job_id: str) -> None:
+        self.events.publish({"type": "job", "job": self.describe(job_id)})
+
+    def _progress(self, job_id: str, live: Live, **progress: Any) -> None:
+        live.progress = progress
+        self.events.publish({"type": "progress", "id": job_id, "frames": live.frames,
+                             **progress})
+
+    def model(self, name: str) -> Any:
+        """The stored model ``name``, loaded once (again when its files change)."""
+        import styx
+        from styx.core.modelstore import resolve_model
+
+        folder = resolve_model(name)
+        stamp = max((p.stat().st_mtime for p in folder.iterdir()), default=0.0)
+        with self._models_lock:
+            cached = self._models.get(name)
+            if cached is None or cached[0] != stamp:
+                self._models[name] = (stamp, styx.load_model(folder))
+            return self._models[name][1]
+
+    def _stylize(self, job: Job, live: Live) -> str:
+        import styx
+        from styx.core.method import method_spec
+
+        request = job.request
+        content = self.store.image_path(request["content"]) if request.get("content") else None
+        styles = [self.store.image_path(i) for i in request.get("styles", [])]
+        model = self.model(request["model"]) if request.get("model") else None
+        spec = method_spec(job.method)
+        reporter = FrameReporter(self, job.id, live)
+        result = styx.stylize(spec.name, content, styles or None, model=model,
+                              callback=reporter, **request.get("options", {}))
+        picture = result.to_pil()
+        write_png(picture, self.store.result_path(job.id))
+        summary = result.summary()
+        summary["description"] = result.describe()
+        self.store.update_job(job.id, settings=result.config.to_dict() if result.config else {},
+                              summary=summary, history=result.history)
+        if result.interrupted:
+            return STOPPED if live.reason == "user" else INTERRUPTED
+        return DONE
+
+    def _train(self, job: Job, live: Live) -> str:
+        import styx
+
+        options = dict(job.request["train_options"])
+        sampler = TrainingSampler(self, job.id, live, self.store.sample_path(job.id))
+        try:
+            trained = styx.train(job.method, callback=sampler, quiet=True, **options)
+        finally:
+            if sampler.history:
+                self.store.update_job(job.id, history=sampler.history)
+        model = styx.load_model(trained.path)
+        picture = model(_sample_photo(int(options.get("image_size") or 256)))
+        write_png(picture, self.store.result_path(job.id))
+        summary = trained.summary()
+        summary["seconds"] = round(trained.result.seconds, 3)
+        self.store.update_job(job.id, summary=summary, history=trained.result.history,
+                              settings=_config_of(job.method, options))
+        return DONE
+
+
+def _config_of(method: str, options: dict[str, Any]) -> dict[str, Any]:
+    import styx
+
+    return styx.method_config(method, train=True, **options).to_dict()
+
+
+def _sample_photo(long_side: int) -> Any:
+    """The bundled photo as a PIL image of ``long_side``."""
+    from PIL import Image
+
+    from styx.core.imagefile import sample_image
+
+    with Image.open(sample_image("content")) as opened:
+        picture = opened.convert("RGB")
+    picture.thumbnail((long_side, long_side))
+    return picture
+
+
+def _warm_up() -> None:
+    """Import torch and the model loader now, so the first trained model answers fast."""
+    try:
+        import styx.core.feedforward
+        import styx.core.image  # noqa: F401
+    except Exception:
+        log.debug("warm-up import failed", exc_info=True)
+
+
+class FrameReporter:
+    """A run's callback: progress after each step, a frame now and then, and the stop."""
+
+    def __init__(self, runner: Runner, job_id: str, live: Live) -> None:
+        self.runner, self.job_id, self.live = runner, job_id, live
+        self.last_frame = 0.0
+
+    def __call__(self, info: Any) -> None:
+        if self.live.stop.is_set():
+            raise KeyboardInterrupt
+        per_step = info.seconds / max(info.step, 1)
+        progress = {"step": info.step, "total": info.total_steps,
+                    "seconds": round(info.seconds, 3),
+                    "eta": round(per_step * max(info.total_steps - info.step, 0), 1),
+                    "losses": info.losses}
+        now = time.monotonic()
+        every = max(1, info.total_steps // FRAMES_PER_RUN)
+        if (info.step % every == 0 or info.step == info.total_steps) and \
+                now - self.last_frame >= FRAME_INTERVAL:
+            from styx.core.image import tensor_to_pil
+
+            self.live.frame = png_bytes(tensor_to_pil(info.image()[:1]))
+            self.live.frames += 1
+            self.last_frame = now
+        self.runner._progress(self.job_id, self.live, **progress)
+
+
+class TrainingSampler:
+    """A training run's callback: the losses at each log step, a sample every few seconds,
+    and the stop."""
+
+    def __init__(self, runner: Runner, job_id: str, live: Live, path: Path,
+                 interval: float = SAMPLE_INTERVAL) -> None:
+        self.runner, self.job_id, self.live, self.path = runner, job_id, live, path
+        self.interval = interval
+        self.last_sample = float("-inf")
+        self.history: list[dict[str, Any]] = []
+        self._photo: Any = None
+
+    def __call__(self, step: Any) -> None:
+        self.history.append({"step": step.step, **step.losses})
+        now = time.monotonic()
+        if now - self.last_sample >= self.interval or step.step == step.total_steps:
+            self.save_sample(step)
+            self.last_sample = now
+        per_step = step.seconds / max(step.step, 1)
+        self.runner._progress(self.job_id, self.live, step=step.step, total=step.total_steps,
+                              seconds=round(step.seconds, 3),
+                              eta=round(per_step * max(step.total_steps - step.step, 0), 1),
+                              losses=step.losses)
+        if self.live.stop.is_set():
+            raise KeyboardInterrupt
+
+    def save_sample(self, step: Any) -> None:
+        from styx.core.image import image_input, sample_image, tensor_to_pil
+
+        if self._photo is None:
+            self._photo = image_input(sample_image("content"), long_side=192).rgb
+        try:
+            out = step.sample(self._photo, size=tuple(self._photo.shape[-2:]))
+        except StyxError:
+            return
+        write_png(tensor_to_pil(out), self.path)
+        self.live.frames += 1
+
+
+#: ``lane_of(method_spec, kind)``: which lane a job goes to.
+def lane_of(spec: Any, kind: str) -> str:
+    return LIGHT if kind == "stylize" and spec.feed_forward else HEAVY
+
+
+__all__ = ["HEAVY", "LIGHT", "Events", "FrameReporter", "Live", "Runner", "TrainingSampler",
+           "lane_of"]

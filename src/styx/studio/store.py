@@ -1,0 +1,259 @@
+"""The studio's memory: jobs and images in SQLite, their files beside it.
+
+Everything lives under one folder (``$STYX_HOME/studio`` by default)::
+
+    studio.sqlite      jobs (what was asked, how it went, its settings) and images
+    images/ID.png      every uploaded or bundled image, decoded and re-encoded as PNG
+    results/ID.png     each finished job's picture
+    samples/ID.png     a training job's latest sample output
+
+File names are made here from ids this module made (hex digests and random hex), never
+from a request: routes look an id up with :meth:`Store.job` or :meth:`Store.image` first,
+and a name that is not a known id finds nothing. No torch here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: What ids look like: hex only, so one can never be a path.
+JOB_ID = re.compile(r"^[0-9a-f]{12}$")
+IMAGE_ID = re.compile(r"^[0-9a-f]{16}$")
+
+#: Job states. ``queued`` and ``running`` are live; the rest are final.
+QUEUED, RUNNING, DONE, STOPPED, FAILED, CANCELLED, INTERRUPTED = (
+    "queued", "running", "done", "stopped", "failed", "cancelled", "interrupted")
+LIVE = (QUEUED, RUNNING)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,              -- 'stylize' or 'train'
+    method TEXT NOT NULL,
+    state TEXT NOT NULL,
+    request TEXT NOT NULL,           -- JSON: what was asked (images by id, options as typed)
+    settings TEXT,                   -- JSON: the config the run used, every value
+    summary TEXT,                    -- JSON: steps, loss, seconds, device, precision, ...
+    history TEXT,                    -- JSON: the loss curve
+    error TEXT,
+    parent TEXT,                     -- the job this one re-runs or resumes
+    created REAL NOT NULL,
+    started REAL,
+    finished REAL
+);
+CREATE TABLE IF NOT EXISTS images (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,              -- for display only
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    source TEXT NOT NULL,            -- 'upload' or 'sample'
+    created REAL NOT NULL
+);
+"""
+
+
+@dataclass
+class Job:
+    """One row of ``jobs``, JSON columns decoded."""
+
+    id: str
+    kind: str
+    method: str
+    state: str
+    request: dict[str, Any]
+    settings: dict[str, Any] | None = None
+    summary: dict[str, Any] | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    parent: str | None = None
+    created: float = 0.0
+    started: float | None = None
+    finished: float | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.state in LIVE
+
+    def to_json(self, *, has_result: bool = False, has_sample: bool = False
+                ) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "method": self.method, "state": self.state,
+                "request": self.request, "settings": self.settings, "summary": self.summary,
+                "history": self.history, "error": self.error, "parent": self.parent,
+                "created": self.created, "started": self.started, "finished": self.finished,
+                "result": f"/api/jobs/{self.id}/result.png" if has_result else None,
+                "sample": f"/api/jobs/{self.id}/sample.png" if has_sample else None}
+
+
+@dataclass
+class ImageRecord:
+    id: str
+    name: str
+    width: int
+    height: int
+    source: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "width": self.width, "height": self.height,
+                "source": self.source, "url": f"/api/images/{self.id}"}
+
+
+class Store:
+    """The database and the folders, safe to use from several threads."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        for sub in ("images", "results", "samples"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(folder / "studio.sqlite", check_same_thread=False,
+                                   isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- files -----------------------------------------------------------------------------
+    def image_path(self, image_id: str) -> Path:
+        return self.folder / "images" / f"{_checked(IMAGE_ID, image_id)}.png"
+
+    def result_path(self, job_id: str) -> Path:
+        return self.folder / "results" / f"{_checked(JOB_ID, job_id)}.png"
+
+    def sample_path(self, job_id: str) -> Path:
+        return self.folder / "samples" / f"{_checked(JOB_ID, job_id)}.png"
+
+    # -- images ----------------------------------------------------------------------------
+    def add_image(self, record: ImageRecord) -> ImageRecord:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR IGNORE INTO images (id, name, width, height, source, created) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (record.id, record.name, record.width, record.height, record.source,
+                 time.time()))
+        return self.image(record.id) or record
+
+    def image(self, image_id: str) -> ImageRecord | None:
+        if not isinstance(image_id, str) or not IMAGE_ID.match(image_id):
+            return None
+        with self._lock:
+            row = self._db.execute("SELECT * FROM images WHERE id = ?", (image_id,)).fetchone()
+        if row is None or not self.image_path(image_id).is_file():
+            return None
+        return ImageRecord(row["id"], row["name"], row["width"], row["height"], row["source"])
+
+    def images(self) -> list[ImageRecord]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM images ORDER BY source DESC, created DESC").fetchall()
+        return [ImageRecord(r["id"], r["name"], r["width"], r["height"], r["source"])
+                for r in rows]
+
+    def stage_styles(self, image_ids: list[str]) -> list[Path]:
+        """Copies of images for a training run, named by their display names (made safe),
+        so that a model's styles are called what the user called the files."""
+        import shutil
+
+        from styx.core.modelstore import name_from_file
+
+        if not image_ids:
+            return []
+        folder = self.folder / "staging" / secrets.token_hex(6)
+        folder.mkdir(parents=True)
+        paths: list[Path] = []
+        for image_id in image_ids:
+            record = self.image(image_id)
+            stem = name_from_file(record.name if record else "style", fallback="style")
+            path = folder / f"{stem}.png"
+            number = 2
+            while path.exists():
+                path, number = folder / f"{stem}-{number}.png", number + 1
+            shutil.copyfile(self.image_path(image_id), path)
+            paths.append(path)
+        return paths
+
+    # -- jobs ------------------------------------------------------------------------------
+    def add_job(self, kind: str, method: str, request: dict[str, Any], *,
+                parent: str | None = None) -> Job:
+        job = Job(id=secrets.token_hex(6), kind=kind, method=method, state=QUEUED,
+                  request=request, parent=parent, created=time.time())
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO jobs (id, kind, method, state, request, parent, created) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (job.id, kind, method, QUEUED, json.dumps(request), parent, job.created))
+        return job
+
+    def update_job(self, job_id: str, **values: Any) -> None:
+        """Set columns of a job; dicts and lists are stored as JSON."""
+        columns = ("state", "request", "settings", "summary", "history", "error", "started",
+                   "finished")
+        unknown = set(values) - set(columns)
+        if unknown:
+            raise ValueError(f"no job column {sorted(unknown)}")
+        names = sorted(values)
+        encoded = [json.dumps(values[n]) if isinstance(values[n], (dict, list)) else values[n]
+                   for n in names]
+        assignments = ", ".join(f"{name} = ?" for name in names)
+        with self._lock:
+            self._db.execute(f"UPDATE jobs SET {assignments} WHERE id = ?",
+                             (*encoded, job_id))
+
+    def job(self, job_id: str) -> Job | None:
+        if not isinstance(job_id, str) or not JOB_ID.match(job_id):
+            return None
+        with self._lock:
+            row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return None if row is None else _job_of(row)
+
+    def jobs(self, *, limit: int = 500) -> list[Job]:
+        """The newest ``limit`` jobs, newest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM jobs ORDER BY created DESC LIMIT ?",
+                                    (int(limit),)).fetchall()
+        return [_job_of(row) for row in rows]
+
+    def delete_job(self, job_id: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+        for path in (self.result_path(job_id), self.sample_path(job_id)):
+            path.unlink(missing_ok=True)
+
+    def mark_interrupted(self) -> int:
+        """Jobs left live by a server that stopped (or was killed): ``interrupted``, their
+        pictures so far kept. Returns how many."""
+        now = time.time()
+        with self._lock:
+            cursor = self._db.execute(
+                "UPDATE jobs SET state = ?, finished = ?, error = COALESCE(error, ?) "
+                "WHERE state IN (?, ?)",
+                (INTERRUPTED, now, "the server stopped before the job finished", *LIVE))
+        return cursor.rowcount
+
+
+def _checked(pattern: re.Pattern[str], value: str) -> str:
+    if not isinstance(value, str) or not pattern.match(value):
+        raise ValueError(f"not an id: {value!r}")
+    return value
+
+
+def _job_of(row: sqlite3.Row) -> Job:
+    def decoded(name: str, empty: Any) -> Any:
+        return json.loads(row[name]) if row[name] else empty
+
+    return Job(id=row["id"], kind=row["kind"], method=row["method"], state=row["state"],
+               request=decoded("request", {}), settings=decoded("settings", None),
+               summary=decoded("summary", None), history=decoded("history", []),
+               error=row["error"], parent=row["parent"], created=row["created"],
+               started=row["started"], finished=row["finished"])

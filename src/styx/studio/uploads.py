@@ -1,0 +1,71 @@
+"""Images into the studio: uploads and the bundled samples, through the CLI's one loader.
+
+An upload is written to a temporary file of the server's own naming, decoded by
+:func:`styx.core.imagefile.decode_image` (the size limit, the decompression-bomb guard, EXIF
+rotation, every format the CLI takes) and stored as a PNG named by the digest of its bytes.
+The file name the browser sent is kept for display only. No torch here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from styx.core.errors import StyxError
+from styx.studio.store import ImageRecord, Store
+
+#: The largest upload taken, in bytes (the pixel limit is the loader's).
+MAX_UPLOAD_BYTES = 64 * 1024 * 1024
+
+
+def display_name(filename: str | None) -> str:
+    """The last part of a browser's file name, for display: at most 100 printable
+    characters, ``image`` when there is nothing left."""
+    text = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    text = "".join(ch for ch in text if ch.isprintable()).strip()[:100]
+    return text or "image"
+
+
+def store_image(store: Store, data: bytes, filename: str | None, *,
+                source: str = "upload") -> ImageRecord:
+    """Check ``data`` as an image file and keep it; a bad file is a StyxError that names
+    the upload by its display name, never by a server path."""
+    from styx.core.imagefile import arrays_to_pil, decode_image
+
+    name = display_name(filename)
+    if not data:
+        raise StyxError(f"{name} is empty", "choose an image file")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise StyxError(f"{name} is {len(data) / 2**20:.0f} MiB, more than the limit of "
+                        f"{MAX_UPLOAD_BYTES // 2**20} MiB", "shrink it first")
+    image_id = hashlib.sha256(data).hexdigest()[:16]
+    known = store.image(image_id)
+    if known is not None:
+        return known
+    handle, temporary = tempfile.mkstemp(prefix="upload-", dir=store.folder / "images")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        try:
+            rgb, alpha = decode_image(temporary)
+        except StyxError as error:
+            raise StyxError(str(error.message).replace(temporary, name), error.hint) from None
+        picture = arrays_to_pil(rgb, alpha)
+        final = store.image_path(image_id)
+        partial = final.with_suffix(".partial")
+        picture.save(partial, format="PNG")
+        partial.replace(final)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+    height, width = rgb.shape[:2]
+    return store.add_image(ImageRecord(image_id, name, int(width), int(height), source))
+
+
+def add_samples(store: Store) -> list[ImageRecord]:
+    """The photo and painting shipped with styx, as images of the studio."""
+    from styx.core.imagefile import SAMPLE_IMAGES, sample_image
+
+    return [store_image(store, sample_image(kind).read_bytes(), sample_image(kind).name,
+                        source="sample") for kind in SAMPLE_IMAGES]
