@@ -90,26 +90,32 @@ def serve(
 
     from styx.studio.app import StudioSettings, create_app
 
-    settings = StudioSettings(folder=studio_folder(folder), allow_dirs=allowed,
-                              study_dirs=list(studies) if studies else [Path("experiments")],
-                              token=token, heavy_workers=heavy_jobs)
-    app = create_app(settings)
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{shown_host}:{port}/" + (f"?token={token}" if token else "")
-    print(f"styx studio: {url}", flush=True)
-    if token:
-        print("  anyone with this URL can use the studio; keep the token to yourself",
-              flush=True)
-    print(f"  keeping its files in {settings.folder}; Ctrl-C stops it", flush=True)
+
+    def ready() -> None:
+        print(f"styx studio: {url}", flush=True)
+        if token:
+            print("  anyone with this URL can use the studio; keep the token to yourself",
+                  flush=True)
+        print(f"  keeping its files in {settings.folder}; Ctrl-C stops it", flush=True)
+        if open_browser:
+            import webbrowser
+
+            webbrowser.open(url)
+
+    settings = StudioSettings(folder=studio_folder(folder), allow_dirs=allowed,
+                              study_dirs=list(studies) if studies else [Path("experiments")],
+                              token=token, heavy_workers=heavy_jobs, on_ready=ready)
+    app = create_app(settings)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning",
                             timeout_graceful_shutdown=5)
     server = _server(config, app)
-    if open_browser:
-        import threading
-        import webbrowser
-
-        threading.Timer(1.0, webbrowser.open, args=(url,)).start()
-    server.run()
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn raises the Ctrl-C again once it has shut down
+        pass
+    print("styx studio stopped", flush=True)
 
 
 def _server(config: Any, app: Any) -> Any:

@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import json
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -41,7 +41,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from styx.core.errors import StyxError
-from styx.studio.forms import catalogue, form_fields, form_options
+from styx.studio.forms import catalogue, describe_methods, form_fields, form_options
 from styx.studio.jobs import Events, Runner, lane_of, png_bytes
 from styx.studio.places import Places
 from styx.studio.store import INTERRUPTED, STOPPED, Store
@@ -62,6 +62,8 @@ class StudioSettings:
     #: None: no token asked (a loopback server). Else every request must carry it.
     token: str | None = None
     heavy_workers: int = 1
+    #: Called once the studio is ready to answer (``styx serve`` prints its URL then).
+    on_ready: Callable[[], None] | None = None
 
 
 class Studio:
@@ -74,6 +76,7 @@ class Studio:
         self.runner = Runner(self.store, self.events, heavy_workers=settings.heavy_workers)
         self.places = Places(settings.allow_dirs, settings.study_dirs)
         self.started = False
+        self.methods: list[dict[str, Any]] | None = None
 
     def start(self) -> None:
         if self.started:
@@ -84,6 +87,8 @@ class Studio:
             print(f"note: {interrupted} job(s) of the last session were left unfinished; "
                   "they are marked interrupted")
         add_samples(self.store)
+        # Plugins do not change while the server runs: their forms are described once.
+        self.methods = describe_methods()
         self.runner.start()
 
     def stop(self, timeout: float = 20.0) -> None:
@@ -144,7 +149,9 @@ def create_app(settings: StudioSettings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        studio.start()
+        await run_in_threadpool(studio.start)
+        if settings.on_ready is not None:
+            settings.on_ready()
         try:
             yield
         finally:
@@ -216,7 +223,7 @@ class Api:
                         headers={"Cache-Control": "no-cache"})
 
     async def get_catalogue(self, request: Request) -> Response:
-        described = await run_in_threadpool(catalogue)
+        described = await run_in_threadpool(catalogue, self.studio.methods)
         described["images"] = [i.to_json() for i in self.store.images()]
         described["can_train_from_folders"] = bool(self.studio.places.roots)
         return JSONResponse(described)

@@ -76,13 +76,19 @@ def describe_model(info: Any) -> dict[str, Any]:
             "training": metadata.get("training", {})}
 
 
-def catalogue() -> dict[str, Any]:
-    """Every method and stored model, JSON-ready."""
+def describe_methods() -> list[dict[str, Any]]:
+    """Every installed method, JSON-ready (what a server describes once, at its start)."""
     import styx
 
-    methods = [describe_method(spec) for spec in styx.list_methods()]
+    return [describe_method(spec) for spec in styx.list_methods()]
+
+
+def catalogue(methods: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Every method (``methods``, when already described) and stored model, JSON-ready."""
+    import styx
+
     models = [describe_model(info) for info in styx.list_models()]
-    return {"methods": methods, "models": models}
+    return {"methods": describe_methods() if methods is None else methods, "models": models}
 
 
 def form_options(fields: list[dict[str, Any]], given: Any) -> dict[str, Any]:

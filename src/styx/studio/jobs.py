@@ -129,7 +129,7 @@ class Runner:
                                           name=f"styx-studio-{lane}-{number}")
                 thread.start()
                 self._threads.append(thread)
-        threading.Thread(target=_warm_up, daemon=True, name="styx-studio-warm-up").start()
+        _warm_up()
 
     def shutdown(self, timeout: float = 20.0) -> None:
         """Stop every job (as interrupted, their pictures and checkpoints so far kept),
@@ -306,7 +306,8 @@ def _sample_photo(long_side: int) -> Any:
 
 
 def _warm_up() -> None:
-    """Import torch and the model loader now, so the first trained model answers fast."""
+    """Import torch and the model loader before the first request (about 2 s here), so
+    that neither the first page load nor the first trained model waits for them."""
     try:
         import styx.core.feedforward
         import styx.core.image  # noqa: F401
