@@ -236,7 +236,7 @@ LISTING_COMMANDS = [
     ("train", "--help"), ("export", "--help"), ("run", "gatys", "--help"),
     ("train", "texture-nets", "--help"), ("export", "texture-nets", "--help"),
     ("infer", "--help"), ("experiment", "--help"), ("experiment", "list"),
-    ("experiment", "tv-weight", "--help"),
+    ("experiment", "tv-weight", "--help"), ("serve", "--help"),
 ]
 
 #: Runs each listing command in turn in one fresh interpreter and reports, after each, its

@@ -48,6 +48,8 @@ from styx.studio.store import INTERRUPTED, STOPPED, Store
 from styx.studio.uploads import MAX_UPLOAD_BYTES, add_samples, store_image
 
 TOKEN_COOKIE = "styx_token"
+#: Host names a studio without a token answers to.
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 #: Seconds between keep-alive comments on an idle event stream.
 KEEP_ALIVE = 15.0
 
@@ -115,10 +117,20 @@ class TokenGuard:
         self.app, self.token = app, token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.token is None or scope["type"] not in ("http", "websocket"):
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         request = Request(scope)
+        if self.token is None:
+            # No token: this machine only. A Host header that is not loopback is a page
+            # of another site reaching us by DNS rebinding.
+            host = (request.headers.get("host") or "").rsplit(":", 1)[0].strip("[]")
+            if host not in LOOPBACK_NAMES and not host.startswith("127."):
+                await error(f"this studio answers only to localhost, not {host!r}",
+                            403)(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
+            return
         given = request.query_params.get("token")
         header = request.headers.get("authorization", "")
         candidates = [given, request.cookies.get(TOKEN_COOKIE),
@@ -187,6 +199,10 @@ def create_app(settings: StudioSettings) -> Starlette:
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
+    # A page of another site can send text/plain without asking; application/json it
+    # cannot (the browser asks first, and the studio answers no such question).
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        raise StyxError("send the request as JSON (Content-Type: application/json)")
     try:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):

@@ -44,6 +44,8 @@ HEAVY, LIGHT = "heavy", "light"
 #: Frames of a run are sent at most this often (seconds), and about this many in all.
 FRAME_INTERVAL = 0.15
 FRAMES_PER_RUN = 40
+#: Progress without a new frame is sent at most this often (seconds).
+PROGRESS_INTERVAL = 0.1
 #: A training run's sample output is made at most this often (seconds).
 SAMPLE_INTERVAL = 2.0
 
@@ -320,7 +322,7 @@ class FrameReporter:
 
     def __init__(self, runner: Runner, job_id: str, live: Live) -> None:
         self.runner, self.job_id, self.live = runner, job_id, live
-        self.last_frame = 0.0
+        self.last_frame = self.last_sent = 0.0
 
     def __call__(self, info: Any) -> None:
         if self.live.stop.is_set():
@@ -339,6 +341,10 @@ class FrameReporter:
             self.live.frame = png_bytes(tensor_to_pil(info.image()[:1]))
             self.live.frames += 1
             self.last_frame = now
+        elif now - self.last_sent < PROGRESS_INTERVAL and info.step != info.total_steps:
+            self.live.progress = progress  # kept for a reload, not sent
+            return
+        self.last_sent = now
         self.runner._progress(self.job_id, self.live, **progress)
 
 
