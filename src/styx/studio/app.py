@@ -202,13 +202,14 @@ async def _json_body(request: Request) -> dict[str, Any]:
     # A page of another site can send text/plain without asking; application/json it
     # cannot (the browser asks first, and the studio answers no such question).
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
-        raise StyxError("send the request as JSON (Content-Type: application/json)")
+        raise StyxError("the request is not sent as JSON",
+                        "send it with Content-Type: application/json")
     try:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise StyxError("the request is not JSON") from None
+        raise StyxError("the request is not JSON", "send a JSON object") from None
     if not isinstance(body, dict):
-        raise StyxError("the request must be a JSON object")
+        raise StyxError("the request must be a JSON object", "send {\"kind\": ...}")
     return body
 
 
@@ -250,7 +251,7 @@ class Api:
         length = int(request.headers.get("content-length") or 0)
         if length > MAX_UPLOAD_BYTES + 1_000_000:
             raise StyxError(f"the upload is {length / 2**20:.0f} MiB, more than the limit of "
-                            f"{MAX_UPLOAD_BYTES // 2**20} MiB")
+                            f"{MAX_UPLOAD_BYTES // 2**20} MiB", "shrink it first")
         try:
             form = await request.form(max_files=1, max_fields=5,
                                       max_part_size=MAX_UPLOAD_BYTES)
@@ -328,13 +329,13 @@ class Api:
         model_name = body.get("model") or None
         if model_name is not None:
             if not isinstance(model_name, str):
-                raise StyxError("model must be a model's name")
+                raise StyxError("model must be a model's name", "see /api/catalogue for the models")
             model = self.runner.model(_stored_model_name(model_name))
             method = model.method
         else:
             method = body.get("method")
             if not isinstance(method, str):
-                raise StyxError("give a method or a model")
+                raise StyxError("give a method or a model", "e.g. {\"method\": \"gatys\"}")
         spec = method_spec(method)
         content = self._image_id(body["content"], "content") if body.get("content") else None
         styles = [self._image_id(i, "style") for i in body.get("styles") or []]
@@ -366,7 +367,7 @@ class Api:
         style_kind = next((d["kind"] for d in describe_options(config_class)
                            if d["name"] == "style"), None)
         if styles and style_kind is None:
-            raise StyxError(f"{spec.name} training takes no style image")
+            raise StyxError(f"{spec.name} training takes no style image", "leave the styles out")
         if style_kind == "path" and len(styles) > 1:
             raise StyxError(f"{spec.name} trains one style per model", "choose one style")
         paths = [str(p) for p in self.store.stage_styles(styles)]
@@ -483,7 +484,7 @@ class Api:
         options = form_options(form_fields(run_config_class(spec)), body.get("options"))
         size = body.get("size", 192)
         if not isinstance(size, int) or not 16 <= size <= 1024:
-            raise StyxError("size must be a whole number from 16 to 1024")
+            raise StyxError("size must be a whole number from 16 to 1024", "e.g. 160")
         content = self._image_id(body["content"], "content") if body.get("content") else None
         if "long_side" in {f["name"] for f in form_fields(run_config_class(spec))}:
             options["long_side"] = size
@@ -528,7 +529,7 @@ def _stored_model_name(name: Any) -> str:
     from styx.core.modelstore import check_model_name
 
     if not isinstance(name, str) or not name:
-        raise StyxError("give a model's name")
+        raise StyxError("give a model's name", "see /api/catalogue for the models")
     try:
         return check_model_name(name)
     except StyxError:

@@ -97,7 +97,8 @@ def form_options(fields: list[dict[str, Any]], given: Any) -> dict[str, Any]:
     if given is None:
         return {}
     if not isinstance(given, dict):
-        raise StyxError("options must be an object of option names and values")
+        raise StyxError("options must be an object of option names and values",
+                        "e.g. {\"steps\": \"200\"}")
     offered = {field["name"]: field for field in fields}
     options: dict[str, Any] = {}
     for name, value in given.items():

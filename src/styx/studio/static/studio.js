@@ -540,8 +540,13 @@ async function loadStudies() {
 // -- events ----------------------------------------------------------------------------
 function listen() {
   const events = new EventSource("/api/events");
-  events.addEventListener("hello", (event) => {
+  let connected = false;
+  events.addEventListener("hello", async (event) => {
     for (const job of JSON.parse(event.data).live) remember(job, true);
+    if (connected) {  // back after a lost connection (a server restart): what changed since
+      for (const job of (await api("/api/jobs")).jobs) remember(job, true);
+    }
+    connected = true;
     refreshViews();
   });
   events.addEventListener("job", async (event) => {
