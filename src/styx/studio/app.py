@@ -135,7 +135,8 @@ class TokenGuard:
         header = request.headers.get("authorization", "")
         candidates = [given, request.cookies.get(TOKEN_COOKIE),
                       header[7:] if header.lower().startswith("bearer ") else None]
-        if not any(c and secrets.compare_digest(c, self.token) for c in candidates):
+        expected = self.token.encode()
+        if not any(c and secrets.compare_digest(c.encode(), expected) for c in candidates):
             response = error("this studio needs its token: open the URL 'styx serve' "
                              "printed (it ends in ?token=...)", 401)
             await response(scope, receive, send)
@@ -411,7 +412,10 @@ class Api:
             return not_found("job")
         if job.kind != "train" or job.state not in (STOPPED, INTERRUPTED):
             return error("only a stopped or interrupted training run can be resumed", 409)
-        job.request["train_options"]["resume"] = True
+        # A run stopped before its first checkpoint (queued when the server stopped)
+        # starts afresh: there is nothing to resume.
+        job.request["train_options"]["resume"] = \
+            await run_in_threadpool(_has_checkpoint, job.method, job.request["train_options"])
         self.store.update_job(job.id, request=job.request)
         self.runner.requeue(job, lane_of(method_spec(job.method), "train"))
         return JSONResponse(self.runner.describe(job.id))
@@ -518,6 +522,17 @@ class Api:
         return StreamingResponse(messages(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store",
                                           "X-Accel-Buffering": "no"})
+
+
+def _has_checkpoint(method: str, train_options: dict[str, Any]) -> bool:
+    """Whether the training run of ``train_options`` has written a checkpoint."""
+    import styx
+    from styx.core.feedforward import plan_training
+    from styx.core.training import CHECKPOINT_NAME
+
+    options = {**train_options, "resume": True}
+    plan = plan_training(styx.method_config(method, train=True, **options))
+    return (plan.run_dir / CHECKPOINT_NAME).is_file()
 
 
 def _message(event: dict[str, Any]) -> str:

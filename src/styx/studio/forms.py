@@ -125,9 +125,12 @@ def form_options(fields: list[dict[str, Any]], given: Any) -> dict[str, Any]:
 
 
 def refuse_server_path(field: dict[str, Any], value: str) -> None:
-    """StyxError if ``value`` could name a file or folder on the server."""
+    """StyxError if ``value`` could name a file on the server: a path (``/``, ``\\``,
+    ``~``, ``.``, ``..``), or a word that is the name of a file in the server's working
+    folder. (A folder of that name is no matter: options read files, and keywords such as
+    gatys' ``--init content`` stay usable beside a ``content/`` folder.)"""
     looks_like_path = "/" in value or "\\" in value or value.startswith("~") or any(
-        token in (".", "..") or Path(token).exists()
+        token in (".", "..") or Path(token).is_file()
         for token in _TOKENS.split(value) if token)
     if looks_like_path:
         raise StyxError(f"{field['flag']} {value!r} names a file on the server",
