@@ -41,7 +41,13 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from styx.core.errors import StyxError
-from styx.studio.forms import catalogue, describe_methods, form_fields, form_options
+from styx.studio.forms import (
+    catalogue,
+    describe_methods,
+    form_fields,
+    form_options,
+    style_kind,
+)
 from styx.studio.jobs import Events, Runner, lane_of, png_bytes
 from styx.studio.places import Places
 from styx.studio.store import INTERRUPTED, STOPPED, Store
@@ -355,7 +361,6 @@ class Api:
 
     def _new_train_job(self, body: dict[str, Any]) -> str:
         import styx
-        from styx.core.config import describe_options
         from styx.core.feedforward import plan_training
         from styx.core.method import method_spec, train_config_class
         from styx.core.modelstore import name_from_file
@@ -365,16 +370,15 @@ class Api:
         options = form_options(form_fields(config_class, training=True), body.get("options"))
         styles = [self._image_id(i, "style") for i in body.get("styles") or []]
         train_options: dict[str, Any] = dict(options)
-        style_kind = next((d["kind"] for d in describe_options(config_class)
-                           if d["name"] == "style"), None)
-        if styles and style_kind is None:
+        kind = style_kind(config_class)
+        if styles and kind is None:
             raise StyxError(f"{spec.name} training takes no style image", "leave the styles out")
-        if style_kind == "path" and len(styles) > 1:
+        if kind == "path" and len(styles) > 1:
             raise StyxError(f"{spec.name} trains one style per model", "choose one style")
         paths = [str(p) for p in self.store.stage_styles(styles)]
-        if style_kind == "path" and paths:
+        if kind == "path" and paths:
             train_options["style"] = paths[0]
-        elif style_kind == "paths":
+        elif kind == "paths":
             train_options["style"] = paths
         folder_id = body.get("content_folder")
         if folder_id:
@@ -485,12 +489,13 @@ class Api:
 
         model = self.runner.model(_stored_model_name(body.get("model")))
         spec = method_spec(model.method)
-        options = form_options(form_fields(run_config_class(spec)), body.get("options"))
+        fields = form_fields(run_config_class(spec))
+        options = form_options(fields, body.get("options"))
         size = body.get("size", 192)
         if not isinstance(size, int) or not 16 <= size <= 1024:
             raise StyxError("size must be a whole number from 16 to 1024", "e.g. 160")
         content = self._image_id(body["content"], "content") if body.get("content") else None
-        if "long_side" in {f["name"] for f in form_fields(run_config_class(spec))}:
+        if "long_side" in {f["name"] for f in fields}:
             options["long_side"] = size
         with self.runner.preview_lock:
             result = styx.stylize(spec.name, None if content is None else

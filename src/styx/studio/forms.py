@@ -48,15 +48,19 @@ def form_fields(config_class: Any, *, training: bool = False) -> list[dict[str, 
             if d["kind"] not in PATH_KINDS and d["name"] not in skip]
 
 
+def style_kind(config_class: Any) -> str | None:
+    """How a training config takes its style images: ``"path"`` (one), ``"paths"``
+    (several), or None (no ``style`` field)."""
+    from styx.core.config import option_kind, options_of
+
+    return next((option_kind(info) for info in options_of(config_class)
+                 if info.field == "style"), None)
+
+
 def describe_method(spec: Any) -> dict[str, Any]:
     run_config, train_config = _run_config(spec), _train_config(spec)
-    style_field = None
-    if train_config is not None:
-        from styx.core.config import option_kind, options_of
-
-        for info in options_of(train_config):
-            if info.field == "style":
-                style_field = "many" if option_kind(info) == "paths" else "one"
+    kind = style_kind(train_config) if train_config is not None else None
+    style_field = None if kind is None else "many" if kind == "paths" else "one"
     return {"name": spec.name, "summary": spec.summary, "feed_forward": spec.feed_forward,
             "uses_styles": spec.uses_styles, "can_run": run_config is not None,
             "can_train": train_config is not None, "train_styles": style_field,

@@ -104,10 +104,17 @@ def png_bytes(picture: Any) -> bytes:
 
 
 def write_png(picture: Any, path: Path) -> None:
-    """Save ``picture`` as ``path`` atomically."""
-    partial = path.with_suffix(".partial")
-    picture.save(partial, format="PNG")
-    partial.replace(path)
+    """Save ``picture`` as ``path`` atomically (the CLI's writer)."""
+    from styx.core.imagefile import write_picture
+
+    write_picture(picture, path, "PNG")
+
+
+def step_progress(step: int, total: int, seconds: float, losses: Any) -> dict[str, Any]:
+    """What the page is told of a step: where the run is, and the time left at its pace."""
+    per_step = seconds / max(step, 1)
+    return {"step": step, "total": total, "seconds": round(seconds, 3),
+            "eta": round(per_step * max(total - step, 0), 1), "losses": losses}
 
 
 class Runner:
@@ -327,11 +334,7 @@ class FrameReporter:
     def __call__(self, info: Any) -> None:
         if self.live.stop.is_set():
             raise KeyboardInterrupt
-        per_step = info.seconds / max(info.step, 1)
-        progress = {"step": info.step, "total": info.total_steps,
-                    "seconds": round(info.seconds, 3),
-                    "eta": round(per_step * max(info.total_steps - info.step, 0), 1),
-                    "losses": info.losses}
+        progress = step_progress(info.step, info.total_steps, info.seconds, info.losses)
         now = time.monotonic()
         every = max(1, info.total_steps // FRAMES_PER_RUN)
         if (info.step % every == 0 or info.step == info.total_steps) and \
@@ -366,11 +369,8 @@ class TrainingSampler:
         if now - self.last_sample >= self.interval or step.step == step.total_steps:
             self.save_sample(step)
             self.last_sample = now
-        per_step = step.seconds / max(step.step, 1)
-        self.runner._progress(self.job_id, self.live, step=step.step, total=step.total_steps,
-                              seconds=round(step.seconds, 3),
-                              eta=round(per_step * max(step.total_steps - step.step, 0), 1),
-                              losses=step.losses)
+        self.runner._progress(self.job_id, self.live, **step_progress(
+            step.step, step.total_steps, step.seconds, step.losses))
         if self.live.stop.is_set():
             raise KeyboardInterrupt
 

@@ -32,7 +32,7 @@ def store_image(store: Store, data: bytes, filename: str | None, *,
                 source: str = "upload") -> ImageRecord:
     """Check ``data`` as an image file and keep it; a bad file is a StyxError that names
     the upload by its display name, never by a server path."""
-    from styx.core.imagefile import arrays_to_pil, decode_image
+    from styx.core.imagefile import arrays_to_pil, decode_image, write_picture
 
     name = display_name(filename)
     if not data:
@@ -52,11 +52,7 @@ def store_image(store: Store, data: bytes, filename: str | None, *,
             rgb, alpha = decode_image(temporary)
         except StyxError as error:
             raise StyxError(str(error.message).replace(temporary, name), error.hint) from None
-        picture = arrays_to_pil(rgb, alpha)
-        final = store.image_path(image_id)
-        partial = final.with_suffix(".partial")
-        picture.save(partial, format="PNG")
-        partial.replace(final)
+        write_picture(arrays_to_pil(rgb, alpha), store.image_path(image_id), "PNG")
     finally:
         Path(temporary).unlink(missing_ok=True)
     height, width = rgb.shape[:2]
