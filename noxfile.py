@@ -100,7 +100,7 @@ def example_plugin(session: nox.Session) -> None:
 def mutants(session: nox.Session) -> None:
     """Mutation testing: mutmut mutates the modules of ``[tool.mutmut]`` one change at a time
     and runs the tests that reach the changed function; prints mutants, killed, survived and
-    the score per module. ``nox -s mutants -- 'styx.core.atomic*'`` (re)runs only the
+    the score per module. ``nox -s mutants -- 'styx.files.atomic*'`` (re)runs only the
     mutants whose names match. Results stay in ``mutants/`` (``mutmut results``, ``mutmut
     show NAME``); delete that folder to start from scratch. Not run by CI."""
     install_styx(session, "[test]")

@@ -100,7 +100,7 @@ def maxrss_mib() -> float:
 
 def is_cuda(device: str) -> bool:
     """Whether ``device`` (a ``--device`` value, ``auto`` included) is a CUDA device."""
-    from styx.core.device import resolve_device
+    from styx.runtime.device import resolve_device
 
     return resolve_device(device).type == "cuda"
 
@@ -156,7 +156,7 @@ def intervals(stamps: list[float]) -> list[float]:
 # -- gatys -------------------------------------------------------------------------------------
 def sample_images(size: int) -> tuple[Any, Any]:
     """The sample photo and painting shipped with styx, resized to ``size`` (long side)."""
-    from styx.core.image import load_image, sample_image
+    from styx.runtime.image_tensors import load_image, sample_image
 
     return (load_image(sample_image("content"), long_side=size),
             load_image(sample_image("style"), long_side=size))
@@ -182,7 +182,7 @@ def write_images(folder: Path, count: int = 4, size: int = 320, seed: int = 0,
     """``count`` random RGB images of ``size`` x ``size`` in ``folder``: PREFIX0.png, ..."""
     import torch
 
-    from styx.core.image import save_image
+    from styx.runtime.image_tensors import save_image
 
     generator = torch.Generator().manual_seed(seed)
     paths = [folder / f"{prefix}{i}.png" for i in range(count)]

@@ -96,8 +96,8 @@ def worker_floor(options: argparse.Namespace) -> dict:
     autocast, as ``GatysRun.build_objective`` does."""
     import torch
 
-    from styx.core.device import autocast, resolve_device
-    from styx.core.perceptual import build_objective
+    from styx.runtime.device import autocast, resolve_device
+    from styx.perceptual.build import build_objective
     from styx.plugins.methods.gatys.config import GatysConfig
 
     config = GatysConfig(weights=options.weights, device=options.device, amp=options.amp)
@@ -131,7 +131,7 @@ def worker_styx(options: argparse.Namespace) -> dict:
     """``styx.stylize("gatys", ...)`` itself; a step's time is the interval between two
     step callbacks."""
     import styx
-    from styx.core.device import resolve_device
+    from styx.runtime.device import resolve_device
 
     device = resolve_device(options.device)
     content, style = _common.sample_images(options.size)
@@ -184,7 +184,7 @@ def worker_paired(options: argparse.Namespace) -> dict:
     measurements in separate processes minutes apart."""
     import torch
 
-    from styx.core.device import autocast
+    from styx.runtime.device import autocast
     from styx.plugins.methods.gatys.config import GatysConfig
     from styx.plugins.methods.gatys.optimize import optimize_scale
 
@@ -304,7 +304,7 @@ def main() -> None:
         return
     import torch
 
-    from styx.core.device import autocast_dtype, resolve_device
+    from styx.runtime.device import autocast_dtype, resolve_device
 
     device = resolve_device(options.device)
     sizes = [int(s) for s in options.sizes.split(",") if s.strip()]

@@ -67,7 +67,7 @@ def write_weights(folder: Path, seed: int) -> tuple[Path, Path]:
     import torchvision
     from safetensors.torch import save_file
 
-    from styx.core.descriptor import IMAGENET_MEAN, IMAGENET_STD
+    from styx.perceptual.descriptor import IMAGENET_MEAN, IMAGENET_STD
 
     torch.manual_seed(seed)
     features = torchvision.models.vgg19(weights=None).features.state_dict()
@@ -166,7 +166,7 @@ def run_ours(args: argparse.Namespace, images: tuple[Path, Path], weights: Path,
     ``--check-every`` steps; the judging time is not counted): the step and seconds at
     which it first reached each."""
     import styx
-    from styx.core.image import load_image, save_image
+    from styx.runtime.image_tensors import load_image, save_image
 
     stamps: list[float] = []
     reached: dict[str, dict] = {}
@@ -210,7 +210,7 @@ def _median(values: list[float]) -> float | None:
 def same_images(folder: Path, size: int) -> tuple[Path, Path]:
     """The sample photo and painting resized to ``size`` (long side) once, as PNG files:
     neither program resizes them again, so both see the same pixels."""
-    from styx.core.image import save_image
+    from styx.runtime.image_tensors import save_image
 
     paths = []
     for kind, image in zip(("content", "style"), _common.sample_images(size)):
@@ -219,7 +219,7 @@ def same_images(folder: Path, size: int) -> tuple[Path, Path]:
 
 
 def compare(args: argparse.Namespace, folder: Path, size: int) -> dict:
-    from styx.core.image import load_image
+    from styx.runtime.image_tensors import load_image
 
     theirs_weights, ours_weights = write_weights(folder, args.seed)
     images = same_images(folder, size)
@@ -262,7 +262,7 @@ def main() -> None:
         report["skipped"] = "neural-style-pt is not installed: pip install --no-deps neural-style"
         print(json.dumps(report, indent=2))
         return
-    from styx.core.device import choose_precision, resolve_device
+    from styx.runtime.device import choose_precision, resolve_device
 
     report["styx_precision"] = choose_precision(resolve_device(args.device), "auto").describe()
     with tempfile.TemporaryDirectory() as tmp:

@@ -6,7 +6,7 @@ machine), each measurement in its own process:
 
 * ``latency``: for texture-nets and StyleBank (default architectures, random weights: speed
   does not depend on training), at each of ``--sizes`` (width x height), the median seconds
-  of PyTorch eager (``styx.core.feedforward.apply_generator``, fp32, channels_last: what
+  of PyTorch eager (``styx.generators.models.apply_generator``, fp32, channels_last: what
   ``styx run`` runs), of onnxruntime on the fp32 file and on the int8 file (and on CUDA the
   fp16 file); ``onnx_speedup`` is eager over fp32 onnxruntime (target >= 1.3),
   ``int8_speedup`` fp32 over int8, ``int8_psnr_db`` the int8 output against the fp32 one
@@ -69,8 +69,8 @@ def prepare(work: Path, device: str) -> dict:
     from PIL import Image, ImageOps
 
     import styx
-    from styx.core.image import sample_image
-    from styx.core.modelstore import save_model
+    from styx.runtime.image_tensors import sample_image
+    from styx.files.modelstore import save_model
     from styx.plugins.methods.stylebank.network import NetworkConfig, StyleBankNetwork
     from styx.plugins.methods.texture_nets.generator import GeneratorConfig, TextureNetwork
 
@@ -108,7 +108,7 @@ def prepare(work: Path, device: str) -> dict:
 # -- phases (children) -------------------------------------------------------------------------
 def photo(size: tuple[int, int]):
     """The sample photo at ``size`` (width, height), 1 x 3 x H x W float32 NumPy."""
-    from styx.core.image import read_image, resize_to, sample_image
+    from styx.runtime.image_tensors import read_image, resize_to, sample_image
 
     width, height = size
     return resize_to(read_image(sample_image("content")).rgb, (height, width)).numpy()
@@ -118,7 +118,7 @@ def measure_latency(args: argparse.Namespace) -> dict:
     import numpy as np
     import torch
 
-    from styx.core.feedforward import apply_generator, load_model
+    from styx.generators.models import apply_generator, load_model
     from styx.exports.onnx.check import psnr
     from styx.inference.onnxfile import OnnxGenerator
 
@@ -171,7 +171,7 @@ def run_infer(args: list[str]) -> tuple[float, float]:
 
 
 def measure_process(args: argparse.Namespace) -> dict:
-    from styx.core.imagefile import write_image
+    from styx.files.image_arrays import write_image
 
     files = json.loads(Path(args.work, "files.json").read_text())["files"]
     source = Path(args.work) / "process.png"
@@ -190,7 +190,7 @@ def measure_memory(args: argparse.Namespace) -> dict:
     """One ``styx infer`` (tiled or not, per ``args.case``) of a large photo."""
     from PIL import Image
 
-    from styx.core.image import sample_image
+    from styx.runtime.image_tensors import sample_image
 
     files = json.loads(Path(args.work, "files.json").read_text())["files"]
     source = Path(args.work) / "large.jpg"

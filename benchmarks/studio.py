@@ -126,7 +126,7 @@ def main() -> None:
         env = {**os.environ, "STYX_HOME": str(Path(scratch) / "home"), "STYX_OFFLINE": "1"}
         subprocess.run([sys.executable, "-c", (
             "import styx\n"
-            "from styx.core.imagefile import sample_image\n"
+            "from styx.files.image_arrays import sample_image\n"
             "styx.train('texture-nets', style=sample_image('style'), name='bench', "
             "content_dir=sample_image('content').parent, iterations=4, image_size=64, batch_size=1, "
             "weights='random', "

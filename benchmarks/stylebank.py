@@ -19,7 +19,7 @@ noisy machine), each measurement in its own process:
   take), at each of ``--sizes`` (width x height): the median seconds of ``model(image,
   style=NAME)`` for each style, of ``model(image, style_mix={...})`` (a 2-style linear
   mix), and, under ``forward``, of the bare ``network(image, weights)`` under
-  ``torch.no_grad`` in channels_last (what ``styx.core.feedforward.apply_generator``
+  ``torch.no_grad`` in channels_last (what ``styx.generators.models.apply_generator``
   runs).
 * ``transformer_net``: the fast_neural_style TransformerNet of pytorch/examples (Johnson et
   al. 2016; written here from its published description, random weights) in eager mode,
@@ -83,7 +83,7 @@ def measure_training(args: argparse.Namespace, method: str, precision: str) -> d
 def bf16_support(args: argparse.Namespace) -> dict:
     """Whether the device computes bf16 natively, and on the CPU a 3x3 convolution's
     milliseconds in fp32 and bf16 (the evidence)."""
-    from styx.core.device import cpu_has_native_bf16, resolve_device
+    from styx.runtime.device import cpu_has_native_bf16, resolve_device
 
     device = resolve_device(args.device)
     if device.type == "cuda":
@@ -154,7 +154,7 @@ def measure_inference(args: argparse.Namespace, size: tuple[int, int]) -> dict:
 
 def measure_forward(args: argparse.Namespace, size: tuple[int, int]) -> dict:
     """The bare ``network(image, weights)``, channels_last, under ``torch.no_grad``."""
-    from styx.core.device import resolve_device
+    from styx.runtime.device import resolve_device
 
     device = resolve_device(args.device)
     network = load(args).generator.to(device, memory_format=torch.channels_last).eval()
@@ -220,7 +220,7 @@ def transformer_net() -> nn.Sequential:
 def measure_transformer_net(args: argparse.Namespace, size: tuple[int, int]) -> dict:
     """TransformerNet's eager forward at ``size`` under ``torch.no_grad``: contiguous NCHW
     (as pytorch/examples runs it; its peak memory), then channels_last for comparison."""
-    from styx.core.device import resolve_device
+    from styx.runtime.device import resolve_device
 
     device = resolve_device(args.device)
     torch.manual_seed(0)

@@ -41,7 +41,7 @@ def measure_inference(args: argparse.Namespace, size: int) -> dict:
     """Latency of one forward pass of the default generator at ``size`` x ``size``."""
     import torch
 
-    from styx.core.device import resolve_device
+    from styx.runtime.device import resolve_device
     from styx.plugins.methods.texture_nets.config import GeneratorConfig
     from styx.plugins.methods.texture_nets.generator import TextureNetwork
 

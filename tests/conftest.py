@@ -45,7 +45,7 @@ def pytest_configure(config: pytest.Config) -> None:
 #: ``torch._dynamo`` is the big one: torch imports it on the first optimizer built in a
 #: process (about 2.5 s here), which was most of the time of a training test's mutant.
 MUTANT_WARM_UP = ("torch._dynamo", "torch.optim", "torchvision.models", "safetensors.torch",
-                  "PIL.PngImagePlugin", "PIL.JpegImagePlugin", "styx.core.training")
+                  "PIL.PngImagePlugin", "PIL.JpegImagePlugin", "styx.training.loop")
 
 
 def _warm_up_for_mutants() -> None:
@@ -60,7 +60,7 @@ def _fp32_by_default():
     the capability both ways; fresh interpreters (subprocess tests) see the real CPU, so
     those that compare numbers with an in-process run give ``--amp off``. Its own
     MonkeyPatch: a test's ``monkeypatch.undo()`` leaves it in place."""
-    from styx.core import device
+    from styx.runtime import device
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(device, "cpu_has_native_bf16", lambda: False)

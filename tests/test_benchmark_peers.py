@@ -29,7 +29,7 @@ def test_styx_weights_see_a_picture_as_neural_style_pt_sees_its_caffe_input(tmp_
                                                                            one_thread):
     import torchvision
 
-    from styx.core.descriptor import build_descriptor
+    from styx.perceptual.descriptor import build_descriptor
 
     benchmark = load_benchmark()
     theirs_path, ours_path = benchmark.write_weights(tmp_path, seed=0)

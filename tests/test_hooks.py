@@ -17,10 +17,10 @@ from torch import nn
 import styx
 from styx.core import hookspecs
 from styx.core.config import Config, option
-from styx.core.descriptor import Descriptor, he_normal_init_
-from styx.core.image import load_image, save_image
+from styx.perceptual.descriptor import Descriptor, he_normal_init_
+from styx.runtime.image_tensors import load_image, save_image
 from styx.core.method import RunResult
-from styx.core.modelstore import save_model
+from styx.files.modelstore import save_model
 from styx.core.specs import DescriptorSpec, ExporterSpec, LossSpec, MethodSpec
 from styx.plugins.losses import builtin
 from styx.plugins.methods import gatys, texture_nets

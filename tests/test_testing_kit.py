@@ -53,7 +53,7 @@ import torch
 from torch import nn
 
 import styx
-from styx.core.descriptor import Descriptor
+from styx.perceptual.descriptor import Descriptor
 from styx.core.specs import DescriptorSpec
 
 LAYERS = ("conv1", "relu1", "conv2", "relu2")
@@ -136,7 +136,7 @@ def good(weights="random", seed=0):
     import torch
     from torch import nn
 
-    from styx.core.descriptor import Descriptor
+    from styx.perceptual.descriptor import Descriptor
 
     torch.manual_seed(seed)
     stages = [("conv1", nn.Conv2d(3, 4, 3, padding=1)), ("relu1", nn.ReLU()),
@@ -234,7 +234,7 @@ def test_a_run_that_returns_no_result_is_named_a_plugin_bug(broken_plugins):
 
 
 def test_a_spec_layer_the_network_lacks_is_named_a_plugin_bug(broken_plugins):
-    from styx.core.descriptor import build_descriptor
+    from styx.perceptual.descriptor import build_descriptor
     from styx.core.errors import StyxError
 
     with pytest.raises(StyxError, match="lists layer 'conv9', but its network") as error:

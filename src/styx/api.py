@@ -27,11 +27,11 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from styx.core.config import Config
-    from styx.core.feedforward import Model, TrainedModel
+    from styx.generators.models import Model, TrainedModel
     from styx.core.method import ImageInput, RunResult, StepInfo
-    from styx.core.modelstore import ModelInfo
+    from styx.files.modelstore import ModelInfo
     from styx.core.specs import DescriptorSpec, ExporterSpec, LossSpec, MethodSpec
-    from styx.core.training import TrainStep
+    from styx.training.loop import TrainStep
 
 
 def stylize(method: str, content: ImageInput | None = None,
@@ -57,9 +57,9 @@ def train(method: str, *, config: Config | None = None,
           callback: Callable[[TrainStep], None] | None = None, **options: Any) -> TrainedModel:
     """Train ``method`` with ``options`` (the fields of its training config, e.g.
     ``style="starry.jpg", content_dir="photos/", name="starry", iterations=500``) and save
-    the model; returns a :class:`~styx.core.feedforward.TrainedModel`.
+    the model; returns a :class:`~styx.generators.models.TrainedModel`.
 
-    ``callback`` sees every log step (a :class:`~styx.core.training.TrainStep`: the losses,
+    ``callback`` sees every log step (a :class:`~styx.training.loop.TrainStep`: the losses,
     and ``sample(image)`` for the model's output so far); raising KeyboardInterrupt from it
     stops the run with a checkpoint, as Ctrl-C does (KeyboardInterrupt is raised again;
     ``resume=True`` continues)."""
@@ -69,7 +69,7 @@ def train(method: str, *, config: Config | None = None,
     settings = make_config(train_config_class(spec), config, options)
     if callback is None:
         return train_function(spec)(settings)
-    from styx.core.training import watching
+    from styx.training.loop import watching
 
     with watching(callback):
         return train_function(spec)(settings)
@@ -78,7 +78,7 @@ def train(method: str, *, config: Config | None = None,
 def load_model(name_or_path: str | os.PathLike[str]) -> Model:
     """The trained model stored as ``name_or_path`` (a name from :func:`list_models`, or a
     folder), ready to stylise: ``load_model("starry")(image)``."""
-    from styx.core.feedforward import load_model as load
+    from styx.generators.models import load_model as load
 
     return load(name_or_path)
 
@@ -133,6 +133,6 @@ def list_exporters() -> list[ExporterSpec]:
 
 def list_models() -> list[ModelInfo]:
     """The models in the model store (``$STYX_HOME/models``), by name."""
-    from styx.core.modelstore import list_models as listed
+    from styx.files.modelstore import list_models as listed
 
     return listed()

@@ -56,7 +56,7 @@ class Methods:
     def register_methods(self, register):
         register(MethodSpec(name="painter", summary="Paints pictures.", config=PaintConfig,
                             run=paint, train_config=FitConfig, train=fit,
-                            generator="styx.core.generator:Generator", aliases=("brush",)))
+                            generator="styx.generators.generator:Generator", aliases=("brush",)))
         register(MethodSpec(name="runner-only", summary="Only runs.", config=PaintConfig,
                             run=paint))
         register(MethodSpec(name="broken-cli", summary="Its config cannot import.",
@@ -101,7 +101,7 @@ class CitedMethod:
     def register_methods(self, register):
         register(MethodSpec(name="cited", summary="Smith et al. (2020): paints like others.",
                             config=PaintConfig, run=paint, train_config=FitConfig, train=fit,
-                            generator="styx.core.generator:Generator"))
+                            generator="styx.generators.generator:Generator"))
 
 
 @pytest.mark.parametrize("group", ["run", "train"])
@@ -199,7 +199,7 @@ def test_a_bare_command_group_shows_its_help(styx_cli):
 
 
 def test_a_question_whose_input_ends_is_exit_1(styx_cli, monkeypatch, tmp_path):
-    from styx.core.modelstore import save_model
+    from styx.files.modelstore import save_model
 
     monkeypatch.setenv("STYX_HOME", str(tmp_path))
     save_model({"w": torch.ones(1)}, {"method": "texture-nets"}, name="kept")

@@ -12,7 +12,7 @@ from safetensors.torch import load_file, save_file
 import styx
 from styx.core.checks import number
 from styx.core.config import Config, option
-from styx.core.modelstore import save_model
+from styx.files.modelstore import save_model
 from styx.core.specs import ExporterSpec
 from styx.exports import export
 from styx.plugins.methods import gatys, texture_nets
@@ -61,7 +61,7 @@ def store(name: str, created: str) -> None:
     network = TextureNetwork(GeneratorConfig(scales=2, channels=2))
     save_model(network, {"method": "texture-nets", "architecture": network.architecture()},
                name=name)
-    meta = styx.core.modelstore.models_home() / name / "model.json"
+    meta = styx.files.modelstore.models_home() / name / "model.json"
     data = json.loads(meta.read_text())
     data["created"] = created
     meta.write_text(json.dumps(data))
@@ -138,7 +138,7 @@ def test_export_is_a_library_call_too(plugins, tmp_path):
 
 def test_the_output_is_checked_and_written_atomically(plugins, styx_cli, tmp_path):
     store("m", "2026-01-01T00:00:00+00:00")
-    model_file = styx.core.modelstore.models_home() / "m" / "model.safetensors"
+    model_file = styx.files.modelstore.models_home() / "m" / "model.safetensors"
     before = model_file.read_bytes()
     existing = tmp_path / "taken.safetensors"
     existing.write_bytes(b"keep me")

@@ -41,7 +41,7 @@ def build(weights="random", *, seed=0, width=4):
     import torch
     from torch import nn
 
-    from styx.core.descriptor import Descriptor
+    from styx.perceptual.descriptor import Descriptor
 
     CALLS.append(weights)
     torch.manual_seed(seed)

@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 
-from styx.core.modelstore import models_home, save_model
+from styx.files.modelstore import models_home, save_model
 
 
 @pytest.fixture(autouse=True)

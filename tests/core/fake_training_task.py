@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from styx.core.objective import LossTerms
+from styx.perceptual.objective import LossTerms
 
 
 class TinyTask:
@@ -90,7 +90,7 @@ def main(argv: list[str]) -> None:
 
     from safetensors.torch import save_file
 
-    from styx.core.training import TrainingOptions, train
+    from styx.training.loop import TrainingOptions, train
 
     content, run_dir, out = (Path(a) for a in argv[:3])
     config = TrainingOptions(iterations=6, batch_size=2, image_size=16, lr=1e-2,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from styx.core.atomic import atomic_dir, atomic_path
+from styx.files.atomic import atomic_dir, atomic_path
 from styx.core.errors import StyxError
 
 
@@ -103,7 +103,7 @@ def test_atomic_dir_replaces_a_file_at_the_path(tmp_path):
 def test_checking_a_new_folder_creates_nothing_and_concurrent_checks_agree(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
-    from styx.core.atomic import check_writable_folder
+    from styx.files.atomic import check_writable_folder
 
     folder = tmp_path / "runs" / "new"  # as DDP ranks check one run folder at once
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -118,7 +118,7 @@ def test_checking_a_new_folder_creates_nothing_and_concurrent_checks_agree(tmp_p
 
 # -- checks before the work, and comparing paths ----------------------------------------------
 def test_a_folder_is_no_output_file_and_the_hint_fits_what_is_written(tmp_path):
-    from styx.core.atomic import check_writable_file
+    from styx.files.atomic import check_writable_file
 
     with pytest.raises(StyxError) as caught:
         check_writable_file(tmp_path)
@@ -131,7 +131,7 @@ def test_a_folder_is_no_output_file_and_the_hint_fits_what_is_written(tmp_path):
 
 
 def test_a_file_under_a_file_names_both_in_the_error(tmp_path):
-    from styx.core.atomic import check_writable_file
+    from styx.files.atomic import check_writable_file
 
     (tmp_path / "plain").write_text("x")
     target = tmp_path / "plain" / "out.png"
@@ -146,7 +146,7 @@ def test_a_file_under_a_file_names_both_in_the_error(tmp_path):
 def test_an_unwritable_folder_is_reported_with_the_reason(tmp_path, monkeypatch):
     import tempfile
 
-    from styx.core.atomic import check_writable_folder
+    from styx.files.atomic import check_writable_folder
 
     def refuse(**_):
         raise PermissionError(13, "Permission denied")
@@ -166,7 +166,7 @@ def test_an_unwritable_folder_is_reported_with_the_reason(tmp_path, monkeypatch)
 
 
 def test_same_file_sees_through_links_and_dots(tmp_path):
-    from styx.core.atomic import same_file
+    from styx.files.atomic import same_file
 
     real = tmp_path / "a.png"
     real.write_text("x")
@@ -180,7 +180,7 @@ def test_same_file_sees_through_links_and_dots(tmp_path):
 
 
 def test_same_file_compares_paths_that_do_not_exist_yet(tmp_path):
-    from styx.core.atomic import same_file
+    from styx.files.atomic import same_file
 
     assert same_file(tmp_path / "new.png", tmp_path / "sub" / ".." / "new.png")
     assert not same_file(tmp_path / "new.png", tmp_path / "other.png")
@@ -209,7 +209,7 @@ def test_a_temporary_folder_that_cannot_be_removed_does_not_hide_the_error(tmp_p
 
 
 def test_the_probe_is_a_hidden_file_in_the_nearest_existing_folder(tmp_path, monkeypatch):
-    from styx.core.atomic import check_writable_folder
+    from styx.files.atomic import check_writable_folder
 
     made: list[Path] = []
     mkstemp = tempfile.mkstemp
@@ -230,7 +230,7 @@ def test_the_probe_is_a_hidden_file_in_the_nearest_existing_folder(tmp_path, mon
 
 
 def test_a_file_in_the_way_of_a_folder_hints_at_a_folder(tmp_path):
-    from styx.core.atomic import check_writable_folder
+    from styx.files.atomic import check_writable_folder
 
     (tmp_path / "file").write_text("x")
     with pytest.raises(StyxError) as caught:

@@ -1,4 +1,4 @@
-"""The layers generators share (styx.core.blocks)."""
+"""The layers generators share (styx.generators.blocks)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from styx.core.blocks import PADDINGS, Pad, conv, make_norm
+from styx.generators.blocks import PADDINGS, Pad, conv, make_norm
 
 
 @pytest.mark.parametrize("mode", PADDINGS)

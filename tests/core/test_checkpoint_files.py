@@ -1,4 +1,4 @@
-"""The checkpoint file on its own (styx.core.checkpoint): what a round trip keeps, how a
+"""The checkpoint file on its own (styx.training.checkpoint): what a round trip keeps, how a
 failed write leaves the previous file, what each kind of damage reads as, and the checks a
 resume makes. Tiny tensors and a two-parameter model; no training loop."""
 
@@ -14,8 +14,8 @@ import pytest
 import torch
 from safetensors.torch import save, save_file
 
-from styx.core import checkpoint as ckpt
-from styx.core.checkpoint import (
+from styx.training import checkpoint as ckpt
+from styx.training.checkpoint import (
     check_resumable,
     checkpoint_tensors,
     differences,
@@ -24,7 +24,7 @@ from styx.core.checkpoint import (
     restore,
     save_checkpoint,
 )
-from styx.core.distributed import DistContext
+from styx.training.distributed import DistContext
 from styx.core.errors import StyxError
 
 
@@ -552,7 +552,7 @@ def _fake_ranks(monkeypatch, from_rank_0):
         sent.append((data, ctx, device))
         return data if ctx.main else from_rank_0
 
-    monkeypatch.setattr("styx.core.distributed.broadcast_bytes", broadcast_bytes)
+    monkeypatch.setattr("styx.training.distributed.broadcast_bytes", broadcast_bytes)
     return sent
 
 

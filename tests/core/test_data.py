@@ -11,7 +11,7 @@ import torch
 from fake_training_task import write_images
 from PIL import Image
 
-from styx.core.data import ContentImages, ContentStream, mix_seed
+from styx.training.data import ContentImages, ContentStream, mix_seed
 from styx.core.errors import StyxError
 
 

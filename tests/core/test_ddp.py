@@ -14,8 +14,8 @@ import pytest
 from fake_training_task import write_images
 from safetensors.torch import load_file
 
-from styx.core.checkpoint import read_checkpoint
-from styx.core.training import CHECKPOINT_NAME
+from styx.training.checkpoint import read_checkpoint
+from styx.training.loop import CHECKPOINT_NAME
 
 SCRIPT = Path(__file__).with_name("fake_training_task.py")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from styx.core import device as device_module
-from styx.core.device import autocast, autocast_dtype, resolve_device
+from styx.runtime import device as device_module
+from styx.runtime.device import autocast, autocast_dtype, resolve_device
 from styx.core.errors import StyxError
 
 

@@ -23,8 +23,8 @@ from styx.core.bundles import ModelOutputOptions, ModelRunOptions, TrainingOptio
 from styx.core.checks import number
 from styx.core.config import option
 from styx.core.errors import StyxError
-from styx.core.feedforward import Model, load_model, run_feed_forward, train_generator
-from styx.core.generator import Generator
+from styx.generators.models import Model, load_model, run_feed_forward, train_generator
+from styx.generators.generator import Generator
 from styx.core.specs import MethodSpec
 
 
@@ -207,7 +207,7 @@ def test_the_generated_commands_train_and_run_it(shade, styx_cli):
 
 
 def test_a_model_of_another_method_or_of_no_installed_method_is_refused(shade, tmp_path):
-    from styx.core.modelstore import save_model
+    from styx.files.modelstore import save_model
 
     save_model({"w": torch.zeros(1)}, {"method": "texture-nets", "architecture": {}},
                name="other")
@@ -234,7 +234,7 @@ def test_a_model_the_store_could_not_rebuild_fails_before_training(shade):
             return Forgetful(self.config.width)
 
     config = ShadeTrainConfig(content_dir=shade["photos"], name="bad", width=7, **TINY)
-    for task, message in ((Plain(config), "not a styx.core.generator.Generator"),
+    for task, message in ((Plain(config), "not a styx.generators.generator.Generator"),
                           (Other(config), "does not rebuild the same network")):
         with pytest.raises(TypeError, match=message):
             train_generator(task, config, content_dir=config.content_dir)

@@ -9,7 +9,7 @@ from PIL import Image
 from styx_errors import styx_error
 
 from styx.core.errors import StyxError
-from styx.core.image import (
+from styx.runtime.image_tensors import (
     DEFAULT_MAX_PIXELS,
     SUPPORTED_OUTPUT_SUFFIXES,
     check_output_path,
@@ -24,7 +24,7 @@ from styx.core.image import (
     save_image,
     yiq_to_rgb,
 )
-from styx.core.imagefile import images_named
+from styx.files.image_arrays import images_named
 
 
 def gradient_rgb(height: int = 24, width: int = 32) -> np.ndarray:
@@ -468,7 +468,7 @@ def test_match_color_of_chw_images_of_another_size_and_the_stylised_dtype():
 
 # -- images given from Python -----------------------------------------------------------------
 def test_image_input_reads_a_path_and_resizes_it(tmp_path):
-    from styx.core.image import image_input
+    from styx.runtime.image_tensors import image_input
 
     path = tmp_path / "in.png"
     Image.fromarray(gradient_rgb(24, 32)).save(path)
@@ -479,7 +479,7 @@ def test_image_input_reads_a_path_and_resizes_it(tmp_path):
 
 
 def test_image_input_takes_a_pil_image_with_its_alpha():
-    from styx.core.image import image_input
+    from styx.runtime.image_tensors import image_input
 
     rgba = Image.new("RGBA", (8, 4), (255, 0, 0, 128))
     loaded = image_input(rgba, long_side=4)
@@ -493,7 +493,7 @@ def test_image_input_takes_a_pil_image_with_its_alpha():
 
 
 def test_image_input_takes_tensors_of_one_image_or_a_batch():
-    from styx.core.image import image_input
+    from styx.runtime.image_tensors import image_input
 
     chw = torch.rand(3, 4, 6, dtype=torch.float64)
     loaded = image_input(chw)
@@ -514,7 +514,7 @@ def test_image_input_takes_tensors_of_one_image_or_a_batch():
 
 @pytest.mark.parametrize("bad", [1.5, -0.1, float("nan")])
 def test_image_input_refuses_values_outside_the_unit_range(bad):
-    from styx.core.image import image_input
+    from styx.runtime.image_tensors import image_input
 
     tensor = torch.full((3, 2, 2), 0.5)
     tensor[0, 0, 0] = bad
@@ -525,14 +525,14 @@ def test_image_input_refuses_values_outside_the_unit_range(bad):
 
 
 def test_image_input_accepts_the_ends_of_the_unit_range():
-    from styx.core.image import image_input
+    from styx.runtime.image_tensors import image_input
 
     tensor = torch.tensor([[[0.0, 1.0]], [[1.0, 0.0]], [[0.5, 0.5]]])
     assert torch.equal(image_input(tensor).rgb[0], tensor)
 
 
 def test_image_input_refuses_other_kinds():
-    from styx.core.image import image_input
+    from styx.runtime.image_tensors import image_input
 
     with pytest.raises(StyxError) as caught:
         image_input([[0.5]])
@@ -562,7 +562,7 @@ def test_one_pixel_is_a_size(tmp_path):
 
 
 def test_a_thin_image_keeps_a_short_side_of_one_pixel():
-    from styx.core.image import long_side_size
+    from styx.runtime.image_tensors import long_side_size
 
     assert long_side_size(1000, 1, 10) == (10, 1)
     assert long_side_size(1, 1000, 10) == (1, 10)
@@ -591,7 +591,7 @@ def test_resize_clamps_the_bicubic_overshoot_to_the_unit_range():
 
 def test_tensor_to_pil_names_a_wrong_image_or_alpha_shape():
     from styx.core.errors import TENSOR_HINT
-    from styx.core.image import tensor_to_pil
+    from styx.runtime.image_tensors import tensor_to_pil
 
     assert styx_error(tensor_to_pil, torch.rand(2, 3, 4, 4)) == \
         ("expected one RGB image (1 x 3 x H x W), got shape (2, 3, 4, 4)", TENSOR_HINT)
@@ -605,7 +605,7 @@ def test_tensor_to_pil_names_a_wrong_image_or_alpha_shape():
 def test_an_alpha_of_another_size_is_cleaned_then_resized():
     """NaN alpha counts as opaque and values outside [0, 1] are clipped before the alpha
     is resized to the image, so neither spreads into its neighbours."""
-    from styx.core.image import tensor_to_pil
+    from styx.runtime.image_tensors import tensor_to_pil
 
     alpha = torch.tensor([[[[float("nan"), -3.0], [0.5, 4.0]]]])
     picture = tensor_to_pil(torch.full((1, 3, 4, 4), 0.5), alpha)
@@ -627,7 +627,7 @@ def test_jpeg_quality_is_95_unless_given(tmp_path):
 
 
 def test_the_sample_images_and_their_errors(monkeypatch):
-    from styx.core import image as image_module
+    from styx.runtime import image_tensors as image_module
 
     assert sample_image() == sample_image("content") != sample_image("style")
     assert sample_image(" Style ") == sample_image("style")

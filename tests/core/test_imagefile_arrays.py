@@ -1,4 +1,4 @@
-"""styx.core.imagefile on NumPy arrays, as ``styx infer`` uses it (no torch): writing arrays
+"""styx.files.image_arrays on NumPy arrays, as ``styx infer`` uses it (no torch): writing arrays
 to files, resizing arrays, and how high-depth Pillow modes become values in [0, 1]."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from PIL import Image, ImageOps
 from styx_errors import styx_error
 
 from styx.core.errors import StyxError
-from styx.core.imagefile import (
+from styx.files.image_arrays import (
     apply_exif_orientation,
     arrays_to_pil,
     decode_image,

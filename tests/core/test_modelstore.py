@@ -9,9 +9,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from styx.core import modelstore
+from styx.files import modelstore
 from styx.core.errors import StyxError
-from styx.core.modelstore import (
+from styx.files.modelstore import (
     list_models,
     model_info,
     models_home,
@@ -227,7 +227,7 @@ def test_importing_the_store_does_not_import_torch():
     import subprocess
     import sys
 
-    code = ("import sys, styx.core.modelstore, styx.cli.models; "
+    code = ("import sys, styx.files.modelstore, styx.cli.models; "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
@@ -268,7 +268,7 @@ def test_the_weights_file_is_as_readable_as_the_metadata(home):
 
 # -- growing a model by parts ----------------------------------------------------------------
 def test_a_part_adds_tensors_without_rewriting_the_weights(home):
-    from styx.core.modelstore import add_model_part
+    from styx.files.modelstore import add_model_part
 
     folder = save_model(tiny_model(), META, name="grown")
     weights = (folder / "model.safetensors").read_bytes()
@@ -289,7 +289,7 @@ def test_a_part_adds_tensors_without_rewriting_the_weights(home):
 def test_a_part_that_fails_to_write_leaves_the_model_as_it_was(home, monkeypatch):
     import safetensors.torch
 
-    from styx.core.modelstore import add_model_part
+    from styx.files.modelstore import add_model_part
 
     folder = save_model(tiny_model(), META, name="grown")
     before = (folder / "model.json").read_text()

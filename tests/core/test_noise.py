@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from styx.core.noise import position_noise
+from styx.files.noise import position_noise
 
 
 def test_a_tile_gets_the_whole_images_noise_there():

@@ -7,9 +7,9 @@ import torch
 from torch import nn
 
 import styx
-from styx.core.descriptor import Descriptor, he_normal_init_
+from styx.perceptual.descriptor import Descriptor, he_normal_init_
 from styx.core.errors import StyxError
-from styx.core.objective import LossTerms, PerceptualObjective
+from styx.perceptual.objective import LossTerms, PerceptualObjective
 from styx.core.plugins import reset_plugins
 from styx.core.specs import LossSpec
 
@@ -45,7 +45,7 @@ def make_objective(descriptor: Descriptor | None = None, *, content_loss: str = 
                    style_loss: str = "gram", tv_loss: str = "tv",
                    style_loss_options: dict | None = None, **overrides) -> PerceptualObjective:
     """The objective over the tiny descriptor, its losses built by registered name."""
-    from styx.core.losses import build_loss
+    from styx.perceptual.losses import build_loss
 
     options = {"content_layers": {"relu2": 1.0},
                "style_layers": {"relu1": 0.5, "relu2": 1.0, "relu3": 2.0},
@@ -497,7 +497,7 @@ def test_an_objective_without_layers_or_weights_says_what_to_give():
 
 @pytest.mark.parametrize("term", ["content", "style", "tv"])
 def test_a_term_in_use_without_its_loss_is_a_programming_error_naming_it(term):
-    from styx.core.losses import build_loss
+    from styx.perceptual.losses import build_loss
 
     losses = {"content_loss": build_loss("content", target="features"),
               "style_loss": build_loss("gram", target="features"),

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 import styx
-from styx.core import device as device_module
-from styx.core.device import autocast, choose_precision, cpu_has_native_bf16
+from styx.runtime import device as device_module
+from styx.runtime.device import autocast, choose_precision, cpu_has_native_bf16
 from styx.core.errors import StyxError
 
 CPU = torch.device("cpu")
@@ -201,8 +201,8 @@ def train_cli(styx_cli, images, *more: str, iterations: int = 2):
 
 
 def test_training_says_and_records_its_precision(native_bf16, styx_cli, images):
-    from styx.core.checkpoint import read_checkpoint
-    from styx.core.modelstore import model_info
+    from styx.training.checkpoint import read_checkpoint
+    from styx.files.modelstore import model_info
 
     log = images["root"] / "log.jsonl"
     done = train_cli(styx_cli, images, "--name", "m", "--log-json", str(log))

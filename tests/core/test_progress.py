@@ -6,7 +6,7 @@ import io
 
 from rich.console import Console
 
-from styx.core.progress import Progress, format_metric, format_metrics
+from styx.runtime.progress import Progress, format_metric, format_metrics
 
 
 def test_format_metric_is_compact():

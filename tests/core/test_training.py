@@ -16,14 +16,14 @@ import torch.nn.functional as F
 from fake_training_task import SignalsAt, TinyTask, write_images
 from safetensors.torch import load, save
 
-from styx.core import training
-from styx.core.checkpoint import (
+from styx.training import loop as training
+from styx.training.checkpoint import (
     flatten_optimizer_state,
     read_checkpoint,
     unflatten_optimizer_state,
 )
 from styx.core.errors import StyxError
-from styx.core.training import CHECKPOINT_NAME, TrainingOptions, train
+from styx.training.loop import CHECKPOINT_NAME, TrainingOptions, train
 
 CONFIG = TrainingOptions(iterations=12, batch_size=2, image_size=32, lr=2e-2, lr_decay=0.5,
                      lr_decay_every=5, checkpoint_every=4, log_every=1, seed=3, device="cpu",
@@ -520,7 +520,7 @@ def test_a_checkpoint_that_cannot_be_written_is_a_styx_error(content, tmp_path, 
 
 # -- open at the seams: optimizer and schedule factories, the step hook, no content ---------
 def test_the_optimizer_and_schedule_come_from_the_factories_given(content, tmp_path):
-    from styx.core.training import trainable_parameters
+    from styx.training.loop import trainable_parameters
 
     made = []
 

@@ -1,4 +1,4 @@
-"""The training callback (``styx.train(callback=)``, ``styx.core.training.watching``):
+"""The training callback (``styx.train(callback=)``, ``styx.training.loop.watching``):
 what it sees at each log step, the model's samples, and stopping from it with a checkpoint
 that resumes bit for bit."""
 
@@ -11,7 +11,7 @@ import torch
 from fake_training_task import TinyTask, write_images
 
 import styx
-from styx.core.training import CHECKPOINT_NAME, TrainingOptions, train, watching
+from styx.training.loop import CHECKPOINT_NAME, TrainingOptions, train, watching
 
 CONFIG = TrainingOptions(iterations=12, batch_size=2, image_size=16, lr=1e-2, seed=3,
                          log_every=3, checkpoint_every=0, quiet=True)
@@ -62,7 +62,7 @@ def test_stopping_from_the_callback_checkpoints_and_resumes_bit_for_bit(content,
 
 
 def test_styx_train_passes_the_callback_and_samples_follow_the_model(tmp_path):
-    from styx.core.imagefile import sample_image
+    from styx.files.image_arrays import sample_image
 
     samples = []
 

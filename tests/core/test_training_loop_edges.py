@@ -15,10 +15,10 @@ import torch
 from fake_training_task import SignalsAt, TinyTask, write_images
 from torch import nn
 
-from styx.core.checkpoint import read_checkpoint, save_checkpoint
+from styx.training.checkpoint import read_checkpoint, save_checkpoint
 from styx.core.errors import StyxError
-from styx.core.objective import LossTerms
-from styx.core.training import (
+from styx.perceptual.objective import LossTerms
+from styx.training.loop import (
     CHECKPOINT_NAME,
     TrainingOptions,
     adam,
@@ -398,7 +398,7 @@ def test_images_per_second_and_elapsed_time_come_from_the_timed_iterations(conte
     """docs/training.md: images/s counts iterations only, not the session's first (it
     builds what the task builds lazily); the log's rate is over the steps since the last
     log step; elapsed is wall time of the run, resumed sessions included."""
-    from styx.core import training
+    from styx.training import loop as training
 
     clock = Clock(100.0)
     monkeypatch.setattr(training, "time", clock)
@@ -415,7 +415,7 @@ def test_images_per_second_and_elapsed_time_come_from_the_timed_iterations(conte
 
 def test_a_resumed_session_times_its_own_iterations_and_adds_to_the_elapsed_time(
         content, tmp_path, monkeypatch):
-    from styx.core import training
+    from styx.training import loop as training
 
     clock = Clock(100.0)
     monkeypatch.setattr(training, "time", clock)
@@ -433,7 +433,7 @@ def test_a_resumed_session_times_its_own_iterations_and_adds_to_the_elapsed_time
 
 
 def test_a_session_of_one_iteration_is_timed_by_that_iteration(content, tmp_path, monkeypatch):
-    from styx.core import training
+    from styx.training import loop as training
 
     clock = Clock(7.0)
     monkeypatch.setattr(training, "time", clock)
@@ -445,7 +445,7 @@ def test_a_session_of_one_iteration_is_timed_by_that_iteration(content, tmp_path
 
 # -- the progress bar -------------------------------------------------------------------------
 class RecordingBar:
-    """A stand-in for :class:`styx.core.progress.Progress` that keeps what it is told."""
+    """A stand-in for :class:`styx.runtime.progress.Progress` that keeps what it is told."""
 
     made: ClassVar[list[RecordingBar]] = []
 
@@ -466,7 +466,7 @@ class RecordingBar:
 
 @pytest.fixture
 def bars(monkeypatch):
-    from styx.core import progress
+    from styx.runtime import progress
 
     RecordingBar.made = []
     monkeypatch.setattr(progress, "Progress", RecordingBar)
@@ -494,7 +494,7 @@ def test_the_bar_counts_the_iterations_left_and_shows_the_loss_and_rate_at_log_s
 
 def test_resuming_a_finished_run_shows_no_bar_and_builds_no_batches(content, tmp_path, bars,
                                                                      monkeypatch):
-    from styx.core import training
+    from styx.training import loop as training
 
     run_dir = tmp_path / "run"
     train(TinyTask(), content, CONFIG, run_dir=run_dir)
@@ -515,8 +515,9 @@ class FakeGroup:
                  owned: bool = False) -> None:
         import torch.distributed as dist
 
-        from styx.core import distributed, training
-        from styx.core.distributed import DistContext
+        from styx.training import distributed
+        from styx.training import loop as training
+        from styx.training.distributed import DistContext
 
         self.context = DistContext(rank=rank, world_size=world_size, local_rank=rank,
                                    owned=owned)
@@ -587,7 +588,7 @@ def test_a_task_that_leaves_parameters_unused_says_so_to_ddp(content, tmp_path, 
 
 
 def test_images_per_second_counts_every_rank(content, tmp_path, monkeypatch):
-    from styx.core import training
+    from styx.training import loop as training
 
     FakeGroup(monkeypatch, rank=0, world_size=3)
     clock = Clock(0.0)
@@ -661,7 +662,7 @@ def test_a_checkpoint_without_the_optional_parts_resumes_with_their_defaults(con
     """The history, skipped files, elapsed time and data description of a checkpoint are
     optional: without them (or with a data entry that is not a mapping) a resume starts
     them afresh, as for one process, and says nothing about it."""
-    from styx.core import training
+    from styx.training import loop as training
 
     clock = Clock(10.0)
     monkeypatch.setattr(training, "time", clock)
@@ -718,7 +719,7 @@ def test_each_step_is_seeded_from_the_seed_the_rank_and_the_iteration(content, t
     """The scheme the checkpoint records ("seeded per iteration from (seed, rank,
     iteration)"): a checkpoint written by another version of styx resumes exactly only if
     the scheme stays the same, so it is checked value for value."""
-    from styx.core.data import mix_seed
+    from styx.training.data import mix_seed
 
     if rank:
         FakeGroup(monkeypatch, rank=rank)
@@ -750,7 +751,7 @@ def test_an_unreadable_content_image_is_reported_once_and_recorded_with_its_reas
 def test_a_checkpoint_that_cannot_be_written_names_its_path(content, tmp_path, monkeypatch):
     import errno
 
-    from styx.core import training
+    from styx.training import loop as training
 
     def disk_full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -771,7 +772,7 @@ def test_quiet_silences_the_notes(content, tmp_path, capsys):
 
 def test_the_content_batches_get_the_workers_and_no_pinned_memory_on_the_cpu(content, tmp_path,
                                                                              monkeypatch):
-    from styx.core import training
+    from styx.training import loop as training
 
     given = []
     real = training.content_batches

@@ -1,4 +1,4 @@
-"""styx.core.weights on a tiny network: files, checks, the cache, downloads, calibration."""
+"""styx.perceptual.weights on a tiny network: files, checks, the cache, downloads, calibration."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from styx.core import weights as w
-from styx.core.descriptor import Descriptor
+from styx.perceptual import weights as w
+from styx.perceptual.descriptor import Descriptor
 from styx.core.errors import StyxError
 
 #: A stand-in for a torchvision weights enum member: only ``url`` is used.

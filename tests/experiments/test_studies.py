@@ -255,7 +255,7 @@ def test_peak_memory_sees_a_large_allocation():
 
 
 def test_the_judge_scores_the_content_itself_as_zero_content_loss():
-    from styx.core.image import image_input, sample_image
+    from styx.runtime.image_tensors import image_input, sample_image
 
     judge = runner.Judge("vgg16", "random", 0)
     content = sample_image("content")

@@ -32,7 +32,7 @@ def _perturbed(network: torch.nn.Module, seed: int) -> torch.nn.Module:
 
 
 def save_texture_nets(folder: Path, **settings) -> Path:
-    from styx.core.modelstore import save_model
+    from styx.files.modelstore import save_model
     from styx.plugins.methods.texture_nets.generator import GeneratorConfig, TextureNetwork
 
     config = GeneratorConfig(**{"scales": 3, "channels": 4, **settings})
@@ -42,7 +42,7 @@ def save_texture_nets(folder: Path, **settings) -> Path:
 
 
 def save_stylebank(folder: Path, **settings) -> Path:
-    from styx.core.modelstore import save_model
+    from styx.files.modelstore import save_model
     from styx.plugins.methods.stylebank.network import NetworkConfig, StyleBankNetwork
 
     config = NetworkConfig(**{"width": 8, "num_styles": len(STYLES), **settings})

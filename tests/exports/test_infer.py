@@ -16,7 +16,7 @@ from PIL import Image
 import styx
 from styx.core.errors import StyxError
 from styx.inference.onnxfile import OnnxGenerator
-from styx.inference.tiling import ALIGN, check_tiling, tile_spans, tiled
+from styx.files.tiling import ALIGN, check_tiling, tile_spans, tiled
 
 
 @pytest.fixture(scope="module")
@@ -226,7 +226,7 @@ def interior(array: np.ndarray, margin: int = 24) -> np.ndarray:
 def test_tiled_batch_norm_generator_equals_the_whole_image_in_pytorch_and_onnx(files, models):
     """With batch norm nothing depends on the tile's own statistics: tiles blended over
     their overlap give the one-pass picture, up to the receptive field at tile edges."""
-    from styx.core.feedforward import apply_generator, load_model
+    from styx.generators.models import apply_generator, load_model
 
     model = load_model(models["texture-nets-batch"])
     image = torch.from_numpy(np.random.default_rng(3).random((1, 3, 200, 260),
@@ -246,8 +246,8 @@ def test_tiles_given_the_whole_images_statistics_give_the_one_pass_picture(model
     """The mechanism of thumbnail normalisation, exactly: tiles normalised by the whole
     image's own statistics reproduce the one-pass picture (up to what the receptive field
     sees across a tile's edge), while tiles normalised by their own do not."""
-    from styx.core.blocks import given_statistics, instance_norms, kept_statistics
-    from styx.core.feedforward import apply_generator, load_model
+    from styx.generators.blocks import given_statistics, instance_norms, kept_statistics
+    from styx.generators.models import apply_generator, load_model
 
     model = load_model(models["texture-nets"])
     image = torch.from_numpy(np.random.default_rng(4).random((1, 3, 200, 260),
@@ -271,8 +271,8 @@ def test_tiles_given_the_whole_images_statistics_give_the_one_pass_picture(model
 
 
 def test_pytorch_and_onnxruntime_tile_alike(files, models, photos):
-    from styx.core.feedforward import apply_generator, load_model
-    from styx.core.image import read_image, resize_to
+    from styx.generators.models import apply_generator, load_model
+    from styx.runtime.image_tensors import read_image, resize_to
     from styx.inference.batch import InferSettings, _stylise
 
     image = resize_to(read_image(photos / "a.png").rgb, (240, 320))

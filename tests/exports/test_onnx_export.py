@@ -12,7 +12,7 @@ import torch
 
 import styx
 from styx.core.errors import StyxError
-from styx.core.feedforward import load_model
+from styx.generators.models import load_model
 from styx.inference.onnxfile import OnnxGenerator, read_metadata
 
 METHODS = ["texture-nets", "stylebank"]
@@ -219,8 +219,8 @@ def test_other_opsets(opset, models, tmp_path):
 def test_a_third_party_generator_exports_through_the_core_interface(use_plugins, tmp_path):
     """A plugin's own generator with an input of its own (a per-image brightness), which
     styx's exporter has never seen."""
-    from styx.core.generator import Generator
-    from styx.core.modelstore import save_model
+    from styx.generators.generator import Generator
+    from styx.files.modelstore import save_model
     from styx.core.specs import MethodSpec
     from styx.exports import onnx as onnx_exporter
     from styx.plugins.methods import texture_nets
@@ -251,7 +251,7 @@ def test_a_third_party_generator_exports_through_the_core_interface(use_plugins,
         def register_methods(self, register):
             register(MethodSpec(name="brighten", summary="A test method.",
                                 config="styx.core.bundles:ModelRunOptions",
-                                run="styx.core.feedforward:run_feed_forward",
+                                run="styx.generators.models:run_feed_forward",
                                 generator=Brightener))
 
     use_plugins({"brighten": Plugin(), "onnx": onnx_exporter, "tn": texture_nets})

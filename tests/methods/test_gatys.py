@@ -10,7 +10,7 @@ import torch
 
 import styx
 from styx.core.errors import StyxError
-from styx.core.image import load_image, resize_to, rgb_to_yiq, sample_image, save_image
+from styx.runtime.image_tensors import load_image, resize_to, rgb_to_yiq, sample_image, save_image
 from styx.core.method import RunRequest
 from styx.plugins.methods.gatys.api import GatysRun
 from styx.plugins.methods.gatys.config import GatysConfig
@@ -84,7 +84,7 @@ def test_without_style_and_tv_the_content_init_stays_the_content(content, style)
 
 
 def test_without_content_the_grams_move_toward_the_style(content, style):
-    from styx.core.descriptor import build_descriptor
+    from styx.perceptual.descriptor import build_descriptor
     from styx.plugins.losses.gram import gram_matrix
 
     result = stylize(content, style, content_weight=0, tv_weight=0, weights="random", steps=15)
@@ -181,7 +181,7 @@ def test_explicit_layer_weights_are_used(content, style):
 
 def test_coarse_to_fine_runs_every_scale_with_targets_made_once_per_scale(
         content, style, monkeypatch):
-    from styx.core.objective import PerceptualObjective
+    from styx.perceptual.objective import PerceptualObjective
 
     calls = []
     original = PerceptualObjective.set_style
@@ -255,7 +255,7 @@ def test_a_callback_sees_every_step_and_can_interrupt(content, style):
 
 
 def test_a_nan_loss_stops_with_a_clear_error(content, style, monkeypatch):
-    from styx.core.objective import PerceptualObjective
+    from styx.perceptual.objective import PerceptualObjective
 
     original = PerceptualObjective.forward
     calls = []

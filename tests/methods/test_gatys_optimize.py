@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from styx.core.errors import StyxError
-from styx.core.objective import LossTerms
+from styx.perceptual.objective import LossTerms
 from styx.plugins.methods.gatys.optimize import (
     LossScaler,
     NonFiniteLoss,

@@ -267,7 +267,7 @@ def test_short_training_lowers_the_loss(data):
 
 
 def test_save_load_and_stylise_round_trip(data):
-    from styx.core.feedforward import Model
+    from styx.generators.models import Model
     from styx.plugins.methods.texture_nets.api import synthesize_texture
 
     trained = train_tiny(data, name="tiny")
@@ -339,7 +339,7 @@ def test_resume_with_another_style_is_refused(data):
 
 def test_existing_model_is_refused_before_training(data, monkeypatch):
     train_tiny(data, name="taken", iterations=1)
-    from styx.core import training
+    from styx.training import loop as training
 
     def no_training(*args, **kwargs):
         raise AssertionError("training started although the name is taken")
@@ -419,7 +419,7 @@ def test_train_and_run_commands(data, styx_cli):
 
 
 def test_preserve_color_keeps_the_content_chroma(data, styx_cli):
-    from styx.core.image import load_image, rgb_to_yiq
+    from styx.runtime.image_tensors import load_image, rgb_to_yiq
 
     train_tiny(data, name="colour", iterations=1)
     content = write_image(data["root"] / "photo.png", 32, 40, seed=6)
@@ -474,7 +474,7 @@ def test_unreadable_content_is_skipped_but_all_unreadable_is_an_error(data, styx
 @pytest.mark.parametrize("problem", ["missing-name", "missing-path", "not-a-model", "a-file",
                                      "other-method", "damaged-weights", "wrong-architecture"])
 def test_bad_model_is_a_styx_error(data, styx_cli, problem):
-    from styx.core.modelstore import save_model
+    from styx.files.modelstore import save_model
 
     root = data["root"]
     content = write_image(root / "photo.png", 20, 20)

@@ -12,8 +12,8 @@ import torchvision
 from torch import nn
 
 import styx
-from styx.core import weights as weights_module
-from styx.core.descriptor import Descriptor, build_descriptor
+from styx.perceptual import weights as weights_module
+from styx.perceptual.descriptor import Descriptor, build_descriptor
 from styx.core.errors import StyxError
 from styx.core.plugins import descriptors
 from styx.core.specs import DescriptorSpec

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from styx.core.objective import LossTerms
+from styx.perceptual.objective import LossTerms
 
 
 class ShapeTask:

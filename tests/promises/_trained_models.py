@@ -31,7 +31,7 @@ def _perturbed(network: torch.nn.Module, seed: int) -> torch.nn.Module:
 
 def save_texture_nets(folder: Path, **settings) -> Path:
     """A 3-scale, 4-channel texture network stored in ``folder``."""
-    from styx.core.modelstore import save_model
+    from styx.files.modelstore import save_model
     from styx.plugins.methods.texture_nets.generator import GeneratorConfig, TextureNetwork
 
     network = _perturbed(TextureNetwork(GeneratorConfig(**{"scales": 3, "channels": 4,
@@ -46,7 +46,7 @@ def save_texture_nets(folder: Path, **settings) -> Path:
 def save_stylebank(folder: Path, **settings) -> Path:
     """A width-8 StyleBank network of the three :data:`STYLES` stored in ``folder``; its
     banks differ clearly from each other and from the identity."""
-    from styx.core.modelstore import save_model
+    from styx.files.modelstore import save_model
     from styx.plugins.methods.stylebank.network import NetworkConfig, StyleBankNetwork
 
     network = _perturbed(StyleBankNetwork(NetworkConfig(**{"width": 8,

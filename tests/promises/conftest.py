@@ -14,7 +14,7 @@ def _one_thread(one_thread):
 @pytest.fixture
 def no_weight_notes():
     """No "random weights" notes on stderr (``pytestmark = usefixtures(...)`` in a module)."""
-    from styx.core.weights import notes
+    from styx.perceptual.weights import notes
 
     with notes(False):
         yield

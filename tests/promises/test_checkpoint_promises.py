@@ -15,10 +15,10 @@ import safetensors.torch
 import torch
 from _fake_tasks import ShapeTask
 
-from styx.core import atomic
-from styx.core.checkpoint import read_checkpoint
+from styx.files import atomic
+from styx.training.checkpoint import read_checkpoint
 from styx.core.errors import StyxError
-from styx.core.training import CHECKPOINT_NAME, TrainingOptions, train
+from styx.training.loop import CHECKPOINT_NAME, TrainingOptions, train
 
 CONFIG = TrainingOptions(iterations=6, batch_size=2, image_size=16, lr=1e-2,
                          checkpoint_every=2, log_every=1, seed=1, device="cpu", quiet=True)

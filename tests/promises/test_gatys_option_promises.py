@@ -11,9 +11,9 @@ import pytest
 import torch
 
 import styx
-from styx.core.image import load_image, rgb_to_yiq, sample_image, save_image
+from styx.runtime.image_tensors import load_image, rgb_to_yiq, sample_image, save_image
 from styx.core.method import RunRequest
-from styx.core.objective import PerceptualObjective
+from styx.perceptual.objective import PerceptualObjective
 from styx.plugins.methods.gatys import optimize
 from styx.plugins.methods.gatys.api import GatysRun
 from styx.plugins.methods.gatys.config import GatysConfig

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from styx.core.image import read_image, sample_image
+from styx.runtime.image_tensors import read_image, sample_image
 
 
 def test_a_broken_exif_block_is_ignored(tmp_path):

@@ -16,10 +16,10 @@ import torch.nn.functional as F
 from _fake_tasks import ShapeTask
 
 import styx
-from styx.core import training
-from styx.core.checkpoint import read_checkpoint
-from styx.core.image import load_image, sample_image
-from styx.core.training import CHECKPOINT_NAME, TrainingOptions, train
+from styx.training import loop as training
+from styx.training.checkpoint import read_checkpoint
+from styx.runtime.image_tensors import load_image, sample_image
+from styx.training.loop import CHECKPOINT_NAME, TrainingOptions, train
 from styx.plugins.methods.gatys import api
 from styx.plugins.methods.gatys.optimize import LossScaler
 
@@ -98,7 +98,7 @@ FAINT = {"weights": "random", "steps": 3, "content_weight": 1e-6, "style_weight"
 
 
 def run_gatys(images, **options):
-    from styx.core.weights import notes
+    from styx.perceptual.weights import notes
 
     with notes(False):
         return styx.stylize("gatys", *images, **options)

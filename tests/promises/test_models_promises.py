@@ -12,7 +12,7 @@ from _trained_models import STYLES, save_stylebank
 from safetensors.torch import save_file
 
 from styx.core.errors import StyxError
-from styx.core.modelstore import (
+from styx.files.modelstore import (
     add_model_part,
     model_target,
     models_home,
@@ -105,7 +105,7 @@ def test_model_target_refuses_a_taken_name_without_writing(home, tmp_path):
 
 
 def test_load_model_gives_the_documented_attributes(tmp_path):
-    from styx.core.feedforward import load_model
+    from styx.generators.models import load_model
     from styx.plugins.methods.stylebank.network import StyleBankNetwork
 
     model = load_model(save_stylebank(tmp_path / "bank"))

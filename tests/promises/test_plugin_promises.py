@@ -15,7 +15,7 @@ import torch
 
 import styx
 from styx.core.config import Config, option
-from styx.core.modelstore import save_model
+from styx.files.modelstore import save_model
 from styx.core.specs import ExporterSpec
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -21,7 +21,7 @@ from _trained_models import (
 )
 from PIL import Image
 
-from styx.core.feedforward import load_model
+from styx.generators.models import load_model
 
 
 @pytest.fixture(scope="module")

@@ -172,7 +172,7 @@ def test_a_stylisation_model_makes_textures_of_the_size_asked_for(model, styx_cl
 
 # -- the generator and the documented defaults ---------------------------------------------
 def test_the_default_generator_has_118k_parameters_about_half_a_megabyte(tmp_path):
-    from styx.core.modelstore import save_model
+    from styx.files.modelstore import save_model
     from styx.plugins.methods.texture_nets.generator import TextureNetwork
 
     network = TextureNetwork()

@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from styx.core.checkpoint import read_checkpoint
+from styx.training.checkpoint import read_checkpoint
 
 #: `styx train texture-nets` at its smallest: a two-scale generator, random VGG19 trimmed to
 #: relu2_1, batches of two 32 px crops.
@@ -113,7 +113,7 @@ def test_cli_ctrl_c_exits_130_with_a_checkpoint_and_resume_is_bit_for_bit(data, 
 
 def test_training_options_defaults_are_the_documented_ones():
     """docs/training.md, the TrainingOptions table."""
-    from styx.core.training import TrainingOptions
+    from styx.training.loop import TrainingOptions
 
     options = TrainingOptions()
     documented = {"iterations": 2000, "batch_size": 4, "image_size": 256, "lr": 1e-3,

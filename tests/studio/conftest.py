@@ -71,7 +71,7 @@ def trained_model(tmp_path_factory) -> str:
     """The name of a texture-nets model in the store, trained with the library (about a
     second at this size); a new name per module, so that no other test's model clashes."""
     import styx
-    from styx.core.imagefile import sample_image
+    from styx.files.image_arrays import sample_image
 
     folder = tmp_path_factory.mktemp("model-photos")
     for seed in range(2):

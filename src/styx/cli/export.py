@@ -119,7 +119,7 @@ def _export(spec: MethodSpec, formats: dict[str, tuple[ExporterSpec, type[Config
             which = f"the only stored {spec.name} model" if count == 1 else \
                 f"the newest of {count} stored {spec.name} models"
             note(f"using model {model!r} ({which})")
-    from styx.core.feedforward import load_model
+    from styx.generators.models import load_model
 
     loaded = load_model(model, method=spec.name)
     config = config_from_cli(config_class, own) if config_class is not None else None

@@ -23,7 +23,7 @@ def _human_size(size: int) -> str:
 
 
 def _style_of(metadata: dict) -> str:
-    from styx.core.modelstore import styles_of
+    from styx.files.modelstore import styles_of
 
     names = [str(s.get("name") or s.get("path") or "") for s in styles_of(metadata)]
     if len(names) > 3:
@@ -48,7 +48,7 @@ def list_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
 ) -> None:
     """List the stored models."""
-    from styx.core.modelstore import list_models, models_home
+    from styx.files.modelstore import list_models, models_home
 
     infos = list_models()
     if as_json:
@@ -106,7 +106,7 @@ def show_command(
     """Show one model's metadata (a stored model, a model folder, or an exported .onnx)."""
     from pathlib import Path
 
-    from styx.core.modelstore import model_info, styles_of
+    from styx.files.modelstore import model_info, styles_of
 
     if name.lower().endswith(".onnx"):
         _show_onnx(Path(name), as_json)
@@ -166,7 +166,7 @@ def rm_command(
 ) -> None:
     """Delete stored models."""
     from styx.core.errors import StyxError
-    from styx.core.modelstore import check_model_name, remove_model, stored_model_folder
+    from styx.files.modelstore import check_model_name, remove_model, stored_model_folder
 
     names = list(dict.fromkeys(names))  # a name given twice is deleted once
     for name in names:

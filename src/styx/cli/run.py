@@ -90,8 +90,8 @@ def _run_optimisation(spec: MethodSpec, config_class: type[Config],
                       values: dict[str, Any]) -> None:
     """The body of ``styx run`` for a method that makes one image from a content image
     and style images (Gatys, or a plugin's)."""
-    from styx.core.atomic import check_writable_file
-    from styx.core.formats import check_output_path
+    from styx.files.atomic import check_writable_file
+    from styx.files.formats import check_output_path
     from styx.core.method import RunError, RunRequest, run_function
 
     io, options = split_values(values)
@@ -105,7 +105,7 @@ def _run_optimisation(spec: MethodSpec, config_class: type[Config],
     if log_json is not None:
         log_json = check_writable_file(log_json, what="--log-json")
     check_no_clash(output, log_json, inputs=[content, *styles, *_input_files(config)])
-    from styx.core.image import sample_image, save_image  # torch: after the checks
+    from styx.runtime.image_tensors import sample_image, save_image  # torch: after the checks
 
     quiet, as_json = io["quiet"], io["json"]
     notes = not quiet and not as_json
@@ -124,7 +124,7 @@ def _run_optimisation(spec: MethodSpec, config_class: type[Config],
            "config": config.to_dict()}
     request = RunRequest(content=content, styles=styles, progress=notes,
                          callback=save_intermediate if save_every else None)
-    from styx.core.weights import notes as weights_notes
+    from styx.perceptual.weights import notes as weights_notes
 
     try:
         with weights_notes(notes):
@@ -164,7 +164,7 @@ def _input_files(config: Config) -> list[Path]:
 
 def check_no_clash(output: Path, log_json: Path | None, *, inputs: list[Path | None]) -> None:
     """The files written must differ from each other and from every input image."""
-    from styx.core.atomic import same_file
+    from styx.files.atomic import same_file
 
     if log_json is not None and same_file(output, log_json):
         raise StyxError(f"-o and --log-json are the same file ({output})",
@@ -176,7 +176,7 @@ def check_no_clash(output: Path, log_json: Path | None, *, inputs: list[Path | N
 def refuse_overwriting_inputs(written: list[tuple[str, Path]], inputs: list[Path | None]
                               ) -> None:
     """StyxError if any file about to be written (option, path) is one of the ``inputs``."""
-    from styx.core.atomic import same_file
+    from styx.files.atomic import same_file
 
     for option, path in written:
         for image in inputs:
@@ -191,7 +191,7 @@ def refuse_overwriting_inputs(written: list[tuple[str, Path]], inputs: list[Path
 
 def write_json(path: Path, data: dict) -> None:
     """Write ``data`` as JSON to ``path``, atomically; a failure is a StyxError."""
-    from styx.core.atomic import atomic_path
+    from styx.files.atomic import atomic_path
 
     try:
         with atomic_path(path) as temporary:
@@ -205,14 +205,14 @@ def _run_feed_forward(spec: MethodSpec, config_class: type[Config],
                       values: dict[str, Any]) -> None:
     """The body of ``styx run`` for a feed-forward method: a stored model over each
     content image (or over none, for a generator that makes images from noise)."""
-    from styx.core.formats import check_output_path
+    from styx.files.formats import check_output_path
     from styx.core.method import RunRequest, run_function
 
     io, options = split_values(values)
     config = config_from_cli(config_class, options)
     if not io["model"]:
         raise StyxError("missing --model", "give a model name ('styx models list') or folder")
-    from styx.core.imagefile import images_named
+    from styx.files.image_arrays import images_named
 
     contents = images_named(io["contents"] or [])  # folders: their images
     config.check_inputs(contents=len(contents), styles=0)
@@ -222,9 +222,9 @@ def _run_feed_forward(spec: MethodSpec, config_class: type[Config],
     option = "-o" if io["output"] is not None else "--output-dir"
     refuse_overwriting_inputs([(option, target) for target in targets],
                               contents)
-    from styx.core.device import precision_of
-    from styx.core.feedforward import load_model
-    from styx.core.image import save_image
+    from styx.runtime.device import precision_of
+    from styx.generators.models import load_model
+    from styx.runtime.image_tensors import save_image
 
     model = load_model(io["model"], method=spec.name)
     precision = precision_of(config)

@@ -29,7 +29,7 @@ def is_loopback(host: str) -> bool:
 
 
 def studio_folder(folder: Path | None) -> Path:
-    from styx.core.modelstore import styx_home
+    from styx.files.modelstore import styx_home
 
     return (folder or styx_home() / "studio").expanduser()
 

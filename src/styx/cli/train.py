@@ -33,7 +33,7 @@ def train_command(spec: MethodSpec) -> Callable[..., None]:
 
 def _train(spec: MethodSpec, config_class: type[Config], values: dict[str, Any]) -> None:
     from styx.core.method import train_function
-    from styx.core.weights import notes
+    from styx.perceptual.weights import notes
 
     io, options = split_values(values)
     quiet = io["quiet"] or io["json"]

@@ -29,7 +29,7 @@ weights_app = typer.Typer(
 def _info(name: str) -> tuple[Any, Any]:
     """(spec, WeightsInfo) for descriptor ``name``; a StyxError if it has no ImageNet file."""
     from styx.core.plugins import descriptors
-    from styx.core.weights import weights_info
+    from styx.perceptual.weights import weights_info
 
     spec = descriptors().get(name)
     info = weights_info(spec)
@@ -41,7 +41,7 @@ def _info(name: str) -> tuple[Any, Any]:
 
 def _rows() -> list[dict[str, Any]]:
     from styx.core.plugins import descriptors
-    from styx.core.weights import cached_file, weights_info
+    from styx.perceptual.weights import cached_file, weights_info
 
     rows = []
     for spec in descriptors():
@@ -80,7 +80,7 @@ def list_weights(
 @weights_app.command("path")
 def path(descriptor: Annotated[str, DESCRIPTOR]) -> None:
     """Print where the descriptor's ImageNet weights are (or would be) cached."""
-    from styx.core.weights import cached_file
+    from styx.perceptual.weights import cached_file
 
     _, info = _info(descriptor)
     typer.echo(str(cached_file(info)))
@@ -92,8 +92,8 @@ def download(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Download the descriptor's ImageNet weights into the cache (if not cached yet)."""
-    from styx.core.weights import cached_file
-    from styx.core.weights import download as fetch
+    from styx.perceptual.weights import cached_file
+    from styx.perceptual.weights import download as fetch
 
     spec, info = _info(descriptor)
     target = cached_file(info)
@@ -118,7 +118,7 @@ def import_weights(
     The copy is written under torchvision's file name as a plain state dict, so styx and
     torchvision both use it as the ImageNet weights.
     """
-    from styx.core.weights import import_into_cache
+    from styx.perceptual.weights import import_into_cache
 
     spec, info = _info(descriptor)
     target = import_into_cache(info, file, force=force)

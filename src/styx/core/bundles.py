@@ -374,7 +374,7 @@ class ModelOutputOptions(Config):
             raise StyxError("give --name or --output, not both",
                             "--name stores the model in the model store, --output anywhere")
         if self.name is not None:
-            from styx.core.modelstore import check_model_name
+            from styx.files.modelstore import check_model_name
 
             check_model_name(self.name)
 
@@ -402,7 +402,7 @@ class ModelRunOptions(RuntimeOptions, ColorOptions):
     def check(self) -> None:
         super().check()
         if self.tile is not None:
-            from styx.inference.tiling import check_tiling
+            from styx.files.tiling import check_tiling
 
             check_tiling(self.tile, self.overlap)
 
@@ -416,7 +416,7 @@ class ModelRunOptions(RuntimeOptions, ColorOptions):
 @dataclass(kw_only=True)
 class ConvGeneratorOptions(Config):
     """How a convolutional generator pads and normalises: the choices every feed-forward
-    method offers the same way (the layers are :mod:`styx.core.blocks`). A method picks its
+    method offers the same way (the layers are :mod:`styx.generators.blocks`). A method picks its
     own defaults by re-declaring a field with a plain default (``padding: str = "reflect"``).
     """
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import torch
     from PIL import Image
 
-    from styx.core.image import LoadedImage
+    from styx.runtime.image_tensors import LoadedImage
 
 #: An image given to a method: a path, a PIL image, or a tensor in [0, 1].
 ImageInput = Union[str, "os.PathLike[str]", "torch.Tensor", "Image.Image"]
@@ -61,7 +61,7 @@ class RunRequest:
     ``content``: one image (or, for feed-forward methods, a batch tensor); None means the
     method's own choice (the sample photo, or nothing for a texture). ``styles``: style
     images (empty: the sample painting where the method needs one). ``model``: a loaded
-    :class:`styx.core.feedforward.Model`. ``progress``: show a progress bar on stderr.
+    :class:`styx.generators.models.Model`. ``progress``: show a progress bar on stderr.
     ``callback(StepInfo)``: called after every step; raising KeyboardInterrupt from it
     stops the run as Ctrl-C does.
     """
@@ -74,9 +74,9 @@ class RunRequest:
 
     def content_image(self, *, long_side: int | None = None, batch: bool = False
                       ) -> LoadedImage:
-        """The content as a :class:`~styx.core.image.LoadedImage` (its alpha kept aside),
+        """The content as a :class:`~styx.runtime.image_tensors.LoadedImage` (its alpha kept aside),
         resized to ``long_side``; the sample photo when none was given."""
-        from styx.core.image import image_input, sample_image
+        from styx.runtime.image_tensors import image_input, sample_image
 
         content = self.content if self.content is not None else sample_image("content")
         return image_input(content, long_side=long_side, what="content", batch=batch)
@@ -84,7 +84,7 @@ class RunRequest:
     def style_images(self, *, long_side: int | None = None) -> list[torch.Tensor]:
         """The style images as 1 x 3 x H x W tensors resized to ``long_side``; the sample
         painting when none was given."""
-        from styx.core.image import image_input, sample_image
+        from styx.runtime.image_tensors import image_input, sample_image
 
         styles = list(self.styles) or [sample_image("style")]
         return [image_input(s, long_side=long_side, what="style").rgb for s in styles]
@@ -142,7 +142,7 @@ class RunResult:
 
     def to_pil(self) -> Image.Image:
         """The (first) image as a PIL image, with its alpha when it has one."""
-        from styx.core.image import tensor_to_pil
+        from styx.runtime.image_tensors import tensor_to_pil
 
         return tensor_to_pil(self.image[:1], self.alpha)
 
@@ -226,7 +226,7 @@ def run_method(method: str, content: ImageInput | None = None,
     style_list = [] if styles is None else \
         list(styles) if isinstance(styles, (list, tuple)) else [styles]
     if spec.feed_forward:
-        from styx.core.feedforward import load_model
+        from styx.generators.models import load_model
 
         if model is None:
             raise StyxError(f"method {spec.name!r} runs a trained model; none was given",

@@ -168,7 +168,7 @@ class FactorySpec(Spec):
 class DescriptorSpec(FactorySpec):
     """A descriptor network: an image in, named feature maps out.
 
-    ``factory(weights: str = "imagenet", **options) -> styx.core.descriptor.Descriptor``.
+    ``factory(weights: str = "imagenet", **options) -> styx.perceptual.descriptor.Descriptor``.
     ``layers`` lists every tap in forward order; ``layer_aliases`` maps other accepted
     names (such as the seed report's Keras names) onto them (:func:`build_descriptor`
     gives them to the built descriptor).
@@ -210,7 +210,7 @@ class DescriptorSpec(FactorySpec):
 class LossSpec(FactorySpec):
     """A loss. ``target`` is what it compares: "features" (per descriptor layer) or "image".
 
-    ``factory(**options)`` returns a loss object (see :mod:`styx.core.losses`).
+    ``factory(**options)`` returns a loss object (see :mod:`styx.perceptual.losses`).
     """
 
     target: str = "features"
@@ -238,7 +238,7 @@ class MethodSpec(Spec):
     :mod:`styx.core.config`) and ``run(request, config) -> RunResult`` (see
     :mod:`styx.core.method`), which ``styx run NAME`` and ``styx.stylize`` call.
     ``train_config`` / ``train``: the same for ``styx train NAME`` and ``styx.train``:
-    ``train(config) -> TrainedModel``. ``generator``: the :class:`styx.core.generator.Generator`
+    ``train(config) -> TrainedModel``. ``generator``: the :class:`styx.generators.generator.Generator`
     class a feed-forward method trains; with it the method's models can be stored, loaded,
     run and exported without method-specific code. ``uses_styles``: ``styx run NAME``
     takes style images after the content image (``False`` for a method that needs none).
@@ -293,7 +293,7 @@ class ExporterSpec(Spec):
 
     ``name`` is the format, offered as ``styx export METHOD --NAME``. ``export(model,
     output, config) -> Path`` writes the file: ``model`` is the loaded model
-    (:class:`styx.core.feedforward.Model`), ``output`` the path to write (atomically), and
+    (:class:`styx.generators.models.Model`), ``output`` the path to write (atomically), and
     ``config`` an instance of ``config`` (the exporter's options class, see
     :mod:`styx.core.config`; None: no options). ``suffix`` is the file's usual suffix,
     ``methods`` the methods it can export (empty: every feed-forward method).

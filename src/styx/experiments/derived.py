@@ -62,7 +62,7 @@ def _name(source: Path, change: str) -> str:
 
 
 def _write(picture, path: Path) -> Path:
-    from styx.core.atomic import atomic_path
+    from styx.files.atomic import atomic_path
 
     if not path.exists():
         with atomic_path(path) as temporary:
@@ -71,7 +71,7 @@ def _write(picture, path: Path) -> Path:
 
 
 def _read(source: Path):
-    from styx.core.imagefile import arrays_to_pil, decode_image
+    from styx.files.image_arrays import arrays_to_pil, decode_image
 
     rgb, _ = decode_image(source)
     return arrays_to_pil(rgb)

@@ -33,7 +33,7 @@ def weights_used(descriptor: str, weights: str, seed: int) -> dict[str, Any]:
         return {"weights": "random", "seed": seed}
     if weights.lower() == "imagenet":
         from styx.core.plugins import descriptors
-        from styx.core.weights import cached_file, weights_info
+        from styx.perceptual.weights import cached_file, weights_info
 
         info = weights_info(descriptors().get(descriptor))
         if info is None:

@@ -43,7 +43,7 @@ def _wrap(draw, text: str, font, width: int) -> list[str]:
 
 
 def _save(picture, path: Path) -> None:
-    from styx.core.atomic import atomic_path
+    from styx.files.atomic import atomic_path
 
     with atomic_path(path) as temporary:
         picture.save(temporary, format="PNG")
@@ -111,7 +111,7 @@ def _pyplot():
 
 
 def _save_figure(figure, path: Path) -> Path:
-    from styx.core.atomic import atomic_path
+    from styx.files.atomic import atomic_path
 
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as temporary:
@@ -360,7 +360,7 @@ def _layer_table(document: dict[str, Any]) -> str:
 
 def write_outputs(run: StudyRun, options: dict[str, Any], thumbnail: int) -> dict[str, Any]:
     """grid.png, the plots, results.json and report.html; returns the results document."""
-    from styx.core.atomic import atomic_path
+    from styx.files.atomic import atomic_path
 
     folder = run.folder
     grid = write_grid(run, folder / "grid.png", thumbnail)

@@ -89,7 +89,7 @@ class Judge:
         self._objective = None
 
     def describe(self) -> dict[str, Any]:
-        from styx.core.perceptual import layer_weights
+        from styx.perceptual.build import layer_weights
         from styx.experiments.judge import weights_used
 
         content, style = layer_weights(self.options)
@@ -99,8 +99,8 @@ class Judge:
 
     def __call__(self, image: torch.Tensor, content: Path, styles: tuple[Path, ...]
                  ) -> dict[str, float]:
-        from styx.core.image import image_input, resize_to
-        from styx.core.perceptual import build_objective
+        from styx.runtime.image_tensors import image_input, resize_to
+        from styx.perceptual.build import build_objective
 
         if self._objective is None:
             self._objective = build_objective(self.options, seed=self.options.seed,
@@ -171,9 +171,9 @@ def _history_facts(history: list[dict[str, Any]]) -> tuple[dict[str, dict[str, f
 def run_cell(cell: Cell, folder: Path, judge: Judge) -> CellResult | None:
     """Run ``cell`` and save it; None when Ctrl-C stopped it (nothing is saved)."""
     import styx
-    from styx.core.atomic import atomic_path
-    from styx.core.device import resolve_device
-    from styx.core.image import save_image
+    from styx.files.atomic import atomic_path
+    from styx.runtime.device import resolve_device
+    from styx.runtime.image_tensors import save_image
 
     metrics: dict[str, Any] = {}
     model = None
@@ -216,8 +216,8 @@ def train_model(cell: Cell) -> tuple[Path, float]:
     """The cell's trained model folder (trained now unless a finished one is there) and the
     seconds its training took."""
     import styx
-    from styx.core.atomic import atomic_path
-    from styx.core.modelstore import METADATA_FILE
+    from styx.files.atomic import atomic_path
+    from styx.files.modelstore import METADATA_FILE
 
     plan = cell.train
     assert plan is not None
@@ -237,8 +237,8 @@ def run_study(study: Study, folder: Path, *, judge: Judge, fresh: bool = False,
               on_cell: Callable[[CellResult], None] | None = None) -> StudyRun:
     """Every cell of ``study``, reusing finished ones unless ``fresh``; stops cleanly at
     Ctrl-C (:attr:`StudyRun.interrupted`)."""
-    from styx.core.progress import Progress
-    from styx.core.weights import notes
+    from styx.runtime.progress import Progress
+    from styx.perceptual.weights import notes
 
     started = time.perf_counter()
     results: list[CellResult] = []

@@ -69,7 +69,7 @@ def build_study(name: str, options: StudyOptions, folder: Path) -> Study:
 # -- helpers shared by the studies -----------------------------------------------------------
 def input_rows(options: StudyOptions) -> list[Inputs]:
     """One row per content and style pair (the sample images where none are given)."""
-    from styx.core.image import sample_image
+    from styx.runtime.image_tensors import sample_image
 
     contents = options.content or [sample_image("content")]
     styles = options.style or [sample_image("style")]
@@ -418,7 +418,7 @@ def _is_list(info: Any) -> bool:
 
 
 def _images_in(folder: Path) -> list[Path]:
-    from styx.core.imagefile import find_images
+    from styx.files.image_arrays import find_images
 
     return find_images(folder)
 
@@ -428,7 +428,7 @@ def _content_folder(options: StudyOptions, row: Inputs, folder: Path) -> Path:
     linked (or copied) into ``folder/inputs/train-content``."""
     import shutil
 
-    from styx.core.image import sample_image
+    from styx.runtime.image_tensors import sample_image
 
     target = folder / "inputs" / "train-content"
     target.mkdir(parents=True, exist_ok=True)

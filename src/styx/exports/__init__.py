@@ -5,7 +5,7 @@ a format name (``onnx``), a function that writes a loaded model to a file, and a
 config. Built-in exporters live in this package and are registered by styx's own entry
 points, as third-party ones are by theirs; ``styx export METHOD --FORMAT`` offers every one
 installed. Because every feed-forward generator follows
-:class:`styx.core.generator.Generator` (named inputs, example inputs, an architecture to
+:class:`styx.generators.generator.Generator` (named inputs, example inputs, an architecture to
 rebuild it from), an exporter needs no code for any particular method::
 
     from styx.exports import export
@@ -25,8 +25,8 @@ from styx.core.errors import StyxError
 
 if TYPE_CHECKING:
     from styx.core.config import Config
-    from styx.core.feedforward import Model
-    from styx.core.modelstore import ModelInfo
+    from styx.generators.models import Model
+    from styx.files.modelstore import ModelInfo
     from styx.core.specs import ExporterSpec, MethodSpec
 
 
@@ -54,7 +54,7 @@ def exporter_config(spec: ExporterSpec, config: Config | None = None,
 def export(model: str | os.PathLike[str] | Model, format_name: str,
            output: str | os.PathLike[str] | None = None, *, config: Config | None = None,
            overwrite: bool = False, **options: Any) -> Path:
-    """Write ``model`` (a store name, a folder or a loaded :class:`~styx.core.feedforward.Model`)
+    """Write ``model`` (a store name, a folder or a loaded :class:`~styx.generators.models.Model`)
     as a ``format_name`` file at ``output`` (default: ``MODEL.SUFFIX`` in the current folder);
     returns the path. See :func:`export_file`, which also returns what the exporter reports.
     """
@@ -74,8 +74,8 @@ def export_file(model: str | os.PathLike[str] | Model, format_name: str,
     folder, a file inside a model folder, a suffix other than the format's, or a model of
     a method the exporter cannot export are StyxErrors.
     """
-    from styx.core.atomic import atomic_path
-    from styx.core.feedforward import load_model
+    from styx.files.atomic import atomic_path
+    from styx.generators.models import load_model
 
     spec = exporter_spec(format_name)
     settings = exporter_config(spec, config, options)
@@ -93,8 +93,8 @@ def export_file(model: str | os.PathLike[str] | Model, format_name: str,
 def export_target(spec: ExporterSpec, output: str | os.PathLike[str], *,
                   overwrite: bool = False) -> Path:
     """``output`` checked as the file ``spec`` is to write (see :func:`export`)."""
-    from styx.core.atomic import check_writable_file
-    from styx.core.modelstore import enclosing_model
+    from styx.files.atomic import check_writable_file
+    from styx.files.modelstore import enclosing_model
 
     target = check_writable_file(output, what="--output")
     if spec.suffix and target.suffix.lower() != spec.suffix.lower():
@@ -112,7 +112,7 @@ def export_target(spec: ExporterSpec, output: str | os.PathLike[str], *,
 
 def stored_models(method: MethodSpec) -> list[ModelInfo]:
     """The readable models in the store trained by ``method``, oldest first."""
-    from styx.core.modelstore import list_models
+    from styx.files.modelstore import list_models
     from styx.core.plugins import methods
 
     registry = methods()

@@ -76,7 +76,7 @@ def readable_photos(folder: Path, *, limit: int, long_side: int | None = None
     """The first ``limit`` readable photos of ``folder`` (sorted, searched recursively) as
     1 x 3 x H x W arrays resized by their long side; unreadable files are skipped, as
     training's ``--content-dir`` skips them."""
-    from styx.core.imagefile import find_images
+    from styx.files.image_arrays import find_images
 
     photos: list[np.ndarray] = []
     for path in find_images(folder):
@@ -91,7 +91,7 @@ def readable_photos(folder: Path, *, limit: int, long_side: int | None = None
 
 def load_photo(source: Path, long_side: int | None) -> tuple[np.ndarray, np.ndarray | None]:
     """A photo as 1 x 3 x H x W float32 (and H x W alpha), resized by its long side."""
-    from styx.core.imagefile import decode_image, resize_array
+    from styx.files.image_arrays import decode_image, resize_array
 
     rgb, alpha = decode_image(source)
     if long_side is not None:
@@ -105,7 +105,7 @@ def stylise_files(generator: OnnxGenerator, pairs: list[tuple[Path, Path]],
                   on_done: Callable[[str, str], None] | None = None) -> InferReport:
     """Stylise each (input, output) pair (see the module docstring). ``on_done(kind,
     text)`` hears each ``written``, ``skipped`` and ``failed`` file as it happens."""
-    from styx.core.imagefile import write_image
+    from styx.files.image_arrays import write_image
 
     started = time.perf_counter()
     report = InferReport()
@@ -170,7 +170,7 @@ def _stylise(generator: OnnxGenerator, images: np.ndarray, settings: InferSettin
     height, width = images.shape[-2:]
     if settings.tile is None or max(height, width) <= settings.tile:
         return generator.run(images, seed=settings.seed, **settings.inputs)
-    from styx.inference.tiling import thumbnail, tiled
+    from styx.files.tiling import thumbnail, tiled
 
     statistics = generator.statistics_of(thumbnail(images, settings.tile),
                                          seed=settings.seed, **settings.inputs)

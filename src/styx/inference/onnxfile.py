@@ -8,7 +8,7 @@ exporter stored, picks the execution provider and runs batches of images::
     out = generator.run(images, seed=0, style_weights=generator.style_weights("starry"))
 
 Inputs other than ``image`` are filled from the metadata: ``"uniform"`` ones (texture-nets'
-noise) are drawn by pixel position from ``seed`` (:mod:`styx.core.noise`, as ``styx run``
+noise) are drawn by pixel position from ``seed`` (:mod:`styx.files.noise`, as ``styx run``
 draws them), so a seed gives the same picture every time, tiled or not; ``"default"`` ones
 (StyleBank's style weights) take the exported default unless given.
 """
@@ -188,8 +188,8 @@ class OnnxGenerator:
                       mix: dict[str, float] | None = None, strength: float = 1.0
                       ) -> np.ndarray | None:
         """The ``style_weights`` input for one style or a mix (see
-        :func:`styx.core.styles.style_vector`); None for a file that takes none."""
-        from styx.core.styles import style_vector
+        :func:`styx.plugins.methods.stylebank.styles.style_vector`); None for a file that takes none."""
+        from styx.plugins.methods.stylebank.styles import style_vector
 
         if "style_weights" not in self.metadata["inputs"]:
             if style is not None or mix is not None:
@@ -274,7 +274,7 @@ def fill_inputs(metadata: dict[str, Any], images: np.ndarray, *, seed: int,
             feed[name] = np.zeros((batch, *[int(s) for s in entry["shape"][1:]]),
                                   dtype=np.float32)
         elif entry["fill"] == "uniform":
-            from styx.core.noise import position_noise
+            from styx.files.noise import position_noise
 
             feed[name] = position_noise(seed, batch, int(entry["shape"][1]), height, width,
                                         top=origin[0], left=origin[1])

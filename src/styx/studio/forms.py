@@ -70,7 +70,7 @@ def describe_method(spec: Any) -> dict[str, Any]:
 
 
 def describe_model(info: Any) -> dict[str, Any]:
-    from styx.core.modelstore import styles_of
+    from styx.files.modelstore import styles_of
 
     metadata = info.metadata if isinstance(info.metadata, dict) else {}
     return {"name": info.name, "method": metadata.get("method"), "error": info.error,

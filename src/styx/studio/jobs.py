@@ -105,7 +105,7 @@ def png_bytes(picture: Any) -> bytes:
 
 def write_png(picture: Any, path: Path) -> None:
     """Save ``picture`` as ``path`` atomically (the CLI's writer)."""
-    from styx.core.imagefile import write_picture
+    from styx.files.image_arrays import write_picture
 
     write_picture(picture, path, "PNG")
 
@@ -244,7 +244,7 @@ class Runner:
     def model(self, name: str) -> Any:
         """The stored model ``name``, loaded once (again when its files change)."""
         import styx
-        from styx.core.modelstore import resolve_model
+        from styx.files.modelstore import resolve_model
 
         folder = resolve_model(name)
         stamp = max((p.stat().st_mtime for p in folder.iterdir()), default=0.0)
@@ -306,7 +306,7 @@ def _sample_photo(long_side: int) -> Any:
     """The bundled photo as a PIL image of ``long_side``."""
     from PIL import Image
 
-    from styx.core.imagefile import sample_image
+    from styx.files.image_arrays import sample_image
 
     with Image.open(sample_image("content")) as opened:
         picture = opened.convert("RGB")
@@ -318,8 +318,8 @@ def _warm_up() -> None:
     """Import torch and the model loader before the first request (about 2 s here), so
     that neither the first page load nor the first trained model waits for them."""
     try:
-        import styx.core.feedforward
-        import styx.core.image  # noqa: F401
+        import styx.generators.models
+        import styx.runtime.image_tensors  # noqa: F401
     except Exception:
         log.debug("warm-up import failed", exc_info=True)
 
@@ -339,7 +339,7 @@ class FrameReporter:
         every = max(1, info.total_steps // FRAMES_PER_RUN)
         if (info.step % every == 0 or info.step == info.total_steps) and \
                 now - self.last_frame >= FRAME_INTERVAL:
-            from styx.core.image import tensor_to_pil
+            from styx.runtime.image_tensors import tensor_to_pil
 
             self.live.frame = png_bytes(tensor_to_pil(info.image()[:1]))
             self.live.frames += 1
@@ -375,7 +375,7 @@ class TrainingSampler:
             raise KeyboardInterrupt
 
     def save_sample(self, step: Any) -> None:
-        from styx.core.image import image_input, sample_image, tensor_to_pil
+        from styx.runtime.image_tensors import image_input, sample_image, tensor_to_pil
 
         if self._photo is None:
             self._photo = image_input(sample_image("content"), long_side=192).rgb

@@ -56,7 +56,7 @@ def _walk(root: Path, depth: int = MAX_DEPTH) -> Iterator[Path]:
 
 
 def _image_count(folder: Path) -> int:
-    from styx.core.imagefile import IMAGE_SUFFIXES
+    from styx.files.image_arrays import IMAGE_SUFFIXES
 
     try:
         return sum(1 for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)

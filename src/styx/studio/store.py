@@ -165,7 +165,7 @@ class Store:
         so that a model's styles are called what the user called the files."""
         import shutil
 
-        from styx.core.modelstore import name_from_file
+        from styx.files.modelstore import name_from_file
 
         if not image_ids:
             return []

@@ -1,7 +1,7 @@
 """Images into the studio: uploads and the bundled samples, through the CLI's one loader.
 
 An upload is written to a temporary file of the server's own naming, decoded by
-:func:`styx.core.imagefile.decode_image` (the size limit, the decompression-bomb guard, EXIF
+:func:`styx.files.image_arrays.decode_image` (the size limit, the decompression-bomb guard, EXIF
 rotation, every format the CLI takes) and stored as a PNG named by the digest of its bytes.
 The file name the browser sent is kept for display only. No torch here.
 """
@@ -32,7 +32,7 @@ def store_image(store: Store, data: bytes, filename: str | None, *,
                 source: str = "upload") -> ImageRecord:
     """Check ``data`` as an image file and keep it; a bad file is a StyxError that names
     the upload by its display name, never by a server path."""
-    from styx.core.imagefile import arrays_to_pil, decode_image, write_picture
+    from styx.files.image_arrays import arrays_to_pil, decode_image, write_picture
 
     name = display_name(filename)
     if not data:
@@ -61,7 +61,7 @@ def store_image(store: Store, data: bytes, filename: str | None, *,
 
 def add_samples(store: Store) -> list[ImageRecord]:
     """The photo and painting shipped with styx, as images of the studio."""
-    from styx.core.imagefile import SAMPLE_IMAGES, sample_image
+    from styx.files.image_arrays import SAMPLE_IMAGES, sample_image
 
     return [store_image(store, sample_image(kind).read_bytes(), sample_image(kind).name,
                         source="sample") for kind in SAMPLE_IMAGES]

@@ -18,7 +18,7 @@ def check_descriptor(name: str, *, weights: str = "random", options: dict[str, A
 
     Built with ``weights`` (random: nothing is downloaded) and ``options``, and run on a
     small random image, it must: import no torch in its plugin module or options class;
-    declare its layers in its spec; build a :class:`~styx.core.descriptor.Descriptor`;
+    declare its layers in its spec; build a :class:`~styx.perceptual.descriptor.Descriptor`;
     produce exactly the spec's layers, in the spec's order; resolve every spec alias to the
     layer the spec says; resolve its default content and style layers; give every tap as a
     finite N x C x H x W map that no later layer changes in place (torchvision's
@@ -57,7 +57,7 @@ def check_descriptor(name: str, *, weights: str = "random", options: dict[str, A
 
 
 def _build(name: str, weights: str, options: dict[str, Any] | None) -> Any:
-    from styx.core.descriptor import build_descriptor
+    from styx.perceptual.descriptor import build_descriptor
     from styx.core.plugins import descriptors
     from styx.core.specs import checked_options
 

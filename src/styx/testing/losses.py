@@ -12,7 +12,7 @@ from styx.testing.report import CheckReport, without_notes
 def check_loss(name: str, *, options: dict[str, Any] | None = None,
                raise_on_failure: bool = True) -> CheckReport:
     """Check the registered loss ``name`` against the contract of
-    :mod:`styx.core.losses`, built with ``options``.
+    :mod:`styx.perceptual.losses`, built with ``options``.
 
     Every loss: imports no torch in its plugin module or options class; has an options
     class (if any) whose every option has a default; builds; returns a finite float32
@@ -35,7 +35,7 @@ def check_loss(name: str, *, options: dict[str, Any] | None = None,
             assert not required, f"options without a default: {', '.join(required)}"
     loss = None
     with report.check("builds"):
-        from styx.core.losses import build_loss
+        from styx.perceptual.losses import build_loss
 
         loss = build_loss(spec.name, **dict(options or {}))
     if loss is None:

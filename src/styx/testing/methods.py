@@ -110,7 +110,7 @@ def _inputs(folder: Path) -> dict[str, Any]:
     """Small copies of the sample images, and a folder of content photos."""
     from PIL import Image, ImageOps
 
-    from styx.core.image import sample_image
+    from styx.runtime.image_tensors import sample_image
 
     content = Image.open(sample_image("content")).convert("RGB")
     style = Image.open(sample_image("style")).convert("RGB")

@@ -83,7 +83,7 @@ def without_notes(function: Callable[..., CheckReport]) -> Callable[..., CheckRe
     """Run a check function without styx's notes (random weights, ...) on stderr."""
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> CheckReport:
-        from styx.core.weights import notes
+        from styx.perceptual.weights import notes
 
         with notes(False):
             return function(*args, **kwargs)

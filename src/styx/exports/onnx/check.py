@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from styx.core.feedforward import Model
+from styx.generators.models import Model
 from styx.exports.onnx.config import MAX_DIFFERENCE, MIN_INT8_PSNR, OnnxOptions
 
 #: The (height, width, batch) of the three checks, at least the file's smallest size.
@@ -69,7 +69,7 @@ def psnr(reference: np.ndarray, other: np.ndarray) -> float:
 def check_photos(config: OnnxOptions) -> list[np.ndarray]:
     """The photos a check runs on (1 x 3 x H x W): up to four readable calibration photos
     of an int8 file, else styx's sample photo."""
-    from styx.core.image import sample_image
+    from styx.runtime.image_tensors import sample_image
     from styx.inference.batch import load_photo, readable_photos
 
     photos = [] if config.calibrate is None else readable_photos(config.calibrate, limit=4)
@@ -78,7 +78,7 @@ def check_photos(config: OnnxOptions) -> list[np.ndarray]:
 
 def check_file(path: Path, model: Model, config: OnnxOptions) -> CheckReport:
     """Run ``path`` and ``model``'s generator side by side (see the module docstring)."""
-    from styx.core.image import resize_to
+    from styx.runtime.image_tensors import resize_to
     from styx.exports.onnx.graph import float_copy
     from styx.inference.onnxfile import OnnxGenerator
 

@@ -14,10 +14,10 @@ method exports the same way:
 * the smallest image the graph takes is found by probing the network's padding layers
   (reflect padding needs a map wider than the pad) and recorded in the metadata;
 * a generator with instance norms gets two inputs and an output more, for tiling by a
-  thumbnail's statistics (see :class:`GraphModule` and :mod:`styx.inference.tiling`).
+  thumbnail's statistics (see :class:`GraphModule` and :mod:`styx.files.tiling`).
 
 Circular padding and instance normalisation are written by styx's own layers
-(:mod:`styx.core.blocks`) as slices, concatenations and group norms, which the exporter
+(:mod:`styx.generators.blocks`) as slices, concatenations and group norms, which the exporter
 translates exactly; ``--check`` proves it on every file.
 """
 
@@ -32,10 +32,10 @@ import onnx
 import torch
 from torch import nn
 
-from styx.core.blocks import Pad, given_statistics, instance_norms, kept_statistics
+from styx.generators.blocks import Pad, given_statistics, instance_norms, kept_statistics
 from styx.core.errors import StyxError
-from styx.core.feedforward import Model
-from styx.core.generator import Generator
+from styx.generators.models import Model
+from styx.generators.generator import Generator
 from styx.exports.onnx.config import OnnxOptions
 from styx.inference.onnxfile import (
     BLEND_INPUT,

@@ -15,8 +15,8 @@ import torch
 import torchvision
 from torch import nn
 
-from styx.core.descriptor import Descriptor
-from styx.core.weights import WeightsInfo, apply_weights, declares_weights
+from styx.perceptual.descriptor import Descriptor
+from styx.perceptual.weights import WeightsInfo, apply_weights, declares_weights
 from styx.plugins.descriptors.inception import LAYERS, MIN_SIZE
 from styx.plugins.descriptors.inception import spec as inception_spec
 

@@ -9,8 +9,8 @@ import torch
 import torchvision
 from torch import nn
 
-from styx.core.descriptor import Descriptor
-from styx.core.weights import WeightsInfo, apply_weights, declares_weights
+from styx.perceptual.descriptor import Descriptor
+from styx.perceptual.weights import WeightsInfo, apply_weights, declares_weights
 from styx.plugins.descriptors.resnet import BLOCKS, extra_taps
 from styx.plugins.descriptors.resnet import spec as resnet_spec
 

@@ -64,7 +64,7 @@ class GatysRun:
 
     # -- setup -------------------------------------------------------------------------------
     def load_images(self) -> None:
-        from styx.core.image import image_input
+        from styx.runtime.image_tensors import image_input
 
         config, request = self.config, self.request
         final = config.scale_sizes[-1]
@@ -81,8 +81,8 @@ class GatysRun:
             self.init_image = image_input(config.init, what="init").rgb
 
     def build_objective(self) -> None:
-        from styx.core.device import precision_of
-        from styx.core.perceptual import build_objective
+        from styx.runtime.device import precision_of
+        from styx.perceptual.build import build_objective
 
         config = self.config
         # An unknown device or precision fails here, before any work; fp16 needs loss scaling.
@@ -110,7 +110,7 @@ class GatysRun:
 
     def first_init(self, content: torch.Tensor) -> torch.Tensor:
         """The first scale's starting image: content/noise/style/file, mixed with noise."""
-        from styx.core.image import resize_to
+        from styx.runtime.image_tensors import resize_to
 
         generator = torch.Generator().manual_seed(int(self.config.seed))
         noise = torch.rand(content.shape, generator=generator)
@@ -144,8 +144,8 @@ class GatysRun:
 
     # -- running -----------------------------------------------------------------------------
     def execute(self) -> GatysResult:
-        from styx.core.image import match_color, resize_long_side, resize_to
-        from styx.core.progress import Progress
+        from styx.runtime.image_tensors import match_color, resize_long_side, resize_to
+        from styx.runtime.progress import Progress
 
         started = time.perf_counter()
         self.load_images()

@@ -26,7 +26,7 @@ import torch
 
 from styx.core.errors import StyxError
 from styx.core.method import RunError
-from styx.core.objective import LossTerms
+from styx.perceptual.objective import LossTerms
 
 #: The loss of an image: the objective, wrapped in autocast / memory-format handling.
 LossFunction = Callable[[torch.Tensor], LossTerms]

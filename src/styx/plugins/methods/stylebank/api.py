@@ -14,7 +14,7 @@ stylebank`` / ``styx.stylize("stylebank", ...)`` call::
     out = model(photo, region=[("sky.png", "starry"), ("ground.png", "scream")])
 
 Saving, loading and running the network are the shared feed-forward machinery of
-:mod:`styx.core.feedforward`; adding styles to a stored model writes only the new banks.
+:mod:`styx.generators.models`; adding styles to a stored model writes only the new banks.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from styx.core.errors import StyxError
-from styx.core.feedforward import (
+from styx.generators.models import (
     TrainedModel,
     TrainingPlan,
     default_run_dir,
@@ -98,8 +98,8 @@ def _plan_in_place(base: Any, config: StyleBankTrainConfig) -> TrainingPlan:
     """The plan of adding styles to the model ``base`` in place: its run folder defaults to
     ``$STYX_HOME/runs/NAME.add-N`` (N: how many styles the model will have), both checked
     now."""
-    from styx.core.atomic import check_writable_folder
-    from styx.core.training import check_run_paths
+    from styx.files.atomic import check_writable_folder
+    from styx.training.loop import check_run_paths
 
     folder = base.path
     check_writable_folder(folder, what=f"model {folder}")
@@ -113,7 +113,7 @@ def _plan_in_place(base: Any, config: StyleBankTrainConfig) -> TrainingPlan:
 def _add_to(folder: Path, task: StyleBankTask) -> Any:
     """Save new banks into the model in ``folder`` as one part file (the model is not
     copied); refused if the model changed while they trained."""
-    from styx.core.modelstore import add_model_part, read_metadata
+    from styx.files.modelstore import add_model_part, read_metadata
 
     def save(generator: Any, metadata: dict[str, Any]) -> Path:
         if read_metadata(folder) != task.base.metadata:
@@ -129,7 +129,7 @@ def _add_to(folder: Path, task: StyleBankTask) -> Any:
 def _save_grown(plan: TrainingPlan, task: StyleBankTask, config: StyleBankTrainConfig
                 ) -> Any:
     """Save the grown network as a new model (``--from M --name NEW``)."""
-    from styx.core.modelstore import save_model
+    from styx.files.modelstore import save_model
 
     def save(generator: Any, metadata: dict[str, Any]) -> Path:
         return save_model(generator, task.grown_metadata(metadata), name=plan.name,
@@ -142,7 +142,7 @@ def _note_loss_changes(task: StyleBankTask) -> None:
     """Say which loss settings differ from those the model's first styles trained with."""
     import os
 
-    from styx.core.runlog import RunLog
+    from styx.runtime.runlog import RunLog
 
     old = task.base.metadata.get("loss", {})
     new = task.metadata()["loss"]

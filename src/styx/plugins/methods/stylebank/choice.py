@@ -20,9 +20,9 @@ from typing import Any
 import torch
 
 from styx.core.errors import StyxError
-from styx.core.feedforward import Model
-from styx.core.styles import style_index as shared_style_index
-from styx.core.styles import style_listing, style_vector
+from styx.generators.models import Model
+from styx.plugins.methods.stylebank.styles import style_index as shared_style_index
+from styx.plugins.methods.stylebank.styles import style_listing, style_vector
 from styx.plugins.methods.stylebank.config import StyleBankRunConfig
 
 
@@ -78,7 +78,7 @@ def load_mask(mask: Any, size: tuple[int, int]) -> torch.Tensor:
     """A mask as 1 x 1 x H x W in [0, 1], stretched to ``size``: its alpha channel when it
     has one (a cut-out), else its luminance (white = the region). ``mask``: an image file,
     a PIL image, or a tensor in [0, 1] (H x W, 1 x H x W or 1 x 1 x H x W)."""
-    from styx.core.image import image_input, resize_to
+    from styx.runtime.image_tensors import image_input, resize_to
 
     if isinstance(mask, torch.Tensor):
         values = mask.detach().float().cpu()

@@ -43,9 +43,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from styx.core.blocks import Pad, conv, make_norm
+from styx.generators.blocks import Pad, conv, make_norm
 from styx.core.errors import TENSOR_HINT, StyxError
-from styx.core.generator import Generator, no_image_given
+from styx.generators.generator import Generator, no_image_given
 from styx.plugins.methods.stylebank.config import NetworkConfig
 
 __all__ = ["NetworkConfig", "StyleBankNetwork", "feature_sizes"]

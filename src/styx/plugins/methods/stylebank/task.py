@@ -1,6 +1,6 @@
 """The StyleBank training task: the paper's two branches on the one shared training loop.
 
-The loop (:func:`styx.core.training.train`) owns data, optimiser, schedule, checkpoints,
+The loop (:func:`styx.training.loop.train`) owns data, optimiser, schedule, checkpoints,
 resume, DDP, AMP and progress. This task says what one iteration trains:
 
 * **T stylising steps** (``style_steps``): every crop of the batch gets a style drawn at
@@ -28,10 +28,10 @@ import torch
 import torch.nn.functional as F
 
 from styx import __version__
-from styx.core.data import mix_seed
-from styx.core.feedforward import Model
-from styx.core.objective import LossTerms, PerceptualObjective
-from styx.core.perceptual import build_objective, used_layers
+from styx.training.data import mix_seed
+from styx.generators.models import Model
+from styx.perceptual.objective import LossTerms, PerceptualObjective
+from styx.perceptual.build import build_objective, used_layers
 from styx.plugins.methods.stylebank.config import StyleBankTrainConfig
 from styx.plugins.methods.stylebank.network import StyleBankNetwork
 
@@ -42,7 +42,7 @@ def style_entries(paths: list[Path], images: list[torch.Tensor], taken: list[str
                   ) -> list[dict[str, Any]]:
     """The metadata of each style: a name unique among ``taken`` and each other (from the
     file's name), the file's name, its sha256 and the size it was trained at."""
-    from styx.core.modelstore import name_from_file, sha256_file
+    from styx.files.modelstore import name_from_file, sha256_file
 
     names = {name.casefold() for name in taken}
     entries = []
@@ -61,14 +61,14 @@ def style_entries(paths: list[Path], images: list[torch.Tensor], taken: list[str
 
 
 class StyleBankTask:
-    """A :class:`styx.core.training.TrainingTask` for several styles (see the module
+    """A :class:`styx.training.loop.TrainingTask` for several styles (see the module
     docstring). ``base``: a trained StyleBank model to add the config's styles to."""
 
     #: Banks that were not drawn (and, in auto-encoder steps, all of them) get no gradient.
     ddp_find_unused_parameters = True
 
     def __init__(self, config: StyleBankTrainConfig, *, base: Model | None = None) -> None:
-        from styx.core.image import read_image
+        from styx.runtime.image_tensors import read_image
 
         self.config = config
         self.base = base

@@ -11,7 +11,7 @@ They are what ``styx train texture-nets`` / ``styx.train("texture-nets", ...)`` 
 
 Everything that is not particular to this method (the run folder, saving, loading, running
 a generator over photos) is the shared feed-forward machinery of
-:mod:`styx.core.feedforward`.
+:mod:`styx.generators.models`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import time
 from typing import TYPE_CHECKING
 
 from styx.core.errors import StyxError
-from styx.core.feedforward import (
+from styx.generators.models import (
     Model,
     TrainedModel,
     apply_generator,
@@ -54,7 +54,7 @@ def train(config: TextureNetsTrainConfig) -> TrainedModel:
 def run(request: RunRequest, config: TextureNetsRunConfig) -> RunResult:
     """Stylise the request's content, or with ``config.texture`` synthesise a texture of
     ``config.size`` (512 x 512 when not given)."""
-    from styx.core.device import precision_of
+    from styx.runtime.device import precision_of
 
     model: Model = request.model
     if config.texture:

@@ -27,7 +27,7 @@ from styx.core.bundles import (
 from styx.core.checks import existing_path, image_size, number, optional
 from styx.core.config import option
 from styx.core.errors import StyxError
-from styx.core.modelstore import name_from_file
+from styx.files.modelstore import name_from_file
 
 __all__ = ["NORMS", "PADDINGS", "GeneratorConfig", "GeneratorOptions",
            "TextureNetsRunConfig", "TextureNetsTrainConfig"]

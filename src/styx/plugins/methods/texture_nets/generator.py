@@ -16,7 +16,7 @@ Differences from the reference code, all deliberate:
 * Instance normalisation is computed by ``group_norm`` with one group per channel, which,
   unlike ``instance_norm``, accepts 1x1 maps (the coarsest scale of a small image), and
   ``reflect`` padding of a map one pixel wide falls back to ``replicate``: the shared
-  layers of :mod:`styx.core.blocks`.
+  layers of :mod:`styx.generators.blocks`.
 * The output goes through a sigmoid, so it is a valid image in [0, 1] by construction (the
   reference left it unbounded in VGG-preprocessed units).
 
@@ -26,7 +26,7 @@ channels, subsampled (nearest) to its size, which gives every scale independent 
 noise. When ``noise`` is ``None`` it is drawn with ``torch.rand`` inside forward, which an
 ONNX export avoids by passing noise explicitly (see :meth:`TextureNetwork.make_noise`).
 Running a trained model (``styx run``, ``styx infer``) draws the noise by pixel position
-(:mod:`styx.core.noise`), so tiles agree with one pass and PyTorch with onnxruntime.
+(:mod:`styx.files.noise`), so tiles agree with one pass and PyTorch with onnxruntime.
 """
 
 from __future__ import annotations
@@ -38,10 +38,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from styx.core.blocks import InstanceNorm, Pad, make_norm
+from styx.generators.blocks import InstanceNorm, Pad, make_norm
 from styx.core.errors import TENSOR_HINT, StyxError
-from styx.core.generator import Generator, no_image_given, random_like
-from styx.core.noise import position_noise
+from styx.generators.generator import Generator, no_image_given, random_like
+from styx.files.noise import position_noise
 from styx.plugins.methods.texture_nets.config import NORMS, PADDINGS, GeneratorConfig
 
 __all__ = ["NORMS", "PADDINGS", "GeneratorConfig", "InstanceNorm", "TextureNetwork",

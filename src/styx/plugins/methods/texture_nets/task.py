@@ -1,8 +1,8 @@
 """The texture-nets training task: what the shared training loop needs from this method.
 
-The loop (:func:`styx.core.training.train`) owns data, optimiser, schedule, checkpoints,
+The loop (:func:`styx.training.loop.train`) owns data, optimiser, schedule, checkpoints,
 resume, DDP, AMP and progress. This task builds the generator, measures a batch of
-stylised crops with the :class:`~styx.core.objective.PerceptualObjective` (content of each
+stylised crops with the :class:`~styx.perceptual.objective.PerceptualObjective` (content of each
 crop + the style image's Gram statistics + total variation), and describes itself for the
 checkpoint and model metadata.
 """
@@ -15,8 +15,8 @@ from typing import Any
 import torch
 
 from styx import __version__
-from styx.core.objective import LossTerms, PerceptualObjective
-from styx.core.perceptual import build_objective, used_layers
+from styx.perceptual.objective import LossTerms, PerceptualObjective
+from styx.perceptual.build import build_objective, used_layers
 from styx.plugins.methods.texture_nets.config import TextureNetsTrainConfig
 from styx.plugins.methods.texture_nets.generator import TextureNetwork
 
@@ -24,7 +24,7 @@ METHOD = "texture-nets"
 
 
 class TextureNetsTask:
-    """A :class:`styx.core.training.TrainingTask` for one style image.
+    """A :class:`styx.training.loop.TrainingTask` for one style image.
 
     With ``config.texture`` it trains a texture generator: noise in, the style's texture
     out; the loop then reads no content (its batches are shapes only) and no content loss
@@ -32,8 +32,8 @@ class TextureNetsTask:
     """
 
     def __init__(self, config: TextureNetsTrainConfig) -> None:
-        from styx.core.image import read_image
-        from styx.core.modelstore import sha256_file
+        from styx.runtime.image_tensors import read_image
+        from styx.files.modelstore import sha256_file
 
         self.config = config
         self.generator_config = config.generator_config()

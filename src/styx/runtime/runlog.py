@@ -36,7 +36,7 @@ class RunLog:
         """Write the log afresh with ``history`` (a resumed run's entries so far)."""
         if self.path is None:
             return
-        from styx.core.atomic import atomic_path
+        from styx.files.atomic import atomic_path
 
         try:
             with atomic_path(self.path) as temp:

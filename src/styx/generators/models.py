@@ -1,6 +1,6 @@
 """Feed-forward methods, from training to running, with no method-specific code.
 
-* :func:`train_generator` trains a method's :class:`~styx.core.training.TrainingTask` with the
+* :func:`train_generator` trains a method's :class:`~styx.training.loop.TrainingTask` with the
   shared loop and saves the generator: it checks the model name or folder and the run
   folder before any work, picks the run folder, writes the training metadata and saves on
   rank 0 only.
@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from styx.core.errors import StyxError
-from styx.core.generator import Generator
+from styx.generators.generator import Generator
 from styx.core.method import RunRequest, RunResult
 
 if TYPE_CHECKING:
     from styx.core.bundles import ModelOutputOptions, ModelRunOptions
-    from styx.core.training import OptimizerFactory, SchedulerFactory, StepHook, TrainResult
+    from styx.training.loop import OptimizerFactory, SchedulerFactory, StepHook, TrainResult
 
 #: Entries of a training log line that are not loss values.
 _NOT_LOSSES = ("step", "lr", "images_per_second", "elapsed", "precision")
@@ -59,7 +59,7 @@ class TrainedModel:
 def default_run_dir(name: str | None, output: str | os.PathLike | None) -> Path:
     """Where checkpoints go when no run folder is given: ``$STYX_HOME/runs/NAME``, or
     ``OUTPUT.run`` beside a model saved at a path."""
-    from styx.core.modelstore import styx_home
+    from styx.files.modelstore import styx_home
 
     if output is not None:
         out = Path(output).expanduser()
@@ -80,8 +80,8 @@ def plan_training(config: ModelOutputOptions) -> TrainingPlan:
     """The model name (or folder) and run folder of ``config``, checked now, before the
     style image or the descriptor load: a taken name, a folder that is not a model, a run
     folder that is a file are StyxErrors."""
-    from styx.core.modelstore import model_target
-    from styx.core.training import check_run_paths
+    from styx.files.modelstore import model_target
+    from styx.training.loop import check_run_paths
 
     name = config.name
     output = None if config.output is None else Path(config.output).expanduser()
@@ -111,11 +111,11 @@ def train_generator(task: Any, config: Any, *, plan: TrainingPlan | None = None,
     :class:`~styx.core.bundles.ModelOutputOptions`; ``plan`` is its :func:`plan_training`
     (made here if not given; a method makes it first when loading its inputs is slow).
     ``content_dir=None``: the task reads no content. ``optimizer``, ``scheduler`` and
-    ``hook`` go to :func:`styx.core.training.train`. ``save``: writes the model instead of
-    :func:`~styx.core.modelstore.save_model` (on rank 0, with the full metadata).
+    ``hook`` go to :func:`styx.training.loop.train`. ``save``: writes the model instead of
+    :func:`~styx.files.modelstore.save_model` (on rank 0, with the full metadata).
     """
-    from styx.core.modelstore import save_model
-    from styx.core.training import adam, step_decay, train, training_settings
+    from styx.files.modelstore import save_model
+    from styx.training.loop import adam, step_decay, train, training_settings
 
     plan = plan or plan_training(config)
     task = _CheckedTask(task)  # a model the store cannot rebuild fails before any training
@@ -154,7 +154,7 @@ def train_generator(task: Any, config: Any, *, plan: TrainingPlan | None = None,
 
 class _CheckedTask:
     """A training task whose model is checked as soon as it is built: a
-    :class:`~styx.core.generator.Generator` of the class its method registers, whose
+    :class:`~styx.generators.generator.Generator` of the class its method registers, whose
     architecture is JSON and rebuilds a network of the same shape. Anything else would
     train for hours and then save a model that cannot be loaded (a plugin bug)."""
 
@@ -173,7 +173,7 @@ class _CheckedTask:
         task = type(self._task).__name__
         if not isinstance(model, Generator):
             raise TypeError(f"{task}.build_model() made a {type(model).__name__}, not a "
-                            "styx.core.generator.Generator")
+                            "styx.generators.generator.Generator")
         method = self._task.metadata().get("method")
         if not isinstance(method, str):
             raise TypeError(f"{task}.metadata() names no 'method'")
@@ -217,8 +217,8 @@ class Model:
     @property
     def styles(self) -> list[str]:
         """The names of the styles the model holds, in order (one for most methods; a
-        StyleBank model holds several): see :func:`~styx.core.modelstore.styles_of`."""
-        from styx.core.modelstore import styles_of
+        StyleBank model holds several): see :func:`~styx.files.modelstore.styles_of`."""
+        from styx.files.modelstore import styles_of
 
         return [str(style.get("name", index))
                 for index, style in enumerate(styles_of(self.metadata))]
@@ -243,7 +243,7 @@ def load_model(name_or_path: str | os.PathLike[str] | Model, *,
     its method's registration. ``method``: refuse a model of another method. A missing or
     damaged model, or one of a method that is not installed, is a StyxError."""
     from styx.core.method import generator_class, method_spec
-    from styx.core.modelstore import read_model, resolve_model
+    from styx.files.modelstore import read_model, resolve_model
 
     if isinstance(name_or_path, Model):
         model = name_or_path
@@ -313,11 +313,11 @@ def apply_generator(model: Model, image: torch.Tensor | None, *, seed: int | Non
     N x 3 x H x W float32 in [0, 1] on the CPU.
 
     ``tile``: an image larger than this runs in overlapping tiles, blended over ``overlap``
-    pixels (:mod:`styx.inference.tiling`); options of the image's size (StyleBank's region
+    pixels (:mod:`styx.files.tiling`); options of the image's size (StyleBank's region
     masks) are cut to each tile. Random inputs are drawn by pixel position where the
-    generator allows (``origin``, see :meth:`~styx.core.generator.Generator.make_inputs`),
+    generator allows (``origin``, see :meth:`~styx.generators.generator.Generator.make_inputs`),
     so a tile gets the noise the whole image would have there."""
-    from styx.core.device import autocast, resolve_device
+    from styx.runtime.device import autocast, resolve_device
 
     if tile is not None and image is not None and max(image.shape[-2:]) > tile:
         return _apply_tiled(model, image, seed=seed, device=device, amp=amp, tile=tile,
@@ -346,12 +346,12 @@ def apply_generator(model: Model, image: torch.Tensor | None, *, seed: int | Non
 def _apply_tiled(model: Model, image: torch.Tensor, *, seed: int | None, tile: int,
                  overlap: int, device: str, amp: str, **options: Any) -> torch.Tensor:
     """:func:`apply_generator` in tiles, normalised by a thumbnail's statistics (see
-    :mod:`styx.inference.tiling`)."""
+    :mod:`styx.files.tiling`)."""
     import contextlib
 
-    from styx.core.blocks import given_statistics, instance_norms, kept_statistics
-    from styx.core.image import long_side_size, resize_to
-    from styx.inference.tiling import tiled
+    from styx.generators.blocks import given_statistics, instance_norms, kept_statistics
+    from styx.runtime.image_tensors import long_side_size, resize_to
+    from styx.files.tiling import tiled
 
     height, width = image.shape[-2:]
 
@@ -405,8 +405,8 @@ def run_feed_forward(request: RunRequest, config: ModelRunOptions, *,
     """
     import time
 
-    from styx.core.device import precision_of
-    from styx.core.image import match_color
+    from styx.runtime.device import precision_of
+    from styx.runtime.image_tensors import match_color
 
     started = time.perf_counter()
     model = _model_of(request)

@@ -111,7 +111,7 @@ def save_model(tensors_or_module: Any, metadata: Mapping[str, Any], *, name: str
     existing folder that is not a styx model never is.
     """
     from styx import __version__
-    from styx.core.atomic import atomic_dir
+    from styx.files.atomic import atomic_dir
 
     if (name is None) == (path is None):
         raise ValueError("give exactly one of name= or path=")
@@ -143,7 +143,7 @@ def add_model_part(folder: str | os.PathLike[str], tensors: Mapping[str, torch.T
     from safetensors.torch import save_file
 
     from styx import __version__
-    from styx.core.atomic import atomic_path
+    from styx.files.atomic import atomic_path
 
     folder = Path(folder).expanduser()
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}", part):
@@ -210,7 +210,7 @@ def model_target(*, name: str | None = None, path: str | os.PathLike[str] | None
                 if name is not None else "delete the folder, or choose another path"
             raise StyxError(f"model {label!r} already exists",
                             f"{remedy} (or overwrite it where the command offers --overwrite)")
-    from styx.core.atomic import check_writable_folder
+    from styx.files.atomic import check_writable_folder
 
     check_writable_folder(target.parent, what=f"model {label}")
     return target

@@ -44,7 +44,7 @@ class ContentImages(Dataset):
 
     def __init__(self, folder: str | os.PathLike[str], image_size: int, seed: int = 0, *,
                  short_side: int | None = None) -> None:
-        from styx.core.image import find_images
+        from styx.runtime.image_tensors import find_images
 
         if int(image_size) < 1:
             raise StyxError(f"bad image size {image_size!r}", "the crop size must be >= 1 px")
@@ -78,7 +78,7 @@ class ContentImages(Dataset):
     # -- reading ---------------------------------------------------------------------------
     def _read(self, index: int) -> torch.Tensor | None:
         """Image ``index`` as 1 x 3 x H x W, or None (and remembered) if it cannot be read."""
-        from styx.core.image import read_image
+        from styx.runtime.image_tensors import read_image
 
         path = self.files[index]
         if str(path) in self.skipped:
@@ -125,7 +125,7 @@ class ContentImages(Dataset):
 
     # -- cropping --------------------------------------------------------------------------
     def _crop(self, image: torch.Tensor, epoch: int, index: int) -> torch.Tensor:
-        from styx.core.image import resize_to
+        from styx.runtime.image_tensors import resize_to
 
         size = self.image_size
         height, width = int(image.shape[-2]), int(image.shape[-1])

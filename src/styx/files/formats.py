@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from styx.core.atomic import check_writable_file
+from styx.files.atomic import check_writable_file
 from styx.core.errors import StyxError
 
 #: Output suffix -> Pillow format name.
@@ -39,7 +39,7 @@ def check_output_path(path: str | os.PathLike[str]) -> Path:
 
     The suffix must be one of :data:`SUPPORTED_OUTPUT_SUFFIXES`, ``path`` must not be a
     folder, and its folder must exist or be creatable, and writable (it is tried: see
-    :func:`styx.core.atomic.check_writable_folder`). Returns ``path`` as a Path; leaves
+    :func:`styx.files.atomic.check_writable_folder`). Returns ``path`` as a Path; leaves
     nothing behind.
     """
     path, _ = image_format(path)

@@ -11,7 +11,7 @@ format has one (PNG, WebP, TIFF) and writes atomically: a temporary file in the 
 then a rename, so a failure never leaves a half-written image.
 
 Tensors are float32 RGB in [0, 1], N x 3 x H x W (N = 1 here). Decoding and encoding the
-files themselves is :mod:`styx.core.imagefile`, which imports no torch.
+files themselves is :mod:`styx.files.image_arrays`, which imports no torch.
 """
 
 from __future__ import annotations
@@ -25,14 +25,14 @@ import torch.nn.functional as F
 from PIL import Image
 
 from styx.core.errors import TENSOR_HINT, StyxError
-from styx.core.formats import (  # noqa: F401 - OUTPUT_FORMATS, check_output_path re-exported
+from styx.files.formats import (  # noqa: F401 - OUTPUT_FORMATS, check_output_path re-exported
     ALPHA_SUFFIXES,
     OUTPUT_FORMATS,
     SUPPORTED_OUTPUT_SUFFIXES,
     check_output_path,
     image_format,
 )
-from styx.core.imagefile import (  # noqa: F401 - the file-level names re-exported
+from styx.files.image_arrays import (  # noqa: F401 - the file-level names re-exported
     DEFAULT_MAX_PIXELS,
     IMAGE_SUFFIXES,
     SAMPLE_IMAGES,

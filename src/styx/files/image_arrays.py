@@ -1,6 +1,6 @@
 """Image files without torch: reading, writing and finding them.
 
-The one decoder and encoder behind every styx command: :mod:`styx.core.image` turns what
+The one decoder and encoder behind every styx command: :mod:`styx.runtime.image_tensors` turns what
 :func:`decode_image` reads into tensors, and ``styx infer`` (which imports no torch) uses
 these functions directly on NumPy arrays.
 
@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from styx.core.atomic import atomic_path
+from styx.files.atomic import atomic_path
 from styx.core.errors import StyxError
-from styx.core.formats import ALPHA_SUFFIXES, SUPPORTED_OUTPUT_SUFFIXES, image_format
+from styx.files.formats import ALPHA_SUFFIXES, SUPPORTED_OUTPUT_SUFFIXES, image_format
 
 #: Suffixes :func:`find_images` collects (everything Pillow reads that photos come in).
 IMAGE_SUFFIXES: tuple[str, ...] = (*SUPPORTED_OUTPUT_SUFFIXES, ".gif", ".ppm", ".pgm", ".pbm",

@@ -192,7 +192,7 @@ def build_descriptor(name: str, weights: str | os.PathLike[str] = "imagenet", *,
     """Build the registered descriptor ``name``: the one way methods get a descriptor.
 
     ``weights``: ``"imagenet"`` (torchvision's cache), ``"random"`` (seeded by ``seed``) or
-    the path of a .safetensors/.pth state dict (see :mod:`styx.core.weights`).
+    the path of a .safetensors/.pth state dict (see :mod:`styx.perceptual.weights`).
     The spec's ``layer_aliases`` are added to the descriptor's. ``layers``: when given
     (and not empty), the descriptor is trimmed after the deepest of them; unknown names
     are a StyxError with "did you mean". ``options``: the descriptor's

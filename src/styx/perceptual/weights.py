@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from styx.core.atomic import atomic_path
+from styx.files.atomic import atomic_path
 from styx.core.errors import StyxError
 from styx.core.specs import Target, load_target
 
@@ -41,7 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
     from torch import nn
 
-    from styx.core.descriptor import Descriptor
+    from styx.perceptual.descriptor import Descriptor
     from styx.core.specs import DescriptorSpec
 
 IMAGENET = "imagenet"
@@ -328,7 +328,7 @@ def randomize_(descriptor: Descriptor, seed: int) -> None:
     """Seeded He-normal weights, then batch norm calibrated to keep activations of order one."""
     import torch
 
-    from styx.core.descriptor import he_normal_init_
+    from styx.perceptual.descriptor import he_normal_init_
 
     he_normal_init_(descriptor.stages, torch.Generator().manual_seed(int(seed)))
     calibrate_batch_norm_(descriptor, torch.Generator().manual_seed(int(seed)))

@@ -8,10 +8,10 @@ Ctrl-C handling, DistributedDataParallel under ``torchrun``, the progress bar an
 log. A per-step hook sees the gradients before each update (StyleBank balances its two
 branches there). See ``docs/training.md``.
 
-The pieces live beside what they are about: batches in :mod:`styx.core.data`, checkpoints
-and the resume checks in :mod:`styx.core.checkpoint`, the process group in
-:mod:`styx.core.distributed`, signals in :mod:`styx.core.signals`, notes and the JSON log in
-:mod:`styx.core.runlog`.
+The pieces live beside what they are about: batches in :mod:`styx.training.data`, checkpoints
+and the resume checks in :mod:`styx.training.checkpoint`, the process group in
+:mod:`styx.training.distributed`, signals in :mod:`styx.runtime.signals`, notes and the JSON log in
+:mod:`styx.runtime.runlog`.
 """
 
 from __future__ import annotations
@@ -33,15 +33,15 @@ import torch
 from torch import nn
 
 from styx.core.bundles import TrainingOptions
-from styx.core.checkpoint import (
+from styx.training.checkpoint import (
     check_resumable,
     load_for_resume,
     restore,
     save_checkpoint,
 )
 from styx.core.config import to_jsonable
-from styx.core.data import ContentImages, content_batches, mix_seed, shape_batches
-from styx.core.distributed import (
+from styx.training.data import ContentImages, content_batches, mix_seed, shape_batches
+from styx.training.distributed import (
     DistContext,
     gather_json,
     reduce_log,
@@ -49,9 +49,9 @@ from styx.core.distributed import (
     wrap_model,
 )
 from styx.core.errors import StyxError
-from styx.core.objective import LossTerms
-from styx.core.runlog import RunLog, write_error
-from styx.core.signals import StopRequests
+from styx.perceptual.objective import LossTerms
+from styx.runtime.runlog import RunLog, write_error
+from styx.runtime.signals import StopRequests
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 
@@ -152,7 +152,7 @@ class TrainingTask(Protocol):
     torchrun: call it, don't reach into it), a batch of N x 3 x S x S content crops in
     [0, 1] already on the device (N x 0 x S x S, a shape only, when the run has no content
     folder), and the 0-based iteration number. It returns the objective's
-    :class:`~styx.core.objective.LossTerms` (or a scalar loss tensor). The loop runs it
+    :class:`~styx.perceptual.objective.LossTerms` (or a scalar loss tensor). The loop runs it
     under autocast and seeds torch's RNG per iteration, so draw noise with ``torch.rand``
     and friends. Optional: ``ddp_find_unused_parameters = True`` on the task if some
     parameters get no gradient in some steps; ``state_dict()`` / ``load_state_dict(state)``
@@ -227,7 +227,7 @@ def train(task: TrainingTask, content_dir: str | os.PathLike[str] | None,
     model is wrapped in DistributedDataParallel, each rank reads its own share of the data,
     and rank 0 alone writes checkpoints, logs and the progress bar.
     """
-    from styx.core.device import resolve_device
+    from styx.runtime.device import resolve_device
 
     check_run_paths(run_dir, log_json)
     device = resolve_device(config.device)
@@ -262,7 +262,7 @@ def check_run_paths(run_dir: str | os.PathLike[str],
                     log_json: str | os.PathLike[str] | None = None) -> None:
     """StyxError now, before any work, for a run folder or JSON log that cannot be written:
     a run folder that is a file (or inside one), a log path that is a folder."""
-    from styx.core.atomic import check_writable_folder
+    from styx.files.atomic import check_writable_folder
 
     folder = Path(run_dir).expanduser()
     if folder.is_file():
@@ -283,7 +283,7 @@ class _Run:
                  run_dir: Path, device: torch.device, ctx: DistContext, log_json: Path | None,
                  *, optimizer: OptimizerFactory, scheduler: SchedulerFactory,
                  hook: StepHook | None) -> None:
-        from styx.core.device import choose_precision
+        from styx.runtime.device import choose_precision
 
         self.task, self.config, self.device, self.ctx = task, config, device, ctx
         self.settings = training_settings(config)
@@ -404,7 +404,7 @@ class _Run:
                                pin_memory=pin_memory)
 
     def loop(self) -> TrainResult:
-        from styx.core.progress import Progress
+        from styx.runtime.progress import Progress
 
         config, ctx = self.config, self.ctx
         self.log.start(self.history)

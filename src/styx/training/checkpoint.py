@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 
-from styx.core.atomic import atomic_path
+from styx.files.atomic import atomic_path
 from styx.core.errors import StyxError
 
 FORMAT = "styx-checkpoint"
@@ -251,7 +251,7 @@ def load_for_resume(path: Path, ctx: Any, device: torch.device) -> Checkpoint:
             raise StyxError(f"no checkpoint to resume in {path.parent}",
                             "start the run without --resume")
         return read_checkpoint(path)
-    from styx.core.distributed import broadcast_bytes
+    from styx.training.distributed import broadcast_bytes
 
     data = path.read_bytes() if ctx.main and path.is_file() else None
     data = broadcast_bytes(data, ctx, device)

@@ -72,7 +72,7 @@ class Generator(nn.Module):
         Random inputs are drawn from ``generator`` (seeded by the caller). ``origin``, when
         given, is where ``image`` lies in the whole picture (a tile's top-left corner; (0,
         0) for a whole image): per-pixel random inputs are then drawn by position
-        (:func:`styx.core.noise.position_noise`, seeded by ``generator.initial_seed()``),
+        (:func:`styx.files.noise.position_noise`, seeded by ``generator.initial_seed()``),
         so tiles agree with a single pass and with an exported file. ``options`` are a
         method's own run options (StyleBank's style choice); unknown ones are a StyxError.
         The base class takes the image alone.

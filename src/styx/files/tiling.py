@@ -60,7 +60,7 @@ def check_tiling(tile: int, overlap: int) -> None:
 def thumbnail(images: np.ndarray, tile: int) -> np.ndarray:
     """``images`` (N x C x H x W) shrunk to a long side of ``tile``: what a tiled run takes
     its normalisation statistics from (see the module docstring)."""
-    from styx.core.imagefile import resize_array
+    from styx.files.image_arrays import resize_array
 
     return np.stack([resize_array(image.transpose(1, 2, 0), tile).transpose(2, 0, 1)
                      for image in images])

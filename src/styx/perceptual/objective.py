@@ -5,7 +5,7 @@
           + tv_weight      * tv
 
 with ``c_l`` / ``s_l`` the per-layer weights. The objective is given *built* losses (loss
-objects, see :mod:`styx.core.losses`; :func:`styx.core.perceptual.build_objective` builds
+objects, see :mod:`styx.perceptual.losses`; :func:`styx.perceptual.build.build_objective` builds
 them from registered names). A term whose weight is 0 is dropped when the objective is made:
 its layers are not computed, the descriptor stops at the deepest layer still in use, and
 :attr:`PerceptualObjective.terms` says which terms remain.
@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from styx.core.checks import check_number
-from styx.core.descriptor import Descriptor
+from styx.perceptual.descriptor import Descriptor
 from styx.core.errors import TENSOR_HINT, StyxError
 
 #: The names of the three terms, in the order they are reported.

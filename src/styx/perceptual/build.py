@@ -3,7 +3,7 @@
 Every method that measures images through a descriptor (Gatys image optimisation, the
 feed-forward methods' training) declares :class:`~styx.core.bundles.LossOptions` in its
 config; :func:`build_objective` turns those options into a
-:class:`~styx.core.objective.PerceptualObjective`: the descriptor built and trimmed to the
+:class:`~styx.perceptual.objective.PerceptualObjective`: the descriptor built and trimmed to the
 layers in use, the registered losses built with their options, zero-weight terms left
 out::
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import torch
 
     from styx.core.bundles import LossOptions
-    from styx.core.objective import PerceptualObjective
+    from styx.perceptual.objective import PerceptualObjective
 
 
 def layer_weights(options: LossOptions) -> tuple[dict[str, float], dict[str, float]]:
@@ -72,9 +72,9 @@ def build_objective(options: LossOptions, *, seed: int = 0,
     weight is positive but which has no layers (a descriptor without default style
     layers), an unknown layer, loss or option: StyxErrors.
     """
-    from styx.core.descriptor import build_descriptor
-    from styx.core.losses import build_loss
-    from styx.core.objective import PerceptualObjective
+    from styx.perceptual.descriptor import build_descriptor
+    from styx.perceptual.losses import build_loss
+    from styx.perceptual.objective import PerceptualObjective
     from styx.core.plugins import descriptors
 
     spec = descriptors().get(options.descriptor)

@@ -4,7 +4,7 @@ Every feed-forward method offers the same padding and normalisation choices
 (:class:`~styx.core.bundles.ConvGeneratorOptions`) and builds them from here, so a fix or
 an export workaround lands once for all of them::
 
-    from styx.core.blocks import Pad, make_norm
+    from styx.generators.blocks import Pad, make_norm
 
     layers = [Pad("reflect", 1), nn.Conv2d(32, 64, 3), make_norm("instance", 64), nn.ReLU()]
 """
