@@ -166,10 +166,10 @@ def gatys_run(config: Any, content: Any, styles: list[Any]) -> Any:
     """A ``GatysRun`` of ``config`` with its inputs loaded, its objective built and the
     targets of its final size set: what a benchmark times steps or scores images with
     (``run.objective(image)``, ``run.loss_fn(image)``)."""
-    from styx.core.method import RunRequest
+    from styx.runtime.image_tensors import run_request
     from styx.plugins.methods.gatys.api import GatysRun
 
-    run = GatysRun(config, RunRequest(content=content, styles=styles))
+    run = GatysRun(config, run_request(content=content, styles=styles))
     run.load_images()
     run.build_objective()
     run.set_targets(run.content, run.styles)

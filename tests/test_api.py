@@ -103,11 +103,14 @@ def test_names_are_checked_with_the_options_before_any_heavy_work():
 
 
 def test_an_exporter_names_its_methods_by_any_of_their_names():
+    from styx.core.plugins import methods
     from styx.core.specs import ExporterSpec
 
     spec = ExporterSpec(name="x", summary="", export="m:f", methods=("ulyanov",))
-    assert spec.exports("texture-nets") and spec.exports("TEXTURE_NETS")
-    assert not spec.exports("gatys")
+    assert spec.exports(methods().get("texture-nets")) and spec.exports(methods().get("TEXTURE_NETS"))
+    assert not spec.exports(methods().get("gatys"))
+    assert ExporterSpec(name="y", summary="", export="m:f",
+                        methods=("Texture_Nets",)).exports(methods().get("ulyanov"))
 
 
 def test_gatys_takes_any_registered_loss_and_its_options():

@@ -13,13 +13,6 @@ functions that need them.
 
 from __future__ import annotations
 
-import pluggy
-
-__version__ = "0.1.0"
-
-#: The marker plugins use on their hook implementations: ``@styx.hookimpl``.
-hookimpl = pluggy.HookimplMarker("styx")
-
 from styx.api import (
     export,
     list_descriptors,
@@ -32,7 +25,9 @@ from styx.api import (
     stylize,
     train,
 )
+from styx.core import __version__
 from styx.core.errors import StyxError
+from styx.core.hookspecs import hookimpl
 
 __all__ = ["StyxError", "__version__", "export", "hookimpl", "list_descriptors", "list_exporters",
            "list_losses", "list_methods", "list_models", "load_model", "method_config",

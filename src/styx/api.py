@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from styx.core.config import Config
-    from styx.generators.models import Model, TrainedModel
+    from styx.generators.models import Model
+    from styx.training.feedforward import TrainedModel
     from styx.core.method import ImageInput, RunResult, StepInfo
     from styx.files.modelstore import ModelInfo
     from styx.core.specs import DescriptorSpec, ExporterSpec, LossSpec, MethodSpec
@@ -47,10 +48,31 @@ def stylize(method: str, content: ImageInput | None = None,
     :func:`method_config`). ``progress=True`` shows a progress bar; ``callback`` sees every
     step of an iterative method. Returns the method's :class:`~styx.core.method.RunResult`.
     """
-    from styx.core.method import run_method
+    from styx.core.errors import StyxError
+    from styx.core.method import method_spec, run
+    from styx.runtime.image_tensors import run_request
 
-    return run_method(method, content, styles, model=model, config=config, progress=progress,
-                      callback=callback, **options)
+    spec = method_spec(method)
+    style_list = [] if styles is None else \
+        list(styles) if isinstance(styles, (list, tuple)) else [styles]
+    if spec.feed_forward:
+        from styx.generators.models import load_model as load
+
+        if model is None:
+            raise StyxError(f"method {spec.name!r} runs a trained model; none was given",
+                            "pass model=NAME (see styx.list_models())")
+        if style_list:
+            raise StyxError(f"method {spec.name!r} takes no style images: its model holds "
+                            "the style", "leave the styles out")
+        model = load(model, method=spec.name)
+    elif model is not None:
+        raise StyxError(f"method {spec.name!r} runs no trained model",
+                        "leave model= out (feed-forward methods take one)")
+    elif style_list and not spec.uses_styles:
+        raise StyxError(f"method {spec.name!r} takes no style images", "leave the styles out")
+    request = run_request(content=content, styles=style_list, model=model, progress=progress,
+                          callback=callback)
+    return run(spec, request, config, options)
 
 
 def train(method: str, *, config: Config | None = None,

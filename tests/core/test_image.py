@@ -590,7 +590,7 @@ def test_resize_clamps_the_bicubic_overshoot_to_the_unit_range():
 
 
 def test_tensor_to_pil_names_a_wrong_image_or_alpha_shape():
-    from styx.core.errors import TENSOR_HINT
+    from styx.runtime.image_tensors import TENSOR_HINT
     from styx.runtime.image_tensors import tensor_to_pil
 
     assert styx_error(tensor_to_pil, torch.rand(2, 3, 4, 4)) == \
@@ -641,7 +641,7 @@ def test_the_sample_images_and_their_errors(monkeypatch):
 
 
 def test_colour_conversion_needs_three_channels():
-    from styx.core.errors import TENSOR_HINT
+    from styx.runtime.image_tensors import TENSOR_HINT
 
     assert styx_error(rgb_to_yiq, torch.rand(1, 4, 2, 2)) == \
         ("expected 3 colour channels, got shape (1, 4, 2, 2)", TENSOR_HINT)
@@ -658,7 +658,7 @@ def test_match_color_with_a_content_batch_of_another_size_uses_its_first_image()
 
 @pytest.mark.parametrize("shape", [(4, 4), (1, 1, 3, 4, 4)])
 def test_an_image_tensor_of_another_rank_is_named_by_its_shape(shape):
-    from styx.core.errors import TENSOR_HINT
+    from styx.runtime.image_tensors import TENSOR_HINT
 
     assert styx_error(resize_to, torch.rand(*shape), (2, 2)) == \
         (f"expected a C x H x W or N x C x H x W image, got shape {shape}", TENSOR_HINT)

@@ -79,7 +79,7 @@ def test_style_choice_and_mix_and_strength(files, photos, styx_cli, tmp_path):
         assert result.exit_code == 2 and message in result.stderr, (args, result.stderr)
     result = styx_cli("infer", str(files["texture-nets"]), str(photos / "a.png"), "-o",
                       str(tmp_path / "x.png"), "--style", "1")
-    assert result.exit_code == 2 and "--style and --style-mix are for StyleBank" in \
+    assert result.exit_code == 2 and "--style and --style-mix are for files of many styles" in \
         result.stderr
 
 

@@ -11,7 +11,7 @@ import torch
 import styx
 from styx.core.errors import StyxError
 from styx.runtime.image_tensors import load_image, resize_to, rgb_to_yiq, sample_image, save_image
-from styx.core.method import RunRequest
+from styx.runtime.image_tensors import run_request
 from styx.plugins.methods.gatys.api import GatysRun
 from styx.plugins.methods.gatys.config import GatysConfig
 from styx.plugins.methods.gatys.optimize import NonFiniteLoss
@@ -25,7 +25,7 @@ def stylize(content=None, styles=None, **options):
 
 
 def gatys_run(content, styles, **options) -> GatysRun:
-    return GatysRun(GatysConfig(**options), RunRequest(content=content, styles=styles))
+    return GatysRun(GatysConfig(**options), run_request(content=content, styles=styles))
 
 
 @pytest.fixture(scope="module")

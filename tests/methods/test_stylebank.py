@@ -21,7 +21,8 @@ from PIL import Image
 
 import styx
 from styx.core.errors import StyxError
-from styx.generators.models import load_model, train_generator
+from styx.generators.models import load_model
+from styx.training.feedforward import train_generator
 from styx.plugins.methods.stylebank.config import NetworkConfig, StyleBankTrainConfig
 from styx.plugins.methods.stylebank.network import StyleBankNetwork, feature_sizes
 from styx.plugins.methods.stylebank.task import StyleBankTask

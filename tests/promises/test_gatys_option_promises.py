@@ -12,7 +12,7 @@ import torch
 
 import styx
 from styx.runtime.image_tensors import load_image, rgb_to_yiq, sample_image, save_image
-from styx.core.method import RunRequest
+from styx.runtime.image_tensors import run_request
 from styx.perceptual.objective import PerceptualObjective
 from styx.plugins.methods.gatys import optimize
 from styx.plugins.methods.gatys.api import GatysRun
@@ -37,7 +37,7 @@ def style():
 
 
 def gatys_run(content, styles, **options) -> GatysRun:
-    return GatysRun(GatysConfig(**options), RunRequest(content=content, styles=styles))
+    return GatysRun(GatysConfig(**options), run_request(content=content, styles=styles))
 
 
 def test_size_defaults_to_512_for_a_file_and_resizes_up_or_down(content, style, tmp_path):

@@ -15,7 +15,7 @@ from typing import Any
 
 import typer
 
-from styx import __version__
+from styx.core import __version__
 from styx.core.errors import StyxError
 
 #: The method groups: group -> what the group does with a method.

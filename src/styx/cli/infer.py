@@ -78,15 +78,14 @@ def infer(
     from styx.cli.run import output_paths, refuse_overwriting_inputs
     from styx.files.formats import check_output_path
     from styx.files.image_arrays import images_named
-    from styx.plugins.methods.stylebank.styles import parse_style_mix
     from styx.inference.batch import InferSettings, shard, stylise_files
     from styx.inference.onnxfile import OnnxGenerator
-    from styx.files.tiling import check_tiling
+    from styx.core.checks import check_tiling
 
     if style is not None and style_mix is not None:
         raise StyxError("give --style or --style-mix, not both",
                         "--style picks one style; --style-mix NAME:W,NAME:W blends several")
-    mix = parse_style_mix(style_mix, "--style-mix")
+    mix = style_mix
     if tile is not None:
         check_tiling(tile, overlap)
     sources = images_named(inputs)

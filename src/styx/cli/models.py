@@ -166,7 +166,8 @@ def rm_command(
 ) -> None:
     """Delete stored models."""
     from styx.core.errors import StyxError
-    from styx.files.modelstore import check_model_name, remove_model, stored_model_folder
+    from styx.core.checks import check_model_name
+    from styx.files.modelstore import remove_model, stored_model_folder
 
     names = list(dict.fromkeys(names))  # a name given twice is deleted once
     for name in names:

@@ -92,7 +92,7 @@ def _run_optimisation(spec: MethodSpec, config_class: type[Config],
     and style images (Gatys, or a plugin's)."""
     from styx.files.atomic import check_writable_file
     from styx.files.formats import check_output_path
-    from styx.core.method import RunError, RunRequest, run_function
+    from styx.core.method import RunError, run_function
 
     io, options = split_values(values)
     config = config_from_cli(config_class, options)  # bad options fail before torch loads
@@ -105,7 +105,7 @@ def _run_optimisation(spec: MethodSpec, config_class: type[Config],
     if log_json is not None:
         log_json = check_writable_file(log_json, what="--log-json")
     check_no_clash(output, log_json, inputs=[content, *styles, *_input_files(config)])
-    from styx.runtime.image_tensors import sample_image, save_image  # torch: after the checks
+    from styx.runtime.image_tensors import run_request, sample_image, save_image  # torch: after the checks
 
     quiet, as_json = io["quiet"], io["json"]
     notes = not quiet and not as_json
@@ -122,8 +122,8 @@ def _run_optimisation(spec: MethodSpec, config_class: type[Config],
     log = {"method": spec.name, "content": None if content is None else str(content),
            "styles": [str(s) for s in styles], "output": str(output),
            "config": config.to_dict()}
-    request = RunRequest(content=content, styles=styles, progress=notes,
-                         callback=save_intermediate if save_every else None)
+    request = run_request(content=content, styles=styles, progress=notes,
+                          callback=save_intermediate if save_every else None)
     from styx.perceptual.weights import notes as weights_notes
 
     try:
@@ -206,7 +206,7 @@ def _run_feed_forward(spec: MethodSpec, config_class: type[Config],
     """The body of ``styx run`` for a feed-forward method: a stored model over each
     content image (or over none, for a generator that makes images from noise)."""
     from styx.files.formats import check_output_path
-    from styx.core.method import RunRequest, run_function
+    from styx.core.method import run_function
 
     io, options = split_values(values)
     config = config_from_cli(config_class, options)
@@ -224,7 +224,7 @@ def _run_feed_forward(spec: MethodSpec, config_class: type[Config],
                               contents)
     from styx.runtime.device import precision_of
     from styx.generators.models import load_model
-    from styx.runtime.image_tensors import save_image
+    from styx.runtime.image_tensors import run_request, save_image
 
     model = load_model(io["model"], method=spec.name)
     precision = precision_of(config)
@@ -235,7 +235,7 @@ def _run_feed_forward(spec: MethodSpec, config_class: type[Config],
     run = run_function(spec)
     written = []
     for content, target in zip(contents or [None], targets):
-        result = run(RunRequest(content=content, model=model), config)
+        result = run(run_request(content=content, model=model), config)
         written.append(str(save_image(result.image, target, alpha=result.alpha)))
         if talk:
             print(written[-1], file=sys.stdout)

@@ -1,1 +1,8 @@
-"""The contract and the shared machinery of styx. It imports no method, descriptor or exporter."""
+"""The contract and the plugin host: what a plugin implements and how styx finds it.
+
+No torch here (a test and an import-linter contract hold it so): specs, hooks, registries,
+configs and their checks, the run contract. The machinery lives in the packages above it
+(see docs/architecture.md).
+"""
+
+__version__ = "0.1.0"

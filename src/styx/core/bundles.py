@@ -29,7 +29,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from styx.core.checks import choice, key_values, not_all_zero, number, optional, text
+from styx.core.checks import (
+    check_model_name,
+    check_tiling,
+    choice,
+    key_values,
+    not_all_zero,
+    number,
+    optional,
+    text,
+)
 from styx.core.config import Config, option, to_jsonable
 from styx.core.errors import StyxError
 from styx.core.layers import layer_selection
@@ -374,8 +383,6 @@ class ModelOutputOptions(Config):
             raise StyxError("give --name or --output, not both",
                             "--name stores the model in the model store, --output anywhere")
         if self.name is not None:
-            from styx.files.modelstore import check_model_name
-
             check_model_name(self.name)
 
     def default_model_name(self) -> str:
@@ -402,8 +409,6 @@ class ModelRunOptions(RuntimeOptions, ColorOptions):
     def check(self) -> None:
         super().check()
         if self.tile is not None:
-            from styx.files.tiling import check_tiling
-
             check_tiling(self.tile, self.overlap)
 
     def check_inputs(self, *, contents: int, styles: int) -> None:

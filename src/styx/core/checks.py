@@ -227,3 +227,34 @@ def image_size(value: Any, label: str) -> tuple[int, int]:
         height, width = (check_number(v, label, minimum=1, integer=True) for v in value)
         return height, width
     return parse_size(value, label)
+
+
+#: Tile corners are multiples of this many pixels (the generators downsample by up to 32);
+#: see :mod:`styx.files.tiling`.
+ALIGN = 32
+#: The smallest ``--tile`` accepted (it takes the default overlap of 64).
+MIN_TILE = 160
+
+
+def check_tiling(tile: int, overlap: int) -> None:
+    """StyxError unless ``tile`` and ``overlap`` make sense together."""
+    if tile < MIN_TILE:
+        raise StyxError(f"--tile {tile} is too small", f"give --tile {MIN_TILE} or more "
+                        "(1024 suits most machines)")
+    if overlap < 0 or overlap * 2 > tile - ALIGN:
+        raise StyxError(f"--overlap {overlap} does not fit --tile {tile}",
+                        f"give an overlap between 0 and {(tile - ALIGN) // 2} (at most half "
+                        f"the tile less {ALIGN // 2} px; 64 is plenty)")
+
+
+#: A model's name in the store: a letter or digit, then up to 99 of ``[A-Za-z0-9._+-]``.
+MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
+
+
+def check_model_name(name: str) -> str:
+    """``name`` if it is a valid model name (letters, digits, ``.``, ``_``, ``-``, ``+``)."""
+    if not isinstance(name, str) or not MODEL_NAME.match(name) or ".." in name:
+        raise StyxError(f"bad model name {name!r}",
+                        "use letters, digits, '.', '_', '-' (up to 100 characters, "
+                        "starting with a letter or digit), or give a folder path instead")
+    return name

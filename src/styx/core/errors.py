@@ -20,6 +20,3 @@ class StyxError(Exception):
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message} ({self.hint})"
 
-
-#: The hint of an image tensor of the wrong shape passed from Python.
-TENSOR_HINT = "styx.load_image gives one image as a 1 x 3 x H x W tensor in [0, 1]"

@@ -21,6 +21,9 @@ import pluggy
 
 hookspec = pluggy.HookspecMarker("styx")
 
+#: The marker plugins put on their hook implementations (``styx.hookimpl`` is the same).
+hookimpl = pluggy.HookimplMarker("styx")
+
 
 @hookspec
 def register_descriptors(register: Callable) -> None:

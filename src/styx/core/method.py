@@ -9,7 +9,11 @@ A method is a config and functions (see :class:`styx.core.specs.MethodSpec`)::
 (checked once, when it is made), put the images in a :class:`RunRequest` and call ``run``;
 the command writes :attr:`RunResult.image` and reports the rest. Nothing in a method
 touches the command line. This module also finds a method's parts by name
-(:func:`method_spec`, :func:`run_config_class`, ...). It imports no torch.
+(:func:`method_spec`, :func:`run_config_class`, ...) and runs one (:func:`run`).
+
+It imports no torch: a request reads its images, and a result makes its picture, through
+the :class:`ImageIO` its maker gives it (styx's one image loader,
+:data:`styx.runtime.image_tensors.TENSOR_IMAGES`, for every request styx makes).
 """
 
 from __future__ import annotations
@@ -18,40 +22,67 @@ import functools
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, Protocol, Union
 
 from styx.core.config import Config
 from styx.core.errors import StyxError
 from styx.core.specs import MethodSpec, load_target
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # for annotations only: nothing here imports torch
     import torch
     from PIL import Image
-
-    from styx.runtime.image_tensors import LoadedImage
 
 #: An image given to a method: a path, a PIL image, or a tensor in [0, 1].
 ImageInput = Union[str, "os.PathLike[str]", "torch.Tensor", "Image.Image"]
 
 
+class ImageIO(Protocol):
+    """How a request's images are read and a result's image becomes a picture."""
+
+    def read(self, image: ImageInput | None, *, long_side: int | None, what: str,
+             batch: bool = False) -> Any:
+        """``image`` as a loaded image (``.rgb`` 1 x 3 x H x W in [0, 1], ``.alpha``
+        kept aside), resized to ``long_side``; None: the bundled sample of kind ``what``
+        (``"content"`` or ``"style"``). ``batch``: N x 3 x H x W tensors are accepted."""
+
+    def to_pil(self, image: Any, alpha: Any = None) -> Image.Image:
+        """One image (1 x 3 x H x W in [0, 1]) and its alpha as an 8-bit PIL image."""
+
+
 @dataclass
 class StepInfo:
-    """What a ``callback`` sees after every step of an iterative method."""
+    """What a ``callback`` sees after a step: every step of an iterative method
+    (``styx.stylize(callback=)``), every log step of a training run (``styx.train(callback=)``).
+    """
 
     #: The step number (1-based) and the number of steps planned.
     step: int
     total_steps: int
-    #: Loss values at this step (see ``LossTerms.as_floats``); None where not read.
+    #: Loss values at this step (see ``LossTerms.as_floats``; in training also ``lr``,
+    #: ``images_per_second``); None where not read.
     losses: dict[str, float] | None
-    #: Seconds since the run started.
+    #: Seconds since the run started (in training, resumed sessions included).
     seconds: float
-    _image: Callable[[], torch.Tensor] = field(repr=False, default=None)  # type: ignore
+    _image: Callable[..., Any] = field(repr=False, default=None)  # type: ignore[assignment]
     #: The long side being worked on (coarse-to-fine methods), when there is one.
     scale: int | None = None
+    #: The model being trained (training steps only).
+    model: Any = field(repr=False, default=None)
 
-    def image(self) -> torch.Tensor:
-        """The current image (CPU, 1 x 3 x H x W)."""
-        return self._image()
+    def image(self, *args: Any, **kwargs: Any) -> Any:
+        """The picture of this step, CPU, 1 x 3 x H x W in [0, 1]: an iterative method's
+        image so far; in training, the model's output now for ``image(photo)`` (1 x 3 x H x
+        W in [0, 1]; a generator that takes none makes one of ``size=(H, W)``), its random
+        inputs drawn from ``seed=`` (0)."""
+        return self._image(*args, **kwargs)
+
+    def sample(self, *args: Any, **kwargs: Any) -> Any:
+        """Deprecated name of :meth:`image` (for training steps; styx 0.1)."""
+        import warnings
+
+        warnings.warn("StepInfo.sample() is now StepInfo.image()", DeprecationWarning,
+                      stacklevel=2)
+        return self.image(*args, **kwargs)
 
 
 @dataclass
@@ -63,7 +94,8 @@ class RunRequest:
     images (empty: the sample painting where the method needs one). ``model``: a loaded
     :class:`styx.generators.models.Model`. ``progress``: show a progress bar on stderr.
     ``callback(StepInfo)``: called after every step; raising KeyboardInterrupt from it
-    stops the run as Ctrl-C does.
+    stops the run as Ctrl-C does. ``images``: how the images are read (set by whoever
+    makes the request: ``styx.stylize``, ``styx run``, a loaded model).
     """
 
     content: ImageInput | None = None
@@ -71,28 +103,30 @@ class RunRequest:
     model: Any = None
     progress: bool = False
     callback: Callable[[StepInfo], None] | None = None
+    images: ImageIO | None = field(default=None, repr=False)
 
-    def content_image(self, *, long_side: int | None = None, batch: bool = False
-                      ) -> LoadedImage:
-        """The content as a :class:`~styx.runtime.image_tensors.LoadedImage` (its alpha kept aside),
-        resized to ``long_side``; the sample photo when none was given."""
-        from styx.runtime.image_tensors import image_input, sample_image
+    def content_image(self, *, long_side: int | None = None, batch: bool = False) -> Any:
+        """The content, loaded (``.rgb``: 1 x 3 x H x W in [0, 1]; its alpha kept aside as
+        ``.alpha``), resized to ``long_side``; the sample photo when none was given."""
+        return self._io().read(self.content, long_side=long_side, what="content",
+                               batch=batch)
 
-        content = self.content if self.content is not None else sample_image("content")
-        return image_input(content, long_side=long_side, what="content", batch=batch)
-
-    def style_images(self, *, long_side: int | None = None) -> list[torch.Tensor]:
+    def style_images(self, *, long_side: int | None = None) -> list[Any]:
         """The style images as 1 x 3 x H x W tensors resized to ``long_side``; the sample
         painting when none was given."""
-        from styx.runtime.image_tensors import image_input, sample_image
-
-        styles = list(self.styles) or [sample_image("style")]
-        return [image_input(s, long_side=long_side, what="style").rgb for s in styles]
+        return [self._io().read(style, long_side=long_side, what="style").rgb
+                for style in (list(self.styles) or [None])]
 
     def report(self, info: StepInfo) -> None:
         """Pass ``info`` to the callback, if there is one."""
         if self.callback is not None:
             self.callback(info)
+
+    def _io(self) -> ImageIO:
+        if self.images is None:
+            raise TypeError("this RunRequest has no images= to read them with: make it with "
+                            "styx.runtime.image_tensors.run_request(...)")
+        return self.images
 
 
 @dataclass(kw_only=True)
@@ -117,6 +151,8 @@ class RunResult:
     history: list[dict[str, Any]] = field(default_factory=list)
     #: The config the run used.
     config: Config | None = None
+    #: How :meth:`to_pil` makes the picture: the request's (set by :func:`run_function`).
+    images: ImageIO | None = field(default=None, repr=False, compare=False)
 
     def details(self) -> dict[str, Any]:
         """Method-specific facts, JSON-ready, for ``--json`` and ``--log-json``."""
@@ -142,9 +178,10 @@ class RunResult:
 
     def to_pil(self) -> Image.Image:
         """The (first) image as a PIL image, with its alpha when it has one."""
-        from styx.runtime.image_tensors import tensor_to_pil
-
-        return tensor_to_pil(self.image[:1], self.alpha)
+        if self.images is None:
+            raise TypeError("this RunResult has no images= to make its picture with: "
+                            "results of styx.stylize and styx run have one")
+        return self.images.to_pil(self.image[:1], self.alpha)
 
 
 class RunError(StyxError):
@@ -189,6 +226,8 @@ def run_function(spec: MethodSpec) -> Callable[..., RunResult]:
         if not isinstance(result, RunResult):
             raise TypeError(f"method {spec.name!r}: run() returned {type(result).__name__}, "
                             "not a styx.core.method.RunResult")
+        if result.images is None:
+            result.images = request.images
         return result
     return run
 
@@ -205,44 +244,24 @@ def generator_class(spec: MethodSpec) -> type:
     return _part(spec, "generator", "trains no generator")
 
 
-#: Keywords of :func:`run_method` itself: a method's config may not name fields so.
+#: Keywords of ``styx.stylize`` itself: a method's config may not name fields so.
 RUN_KEYWORDS = ("method", "content", "styles", "model", "config", "progress", "callback")
 
 
-def run_method(method: str, content: ImageInput | None = None,
-               styles: ImageInput | Sequence[ImageInput] | None = None, *, model: Any = None,
-               config: Config | None = None, progress: bool = False,
-               callback: Callable[[StepInfo], None] | None = None,
-               **options: Any) -> RunResult:
-    """Run ``method``: the body of ``styx.stylize`` (see there), which a loaded model's
-    ``__call__`` uses too."""
-    spec = method_spec(method)
+def run(spec: MethodSpec, request: RunRequest, config: Config | None = None,
+        options: dict[str, Any] | None = None) -> RunResult:
+    """Run method ``spec`` on ``request``: its run config made from ``config`` (or the
+    defaults) and ``options``, checked, then checked against the inputs given
+    (``check_inputs``), then the method's ``run``. The body of ``styx.stylize`` and of a
+    loaded model's ``__call__``."""
     config_class = run_config_class(spec)
     reserved = sorted({info.field for info in config_class.options()} & set(RUN_KEYWORDS))
     if reserved:
         raise TypeError(f"{config_class.__name__} has fields named like the keywords of "
                         f"styx.stylize: {', '.join(reserved)}")
-    settings = make_config(config_class, config, options)
-    style_list = [] if styles is None else \
-        list(styles) if isinstance(styles, (list, tuple)) else [styles]
-    if spec.feed_forward:
-        from styx.generators.models import load_model
-
-        if model is None:
-            raise StyxError(f"method {spec.name!r} runs a trained model; none was given",
-                            "pass model=NAME (see styx.list_models())")
-        if style_list:
-            raise StyxError(f"method {spec.name!r} takes no style images: its model holds "
-                            "the style", "leave the styles out")
-        model = load_model(model, method=spec.name)
-    elif model is not None:
-        raise StyxError(f"method {spec.name!r} runs no trained model",
-                        "leave model= out (feed-forward methods take one)")
-    elif style_list and not spec.uses_styles:
-        raise StyxError(f"method {spec.name!r} takes no style images", "leave the styles out")
-    settings.check_inputs(contents=0 if content is None else 1, styles=len(style_list))
-    request = RunRequest(content=content, styles=style_list, model=model, progress=progress,
-                         callback=callback)
+    settings = make_config(config_class, config, dict(options or {}))
+    settings.check_inputs(contents=0 if request.content is None else 1,
+                          styles=len(request.styles))
     return run_function(spec)(request, settings)
 
 

@@ -4,7 +4,8 @@ Every built-in is an entry point of the styx-nst distribution itself, so built-i
 third-party plugins take exactly the same path. A plugin that fails to import, or raises in
 a hook, or registers something malformed, is recorded in :attr:`Plugins.failures` and
 skipped; the rest keep working. ``STYX_DISABLE_PLUGINS=a,b`` skips entry points by name
-before they are imported.
+before they are imported; ``STYX_PLUGINS=NAME=module,...`` loads plugin modules that no
+installed distribution declares (a plugin being written, a test's), after the entry points.
 
 Plugins are loaded on first use (:func:`get_plugins`), not when :mod:`styx` is imported, so
 commands that need no plugin never pay for them.
@@ -13,6 +14,7 @@ commands that need no plugin never pay for them.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import os
 import sys
 import traceback
@@ -92,6 +94,15 @@ def disabled_plugins() -> set[str]:
     return {normalize_name(name) for name in raw.split(",") if name.strip()}
 
 
+def extra_plugins() -> dict[str, str]:
+    """``STYX_PLUGINS`` as {plugin name: module}: comma-separated ``NAME=module`` items (a
+    bare ``module`` is named by its last dotted part)."""
+    raw = os.environ.get("STYX_PLUGINS", "")
+    items = [item.strip() for item in raw.split(",") if item.strip()]
+    return {(name.strip() if sep else module.rpartition(".")[2]): module.strip()
+            for name, sep, module in (item.rpartition("=") for item in items)}
+
+
 def debug_enabled() -> bool:
     """Whether ``STYX_DEBUG`` asks for tracebacks."""
     return os.environ.get("STYX_DEBUG", "") not in ("", "0")
@@ -143,12 +154,32 @@ class Plugins:
             except (Exception, SystemExit) as exc:  # noqa: BLE001 - must not break styx
                 self._fail(ep.name, dist, "import", exc)
                 continue
-            info = self.add_plugin(module, name=ep.name, distribution=dist, version=version)
-            if info is not None:
-                for heavy in HEAVY_MODULES:
-                    if heavy not in heavy_before and heavy in sys.modules:
-                        info.warnings.append(
-                            f"imports {heavy} at import time, which slows every styx command")
+            self._add_loaded(module, ep.name, dist, version, heavy_before)
+        self.load_extra_plugins()
+
+    def load_extra_plugins(self) -> None:
+        """Import the modules ``STYX_PLUGINS`` names and register them, each in isolation;
+        one an entry point already loaded is not loaded twice."""
+        loaded = {info.module for info in self.info}
+        for name, module_name in extra_plugins().items():
+            if module_name in loaded:
+                continue
+            heavy_before = {m for m in HEAVY_MODULES if m in sys.modules}
+            try:
+                module = importlib.import_module(module_name)
+            except (Exception, SystemExit) as exc:  # noqa: BLE001 - must not break styx
+                self._fail(name, "STYX_PLUGINS", "import", exc)
+                continue
+            self._add_loaded(module, name, "STYX_PLUGINS", "", heavy_before)
+
+    def _add_loaded(self, module: ModuleType, name: str, distribution: str, version: str,
+                    heavy_before: set[str]) -> None:
+        info = self.add_plugin(module, name=name, distribution=distribution, version=version)
+        if info is not None:
+            for heavy in HEAVY_MODULES:
+                if heavy not in heavy_before and heavy in sys.modules:
+                    info.warnings.append(
+                        f"imports {heavy} at import time, which slows every styx command")
 
     def add_plugin(self, plugin: ModuleType | object, *, name: str,
                    distribution: str = "", version: str = "",

@@ -18,15 +18,10 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from styx.core.errors import StyxError
-from styx.core.specs import QUALIFIER, Spec
+from styx.core.specs import QUALIFIER, Spec, normalize_name
 from styx.core.suggest import close_matches, suggestion
 
 S = TypeVar("S", bound=Spec)
-
-
-def normalize_name(name: str) -> str:
-    """Names match case-insensitively, and '-' and '_' are the same."""
-    return name.strip().lower().replace("_", "-")
 
 
 _key = normalize_name

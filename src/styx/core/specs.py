@@ -18,6 +18,11 @@ from styx.core.errors import StyxError
 #: spec or plugin name may contain it.
 QUALIFIER = ":"
 
+def normalize_name(name: str) -> str:
+    """Names match case-insensitively, and '-' and '_' are the same."""
+    return name.strip().lower().replace("_", "-")
+
+
 #: Either a callable or the import path of one, ``"package.module:attribute"``.
 Target = str | Callable[..., Any]
 
@@ -252,6 +257,7 @@ class MethodSpec(Spec):
     train: Target | None = None
     generator: Target | None = None
     uses_styles: bool = True
+    style_choice: Target | None = None
 
     kind = "method"  # type: ignore[assignment]
 
@@ -270,7 +276,7 @@ class MethodSpec(Spec):
     def validate(self) -> None:
         super().validate()
         what = f"method {self.name!r}"
-        for attribute in ("config", "run", "train_config", "train", "generator"):
+        for attribute in ("config", "run", "train_config", "train", "generator", "style_choice"):
             _check_target(getattr(self, attribute), f"{what}: {attribute}", required=False)
         for function, config in (("run", "config"), ("train", "train_config")):
             if (getattr(self, function) is None) != (getattr(self, config) is None):
@@ -318,18 +324,13 @@ class ExporterSpec(Spec):
         if not isinstance(self.suffix, str) or (self.suffix and not self.suffix.startswith(".")):
             raise ValueError(f"{what}: suffix must be like '.onnx', got {self.suffix!r}")
 
-    def exports(self, method: str) -> bool:
-        """Whether this exporter can export models of ``method`` (names or aliases)."""
+    def exports(self, method: MethodSpec) -> bool:
+        """Whether this exporter can export models of ``method`` (``methods`` may name it
+        by its name or any alias)."""
         if not self.methods:
             return True
-        from styx.core.plugins import methods
-
-        registry = methods()
-
-        def canonical(name: str) -> str:
-            return registry.get(name).name if name in registry else name
-
-        return canonical(method) in {canonical(m) for m in self.methods}
+        names = {normalize_name(name) for name in (method.name, *method.aliases)}
+        return any(normalize_name(name) in names for name in self.methods)
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "suffix": self.suffix, "methods": list(self.methods)}

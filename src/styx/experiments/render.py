@@ -222,7 +222,7 @@ def write_plots(run: StudyRun, folder: Path) -> list[Path]:
 # -- results.json and report.html ----------------------------------------------------------------
 def results_document(run: StudyRun, options: dict[str, Any], files: dict[str, Any]
                      ) -> dict[str, Any]:
-    from styx import __version__
+    from styx.core import __version__
 
     study, folder = run.study, run.folder
     done = {r.cell.key: r for r in run.results}

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from styx.core.errors import StyxError
+from styx.core.method import method_spec
 
 if TYPE_CHECKING:
     from styx.core.config import Config
@@ -80,7 +81,7 @@ def export_file(model: str | os.PathLike[str] | Model, format_name: str,
     spec = exporter_spec(format_name)
     settings = exporter_config(spec, config, options)
     loaded = load_model(model)
-    if not spec.exports(loaded.method):
+    if not spec.exports(method_spec(loaded.method)):
         raise StyxError(f"exporter {spec.name!r} cannot export {loaded.method} models",
                         f"it exports {', '.join(spec.methods)}")
     target = export_target(spec, output if output is not None else

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from styx.core.checks import MODEL_NAME, check_model_name
 from styx.core.errors import StyxError
 
 if TYPE_CHECKING:
@@ -39,7 +40,6 @@ PARTS_FOLDER = "parts"
 FORMAT = "styx-model"
 VERSION = 1
 _HEADER_KEY = "styx_model"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
 
 
 def styx_home() -> Path:
@@ -55,15 +55,6 @@ def styx_home() -> Path:
 def models_home() -> Path:
     """Where named models live: ``$STYX_HOME/models``."""
     return styx_home() / "models"
-
-
-def check_model_name(name: str) -> str:
-    """``name`` if it is a valid model name (letters, digits, ``.``, ``_``, ``-``, ``+``)."""
-    if not isinstance(name, str) or not _NAME.match(name) or ".." in name:
-        raise StyxError(f"bad model name {name!r}",
-                        "use letters, digits, '.', '_', '-' (up to 100 characters, "
-                        "starting with a letter or digit), or give a folder path instead")
-    return name
 
 
 def name_from_file(path: str | os.PathLike[str], *, fallback: str = "model") -> str:
@@ -110,7 +101,7 @@ def save_model(tensors_or_module: Any, metadata: Mapping[str, Any], *, name: str
     ``path`` (any folder). An existing model there is replaced only with ``overwrite``; an
     existing folder that is not a styx model never is.
     """
-    from styx import __version__
+    from styx.core import __version__
     from styx.files.atomic import atomic_dir
 
     if (name is None) == (path is None):
@@ -142,7 +133,7 @@ def add_model_part(folder: str | os.PathLike[str], tensors: Mapping[str, torch.T
     """
     from safetensors.torch import save_file
 
-    from styx import __version__
+    from styx.core import __version__
     from styx.files.atomic import atomic_path
 
     folder = Path(folder).expanduser()
@@ -273,7 +264,7 @@ def resolve_model(name_or_path: str | os.PathLike[str]) -> Path:
     if isinstance(name_or_path, os.PathLike) or _looks_like_path(str(name_or_path)):
         return _as_model_folder(Path(name_or_path).expanduser())
     name = str(name_or_path)
-    if _NAME.match(name) and (models_home() / name).is_dir():
+    if MODEL_NAME.match(name) and (models_home() / name).is_dir():
         return models_home() / name
     if Path(name).exists():
         return _as_model_folder(Path(name))

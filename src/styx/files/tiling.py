@@ -26,12 +26,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from styx.core.errors import StyxError
+from styx.core.checks import ALIGN, MIN_TILE, check_tiling
 
-#: Tile corners are multiples of this many pixels (the generators downsample by up to 32).
-ALIGN = 32
-#: The smallest ``tile`` accepted (it takes the default overlap of 64).
-MIN_TILE = 160
+__all__ = ["ALIGN", "MIN_TILE", "check_tiling", "tile_spans", "tiled", "thumbnail"]
 
 
 def tile_spans(length: int, tile: int, overlap: int) -> list[tuple[int, int]]:
@@ -44,17 +41,6 @@ def tile_spans(length: int, tile: int, overlap: int) -> list[tuple[int, int]]:
     starts = [(index * (length - tile) // (count - 1)) // ALIGN * ALIGN
               for index in range(count)]
     return [(start, start + tile) for start in starts[:-1]] + [(starts[-1], length)]
-
-
-def check_tiling(tile: int, overlap: int) -> None:
-    """StyxError unless ``tile`` and ``overlap`` make sense together."""
-    if tile < MIN_TILE:
-        raise StyxError(f"--tile {tile} is too small", f"give --tile {MIN_TILE} or more "
-                        "(1024 suits most machines)")
-    if overlap < 0 or overlap * 2 > tile - ALIGN:
-        raise StyxError(f"--overlap {overlap} does not fit --tile {tile}",
-                        f"give an overlap between 0 and {(tile - ALIGN) // 2} (at most half "
-                        f"the tile less {ALIGN // 2} px; 64 is plenty)")
 
 
 def thumbnail(images: np.ndarray, tile: int) -> np.ndarray:

@@ -184,20 +184,31 @@ class OnnxGenerator:
     def precision(self) -> str:
         return str(self.metadata.get("precision", "fp32"))
 
-    def style_weights(self, style: str | int | None = None,
-                      mix: dict[str, float] | None = None, strength: float = 1.0
-                      ) -> np.ndarray | None:
-        """The ``style_weights`` input for one style or a mix (see
-        :func:`styx.plugins.methods.stylebank.styles.style_vector`); None for a file that takes none."""
-        from styx.plugins.methods.stylebank.styles import style_vector
+    @property
+    def method(self) -> str:
+        return str(self.metadata.get("method", ""))
 
+    def style_weights(self, style: str | int | None = None,
+                      mix: str | dict[str, float] | None = None, strength: float = 1.0
+                      ) -> np.ndarray | None:
+        """The ``style_weights`` input for one style or a mix (text or a mapping), chosen
+        by the method's ``style_choice`` (see ``MethodSpec``); None for a file that takes
+        none."""
         if "style_weights" not in self.metadata["inputs"]:
             if style is not None or mix is not None:
                 raise StyxError(f"{self.path.name} holds one style and takes no --style",
-                                "--style and --style-mix are for StyleBank files")
+                                "--style and --style-mix are for files of many styles")
             return None
-        vector = style_vector(self.styles, style=style, mix=mix, strength=strength,
-                              owner=f"file {self.path.name!r}", source=str(self.path))
+        from styx.core.method import method_spec
+        from styx.core.specs import load_target
+
+        spec = method_spec(self.method)
+        if spec.style_choice is None:
+            raise StyxError(f"{self.path.name}: method {spec.name!r} chooses no styles",
+                            "export it again with 'styx export METHOD --onnx'")
+        vector = load_target(spec.style_choice)(
+            self.styles, style=style, mix=mix, strength=strength,
+            owner=f"file {self.path.name!r}", source=str(self.path))
         return np.asarray(vector, dtype=np.float32)
 
     def reconstruction(self) -> np.ndarray | None:

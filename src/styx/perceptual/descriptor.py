@@ -18,7 +18,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from styx.core.errors import TENSOR_HINT, StyxError
+from styx.core.errors import StyxError
+from styx.runtime.image_tensors import TENSOR_HINT
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

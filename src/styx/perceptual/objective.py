@@ -31,7 +31,8 @@ from torch import nn
 
 from styx.core.checks import check_number
 from styx.perceptual.descriptor import Descriptor
-from styx.core.errors import TENSOR_HINT, StyxError
+from styx.core.errors import StyxError
+from styx.runtime.image_tensors import TENSOR_HINT
 
 #: The names of the three terms, in the order they are reported.
 TERMS = ("content", "style", "tv")

@@ -19,12 +19,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from styx.core.errors import TENSOR_HINT, StyxError
+from styx.core.errors import StyxError
+from styx.core.method import RunRequest
 from styx.files.formats import (  # noqa: F401 - OUTPUT_FORMATS, check_output_path re-exported
     ALPHA_SUFFIXES,
     OUTPUT_FORMATS,
@@ -44,6 +46,10 @@ from styx.files.image_arrays import (  # noqa: F401 - the file-level names re-ex
     sample_image,
     write_picture,
 )
+
+
+#: The hint of an image tensor of the wrong shape passed from Python.
+TENSOR_HINT = "images are 1 x 3 x H x W tensors in [0, 1] (styx.runtime.image_tensors.load_image reads one)"
 
 
 @dataclass
@@ -132,6 +138,31 @@ def image_input(image: str | os.PathLike[str] | torch.Tensor | Image.Image, *,
 def load_image(path: str | os.PathLike[str], long_side: int | None = None) -> torch.Tensor:
     """The RGB of :func:`read_image`: 1 x 3 x H x W float32 in [0, 1]."""
     return read_image(path, long_side=long_side).rgb
+
+
+class TensorImages:
+    """The :class:`~styx.core.method.ImageIO` of every request styx makes: this module's
+    loader (:func:`image_input`, the bundled samples for images not given) and writer
+    (:func:`tensor_to_pil`)."""
+
+    def read(self, image: Any, *, long_side: int | None, what: str,
+             batch: bool = False) -> LoadedImage:
+        if image is None:
+            image = sample_image(what)
+        return image_input(image, long_side=long_side, what=what, batch=batch)
+
+    def to_pil(self, image: torch.Tensor, alpha: torch.Tensor | None = None) -> Image.Image:
+        return tensor_to_pil(image, alpha)
+
+
+#: The one :class:`TensorImages`.
+TENSOR_IMAGES = TensorImages()
+
+
+def run_request(**fields: Any) -> RunRequest:
+    """A :class:`~styx.core.method.RunRequest` (``content=``, ``styles=``, ``model=``, ...)
+    that reads its images with :data:`TENSOR_IMAGES`."""
+    return RunRequest(images=TENSOR_IMAGES, **fields)
 
 
 # -- resizing --------------------------------------------------------------------------------

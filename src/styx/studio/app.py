@@ -361,7 +361,7 @@ class Api:
 
     def _new_train_job(self, body: dict[str, Any]) -> str:
         import styx
-        from styx.generators.models import plan_training
+        from styx.training.feedforward import plan_training
         from styx.core.method import method_spec, train_config_class
         from styx.files.modelstore import name_from_file
 
@@ -532,7 +532,7 @@ class Api:
 def _has_checkpoint(method: str, train_options: dict[str, Any]) -> bool:
     """Whether the training run of ``train_options`` has written a checkpoint."""
     import styx
-    from styx.generators.models import plan_training
+    from styx.training.feedforward import plan_training
     from styx.training.loop import CHECKPOINT_NAME
 
     options = {**train_options, "resume": True}
@@ -546,7 +546,7 @@ def _message(event: dict[str, Any]) -> str:
 
 def _stored_model_name(name: Any) -> str:
     """A model of the store, by name (never a path)."""
-    from styx.files.modelstore import check_model_name
+    from styx.core.checks import check_model_name
 
     if not isinstance(name, str) or not name:
         raise StyxError("give a model's name", "see /api/catalogue for the models")

@@ -86,40 +86,6 @@ class GraphModule(nn.Module):
         return out.float() if self.half else out
 
 
-def export_onnx(model: Model, output: Path, config: OnnxOptions) -> dict[str, Any]:
-    """Write ``model`` as an ONNX file at ``output`` (the exporter plugin's function);
-    returns what ``styx export`` reports (the precision, the input sizes, the check)."""
-    from styx.exports.onnx.check import check_file
-
-    generator = float_copy(model.generator)
-    names = list(generator.example_inputs(1, TRACE_SIZE, TRACE_SIZE))
-    names = [name for name in generator.input_names if name in names]
-    axes = dynamic_axes(generator)
-    metadata = file_metadata(model, config, names, axes, smallest_size(generator))
-    proto = trace(generator, names, axes, config)
-    _attach(proto, metadata)
-    if config.quantize:
-        from styx.exports.onnx.quantize import quantize_int8
-
-        proto = quantize_int8(proto, metadata, config, generator)
-        _attach(proto, metadata)
-    onnx.checker.check_model(proto, full_check=True)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(proto, str(output))
-    details: dict[str, Any] = {"precision": config.precision,
-                               "smallest_size": metadata["smallest_size"]}
-    if config.verify:
-        report = check_file(output, model, config)
-        details["check"] = ("passed: " if report.passed else "failed: ") + report.summary()
-        details["check_cases"] = [f"{case.size} x{case.batch} {case.inputs}: {case.value:g}"
-                                  for case in report.cases]
-        if not report.passed:
-            raise StyxError(f"--check failed: {report.summary()}",
-                            "nothing was written; 'styx export ... --onnx' without --check "
-                            "writes the file anyway")
-    return details
-
-
 def float_copy(generator: Generator) -> Generator:
     """A float32 CPU copy in eval mode (the model's own generator is left as it was)."""
     import copy
@@ -249,7 +215,7 @@ def file_metadata(model: Model, config: OnnxOptions, names: list[str],
     """What the file carries about itself (read back by :mod:`styx.inference.onnxfile`)."""
     from datetime import datetime, timezone
 
-    from styx import __version__
+    from styx.core import __version__
 
     example = model.generator.example_inputs(1, TRACE_SIZE, TRACE_SIZE)
     inputs = {}
@@ -285,10 +251,10 @@ def file_metadata(model: Model, config: OnnxOptions, names: list[str],
     }
 
 
-def _attach(proto: onnx.ModelProto, metadata: dict[str, Any]) -> None:
+def attach(proto: onnx.ModelProto, metadata: dict[str, Any]) -> None:
     import json
 
-    from styx import __version__
+    from styx.core import __version__
 
     proto.producer_name = "styx"
     proto.producer_version = __version__

@@ -7,7 +7,7 @@ leave nothing of anything smaller by ``Mixed_7a``).
 
 from __future__ import annotations
 
-import styx
+from styx.core.hookspecs import hookimpl
 from styx.core.specs import DescriptorSpec
 
 LAYERS = (
@@ -38,6 +38,6 @@ def spec() -> DescriptorSpec:
     )
 
 
-@styx.hookimpl
+@hookimpl
 def register_descriptors(register) -> None:
     register(spec())

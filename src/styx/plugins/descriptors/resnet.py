@@ -7,7 +7,7 @@ stage (the same tensor as its last block).
 
 from __future__ import annotations
 
-import styx
+from styx.core.hookspecs import hookimpl
 from styx.core.specs import DescriptorSpec
 
 #: Bottleneck blocks per stage.
@@ -53,6 +53,6 @@ def spec() -> DescriptorSpec:
     )
 
 
-@styx.hookimpl
+@hookimpl
 def register_descriptors(register) -> None:
     register(spec())

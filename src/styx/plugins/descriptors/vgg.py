@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import styx
+from styx.core.hookspecs import hookimpl
 from styx.core.checks import choice
 from styx.core.config import Config, option
 from styx.core.specs import DescriptorSpec
@@ -81,7 +81,7 @@ def spec(name: str) -> DescriptorSpec:
     )
 
 
-@styx.hookimpl
+@hookimpl
 def register_descriptors(register) -> None:
     for name in BLOCKS:
         register(spec(name))

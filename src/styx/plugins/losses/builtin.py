@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import styx
+from styx.core.hookspecs import hookimpl
 from styx.core.specs import LossSpec
 
 
-@styx.hookimpl
+@hookimpl
 def register_losses(register):
     register(LossSpec(
         name="content",

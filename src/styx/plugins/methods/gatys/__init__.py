@@ -8,11 +8,11 @@ the command and ``styx.stylize("gatys", ...)`` are made from them.
 
 from __future__ import annotations
 
-import styx
+from styx.core.hookspecs import hookimpl
 from styx.core.specs import MethodSpec
 
 
-@styx.hookimpl
+@hookimpl
 def register_methods(register) -> None:
     register(MethodSpec(
         name="gatys",

@@ -9,7 +9,7 @@ style choice at run time in :mod:`.choice` and the method's two functions in :mo
 
 from __future__ import annotations
 
-import styx
+from styx.core.hookspecs import hookimpl
 from styx.core.specs import MethodSpec
 
 PACKAGE = "styx.plugins.methods.stylebank"
@@ -24,9 +24,10 @@ SPEC = MethodSpec(
     train_config=f"{PACKAGE}.config:StyleBankTrainConfig",
     train=f"{PACKAGE}.api:train",
     generator=f"{PACKAGE}.network:StyleBankNetwork",
+    style_choice=f"{PACKAGE}.styles:choose_styles",
 )
 
 
-@styx.hookimpl
+@hookimpl
 def register_methods(register) -> None:
     register(SPEC)

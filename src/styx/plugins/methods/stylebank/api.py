@@ -23,15 +23,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from styx.core.errors import StyxError
-from styx.generators.models import (
+from styx.training.feedforward import (
     TrainedModel,
     TrainingPlan,
     default_run_dir,
-    load_model,
     plan_training,
-    run_feed_forward,
     train_generator,
 )
+from styx.generators.models import load_model, run_feed_forward
 from styx.core.method import RunRequest, RunResult
 
 if TYPE_CHECKING:

@@ -44,7 +44,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from styx.generators.blocks import Pad, conv, make_norm
-from styx.core.errors import TENSOR_HINT, StyxError
+from styx.core.errors import StyxError
+from styx.runtime.image_tensors import TENSOR_HINT
 from styx.generators.generator import Generator, no_image_given
 from styx.plugins.methods.stylebank.config import NetworkConfig
 

@@ -1,7 +1,8 @@
-"""Choosing among the styles a model holds, by name or index (no torch here).
+"""Choosing among the styles a StyleBank model holds, by name or index (no torch here).
 
-Shared by ``styx run stylebank`` and ``styx infer`` (which imports no torch), so a style is
-named the same way for a stored model and for an exported file::
+Shared by ``styx run stylebank`` and ``styx infer`` (which imports no torch; it finds
+:func:`choose_styles` through the method's spec, ``MethodSpec.style_choice``), so a style
+is named the same way for a stored model and for an exported file::
 
     style_index(["starry", "scream"], "Scream", owner="model 'two'")      # -> 1
     style_vector(["starry", "scream"], mix={"starry": 3, "scream": 1})    # -> [0.75, 0.25]
@@ -83,3 +84,15 @@ def parse_style_mix(value: Any, label: str) -> dict[str, float] | None:
         raise StyxError(f"bad {label} {value!r}: the weights are all zero",
                         "give at least one positive weight")
     return mix
+
+
+def choose_styles(names: list[str], *, style: str | int | None = None,
+                  mix: str | Mapping[str, float] | None = None, strength: float = 1.0,
+                  owner: str, source: str) -> list[float]:
+    """The method's ``style_choice`` (see ``MethodSpec``): :func:`style_vector`, with a
+    mix given as text (``"starry:0.7,scream:0.3"``, as ``--style-mix`` takes it) read
+    first."""
+    if isinstance(mix, str):
+        mix = parse_style_mix(mix, "--style-mix")
+    return style_vector(names, style=style, mix=mix, strength=strength, owner=owner,
+                        source=source)

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from styx import __version__
+from styx.core import __version__
 from styx.training.data import mix_seed
 from styx.generators.models import Model
 from styx.perceptual.objective import LossTerms, PerceptualObjective

@@ -8,7 +8,7 @@ the method's two functions in :mod:`.api`; ``styx train/run texture-nets`` and
 
 from __future__ import annotations
 
-import styx
+from styx.core.hookspecs import hookimpl
 from styx.core.specs import MethodSpec
 
 PACKAGE = "styx.plugins.methods.texture_nets"
@@ -26,6 +26,6 @@ SPEC = MethodSpec(
 )
 
 
-@styx.hookimpl
+@hookimpl
 def register_methods(register) -> None:
     register(SPEC)

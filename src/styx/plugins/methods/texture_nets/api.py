@@ -20,14 +20,8 @@ import time
 from typing import TYPE_CHECKING
 
 from styx.core.errors import StyxError
-from styx.generators.models import (
-    Model,
-    TrainedModel,
-    apply_generator,
-    plan_training,
-    run_feed_forward,
-    train_generator,
-)
+from styx.generators.models import Model, apply_generator, run_feed_forward
+from styx.training.feedforward import TrainedModel, plan_training, train_generator
 from styx.core.method import RunRequest, RunResult
 from styx.plugins.methods.texture_nets.config import TEXTURE_SIZE
 

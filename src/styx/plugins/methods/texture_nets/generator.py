@@ -39,7 +39,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from styx.generators.blocks import InstanceNorm, Pad, make_norm
-from styx.core.errors import TENSOR_HINT, StyxError
+from styx.core.errors import StyxError
+from styx.runtime.image_tensors import TENSOR_HINT
 from styx.generators.generator import Generator, no_image_given, random_like
 from styx.files.noise import position_noise
 from styx.plugins.methods.texture_nets.config import NORMS, PADDINGS, GeneratorConfig

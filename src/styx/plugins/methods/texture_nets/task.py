@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from styx import __version__
+from styx.core import __version__
 from styx.perceptual.objective import LossTerms, PerceptualObjective
 from styx.perceptual.build import build_objective, used_layers
 from styx.plugins.methods.texture_nets.config import TextureNetsTrainConfig
