@@ -304,7 +304,7 @@ def main() -> None:
         return
     import torch
 
-    from styx.runtime.device import autocast_dtype, resolve_device
+    from styx.runtime.device import choose_precision, resolve_device
 
     device = resolve_device(options.device)
     sizes = [int(s) for s in options.sizes.split(",") if s.strip()]
@@ -319,8 +319,8 @@ def main() -> None:
         "torch": torch.__version__,
         "descriptor": "vgg19",
         "weights": options.weights,
-        "amp": str(autocast_dtype(device, options.amp)).replace("torch.", "")
-        if autocast_dtype(device, options.amp) else "off",
+        "amp": choose_precision(device, options.amp).name if
+        choose_precision(device, options.amp).dtype else "off",
         "optimizer": "lbfgs",
         "timed_steps": options.steps,
         "per_step": [per_step(options, size) for size in sizes],

@@ -98,8 +98,8 @@ def styx_options(weights: Path, size: int, device: str) -> dict:
     return {"weights": str(weights), "size": size, "device": device,
             "content_layers": CONTENT_LAYERS, "style_layers": STYLE_LAYERS,
             "content_weight": CONTENT_WEIGHT, "style_weight": STYLE_WEIGHT,
-            "tv_weight": TV_WEIGHT * CAFFE_SCALE * count, "loss_options": {"tv": {"power": 1}},
-            "gram_normalization": "elements", "balance_style_layers": False, "init": "content"}
+            "tv_weight": TV_WEIGHT * CAFFE_SCALE * count, "loss_options": {"tv": {"power": 1}, "style": {"normalization": "elements"}},
+            "balance_style_layers": False, "init": "content"}
 
 
 class Judge:

@@ -30,7 +30,8 @@ TRAIN = ["--weights", "random", "--iterations", "20", "--batch-size", "1", "--im
 def bad_commands(folder: Path) -> dict[str, list[str]]:
     out = str(folder / "out.png")
     return {
-        "--gram-normalization gaty": [*GATYS, "-o", out, "--gram-normalization", "gaty"],
+        "--loss-option style.normalization=gaty": [*GATYS, "-o", out, "--loss-option",
+                                                   "style.normalization=gaty"],
         "--loss-option tv.power=0": [*GATYS, "-o", out, "--loss-option", "tv.power=0"],
         "--style-layers relu9_1": [*GATYS, "-o", out, "--style-layers", "relu9_1"],
         "-o /proc/x.png": [*GATYS, "-o", "/proc/x.png"],
@@ -76,11 +77,12 @@ def time_kit() -> list[dict]:
     from styx.testing import check_descriptor, check_loss, check_method
 
     plugins = get_plugins()
+    builtin = {info.name for info in plugins.info if info.distribution == "styx-nst"}
     rows = []
     for kind, check in (("descriptors", check_descriptor), ("losses", check_loss),
                         ("methods", check_method)):
         for spec in plugins.registry(kind):
-            if not plugins.registry(kind).is_builtin(spec):
+            if spec.plugin not in builtin:
                 continue
             start = time.perf_counter()
             report = check(spec.name, raise_on_failure=False)

@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from styx.core.method import ImageInput, RunResult, StepInfo
     from styx.files.modelstore import ModelInfo
     from styx.core.specs import DescriptorSpec, ExporterSpec, LossSpec, MethodSpec
-    from styx.training.loop import TrainStep
 
 
 def stylize(method: str, content: ImageInput | None = None,
@@ -76,13 +75,13 @@ def stylize(method: str, content: ImageInput | None = None,
 
 
 def train(method: str, *, config: Config | None = None,
-          callback: Callable[[TrainStep], None] | None = None, **options: Any) -> TrainedModel:
+          callback: Callable[[StepInfo], None] | None = None, **options: Any) -> TrainedModel:
     """Train ``method`` with ``options`` (the fields of its training config, e.g.
     ``style="starry.jpg", content_dir="photos/", name="starry", iterations=500``) and save
     the model; returns a :class:`~styx.generators.models.TrainedModel`.
 
-    ``callback`` sees every log step (a :class:`~styx.training.loop.TrainStep`: the losses,
-    and ``sample(image)`` for the model's output so far); raising KeyboardInterrupt from it
+    ``callback`` sees every log step (a :class:`~styx.core.method.StepInfo`: the losses,
+    and ``image(photo)`` for the model's output so far); raising KeyboardInterrupt from it
     stops the run with a checkpoint, as Ctrl-C does (KeyboardInterrupt is raised again;
     ``resume=True`` continues)."""
     from styx.core.method import make_config, method_spec, train_config_class, train_function

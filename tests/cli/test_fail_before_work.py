@@ -82,7 +82,7 @@ TRAIN = ["train", "texture-nets", "--style", "{d}/style.png", "-d", "recorder",
          "--iterations", "1", "--batch-size", "1", "--image-size", "16"]
 
 BAD_RUNS = {
-    "gram normalization": (["-o", "{d}/o.png", "--gram-normalization", "gaty"],
+    "gram normalization": (["-o", "{d}/o.png", "--loss-option", "style.normalization=gaty"],
                            "bad --loss-option style.normalization 'gaty'"),
     "loss option name": (["-o", "{d}/o.png", "--loss-option", "style.normalisation=gatys"],
                          "has no option 'normalisation'"),
@@ -118,7 +118,7 @@ BAD_TRAININGS = {
             "cannot write --log-json"),
     "layer": (["--content-dir", "{d}/photos", "--content-layers", "conv7"],
               "has no layer 'conv7'"),
-    "gram normalization": (["--content-dir", "{d}/photos", "--gram-normalization", "x"],
+    "gram normalization": (["--content-dir", "{d}/photos", "--loss-option", "style.normalization=x"],
                            "bad --loss-option style.normalization"),
 }
 
@@ -152,7 +152,7 @@ def test_good_commands_build_the_descriptor(recorder, files, styx_cli):
     assert recorder and (files / "m").is_dir()
 
 
-@pytest.mark.parametrize("bad", [["--gram-normalization", "gaty"], ["-o", "/proc/o.png"],
+@pytest.mark.parametrize("bad", [["--loss-option", "style.normalization=gaty"], ["-o", "/proc/o.png"],
                                  ["--loss-option", "tv.power=0"]])
 def test_bad_run_options_fail_before_torch_is_even_imported(bad, styx_subprocess, tmp_path):
     result = styx_subprocess("run", "gatys", "--weights", "random", "-o",

@@ -105,7 +105,7 @@ def test_plugins_table_with_debug_shows_tracebacks(fake, styx_cli, monkeypatch):
 @pytest.mark.parametrize("kind, singular, name, extra", [
     ("descriptors", "descriptor", "tinynet",
      {"layers": 4, "default_content_layers": ["relu2"]}),
-    ("losses", "loss", "l1", {"target": "features", "options": {"scale": "a factor"}}),
+    ("losses", "loss", "l1", {"scores": "features", "options": {"scale": "a factor"}}),
     ("methods", "method", "invert", {"commands": ["run", "export"], "feed_forward": True}),
     ("exporters", "exporter", "onnx", {"suffix": ".onnx", "methods": []}),
 ])

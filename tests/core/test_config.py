@@ -54,7 +54,11 @@ def test_every_option_has_one_default_in_one_place():
     """The loss bundle sets no term weight: a method must choose it."""
     infos = {info.field: info for info in options_of(LossOptions)}
     assert infos["style_weight"].required and infos["content_weight"].required
-    assert infos["descriptor"].default == "vgg19"  # a default the core may own
+    # The core names no descriptor or loss: the installed plugins mark the defaults.
+    assert infos["descriptor"].default is None and infos["style_loss"].default is None
+    made = Painting(canvas="c")
+    assert (made.descriptor, made.content_loss, made.style_loss, made.tv_loss) == \
+        ("vgg19", "content", "gram", "tv")
     assert {i.field: i.default for i in options_of(Painting)}["style_weight"] == 30.0
 
 

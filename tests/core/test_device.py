@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from styx.runtime import device as device_module
-from styx.runtime.device import autocast, autocast_dtype, resolve_device
+from styx.runtime.device import autocast, choose_precision, resolve_device
 from styx.core.errors import StyxError
 
 
@@ -51,24 +51,24 @@ def test_unknown_device(no_accelerator, name):
         resolve_device(name)
 
 
-def test_autocast_dtype_choices(monkeypatch):
+def test_precision_choices(monkeypatch):
     cpu = torch.device("cpu")
     monkeypatch.setattr(device_module, "cpu_has_native_bf16", lambda: False)
-    assert autocast_dtype(cpu, "auto") is None
+    assert choose_precision(cpu, "auto").dtype is None
     monkeypatch.setattr(device_module, "cpu_has_native_bf16", lambda: True)
-    assert autocast_dtype(cpu, "auto") is torch.bfloat16
-    assert autocast_dtype(cpu, "off") is None and autocast_dtype(cpu, "fp32") is None
-    assert autocast_dtype(cpu, "bf16") is torch.bfloat16
-    assert autocast_dtype("cpu", "fp16") is torch.float16
+    assert choose_precision(cpu, "auto").dtype is torch.bfloat16
+    assert choose_precision(cpu, "off").dtype is None and choose_precision(cpu, "fp32").dtype is None
+    assert choose_precision(cpu, "bf16").dtype is torch.bfloat16
+    assert choose_precision("cpu", "fp16").dtype is torch.float16
     with pytest.raises(StyxError, match="unknown precision"):
-        autocast_dtype(cpu, "fp8")
+        choose_precision(cpu, "fp8").dtype
 
 
 def test_auto_is_bf16_on_cuda(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
-    assert autocast_dtype(torch.device("cuda"), "auto") is torch.bfloat16
+    assert choose_precision(torch.device("cuda"), "auto").dtype is torch.bfloat16
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
-    assert autocast_dtype(torch.device("cuda"), "auto") is torch.float16
+    assert choose_precision(torch.device("cuda"), "auto").dtype is torch.float16
 
 
 def test_autocast_on_cpu_runs_matmul_in_bf16_only_when_asked(monkeypatch):

@@ -53,9 +53,9 @@ def make_objective(descriptor: Descriptor | None = None, *, content_loss: str = 
     options.update(overrides)
     return PerceptualObjective(
         descriptor or tiny_descriptor(), **options,
-        content_loss=build_loss(content_loss, target="features"),
-        style_loss=build_loss(style_loss, target="features", **(style_loss_options or {})),
-        tv_loss=build_loss(tv_loss, target="image"))
+        content_loss=build_loss(content_loss, scores="features"),
+        style_loss=build_loss(style_loss, scores="features", **(style_loss_options or {})),
+        tv_loss=build_loss(tv_loss, scores="image"))
 
 
 # -- terms -----------------------------------------------------------------------------------
@@ -301,11 +301,11 @@ def test_one_layer_under_two_names_is_a_styx_error_not_counted_twice():
 
 def test_the_descriptor_is_trimmed_after_the_deepest_layer():
     descriptor = tiny_descriptor()
-    assert descriptor.num_stages == 7
+    assert len(descriptor.stages) == 7
     content, style, image = images(3)
     objective = make_objective(descriptor=descriptor, content_layers={"relu1": 1.0},
                                style_layers={"conv1": 1.0, "relu2": 1.0})
-    assert descriptor.num_stages == 4  # conv1 relu1 conv2 relu2
+    assert len(descriptor.stages) == 4  # conv1 relu1 conv2 relu2
     objective.set_style([style])
     objective.set_content(content)
     assert set(objective(image).style) == {"conv1", "relu2"}
@@ -499,9 +499,9 @@ def test_an_objective_without_layers_or_weights_says_what_to_give():
 def test_a_term_in_use_without_its_loss_is_a_programming_error_naming_it(term):
     from styx.perceptual.losses import build_loss
 
-    losses = {"content_loss": build_loss("content", target="features"),
-              "style_loss": build_loss("gram", target="features"),
-              "tv_loss": build_loss("tv", target="image"), f"{term}_loss": None}
+    losses = {"content_loss": build_loss("content", scores="features"),
+              "style_loss": build_loss("gram", scores="features"),
+              "tv_loss": build_loss("tv", scores="image"), f"{term}_loss": None}
     with pytest.raises(TypeError) as caught:
         PerceptualObjective(tiny_descriptor(), content_layers={"relu2": 1.0},
                             style_layers={"relu1": 1.0}, content_weight=1.0,

@@ -43,15 +43,15 @@ def test_layer_selection_reads_text_and_mappings_and_blank_means_defaults():
         layer_selection("relu1_1:x")
 
 
-def test_options_parse_layers_and_map_the_gram_normalization():
+def test_options_parse_layers_and_the_loss_options():
     options = Scored(style_layers="relu1_1:0.5,relu2_1", content_layers="  ",
-                     gram_normalization="gatys", descriptor_options=["pooling=avg"])
+                     loss_options={"style": {"normalization": "gatys"}}, descriptor_options=["pooling=avg"])
     assert options.style_layers == {"relu1_1": 0.5, "relu2_1": 1.0}
     assert options.content_layers is None
-    assert options.style_loss_options == {"normalization": "gatys"}
+    assert options.term_loss_options("style") == {"normalization": "gatys"}
     assert options.descriptor_options == {"pooling": "avg"}
     # No normalization given: the style loss keeps its own default (no option passed).
-    assert Scored().style_loss_options == {}
+    assert Scored().term_loss_options("style") == {}
 
 
 def test_the_bundle_leaves_the_term_weights_to_each_method():
@@ -82,11 +82,11 @@ def test_layer_weights_fall_back_to_the_descriptors_defaults():
 
 def test_build_objective_trims_the_descriptor_and_passes_every_setting():
     options = Scored(weights="random", content_weight=2.0, style_weight=3.0, tv_weight=0.5,
-                     gram_normalization="none", content_layers="relu2_1",
+                     loss_options={"style": {"normalization": "none"}}, content_layers="relu2_1",
                      style_layers="relu1_1:0.5,relu2_1")
     objective = build_objective(options, seed=1)
     descriptor = objective.descriptor
-    assert descriptor.num_stages == descriptor.depth("relu2_1") + 1
+    assert len(descriptor.stages) == descriptor.depth("relu2_1") + 1
     assert (objective.content_weight, objective.style_weight, objective.tv_weight) == \
         (2.0, 3.0, 0.5)
     assert objective.style_layers == {"relu1_1": 0.5, "relu2_1": 1.0}
@@ -110,7 +110,7 @@ def test_zero_weight_terms_are_dropped_and_the_descriptor_stops_earlier():
     objective = build_objective(options)
     assert objective.terms == ("style",)
     assert objective.content_layers == {}
-    assert objective.descriptor.num_stages == objective.descriptor.depth("relu1_1") + 1
+    assert len(objective.descriptor.stages) == objective.descriptor.depth("relu1_1") + 1
     # A dropped term's layers must still be real names, and its loss a real loss.
     with pytest.raises(StyxError, match="no layer 'relu9_9'"):
         build_objective(options.with_options(content_layers="relu9_9"))
@@ -148,7 +148,7 @@ def test_a_weighted_term_without_layers_is_a_styx_error():
 
 
 def test_loss_metadata_records_the_layers_used():
-    options = Scored(weights="random", gram_normalization="gatys")
+    options = Scored(weights="random", loss_options={"style": {"normalization": "gatys"}})
     metadata = options.loss_metadata({}, {"relu1_1": 1.0})
     assert metadata["content_layers"] == {} and metadata["style_layers"] == {"relu1_1": 1.0}
     assert metadata["weights"] == "random"

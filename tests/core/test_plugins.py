@@ -226,7 +226,7 @@ def test_an_optional_unknown_hook_is_not_an_error():
     (LossSpec(name="a", summary="", factory="m:f", aliases="b"), "tuple of strings"),
     (LossSpec(name="a", summary="", factory="no_colon"), "package.module:attribute"),
     (LossSpec(name="a", summary="", factory=""), "factory is missing"),
-    (LossSpec(name="a", summary="", factory="m:f", target="pixels"), "target must be"),
+    (LossSpec(name="a", summary="", factory="m:f", scores="pixels"), "scores must be"),
     (DescriptorSpec(name="d", summary="", factory="m:f", layers=("a",),
                     default_style_layers=("zz",)), "default layer 'zz'"),
     (DescriptorSpec(name="d", summary="", factory="m:f", layers=("a",),

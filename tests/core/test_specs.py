@@ -9,24 +9,23 @@ import pytest
 
 from styx.core.errors import StyxError
 from styx.core.specs import (
-    SPEC_KINDS,
     DescriptorSpec,
     ExporterSpec,
     LossSpec,
     MethodSpec,
-    load_target,
+    load_object,
 )
 
 
-def test_load_target_imports_dotted_attributes():
-    assert load_target("os.path:join") is __import__("os").path.join
-    assert load_target("json:JSONDecoder.decode") is json.JSONDecoder.decode
-    assert load_target(len) is len
+def test_load_object_imports_dotted_attributes():
+    assert load_object("os.path:join") is __import__("os").path.join
+    assert load_object("json:JSONDecoder.decode") is json.JSONDecoder.decode
+    assert load_object(len) is len
 
 
-def test_load_target_bad_path_is_a_styx_error():
+def test_load_object_bad_path_is_a_styx_error():
     with pytest.raises(StyxError, match="bad import path"):
-        load_target("os.path.join")
+        load_object("os.path.join")
 
 
 def test_validate_imports_nothing():
@@ -41,17 +40,17 @@ def test_describe_is_json_ready_for_every_kind():
         DescriptorSpec(name="d", summary="s", factory="m:f", layers=("a", "b"),
                        default_content_layers=("b",), default_style_layers=("a",),
                        options={"pooling": "max|avg"}),
-        LossSpec(name="l", summary="s", factory="m:f", target="image"),
+        LossSpec(name="l", summary="s", factory="m:f", scores="image"),
         MethodSpec(name="m", summary="s", config="m:C", run="m:run", generator="m:G"),
         ExporterSpec(name="e", summary="s", export="m:f", suffix=".onnx"),
     ]
     described = json.loads(json.dumps([s.describe() for s in specs]))
     assert described[0]["layers"] == 2 and described[0]["default_style_layers"] == ["a"]
-    assert described[1]["target"] == "image"
+    assert described[1]["scores"] == "image"
     assert described[2]["commands"] == ["run", "export"]
     assert described[2]["feed_forward"] is True
     assert described[3]["suffix"] == ".onnx" and described[3]["methods"] == []
-    assert [s.kind for s in specs] == list(SPEC_KINDS)
+    assert [s.kind for s in specs] == ["descriptor", "loss", "method", "exporter"]
     for spec in specs:
         spec.validate()
 
@@ -86,3 +85,20 @@ def test_an_options_class_error_names_the_option_as_given():
     assert error.value.message == "missing --loss-option style.strength"
     assert "--strength" not in error.value.hint
     assert checked_options(spec, {"strength": "2"}) == {"strength": 2.0}
+
+
+def test_the_names_of_styx_0_1_still_work_and_warn():
+    import styx.core.specs as specs
+
+    with pytest.warns(DeprecationWarning, match="LossSpec\\(scores=...\\)"):
+        old = LossSpec(name="l", summary="s", factory="m:f", target="image")
+    assert old.scores == "image" and old == LossSpec(name="l", summary="s", factory="m:f",
+                                                      scores="image")
+    assert dataclasses.replace(old, plugin="p").scores == "image"  # no second warning
+    with pytest.raises(ValueError, match="disagree"):
+        with pytest.warns(DeprecationWarning):
+            LossSpec(name="l", summary="s", factory="m:f", target="image", scores="features")
+    with pytest.warns(DeprecationWarning, match="load_object"):
+        assert specs.load_target is load_object
+    with pytest.warns(DeprecationWarning, match="ObjectRef"):
+        assert specs.Target is specs.ObjectRef

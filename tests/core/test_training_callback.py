@@ -68,7 +68,7 @@ def test_styx_train_passes_the_callback_and_samples_follow_the_model(tmp_path):
 
     def watch(step):
         photo = torch.rand(1, 3, 24, 32, generator=torch.Generator().manual_seed(0))
-        picture = step.sample(photo)
+        picture = step.image(photo)
         assert step.model.training  # put back in training mode
         samples.append(picture)
 

@@ -204,7 +204,7 @@ def test_descriptor_is_frozen_and_truncated_at_the_deepest_tap(content, style):
     run.load_images()
     run.build_objective()
     descriptor = run.objective.descriptor
-    assert descriptor.num_stages == descriptor.depth("relu3_1") + 1
+    assert len(descriptor.stages) == descriptor.depth("relu3_1") + 1
     assert not any(p.requires_grad for p in descriptor.parameters())
     # A zero content weight drops the content layer, so the descriptor stops earlier.
     style_only = gatys_run(content, [style], weights="random", content_weight=0,
@@ -212,7 +212,7 @@ def test_descriptor_is_frozen_and_truncated_at_the_deepest_tap(content, style):
     style_only.load_images()
     style_only.build_objective()
     trimmed = style_only.objective.descriptor
-    assert trimmed.num_stages == trimmed.depth("relu1_1") + 1
+    assert len(trimmed.stages) == trimmed.depth("relu1_1") + 1
     assert style_only.objective.content_layers == {}
 
 

@@ -26,7 +26,6 @@ from styx.plugins.methods.texture_nets.generator import (
     PADDINGS,
     GeneratorConfig,
     TextureNetwork,
-    build_generator,
     scale_sizes,
 )
 
@@ -86,7 +85,7 @@ def png_size(path: Path) -> tuple[int, int]:
 @pytest.mark.parametrize("size", [(37, 53), (1, 9), (1, 1), (2, 3), (64, 64)])
 def test_every_padding_mode_keeps_any_size(padding, size):
     torch.manual_seed(0)
-    network = build_generator(GeneratorConfig(padding=padding, scales=6)).eval()
+    network = TextureNetwork(GeneratorConfig(padding=padding, scales=6)).eval()
     content = torch.rand(2, 3, *size)
     with torch.no_grad():
         out = network(content)
@@ -97,7 +96,7 @@ def test_every_padding_mode_keeps_any_size(padding, size):
 @pytest.mark.parametrize("norm", NORMS)
 def test_norms_train_on_odd_sizes_and_gradients_reach_every_scale(norm):
     torch.manual_seed(0)
-    network = build_generator(GeneratorConfig(norm=norm, scales=4, channels=4)).train()
+    network = TextureNetwork(GeneratorConfig(norm=norm, scales=4, channels=4)).train()
     out = network(torch.rand(3, 3, 37, 53))
     out.mean().backward()
     for name, parameter in network.named_parameters():
@@ -113,7 +112,7 @@ def test_scale_sizes_round_up():
 
 
 def test_channels_grow_by_scale_as_in_the_reference():
-    network = build_generator(GeneratorConfig(scales=6, channels=8))
+    network = TextureNetwork(GeneratorConfig(scales=6, channels=8))
     assert [join[1].out_channels for join in network.joins] == [16, 24, 32, 40, 48]
     assert network.to_rgb.in_channels == 48
     assert network.branches[0][1].in_channels == 3 + 3  # content + noise
@@ -121,7 +120,7 @@ def test_channels_grow_by_scale_as_in_the_reference():
 
 def test_noise_is_an_input():
     torch.manual_seed(0)
-    network = build_generator(GeneratorConfig(scales=3, channels=4)).eval()
+    network = TextureNetwork(GeneratorConfig(scales=3, channels=4)).eval()
     content = torch.rand(1, 3, 20, 28)
     noise = network.make_noise(1, 20, 28, generator=torch.Generator().manual_seed(1))
     assert noise.shape == (1, network.noise_depth, 20, 28)
@@ -136,7 +135,7 @@ def test_noise_is_an_input():
 
 
 def test_without_noise_channels_the_output_is_deterministic():
-    network = build_generator(GeneratorConfig(scales=3, channels=4, noise_channels=0)).eval()
+    network = TextureNetwork(GeneratorConfig(scales=3, channels=4, noise_channels=0)).eval()
     content = torch.rand(1, 3, 16, 16)
     with torch.no_grad():
         assert torch.equal(network(content), network(content))
@@ -144,7 +143,7 @@ def test_without_noise_channels_the_output_is_deterministic():
 
 def test_texture_generator_makes_any_size_from_noise_only():
     torch.manual_seed(0)
-    network = build_generator(GeneratorConfig(content_channels=0, scales=4)).eval()
+    network = TextureNetwork(GeneratorConfig(content_channels=0, scales=4)).eval()
     with torch.no_grad():
         by_size = network(size=(33, 71))
         noise = network.make_noise(2, 19, 5)
@@ -162,7 +161,7 @@ def test_circular_padding_makes_the_generator_shift_equivariant():
     shift = 2 ** 2  # one pixel of the coarsest of 3 scales
 
     def shifted_difference(padding: str) -> float:
-        network = build_generator(GeneratorConfig(content_channels=0, scales=3,
+        network = TextureNetwork(GeneratorConfig(content_channels=0, scales=3,
                                                   padding=padding)).eval()
         noise = network.make_noise(1, 32, 32, generator=torch.Generator().manual_seed(3))
         with torch.no_grad():
@@ -201,7 +200,7 @@ def test_onnx_export_with_explicit_noise_matches_torch(tmp_path):
 
     onnxruntime = pytest.importorskip("onnxruntime")
     torch.manual_seed(0)
-    network = build_generator(GeneratorConfig(scales=4, channels=4)).eval()
+    network = TextureNetwork(GeneratorConfig(scales=4, channels=4)).eval()
     path = tmp_path / "generator.onnx"
     content = torch.rand(1, 3, 32, 40)
     noise = network.make_noise(1, 32, 40)

@@ -196,8 +196,8 @@ def test_layers_trim_the_network(built, name, layers, last):
     """Trimmed: fewer modules and parameters, the very same (random) weights and features."""
     full = built[name]
     trimmed = build_descriptor(name, "random", seed=0, layers=layers)
-    assert trimmed.num_stages == full.stage_names.index(last) + 1 < full.num_stages
-    assert trimmed.stage_names[trimmed.num_stages - 1] == last
+    assert len(trimmed.stages) == full.stage_names.index(last) + 1 < len(full.stages)
+    assert trimmed.stage_names[len(trimmed.stages) - 1] == last
     assert sum(p.numel() for p in trimmed.parameters()) < \
         sum(p.numel() for p in full.parameters()) / 2
     kept = trimmed.state_dict()
@@ -452,7 +452,7 @@ def test_build_descriptor_with_a_minimal_factory(use_plugins):
     use_plugins({"plain": PlainPlugin()})
     descriptor = build_descriptor("PLAIN", "random", seed=7, layers=["first"], device="cpu",
                                   width=5)
-    assert descriptor.num_stages == 2 and descriptor.stages[0].out_channels == 5
+    assert len(descriptor.stages) == 2 and descriptor.stages[0].out_channels == 5
     assert descriptor.stages[0].weight.device.type == "cpu"
     with pytest.raises(StyxError, match="valid options: width"):
         build_descriptor("plain", "random", pooling="avg")

@@ -202,10 +202,11 @@ def test_the_option_tables_defaults_are_the_configs():
                   "channels": 8, "noise_channels": 3, "padding": "circular",
                   "norm": "instance", "texture": False, "overwrite": False}
     assert {k: getattr(train, k) for k in documented} == documented
-    # --gram-normalization: unset, the gram loss's own default, `elements`
+    # the Gram normalisation (--loss-option style.normalization): unset, the gram loss's
+    # own default, `elements`
     from styx.plugins.losses.options import GramOptions
 
-    assert train.gram_normalization is None and GramOptions().normalization == "elements"
+    assert train.term_loss_options("style") == {} and GramOptions().normalization == "elements"
     # --name: the style file's name
     assert train.default_model_name() == Path(__file__).stem
     run_config = TextureNetsRunConfig()

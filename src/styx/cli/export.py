@@ -34,7 +34,7 @@ from styx.core.specs import ExporterSpec, MethodSpec
 def export_command(spec: MethodSpec, exporters: list[ExporterSpec]) -> Callable[..., None]:
     """``styx export NAME --FORMAT``: one flag per installed exporter, each exporter's
     options, and the model to export (by default the method's only or newest one)."""
-    from styx.core.specs import load_target
+    from styx.core.specs import load_object
 
     io = [
         optional_option("model", "--model", "-m", annotation=str,
@@ -54,7 +54,7 @@ def export_command(spec: MethodSpec, exporters: list[ExporterSpec]) -> Callable[
     owners: dict[str, list[ExporterSpec]] = {}  # option name -> the exporters that take it
     for exporter, flag in zip(exporters, flags):
         try:
-            config_class = None if exporter.config is None else load_target(exporter.config)
+            config_class = None if exporter.config is None else load_object(exporter.config)
             # Each exporter's options reach only its own run: passed only if given. Two
             # exporters may share an option (the same name and flags), not a flag.
             own = [] if config_class is None else config_parameters(
@@ -89,7 +89,7 @@ def export_command(spec: MethodSpec, exporters: list[ExporterSpec]) -> Callable[
 
 def _export(spec: MethodSpec, formats: dict[str, tuple[ExporterSpec, type[Config] | None]],
             owners: dict[str, list[ExporterSpec]], values: dict[str, Any]) -> None:
-    from styx.core.specs import load_target
+    from styx.core.specs import load_object
     from styx.exports import export_file, newest_model
 
     io, options = split_values(values)
@@ -109,7 +109,7 @@ def _export(spec: MethodSpec, formats: dict[str, tuple[ExporterSpec, type[Config
     for name, value in options.items():
         if name not in own and value is not None:
             other = owners[name][0]
-            flag = next(i.flag for i in options_of(load_target(other.config)) if i.field == name)
+            flag = next(i.flag for i in options_of(load_object(other.config)) if i.field == name)
             raise StyxError(f"{flag} is an option of --{other.name}",
                             f"leave it out with --{exporter.name}")
     model = io["model"]

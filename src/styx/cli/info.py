@@ -216,10 +216,12 @@ COLUMNS: dict[str, list[tuple[str, Callable[[Any], str]]]] = {
         ("Layers", lambda s: str(len(s.layers))),
         ("Content", lambda s: _joined(s.default_content_layers)),
         ("Style", lambda s: _joined(s.default_style_layers)),
+        ("Default", lambda s: "yes" if s.default else ""),
         ("Summary", lambda s: s.summary), ("Plugin", lambda s: s.plugin)],
     "losses": [
         ("Name", lambda s: s.name), ("Aliases", lambda s: _joined(s.aliases)),
-        ("Target", lambda s: s.target), ("Options", lambda s: _joined(s.option_help())),
+        ("Scores", lambda s: s.scores), ("Default for", lambda s: _joined(s.default_for)),
+        ("Options", lambda s: _joined(s.option_help())),
         ("Summary", lambda s: s.summary), ("Plugin", lambda s: s.plugin)],
     "methods": [
         ("Name", lambda s: s.name), ("Aliases", lambda s: _joined(s.aliases)),

@@ -42,6 +42,9 @@ from styx.core.checks import (
 from styx.core.config import Config, option, to_jsonable
 from styx.core.errors import StyxError
 from styx.core.layers import layer_selection
+from styx.core.plugins import descriptors, loss_spec, losses
+from styx.core.specs import TERMS, checked_options, normalize_name
+from styx.core.suggest import did_you_mean
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -71,8 +74,17 @@ def _device(value: Any, label: str) -> str:
     raise StyxError(f"bad {label} {value!r}", "use auto, cpu, cuda, cuda:N or mps")
 
 
-#: The terms of a perceptual objective, each scored by a registered loss.
-TERMS = ("content", "style", "tv")
+#: ``default_text`` of the loss options.
+_DEFAULT_LOSS = "the term's default ('styx list losses' marks it)"
+
+
+def _default(registry: Any, chosen: Any, what: str, flag: str) -> str:
+    """The name of the spec a plugin marks as the default (see ``Registry.default``)."""
+    spec = registry.default(chosen)
+    if spec is None:
+        raise StyxError(f"no installed plugin provides a default {what}",
+                        f"give {flag} NAME; 'styx plugins' shows what is installed")
+    return spec.name
 
 
 def _loss_options(value: Any, label: str) -> dict[str, dict[str, Any]]:
@@ -109,7 +121,7 @@ def _check_layer_names(spec: Any, layers: Mapping[str, float], what: str) -> Non
     known = {*spec.layers, *spec.layer_aliases}
     for layer in layers:
         if layer not in known:
-            from styx.core.suggest import did_you_mean
+
 
             raise StyxError(f"bad --{what}-layers: descriptor {spec.name!r} has no layer "
                             f"{layer!r}", did_you_mean(layer, known) or
@@ -142,8 +154,10 @@ class RuntimeOptions(Config):
 class DescriptorOptions(Config):
     """The descriptor network images are measured through."""
 
-    descriptor: str = option("vgg19", flags=("-d",), panel=LOSS, check=text(),
-                             help="Descriptor network ('styx list descriptors').")
+    descriptor: str | None = option(
+        None, flags=("-d",), panel=LOSS, check=optional(text()),
+        default_text="the default one ('styx list descriptors' marks it)",
+        help="Descriptor network ('styx list descriptors').")
     weights: str = option("imagenet", panel=LOSS, check=text(),
                           help="Descriptor weights: imagenet, random (seeded by --seed; for "
                                "tests) or a .safetensors/.pth file.")
@@ -154,10 +168,13 @@ class DescriptorOptions(Config):
 
     def check(self) -> None:
         super().check()
+        if self.descriptor is None:
+            self.descriptor = _default(descriptors(), lambda spec: spec.default,
+                                       "descriptor", "--descriptor")
         if self.weights.lower() not in ("imagenet", "random"):
             path = Path(self.weights).expanduser()
             if not path.is_file():
-                from styx.core.suggest import did_you_mean
+
 
                 raise StyxError(f"bad --weights {self.weights!r}: "
                                 + ("it is a folder" if path.is_dir() else "no such file"),
@@ -187,21 +204,20 @@ class LossOptions(DescriptorOptions):
                                  help="Weight of the style loss (beta).")
     tv_weight: float = option(panel=LOSS, check=number(minimum=0),
                               help="Weight of the total-variation loss (smoothness).")
-    content_loss: str = option("content", panel=LOSS, check=text(),
-                               help="Registered feature loss for content ('styx list losses').")
-    style_loss: str = option("gram", panel=LOSS, check=text(),
-                             help="Registered feature loss for style ('styx list losses').")
-    tv_loss: str = option("tv", panel=LOSS, check=text(),
-                          help="Registered image loss for smoothness ('styx list losses').")
+    content_loss: str | None = option(
+        None, panel=LOSS, check=optional(text()), default_text=_DEFAULT_LOSS,
+        help="Registered feature loss for content ('styx list losses').")
+    style_loss: str | None = option(
+        None, panel=LOSS, check=optional(text()), default_text=_DEFAULT_LOSS,
+        help="Registered feature loss for style ('styx list losses').")
+    tv_loss: str | None = option(
+        None, panel=LOSS, check=optional(text()), default_text=_DEFAULT_LOSS,
+        help="Registered image loss for smoothness ('styx list losses').")
     loss_options: dict[str, dict[str, Any]] = option(
         default_factory=dict, name="loss-option", metavar="TERM.KEY=VALUE", panel=LOSS,
         cli_type=list[str], check=_loss_options,
         help="An option of a term's loss: TERM is content, style or tv (or the loss's "
              "name), e.g. style.normalization=gatys (repeatable).")
-    gram_normalization: str | None = option(
-        None, panel=LOSS, check=optional(text()), default_text="the Gram loss's, elements",
-        help="Scaling of the Gram style loss: elements, gatys, seed-report or none "
-             "(the same as --loss-option style.normalization=...).")
 
     def check(self) -> None:
         super().check()
@@ -209,9 +225,11 @@ class LossOptions(DescriptorOptions):
                      ("content", "style", "TV weights"))
         # Everything is looked up and checked now, in the registries and the plugins' light
         # options classes (no torch), not after the images or the descriptor load.
-        from styx.core.plugins import descriptors
-        from styx.core.specs import checked_options
-
+        for term in TERMS:  # the installed default loss of each term not named
+            if getattr(self, f"{term}_loss") is None:
+                setattr(self, f"{term}_loss", _default(
+                    losses(), lambda spec, term=term: term in spec.default_for,
+                    f"{term} loss", f"--{term}-loss"))
         spec = descriptors().get(self.descriptor)
         checked_options(spec, self.descriptor_options, label="--descriptor-option ")
         self.loss_options = {  # converted by each loss's options class: "2" -> 2.0
@@ -219,39 +237,25 @@ class LossOptions(DescriptorOptions):
             for term, values in self._by_term(self.loss_options).items()}
         for term in TERMS:  # every loss's name and kind, used or not
             self.term_loss(term)
-        if self.gram_normalization is not None:  # merged with the style loss's options
-            self.term_loss_options("style")
         content_layers, style_layers = self.layer_selections()
         for what, layers in (("content", content_layers), ("style", style_layers)):
             _check_layer_names(spec, layers or {}, what)
 
     def term_loss(self, term: str) -> Any:
         """The spec of the loss chosen for ``term`` (content, style or tv)."""
-        from styx.core.plugins import loss_spec
-
-        name, target = {"content": (self.content_loss, "features"),
+        name, scores = {"content": (self.content_loss, "features"),
                         "style": (self.style_loss, "features"),
                         "tv": (self.tv_loss, "image")}[term]
-        return loss_spec(name, target=target)
+        return loss_spec(name, scores=scores)
 
     def term_loss_options(self, term: str) -> dict[str, Any]:
         """The options of ``term``'s loss, checked and converted by the loss's options
-        class: the ``--loss-option TERM.KEY=VALUE`` given (and, for the style term,
-        ``--gram-normalization`` as its ``normalization``)."""
-        from styx.core.specs import checked_options
-
+        class: the ``--loss-option TERM.KEY=VALUE`` given."""
         given = dict(self.loss_options.get(term, {}))
-        if term == "style" and self.gram_normalization is not None:
-            if given.get("normalization", self.gram_normalization) != self.gram_normalization:
-                raise StyxError("--gram-normalization and --loss-option style.normalization "
-                                "disagree", "give one of them")
-            given["normalization"] = self.gram_normalization
         return checked_options(self.term_loss(term), given, label=f"--loss-option {term}.")
 
     def _by_term(self, options: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         """``--loss-option`` keyed by term: a loss's name stands for the term using it."""
-        from styx.core.registry import normalize_name
-
         by_term: dict[str, dict[str, Any]] = {}
         for name, values in options.items():
             key = normalize_name(name)
@@ -271,8 +275,6 @@ class LossOptions(DescriptorOptions):
         return by_term
 
     def _names_loss(self, term: str, name: str) -> bool:
-        from styx.core.plugins import losses
-
         registry = losses()
         return name in registry and registry.get(name).name == self.term_loss(term).name
 
@@ -281,11 +283,6 @@ class LossOptions(DescriptorOptions):
         descriptor's defaults. A method whose layer options take other values (gatys'
         ``balanced``) says here what they select."""
         return self.content_layers, self.style_layers
-
-    @property
-    def style_loss_options(self) -> dict[str, Any]:
-        """Options of the style loss (see :meth:`term_loss_options`)."""
-        return self.term_loss_options("style")
 
     def loss_metadata(self, content_layers: Mapping[str, float],
                       style_layers: Mapping[str, float]) -> dict[str, Any]:

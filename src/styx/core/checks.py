@@ -176,15 +176,6 @@ def each(inner: Check) -> Check:
     return check
 
 
-def all_of(*checks: Check) -> Check:
-    """The checks one after the other, each given the last one's result."""
-    def check(value: Any, label: str) -> Any:
-        for one in checks:
-            value = one(value, label)
-        return value
-    return check
-
-
 def optional(inner: Check) -> Check:
     """``inner``, with None (not set) let through."""
     def check(value: Any, label: str) -> Any:
@@ -258,3 +249,21 @@ def check_model_name(name: str) -> str:
                         "use letters, digits, '.', '_', '-' (up to 100 characters, "
                         "starting with a letter or digit), or give a folder path instead")
     return name
+
+
+def _all_of(*checks: Check) -> Check:
+    def check(value: Any, label: str) -> Any:
+        for one in checks:
+            value = one(value, label)
+        return value
+    return check
+
+
+def __getattr__(name: str) -> Any:
+    if name == "all_of":  # styx 0.1's, unused by styx itself: removed in 0.3
+        import warnings
+
+        warnings.warn("styx.core.checks.all_of is deprecated: write one check that calls "
+                      "the others", DeprecationWarning, stacklevel=2)
+        return _all_of
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -40,10 +40,6 @@ def parse_layer_weights(text: str | None, *, default_weight: float = 1.0,
     return weights
 
 
-def format_layer_weights(weights: dict[str, float]) -> str:
-    return ",".join(f"{name}:{weight:g}" for name, weight in weights.items())
-
-
 def layer_selection(value: str | Mapping[str, float] | None, *,
                     what: str = "layer") -> dict[str, float] | None:
     """A layer selection as a user or caller gives it, checked: ``{layer: weight}`` or None.

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Union
 
 from styx.core.config import Config
 from styx.core.errors import StyxError
-from styx.core.specs import MethodSpec, load_target
+from styx.core.specs import MethodSpec, load_object
 
 if TYPE_CHECKING:  # for annotations only: nothing here imports torch
     import torch
@@ -208,7 +208,7 @@ def _part(spec: MethodSpec, attribute: str, what: str) -> Any:
     if target is None:
         raise StyxError(f"method {spec.name!r} {what}",
                         "see 'styx list methods' for what each method does")
-    return load_target(target)
+    return load_object(target)
 
 
 def run_config_class(spec: MethodSpec) -> type[Config]:

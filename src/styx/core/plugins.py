@@ -364,11 +364,13 @@ def exporters() -> Registry[ExporterSpec]:
     return get_plugins().exporters
 
 
-def loss_spec(name: str, *, target: str | None = None) -> LossSpec:
-    """The spec of the registered loss ``name``; a StyxError unless it is of kind ``target``
-    ("features" or "image"). Imports nothing heavy."""
+def loss_spec(name: str, *, scores: str | None = None, target: str | None = None) -> LossSpec:
+    """The spec of the registered loss ``name``; a StyxError unless it scores ``scores``
+    ("features" or "image"; ``target``, its name in styx 0.1, still works). Imports
+    nothing heavy."""
+    scores = scores or target
     spec = losses().get(name)
-    if target is not None and spec.target != target:
-        raise StyxError(f"loss {spec.name!r} works on {spec.target}, not on {target}",
-                        f"choose a loss with target {target!r}: see 'styx list losses'")
+    if scores is not None and spec.scores != scores:
+        raise StyxError(f"loss {spec.name!r} works on {spec.scores}, not on {scores}",
+                        f"choose a loss that scores {scores}: see 'styx list losses'")
     return spec

@@ -165,9 +165,12 @@ class Registry(Generic[S]):
             return self._by_plugin.get(_key(plugin), {}).get(_key(rest))
         return self._names.get(_key(name))
 
-    def is_builtin(self, spec: S) -> bool:
-        """Whether ``spec`` was registered by a built-in plugin."""
-        return spec.name in self._builtin
+    def default(self, chosen: Callable[[S], bool]) -> S | None:
+        """The spec a plugin marked as the default (``chosen(spec)``): a built-in's first,
+        else the first by name; None if no spec is marked."""
+        marked = [spec for spec in self if chosen(spec)]
+        return next((s for s in marked if s.name in self._builtin), None) or \
+            next(iter(marked), None)
 
     def suggest(self, name: str) -> str:
         """The hint for an unknown ``name``: close names, or the choices; and the plugins

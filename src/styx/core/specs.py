@@ -23,17 +23,21 @@ def normalize_name(name: str) -> str:
     return name.strip().lower().replace("_", "-")
 
 
-#: Either a callable or the import path of one, ``"package.module:attribute"``.
-Target = str | Callable[..., Any]
+#: The terms of a perceptual objective, each scored by a registered loss: content and
+#: style score descriptor features, tv the image.
+TERMS = ("content", "style", "tv")
+
+#: Either a callable (or class) or the import path of one, ``"package.module:attribute"``.
+ObjectRef = str | Callable[..., Any]
 
 
-def load_target(target: Target) -> Any:
+def load_object(ref: ObjectRef) -> Any:
     """Import ``"package.module:attribute"`` (dotted attributes allowed); return callables as is."""
-    if not isinstance(target, str):
-        return target
-    module_name, _, attribute = target.partition(":")
+    if not isinstance(ref, str):
+        return ref
+    module_name, _, attribute = ref.partition(":")
     if not attribute:
-        raise StyxError(f"bad import path {target!r}", "expected 'package.module:attribute'")
+        raise StyxError(f"bad import path {ref!r}", "expected 'package.module:attribute'")
     obj: Any = importlib.import_module(module_name)
     for part in attribute.split("."):
         obj = getattr(obj, part)
@@ -136,18 +140,18 @@ class FactorySpec(Spec):
     checked and converted, before any network is built. Give one or the other.
     """
 
-    factory: Target = ""
+    factory: ObjectRef = ""
     #: Keyword options of the factory, name -> one-line help (e.g. {"pooling": "max|avg"}).
     options: dict[str, str] = field(default_factory=dict, compare=False)
     #: The options class, ``"package.module:Options"`` (instead of ``options``).
-    config: Target | None = None
+    config: ObjectRef | None = None
 
     def load(self) -> Callable[..., Any]:
-        return load_target(self.factory)
+        return load_object(self.factory)
 
     def options_config(self) -> type | None:
         """The options class, imported (None without one)."""
-        return None if self.config is None else load_target(self.config)
+        return None if self.config is None else load_object(self.config)
 
     def option_help(self) -> dict[str, str]:
         """Each option's one-line help, from ``options`` or the options class."""
@@ -161,8 +165,8 @@ class FactorySpec(Spec):
     def validate(self) -> None:
         super().validate()
         what = f"{self.kind} {self.name!r}"
-        _check_target(self.factory, f"{what}: factory", required=True)
-        _check_target(self.config, f"{what}: config", required=False)
+        _check_ref(self.factory, f"{what}: factory", required=True)
+        _check_ref(self.config, f"{what}: config", required=False)
         if not isinstance(self.options, dict):
             raise TypeError(f"{what}: options must be a dict, got {self.options!r}")
         if self.options and self.config is not None:
@@ -176,13 +180,15 @@ class DescriptorSpec(FactorySpec):
     ``factory(weights: str = "imagenet", **options) -> styx.perceptual.descriptor.Descriptor``.
     ``layers`` lists every tap in forward order; ``layer_aliases`` maps other accepted
     names (such as the seed report's Keras names) onto them (:func:`build_descriptor`
-    gives them to the built descriptor).
+    gives them to the built descriptor). ``default``: this is the descriptor a method uses
+    when neither it nor the user names one (a built-in's claim wins over a plugin's).
     """
 
     layers: tuple[str, ...] = ()
     layer_aliases: dict[str, str] = field(default_factory=dict, compare=False)
     default_content_layers: tuple[str, ...] = ()
     default_style_layers: tuple[str, ...] = ()
+    default: bool = False
 
     kind = "descriptor"  # type: ignore[assignment]
 
@@ -194,6 +200,8 @@ class DescriptorSpec(FactorySpec):
         _check_names(self.default_style_layers, f"{what}: default_style_layers")
         if not isinstance(self.layer_aliases, dict):
             raise TypeError(f"{what}: layer_aliases must be a dict, got {self.layer_aliases!r}")
+        if not isinstance(self.default, bool):
+            raise TypeError(f"{what}: default must be True or False")
         if self.layers:
             known = set(self.layers)
             for alias, layer in self.layer_aliases.items():
@@ -205,7 +213,7 @@ class DescriptorSpec(FactorySpec):
                     raise ValueError(f"{what}: default layer {layer!r} is not in its layers")
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "layers": len(self.layers),
+        return {**super().describe(), "layers": len(self.layers), "default": self.default,
                 "default_content_layers": list(self.default_content_layers),
                 "default_style_layers": list(self.default_style_layers),
                 "options": self.option_help()}
@@ -213,26 +221,56 @@ class DescriptorSpec(FactorySpec):
 
 @dataclass(frozen=True)
 class LossSpec(FactorySpec):
-    """A loss. ``target`` is what it compares: "features" (per descriptor layer) or "image".
+    """A loss. ``scores`` is what it scores: "features" (a descriptor layer's, against a
+    target it prepares from a reference image) or "image" (the image itself).
 
     ``factory(**options)`` returns a loss object (see :mod:`styx.perceptual.losses`).
+    ``default_for``: the terms of a perceptual objective (:data:`TERMS`) this loss scores
+    when neither the method nor the user names a loss for them (a built-in's claim wins
+    over a plugin's). ``target`` is the name ``scores`` had in styx 0.1 (still accepted,
+    with a warning).
     """
 
-    target: str = "features"
+    scores: str = ""
+    default_for: tuple[str, ...] = ()
+    target: str = field(default="", compare=False, repr=False)
 
     kind = "loss"  # type: ignore[assignment]
 
-    #: The values ``target`` may take.
-    TARGETS = ("features", "image")
+    #: The values ``scores`` may take.
+    SCORES = ("features", "image")
+
+    def __post_init__(self) -> None:
+        scores = self.scores
+        if self.target:
+            import warnings
+
+            warnings.warn("LossSpec(target=...) is now LossSpec(scores=...)",
+                          DeprecationWarning, stacklevel=3)
+            if scores and scores != self.target:
+                raise ValueError(f"loss {self.name!r}: scores={scores!r} and "
+                                 f"target={self.target!r} disagree")
+            scores = self.target
+        object.__setattr__(self, "scores", scores or "features")
+        object.__setattr__(self, "target", "")
 
     def validate(self) -> None:
         super().validate()
-        if self.target not in self.TARGETS:
-            raise ValueError(f"loss {self.name!r}: target must be one of {self.TARGETS}, "
-                             f"got {self.target!r}")
+        if self.scores not in self.SCORES:
+            raise ValueError(f"loss {self.name!r}: scores must be one of {self.SCORES}, "
+                             f"got {self.scores!r}")
+        _check_names(self.default_for, f"loss {self.name!r}: default_for")
+        for term in self.default_for:
+            if term not in TERMS:
+                raise ValueError(f"loss {self.name!r}: default_for names {term!r}, not one of "
+                                 f"{TERMS}")
+            if (term == "tv") != (self.scores == "image"):
+                raise ValueError(f"loss {self.name!r} scores {self.scores} and cannot be the "
+                                 f"default {term} loss")
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "target": self.target, "options": self.option_help()}
+        return {**super().describe(), "scores": self.scores,
+                "default_for": list(self.default_for), "options": self.option_help()}
 
 
 @dataclass(frozen=True)
@@ -251,13 +289,13 @@ class MethodSpec(Spec):
     stays fast.
     """
 
-    config: Target | None = None
-    run: Target | None = None
-    train_config: Target | None = None
-    train: Target | None = None
-    generator: Target | None = None
+    config: ObjectRef | None = None
+    run: ObjectRef | None = None
+    train_config: ObjectRef | None = None
+    train: ObjectRef | None = None
+    generator: ObjectRef | None = None
     uses_styles: bool = True
-    style_choice: Target | None = None
+    style_choice: ObjectRef | None = None
 
     kind = "method"  # type: ignore[assignment]
 
@@ -277,7 +315,7 @@ class MethodSpec(Spec):
         super().validate()
         what = f"method {self.name!r}"
         for attribute in ("config", "run", "train_config", "train", "generator", "style_choice"):
-            _check_target(getattr(self, attribute), f"{what}: {attribute}", required=False)
+            _check_ref(getattr(self, attribute), f"{what}: {attribute}", required=False)
         for function, config in (("run", "config"), ("train", "train_config")):
             if (getattr(self, function) is None) != (getattr(self, config) is None):
                 raise ValueError(f"{what}: give both {function} and {config}, or neither")
@@ -305,21 +343,21 @@ class ExporterSpec(Spec):
     ``methods`` the methods it can export (empty: every feed-forward method).
     """
 
-    export: Target = ""
-    config: Target | None = None
+    export: ObjectRef = ""
+    config: ObjectRef | None = None
     suffix: str = ""
     methods: tuple[str, ...] = ()
 
     kind = "exporter"  # type: ignore[assignment]
 
     def load(self) -> Callable[..., Any]:
-        return load_target(self.export)
+        return load_object(self.export)
 
     def validate(self) -> None:
         super().validate()
         what = f"exporter {self.name!r}"
-        _check_target(self.export, f"{what}: export", required=True)
-        _check_target(self.config, f"{what}: config", required=False)
+        _check_ref(self.export, f"{what}: export", required=True)
+        _check_ref(self.config, f"{what}: config", required=False)
         _check_names(self.methods, f"{what}: methods")
         if not isinstance(self.suffix, str) or (self.suffix and not self.suffix.startswith(".")):
             raise ValueError(f"{what}: suffix must be like '.onnx', got {self.suffix!r}")
@@ -344,23 +382,29 @@ def _check_names(names: Any, what: str) -> None:
             raise TypeError(f"{what} must be a tuple of non-empty strings, got {names!r}")
 
 
-def _check_target(target: Any, what: str, *, required: bool) -> None:
-    if target is None or target == "":
+def _check_ref(ref: Any, what: str, *, required: bool) -> None:
+    if ref is None or ref == "":
         if required:
             raise ValueError(f"{what} is missing")
         return
-    if callable(target):
+    if callable(ref):
         return
-    if not isinstance(target, str):
-        raise TypeError(f"{what} must be an import path or a callable, got {target!r}")
-    module, sep, attribute = target.partition(":")
+    if not isinstance(ref, str):
+        raise TypeError(f"{what} must be an import path or a callable, got {ref!r}")
+    module, sep, attribute = ref.partition(":")
     if not (module and sep and attribute):
-        raise ValueError(f"{what} {target!r} is not of the form 'package.module:attribute'")
+        raise ValueError(f"{what} {ref!r} is not of the form 'package.module:attribute'")
 
 
-SPEC_KINDS: dict[str, type[Spec]] = {
-    "descriptor": DescriptorSpec,
-    "loss": LossSpec,
-    "method": MethodSpec,
-    "exporter": ExporterSpec,
-}
+#: Names of styx 0.1, kept for one minor version.
+_RENAMED = {"Target": "ObjectRef", "load_target": "load_object"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _RENAMED:
+        import warnings
+
+        warnings.warn(f"styx.core.specs.{name} is now {_RENAMED[name]}", DeprecationWarning,
+                      stacklevel=2)
+        return globals()[_RENAMED[name]]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

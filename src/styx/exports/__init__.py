@@ -42,14 +42,14 @@ def exporter_config(spec: ExporterSpec, config: Config | None = None,
                     options: dict[str, Any] | None = None) -> Config | None:
     """The options of exporter ``spec``: ``config`` with ``options`` applied, checked."""
     from styx.core.method import make_config
-    from styx.core.specs import load_target
+    from styx.core.specs import load_object
 
     if spec.config is None:
         if options:
             raise StyxError(f"exporter {spec.name!r} takes no options",
                             "leave out " + ", ".join(options))
         return None
-    return make_config(load_target(spec.config), config, dict(options or {}))
+    return make_config(load_object(spec.config), config, dict(options or {}))
 
 
 def export(model: str | os.PathLike[str] | Model, format_name: str,

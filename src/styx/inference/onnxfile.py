@@ -200,13 +200,13 @@ class OnnxGenerator:
                                 "--style and --style-mix are for files of many styles")
             return None
         from styx.core.method import method_spec
-        from styx.core.specs import load_target
+        from styx.core.specs import load_object
 
         spec = method_spec(self.method)
         if spec.style_choice is None:
             raise StyxError(f"{self.path.name}: method {spec.name!r} chooses no styles",
                             "export it again with 'styx export METHOD --onnx'")
-        vector = load_target(spec.style_choice)(
+        vector = load_object(spec.style_choice)(
             self.styles, style=style, mix=mix, strength=strength,
             owner=f"file {self.path.name!r}", source=str(self.path))
         return np.asarray(vector, dtype=np.float32)

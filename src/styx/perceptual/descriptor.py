@@ -157,10 +157,6 @@ class Descriptor(nn.Module):
         del self.stages[deepest + 1:]
         return self
 
-    @property
-    def num_stages(self) -> int:
-        """Stages still present (after :meth:`trim`)."""
-        return len(self.stages)
 
 
 def _version(tensor: torch.Tensor) -> int:

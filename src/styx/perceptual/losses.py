@@ -35,10 +35,12 @@ class ImageLoss(Protocol):
     def __call__(self, image: torch.Tensor) -> torch.Tensor: ...
 
 
-def build_loss(name: str, *, target: str | None = None, **options: Any) -> Any:
-    """Build the registered loss ``name`` with ``options``; check it is of kind ``target``."""
+def build_loss(name: str, *, scores: str | None = None, target: str | None = None,
+               **options: Any) -> Any:
+    """Build the registered loss ``name`` with ``options``; check it scores ``scores``
+    ("features" or "image"; ``target`` is the name it had in styx 0.1)."""
     from styx.core.plugins import loss_spec
     from styx.core.specs import checked_options
 
-    spec = loss_spec(name, target=target)
+    spec = loss_spec(name, scores=scores, target=target)
     return spec.load()(**checked_options(spec, options))

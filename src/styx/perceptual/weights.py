@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from styx.files.atomic import atomic_path
 from styx.core.errors import StyxError
-from styx.core.specs import Target, load_target
+from styx.core.specs import ObjectRef, load_object
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -84,13 +84,13 @@ class WeightsInfo:
     file may lack them and they are never loaded.
     """
 
-    imagenet: Target | Any
+    imagenet: ObjectRef | Any
     network: Callable[[], nn.Module]
     unused_prefixes: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
-        return str(load_target(self.imagenet).url)
+        return str(load_object(self.imagenet).url)
 
     @property
     def file_name(self) -> str:

@@ -150,12 +150,6 @@ def precision_of(config: Any) -> Precision:
                             getattr(config, "amp", "off"))
 
 
-def autocast_dtype(device: torch.device | str, dtype: str = "auto") -> torch.dtype | None:
-    """The autocast dtype ``dtype`` means on ``device`` (see :func:`choose_precision`);
-    None when autocast is off."""
-    return choose_precision(device, dtype).dtype
-
-
 def autocast(device: torch.device | str, dtype: str = "auto") -> contextlib.AbstractContextManager:
     """A context manager: ``torch.autocast`` on ``device`` when ``dtype`` (an ``--amp``
     value, see :func:`choose_precision`) enables it, else a no-op."""

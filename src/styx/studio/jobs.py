@@ -380,7 +380,7 @@ class TrainingSampler:
         if self._photo is None:
             self._photo = image_input(sample_image("content"), long_side=192).rgb
         try:
-            out = step.sample(self._photo, size=tuple(self._photo.shape[-2:]))
+            out = step.image(self._photo, size=tuple(self._photo.shape[-2:]))
         except StyxError:
             return
         write_png(tensor_to_pil(out), self.path)

@@ -40,7 +40,7 @@ def check_loss(name: str, *, options: dict[str, Any] | None = None,
         loss = build_loss(spec.name, **dict(options or {}))
     if loss is None:
         report.skip_rest(["value", "batch mean", "gradient"], "it did not build")
-    elif spec.target == "features":
+    elif spec.scores == "features":
         _check_feature_loss(report, loss)
     else:
         _check_image_loss(report, loss)

@@ -67,14 +67,14 @@ def check_method(name: str, *, run_options: dict[str, Any] | None = None,
 def _check_configs(report: CheckReport, spec: Any) -> dict[str, type]:
     from styx.core.config import cli_type_of, options_of
     from styx.core.method import RUN_KEYWORDS
-    from styx.core.specs import load_target
+    from styx.core.specs import load_object
 
     classes: dict[str, type] = {}
     for label, target in (("run config", spec.config), ("train config", spec.train_config)):
         if target is None:
             continue
         with report.check(f"{label} is well formed") as details:
-            cls = load_target(target)
+            cls = load_object(target)
             infos = options_of(cls)  # a TypeError names a field not made with option()
             classes[label] = cls  # usable, even if a check below fails
             for info in infos:

@@ -58,11 +58,11 @@ def _check_exporter(name: str) -> CheckReport:
     check_light(report, [plugin_module(spec.plugin), module_of(spec.config)])
     with report.check("export function and options load"):
         from styx.core.config import options_of
-        from styx.core.specs import load_target
+        from styx.core.specs import load_object
 
         assert callable(spec.load()), "export is not callable"
         if spec.config is not None:
-            options_of(load_target(spec.config))
+            options_of(load_object(spec.config))
     return report
 
 

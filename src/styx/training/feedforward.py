@@ -18,7 +18,7 @@ from styx.generators.generator import Generator
 
 if TYPE_CHECKING:
     from styx.core.bundles import ModelOutputOptions
-    from styx.training.loop import OptimizerFactory, SchedulerFactory, StepHook, TrainResult
+    from styx.training.loop import OptimizerFactory, SchedulerFactory, StepHook, TrainingResult
 
 
 #: Entries of a training log line that are not loss values.
@@ -35,7 +35,7 @@ class TrainedModel:
     name: str | None
     generator: Generator
     metadata: dict[str, Any]
-    result: TrainResult
+    result: TrainingResult
 
     def summary(self) -> dict[str, Any]:
         """What ``styx train ... --json`` prints."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -49,6 +50,7 @@ from styx.training.distributed import (
     wrap_model,
 )
 from styx.core.errors import StyxError
+from styx.core.method import StepInfo
 from styx.perceptual.objective import LossTerms
 from styx.runtime.runlog import RunLog, write_error
 from styx.runtime.signals import StopRequests
@@ -66,50 +68,36 @@ SchedulerFactory = Callable[[torch.optim.Optimizer, TrainingOptions], Any]
 StepHook = Callable[[nn.Module, int, LossTerms], None]
 
 
-@dataclass
-class TrainStep:
-    """What a training ``callback`` (:func:`watching`, ``styx.train(callback=)``) sees at
-    every log step."""
-
-    #: Iterations done (1-based) and the run's total.
-    step: int
-    total_steps: int
-    #: The logged values of this step: the losses, ``lr``, ``images_per_second``, ...
-    losses: dict[str, float]
-    #: Seconds of training, resumed sessions included.
-    seconds: float
-    model: nn.Module = field(repr=False)
-
-    def sample(self, image: torch.Tensor | None = None, *, size: tuple[int, int] = (128, 128),
-               seed: int = 0) -> torch.Tensor:
-        """The model's output now (1 x 3 x H x W on the CPU, in [0, 1]), for ``image``
-        (1 x 3 x H x W in [0, 1]; a generator that takes none makes one of ``size``), with
-        its default inputs (StyleBank: style 0) and random inputs drawn from ``seed``. The
-        model is put back in training mode and no gradient is kept."""
-        model = self.model
-        device = next(model.parameters()).device
-        generator = torch.Generator().manual_seed(int(seed))
-        model.eval()
-        try:
-            with torch.no_grad():
-                picture = None if image is None or not model.takes_image else image.to(device)
-                inputs = model.make_inputs(picture, size=size, generator=generator)
-                out = model(**inputs)
-        finally:
-            model.train()
-        return out.float().clamp(0.0, 1.0).cpu()
+def sample_output(model: nn.Module, image: torch.Tensor | None = None, *,
+                  size: tuple[int, int] = (128, 128), seed: int = 0) -> torch.Tensor:
+    """The model's output now (1 x 3 x H x W on the CPU, in [0, 1]), for ``image``
+    (1 x 3 x H x W in [0, 1]; a generator that takes none makes one of ``size``), with its
+    default inputs (StyleBank: style 0) and random inputs drawn from ``seed``: what a
+    training step's ``StepInfo.image(...)`` gives. The model is put back in training mode
+    and no gradient is kept."""
+    device = next(model.parameters()).device
+    generator = torch.Generator().manual_seed(int(seed))
+    model.eval()
+    try:
+        with torch.no_grad():
+            picture = None if image is None or not model.takes_image else image.to(device)
+            inputs = model.make_inputs(picture, size=size, generator=generator)
+            out = model(**inputs)
+    finally:
+        model.train()
+    return out.float().clamp(0.0, 1.0).cpu()
 
 
-#: ``callback(TrainStep)``: called at every log step; raising KeyboardInterrupt from it
+#: ``callback(StepInfo)``: called at every log step; raising KeyboardInterrupt from it
 #: stops the run after that iteration, with a checkpoint, as Ctrl-C does.
-TrainCallback = Callable[[TrainStep], None]
+StepCallback = Callable[[StepInfo], None]
 
-_watchers: contextvars.ContextVar[TrainCallback | None] = \
+_watchers: contextvars.ContextVar[StepCallback | None] = \
     contextvars.ContextVar("styx_training_callback", default=None)
 
 
 @contextlib.contextmanager
-def watching(callback: TrainCallback | None) -> Iterator[None]:
+def watching(callback: StepCallback | None) -> Iterator[None]:
     """Within the block, every :func:`train` of this thread (or task) reports each log step
     to ``callback``: how ``styx.train(callback=)`` reaches the loop through any method's
     ``train`` function, which takes its config alone."""
@@ -170,7 +158,7 @@ class TrainingTask(Protocol):
 
 
 @dataclass
-class TrainResult:
+class TrainingResult:
     """What :func:`train` returns (on every rank)."""
 
     model: nn.Module                      # unwrapped, in eval mode
@@ -212,7 +200,7 @@ def train(task: TrainingTask, content_dir: str | os.PathLike[str] | None,
           config: TrainingOptions, *, run_dir: str | os.PathLike[str], resume: bool = False,
           restart: bool = False, log_json: str | os.PathLike[str] | None = None,
           optimizer: OptimizerFactory = adam, scheduler: SchedulerFactory = step_decay,
-          hook: StepHook | None = None) -> TrainResult:
+          hook: StepHook | None = None) -> TrainingResult:
     """Train ``task``'s model on crops of the images in ``content_dir``.
 
     ``content_dir=None``: the task reads no content; its batches are shapes only.
@@ -403,7 +391,7 @@ class _Run:
                                world_size=ctx.world_size, num_workers=config.num_workers,
                                pin_memory=pin_memory)
 
-    def loop(self) -> TrainResult:
+    def loop(self) -> TrainingResult:
         from styx.runtime.progress import Progress
 
         config, ctx = self.config, self.ctx
@@ -492,8 +480,10 @@ class _Run:
         losses = {key: value for key, value in entry.items()
                   if key not in ("step", "elapsed") and isinstance(value, (int, float))}
         try:
-            self.callback(TrainStep(self.done, self.config.iterations, losses,
-                                    float(entry["elapsed"]), self.model))
+            self.callback(StepInfo(self.done, self.config.iterations, losses,
+                                   float(entry["elapsed"]),
+                                   functools.partial(sample_output, self.model),
+                                   model=self.model))
         except KeyboardInterrupt:
             return not self.ctx.active  # under torchrun, ranks stop together (Ctrl-C)
         return False
@@ -536,7 +526,7 @@ class _Run:
         self.history.append(entry)
         self.log.record(entry)
 
-    def _result(self, seconds: float) -> TrainResult:
+    def _result(self, seconds: float) -> TrainingResult:
         ctx = self.ctx
         per_rank = gather_json(dict(self.skipped), ctx, self.device)
         skipped = sorted({path for files in per_rank for path in files})
@@ -548,7 +538,7 @@ class _Run:
             dist.barrier()
         self.model.eval()
         trained = self.done - self.start
-        return TrainResult(
+        return TrainingResult(
             model=self.model, history=self.history, iterations_done=self.done,
             images_per_second=self._rate(self.step_seconds, self.steps_timed)
             if trained else 0.0,
@@ -556,6 +546,21 @@ class _Run:
             world_size=ctx.world_size, rank=ctx.rank, precision=self.precision.name)
 
 
-__all__ = ["CHECKPOINT_NAME", "OptimizerFactory", "SchedulerFactory", "StepHook",
-           "TrainCallback", "TrainResult", "TrainStep", "TrainingOptions", "TrainingTask", "adam",
-           "check_run_paths", "step_decay", "train", "trainable_parameters", "training_settings", "watching"]
+__all__ = ["CHECKPOINT_NAME", "OptimizerFactory", "SchedulerFactory", "StepCallback", "StepHook",
+           "TrainingOptions", "TrainingResult", "TrainingTask", "adam", "check_run_paths",
+           "sample_output", "step_decay", "train", "trainable_parameters", "training_settings",
+           "watching"]
+
+#: Names of styx 0.1, kept for one minor version.
+_RENAMED = {"TrainStep": "StepInfo", "TrainResult": "TrainingResult",
+            "TrainCallback": "StepCallback"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _RENAMED:
+        import warnings
+
+        warnings.warn(f"styx.training.loop.{name} is now {_RENAMED[name]}", DeprecationWarning,
+                      stacklevel=2)
+        return globals()[_RENAMED[name]]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,19 +13,22 @@ def register_losses(register):
         summary="Content loss: mean squared difference of feature maps.",
         factory="styx.plugins.losses.content:ContentLoss",
         aliases=("mse",),
+        default_for=("content",),
     ))
     register(LossSpec(
         name="gram",
         summary="Style loss: squared difference of Gram matrices (normalisation selectable).",
         factory="styx.plugins.losses.gram:GramLoss",
         aliases=("style",),
+        default_for=("style",),
         config="styx.plugins.losses.options:GramOptions",
     ))
     register(LossSpec(
         name="tv",
         summary="Total variation: squared differences of neighbouring pixels.",
         factory="styx.plugins.losses.tv:TotalVariationLoss",
-        target="image",
+        scores="image",
         aliases=("total-variation",),
+        default_for=("tv",),
         config="styx.plugins.losses.options:TotalVariationOptions",
     ))

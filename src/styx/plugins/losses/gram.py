@@ -9,8 +9,9 @@ name           k                       from
 =============  ======================  ==================================================
 elements       1 / (C^4 M^2)           Grams divided by C*M, then the mean over the C^2
                                        entries (Johnson et al.); the default
-gatys          1 / (4 C^2 M^2)         Gatys et al. 2016, eq. 4
-seed-report    1 / (2 C M)^2           the seed report's formula; equal to gatys
+gatys          1 / (4 C^2 M^2)         Gatys et al. 2016, eq. 4; the seed report's
+                                       1 / (2 C M)^2 is the same, so ``seed-report``
+                                       is another name of it
 none           1                       the raw sum of squares
 =============  ======================  ==================================================
 
@@ -27,7 +28,7 @@ import torch
 from styx.core.checks import choice
 from styx.core.errors import StyxError
 from styx.core.registry import normalize_name
-from styx.plugins.losses.options import NORMALIZATIONS
+from styx.plugins.losses.options import NORMALIZATION_ALIASES, NORMALIZATIONS
 
 
 class _Gram(torch.autograd.Function):
@@ -70,7 +71,6 @@ def normalization_scale(normalization: str, channels: int, positions: int) -> fl
     c, m = float(channels), float(positions)
     return {"elements": 1.0 / (c ** 4 * m ** 2),
             "gatys": 1.0 / (4.0 * c ** 2 * m ** 2),
-            "seed-report": 1.0 / (2.0 * c * m) ** 2,
             "none": 1.0}[normalization]
 
 
@@ -79,7 +79,8 @@ class GramLoss:
 
     def __init__(self, normalization: str | None = "elements") -> None:
         key = "elements" if normalization is None else normalize_name(str(normalization))
-        self.normalization = choice(*NORMALIZATIONS)(key, "Gram normalization")
+        self.normalization = choice(*NORMALIZATIONS, aliases=NORMALIZATION_ALIASES)(
+            key, "Gram normalization")
 
     def prepare(self, features: torch.Tensor) -> torch.Tensor:
         """The target Gram matrix (1 x C x C for one style image), float32."""

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from styx.core.checks import choice, number
 from styx.core.config import Config, option
 
-#: How the Gram loss can be scaled (see :mod:`styx.plugins.losses.gram`).
-NORMALIZATIONS = ("elements", "gatys", "seed-report", "none")
+#: How the Gram loss can be scaled (see :mod:`styx.plugins.losses.gram`), one name per
+#: formula; the seed report's is Gatys' (``(2 C M)^2 = 4 C^2 M^2``), so it is another name.
+NORMALIZATIONS = ("elements", "gatys", "none")
+NORMALIZATION_ALIASES = {"seed-report": "gatys", "seed_report": "gatys"}
 
 
 @dataclass(kw_only=True)
@@ -16,8 +18,9 @@ class GramOptions(Config):
     """Options of the ``gram`` style loss."""
 
     normalization: str = option(
-        "elements", check=choice(*NORMALIZATIONS, aliases={"seed_report": "seed-report"}),
-        help="How the Gram loss is scaled: elements, gatys, seed-report or none.")
+        "elements", check=choice(*NORMALIZATIONS, aliases=NORMALIZATION_ALIASES),
+        help="How the Gram loss is scaled: elements, gatys (seed-report is the same) or "
+             "none.")
 
 
 @dataclass(kw_only=True)

@@ -46,7 +46,7 @@ from styx.files.noise import position_noise
 from styx.plugins.methods.texture_nets.config import NORMS, PADDINGS, GeneratorConfig
 
 __all__ = ["NORMS", "PADDINGS", "GeneratorConfig", "InstanceNorm", "TextureNetwork",
-           "build_generator", "scale_sizes"]
+           "scale_sizes"]
 
 
 class ConvBlock(nn.Sequential):
@@ -213,9 +213,3 @@ class TextureNetwork(Generator):
             x = self.joins[j](x)
         return torch.sigmoid(self.to_rgb(x))
 
-
-def build_generator(config: GeneratorConfig | dict | None = None) -> TextureNetwork:
-    """A freshly initialised generator for ``config`` (a GeneratorConfig or its dict)."""
-    if isinstance(config, dict):
-        config = GeneratorConfig.from_dict(config)
-    return TextureNetwork(config)
