@@ -97,7 +97,7 @@ def worker_floor(options: argparse.Namespace) -> dict:
     import torch
 
     from styx.runtime.device import autocast, resolve_device
-    from styx.perceptual.build import build_objective
+    from styx.perceptual.objective import build_objective
     from styx.plugins.methods.gatys.config import GatysConfig
 
     config = GatysConfig(weights=options.weights, device=options.device, amp=options.amp)

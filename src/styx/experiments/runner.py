@@ -89,7 +89,7 @@ class Judge:
         self._objective = None
 
     def describe(self) -> dict[str, Any]:
-        from styx.perceptual.build import layer_weights
+        from styx.perceptual.objective import layer_weights
         from styx.experiments.judge import weights_used
 
         content, style = layer_weights(self.options)
@@ -100,7 +100,7 @@ class Judge:
     def __call__(self, image: torch.Tensor, content: Path, styles: tuple[Path, ...]
                  ) -> dict[str, float]:
         from styx.runtime.image_tensors import image_input, resize_to
-        from styx.perceptual.build import build_objective
+        from styx.perceptual.objective import build_objective
 
         if self._objective is None:
             self._objective = build_objective(self.options, seed=self.options.seed,

@@ -5,8 +5,9 @@
           + tv_weight      * tv
 
 with ``c_l`` / ``s_l`` the per-layer weights. The objective is given *built* losses (loss
-objects, see :mod:`styx.perceptual.losses`; :func:`styx.perceptual.build.build_objective` builds
-them from registered names). A term whose weight is 0 is dropped when the objective is made:
+objects, see :mod:`styx.perceptual.losses`); :func:`build_objective` builds them, and the
+descriptor, from a method's loss options (``LossOptions``), and :func:`layer_weights` says
+which layers those options mean (the descriptor's defaults where none are given). A term whose weight is 0 is dropped when the objective is made:
 its layers are not computed, the descriptor stops at the deepest layer still in use, and
 :attr:`PerceptualObjective.terms` says which terms remain.
 
@@ -24,18 +25,22 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from styx.core.checks import check_number
-from styx.perceptual.descriptor import Descriptor
 from styx.core.errors import StyxError
+from styx.core.plugins import descriptors
+from styx.core.specs import TERMS
+from styx.perceptual.descriptor import Descriptor, build_descriptor
+from styx.perceptual.losses import build_loss
 from styx.runtime.image_tensors import TENSOR_HINT
 
-#: The names of the three terms, in the order they are reported.
-TERMS = ("content", "style", "tv")
+if TYPE_CHECKING:
+    from styx.core.bundles import LossOptions
+
 
 
 @dataclass
@@ -291,3 +296,64 @@ def _check_distinct_taps(descriptor: Descriptor, what: str, layers: Mapping[str,
             raise StyxError(f"{what} layers {seen[tap]!r} and {name!r} are the same layer "
                             f"of descriptor {descriptor.name!r}", "give each layer once")
         seen[tap] = name
+
+
+# -- from a method's loss options ------------------------------------------------------
+def layer_weights(options: LossOptions) -> tuple[dict[str, float], dict[str, float]]:
+    """``(content_layers, style_layers)``: the ones given, or else the descriptor's
+    defaults at weight 1 (an unknown descriptor is a StyxError with "did you mean")."""
+    spec = descriptors().get(options.descriptor)
+    content_layers, style_layers = options.layer_selections()
+    content = dict(content_layers) if content_layers is not None \
+        else dict.fromkeys(spec.default_content_layers, 1.0)
+    style = dict(style_layers) if style_layers is not None \
+        else dict.fromkeys(spec.default_style_layers, 1.0)
+    return content, style
+
+
+def used_layers(options: LossOptions, *, content: bool = True
+                ) -> tuple[dict[str, float], dict[str, float]]:
+    """``(content_layers, style_layers)`` that :func:`build_objective` will score, known
+    before anything is built: a term of weight 0 (or the content with ``content=False``)
+    uses none. A term with a positive weight and no layers (a descriptor without default
+    style layers) is a StyxError."""
+    spec = descriptors().get(options.descriptor)
+    content_layers, style_layers = layer_weights(options)
+    chosen = {"content": content_layers if content and options.content_weight > 0 else {},
+              "style": style_layers if options.style_weight > 0 else {}}
+    for what, weight in (("content", options.content_weight if content else 0.0),
+                         ("style", options.style_weight)):
+        if weight > 0 and not chosen[what]:
+            raise StyxError(f"descriptor {spec.name!r} has no default {what} layers",
+                            f"give --{what}-layers (see 'styx list layers {spec.name}')")
+    return chosen["content"], chosen["style"]
+
+
+def build_objective(options: LossOptions, *, seed: int = 0,
+                    device: str | torch.device | None = None,
+                    content: bool = True) -> PerceptualObjective:
+    """The objective of ``options`` (a config with the LossOptions bundle).
+
+    ``content=False`` leaves the content term out whatever its weight (texture synthesis
+    has no content). The descriptor is built (``seed`` seeds random weights) already
+    trimmed to the deepest layer in use, and put on ``device`` if given. A term whose
+    weight is positive but which has no layers (a descriptor without default style
+    layers), an unknown layer, loss or option: StyxErrors.
+    """
+    spec = descriptors().get(options.descriptor)
+    content_layers, style_layers = used_layers(options, content=content)
+    content_weight = options.content_weight if content else 0.0
+    in_use = {"content": bool(content_layers), "style": bool(style_layers),
+              "tv": options.tv_weight > 0}
+    # The names and options, of unused terms too, were checked with the options.
+    built = {term: build_loss(options.term_loss(term).name,
+                              **options.term_loss_options(term))
+             for term in in_use if in_use[term]}
+    descriptor = build_descriptor(spec.name, options.weights, seed=seed, device=device,
+                                  layers=[*content_layers, *style_layers] or None,
+                                  **dict(options.descriptor_options))
+    return PerceptualObjective(
+        descriptor, content_layers=content_layers, style_layers=style_layers,
+        content_weight=content_weight, style_weight=options.style_weight,
+        tv_weight=options.tv_weight, content_loss=built.get("content"),
+        style_loss=built.get("style"), tv_loss=built.get("tv"))

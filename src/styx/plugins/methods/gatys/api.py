@@ -82,7 +82,7 @@ class GatysRun:
 
     def build_objective(self) -> None:
         from styx.runtime.device import precision_of
-        from styx.perceptual.build import build_objective
+        from styx.perceptual.objective import build_objective
 
         config = self.config
         # An unknown device or precision fails here, before any work; fp16 needs loss scaling.

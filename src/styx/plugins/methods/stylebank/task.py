@@ -31,7 +31,7 @@ from styx.core import __version__
 from styx.training.data import mix_seed
 from styx.generators.models import Model
 from styx.perceptual.objective import LossTerms, PerceptualObjective
-from styx.perceptual.build import build_objective, used_layers
+from styx.perceptual.objective import build_objective, used_layers
 from styx.plugins.methods.stylebank.config import StyleBankTrainConfig
 from styx.plugins.methods.stylebank.network import StyleBankNetwork
 

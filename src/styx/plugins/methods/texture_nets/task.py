@@ -16,7 +16,7 @@ import torch
 
 from styx.core import __version__
 from styx.perceptual.objective import LossTerms, PerceptualObjective
-from styx.perceptual.build import build_objective, used_layers
+from styx.perceptual.objective import build_objective, used_layers
 from styx.plugins.methods.texture_nets.config import TextureNetsTrainConfig
 from styx.plugins.methods.texture_nets.generator import TextureNetwork
 
