@@ -166,8 +166,8 @@ def gatys_run(config: Any, content: Any, styles: list[Any]) -> Any:
     """A ``GatysRun`` of ``config`` with its inputs loaded, its objective built and the
     targets of its final size set: what a benchmark times steps or scores images with
     (``run.objective(image)``, ``run.loss_fn(image)``)."""
-    from styx.runtime.image_tensors import run_request
     from styx.plugins.methods.gatys.api import GatysRun
+    from styx.runtime.image_tensors import run_request
 
     run = GatysRun(config, run_request(content=content, styles=styles))
     run.load_images()

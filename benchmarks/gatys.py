@@ -96,9 +96,9 @@ def worker_floor(options: argparse.Namespace) -> dict:
     autocast, as ``GatysRun.build_objective`` does."""
     import torch
 
-    from styx.runtime.device import autocast, resolve_device
     from styx.perceptual.objective import build_objective
     from styx.plugins.methods.gatys.config import GatysConfig
+    from styx.runtime.device import autocast, resolve_device
 
     config = GatysConfig(weights=options.weights, device=options.device, amp=options.amp)
     device = resolve_device(config.device)
@@ -184,9 +184,9 @@ def worker_paired(options: argparse.Namespace) -> dict:
     measurements in separate processes minutes apart."""
     import torch
 
-    from styx.runtime.device import autocast
     from styx.plugins.methods.gatys.config import GatysConfig
     from styx.plugins.methods.gatys.optimize import optimize_scale
+    from styx.runtime.device import autocast
 
     content, style = _common.sample_images(options.size)
     config = GatysConfig(weights=options.weights, device=options.device, amp=options.amp)

@@ -69,10 +69,10 @@ def prepare(work: Path, device: str) -> dict:
     from PIL import Image, ImageOps
 
     import styx
-    from styx.runtime.image_tensors import sample_image
     from styx.files.modelstore import save_model
     from styx.plugins.methods.stylebank.network import NetworkConfig, StyleBankNetwork
     from styx.plugins.methods.texture_nets.generator import GeneratorConfig, TextureNetwork
+    from styx.runtime.image_tensors import sample_image
 
     torch.manual_seed(0)
     photos = work / "photos"
@@ -118,8 +118,8 @@ def measure_latency(args: argparse.Namespace) -> dict:
     import numpy as np
     import torch
 
-    from styx.generators.models import apply_generator, load_model
     from styx.exports.onnx.check import psnr
+    from styx.generators.models import apply_generator, load_model
     from styx.inference.onnxfile import OnnxGenerator
 
     method, size_text = args.case.split("@")

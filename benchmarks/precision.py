@@ -205,7 +205,7 @@ def output_loss(image, photo, args: argparse.Namespace, workdir: Path) -> float:
 
     task = fp32_task(args, workdir)
     objective = task.objective
-    objective.set_style([task.style_image])
+    objective.set_style(task.style_images)
     with torch.no_grad():
         return float(objective(image, objective.content_targets(photo)).total)
 

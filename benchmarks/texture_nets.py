@@ -41,9 +41,9 @@ def measure_inference(args: argparse.Namespace, size: int) -> dict:
     """Latency of one forward pass of the default generator at ``size`` x ``size``."""
     import torch
 
-    from styx.runtime.device import resolve_device
     from styx.plugins.methods.texture_nets.config import GeneratorConfig
     from styx.plugins.methods.texture_nets.generator import TextureNetwork
+    from styx.runtime.device import resolve_device
 
     device = resolve_device(args.device)
     torch.manual_seed(0)

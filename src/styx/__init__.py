@@ -17,7 +17,7 @@ from styx import _moved
 
 _moved.install()  # styx 0.1's module paths (styx.core.descriptor, ...), with a warning
 
-from styx.api import (  # noqa: E402
+from styx.api import (
     export,
     list_descriptors,
     list_exporters,
@@ -29,9 +29,9 @@ from styx.api import (  # noqa: E402
     stylize,
     train,
 )
-from styx.core import __version__  # noqa: E402
-from styx.core.errors import StyxError  # noqa: E402
-from styx.core.hookspecs import hookimpl  # noqa: E402
+from styx.core import __version__
+from styx.core.errors import StyxError
+from styx.core.hookspecs import hookimpl
 
 __all__ = ["StyxError", "__version__", "export", "hookimpl", "list_descriptors", "list_exporters",
            "list_losses", "list_methods", "list_models", "load_model", "method_config",

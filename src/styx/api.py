@@ -27,11 +27,11 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from styx.core.config import Config
+    from styx.core.method import ImageInput, RunResult, StepInfo
+    from styx.core.specs import DescriptorSpec, ExporterSpec, LossSpec, MethodSpec
+    from styx.files.modelstore import ModelInfo
     from styx.generators.models import Model
     from styx.training.feedforward import TrainedModel
-    from styx.core.method import ImageInput, RunResult, StepInfo
-    from styx.files.modelstore import ModelInfo
-    from styx.core.specs import DescriptorSpec, ExporterSpec, LossSpec, MethodSpec
 
 
 def stylize(method: str, content: ImageInput | None = None,
@@ -84,16 +84,17 @@ def train(method: str, *, config: Config | None = None,
     and ``image(photo)`` for the model's output so far); raising KeyboardInterrupt from it
     stops the run with a checkpoint, as Ctrl-C does (KeyboardInterrupt is raised again;
     ``resume=True`` continues)."""
-    from styx.core.method import make_config, method_spec, train_config_class, train_function
+    from styx.core.method import make_config, method_spec, train_config_class
+    from styx.training.feedforward import trainer
 
     spec = method_spec(method)
     settings = make_config(train_config_class(spec), config, options)
     if callback is None:
-        return train_function(spec)(settings)
+        return trainer(spec)(settings)
     from styx.training.loop import watching
 
     with watching(callback):
-        return train_function(spec)(settings)
+        return trainer(spec)(settings)
 
 
 def load_model(name_or_path: str | os.PathLike[str]) -> Model:

@@ -24,7 +24,8 @@ from styx.core.errors import StyxError
 from styx.generators.models import load_model
 from styx.training.feedforward import train_generator
 from styx.plugins.methods.stylebank.config import NetworkConfig, StyleBankTrainConfig
-from styx.plugins.methods.stylebank.network import StyleBankNetwork, feature_sizes
+from styx.generators.blocks import halved_sizes
+from styx.plugins.methods.stylebank.network import StyleBankNetwork
 from styx.plugins.methods.stylebank.task import StyleBankTask
 
 #: Library options of a tiny run: width 4, random VGG16 trimmed to relu2_1, 32 px crops.
@@ -89,7 +90,7 @@ def test_the_encoder_is_three_convolutions_strides_1_2_2_and_the_decoder_upsampl
                                                           ((3, 3), (2, 2))]
     assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in net.modules())
     assert [tuple(b.shape) for b in net.banks] == [(16, 16, 3, 3)] * 3
-    assert feature_sizes(37, 53) == [(37, 53), (19, 27), (10, 14)]
+    assert halved_sizes(37, 53, 3) == [(37, 53), (19, 27), (10, 14)]
     features = net.encode(torch.rand(1, 3, 37, 53))
     assert features.shape == (1, 16, 10, 14)
 

@@ -21,12 +21,12 @@ from PIL import Image
 
 import styx
 from styx.core.errors import StyxError
+from styx.generators.blocks import halved_sizes
 from styx.plugins.methods.texture_nets.generator import (
     NORMS,
     PADDINGS,
     GeneratorConfig,
     TextureNetwork,
-    scale_sizes,
 )
 
 # -- helpers (kept in this file: tests/methods/conftest.py belongs to another module) -------
@@ -106,9 +106,9 @@ def test_norms_train_on_odd_sizes_and_gradients_reach_every_scale(norm):
         assert branch[1].weight.grad.abs().sum() > 0
 
 
-def test_scale_sizes_round_up():
-    assert scale_sizes(37, 53, 6) == [(37, 53), (19, 27), (10, 14), (5, 7), (3, 4), (2, 2)]
-    assert scale_sizes(1, 5, 3) == [(1, 5), (1, 3), (1, 2)]
+def test_the_pyramid_sizes_halve_rounding_up():
+    assert halved_sizes(37, 53, 6) == [(37, 53), (19, 27), (10, 14), (5, 7), (3, 4), (2, 2)]
+    assert halved_sizes(1, 5, 3) == [(1, 5), (1, 3), (1, 2)]
 
 
 def test_channels_grow_by_scale_as_in_the_reference():

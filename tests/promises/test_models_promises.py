@@ -14,7 +14,7 @@ from safetensors.torch import save_file
 from styx.core.errors import StyxError
 from styx.files.modelstore import (
     add_model_part,
-    model_target,
+    model_destination,
     models_home,
     read_model,
     save_model,
@@ -93,14 +93,14 @@ def test_model_target_refuses_a_taken_name_without_writing(home, tmp_path):
     folder = save_model({"w": torch.ones(1)}, META, name="taken")
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     with pytest.raises(StyxError, match="already exists"):
-        model_target(name="taken")
-    assert model_target(name="taken", overwrite=True) == folder
+        model_destination(name="taken")
+    assert model_destination(name="taken", overwrite=True) == folder
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
     (tmp_path / "plain").mkdir()
     (tmp_path / "plain" / "notes.txt").write_text("mine")
     with pytest.raises(StyxError):
-        model_target(path=tmp_path / "plain", overwrite=True)  # not a model: never replaced
-    assert model_target(name="fresh") == models_home() / "fresh"
+        model_destination(path=tmp_path / "plain", overwrite=True)  # not a model: never replaced
+    assert model_destination(name="fresh") == models_home() / "fresh"
     assert not (models_home() / "fresh").exists()
 
 

@@ -76,11 +76,11 @@ def infer(
     """Stylise photos with an exported .onnx generator in onnxruntime (no PyTorch)."""
     from styx.cli.params import note
     from styx.cli.run import output_paths, refuse_overwriting_inputs
+    from styx.core.checks import check_tiling
     from styx.files.formats import check_output_path
     from styx.files.image_arrays import images_named
     from styx.inference.batch import InferSettings, shard, stylise_files
     from styx.inference.onnxfile import OnnxGenerator
-    from styx.core.checks import check_tiling
 
     if style is not None and style_mix is not None:
         raise StyxError("give --style or --style-mix, not both",

@@ -165,8 +165,8 @@ def rm_command(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Delete stored models."""
-    from styx.core.errors import StyxError
     from styx.core.checks import check_model_name
+    from styx.core.errors import StyxError
     from styx.files.modelstore import remove_model, stored_model_folder
 
     names = list(dict.fromkeys(names))  # a name given twice is deleted once

@@ -90,9 +90,9 @@ def _run_optimisation(spec: MethodSpec, config_class: type[Config],
                       values: dict[str, Any]) -> None:
     """The body of ``styx run`` for a method that makes one image from a content image
     and style images (Gatys, or a plugin's)."""
+    from styx.core.method import RunError, run_function
     from styx.files.atomic import check_writable_file
     from styx.files.formats import check_output_path
-    from styx.core.method import RunError, run_function
 
     io, options = split_values(values)
     config = config_from_cli(config_class, options)  # bad options fail before torch loads
@@ -105,7 +105,11 @@ def _run_optimisation(spec: MethodSpec, config_class: type[Config],
     if log_json is not None:
         log_json = check_writable_file(log_json, what="--log-json")
     check_no_clash(output, log_json, inputs=[content, *styles, *_input_files(config)])
-    from styx.runtime.image_tensors import run_request, sample_image, save_image  # torch: after the checks
+    from styx.runtime.image_tensors import (  # torch: after the checks
+        run_request,
+        sample_image,
+        save_image,
+    )
 
     quiet, as_json = io["quiet"], io["json"]
     notes = not quiet and not as_json
@@ -205,8 +209,8 @@ def _run_feed_forward(spec: MethodSpec, config_class: type[Config],
                       values: dict[str, Any]) -> None:
     """The body of ``styx run`` for a feed-forward method: a stored model over each
     content image (or over none, for a generator that makes images from noise)."""
-    from styx.files.formats import check_output_path
     from styx.core.method import run_function
+    from styx.files.formats import check_output_path
 
     io, options = split_values(values)
     config = config_from_cli(config_class, options)
@@ -222,8 +226,8 @@ def _run_feed_forward(spec: MethodSpec, config_class: type[Config],
     option = "-o" if io["output"] is not None else "--output-dir"
     refuse_overwriting_inputs([(option, target) for target in targets],
                               contents)
-    from styx.runtime.device import precision_of
     from styx.generators.models import load_model
+    from styx.runtime.device import precision_of
     from styx.runtime.image_tensors import run_request, save_image
 
     model = load_model(io["model"], method=spec.name)

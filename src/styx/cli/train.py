@@ -32,14 +32,14 @@ def train_command(spec: MethodSpec) -> Callable[..., None]:
 
 
 def _train(spec: MethodSpec, config_class: type[Config], values: dict[str, Any]) -> None:
-    from styx.core.method import train_function
     from styx.perceptual.weights import notes
+    from styx.training.feedforward import trainer
 
     io, options = split_values(values)
     quiet = io["quiet"] or io["json"]
     config = config_from_cli(config_class, options, quiet=quiet)
     with notes(not quiet):
-        trained = train_function(spec)(config)
+        trained = trainer(spec)(config)
     if trained.path is None:  # a DDP rank other than 0
         return
     summary = trained.summary()

@@ -236,10 +236,6 @@ def train_config_class(spec: MethodSpec) -> type[Config]:
     return _part(spec, "train_config", "cannot train")
 
 
-def train_function(spec: MethodSpec) -> Callable[..., Any]:
-    return _part(spec, "train", "cannot train")
-
-
 def generator_class(spec: MethodSpec) -> type:
     return _part(spec, "generator", "trains no generator")
 

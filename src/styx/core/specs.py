@@ -281,7 +281,9 @@ class MethodSpec(Spec):
     :mod:`styx.core.config`) and ``run(request, config) -> RunResult`` (see
     :mod:`styx.core.method`), which ``styx run NAME`` and ``styx.stylize`` call.
     ``train_config`` / ``train``: the same for ``styx train NAME`` and ``styx.train``:
-    ``train(config) -> TrainedModel``. ``generator``: the :class:`styx.generators.generator.Generator`
+    ``train(config) -> TrainedModel``; or, instead of ``train``, ``task``: the training task
+    class (``task(config)``, see :mod:`styx.training.loop`), which the shared feed-forward
+    training runs and saves. ``generator``: the :class:`styx.generators.generator.Generator`
     class a feed-forward method trains; with it the method's models can be stored, loaded,
     run and exported without method-specific code. ``uses_styles``: ``styx run NAME``
     takes style images after the content image (``False`` for a method that needs none).
@@ -293,6 +295,7 @@ class MethodSpec(Spec):
     run: ObjectRef | None = None
     train_config: ObjectRef | None = None
     train: ObjectRef | None = None
+    task: ObjectRef | None = None
     generator: ObjectRef | None = None
     uses_styles: bool = True
     style_choice: ObjectRef | None = None
@@ -305,23 +308,32 @@ class MethodSpec(Spec):
         return self.generator is not None
 
     @property
+    def trains(self) -> bool:
+        """Whether the method trains (its own ``train``, or a ``task`` for the shared one)."""
+        return self.train is not None or self.task is not None
+
+    @property
     def commands(self) -> tuple[str, ...]:
         """The ``styx`` command groups that have this method."""
         return tuple(group for group, present in (
-            ("run", self.run is not None), ("train", self.train is not None),
+            ("run", self.run is not None), ("train", self.trains),
             ("export", self.feed_forward)) if present)
 
     def validate(self) -> None:
         super().validate()
         what = f"method {self.name!r}"
-        for attribute in ("config", "run", "train_config", "train", "generator", "style_choice"):
+        for attribute in ("config", "run", "train_config", "train", "task", "generator",
+                          "style_choice"):
             _check_ref(getattr(self, attribute), f"{what}: {attribute}", required=False)
-        for function, config in (("run", "config"), ("train", "train_config")):
-            if (getattr(self, function) is None) != (getattr(self, config) is None):
-                raise ValueError(f"{what}: give both {function} and {config}, or neither")
-        if self.train is not None and self.generator is None:
+        if (self.run is None) != (self.config is None):
+            raise ValueError(f"{what}: give both run and config, or neither")
+        if self.trains != (self.train_config is not None):
+            raise ValueError(f"{what}: give train_config with train (or task), or neither")
+        if self.train is not None and self.task is not None:
+            raise ValueError(f"{what}: give train or task, not both")
+        if self.trains and self.generator is None:
             raise ValueError(f"{what}: a method that trains needs its generator class")
-        if self.run is None and self.train is None:
+        if self.run is None and not self.trains:
             raise ValueError(f"{what}: it has neither run nor train")
         if not isinstance(self.uses_styles, bool):
             raise TypeError(f"{what}: uses_styles must be True or False")

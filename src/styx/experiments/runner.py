@@ -89,8 +89,8 @@ class Judge:
         self._objective = None
 
     def describe(self) -> dict[str, Any]:
-        from styx.perceptual.objective import layer_weights
         from styx.experiments.judge import weights_used
+        from styx.perceptual.objective import layer_weights
 
         content, style = layer_weights(self.options)
         return {"descriptor": self.options.descriptor, "content_layers": content,
@@ -99,8 +99,8 @@ class Judge:
 
     def __call__(self, image: torch.Tensor, content: Path, styles: tuple[Path, ...]
                  ) -> dict[str, float]:
-        from styx.runtime.image_tensors import image_input, resize_to
         from styx.perceptual.objective import build_objective
+        from styx.runtime.image_tensors import image_input, resize_to
 
         if self._objective is None:
             self._objective = build_objective(self.options, seed=self.options.seed,
@@ -237,8 +237,8 @@ def run_study(study: Study, folder: Path, *, judge: Judge, fresh: bool = False,
               on_cell: Callable[[CellResult], None] | None = None) -> StudyRun:
     """Every cell of ``study``, reusing finished ones unless ``fresh``; stops cleanly at
     Ctrl-C (:attr:`StudyRun.interrupted`)."""
-    from styx.runtime.progress import Progress
     from styx.perceptual.weights import notes
+    from styx.runtime.progress import Progress
 
     started = time.perf_counter()
     results: list[CellResult] = []

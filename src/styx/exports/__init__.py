@@ -26,9 +26,9 @@ from styx.core.method import method_spec
 
 if TYPE_CHECKING:
     from styx.core.config import Config
-    from styx.generators.models import Model
-    from styx.files.modelstore import ModelInfo
     from styx.core.specs import ExporterSpec, MethodSpec
+    from styx.files.modelstore import ModelInfo
+    from styx.generators.models import Model
 
 
 def exporter_spec(format_name: str) -> ExporterSpec:
@@ -84,14 +84,14 @@ def export_file(model: str | os.PathLike[str] | Model, format_name: str,
     if not spec.exports(method_spec(loaded.method)):
         raise StyxError(f"exporter {spec.name!r} cannot export {loaded.method} models",
                         f"it exports {', '.join(spec.methods)}")
-    target = export_target(spec, output if output is not None else
+    target = export_destination(spec, output if output is not None else
                            Path(f"{loaded.name}{spec.suffix}"), overwrite=overwrite)
     with atomic_path(target) as temporary:
         details = spec.load()(loaded, temporary, settings)
     return target, dict(details) if isinstance(details, dict) else {}
 
 
-def export_target(spec: ExporterSpec, output: str | os.PathLike[str], *,
+def export_destination(spec: ExporterSpec, output: str | os.PathLike[str], *,
                   overwrite: bool = False) -> Path:
     """``output`` checked as the file ``spec`` is to write (see :func:`export`)."""
     from styx.files.atomic import check_writable_file
@@ -113,8 +113,8 @@ def export_target(spec: ExporterSpec, output: str | os.PathLike[str], *,
 
 def stored_models(method: MethodSpec) -> list[ModelInfo]:
     """The readable models in the store trained by ``method``, oldest first."""
-    from styx.files.modelstore import list_models
     from styx.core.plugins import methods
+    from styx.files.modelstore import list_models
 
     registry = methods()
     own = []

@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from styx.files.atomic import check_writable_file
 from styx.core.errors import StyxError
+from styx.files.atomic import check_writable_file
 
 #: Output suffix -> Pillow format name.
 OUTPUT_FORMATS: dict[str, str] = {

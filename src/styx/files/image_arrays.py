@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from styx.files.atomic import atomic_path
 from styx.core.errors import StyxError
+from styx.files.atomic import atomic_path
 from styx.files.formats import ALPHA_SUFFIXES, SUPPORTED_OUTPUT_SUFFIXES, image_format
 
 #: Suffixes :func:`find_images` collects (everything Pillow reads that photos come in).

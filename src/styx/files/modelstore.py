@@ -106,7 +106,7 @@ def save_model(tensors_or_module: Any, metadata: Mapping[str, Any], *, name: str
 
     if (name is None) == (path is None):
         raise ValueError("give exactly one of name= or path=")
-    target = model_target(name=name, path=path, overwrite=overwrite)
+    destination = model_destination(name=name, path=path, overwrite=overwrite)
     tensors = _tensors_of(tensors_or_module)
     document = {"format": FORMAT, "version": VERSION, **dict(metadata),
                 "styx_version": __version__,
@@ -114,11 +114,11 @@ def save_model(tensors_or_module: Any, metadata: Mapping[str, Any], *, name: str
     text = _metadata_text(document)
     from safetensors.torch import save_file
 
-    with atomic_dir(target) as temp:
+    with atomic_dir(destination) as temp:
         save_file(tensors, str(temp / WEIGHTS_FILE), metadata={_HEADER_KEY: text})
         (temp / METADATA_FILE).write_text(text + "\n", encoding="utf-8")
         _same_permissions(temp / WEIGHTS_FILE, like=temp / METADATA_FILE)
-    return target
+    return destination
 
 
 def add_model_part(folder: str | os.PathLike[str], tensors: Mapping[str, torch.Tensor],
@@ -181,20 +181,20 @@ def _metadata_text(document: Mapping[str, Any]) -> str:
             from None
 
 
-def model_target(*, name: str | None = None, path: str | os.PathLike[str] | None = None,
-                 overwrite: bool = False) -> Path:
+def model_destination(*, name: str | None = None, path: str | os.PathLike[str] | None = None,
+                      overwrite: bool = False) -> Path:
     """The folder a model saved as ``name`` (in the store) or at ``path`` goes to.
 
     StyxError if it cannot be written there: a folder or file that is not a styx model, or
     a model already there without ``overwrite``. Commands call it before training, so a
     taken name fails at once rather than after hours.
     """
-    target = models_home() / check_model_name(name) if name is not None else \
+    destination = models_home() / check_model_name(name) if name is not None else \
         Path(path).expanduser()
-    label = name if name is not None else str(target)
-    if target.exists() or target.is_symlink():
-        if not target.is_dir() or not (target / METADATA_FILE).is_file():
-            raise StyxError(f"{target} exists and is not a styx model folder",
+    label = name if name is not None else str(destination)
+    if destination.exists() or destination.is_symlink():
+        if not destination.is_dir() or not (destination / METADATA_FILE).is_file():
+            raise StyxError(f"{destination} exists and is not a styx model folder",
                             "choose another name or path; styx does not overwrite it")
         if not overwrite:
             remedy = f"remove it with 'styx models rm {label}', or choose another name" \
@@ -203,8 +203,8 @@ def model_target(*, name: str | None = None, path: str | os.PathLike[str] | None
                             f"{remedy} (or overwrite it where the command offers --overwrite)")
     from styx.files.atomic import check_writable_folder
 
-    check_writable_folder(target.parent, what=f"model {label}")
-    return target
+    check_writable_folder(destination.parent, what=f"model {label}")
+    return destination
 
 
 def _same_permissions(path: Path, *, like: Path) -> None:

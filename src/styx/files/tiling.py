@@ -28,7 +28,7 @@ import numpy as np
 
 from styx.core.checks import ALIGN, MIN_TILE, check_tiling
 
-__all__ = ["ALIGN", "MIN_TILE", "check_tiling", "tile_spans", "tiled", "thumbnail"]
+__all__ = ["ALIGN", "MIN_TILE", "check_tiling", "thumbnail", "tile_spans", "tiled"]
 
 
 def tile_spans(length: int, tile: int, overlap: int) -> list[tuple[int, int]]:

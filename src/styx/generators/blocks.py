@@ -160,3 +160,13 @@ def conv(in_channels: int, out_channels: int, kernel: int, *, padding: str,
     rounded up) by padding ``kernel // 2`` pixels in mode ``padding`` first."""
     return nn.Sequential(Pad(padding, kernel // 2),
                          nn.Conv2d(in_channels, out_channels, kernel, stride=stride))
+
+
+def halved_sizes(height: int, width: int, count: int) -> list[tuple[int, int]]:
+    """``count`` sizes, ``(height, width)`` first, each the previous halved and rounded up:
+    the maps of a generator that downsamples by 2 (stride 2, or 2x2 pooling with ceil)."""
+    sizes = [(height, width)]
+    for _ in range(count - 1):
+        h, w = sizes[-1]
+        sizes.append(((h + 1) // 2, (w + 1) // 2))
+    return sizes

@@ -32,7 +32,7 @@ and tests. The output is always N x 3 x H x W in [0, 1].
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -52,15 +52,30 @@ class Generator(nn.Module):
         """Whether the generator stylises a content image (else it makes images from noise)."""
         return "image" in self.input_names
 
+    #: A generator built from one config object (``cls(config)``, kept as ``self.config``)
+    #: names its class here (a :class:`~styx.core.config.Config`, e.g. a subclass of
+    #: ``ConvGeneratorOptions``) and gets :meth:`architecture` and :meth:`from_architecture`.
+    config_class: ClassVar[type | None] = None
+
     def architecture(self) -> dict[str, Any]:
         """Everything that fixes the generator's shape, JSON-ready: ``from_architecture``
-        of it builds the same network (freshly initialised)."""
-        raise NotImplementedError(f"{type(self).__name__} must define architecture()")
+        of it builds the same network (freshly initialised). With :attr:`config_class`:
+        the config's ``to_dict()``."""
+        if self.config_class is None:
+            raise NotImplementedError(f"{type(self).__name__} must define architecture() "
+                                      "or config_class")
+        return self.config.to_dict()
 
     @classmethod
     def from_architecture(cls, architecture: Mapping[str, Any]) -> Generator:
-        """A new generator of the shape ``architecture`` describes."""
-        raise NotImplementedError(f"{cls.__name__} must define from_architecture()")
+        """A new generator of the shape ``architecture`` describes. With
+        :attr:`config_class`: ``cls(config_class.from_dict(architecture))`` (``from_dict``
+        refuses settings this styx does not know), or its ``from_options``."""
+        if cls.config_class is None:
+            raise NotImplementedError(f"{cls.__name__} must define from_architecture() "
+                                      "or config_class")
+        make = getattr(cls.config_class, "from_dict", cls.config_class.from_options)
+        return cls(make(dict(architecture)))
 
     def make_inputs(self, image: torch.Tensor | None, *, size: tuple[int, int] | None = None,
                     batch: int = 1, generator: torch.Generator | None = None,

@@ -189,9 +189,9 @@ def _apply_tiled(model: Model, image: torch.Tensor, *, seed: int | None, tile: i
     :mod:`styx.files.tiling`)."""
     import contextlib
 
+    from styx.files.tiling import tiled
     from styx.generators.blocks import given_statistics, instance_norms, kept_statistics
     from styx.runtime.image_tensors import long_side_size, resize_to
-    from styx.files.tiling import tiled
 
     height, width = image.shape[-2:]
 

@@ -81,15 +81,19 @@ class LossTerms:
         out.update(zip(self.extra, numbers[ends[1]:ends[2]]))
         return out
 
-    def detached(self) -> LossTerms:
-        """The same terms cut from the autograd graph."""
-        return LossTerms(total=self.total.detach(),
-                         content={k: v.detach() for k, v in self.content.items()},
-                         style={k: v.detach() for k, v in self.style.items()},
-                         tv=None if self.tv is None else self.tv.detach(),
-                         extra={k: v.detach() for k, v in self.extra.items()},
+    def detached(self, device: torch.device | str | None = None) -> LossTerms:
+        """The same terms cut from the autograd graph (and moved to ``device``, if given:
+        ``detached("cpu")`` for a checkpoint)."""
+        def cut(value: torch.Tensor) -> torch.Tensor:
+            return value.detach() if device is None else value.detach().to(device)
+
+        return LossTerms(total=cut(self.total),
+                         content={k: cut(v) for k, v in self.content.items()},
+                         style={k: cut(v) for k, v in self.style.items()},
+                         tv=None if self.tv is None else cut(self.tv),
+                         extra={k: cut(v) for k, v in self.extra.items()},
                          reported_total=None if self.reported_total is None
-                         else self.reported_total.detach())
+                         else cut(self.reported_total))
 
 
 class PerceptualObjective(nn.Module):

@@ -33,16 +33,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from styx.files.atomic import atomic_path
 from styx.core.errors import StyxError
 from styx.core.specs import ObjectRef, load_object
+from styx.files.atomic import atomic_path
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
     from torch import nn
 
-    from styx.perceptual.descriptor import Descriptor
     from styx.core.specs import DescriptorSpec
+    from styx.perceptual.descriptor import Descriptor
 
 IMAGENET = "imagenet"
 RANDOM = "random"

@@ -47,7 +47,6 @@ from styx.files.image_arrays import (  # noqa: F401 - the file-level names re-ex
     write_picture,
 )
 
-
 #: The hint of an image tensor of the wrong shape passed from Python.
 TENSOR_HINT = "images are 1 x 3 x H x W tensors in [0, 1] (styx.runtime.image_tensors.load_image reads one)"
 

@@ -361,9 +361,9 @@ class Api:
 
     def _new_train_job(self, body: dict[str, Any]) -> str:
         import styx
-        from styx.training.feedforward import plan_training
         from styx.core.method import method_spec, train_config_class
         from styx.files.modelstore import name_from_file
+        from styx.training.feedforward import plan_training
 
         spec = method_spec(str(body.get("method")))
         config_class = train_config_class(spec)

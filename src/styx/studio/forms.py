@@ -36,7 +36,7 @@ def _run_config(spec: Any) -> Any:
 def _train_config(spec: Any) -> Any:
     from styx.core.method import train_config_class
 
-    return train_config_class(spec) if spec.train is not None else None
+    return train_config_class(spec) if spec.trains else None
 
 
 def form_fields(config_class: Any, *, training: bool = False) -> list[dict[str, Any]]:

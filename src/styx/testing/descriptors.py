@@ -57,9 +57,9 @@ def check_descriptor(name: str, *, weights: str = "random", options: dict[str, A
 
 
 def _build(name: str, weights: str, options: dict[str, Any] | None) -> Any:
-    from styx.perceptual.descriptor import build_descriptor
     from styx.core.plugins import descriptors
     from styx.core.specs import checked_options
+    from styx.perceptual.descriptor import build_descriptor
 
     given = checked_options(descriptors().get(name), dict(options or {}))
     return build_descriptor(name, weights, seed=0, **given)

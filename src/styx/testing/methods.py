@@ -49,7 +49,7 @@ def check_method(name: str, *, run_options: dict[str, Any] | None = None,
     with tempfile.TemporaryDirectory(prefix="styx-check-") as folder:
         inputs = _inputs(Path(folder))
         model = None
-        if spec.train is not None and "train config" in classes:
+        if spec.trains and "train config" in classes:
             model = _check_training(report, spec, classes["train config"], inputs,
                                     train_options or {})
         if spec.run is not None and "run config" in classes:

@@ -29,8 +29,8 @@ from typing import Any
 
 import torch
 
-from styx.files.atomic import atomic_path
 from styx.core.errors import StyxError
+from styx.files.atomic import atomic_path
 
 FORMAT = "styx-checkpoint"
 VERSION = 1

@@ -1,24 +1,141 @@
 """Training a feed-forward method's generator and saving it, with no method-specific code.
 
-:func:`train_generator` trains a method's :class:`~styx.training.loop.TrainingTask` with the
-shared loop and saves the generator: it checks the model name or folder and the run folder
-before any work (:func:`plan_training`), picks the run folder, writes the training metadata
-and saves on rank 0 only. Loading and running the result is :mod:`styx.generators.models`.
+* :class:`PerceptualTask` is the base of a method's training task (the
+  :class:`~styx.training.loop.TrainingTask` the loop runs) that scores its generator with the
+  perceptual objective: the style images loaded and hashed, the objective built on first
+  use and moved to the batches' device with its style targets computed there in full
+  precision, the process's rank, and the metadata every model carries.
+* :func:`train_generator` trains a task with the shared loop and saves the generator: it
+  checks the model name or folder and the run folder before any work (:func:`plan_training`),
+  picks the run folder, writes the training metadata and saves on rank 0 only.
+* :func:`trainer` is a method's ``train`` function: its own (``MethodSpec.train``), or, for a
+  method that registers only its task class (``MethodSpec.task``), :func:`train_task`.
+
+Loading and running the result is :mod:`styx.generators.models`.
 """
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
+import torch
+
+from styx.core import __version__
+from styx.core.errors import StyxError
+from styx.core.specs import MethodSpec, load_object
+from styx.files.modelstore import model_destination, save_model, sha256_file, styx_home
 from styx.generators.generator import Generator
+from styx.perceptual.objective import PerceptualObjective, build_objective, used_layers
+from styx.runtime.image_tensors import read_image
+from styx.training.loop import (
+    adam,
+    check_run_paths,
+    step_decay,
+    train,
+    training_settings,
+)
 
 if TYPE_CHECKING:
     from styx.core.bundles import ModelOutputOptions
     from styx.training.loop import OptimizerFactory, SchedulerFactory, StepHook, TrainingResult
+
+
+class PerceptualTask:
+    """The base of a feed-forward method's training task when the perceptual objective scores
+    its generator (both built-in feed-forward methods derive from it).
+
+    A method's task gives its registered name (:attr:`method`), builds its generator
+    (``build_model()``), scores a batch (``training_step(model, batch, step)``, with
+    :meth:`objective_on` for the objective on the batch's device) and says what is its own
+    in the model's metadata (:meth:`architecture`, :meth:`describe`). The base loads the
+    style images (``style_paths``, at ``--style-size`` or ``--image-size``) and their sha256,
+    knows the layers in use before anything is built, builds the objective (descriptor and
+    losses) on first use, and is told its process's :attr:`rank` and :attr:`world_size` by
+    the loop (:meth:`set_world`). ``content=False``: no content term and no content photos
+    (texture synthesis).
+    """
+
+    #: The method's registered name: the metadata's ``"method"``.
+    method: ClassVar[str] = ""
+    #: One style target per style image, for batches that mix styles
+    #: (``objective(..., style_ids=)``), instead of one target blended from them all.
+    target_per_style: ClassVar[bool] = False
+
+    def __init__(self, config: Any, style_paths: Sequence[str | os.PathLike[str]], *,
+                 content: bool = True) -> None:
+        self.config = config
+        self.content = content
+        self.style_size = getattr(config, "style_size", None) or config.image_size
+        self.style_paths = [Path(path).expanduser() for path in style_paths]
+        self.style_images = [read_image(path, long_side=self.style_size).rgb
+                             for path in self.style_paths]
+        # The layers are known now; the descriptor is built at the first step, after the
+        # shared loop has checked the content folder and built the generator.
+        self.content_layers, self.style_layers = used_layers(config, content=content)
+        #: This process's rank and the number of processes (torchrun), set by the loop.
+        self.rank, self.world_size = 0, 1
+        self._objective: PerceptualObjective | None = None
+        self._device: torch.device | None = None
+
+    @functools.cached_property
+    def style_records(self) -> list[dict[str, Any]]:
+        """Each style image's file name, sha256 and the size it trains at."""
+        return [{"file": path.name, "sha256": sha256_file(path),
+                 "size": [int(s) for s in image.shape[-2:]]}
+                for path, image in zip(self.style_paths, self.style_images)]
+
+    @property
+    def content_dir(self) -> Path | None:
+        """The photos the loop crops: the config's ``content_dir`` (None: batches that are
+        only a shape, as texture synthesis needs)."""
+        return getattr(self.config, "content_dir", None) if self.content else None
+
+    @property
+    def objective(self) -> PerceptualObjective:
+        """The perceptual objective (the descriptor and losses), built on first use."""
+        if self._objective is None:
+            self._objective = build_objective(self.config, seed=self.config.seed,
+                                              content=self.content)
+        return self._objective
+
+    def objective_on(self, device: torch.device) -> PerceptualObjective:
+        """The objective on ``device``, its style targets computed there in full precision
+        (once per device)."""
+        if self._device != device:
+            self.objective.to(device)
+            images = [image.to(device) for image in self.style_images]
+            with torch.autocast(device.type, enabled=False):
+                if self.target_per_style:
+                    self.objective.set_styles(images)
+                else:
+                    self.objective.set_style(images)
+            self._device = device
+        return self.objective
+
+    def set_world(self, rank: int, world_size: int) -> None:
+        """Called by the loop before ``build_model``: this process's place in the run."""
+        self.rank, self.world_size = rank, world_size
+
+    def metadata(self) -> dict[str, Any]:
+        """JSON-able description, the model's metadata: method, styx version, architecture,
+        the method's own entries (:meth:`describe`) and the loss settings."""
+        return {"method": self.method, "styx_version": __version__,
+                "architecture": self.architecture(), **self.describe(),
+                "loss": {**self.config.loss_metadata(self.content_layers, self.style_layers),
+                         "style_size": self.style_size, "seed": self.config.seed}}
+
+    def architecture(self) -> dict[str, Any]:
+        """The generator's architecture (what ``from_architecture`` rebuilds it from)."""
+        raise NotImplementedError(f"{type(self).__name__} must define architecture()")
+
+    def describe(self) -> dict[str, Any]:
+        """The method's own metadata entries (its styles, its schedule, ...)."""
+        return {}
 
 
 #: Entries of a training log line that are not loss values.
@@ -50,8 +167,6 @@ class TrainedModel:
 def default_run_dir(name: str | None, output: str | os.PathLike | None) -> Path:
     """Where checkpoints go when no run folder is given: ``$STYX_HOME/runs/NAME``, or
     ``OUTPUT.run`` beside a model saved at a path."""
-    from styx.files.modelstore import styx_home
-
     if output is not None:
         out = Path(output).expanduser()
         return out.with_name(out.name + ".run")
@@ -71,18 +186,45 @@ def plan_training(config: ModelOutputOptions) -> TrainingPlan:
     """The model name (or folder) and run folder of ``config``, checked now, before the
     style image or the descriptor load: a taken name, a folder that is not a model, a run
     folder that is a file are StyxErrors."""
-    from styx.files.modelstore import model_target
-    from styx.training.loop import check_run_paths
-
     name = config.name
     output = None if config.output is None else Path(config.output).expanduser()
     if name is None and output is None:
         name = config.default_model_name()
-    model_target(name=name, path=output, overwrite=config.overwrite or config.resume)
+    model_destination(name=name, path=output, overwrite=config.overwrite or config.resume)
     run_dir = Path(config.run_dir).expanduser() if config.run_dir is not None else \
         default_run_dir(name, output)
     check_run_paths(run_dir, config.log_json)
     return TrainingPlan(name=name, output=output, run_dir=run_dir)
+
+
+def save_planned(generator: Generator, metadata: dict[str, Any], plan: TrainingPlan,
+                 config: Any) -> Path:
+    """Save a trained generator as a new model at ``plan``'s name or folder (replacing one
+    there with ``config.overwrite`` or ``config.resume``)."""
+    return save_model(generator, metadata, name=plan.name,
+                      path=plan.output if plan.name is None else None,
+                      overwrite=config.overwrite or config.resume)
+
+
+def train_task(task_class: Callable[[Any], Any], config: Any) -> TrainedModel:
+    """Train ``task_class(config)`` and save the model: the ``train`` of a method that
+    registers only its task (``MethodSpec.task``). The model name and run folder are checked
+    first, before the task loads its style images."""
+    plan = plan_training(config)
+    task = task_class(config)
+    return train_generator(task, config, plan=plan, content_dir=task.content_dir)
+
+
+def trainer(spec: MethodSpec) -> Callable[[Any], Any]:
+    """``train(config)`` of method ``spec``: its own ``train``, or :func:`train_task` with
+    its ``task``; a StyxError for a method that does not train."""
+    if spec.train is not None:
+        return load_object(spec.train)
+    if spec.task is not None:
+        task_class = load_object(spec.task)
+        return lambda config: train_task(task_class, config)
+    raise StyxError(f"method {spec.name!r} cannot train",
+                    "see 'styx list methods' for what each method does")
 
 
 #: ``save(generator, metadata) -> folder``: how a trained model is written, when not as a
@@ -105,9 +247,6 @@ def train_generator(task: Any, config: Any, *, plan: TrainingPlan | None = None,
     ``hook`` go to :func:`styx.training.loop.train`. ``save``: writes the model instead of
     :func:`~styx.files.modelstore.save_model` (on rank 0, with the full metadata).
     """
-    from styx.files.modelstore import save_model
-    from styx.training.loop import adam, step_decay, train, training_settings
-
     plan = plan or plan_training(config)
     task = _CheckedTask(task)  # a model the store cannot rebuild fails before any training
     # --overwrite starts afresh; the old run's checkpoint stays until the first new one.
@@ -133,12 +272,9 @@ def train_generator(task: Any, config: Any, *, plan: TrainingPlan | None = None,
             k: v for k, v in result.history[-1].items()
             if isinstance(v, (int, float)) and k not in _NOT_LOSSES}
     path = None
-    if result.main and save is not None:
-        path = save(generator, metadata)
-    elif result.main:
-        path = save_model(generator, metadata, name=plan.name,
-                          path=plan.output if plan.name is None else None,
-                          overwrite=config.overwrite or config.resume)
+    if result.main:
+        path = save(generator, metadata) if save is not None else \
+            save_planned(generator, metadata, plan, config)
     return TrainedModel(path=path, name=plan.name, generator=generator, metadata=metadata,
                         result=result)
 

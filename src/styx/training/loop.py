@@ -26,7 +26,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -34,13 +34,18 @@ import torch
 from torch import nn
 
 from styx.core.bundles import TrainingOptions
+from styx.core.config import to_jsonable
+from styx.core.errors import StyxError
+from styx.core.method import StepInfo
+from styx.perceptual.objective import LossTerms
+from styx.runtime.runlog import RunLog, write_error
+from styx.runtime.signals import StopRequests
 from styx.training.checkpoint import (
     check_resumable,
     load_for_resume,
     restore,
     save_checkpoint,
 )
-from styx.core.config import to_jsonable
 from styx.training.data import ContentImages, content_batches, mix_seed, shape_batches
 from styx.training.distributed import (
     DistContext,
@@ -49,11 +54,6 @@ from styx.training.distributed import (
     setup_distributed,
     wrap_model,
 )
-from styx.core.errors import StyxError
-from styx.core.method import StepInfo
-from styx.perceptual.objective import LossTerms
-from styx.runtime.runlog import RunLog, write_error
-from styx.runtime.signals import StopRequests
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 
@@ -146,7 +146,9 @@ class TrainingTask(Protocol):
     parameters get no gradient in some steps; ``state_dict()`` / ``load_state_dict(state)``
     if the task carries state from one iteration to the next (StyleBank's last gradient
     norm): a dict of JSON values and tensors, saved in every checkpoint and given back on
-    resume, so a resumed run continues exactly.
+    resume, so a resumed run continues exactly; ``set_world(rank, world_size)``, called once
+    before ``build_model``, to know this process's rank and the number of processes
+    (:class:`styx.training.feedforward.PerceptualTask` has it).
     """
 
     def build_model(self) -> nn.Module: ...
@@ -291,6 +293,8 @@ class _Run:
             self.images.first_readable()  # no readable image at all: a StyxError now
             self._note_skipped(dict(self.images.skipped))
 
+        if hasattr(task, "set_world"):  # the task's place in a torchrun run
+            task.set_world(ctx.rank, ctx.world_size)
         _seed("init", config.seed)
         self.model = task.build_model().to(device)  # pragma: no mutate
         if not trainable_parameters(self.model):

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from styx.generators.models import Model
 from styx.exports.onnx.config import MAX_DIFFERENCE, MIN_INT8_PSNR, OnnxOptions
+from styx.generators.models import Model
 
 #: The (height, width, batch) of the three checks, at least the file's smallest size.
 CHECK_SIZES = ((96, 128, 2), (97, 131, 1), (256, 192, 1))
@@ -69,8 +69,8 @@ def psnr(reference: np.ndarray, other: np.ndarray) -> float:
 def check_photos(config: OnnxOptions) -> list[np.ndarray]:
     """The photos a check runs on (1 x 3 x H x W): up to four readable calibration photos
     of an int8 file, else styx's sample photo."""
-    from styx.runtime.image_tensors import sample_image
     from styx.inference.batch import load_photo, readable_photos
+    from styx.runtime.image_tensors import sample_image
 
     photos = [] if config.calibrate is None else readable_photos(config.calibrate, limit=4)
     return photos or [load_photo(sample_image("content"), None)[0]]
@@ -78,9 +78,9 @@ def check_photos(config: OnnxOptions) -> list[np.ndarray]:
 
 def check_file(path: Path, model: Model, config: OnnxOptions) -> CheckReport:
     """Run ``path`` and ``model``'s generator side by side (see the module docstring)."""
-    from styx.runtime.image_tensors import resize_to
     from styx.exports.onnx.graph import float_copy
     from styx.inference.onnxfile import OnnxGenerator
+    from styx.runtime.image_tensors import resize_to
 
     onnx_generator = OnnxGenerator.open(path, provider="cpu")
     network = float_copy(model.generator)

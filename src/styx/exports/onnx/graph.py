@@ -25,18 +25,17 @@ from __future__ import annotations
 
 import io
 import warnings
-from pathlib import Path
 from typing import Any
 
 import onnx
 import torch
 from torch import nn
 
-from styx.generators.blocks import Pad, given_statistics, instance_norms, kept_statistics
 from styx.core.errors import StyxError
-from styx.generators.models import Model
-from styx.generators.generator import Generator
 from styx.exports.onnx.config import OnnxOptions
+from styx.generators.blocks import Pad, given_statistics, instance_norms, kept_statistics
+from styx.generators.generator import Generator
+from styx.generators.models import Model
 from styx.inference.onnxfile import (
     BLEND_INPUT,
     METADATA_KEY,

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from styx.core.hookspecs import hookimpl
 from styx.core.checks import choice
 from styx.core.config import Config, option
+from styx.core.hookspecs import hookimpl
 from styx.core.specs import DescriptorSpec
 
 #: Convolutions per block.

@@ -9,8 +9,8 @@ import torch
 import torchvision
 from torch import nn
 
-from styx.perceptual.descriptor import Descriptor
 from styx.core.errors import StyxError
+from styx.perceptual.descriptor import Descriptor
 from styx.perceptual.weights import WeightsInfo, apply_weights, declares_weights
 from styx.plugins.descriptors.vgg import BLOCKS, MIN_SIZE, POOLING, layer_names
 from styx.plugins.descriptors.vgg import spec as vgg_spec

@@ -81,8 +81,8 @@ class GatysRun:
             self.init_image = image_input(config.init, what="init").rgb
 
     def build_objective(self) -> None:
-        from styx.runtime.device import precision_of
         from styx.perceptual.objective import build_objective
+        from styx.runtime.device import precision_of
 
         config = self.config
         # An unknown device or precision fails here, before any work; fp16 needs loss scaling.

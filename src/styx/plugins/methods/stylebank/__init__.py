@@ -24,7 +24,7 @@ SPEC = MethodSpec(
     train_config=f"{PACKAGE}.config:StyleBankTrainConfig",
     train=f"{PACKAGE}.api:train",
     generator=f"{PACKAGE}.network:StyleBankNetwork",
-    style_choice=f"{PACKAGE}.styles:choose_styles",
+    style_choice=f"{PACKAGE}.styles:style_vector",
 )
 
 

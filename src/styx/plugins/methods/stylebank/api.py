@@ -19,19 +19,24 @@ Saving, loading and running the network are the shared feed-forward machinery of
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from styx.core.errors import StyxError
+from styx.core.method import RunRequest, RunResult
+from styx.files.atomic import check_writable_folder
+from styx.files.modelstore import add_model_part, read_metadata
+from styx.generators.models import load_model, run_feed_forward
 from styx.training.feedforward import (
     TrainedModel,
     TrainingPlan,
     default_run_dir,
     plan_training,
+    save_planned,
     train_generator,
 )
-from styx.generators.models import load_model, run_feed_forward
-from styx.core.method import RunRequest, RunResult
+from styx.training.loop import check_run_paths
 
 if TYPE_CHECKING:
     from styx.plugins.methods.stylebank.config import StyleBankRunConfig, StyleBankTrainConfig
@@ -51,8 +56,6 @@ def train(config: StyleBankTrainConfig) -> TrainedModel:
     in_place = base is not None and config.name is None and config.output is None
     plan = _plan_in_place(base, config) if in_place else plan_training(config)
     task = StyleBankTask(config, base=base)
-    if base is not None:
-        _note_loss_changes(task)
     save = None
     if base is not None:
         save = _add_to(base.path, task) if in_place else _save_grown(plan, task, config)
@@ -65,9 +68,7 @@ def run(request: RunRequest, config: StyleBankRunConfig) -> RunResult:
     auto-encoder alone."""
     from styx.plugins.methods.stylebank.choice import generator_options
 
-    return run_feed_forward(request, config,
-                            options=lambda model, content: generator_options(model, config,
-                                                                             content))
+    return run_feed_forward(request, config, options=partial(generator_options, config))
 
 
 # -- adding styles -------------------------------------------------------------------------
@@ -97,9 +98,6 @@ def _plan_in_place(base: Any, config: StyleBankTrainConfig) -> TrainingPlan:
     """The plan of adding styles to the model ``base`` in place: its run folder defaults to
     ``$STYX_HOME/runs/NAME.add-N`` (N: how many styles the model will have), both checked
     now."""
-    from styx.files.atomic import check_writable_folder
-    from styx.training.loop import check_run_paths
-
     folder = base.path
     check_writable_folder(folder, what=f"model {folder}")
     total = len(base.styles) + len(config.style_paths())
@@ -112,8 +110,6 @@ def _plan_in_place(base: Any, config: StyleBankTrainConfig) -> TrainingPlan:
 def _add_to(folder: Path, task: StyleBankTask) -> Any:
     """Save new banks into the model in ``folder`` as one part file (the model is not
     copied); refused if the model changed while they trained."""
-    from styx.files.modelstore import add_model_part, read_metadata
-
     def save(generator: Any, metadata: dict[str, Any]) -> Path:
         if read_metadata(folder) != task.base.metadata:
             raise StyxError(f"model {folder} changed while the new styles trained",
@@ -128,27 +124,6 @@ def _add_to(folder: Path, task: StyleBankTask) -> Any:
 def _save_grown(plan: TrainingPlan, task: StyleBankTask, config: StyleBankTrainConfig
                 ) -> Any:
     """Save the grown network as a new model (``--from M --name NEW``)."""
-    from styx.files.modelstore import save_model
-
     def save(generator: Any, metadata: dict[str, Any]) -> Path:
-        return save_model(generator, task.grown_metadata(metadata), name=plan.name,
-                          path=plan.output if plan.name is None else None,
-                          overwrite=config.overwrite or config.resume)
+        return save_planned(generator, task.grown_metadata(metadata), plan, config)
     return save
-
-
-def _note_loss_changes(task: StyleBankTask) -> None:
-    """Say which loss settings differ from those the model's first styles trained with."""
-    import os
-
-    from styx.runtime.runlog import RunLog
-
-    old = task.base.metadata.get("loss", {})
-    new = task.metadata()["loss"]
-    changed = [key for key in new if key in old and old[key] != new[key]]
-    if changed:
-        RunLog(main=os.environ.get("RANK", "0") == "0", quiet=task.config.quiet,
-               log_json=None).say(
-            "note: these loss settings differ from the model's first training ('styx models "
-            f"show' lists them): {', '.join(changed)}; the new styles train with the values "
-            "given")

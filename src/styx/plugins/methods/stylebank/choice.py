@@ -21,23 +21,16 @@ import torch
 
 from styx.core.errors import StyxError
 from styx.generators.models import Model
-from styx.plugins.methods.stylebank.styles import style_index as shared_style_index
-from styx.plugins.methods.stylebank.styles import style_listing, style_vector
 from styx.plugins.methods.stylebank.config import StyleBankRunConfig
+from styx.plugins.methods.stylebank.styles import style_index, style_vector
 
 
-def style_index(model: Model, style: str | int) -> int:
-    """The index of ``style`` in ``model``: a name (exact, else ignoring case) or an index
-    (0-based, as 'styx models show' lists them). Anything else is a StyxError."""
-    return shared_style_index(model.styles, style, owner=f"model {model.name!r}",
-                              source=model.name)
+def _named(model: Model) -> dict[str, str]:
+    """How errors name ``model`` and where its styles are listed."""
+    return {"owner": f"model {model.name!r}", "source": model.name}
 
 
-def _listing(model: Model) -> str:
-    return style_listing(model.styles, model.name)
-
-
-def generator_options(model: Model, config: StyleBankRunConfig, content: torch.Tensor
+def generator_options(config: StyleBankRunConfig, model: Model, content: torch.Tensor
                       ) -> dict[str, Any]:
     """The network's run options for ``content`` (N x 3 x H x W): ``style_weights``, or
     ``reconstruct`` for the auto-encoder branch."""
@@ -52,12 +45,9 @@ def style_weights(model: Model, config: StyleBankRunConfig, size: tuple[int, int
     or 1 x K x H x W for regions (see the module docstring)."""
     if config.region:
         return region_weights(model, config.region, size) * config.strength
-    if config.style is None and config.style_mix is None and len(model.styles) > 1:
-        raise StyxError(f"model {model.name!r} holds {len(model.styles)} styles: choose one",
-                        f"give --style NAME|INDEX, --style-mix or --region; {_listing(model)}")
     return torch.tensor(style_vector(model.styles, style=config.style, mix=config.style_mix,
-                                     strength=config.strength, owner=f"model {model.name!r}",
-                                     source=model.name))
+                                     strength=config.strength, **_named(model),
+                                     choices="--style NAME|INDEX, --style-mix or --region"))
 
 
 def region_weights(model: Model, regions: list[tuple[Any, str]], size: tuple[int, int]
@@ -66,7 +56,7 @@ def region_weights(model: Model, regions: list[tuple[Any, str]], size: tuple[int
     height, width = int(size[0]), int(size[1])
     weights = torch.zeros(1, len(model.styles), height, width)
     for mask, style in regions:
-        index = style_index(model, style)
+        index = style_index(model.styles, style, **_named(model))
         # One style's masks are joined (their maximum): where they overlap they count once.
         weights[:, index:index + 1] = torch.maximum(weights[:, index:index + 1],
                                                     load_mask(mask, (height, width)))
@@ -78,7 +68,7 @@ def load_mask(mask: Any, size: tuple[int, int]) -> torch.Tensor:
     """A mask as 1 x 1 x H x W in [0, 1], stretched to ``size``: its alpha channel when it
     has one (a cut-out), else its luminance (white = the region). ``mask``: an image file,
     a PIL image, or a tensor in [0, 1] (H x W, 1 x H x W or 1 x 1 x H x W)."""
-    from styx.runtime.image_tensors import image_input, resize_to
+    from styx.runtime.image_tensors import image_input, resize_to, rgb_to_yiq
 
     if isinstance(mask, torch.Tensor):
         values = mask.detach().float().cpu()
@@ -95,9 +85,5 @@ def load_mask(mask: Any, size: tuple[int, int]) -> torch.Tensor:
             loaded = image_input(mask, what="mask")
         except StyxError as error:
             raise StyxError(f"bad --region mask: {error.message}", error.hint) from None
-        if loaded.alpha is not None:
-            values = loaded.alpha
-        else:
-            luma = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
-            values = (loaded.rgb * luma).sum(1, keepdim=True)
+        values = loaded.alpha if loaded.alpha is not None else rgb_to_yiq(loaded.rgb)[:, :1]
     return resize_to(values, size).clamp(0.0, 1.0)

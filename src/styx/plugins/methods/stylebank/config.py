@@ -56,18 +56,6 @@ class NetworkConfig(NetworkOptions):
         return 4 * self.width
 
 
-def _distinct(paths: list[Path]) -> list[Path]:
-    """``paths`` without repeats of one file (given twice, or by two spellings)."""
-    seen: set[Path] = set()
-    out = []
-    for path in paths:
-        key = path.resolve()
-        if key not in seen:
-            seen.add(key)
-            out.append(path)
-    return out
-
-
 @dataclass(kw_only=True)
 class StyleBankTrainConfig(NetworkOptions, LossOptions, TrainingOptions, ModelOutputOptions):
     """Training a StyleBank network: one filter bank per style, with the paper's T+1
@@ -144,7 +132,10 @@ class StyleBankTrainConfig(NetworkOptions, LossOptions, TrainingOptions, ModelOu
                 raise StyxError(f"no images found in --style-dir {self.style_dir}",
                                 "give a folder of style images (png, jpg, webp, bmp, tif)")
             given += found
-        return _distinct(given)
+        unique: dict[Path, Path] = {}  # each file once, however often or however named
+        for path in given:
+            unique.setdefault(path.resolve(), path)
+        return list(unique.values())
 
     def default_model_name(self) -> str:
         from styx.files.modelstore import name_from_file

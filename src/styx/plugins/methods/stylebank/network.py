@@ -36,32 +36,21 @@ softer style. ``style_weights=None`` is the auto-encoder branch alone (no bank i
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from styx.generators.blocks import Pad, conv, make_norm
 from styx.core.errors import StyxError
-from styx.runtime.image_tensors import TENSOR_HINT
+from styx.generators.blocks import Pad, conv, halved_sizes, make_norm
 from styx.generators.generator import Generator, no_image_given
 from styx.plugins.methods.stylebank.config import NetworkConfig
+from styx.runtime.image_tensors import TENSOR_HINT
 
-__all__ = ["NetworkConfig", "StyleBankNetwork", "feature_sizes"]
+__all__ = ["NetworkConfig", "StyleBankNetwork"]
 
 #: Kernel size of every filter bank.
 BANK_KERNEL = 3
-
-
-def feature_sizes(height: int, width: int) -> list[tuple[int, int]]:
-    """Sizes of the encoder's maps, image first: each stride-2 layer halves, rounding up."""
-    sizes = [(height, width)]
-    for _ in range(2):
-        h, w = sizes[-1]
-        sizes.append(((h + 1) // 2, (w + 1) // 2))
-    return sizes
 
 
 def _stage(in_channels: int, out_channels: int, kernel: int, config: NetworkConfig,
@@ -86,6 +75,7 @@ class StyleBankNetwork(Generator):
     """Encoder, one filter bank per style, decoder; see the module docstring."""
 
     input_names = ("image", "style_weights")
+    config_class = NetworkConfig
 
     def __init__(self, config: NetworkConfig | None = None) -> None:
         super().__init__()
@@ -102,13 +92,6 @@ class StyleBankNetwork(Generator):
         self._frozen: list[nn.Module] = []
 
     # -- the Generator interface ------------------------------------------------------------
-    def architecture(self) -> dict[str, Any]:
-        return self.config.to_dict()
-
-    @classmethod
-    def from_architecture(cls, architecture: Mapping[str, Any]) -> StyleBankNetwork:
-        return cls(NetworkConfig.from_dict(dict(architecture)))
-
     @property
     def num_styles(self) -> int:
         return len(self.banks)
@@ -167,7 +150,7 @@ class StyleBankNetwork(Generator):
         return self.encoder(image)
 
     def decode(self, features: torch.Tensor, sizes: list[tuple[int, int]]) -> torch.Tensor:
-        """The image of ``features``; ``sizes`` are the encoder's (:func:`feature_sizes`)."""
+        """The image of ``features``; ``sizes`` are the encoder's (:func:`~styx.generators.blocks.halved_sizes`, three)."""
         x = features
         for stage, (height, width) in zip(self.decoder, (sizes[1], sizes[0])):
             x = F.interpolate(x, scale_factor=2.0, mode="nearest")[..., :height, :width]
@@ -183,7 +166,7 @@ class StyleBankNetwork(Generator):
         features = self.encode(image)
         if style_weights is not None:
             features = self.apply_banks(features, style_weights)
-        return self.decode(features, feature_sizes(image.shape[-2], image.shape[-1]))
+        return self.decode(features, halved_sizes(image.shape[-2], image.shape[-1], 3))
 
     def apply_banks(self, features: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         """``features`` through the banks mixed by ``weights``, plus the unweighted rest."""

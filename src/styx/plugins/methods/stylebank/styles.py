@@ -1,7 +1,7 @@
 """Choosing among the styles a StyleBank model holds, by name or index (no torch here).
 
 Shared by ``styx run stylebank`` and ``styx infer`` (which imports no torch; it finds
-:func:`choose_styles` through the method's spec, ``MethodSpec.style_choice``), so a style
+:func:`style_vector` through the method's spec, ``MethodSpec.style_choice``), so a style
 is named the same way for a stored model and for an exported file::
 
     style_index(["starry", "scream"], "Scream", owner="model 'two'")      # -> 1
@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from styx.core.errors import StyxError
+from styx.core.layers import parse_layer_weights
+from styx.core.suggest import did_you_mean
 
 
 def style_index(names: list[str], style: str | int, *, owner: str, source: str) -> int:
@@ -32,8 +34,6 @@ def style_index(names: list[str], style: str | int, *, owner: str, source: str) 
             return index
         raise StyxError(f"{owner} has no style {index} (it has {len(names)}: "
                         f"0 to {len(names) - 1})", style_listing(names, source))
-    from styx.core.suggest import did_you_mean
-
     raise StyxError(f"{owner} has no style {text!r}",
                     did_you_mean(text, names) or style_listing(names, source))
 
@@ -46,11 +46,17 @@ def style_listing(names: list[str], source: str) -> str:
 
 
 def style_vector(names: list[str], *, style: str | int | None = None,
-                 mix: Mapping[str, float] | None = None, strength: float = 1.0,
-                 owner: str, source: str) -> list[float]:
+                 mix: str | Mapping[str, float] | None = None, strength: float = 1.0,
+                 owner: str, source: str,
+                 choices: str = "--style NAME|INDEX or --style-mix") -> list[float]:
     """One weight per style for one style or a mix (relative weights, normalised to sum to
-    1), times ``strength``; with neither, the only style of a one-style model."""
+    1; text as ``--style-mix`` takes it, ``"starry:0.7,scream:0.3"``, or a mapping), times
+    ``strength``; with neither, the only style of a one-style model (``choices`` names the
+    options that choose, for the error of a model of several). The method's
+    ``style_choice`` (see ``MethodSpec``), through which ``styx infer`` chooses too."""
     weights = [0.0] * len(names)
+    if isinstance(mix, str):
+        mix = parse_style_mix(mix, "--style-mix")
     if mix is not None:
         for name, weight in mix.items():
             weights[style_index(names, name, owner=owner, source=source)] += float(weight)
@@ -62,14 +68,12 @@ def style_vector(names: list[str], *, style: str | int | None = None,
         weights = [1.0]
     else:
         raise StyxError(f"{owner} holds {len(names)} styles: choose one",
-                        f"give --style NAME|INDEX or --style-mix; {style_listing(names, source)}")
+                        f"give {choices}; {style_listing(names, source)}")
     return [w * float(strength) for w in weights]
 
 
 def parse_style_mix(value: Any, label: str) -> dict[str, float] | None:
     """``"starry:0.7,scream:0.3"`` (or a mapping, or pairs) -> ``{"starry": 0.7, ...}``."""
-    from styx.core.layers import parse_layer_weights
-
     if value is None:
         return None
     if isinstance(value, (list, tuple)) and all(isinstance(i, (list, tuple)) and len(i) == 2
@@ -85,14 +89,3 @@ def parse_style_mix(value: Any, label: str) -> dict[str, float] | None:
                         "give at least one positive weight")
     return mix
 
-
-def choose_styles(names: list[str], *, style: str | int | None = None,
-                  mix: str | Mapping[str, float] | None = None, strength: float = 1.0,
-                  owner: str, source: str) -> list[float]:
-    """The method's ``style_choice`` (see ``MethodSpec``): :func:`style_vector`, with a
-    mix given as text (``"starry:0.7,scream:0.3"``, as ``--style-mix`` takes it) read
-    first."""
-    if isinstance(mix, str):
-        mix = parse_style_mix(mix, "--style-mix")
-    return style_vector(names, style=style, mix=mix, strength=strength, owner=owner,
-                        source=source)

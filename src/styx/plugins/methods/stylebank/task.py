@@ -19,6 +19,7 @@ alone; the rest of the network is frozen (and its normalisation kept in eval mod
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import math
 from pathlib import Path
@@ -27,23 +28,20 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from styx.core import __version__
-from styx.training.data import mix_seed
+from styx.files.modelstore import name_from_file, sha256_file
 from styx.generators.models import Model
-from styx.perceptual.objective import LossTerms, PerceptualObjective
-from styx.perceptual.objective import build_objective, used_layers
+from styx.perceptual.objective import LossTerms
 from styx.plugins.methods.stylebank.config import StyleBankTrainConfig
 from styx.plugins.methods.stylebank.network import StyleBankNetwork
-
-METHOD = "stylebank"
+from styx.runtime.runlog import RunLog
+from styx.training.data import mix_seed
+from styx.training.feedforward import PerceptualTask
 
 
 def style_entries(paths: list[Path], images: list[torch.Tensor], taken: list[str]
                   ) -> list[dict[str, Any]]:
     """The metadata of each style: a name unique among ``taken`` and each other (from the
     file's name), the file's name, its sha256 and the size it was trained at."""
-    from styx.files.modelstore import name_from_file, sha256_file
-
     names = {name.casefold() for name in taken}
     entries = []
     for path, image in zip(paths, images):
@@ -60,30 +58,24 @@ def style_entries(paths: list[Path], images: list[torch.Tensor], taken: list[str
     return entries
 
 
-class StyleBankTask:
-    """A :class:`styx.training.loop.TrainingTask` for several styles (see the module
-    docstring). ``base``: a trained StyleBank model to add the config's styles to."""
+class StyleBankTask(PerceptualTask):
+    """The training of a StyleBank network (see the module docstring). ``base``: a trained
+    StyleBank model to add the config's styles to."""
 
+    method = "stylebank"
+    target_per_style = True  # a batch mixes styles
     #: Banks that were not drawn (and, in auto-encoder steps, all of them) get no gradient.
     ddp_find_unused_parameters = True
 
     def __init__(self, config: StyleBankTrainConfig, *, base: Model | None = None) -> None:
-        from styx.runtime.image_tensors import read_image
-
-        self.config = config
+        super().__init__(config, config.style_paths())
         self.base = base
-        self.style_size = config.style_size or config.image_size
-        paths = config.style_paths()
-        self.style_images = [read_image(p, long_side=self.style_size).rgb for p in paths]
         old = base.styles if base is not None else []
         #: The new styles (all of them, for a new model), and where their banks start.
-        self.new_styles = style_entries(paths, self.style_images, old)
+        self.new_styles = style_entries(self.style_paths, self.style_images, old)
         self.first_new = len(old)
-        self.num_styles = len(old) + len(paths)
+        self.num_styles = len(old) + len(self.style_paths)
         self.incremental = base is not None
-        self.content_layers, self.style_layers = used_layers(config)
-        self._objective: PerceptualObjective | None = None
-        self._device: torch.device | None = None
         #: Carried from step to step (and in checkpoints, see state_dict): the norm of the
         #: last stylising step's encoder+decoder gradient, and the last values of each
         #: branch, so every log line reports both.
@@ -92,17 +84,11 @@ class StyleBankTask:
         self.last_reconstruction: torch.Tensor | None = None
         self._drawn: list[int] = []
 
-    @property
-    def objective(self) -> PerceptualObjective:
-        """The perceptual objective (the descriptor and losses), built on first use."""
-        if self._objective is None:
-            self._objective = build_objective(self.config, seed=self.config.seed)
-        return self._objective
-
     # -- TrainingTask ----------------------------------------------------------------------
     def build_model(self) -> StyleBankNetwork:
         if self.base is None:
             return StyleBankNetwork(self.config.network_config(self.num_styles))
+        self._note_loss_changes()
         old: StyleBankNetwork = self.base.generator
         architecture = {**old.architecture(), "num_styles": self.num_styles}
         network = StyleBankNetwork.from_architecture(architecture)
@@ -121,7 +107,7 @@ class StyleBankTask:
 
     def training_step(self, model: torch.nn.Module, batch: torch.Tensor, step: int
                       ) -> LossTerms:
-        self._move_to(batch.device)
+        objective = self.objective_on(batch.device)
         if self.is_reconstruction_step(step):
             output = model(batch)  # no style weights: encoder and decoder alone
             loss = F.mse_loss(output.float(), batch.float())
@@ -133,7 +119,7 @@ class StyleBankTask:
                              style=last.style, tv=last.tv, extra={"reconstruction": loss})
         ids = self._draw_styles(step, batch.shape[0], batch.device)
         output = model(batch, F.one_hot(ids + self.first_new, self.num_styles).float())
-        terms = self.objective(output, self.objective.content_targets(batch), style_ids=ids)
+        terms = objective(output, objective.content_targets(batch), style_ids=ids)
         self.last_style_terms = terms.detached()
         if self.last_reconstruction is not None:
             terms.extra["reconstruction"] = self.last_reconstruction
@@ -167,7 +153,7 @@ class StyleBankTask:
                 "last_reconstruction": None if self.last_reconstruction is None
                 else self.last_reconstruction.cpu(),
                 "last_style_terms": None if self.last_style_terms is None
-                else _terms_state(self.last_style_terms)}
+                else dataclasses.asdict(self.last_style_terms.detached("cpu"))}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.last_style_norm = state.get("last_style_norm")
@@ -175,26 +161,20 @@ class StyleBankTask:
         terms = state.get("last_style_terms")
         self.last_style_terms = None if terms is None else LossTerms(**terms)
 
-    def metadata(self) -> dict[str, Any]:
-        """JSON-able description: method, architecture, styles and training settings."""
-        meta: dict[str, Any] = {
-            "method": METHOD,
-            "styx_version": __version__,
-            "architecture": self.config.network_config(self.num_styles).to_dict()
-            if self.base is None else {**self.base.generator.architecture(),
-                                       "num_styles": self.num_styles},
-            "styles": self.new_styles,
-            "loss": {**self.config.loss_metadata(self.content_layers, self.style_layers),
-                     "style_size": self.style_size, "seed": self.config.seed},
-        }
+    def architecture(self) -> dict[str, Any]:
         if self.base is None:
-            meta["schedule"] = {"style_steps": self.config.style_steps,
-                                "balance": self.config.balance}
-        else:
-            meta["base"] = {"model": str(self.base.path), "styles": self.first_new,
-                            "created": self.base.metadata.get("created"),
-                            "updated": self.base.metadata.get("updated")}
-        return meta
+            return self.config.network_config(self.num_styles).to_dict()
+        return {**self.base.generator.architecture(), "num_styles": self.num_styles}
+
+    def describe(self) -> dict[str, Any]:
+        if self.base is None:
+            return {"styles": self.new_styles,
+                    "schedule": {"style_steps": self.config.style_steps,
+                                 "balance": self.config.balance}}
+        return {"styles": self.new_styles,
+                "base": {"model": str(self.base.path), "styles": self.first_new,
+                         "created": self.base.metadata.get("created"),
+                         "updated": self.base.metadata.get("updated")}}
 
     def grown_metadata(self, metadata: dict[str, Any]) -> dict[str, Any]:
         """The metadata of the base model with this session's styles added (each with the
@@ -215,38 +195,28 @@ class StyleBankTask:
         """The styles of this step's ``count`` crops (indices into the styles trained now),
         drawn from (seed, step): every process of a DDP run draws the whole step's styles
         and takes its share, so each knows which banks the step trains."""
-        world, rank = _world()
         generator = torch.Generator().manual_seed(mix_seed("stylebank", self.config.seed, step))
         styles = len(self.new_styles)
-        drawn = torch.randint(styles, (world * self.config.batch_size,), generator=generator)
+        drawn = torch.randint(styles, (self.world_size * self.config.batch_size,),
+                              generator=generator)
         self._drawn = sorted({int(i) + self.first_new for i in drawn})
-        mine = drawn[rank * self.config.batch_size:][:count]
+        mine = drawn[self.rank * self.config.batch_size:][:count]
         return mine.to(device)
 
-    def _move_to(self, device: torch.device) -> None:
-        """Put the descriptor on ``device`` and compute the style targets there (once)."""
-        if self._device == device:
-            return
-        self.objective.to(device)
-        with torch.autocast(device.type, enabled=False):  # style targets in full precision
-            self.objective.set_styles([image.to(device) for image in self.style_images])
-        self._device = device
-
-
-def _world() -> tuple[int, int]:
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_world_size(), dist.get_rank()
-    return 1, 0
+    def _note_loss_changes(self) -> None:
+        """Say which loss settings differ from those the model's first styles trained
+        with (once, on the first process)."""
+        old = self.base.metadata.get("loss", {})
+        new = self.metadata()["loss"]
+        changed = [key for key in new if key in old and old[key] != new[key]]
+        if changed:
+            RunLog(main=self.rank == 0, quiet=self.config.quiet, log_json=None).say(
+                "note: these loss settings differ from the model's first training ('styx "
+                f"models show' lists them): {', '.join(changed)}; the new styles train with "
+                "the values given")
 
 
 def _gradient_norm(parameters: list[torch.nn.Parameter]) -> float:
     grads = [p.grad.detach().float().norm() for p in parameters if p.grad is not None]
     return float(torch.stack(grads).norm()) if grads else 0.0
 
-
-def _terms_state(terms: LossTerms) -> dict[str, Any]:
-    return {"total": terms.total.cpu(), "content": {k: v.cpu() for k, v in terms.content.items()},
-            "style": {k: v.cpu() for k, v in terms.style.items()},
-            "tv": None if terms.tv is None else terms.tv.cpu()}

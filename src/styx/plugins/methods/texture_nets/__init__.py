@@ -1,9 +1,9 @@
 """Texture Networks (Ulyanov et al. 2016): a feed-forward generator trained once per style.
 
 Plugin module: it registers the method's spec and imports no torch. The options are in
-:mod:`.config`, the generator in :mod:`.generator`, the training task in :mod:`.task` and
-the method's two functions in :mod:`.api`; ``styx train/run texture-nets`` and
-``styx.train``/``styx.stylize`` are made from them.
+:mod:`.config`, the generator in :mod:`.generator`, the training task in :mod:`.task` (which
+styx's shared feed-forward training runs) and the run function in :mod:`.api`;
+``styx train/run texture-nets`` and ``styx.train``/``styx.stylize`` are made from them.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ SPEC = MethodSpec(
     config=f"{PACKAGE}.config:TextureNetsRunConfig",
     run=f"{PACKAGE}.api:run",
     train_config=f"{PACKAGE}.config:TextureNetsTrainConfig",
-    train=f"{PACKAGE}.api:train",
+    task=f"{PACKAGE}.task:TextureNetsTask",
     generator=f"{PACKAGE}.generator:TextureNetwork",
 )
 

@@ -1,7 +1,6 @@
-"""The functions of the texture-nets method: :func:`train` and :func:`run`.
+"""The run function of the texture-nets method (training is its task, :mod:`.task`).
 
-They are what ``styx train texture-nets`` / ``styx.train("texture-nets", ...)`` and
-``styx run texture-nets`` / ``styx.stylize("texture-nets", ...)`` call::
+It is what ``styx run texture-nets`` / ``styx.stylize("texture-nets", ...)`` calls::
 
     import styx
 
@@ -11,7 +10,7 @@ They are what ``styx train texture-nets`` / ``styx.train("texture-nets", ...)`` 
 
 Everything that is not particular to this method (the run folder, saving, loading, running
 a generator over photos) is the shared feed-forward machinery of
-:mod:`styx.generators.models`.
+:mod:`styx.training.feedforward` and :mod:`styx.generators.models`.
 """
 
 from __future__ import annotations
@@ -20,36 +19,20 @@ import time
 from typing import TYPE_CHECKING
 
 from styx.core.errors import StyxError
-from styx.generators.models import Model, apply_generator, run_feed_forward
-from styx.training.feedforward import TrainedModel, plan_training, train_generator
 from styx.core.method import RunRequest, RunResult
+from styx.generators.models import Model, apply_generator, run_feed_forward
 from styx.plugins.methods.texture_nets.config import TEXTURE_SIZE
+from styx.runtime.device import precision_of
 
 if TYPE_CHECKING:
     import torch
 
-    from styx.plugins.methods.texture_nets.config import (
-        TextureNetsRunConfig,
-        TextureNetsTrainConfig,
-    )
-
-
-def train(config: TextureNetsTrainConfig) -> TrainedModel:
-    """Train a texture network for ``config.style`` on the photos under
-    ``config.content_dir`` (none in texture mode) and save it."""
-    from styx.plugins.methods.texture_nets.task import TextureNetsTask
-
-    plan = plan_training(config)  # a taken name fails before the style image loads
-    task = TextureNetsTask(config)
-    return train_generator(task, config, plan=plan,
-                           content_dir=None if config.texture else config.content_dir)
+    from styx.plugins.methods.texture_nets.config import TextureNetsRunConfig
 
 
 def run(request: RunRequest, config: TextureNetsRunConfig) -> RunResult:
     """Stylise the request's content, or with ``config.texture`` synthesise a texture of
     ``config.size`` (512 x 512 when not given)."""
-    from styx.runtime.device import precision_of
-
     model: Model = request.model
     if config.texture:
         started = time.perf_counter()

@@ -31,22 +31,18 @@ Running a trained model (``styx run``, ``styx infer``) draws the noise by pixel 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from styx.generators.blocks import InstanceNorm, Pad, make_norm
 from styx.core.errors import StyxError
-from styx.runtime.image_tensors import TENSOR_HINT
-from styx.generators.generator import Generator, no_image_given, random_like
 from styx.files.noise import position_noise
+from styx.generators.blocks import InstanceNorm, Pad, make_norm
+from styx.generators.generator import Generator, no_image_given, random_like
 from styx.plugins.methods.texture_nets.config import NORMS, PADDINGS, GeneratorConfig
+from styx.runtime.image_tensors import TENSOR_HINT
 
-__all__ = ["NORMS", "PADDINGS", "GeneratorConfig", "InstanceNorm", "TextureNetwork",
-           "scale_sizes"]
+__all__ = ["NORMS", "PADDINGS", "GeneratorConfig", "InstanceNorm", "TextureNetwork"]
 
 
 class ConvBlock(nn.Sequential):
@@ -64,17 +60,10 @@ class ConvBlock(nn.Sequential):
         super().__init__(*layers)
 
 
-def scale_sizes(height: int, width: int, scales: int) -> list[tuple[int, int]]:
-    """Sizes of the ``scales`` inputs, finest first: each halves the previous, rounding up."""
-    sizes = [(height, width)]
-    for _ in range(scales - 1):
-        h, w = sizes[-1]
-        sizes.append(((h + 1) // 2, (w + 1) // 2))
-    return sizes
-
-
 class TextureNetwork(Generator):
     """The pyramid generator; see the module docstring."""
+
+    config_class = GeneratorConfig
 
     def __init__(self, config: GeneratorConfig | None = None) -> None:
         super().__init__()
@@ -98,13 +87,6 @@ class TextureNetwork(Generator):
     def input_names(self) -> tuple[str, ...]:  # type: ignore[override]
         names = ("image",) if self.config.content_channels else ()
         return names + (("noise",) if self.config.noise_channels else ())
-
-    def architecture(self) -> dict[str, Any]:
-        return self.config.to_dict()
-
-    @classmethod
-    def from_architecture(cls, architecture: Mapping[str, Any]) -> TextureNetwork:
-        return cls(GeneratorConfig.from_dict(dict(architecture)))
 
     def make_inputs(self, image: torch.Tensor | None, *, size: tuple[int, int] | None = None,
                     batch: int = 1, generator: torch.Generator | None = None,
