@@ -1,6 +1,7 @@
 """Development sessions. ``nox -s tests`` is THE test command (CI runs exactly that).
 
-Sessions: ``tests`` (pytest), ``lint`` (ruff), ``bench`` (every ``benchmarks/*.py`` but the
+Sessions: ``tests`` (pytest; it runs ``lint-imports`` too), ``lint`` (ruff and
+``lint-imports``), ``bench`` (every ``benchmarks/*.py`` but the
 ``_*.py`` helpers; each prints JSON), ``example_plugin`` (installs the example third-party
 plugin and runs it), ``mutants`` (mutation testing with mutmut of the modules listed under
 ``[tool.mutmut]`` in pyproject.toml; about 30 minutes on two cores, not run by CI; its work
@@ -24,6 +25,7 @@ ROOT = Path(__file__).resolve().parent
 CONSTRAINTS = ("-c", str(ROOT / "constraints.txt"))
 EXAMPLE_PLUGIN = ROOT / "tests" / "fixtures" / "styx-example-plugin"
 RUFF = "ruff==0.17.6"  # the version the code base is checked with; newer ones add rules
+IMPORT_LINTER = "import-linter==2.17"  # the layering contracts of pyproject.toml
 NEURAL_STYLE_PT = "neural-style==0.5.7"  # neural-style-pt, for benchmarks/neural_style_pt.py
 MUTMUT = "mutmut==3.8.1"  # the version docs/testing.md's scores were measured with
 
@@ -46,10 +48,13 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff over the sources, tests, benchmarks and this file."""
-    session.install(RUFF)
+    """ruff over the sources, tests, benchmarks and this file; import-linter over the
+    layering (the contracts in pyproject.toml, see docs/architecture.md)."""
+    session.install(RUFF, IMPORT_LINTER)
     paths = [p for p in ("src", "tests", "benchmarks", "noxfile.py") if (ROOT / p).exists()]
     session.run("ruff", "check", *paths, *session.posargs)
+    session.install("--no-deps", "-e", str(ROOT))  # lint-imports reads the installed styx
+    session.run("lint-imports")
 
 
 @nox.session

@@ -56,7 +56,7 @@ def _warm_up_for_mutants() -> None:
 @pytest.fixture(autouse=True)
 def _fp32_by_default():
     """Every test sees a CPU without native bf16, so ``--amp auto`` means exact fp32 and a
-    test's numbers do not depend on the CPU it runs on. tests/core/test_precision.py mocks
+    test's numbers do not depend on the CPU it runs on. tests/runtime/test_precision.py mocks
     the capability both ways; fresh interpreters (subprocess tests) see the real CPU, so
     those that compare numbers with an in-process run give ``--amp off``. Its own
     MonkeyPatch: a test's ``monkeypatch.undo()`` leaves it in place."""

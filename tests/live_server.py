@@ -10,17 +10,12 @@ Importable as ``import live_server`` (the root conftest's folder is on ``sys.pat
 from __future__ import annotations
 
 import contextlib
-import socket
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from ports import free_port
 
 
 @contextlib.contextmanager

@@ -17,13 +17,13 @@ from torch import nn
 import styx
 from styx.core import hookspecs
 from styx.core.config import Config, option
-from styx.perceptual.descriptor import Descriptor, he_normal_init_
-from styx.runtime.image_tensors import load_image, save_image
 from styx.core.method import RunResult
-from styx.files.modelstore import save_model
 from styx.core.specs import DescriptorSpec, ExporterSpec, LossSpec, MethodSpec
+from styx.files.modelstore import save_model
+from styx.perceptual.descriptor import Descriptor, he_normal_init_
 from styx.plugins.losses import builtin
 from styx.plugins.methods import gatys, texture_nets
+from styx.runtime.image_tensors import load_image, save_image
 
 HOOKS = sorted(name for name, function in inspect.getmembers(hookspecs, inspect.isfunction)
                if hasattr(function, "styx_spec"))

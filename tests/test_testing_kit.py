@@ -234,8 +234,8 @@ def test_a_run_that_returns_no_result_is_named_a_plugin_bug(broken_plugins):
 
 
 def test_a_spec_layer_the_network_lacks_is_named_a_plugin_bug(broken_plugins):
-    from styx.perceptual.descriptor import build_descriptor
     from styx.core.errors import StyxError
+    from styx.perceptual.descriptor import build_descriptor
 
     with pytest.raises(StyxError, match="lists layer 'conv9', but its network") as error:
         build_descriptor("bogus", "random", layers=["conv9"])

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from styx import _moved
 
-_moved.install()  # styx 0.1's module paths (styx.core.descriptor, ...), with a warning
+_moved.install()  # styx 0.1's module paths still import, with a warning
 
 from styx.api import (
     export,

@@ -11,7 +11,6 @@ first.
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.machinery
 import sys
 import types
@@ -68,8 +67,10 @@ class _Merged(types.ModuleType):
                        for name in dir(importlib.import_module(source))})
 
 
-class MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Finds the old paths of :data:`MOVED` (and only those)."""
+class MovedModules:
+    """The finder and loader (``importlib.abc.MetaPathFinder`` and ``Loader``, duck-typed:
+    importing ``importlib.abc`` would slow ``import styx``) of the old paths of
+    :data:`MOVED`, and only those."""
 
     def __init__(self) -> None:
         self._own_specs: dict[str, importlib.machinery.ModuleSpec | None] = {}

@@ -16,9 +16,9 @@ from styx.core.bundles import ColorOptions
 from styx.core.checks import choice, number
 from styx.core.config import Config, option
 from styx.core.errors import StyxError
-from styx.runtime.image_tensors import save_image
 from styx.core.method import RunError, RunResult, StepInfo
 from styx.core.specs import MethodSpec
+from styx.runtime.image_tensors import save_image
 
 CALLS: list[dict] = []
 

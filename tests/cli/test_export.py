@@ -12,9 +12,9 @@ from safetensors.torch import load_file, save_file
 import styx
 from styx.core.checks import number
 from styx.core.config import Config, option
-from styx.files.modelstore import save_model
 from styx.core.specs import ExporterSpec
 from styx.exports import export
+from styx.files.modelstore import save_model
 from styx.plugins.methods import gatys, texture_nets
 
 

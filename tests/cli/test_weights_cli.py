@@ -12,9 +12,9 @@ from torch import nn
 
 import styx
 import styx.plugins.descriptors.vgg as vgg_plugin
+from styx.core.specs import DescriptorSpec
 from styx.perceptual import weights as w
 from styx.perceptual.descriptor import Descriptor
-from styx.core.specs import DescriptorSpec
 
 TINY_URL = "https://download.example.invalid/models/tinynet-1234abcd.pth"
 

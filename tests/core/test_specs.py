@@ -88,16 +88,15 @@ def test_an_options_class_error_names_the_option_as_given():
 
 
 def test_the_names_of_styx_0_1_still_work_and_warn():
-    import styx.core.specs as specs
+    from styx.core import specs
 
     with pytest.warns(DeprecationWarning, match="LossSpec\\(scores=...\\)"):
         old = LossSpec(name="l", summary="s", factory="m:f", target="image")
     assert old.scores == "image" and old == LossSpec(name="l", summary="s", factory="m:f",
                                                       scores="image")
     assert dataclasses.replace(old, plugin="p").scores == "image"  # no second warning
-    with pytest.raises(ValueError, match="disagree"):
-        with pytest.warns(DeprecationWarning):
-            LossSpec(name="l", summary="s", factory="m:f", target="image", scores="features")
+    with pytest.raises(ValueError, match="disagree"), pytest.warns(DeprecationWarning):
+        LossSpec(name="l", summary="s", factory="m:f", target="image", scores="features")
     with pytest.warns(DeprecationWarning, match="load_object"):
         assert specs.load_target is load_object
     with pytest.warns(DeprecationWarning, match="ObjectRef"):

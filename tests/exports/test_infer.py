@@ -15,8 +15,8 @@ from PIL import Image
 
 import styx
 from styx.core.errors import StyxError
-from styx.inference.onnxfile import OnnxGenerator
 from styx.files.tiling import ALIGN, check_tiling, tile_spans, tiled
+from styx.inference.onnxfile import OnnxGenerator
 
 
 @pytest.fixture(scope="module")
@@ -163,30 +163,90 @@ def test_bad_model_files_give_clear_errors(files, photos, styx_cli, tmp_path):
     assert shown.exit_code == 2 and "not a readable ONNX file" in shown.stderr
 
 
-def test_providers(files, monkeypatch):
+CPU, CUDA, TENSORRT = "CPUExecutionProvider", "CUDAExecutionProvider", \
+    "TensorrtExecutionProvider"
+
+
+def test_providers(files):
+    """The real CPU path, whichever onnxruntime wheel is installed."""
+    with pytest.raises(StyxError, match="unknown --provider"):
+        OnnxGenerator.open(files["stylebank"], provider="gpu")
+    cpu = OnnxGenerator.open(files["stylebank"], provider="cpu")
+    assert cpu.provider == CPU and cpu.fallback is None
+    image = np.random.default_rng(0).random((1, 3, 32, 40), dtype=np.float32)
+    out = cpu.run(image)
+    assert out.shape == image.shape and np.isfinite(out).all()
+
+
+def fake_onnxruntime(monkeypatch, *, providers: list[str], gpu: bool,
+                     starts: tuple[str, ...] = ()) -> list[list[str]]:
+    """onnxruntime as another wheel on another machine shows it: the ``providers`` it
+    lists, whether styx sees a GPU, and the accelerated providers that start (``starts``).
+    Sessions really run on the CPU; one asked for a provider that does not start falls back
+    to the CPU, as onnxruntime's does. Gives the provider lists sessions were asked for."""
     import onnxruntime
 
     from styx.inference import onnxfile
 
-    with pytest.raises(StyxError, match="unknown --provider"):
-        OnnxGenerator.open(files["stylebank"], provider="gpu")
-    cpu = OnnxGenerator.open(files["stylebank"], provider="cpu")
-    assert cpu.provider == "CPUExecutionProvider" and cpu.fallback is None
-    real_gpu = onnxfile._has_gpu()
-    monkeypatch.setattr(onnxfile, "_has_gpu", lambda: False)
+    real_session = onnxruntime.InferenceSession
+    asked: list[list[str]] = []
+
+    class Session:
+        def __init__(self, path, sess_options=None, providers=()):
+            asked.append(list(providers))
+            self._session = real_session(path, sess_options=sess_options, providers=[CPU])
+            self._started = [p for p in providers if p in starts]
+
+        def get_providers(self) -> list[str]:
+            return [*self._started, CPU]
+
+        def __getattr__(self, name):
+            return getattr(self._session, name)
+
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: list(providers))
+    monkeypatch.setattr(onnxruntime, "InferenceSession", Session)
+    monkeypatch.setattr(onnxfile, "_has_gpu", lambda: gpu)
+    return asked
+
+
+@pytest.mark.parametrize("gpu", [False, True], ids=["no-gpu", "gpu"])
+def test_a_wheel_without_cuda_runs_auto_on_the_cpu_and_refuses_cuda(files, monkeypatch, gpu):
+    asked = fake_onnxruntime(monkeypatch, providers=[CPU], gpu=gpu)
     auto = OnnxGenerator.open(files["stylebank"], provider="auto")
-    assert auto.provider == "CPUExecutionProvider" and "no CUDA GPU" in auto.fallback
-    available = onnxruntime.get_available_providers()
-    if "CUDAExecutionProvider" in available and not real_gpu:
-        # onnxruntime-gpu on a machine with no GPU: asked for, CUDA cannot start
-        with pytest.raises(StyxError, match="could not start CUDAExecutionProvider"):
-            OnnxGenerator.open(files["stylebank"], provider="cuda")
-    monkeypatch.setattr(onnxruntime, "get_available_providers",
-                        lambda: ["CPUExecutionProvider"])
-    with pytest.raises(StyxError, match="has no CUDAExecutionProvider"):
+    assert auto.provider == CPU and "pip install onnxruntime-gpu" in auto.fallback
+    assert asked == [[CPU]]
+    for provider, missing in (("cuda", CUDA), ("tensorrt", TENSORRT)):
+        with pytest.raises(StyxError, match=f"has no {missing}"):
+            OnnxGenerator.open(files["stylebank"], provider=provider)
+    assert asked == [[CPU]]  # refused before any session
+
+
+def test_a_cuda_wheel_without_a_gpu_runs_auto_on_the_cpu(files, monkeypatch):
+    asked = fake_onnxruntime(monkeypatch, providers=[TENSORRT, CUDA, CPU], gpu=False)
+    auto = OnnxGenerator.open(files["stylebank"], provider="auto")
+    assert auto.provider == CPU and "no CUDA GPU" in auto.fallback
+    assert asked == [[CPU]]  # CUDA not even tried
+    # Asked for, CUDA cannot start: an error, not a quiet CPU run.
+    with pytest.raises(StyxError, match="could not start CUDAExecutionProvider"):
         OnnxGenerator.open(files["stylebank"], provider="cuda")
-    plain = OnnxGenerator.open(files["stylebank"], provider="auto")
-    assert "pip install onnxruntime-gpu" in plain.fallback
+    assert asked[-1] == [CUDA, CPU]
+
+
+def test_a_cuda_wheel_with_a_gpu_takes_cuda(files, monkeypatch):
+    asked = fake_onnxruntime(monkeypatch, providers=[CUDA, CPU], gpu=True, starts=(CUDA,))
+    auto = OnnxGenerator.open(files["stylebank"], provider="auto")
+    assert auto.provider == CUDA and auto.fallback is None
+    assert asked == [[CUDA, CPU]]
+    assert OnnxGenerator.open(files["stylebank"], provider="cuda").provider == CUDA
+
+
+def test_a_gpu_that_cuda_cannot_start_on_falls_back_under_auto_only(files, monkeypatch):
+    fake_onnxruntime(monkeypatch, providers=[CUDA, CPU], gpu=True)
+    auto = OnnxGenerator.open(files["stylebank"], provider="auto")
+    assert auto.provider == CPU and auto.fallback == "onnxruntime could not start CUDA"
+    with pytest.raises(StyxError, match="could not start CUDAExecutionProvider and fell "
+                                        "back to CPUExecutionProvider"):
+        OnnxGenerator.open(files["stylebank"], provider="cuda")
 
 
 # -- tiling ------------------------------------------------------------------------------
@@ -272,8 +332,8 @@ def test_tiles_given_the_whole_images_statistics_give_the_one_pass_picture(model
 
 def test_pytorch_and_onnxruntime_tile_alike(files, models, photos):
     from styx.generators.models import apply_generator, load_model
-    from styx.runtime.image_tensors import read_image, resize_to
     from styx.inference.batch import InferSettings, _stylise
+    from styx.runtime.image_tensors import read_image, resize_to
 
     image = resize_to(read_image(photos / "a.png").rgb, (240, 320))
     for name, given in {"stylebank": {"style_weights": np.array([0, 1, 0], np.float32)},

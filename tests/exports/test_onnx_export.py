@@ -219,10 +219,10 @@ def test_other_opsets(opset, models, tmp_path):
 def test_a_third_party_generator_exports_through_the_core_interface(use_plugins, tmp_path):
     """A plugin's own generator with an input of its own (a per-image brightness), which
     styx's exporter has never seen."""
-    from styx.generators.generator import Generator
-    from styx.files.modelstore import save_model
     from styx.core.specs import MethodSpec
     from styx.exports import onnx as onnx_exporter
+    from styx.files.modelstore import save_model
+    from styx.generators.generator import Generator
     from styx.plugins.methods import texture_nets
 
     class Brightener(Generator):

@@ -6,15 +6,23 @@ import json
 import math
 
 import pytest
+import tiny
 import torch
+from child_styx import ctrl_c_styx
 
 import styx
 from styx.core.errors import StyxError
-from styx.runtime.image_tensors import load_image, resize_to, rgb_to_yiq, sample_image, save_image
-from styx.runtime.image_tensors import run_request
 from styx.plugins.methods.gatys.api import GatysRun
 from styx.plugins.methods.gatys.config import GatysConfig
 from styx.plugins.methods.gatys.optimize import NonFiniteLoss
+from styx.runtime.image_tensors import (
+    load_image,
+    resize_to,
+    rgb_to_yiq,
+    run_request,
+    sample_image,
+    save_image,
+)
 
 FAST = {"weights": "random", "steps": 5}
 
@@ -220,8 +228,7 @@ def test_descriptor_is_frozen_and_truncated_at_the_deepest_tap(content, style):
 def test_autocast_runs_on_the_cpu(amp, content, style):
     """End to end, briefly (2 steps at 32 px: emulated half precision is slow on CPUs
     without it); the fp16 loss scaler has tests of its own (tests/promises)."""
-    small = {"weights": "random", "steps": 2, "size": 32}
-    result = stylize(content, style, amp=amp, **small)
+    result = stylize(content, style, amp=amp, **tiny.GATYS)
     assert result.image.shape[-1] == 32
     totals = [h["total"] for h in result.history]
     assert all(math.isfinite(t) for t in totals) and totals[-1] < totals[0]
@@ -378,38 +385,12 @@ def test_cli_ctrl_c_writes_the_best_image_so_far(styx_cli, image_files, tmp_path
 
 def test_cli_real_sigint_in_a_subprocess(image_files, tmp_path):
     """A real Ctrl-C (SIGINT) mid-run: exit 130, the best image so far is written."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    # A test runner started in the background of a non-interactive shell ignores SIGINT,
-    # and a child inheriting that gets no KeyboardInterrupt handler from Python; a
-    # terminal's foreground process has one. So the child installs it, as Python does.
-    as_in_a_terminal = ("import runpy, signal, sys; "
-                        "signal.signal(signal.SIGINT, signal.default_int_handler); "
-                        "sys.argv[0] = 'styx'; runpy.run_module('styx', run_name='__main__')")
     out = tmp_path / "sigint.png"
-    process = subprocess.Popen(
-        [sys.executable, "-c", as_in_a_terminal, "run", "gatys", str(image_files["content"]),
-         str(image_files["style"]), "-o", str(out), "--weights", "random", "--size", "48",
-         "--steps", "100000", "--save-every", "1", "--quiet"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "NO_COLOR": "1"})
-    try:
-        deadline = time.monotonic() + 120
-        while not (tmp_path / "sigint.00002.png").exists():
-            assert process.poll() is None and time.monotonic() < deadline, \
-                process.communicate()
-            time.sleep(0.1)
-        process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:  # never leave a 100000-step run behind
-            process.kill()
-            process.wait()
-    assert process.returncode == 130, stderr
+    code, stderr = ctrl_c_styx(
+        ["run", "gatys", str(image_files["content"]), str(image_files["style"]), "-o",
+         str(out), "--weights", "random", "--size", "48", "--steps", "100000",
+         "--save-every", "1", "--quiet"], once=tmp_path / "sigint.00002.png")
+    assert code == 130, stderr
     assert "interrupted after" in stderr and "Traceback" not in stderr
     assert out.is_file() and torch.isfinite(load_image(out)).all()
 

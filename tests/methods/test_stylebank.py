@@ -8,31 +8,28 @@ VGG16 trimmed to its first layers, so no weights are downloaded and the file sta
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+import tiny
 import torch
+from child_styx import torchrun_styx
 from pattern_images import write_image
 from PIL import Image
 
 import styx
 from styx.core.errors import StyxError
-from styx.generators.models import load_model
-from styx.training.feedforward import train_generator
-from styx.plugins.methods.stylebank.config import NetworkConfig, StyleBankTrainConfig
 from styx.generators.blocks import halved_sizes
+from styx.generators.models import load_model
+from styx.plugins.methods.stylebank.config import NetworkConfig, StyleBankTrainConfig
 from styx.plugins.methods.stylebank.network import StyleBankNetwork
 from styx.plugins.methods.stylebank.task import StyleBankTask
+from styx.training.feedforward import train_generator
 
 #: Library options of a tiny run: width 4, random VGG16 trimmed to relu2_1, 32 px crops.
-TINY = {"width": 4, "weights": "random", "content_layers": "relu2_1",
+TINY = {**tiny.TRAINING, "width": 4, "content_layers": "relu2_1",
         "style_layers": "relu1_2,relu2_1", "style_weight": 1e6, "iterations": 6,
-        "batch_size": 2, "image_size": 32, "checkpoint_every": 3, "log_every": 1,
-        "quiet": True, "device": "cpu"}
+        "batch_size": 2, "checkpoint_every": 3}
 #: The same on the command line.
 TINY_TRAIN = ["--width", "4", "--weights", "random", "--content-layers", "relu2_1",
               "--style-layers", "relu1_2,relu2_1", "--image-size", "32", "--batch-size", "2",
@@ -526,27 +523,15 @@ def test_train_errors(data, styx_cli):
 
 
 # -- several processes -------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_two_process_gloo_training_writes_one_model(data):
     root = data["root"]
-    env = {**os.environ, "STYX_HOME": str(root / "home"), "OMP_NUM_THREADS": "1",
-           "NO_COLOR": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
-               "--master-addr", "127.0.0.1", "--master-port", str(_free_port()),
-               "-m", "styx", "train", "stylebank", "--style", str(data["styles"][0]),
-               "--style", str(data["styles"][1]), "--content-dir", str(data["content"]),
-               "--name", "ddp", "--device", "cpu", "--iterations", "4",
-               "--checkpoint-every", "2", "--log-every", "1", "--json", *TINY_TRAIN]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300,
-                          check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
-    summaries = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    summaries = torchrun_styx(
+        ["train", "stylebank", "--style", str(data["styles"][0]), "--style",
+         str(data["styles"][1]), "--content-dir", str(data["content"]), "--name", "ddp",
+         "--device", "cpu", "--iterations", "4", "--checkpoint-every", "2", "--log-every", "1",
+         "--json", *TINY_TRAIN],
+        env={"STYX_HOME": str(root / "home")})
     assert len(summaries) == 1 and summaries[0]["iterations"] == 4
     assert [p.name for p in (root / "home" / "models").iterdir()] == ["ddp"]
     model = load_model("ddp")

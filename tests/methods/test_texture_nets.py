@@ -7,15 +7,15 @@ first layers, so no weights are downloaded and the whole file stays fast.
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tiny
 import torch
+from child_styx import torchrun_styx
 from pattern_images import pattern, write_image
 from PIL import Image
 
@@ -52,10 +52,8 @@ def data(tmp_path, monkeypatch):
 
 #: The library options of a tiny run: a small generator and a random VGG19 trimmed to
 #: relu2_1, four iterations of two 32 px crops.
-TINY = {"scales": 3, "channels": 4, "weights": "random", "content_layers": "relu2_1",
-        "style_layers": "relu1_1,relu2_1", "style_weight": 1e6, "iterations": 4,
-        "batch_size": 2, "image_size": 32, "checkpoint_every": 2, "log_every": 1,
-        "quiet": True, "device": "cpu"}
+TINY = {**tiny.TRAINING, **tiny.SHALLOW, "scales": 3, "channels": 4, "style_weight": 1e6,
+        "batch_size": 2, "checkpoint_every": 2}
 
 
 def train_tiny(data, **options):
@@ -559,28 +557,14 @@ def test_train_option_errors(data, styx_cli):
 
 
 # -- several processes -----------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_two_process_gloo_training_writes_the_model_once(data):
     root = data["root"]
-    env = {**os.environ, "STYX_HOME": str(root / "home"), "OMP_NUM_THREADS": "1",
-           "NO_COLOR": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
-               "--master-addr", "127.0.0.1", "--master-port", str(_free_port()),
-               "-m", "styx", "train", "texture-nets", "--style", str(data["style"]),
-               "--content-dir", str(data["content"]), "--name", "ddp", "--device", "cpu",
-               "--iterations", "3", "--checkpoint-every", "2", "--log-every", "1",
-               "--json", *TINY_TRAIN]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300,
-                          check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
-    summaries = [json.loads(line) for line in done.stdout.splitlines()
-                 if line.startswith("{")]
+    summaries = torchrun_styx(
+        ["train", "texture-nets", "--style", str(data["style"]), "--content-dir",
+         str(data["content"]), "--name", "ddp", "--device", "cpu", "--iterations", "3",
+         "--checkpoint-every", "2", "--log-every", "1", "--json", *TINY_TRAIN],
+        env={"STYX_HOME": str(root / "home")})
     assert len(summaries) == 1  # rank 0 alone reports and saves
     assert summaries[0]["iterations"] == 3
     models = root / "home" / "models"

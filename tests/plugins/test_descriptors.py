@@ -12,11 +12,11 @@ import torchvision
 from torch import nn
 
 import styx
-from styx.perceptual import weights as weights_module
-from styx.perceptual.descriptor import Descriptor, build_descriptor
 from styx.core.errors import StyxError
 from styx.core.plugins import descriptors
 from styx.core.specs import DescriptorSpec
+from styx.perceptual import weights as weights_module
+from styx.perceptual.descriptor import Descriptor, build_descriptor
 
 NAMES = ("vgg16", "vgg19", "resnet50", "inception_v3")
 #: The smallest size every tap works at (documented in docs/descriptors.md).

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from styx.core.errors import StyxError
-from styx.perceptual.losses import build_loss
 from styx.core.plugins import losses, reset_plugins
+from styx.perceptual.losses import build_loss
 from styx.plugins.losses.content import ContentLoss
 from styx.plugins.losses.gram import NORMALIZATIONS, GramLoss, gram_matrix, normalization_scale
 from styx.plugins.losses.tv import TotalVariationLoss

@@ -15,9 +15,9 @@ import safetensors.torch
 import torch
 from _fake_tasks import ShapeTask
 
+from styx.core.errors import StyxError
 from styx.files import atomic
 from styx.training.checkpoint import read_checkpoint
-from styx.core.errors import StyxError
 from styx.training.loop import CHECKPOINT_NAME, TrainingOptions, train
 
 CONFIG = TrainingOptions(iterations=6, batch_size=2, image_size=16, lr=1e-2,

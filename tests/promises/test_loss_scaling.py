@@ -16,12 +16,11 @@ import torch.nn.functional as F
 from _fake_tasks import ShapeTask
 
 import styx
-from styx.training import loop as training
-from styx.training.checkpoint import read_checkpoint
-from styx.runtime.image_tensors import load_image, sample_image
-from styx.training.loop import CHECKPOINT_NAME, TrainingOptions, train
 from styx.plugins.methods.gatys import api
 from styx.plugins.methods.gatys.optimize import LossScaler
+from styx.runtime.image_tensors import load_image, sample_image
+from styx.training.checkpoint import read_checkpoint
+from styx.training.loop import CHECKPOINT_NAME, TrainingOptions, train
 
 FP16_TINY = 2.0 ** -24  # the smallest positive fp16 number (subnormal)
 
@@ -199,28 +198,26 @@ CONFIG = TrainingOptions(iterations=4, batch_size=2, image_size=16, lr=1e-2,
                          checkpoint_every=2, log_every=1, seed=1, device="cpu", quiet=True)
 
 
+class FakeScalers(list):
+    """A ``grad_scaler`` factory for ``train``: each run gets the next FakeGradScaler, switched
+    on as on CUDA with fp16 (whatever the loop would choose); the scalers made, in order."""
+
+    def __call__(self, enabled: bool) -> FakeGradScaler:
+        scaler = FakeGradScaler(scale=2.0 ** (10 + len(self)))
+        self.append(scaler)
+        return scaler
+
+
 @pytest.fixture
-def fake_scalers(monkeypatch):
-    """Each training run gets the next FakeGradScaler, switched on as on CUDA with fp16."""
-    made: list[FakeGradScaler] = []
-    original = training._Run.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        self.use_scaler = True
-        self.scaler = FakeGradScaler(scale=2.0 ** (10 + len(made)))
-        made.append(self.scaler)
-
-    monkeypatch.setattr(training._Run, "__init__", init)
-    return made
+def fake_scalers() -> FakeScalers:
+    return FakeScalers()
 
 
 def params(model) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-def test_the_training_loop_scales_steps_through_and_updates_the_grad_scaler(tmp_path,
-                                                                           monkeypatch):
+def test_the_training_loop_scales_steps_through_and_updates_the_grad_scaler(tmp_path):
     grads = []
 
     def hook(model, step, terms):  # the hook sees unscaled gradients (docs/training.md)
@@ -229,17 +226,9 @@ def test_the_training_loop_scales_steps_through_and_updates_the_grad_scaler(tmp_
     reference = train(ShapeTask(), None, CONFIG, run_dir=tmp_path / "reference", hook=hook)
     reference_grads, grads[:] = list(grads), []
 
-    made = []
-    original = training._Run.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        self.use_scaler = True
-        self.scaler = FakeGradScaler(scale=1024.0)
-        made.append(self.scaler)
-
-    monkeypatch.setattr(training._Run, "__init__", init)
-    scaled = train(ShapeTask(), None, CONFIG, run_dir=tmp_path / "scaled", hook=hook)
+    made = FakeScalers()  # its first scaler scales by 1024
+    scaled = train(ShapeTask(), None, CONFIG, run_dir=tmp_path / "scaled", hook=hook,
+                   grad_scaler=made)
     [fake] = made
     assert fake.calls == ["scale", "unscale_", "step", "update"] * CONFIG.iterations
     assert len(fake.stepped) == CONFIG.iterations
@@ -258,13 +247,15 @@ def test_the_training_loop_scales_steps_through_and_updates_the_grad_scaler(tmp_
 def test_the_grad_scaler_state_is_checkpointed_and_restored_on_resume(fake_scalers,
                                                                       tmp_path):
     run_dir = tmp_path / "run"
-    train(ShapeTask(), None, replace(CONFIG, iterations=2), run_dir=run_dir)
+    train(ShapeTask(), None, replace(CONFIG, iterations=2), run_dir=run_dir,
+          grad_scaler=fake_scalers)
     first = fake_scalers[-1]
     saved = read_checkpoint(run_dir / CHECKPOINT_NAME).state["scaler"]
     assert saved == first.state_dict()
     assert saved["_growth_tracker"] == 2 and saved["scale"] == first.scale_value
 
-    train(ShapeTask(), None, replace(CONFIG, iterations=4), run_dir=run_dir, resume=True)
+    train(ShapeTask(), None, replace(CONFIG, iterations=4), run_dir=run_dir, resume=True,
+          grad_scaler=fake_scalers)
     resumed = fake_scalers[-1]
     assert resumed is not first
     assert resumed.loaded == saved  # given back before the first resumed iteration

@@ -1,5 +1,5 @@
 """Promises of docs/models.md (the model store and `styx models`), each with a test that
-fails when the promise breaks (tests/core/test_modelstore.py and tests/cli/test_models_cli.py
+fails when the promise breaks (tests/files/test_modelstore.py and tests/cli/test_models_cli.py
 hold the others)."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import json
 
 import pytest
 import torch
-from _trained_models import STYLES, save_stylebank
 from safetensors.torch import save_file
+from trained_models import STYLES, save_stylebank
 
 from styx.core.errors import StyxError
 from styx.files.modelstore import (
@@ -85,7 +85,7 @@ def test_rm_keeps_the_run_folder(home, styx_cli):
                                   "x" * 100])
 def test_the_names_the_docs_allow_are_accepted(name, home):
     """"letters, digits, ., _, - and +, up to 100 characters, starting with a letter or a
-    digit" (tests/core/test_modelstore.py checks the refusals)."""
+    digit" (tests/files/test_modelstore.py checks the refusals)."""
     assert save_model({"w": torch.ones(1)}, META, name=name) == models_home() / name
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _trained_models import (
+from PIL import Image
+from trained_models import (
     STYLES,
     read_alpha,
     read_float,
@@ -17,7 +18,6 @@ from _trained_models import (
     write_photo,
     write_rgba,
 )
-from PIL import Image
 
 import styx
 

@@ -15,8 +15,8 @@ import torch
 
 import styx
 from styx.core.config import Config, option
-from styx.files.modelstore import save_model
 from styx.core.specs import ExporterSpec
+from styx.files.modelstore import save_model
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src" / "styx"

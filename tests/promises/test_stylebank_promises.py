@@ -8,8 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tiny
 import torch
-from _trained_models import (
+from PIL import Image
+from trained_models import (
     STYLES,
     read_alpha,
     read_float,
@@ -19,7 +21,6 @@ from _trained_models import (
     write_rgba,
     yiq,
 )
-from PIL import Image
 
 from styx.generators.models import load_model
 
@@ -195,10 +196,9 @@ def test_the_logs_carry_both_branches_on_every_line(tmp_path):
               for i, n in enumerate(("starry", "scream"))]
     log = tmp_path / "log.jsonl"
     styx.train("stylebank", style=styles, content_dir=tmp_path / "content",
-               output=tmp_path / "model", width=4, weights="random",
-               content_layers="relu1_2", style_layers="relu1_2", image_size=32,
-               batch_size=1, iterations=4, log_every=1, checkpoint_every=0, quiet=True,
-               device="cpu", log_json=log)
+               output=tmp_path / "model", log_json=log,
+               **{**tiny.TRAINING, "width": 4, "content_layers": "relu1_2",
+                  "style_layers": "relu1_2", "checkpoint_every": 0})
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     assert [line["step"] for line in lines] == [1, 2, 3, 4]
     for line in lines:

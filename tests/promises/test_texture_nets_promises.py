@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _trained_models import (
+from PIL import Image
+from trained_models import (
     read_alpha,
     read_float,
     run_model,
@@ -17,7 +18,6 @@ from _trained_models import (
     write_rgba,
     yiq,
 )
-from PIL import Image
 
 
 @pytest.fixture(scope="module")

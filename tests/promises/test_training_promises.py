@@ -4,16 +4,12 @@ torch.equal, as a run that was never stopped)."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from child_styx import ctrl_c_styx
 from PIL import Image
 from safetensors.torch import load_file
 
@@ -24,13 +20,6 @@ from styx.training.checkpoint import read_checkpoint
 TINY = ["--weights", "random", "--image-size", "32", "--batch-size", "2", "--scales", "2",
         "--channels", "4", "--content-layers", "relu2_1", "--style-layers", "relu1_1,relu2_1",
         "--log-every", "1", "--quiet", "--amp", "off"]  # fp32 in subprocesses too
-
-#: A child that handles SIGINT as a terminal's foreground process does (a test runner in
-#: the background of a non-interactive shell ignores it, and children inherit that).
-AS_IN_A_TERMINAL = ("import runpy, signal, sys; "
-                    "signal.signal(signal.SIGINT, signal.default_int_handler); "
-                    "sys.argv[0] = 'styx'; runpy.run_module('styx', run_name='__main__')")
-
 
 
 def write_image(path: Path, height: int, width: int, seed: int) -> Path:
@@ -69,24 +58,10 @@ def test_cli_ctrl_c_exits_130_with_a_checkpoint_and_resume_is_bit_for_bit(data, 
                                                                           tmp_path):
     root = data["root"]
     checkpoint = root / "split-run" / "checkpoint.safetensors"
-    process = subprocess.Popen(
-        [sys.executable, "-c", AS_IN_A_TERMINAL,
-         *train_args(data, "split", 100000, "--checkpoint-every", "1")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "NO_COLOR": "1", "OMP_NUM_THREADS": "1"})
-    try:
-        deadline = time.monotonic() + 120
-        while not checkpoint.exists():
-            assert process.poll() is None and time.monotonic() < deadline, \
-                process.communicate()
-            time.sleep(0.05)
-        process.send_signal(signal.SIGINT)  # Ctrl-C: finish the iteration, save, stop
-        _, stderr = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:  # never leave a 100000-iteration run behind
-            process.kill()
-            process.wait()
-    assert process.returncode == 130, stderr
+    # Ctrl-C once the first checkpoint is there: finish the iteration, save, stop.
+    code, stderr = ctrl_c_styx(train_args(data, "split", 100000, "--checkpoint-every", "1"),
+                               once=checkpoint, env={"OMP_NUM_THREADS": "1"}, poll=0.05)
+    assert code == 130, stderr
     assert "Traceback" not in stderr
     stopped = read_checkpoint(checkpoint).state["step"]
     # Said even with --quiet: where the checkpoint is and how to go on.

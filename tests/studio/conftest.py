@@ -13,10 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tiny
 from PIL import Image
 
 #: Options that keep every run offline and fast.
-FAST = {"weights": "random", "descriptor": "vgg16"}
+FAST = tiny.FAST_DESCRIPTOR
 
 
 def small_photo(path: Path, seed: int, size: tuple[int, int] = (40, 32)) -> Path:
@@ -78,5 +79,5 @@ def trained_model(tmp_path_factory) -> str:
         small_photo(folder / f"p{seed}.png", seed)
     name = f"studio-api-{secrets.token_hex(3)}"
     styx.train("texture-nets", style=str(sample_image("style")), content_dir=str(folder),
-               name=name, iterations=4, image_size=32, batch_size=1, quiet=True, **FAST)
+               name=name, **{**tiny.TRAINING, **FAST})
     return name

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tiny
 from PIL import Image
 
 pytestmark = pytest.mark.browser
 
-FAST = {"weights": "random", "descriptor": "vgg16"}
+FAST = tiny.FAST_DESCRIPTOR
 
 
 def photo(path: Path, seed: int, size: tuple[int, int] = (64, 48)) -> Path:
@@ -50,8 +51,7 @@ def studio(tmp_path_factory):
     (studies / "report.html").write_text('<h1>tv-weight</h1><img src="grid.png" id="grid">')
     # A StyleBank model of two styles, trained with the library (seconds at this size).
     styx.train("stylebank", style=[str(s) for s in styles], content_dir=str(photos),
-               name="bank2", iterations=4, image_size=32, batch_size=1, width=8, quiet=True,
-               **FAST)
+               name="bank2", **{**tiny.TRAINING, **FAST, "width": 8})
     settings = StudioSettings(folder=root / "studio", allow_dirs=[photos],
                               study_dirs=[root / "experiments"])
     with live_studio(settings) as (url, _app):

@@ -12,7 +12,7 @@ import time
 
 import httpx
 import pytest
-from live_server import free_port
+from ports import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -19,9 +19,10 @@ import zlib
 
 import httpx
 import pytest
+import tiny
 from PIL import Image
 
-FAST = {"weights": "random", "descriptor": "vgg16"}
+FAST = tiny.FAST_DESCRIPTOR
 FINAL = ("done", "stopped", "failed", "cancelled", "interrupted")
 #: Long enough never to end during a test (stopped, or interrupted at the end of it).
 LONG = "2000"

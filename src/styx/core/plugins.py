@@ -161,8 +161,12 @@ class Plugins:
         """Import the modules ``STYX_PLUGINS`` names and register them, each in isolation;
         one an entry point already loaded is not loaded twice."""
         loaded = {info.module for info in self.info}
+        skip = disabled_plugins()
         for name, module_name in extra_plugins().items():
             if module_name in loaded:
+                continue
+            if normalize_name(name) in skip:
+                self.disabled.append(name)
                 continue
             heavy_before = {m for m in HEAVY_MODULES if m in sys.modules}
             try:
@@ -368,7 +372,12 @@ def loss_spec(name: str, *, scores: str | None = None, target: str | None = None
     """The spec of the registered loss ``name``; a StyxError unless it scores ``scores``
     ("features" or "image"; ``target``, its name in styx 0.1, still works). Imports
     nothing heavy."""
-    scores = scores or target
+    if target is not None:
+        import warnings
+
+        warnings.warn("target= is now scores= (what a loss scores)", DeprecationWarning,
+                      stacklevel=3)
+        scores = scores or target
     spec = losses().get(name)
     if scores is not None and spec.scores != scores:
         raise StyxError(f"loss {spec.name!r} works on {spec.scores}, not on {scores}",

@@ -1,6 +1,6 @@
 """The loss interface, and building losses by registered name.
 
-Two kinds of loss, told apart by their spec's ``target``:
+Two kinds of loss, told apart by what their spec ``scores``:
 
 * ``"features"`` losses compare a descriptor layer's feature map with a target made once
   from a reference image::

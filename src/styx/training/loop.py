@@ -66,6 +66,11 @@ SchedulerFactory = Callable[[torch.optim.Optimizer, TrainingOptions], Any]
 #: with the gradients unscaled, before the optimizer updates ``model`` (unwrapped). It may
 #: rescale or clear gradients.
 StepHook = Callable[[nn.Module, int, LossTerms], None]
+#: ``grad_scaler(enabled) -> torch.amp.GradScaler``, or an object with its methods (``scale``,
+#: ``unscale_``, ``step``, ``update``, ``is_enabled``, ``state_dict``, ``load_state_dict``):
+#: the run's loss scaler. ``enabled`` says whether the run needs one (fp16 on CUDA); a scaler
+#: whose ``is_enabled()`` is True has its state checkpointed and given back on resume.
+GradScalerFactory = Callable[[bool], Any]
 
 
 def sample_output(model: nn.Module, image: torch.Tensor | None = None, *,
@@ -111,6 +116,12 @@ def watching(callback: StepCallback | None) -> Iterator[None]:
 def adam(model: nn.Module, settings: TrainingOptions) -> torch.optim.Optimizer:
     """The default optimizer: Adam at ``settings.lr`` over every trainable parameter."""
     return torch.optim.Adam(trainable_parameters(model), lr=settings.lr)
+
+
+def cuda_grad_scaler(enabled: bool) -> torch.amp.GradScaler:
+    """The default loss scaler: torch's CUDA GradScaler, on where ``enabled`` (off, it passes
+    the loss and the step through unchanged)."""
+    return torch.amp.GradScaler("cuda", enabled=enabled)  # pragma: no mutate (GPU only)
 
 
 def step_decay(optimizer: torch.optim.Optimizer, settings: TrainingOptions) -> Any:
@@ -202,7 +213,8 @@ def train(task: TrainingTask, content_dir: str | os.PathLike[str] | None,
           config: TrainingOptions, *, run_dir: str | os.PathLike[str], resume: bool = False,
           restart: bool = False, log_json: str | os.PathLike[str] | None = None,
           optimizer: OptimizerFactory = adam, scheduler: SchedulerFactory = step_decay,
-          hook: StepHook | None = None) -> TrainingResult:
+          hook: StepHook | None = None,
+          grad_scaler: GradScalerFactory = cuda_grad_scaler) -> TrainingResult:
     """Train ``task``'s model on crops of the images in ``content_dir``.
 
     ``content_dir=None``: the task reads no content; its batches are shapes only.
@@ -213,9 +225,11 @@ def train(task: TrainingTask, content_dir: str | os.PathLike[str] | None,
     its checkpoint exactly; without it a checkpoint already in ``run_dir`` is an error,
     unless ``restart=True``: then the run starts afresh and the old checkpoint stays until
     the new run writes its first one. ``optimizer`` / ``scheduler`` make the optimizer and
-    its schedule; ``hook`` runs between every backward pass and update. Under torchrun the
-    model is wrapped in DistributedDataParallel, each rank reads its own share of the data,
-    and rank 0 alone writes checkpoints, logs and the progress bar.
+    its schedule; ``hook`` runs between every backward pass and update; ``grad_scaler``
+    makes the loss scaler, ``grad_scaler(enabled)`` with ``enabled`` true for fp16 on CUDA
+    (a GradScaler of another initial scale, or a fake one that records its calls). Under
+    torchrun the model is wrapped in DistributedDataParallel, each rank reads its own share
+    of the data, and rank 0 alone writes checkpoints, logs and the progress bar.
     """
     from styx.runtime.device import resolve_device
 
@@ -228,7 +242,8 @@ def train(task: TrainingTask, content_dir: str | os.PathLike[str] | None,
             device = torch.device("cuda", ctx.local_rank)  # pragma: no mutate
         run = _Run(task, None if content_dir is None else Path(content_dir), config,
                    Path(run_dir), device, ctx, None if log_json is None else Path(log_json),
-                   optimizer=optimizer, scheduler=scheduler, hook=hook)
+                   optimizer=optimizer, scheduler=scheduler, hook=hook,
+                   grad_scaler=grad_scaler)
         for line in run.precision.announce("training"):  # the run's first line
             run.log.say(line)
         if resume:
@@ -272,7 +287,7 @@ class _Run:
     def __init__(self, task: TrainingTask, content_dir: Path | None, config: TrainingOptions,
                  run_dir: Path, device: torch.device, ctx: DistContext, log_json: Path | None,
                  *, optimizer: OptimizerFactory, scheduler: SchedulerFactory,
-                 hook: StepHook | None) -> None:
+                 hook: StepHook | None, grad_scaler: GradScalerFactory) -> None:
         from styx.runtime.device import choose_precision
 
         self.task, self.config, self.device, self.ctx = task, config, device, ctx
@@ -304,8 +319,8 @@ class _Run:
         self.precision = choose_precision(device, config.amp)
         # fp16 on CUDA only: its calls are tested with a fake scaler (test_loss_scaling.py).
         fp16 = self.precision.dtype == torch.float16  # pragma: no mutate
-        self.use_scaler = device.type == "cuda" and fp16  # pragma: no mutate
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_scaler)  # pragma: no mutate
+        self.scaler = grad_scaler(device.type == "cuda" and fp16)  # pragma: no mutate
+        self.use_scaler = bool(self.scaler.is_enabled())
 
         self.start = self.done = 0
         self.history: list[dict[str, Any]] = []
@@ -550,10 +565,10 @@ class _Run:
             world_size=ctx.world_size, rank=ctx.rank, precision=self.precision.name)
 
 
-__all__ = ["CHECKPOINT_NAME", "OptimizerFactory", "SchedulerFactory", "StepCallback", "StepHook",
-           "TrainingOptions", "TrainingResult", "TrainingTask", "adam", "check_run_paths",
-           "sample_output", "step_decay", "train", "trainable_parameters", "training_settings",
-           "watching"]
+__all__ = ["CHECKPOINT_NAME", "GradScalerFactory", "OptimizerFactory", "SchedulerFactory",
+           "StepCallback", "StepHook", "TrainingOptions", "TrainingResult", "TrainingTask",
+           "adam", "check_run_paths", "cuda_grad_scaler", "sample_output", "step_decay",
+           "train", "trainable_parameters", "training_settings", "watching"]
 
 #: Names of styx 0.1, kept for one minor version.
 _RENAMED = {"TrainStep": "StepInfo", "TrainResult": "TrainingResult",

@@ -14,6 +14,7 @@ import pytest
 import torch
 from safetensors.torch import save, save_file
 
+from styx.core.errors import StyxError
 from styx.training import checkpoint as ckpt
 from styx.training.checkpoint import (
     check_resumable,
@@ -25,12 +26,6 @@ from styx.training.checkpoint import (
     save_checkpoint,
 )
 from styx.training.distributed import DistContext
-from styx.core.errors import StyxError
-
-
-@pytest.fixture(autouse=True)
-def _one_thread(one_thread):
-    """Tiny tensors: one intra-op thread."""
 
 
 def _model_and_optimizer():

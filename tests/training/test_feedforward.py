@@ -23,10 +23,10 @@ from styx.core.bundles import ModelOutputOptions, ModelRunOptions, TrainingOptio
 from styx.core.checks import number
 from styx.core.config import option
 from styx.core.errors import StyxError
+from styx.core.specs import MethodSpec
+from styx.generators.generator import Generator
 from styx.generators.models import Model, load_model, run_feed_forward
 from styx.training.feedforward import train_generator
-from styx.generators.generator import Generator
-from styx.core.specs import MethodSpec
 
 
 class Shade(Generator):

@@ -10,9 +10,9 @@ import pytest
 import torch
 from torch import nn
 
+from styx.core.errors import StyxError
 from styx.perceptual import weights as w
 from styx.perceptual.descriptor import Descriptor
-from styx.core.errors import StyxError
 
 #: A stand-in for a torchvision weights enum member: only ``url`` is used.
 TINY_WEIGHTS = SimpleNamespace(url="https://download.example.invalid/models/tiny-0a1b2c3d.pth")

@@ -10,8 +10,8 @@ import torch
 from styx.core.bundles import LossOptions
 from styx.core.errors import StyxError
 from styx.core.layers import layer_selection
-from styx.perceptual.objective import build_objective, layer_weights
 from styx.core.plugins import descriptors, reset_plugins
+from styx.perceptual.objective import build_objective, layer_weights
 
 
 @dataclass(kw_only=True)

@@ -7,11 +7,11 @@ import torch
 from torch import nn
 
 import styx
-from styx.perceptual.descriptor import Descriptor, he_normal_init_
 from styx.core.errors import StyxError
-from styx.perceptual.objective import LossTerms, PerceptualObjective
 from styx.core.plugins import reset_plugins
 from styx.core.specs import LossSpec
+from styx.perceptual.descriptor import Descriptor, he_normal_init_
+from styx.perceptual.objective import LossTerms, PerceptualObjective
 
 
 @pytest.fixture(autouse=True)

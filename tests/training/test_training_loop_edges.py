@@ -15,9 +15,9 @@ import torch
 from fake_training_task import SignalsAt, TinyTask, write_images
 from torch import nn
 
-from styx.training.checkpoint import read_checkpoint, save_checkpoint
 from styx.core.errors import StyxError
 from styx.perceptual.objective import LossTerms
+from styx.training.checkpoint import read_checkpoint, save_checkpoint
 from styx.training.loop import (
     CHECKPOINT_NAME,
     TrainingOptions,
@@ -30,11 +30,6 @@ from styx.training.loop import (
 CONFIG = TrainingOptions(iterations=3, batch_size=1, image_size=16, lr=1e-2, lr_decay=0.5,
                          lr_decay_every=2, checkpoint_every=0, log_every=1, seed=5,
                          device="cpu", quiet=True)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread(one_thread):
-    """Tiny convolutions: one intra-op thread."""
 
 
 @pytest.fixture
@@ -499,8 +494,8 @@ def test_resuming_a_finished_run_shows_no_bar_and_builds_no_batches(content, tmp
     run_dir = tmp_path / "run"
     train(TinyTask(), content, CONFIG, run_dir=run_dir)
     bars.clear()
-    monkeypatch.setattr(training._Run, "batches",
-                        lambda run: pytest.fail("a finished run read content"))
+    monkeypatch.setattr(training, "content_batches",
+                        lambda *args, **kwargs: pytest.fail("a finished run read content"))
     result = train(TinyTask(), content, CONFIG, run_dir=run_dir, resume=True)
     assert bars == [] and result.iterations_done == 3
 

@@ -11,8 +11,8 @@ import torch
 from fake_training_task import write_images
 from PIL import Image
 
-from styx.training.data import ContentImages, ContentStream, mix_seed
 from styx.core.errors import StyxError
+from styx.training.data import ContentImages, ContentStream, mix_seed
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from styx.files import modelstore
 from styx.core.errors import StyxError
+from styx.files import modelstore
 from styx.files.modelstore import (
     list_models,
     model_info,

@@ -8,12 +8,13 @@ from __future__ import annotations
 import json
 
 import pytest
+import tiny
 import torch
 
 import styx
+from styx.core.errors import StyxError
 from styx.runtime import device as device_module
 from styx.runtime.device import autocast, choose_precision, cpu_has_native_bf16
-from styx.core.errors import StyxError
 
 CPU = torch.device("cpu")
 
@@ -127,8 +128,8 @@ def test_autocast_follows_the_choice(native_bf16, monkeypatch):
 
 
 # -- gatys -----------------------------------------------------------------------------------
-GATYS = {"weights": "random", "size": 32, "steps": 3, "optimizer": "adam", "seed": 3,
-         "content_layers": "relu2_1", "style_layers": "relu1_1,relu2_1", "device": "cpu"}
+GATYS = {**tiny.GATYS, **tiny.SHALLOW, "steps": 3, "optimizer": "adam", "seed": 3,
+         "device": "cpu"}
 
 
 def test_gatys_amp_off_is_bit_for_bit_the_fp32_result(native_bf16, monkeypatch):
@@ -145,14 +146,9 @@ def test_gatys_amp_off_is_bit_for_bit_the_fp32_result(native_bf16, monkeypatch):
     assert [h["total"] for h in previous.history] == [h["total"] for h in off.history]
 
 
-def cli_options(options: dict) -> list[str]:
-    return [a for key, value in options.items()
-            for a in (f"--{key.replace('_', '-')}", str(value))]
-
-
 def test_gatys_says_and_records_its_precision(native_bf16, styx_cli, tmp_path):
     out, log = tmp_path / "out.png", tmp_path / "log.json"
-    done = styx_cli("run", "gatys", *cli_options(GATYS), "-o", str(out), "--log-json", str(log))
+    done = styx_cli("run", "gatys", *tiny.cli(GATYS), "-o", str(out), "--log-json", str(log))
     assert done.exit_code == 0, done.stderr
     assert done.stderr.splitlines()[0] == "gatys on cpu in bf16 (auto: this CPU has native bf16)"
     assert done.stderr.splitlines()[-1].endswith("s on cpu in bf16)")
@@ -160,27 +156,29 @@ def test_gatys_says_and_records_its_precision(native_bf16, styx_cli, tmp_path):
     assert (written["precision"], written["result"]["precision"]) == ("bf16", "bf16")
     assert written["config"]["amp"] == "auto"  # what was asked, beside what ran
 
-    as_json = styx_cli("run", "gatys", *cli_options(GATYS), "-o", str(out), "--json",
+    as_json = styx_cli("run", "gatys", *tiny.cli(GATYS), "-o", str(out), "--json",
                        "--amp", "off")
     assert json.loads(as_json.stdout)["precision"] == "fp32"
     assert as_json.stderr == ""  # --json: no notes
 
 
 def test_gatys_notes_an_explicit_bf16_that_this_cpu_emulates(emulated_bf16, styx_cli, tmp_path):
-    done = styx_cli("run", "gatys", *cli_options({**GATYS, "steps": 1}), "--amp", "bf16",
+    done = styx_cli("run", "gatys", *tiny.cli({**GATYS, "steps": 1}), "--amp", "bf16",
                     "-o", str(tmp_path / "out.png"))
     lines = done.stderr.splitlines()
     assert lines[0] == "gatys on cpu in bf16"
     assert lines[1].startswith("note: this CPU has no native bf16")
-    quiet = styx_cli("run", "gatys", *cli_options({**GATYS, "steps": 1}), "--amp", "bf16",
+    quiet = styx_cli("run", "gatys", *tiny.cli({**GATYS, "steps": 1}), "--amp", "bf16",
                      "-o", str(tmp_path / "out.png"), "--quiet")
     assert quiet.stderr == ""
 
 
 # -- training and trained models -------------------------------------------------------------
-TRAIN = ["--weights", "random", "--image-size", "32", "--batch-size", "2", "--scales", "3",
-         "--channels", "4", "--content-layers", "relu2_1", "--style-layers",
-         "relu1_1,relu2_1", "--log-every", "1", "--device", "cpu"]
+#: A tiny texture-nets training: two iterations of two 32 px crops, a small generator.
+TRAINING = {**tiny.TRAINING, **tiny.SHALLOW, "batch_size": 2, "scales": 3, "channels": 4,
+            "iterations": 2}
+#: The same on the command line, saying what it does (``train_cli`` gives the iterations).
+TRAIN = tiny.cli(TRAINING, leave_out=("iterations", "quiet"))
 
 
 @pytest.fixture
@@ -201,8 +199,8 @@ def train_cli(styx_cli, images, *more: str, iterations: int = 2):
 
 
 def test_training_says_and_records_its_precision(native_bf16, styx_cli, images):
-    from styx.training.checkpoint import read_checkpoint
     from styx.files.modelstore import model_info
+    from styx.training.checkpoint import read_checkpoint
 
     log = images["root"] / "log.jsonl"
     done = train_cli(styx_cli, images, "--name", "m", "--log-json", str(log))
@@ -223,10 +221,7 @@ def test_training_says_and_records_its_precision(native_bf16, styx_cli, images):
 
 
 def test_training_with_amp_off_is_bit_for_bit_the_fp32_run(native_bf16, images, monkeypatch):
-    options = {"style": images["style"], "content_dir": images["content"], "weights": "random",
-               "image_size": 32, "batch_size": 2, "scales": 3, "channels": 4,
-               "content_layers": "relu2_1", "style_layers": "relu1_1,relu2_1",
-               "iterations": 2, "log_every": 1, "quiet": True, "device": "cpu"}
+    options = {**TRAINING, "style": images["style"], "content_dir": images["content"]}
     root = images["root"]
 
     def trained(name: str, amp: str):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+import tiny
 import torch
 from fake_training_task import TinyTask, write_images
 
@@ -15,11 +16,6 @@ from styx.training.loop import CHECKPOINT_NAME, TrainingOptions, train, watching
 
 CONFIG = TrainingOptions(iterations=12, batch_size=2, image_size=16, lr=1e-2, seed=3,
                          log_every=3, checkpoint_every=0, quiet=True)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread(one_thread):
-    """Tiny convolutions run much faster on one thread."""
 
 
 @pytest.fixture
@@ -73,9 +69,8 @@ def test_styx_train_passes_the_callback_and_samples_follow_the_model(tmp_path):
         samples.append(picture)
 
     trained = styx.train("texture-nets", style=sample_image("style"), name="watched",
-                         iterations=4, log_every=2,
-                         image_size=32, batch_size=1, texture=True, weights="random",
-                         descriptor="vgg16", quiet=True, callback=watch)
+                         **{**tiny.TRAINING, **tiny.FAST_DESCRIPTOR, "log_every": 2},
+                         texture=True, callback=watch)
     assert trained.result.iterations_done == 4 and len(samples) == 2
     assert all(s.shape[0] == 1 and s.shape[1] == 3 for s in samples)
     assert all(float(s.min()) >= 0.0 and float(s.max()) <= 1.0 for s in samples)

@@ -9,6 +9,7 @@ from PIL import Image
 from styx_errors import styx_error
 
 from styx.core.errors import StyxError
+from styx.files.image_arrays import images_named
 from styx.runtime.image_tensors import (
     DEFAULT_MAX_PIXELS,
     SUPPORTED_OUTPUT_SUFFIXES,
@@ -24,7 +25,6 @@ from styx.runtime.image_tensors import (
     save_image,
     yiq_to_rgb,
 )
-from styx.files.image_arrays import images_named
 
 
 def gradient_rgb(height: int = 24, width: int = 32) -> np.ndarray:
@@ -590,8 +590,7 @@ def test_resize_clamps_the_bicubic_overshoot_to_the_unit_range():
 
 
 def test_tensor_to_pil_names_a_wrong_image_or_alpha_shape():
-    from styx.runtime.image_tensors import TENSOR_HINT
-    from styx.runtime.image_tensors import tensor_to_pil
+    from styx.runtime.image_tensors import TENSOR_HINT, tensor_to_pil
 
     assert styx_error(tensor_to_pil, torch.rand(2, 3, 4, 4)) == \
         ("expected one RGB image (1 x 3 x H x W), got shape (2, 3, 4, 4)", TENSOR_HINT)

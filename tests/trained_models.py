@@ -1,9 +1,11 @@
-"""Tiny feed-forward models and photos for the promise tests of texture-nets, StyleBank,
-ONNX and the model store (imported as ``from _trained_models import ...``).
+"""Tiny feed-forward models and photos for the tests of texture-nets, StyleBank, ONNX and
+the model store (imported as ``from trained_models import ...``: pytest puts this folder, the
+one of the root ``conftest.py``, on ``sys.path``).
 
 The models are not trained: every weight is moved off its initial value, so a model
 changes a photo's colours and structure the way a trained one does, and a promise that
-breaks (a dropped alpha channel, a colour transfer that keeps the wrong channels) shows.
+breaks (a dropped alpha channel, a colour transfer that keeps the wrong channels, a layer an
+export got wrong) shows.
 """
 
 from __future__ import annotations
@@ -17,25 +19,27 @@ from PIL import Image
 STYLES = ["starry", "scream", "hat"]
 
 
-def _perturbed(network: torch.nn.Module, seed: int) -> torch.nn.Module:
+def _perturbed(network: torch.nn.Module, seed: int, strength: float) -> torch.nn.Module:
+    """Every parameter and running statistic moved off its initial value by up to
+    ``strength / 2`` of its mean size."""
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for tensor in [*network.parameters(), *network.buffers()]:
             if tensor.is_floating_point():
                 noise = torch.rand(tensor.shape, generator=generator)
-                tensor.add_(0.3 * (noise - 0.5) * (tensor.abs().mean() + 0.1))
+                tensor.add_(strength * (noise - 0.5) * (tensor.abs().mean() + 0.1))
                 if tensor.ndim == 1 and tensor.min() >= 0:  # running variances stay > 0
                     tensor.abs_().add_(0.05)
     return network.eval()
 
 
-def save_texture_nets(folder: Path, **settings) -> Path:
-    """A 3-scale, 4-channel texture network stored in ``folder``."""
+def save_texture_nets(folder: Path, *, strength: float = 0.3, **settings) -> Path:
+    """A 3-scale, 4-channel texture network (``settings`` on top) stored in ``folder``."""
     from styx.files.modelstore import save_model
     from styx.plugins.methods.texture_nets.generator import GeneratorConfig, TextureNetwork
 
     network = _perturbed(TextureNetwork(GeneratorConfig(**{"scales": 3, "channels": 4,
-                                                           **settings})), 1)
+                                                           **settings})), 1, strength)
     return save_model(network, {"method": "texture-nets",
                                 "architecture": network.architecture(),
                                 "texture": network.config.content_channels == 0,
@@ -43,18 +47,19 @@ def save_texture_nets(folder: Path, **settings) -> Path:
                       path=folder, overwrite=True)
 
 
-def save_stylebank(folder: Path, **settings) -> Path:
+def save_stylebank(folder: Path, *, strength: float = 0.3, bank_strength: float = 0.5,
+                   **settings) -> Path:
     """A width-8 StyleBank network of the three :data:`STYLES` stored in ``folder``; its
-    banks differ clearly from each other and from the identity."""
+    banks differ clearly from each other and from the identity (``bank_strength``)."""
     from styx.files.modelstore import save_model
     from styx.plugins.methods.stylebank.network import NetworkConfig, StyleBankNetwork
 
     network = _perturbed(StyleBankNetwork(NetworkConfig(**{"width": 8,
                                                            "num_styles": len(STYLES),
-                                                           **settings})), 2)
+                                                           **settings})), 2, strength)
     with torch.no_grad():
         for index, bank in enumerate(network.banks):
-            bank.add_(0.5 * torch.randn(bank.shape, generator=torch.Generator().manual_seed(
+            bank.add_(bank_strength * torch.randn(bank.shape, generator=torch.Generator().manual_seed(
                 index)) / bank.shape[0] ** 0.5)
     styles = [{"name": name, "sha256": f"{index:x}" * 64, "size": [24, 40]}
               for index, name in enumerate(STYLES)]

@@ -16,23 +16,18 @@ import torch.nn.functional as F
 from fake_training_task import SignalsAt, TinyTask, write_images
 from safetensors.torch import load, save
 
+from styx.core.errors import StyxError
 from styx.training import loop as training
 from styx.training.checkpoint import (
     flatten_optimizer_state,
     read_checkpoint,
     unflatten_optimizer_state,
 )
-from styx.core.errors import StyxError
 from styx.training.loop import CHECKPOINT_NAME, TrainingOptions, train
 
 CONFIG = TrainingOptions(iterations=12, batch_size=2, image_size=32, lr=2e-2, lr_decay=0.5,
                      lr_decay_every=5, checkpoint_every=4, log_every=1, seed=3, device="cpu",
                      quiet=True)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread(one_thread):
-    """Tiny convolutions on a busy 2-core machine run 100x faster on one thread."""
 
 
 @pytest.fixture
@@ -546,6 +541,24 @@ def test_the_optimizer_and_schedule_come_from_the_factories_given(content, tmp_p
     assert losses(resumed) == losses(whole)
 
 
+def test_the_loss_scaler_comes_from_the_factory_given_off_without_cuda_fp16(content,
+                                                                            tmp_path):
+    from styx.training.loop import cuda_grad_scaler
+
+    asked = []
+
+    def scaler(enabled):
+        asked.append(enabled)
+        return cuda_grad_scaler(enabled)
+
+    run_dir = tmp_path / "run"
+    for amp in ("off", "fp16"):  # on the CPU, fp16 needs no scaler either
+        train(TinyTask(), content, replace(CONFIG, iterations=1, amp=amp),
+              run_dir=run_dir / amp, grad_scaler=scaler)
+        assert read_checkpoint(run_dir / amp / CHECKPOINT_NAME).state["scaler"] is None
+    assert asked == [False, False]
+
+
 def test_the_hook_sees_each_steps_gradients_before_the_update(content, tmp_path):
     seen = []
 
@@ -617,13 +630,13 @@ def test_speed_counts_iterations_only_so_the_log_and_the_result_agree(content, t
                 time.sleep(1.0)
             return super().training_step(model, batch, step)
 
-    real_save = training._Run.save
+    real_save = training.save_checkpoint
 
-    def slow_save(run):  # slow checkpoints must not count either
+    def slow_save(*args, **kwargs):  # slow checkpoints must not count either
         time.sleep(0.3)
-        real_save(run)
+        return real_save(*args, **kwargs)
 
-    monkeypatch.setattr(training._Run, "save", slow_save)
+    monkeypatch.setattr(training, "save_checkpoint", slow_save)
     config = replace(CONFIG, iterations=6, log_every=3, checkpoint_every=1)
     result = train(SlowStart(), content, config, run_dir=tmp_path / "run")
     assert result.seconds > 2.5  # the sleeps happened

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from styx.files.atomic import atomic_dir, atomic_path
 from styx.core.errors import StyxError
+from styx.files.atomic import atomic_dir, atomic_path
 
 
 def test_atomic_path_moves_the_file_into_place(tmp_path):

@@ -1,0 +1,12 @@
+"""The training tests run tiny convolutions: one intra-op thread (the root conftest's
+``one_thread``) keeps them fast on a small, busy machine. ``fake_training_task.py`` beside
+them is their tiny task (``from fake_training_task import TinyTask``)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _one_thread(one_thread):
+    """Tiny convolutions on a busy 2-core machine run 100x faster on one thread."""
