@@ -156,7 +156,8 @@ def intervals(stamps: list[float]) -> list[float]:
 # -- gatys -------------------------------------------------------------------------------------
 def sample_images(size: int) -> tuple[Any, Any]:
     """The sample photo and painting shipped with styx, resized to ``size`` (long side)."""
-    from styx.runtime.image_tensors import load_image, sample_image
+    from styx.files.image_arrays import sample_image
+    from styx.runtime.image_tensors import load_image
 
     return (load_image(sample_image("content"), long_side=size),
             load_image(sample_image("style"), long_side=size))

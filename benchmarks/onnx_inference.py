@@ -69,10 +69,10 @@ def prepare(work: Path, device: str) -> dict:
     from PIL import Image, ImageOps
 
     import styx
+    from styx.files.image_arrays import sample_image
     from styx.files.modelstore import save_model
     from styx.plugins.methods.stylebank.network import NetworkConfig, StyleBankNetwork
     from styx.plugins.methods.texture_nets.generator import GeneratorConfig, TextureNetwork
-    from styx.runtime.image_tensors import sample_image
 
     torch.manual_seed(0)
     photos = work / "photos"
@@ -108,7 +108,8 @@ def prepare(work: Path, device: str) -> dict:
 # -- phases (children) -------------------------------------------------------------------------
 def photo(size: tuple[int, int]):
     """The sample photo at ``size`` (width, height), 1 x 3 x H x W float32 NumPy."""
-    from styx.runtime.image_tensors import read_image, resize_to, sample_image
+    from styx.files.image_arrays import sample_image
+    from styx.runtime.image_tensors import read_image, resize_to
 
     width, height = size
     return resize_to(read_image(sample_image("content")).rgb, (height, width)).numpy()
@@ -190,7 +191,7 @@ def measure_memory(args: argparse.Namespace) -> dict:
     """One ``styx infer`` (tiled or not, per ``args.case``) of a large photo."""
     from PIL import Image
 
-    from styx.runtime.image_tensors import sample_image
+    from styx.files.image_arrays import sample_image
 
     files = json.loads(Path(args.work, "files.json").read_text())["files"]
     source = Path(args.work) / "large.jpg"

@@ -92,7 +92,7 @@ def measure_gatys(args: argparse.Namespace, size: int, amp: str) -> dict:
 
 # -- texture-nets ------------------------------------------------------------------------------
 def texture_nets_options(args: argparse.Namespace, workdir: Path) -> dict:
-    from styx.runtime.image_tensors import sample_image
+    from styx.files.image_arrays import sample_image
 
     return {"style": sample_image("style"), "content_dir": workdir / "content",
             "weights": "random", "image_size": 256, "batch_size": 4, "seed": 0,
@@ -103,7 +103,8 @@ def fixed_crops(size: int = 256, count: int = 4):
     """``count`` crops of the sample photo, ``size`` px, from fixed places."""
     import torch
 
-    from styx.runtime.image_tensors import load_image, sample_image
+    from styx.files.image_arrays import sample_image
+    from styx.runtime.image_tensors import load_image
 
     photo = load_image(sample_image("content"), long_side=2 * size)
     height, width = photo.shape[-2:]
@@ -169,7 +170,8 @@ def measure_inference(args: argparse.Namespace, method: str, size: int) -> dict:
     import torch
 
     import styx
-    from styx.runtime.image_tensors import load_image, sample_image
+    from styx.files.image_arrays import sample_image
+    from styx.runtime.image_tensors import load_image
 
     workdir = Path(args.workdir)
     model = styx.load_model(workdir / ("model-off" if method == "texture-nets"

@@ -125,32 +125,30 @@ def method_config(method: str, *, train: bool = False, **options: Any) -> Config
     return config_class.from_options(options)
 
 
+def _installed(kind: str) -> list[Any]:
+    from styx.core.plugins import get_plugins
+
+    return list(get_plugins().registry(kind))
+
+
 def list_methods() -> list[MethodSpec]:
     """The installed methods (their specs: name, summary, what they can do)."""
-    from styx.core.plugins import methods
-
-    return list(methods())
+    return _installed("methods")
 
 
 def list_descriptors() -> list[DescriptorSpec]:
     """The installed descriptor networks (``spec.layers`` names their taps)."""
-    from styx.core.plugins import descriptors
-
-    return list(descriptors())
+    return _installed("descriptors")
 
 
 def list_losses() -> list[LossSpec]:
     """The installed losses."""
-    from styx.core.plugins import losses
-
-    return list(losses())
+    return _installed("losses")
 
 
 def list_exporters() -> list[ExporterSpec]:
     """The installed exporters (one per file format)."""
-    from styx.core.plugins import exporters
-
-    return list(exporters())
+    return _installed("exporters")
 
 
 def list_models() -> list[ModelInfo]:

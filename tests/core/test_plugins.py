@@ -345,6 +345,40 @@ def test_disabled_plugins_are_never_imported(make_dist, monkeypatch):
     assert "noisy-one, noisy_two disabled by STYX_DISABLE_PLUGINS" in caught.value.hint
 
 
+def test_styx_plugins_loads_modules_no_distribution_declares(make_dist, monkeypatch):
+    """STYX_PLUGINS=NAME=module,module: loaded after the entry points, in isolation; a
+    module an entry point loads is not loaded twice; STYX_DISABLE_PLUGINS skips them too."""
+    group = "styx_test_extra"
+    loss = """
+        import styx
+        from styx.core.specs import LossSpec
+
+        @styx.hookimpl
+        def register_losses(register):
+            register(LossSpec(name="{name}", summary="s", factory="m:f"))
+    """
+    make_dist("extra-dist", {"declared": "declared_plugin"}, {
+        "declared_plugin": loss.format(name="declared-loss"),
+        "loose_plugin": loss.format(name="loose-loss"),
+        "pkg.named_plugin": loss.format(name="named-loss"),
+        "muted_plugin": "raise RuntimeError('imported although disabled')\n",
+        "broken_plugin": "raise ImportError('needs libfoo')\n"}, group=group)
+    monkeypatch.setenv("STYX_PLUGINS", "declared_plugin, loose_plugin,mine=pkg.named_plugin,"
+                                       "muted=muted_plugin,broken_plugin")
+    monkeypatch.setenv("STYX_DISABLE_PLUGINS", "muted")
+    plugins = Plugins()
+    plugins.load_entry_points(group)
+    assert [(i.name, i.module, i.distribution) for i in plugins.info] == [
+        ("declared", "declared_plugin", "extra-dist"),
+        ("loose_plugin", "loose_plugin", "STYX_PLUGINS"),
+        ("mine", "pkg.named_plugin", "STYX_PLUGINS")]
+    assert plugins.losses.names() == ["declared-loss", "loose-loss", "named-loss"]
+    assert plugins.disabled == ["muted"] and "muted_plugin" not in sys.modules
+    [failure] = plugins.failures
+    assert (failure.name, failure.distribution, failure.stage, failure.error) == \
+        ("broken_plugin", "STYX_PLUGINS", "import", "ImportError: needs libfoo")
+
+
 def test_the_same_entry_point_name_from_two_distributions(make_dist):
     group = "styx_test_dupe"
     source = """

@@ -53,7 +53,7 @@ def test_bad_options_exit_2_with_one_line_before_any_cell(styx_cli, tmp_path, ar
 
 
 def test_a_study_file_runs_with_paths_from_its_folder(styx_cli, tmp_path):
-    from styx.runtime.image_tensors import sample_image
+    from styx.files.image_arrays import sample_image
 
     (tmp_path / "images").mkdir()
     (tmp_path / "images" / "photo.jpg").write_bytes(sample_image("content").read_bytes())

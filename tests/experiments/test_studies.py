@@ -255,7 +255,8 @@ def test_peak_memory_sees_a_large_allocation():
 
 
 def test_the_judge_scores_the_content_itself_as_zero_content_loss():
-    from styx.runtime.image_tensors import image_input, sample_image
+    from styx.files.image_arrays import sample_image
+    from styx.runtime.image_tensors import image_input
 
     judge = runner.Judge("vgg16", "random", 0)
     content = sample_image("content")

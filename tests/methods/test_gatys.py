@@ -12,17 +12,11 @@ from child_styx import ctrl_c_styx
 
 import styx
 from styx.core.errors import StyxError
+from styx.files.image_arrays import sample_image
 from styx.plugins.methods.gatys.api import GatysRun
 from styx.plugins.methods.gatys.config import GatysConfig
 from styx.plugins.methods.gatys.optimize import NonFiniteLoss
-from styx.runtime.image_tensors import (
-    load_image,
-    resize_to,
-    rgb_to_yiq,
-    run_request,
-    sample_image,
-    save_image,
-)
+from styx.runtime.image_tensors import load_image, resize_to, rgb_to_yiq, run_request, save_image
 
 FAST = {"weights": "random", "steps": 5}
 

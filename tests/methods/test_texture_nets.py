@@ -21,10 +21,8 @@ from PIL import Image
 
 import styx
 from styx.core.errors import StyxError
-from styx.generators.blocks import halved_sizes
+from styx.generators.blocks import NORMS, PADDINGS, halved_sizes
 from styx.plugins.methods.texture_nets.generator import (
-    NORMS,
-    PADDINGS,
     GeneratorConfig,
     TextureNetwork,
 )
@@ -593,7 +591,7 @@ def test_descriptor_options_reach_the_descriptor_and_the_model(data, styx_cli):
 
 
 def test_instance_norm_matches_torch_and_copes_with_single_values():
-    from styx.plugins.methods.texture_nets.generator import InstanceNorm
+    from styx.generators.blocks import InstanceNorm
 
     norm = InstanceNorm(4)
     with torch.no_grad():

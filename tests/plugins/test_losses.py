@@ -245,7 +245,7 @@ def test_build_loss_unknown_option():
     assert "normalization" in caught.value.hint
 
 
-def test_build_loss_wrong_target():
+def test_build_loss_that_scores_the_wrong_kind():
     with pytest.raises(StyxError, match="works on image"):
         build_loss("tv", scores="features")
 

@@ -11,12 +11,13 @@ import pytest
 import torch
 
 import styx
+from styx.files.image_arrays import sample_image
 from styx.perceptual.objective import PerceptualObjective
 from styx.plugins.methods.gatys import optimize
 from styx.plugins.methods.gatys.api import GatysRun
 from styx.plugins.methods.gatys.config import GatysConfig
 from styx.plugins.methods.gatys.optimize import NonFiniteLoss
-from styx.runtime.image_tensors import load_image, rgb_to_yiq, run_request, sample_image, save_image
+from styx.runtime.image_tensors import load_image, rgb_to_yiq, run_request, save_image
 
 #: Shallow layers: images down to 16 px work, and the descriptor is small.
 SHALLOW = {"weights": "random", "content_layers": "relu1_1", "style_layers": "relu1_1"}

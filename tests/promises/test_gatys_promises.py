@@ -15,8 +15,9 @@ import torch
 from PIL import Image
 
 import styx
+from styx.files.image_arrays import sample_image
 from styx.perceptual.objective import PerceptualObjective
-from styx.runtime.image_tensors import load_image, resize_to, sample_image, save_image
+from styx.runtime.image_tensors import load_image, resize_to, save_image
 
 SIZE = 32
 #: What every library run here shares: random weights, no notes.

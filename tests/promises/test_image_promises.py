@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from styx.runtime.image_tensors import read_image, sample_image
+from styx.files.image_arrays import sample_image
+from styx.runtime.image_tensors import read_image
 
 
 def test_a_broken_exif_block_is_ignored(tmp_path):

@@ -16,9 +16,10 @@ import torch.nn.functional as F
 from _fake_tasks import ShapeTask
 
 import styx
+from styx.files.image_arrays import sample_image
 from styx.plugins.methods.gatys import api
 from styx.plugins.methods.gatys.optimize import LossScaler
-from styx.runtime.image_tensors import load_image, sample_image
+from styx.runtime.image_tensors import load_image
 from styx.training.checkpoint import read_checkpoint
 from styx.training.loop import CHECKPOINT_NAME, TrainingOptions, train
 

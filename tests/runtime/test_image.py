@@ -9,19 +9,15 @@ from PIL import Image
 from styx_errors import styx_error
 
 from styx.core.errors import StyxError
-from styx.files.image_arrays import images_named
+from styx.files.formats import SUPPORTED_OUTPUT_SUFFIXES, check_output_path
+from styx.files.image_arrays import DEFAULT_MAX_PIXELS, find_images, images_named, sample_image
 from styx.runtime.image_tensors import (
-    DEFAULT_MAX_PIXELS,
-    SUPPORTED_OUTPUT_SUFFIXES,
-    check_output_path,
-    find_images,
     load_image,
     match_color,
     read_image,
     resize_long_side,
     resize_to,
     rgb_to_yiq,
-    sample_image,
     save_image,
     yiq_to_rgb,
 )
@@ -626,7 +622,7 @@ def test_jpeg_quality_is_95_unless_given(tmp_path):
 
 
 def test_the_sample_images_and_their_errors(monkeypatch):
-    from styx.runtime import image_tensors as image_module
+    from styx.files import image_arrays as image_module
 
     assert sample_image() == sample_image("content") != sample_image("style")
     assert sample_image(" Style ") == sample_image("style")

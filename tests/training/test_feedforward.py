@@ -19,14 +19,21 @@ from PIL import Image
 from torch import nn
 
 import styx
-from styx.core.bundles import ModelOutputOptions, ModelRunOptions, TrainingOptions
-from styx.core.checks import number
+from styx.core.bundles import (
+    ConvGeneratorOptions,
+    LossOptions,
+    ModelOutputOptions,
+    ModelRunOptions,
+    TrainingOptions,
+)
+from styx.core.checks import existing_path, number
 from styx.core.config import option
 from styx.core.errors import StyxError
 from styx.core.specs import MethodSpec
+from styx.generators.blocks import conv
 from styx.generators.generator import Generator
 from styx.generators.models import Model, load_model, run_feed_forward
-from styx.training.feedforward import train_generator
+from styx.training.feedforward import PerceptualTask, train_generator
 
 
 class Shade(Generator):
@@ -264,3 +271,98 @@ def test_example_inputs_follow_the_input_names():
     assert texture(**texture.example_inputs(2, 9, 7)).shape == (2, 3, 9, 7)
     rebuilt = TextureNetwork.from_architecture(network.architecture())
     assert rebuilt.architecture() == network.architecture()
+
+
+# -- a method that registers only its task (docs/plugins.md, "Feed-forward methods") -------
+@dataclass(kw_only=True)
+class SwirlShape(ConvGeneratorOptions):
+    width: int = option(4, check=number(minimum=1, integer=True), help="Channels.")
+
+
+class Swirler(Generator):
+    """Built from a config: ``architecture`` and ``from_architecture`` come from the base."""
+
+    input_names = ("image",)
+    config_class = SwirlShape
+
+    def __init__(self, config: SwirlShape) -> None:
+        super().__init__()
+        self.config = config
+        self.net = nn.Sequential(conv(3, config.width, 3, padding=config.padding), nn.ReLU(),
+                                 nn.Conv2d(config.width, 3, 1))
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.net(image))
+
+
+@dataclass(kw_only=True)
+class SwirlTrainConfig(LossOptions, TrainingOptions, ModelOutputOptions):
+    style: Path = option(check=existing_path("file"), help="The style image.")
+    content_dir: Path = option(check=existing_path("folder"), help="Photos to train on.")
+    width: int = option(4, check=number(minimum=1, integer=True), help="Channels.")
+    content_weight: float = 1.0
+    style_weight: float = 1e5
+    tv_weight: float = 1e-3
+
+
+class SwirlTask(PerceptualTask):
+    method = "swirl"
+
+    def __init__(self, config: SwirlTrainConfig) -> None:
+        super().__init__(config, [config.style])
+        self.shape = SwirlShape(width=config.width)
+
+    def build_model(self) -> Swirler:
+        return Swirler(self.shape)
+
+    def training_step(self, model, batch, step):
+        objective = self.objective_on(batch.device)
+        return objective(model(batch), objective.content_targets(batch))
+
+    def architecture(self) -> dict:
+        return self.shape.to_dict()
+
+    def describe(self) -> dict:
+        return {"style": self.style_records[0]}
+
+
+class SwirlPlugin:
+    @styx.hookimpl
+    def register_methods(self, register):
+        register(MethodSpec(name="swirl", summary="A perceptual task, nothing more.",
+                            config=ModelRunOptions, run=run_feed_forward,
+                            train_config=SwirlTrainConfig, task=SwirlTask,
+                            generator=Swirler))
+
+
+def test_a_method_that_registers_its_task_trains_with_the_shared_machinery(
+        use_plugins, tmp_path, monkeypatch):
+    import tiny
+
+    from styx.files.image_arrays import sample_image
+    from styx.files.modelstore import sha256_file
+    from styx.plugins.descriptors import vgg
+    from styx.plugins.losses import builtin
+
+    monkeypatch.setenv("STYX_HOME", str(tmp_path / "home"))
+    use_plugins({"vgg": vgg, "losses": builtin, "swirl": SwirlPlugin()})
+    style = sample_image("style")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.open(sample_image("content")).resize((48, 36)).save(photos / "p.png")
+    assert styx.list_methods()[0].commands == ("run", "train", "export")
+    trained = styx.train("swirl", style=style, content_dir=photos, name="sw", width=3,
+                         **{**tiny.TRAINING, **tiny.SHALLOW, "descriptor": "vgg16"})
+    metadata = trained.metadata
+    assert metadata["method"] == "swirl" and metadata["styx_version"] == styx.__version__
+    assert metadata["architecture"] == {"padding": "circular", "norm": "instance", "width": 3}
+    assert metadata["style"] == {"file": style.name, "sha256": sha256_file(style),
+                                 "size": [20, 32]}  # the style at --image-size: 32 px long
+    assert metadata["loss"]["descriptor"] == "vgg16" and metadata["loss"]["style_size"] == 32
+    assert trained.result.iterations_done == tiny.TRAINING["iterations"]
+    model = styx.load_model("sw")  # rebuilt by Swirler's config_class alone
+    assert model.generator.config == SwirlShape(width=3)
+    out = model(torch.rand(1, 3, 20, 24))
+    assert out.shape == (1, 3, 20, 24) and 0 <= float(out.min()) <= float(out.max()) <= 1
+    with pytest.raises(StyxError, match="already exists"):  # checked before the task loads
+        styx.train("swirl", style=style, content_dir=photos, name="sw", **tiny.TRAINING)

@@ -52,21 +52,18 @@ def build_app(argv: list[str]) -> typer.Typer:
 
     from styx.cli import experiment, infer, info, models, serve, weights
 
-    info.register(app)
-    weights.register(app)
-    models.register(app)
-    infer.register(app)
+    app.command(name="plugins")(info.plugins_command)
+    app.command(name="list")(info.list_command)
+    app.add_typer(weights.weights_app, name="weights")
+    app.add_typer(models.models_app, name="models")
+    app.command(name="infer")(infer.infer)
     experiment.register(app)
-    serve.register(app)
+    app.command(name="serve")(serve.serve)
     for group, text in GROUPS.items():
         sub = typer.Typer(help=text, no_args_is_help=True, rich_markup_mode=None)
         _mount_methods(sub, group, argv)
         app.add_typer(sub, name=group)
     return app
-
-
-def _has(spec, group: str) -> bool:
-    return group in spec.commands
 
 
 def _command_for(spec, group: str) -> Callable[..., None]:
@@ -97,11 +94,12 @@ def _mount_methods(sub: typer.Typer, group: str, argv: list[str]) -> None:
     from styx.core.plugins import get_plugins
 
     plugins = get_plugins()
-    wanted = _method_named(argv, group)
+    # The METHOD of ``styx GROUP METHOD ...`` (when argv[1] is not an option).
+    wanted = argv[1] if len(argv) >= 2 and not argv[1].startswith("-") else None
     if wanted is not None:
         spec = plugins.get("methods", wanted)  # unknown name: StyxError with "did you mean"
-        if not _has(spec, group):
-            able = [s.name for s in plugins.methods if _has(s, group)]
+        if group not in spec.commands:
+            able = [s.name for s in plugins.methods if group in s.commands]
             why = "trains no generator, so it has nothing to export" if group == "export" \
                 else f"has no '{group}' command"
             raise StyxError(f"method {spec.name!r} {why}",
@@ -114,7 +112,7 @@ def _mount_methods(sub: typer.Typer, group: str, argv: list[str]) -> None:
     else:
         commands = []
         for spec in plugins.methods:
-            if not _has(spec, group):
+            if group not in spec.commands:
                 continue
             try:
                 commands.append((spec, _command_for(spec, group)))
@@ -128,13 +126,6 @@ def _mount_methods(sub: typer.Typer, group: str, argv: list[str]) -> None:
         for name in names:
             sub.command(name=name, help=function.__doc__, short_help=spec.summary,
                         hidden=name != spec.name)(function)
-
-
-def _method_named(argv: list[str], group: str) -> str | None:
-    """The METHOD of ``styx GROUP METHOD ...`` when argv has that shape (not an option)."""
-    if len(argv) >= 2 and argv[0] == group and not argv[1].startswith("-"):
-        return argv[1]
-    return None
 
 
 def report_error(error: StyxError) -> None:
@@ -152,7 +143,9 @@ def main(argv: list[str] | None = None) -> None:
     from styx.core.plugins import debug_enabled
 
     debug = debug_enabled()
-    usage = _click_errors()
+    # click's exception classes as the installed typer raises them (typer 0.2x ships a
+    # copy of click of its own; older ones use click itself).
+    usage: Any = sys.modules[typer.BadParameter.__module__]
     bare_group = getattr(usage, "NoArgsIsHelpError", ())  # click >= 8.2
     aborts = (typer.Abort, getattr(usage, "Abort", typer.Abort))
     try:
@@ -191,12 +184,6 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     if isinstance(code, int) and code:
         sys.exit(code)
-
-
-def _click_errors() -> Any:
-    """The module of click's exception classes that the installed typer raises (typer 0.2x
-    ships a copy of click of its own; older ones use click itself)."""
-    return sys.modules[typer.BadParameter.__module__]
 
 
 def usage_error(error: Exception, usage: Any) -> StyxError:

@@ -22,9 +22,8 @@ from styx.cli.params import (
     output_flags,
     split_values,
 )
+from styx.cli.run import INTERRUPTED_EXIT_CODE
 
-#: Exit code of a study stopped by Ctrl-C (its finished cells are kept and reported).
-INTERRUPTED_EXIT_CODE = 130
 
 def register(app: typer.Typer) -> None:
     """Add ``styx experiment ...`` (a fresh group for each app built)."""
@@ -97,11 +96,10 @@ def list_command(
         return
     from rich.console import Console
     from rich.markup import escape
-    from rich.table import Table
 
-    table = Table(title="styx experiment", title_justify="left")
-    for column in ("study", "what it shows", "--values"):
-        table.add_column(column, overflow="fold")
+    from styx.cli.info import make_table
+
+    table = make_table("styx experiment", ("study", "what it shows", "--values"))
     for row in rows:
         table.add_row(*(escape(row[k]) for k in ("name", "summary", "values")))
     Console(soft_wrap=False).print(table)

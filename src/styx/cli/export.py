@@ -66,8 +66,7 @@ def export_command(spec: MethodSpec, exporters: list[ExporterSpec]) -> Callable[
                                                                 parameter.annotation):
                     raise TypeError(f"its option {parameter.name!r} differs from exporter "
                                     f"{owners[parameter.name][0].name!r}'s")
-                taken = flags_of([p for name, p in shared.items() if name != parameter.name])
-                if known is None and flags_of([parameter]) & taken:
+                if known is None and flags_of([parameter]) & flags_of([*shared.values()]):
                     raise TypeError(f"its option {parameter.name!r} takes a flag of another "
                                     "exporter's option")
         except (ImportError, AttributeError, TypeError) as error:  # one plugin's problem

@@ -85,7 +85,6 @@ def infer(
     if style is not None and style_mix is not None:
         raise StyxError("give --style or --style-mix, not both",
                         "--style picks one style; --style-mix NAME:W,NAME:W blends several")
-    mix = style_mix
     if tile is not None:
         check_tiling(tile, overlap)
     sources = images_named(inputs)
@@ -103,11 +102,11 @@ def infer(
     talk = not quiet and not as_json
     if talk and generator.fallback and provider == "auto":
         note(f"running on the CPU: {generator.fallback}")
-    if reconstruct and (style is not None or mix is not None or strength != 1.0):
+    if reconstruct and (style is not None or style_mix is not None or strength != 1.0):
         raise StyxError("--reconstruct applies no style",
                         "leave out --style, --style-mix and --strength")
     weights = generator.reconstruction() if reconstruct else \
-        generator.style_weights(style, mix, strength)
+        generator.style_weights(style, style_mix, strength)
     if weights is None and (strength != 1.0 or reconstruct):
         raise StyxError(f"{'--reconstruct' if reconstruct else '--strength'} is for StyleBank "
                         "files", "leave it out")
@@ -136,8 +135,3 @@ def infer(
         note(f"{done} in {report.seconds:.2f} s ({generator.provider.replace('ExecutionProvider', '')})")
     if report.failed:
         raise typer.Exit(1)
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``styx infer`` to the root app."""
-    app.command("infer")(infer)

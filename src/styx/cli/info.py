@@ -7,7 +7,7 @@ Tables go to stdout (rich); ``--json`` prints the same facts as JSON instead.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import typer
@@ -16,11 +16,6 @@ from styx.core.errors import StyxError
 
 #: What ``styx list`` accepts, besides the registries' kinds.
 LAYERS = "layers"
-
-
-def register(app: typer.Typer) -> None:
-    app.command(name="plugins")(plugins_command)
-    app.command(name="list")(list_command)
 
 
 # -- styx plugins ----------------------------------------------------------------------------
@@ -54,12 +49,8 @@ def plugins_command(
         })
         return
 
-    from rich.table import Table
-
     console = _console()
-    table = Table(title="styx plugins", title_justify="left")
-    for header in ("Plugin", "Version", "Distribution", "Registers"):
-        table.add_column(header, overflow="fold")
+    table = make_table("styx plugins", ("Plugin", "Version", "Distribution", "Registers"))
     for info in plugins.info:
         lines = [_escape(f"{kind}: {', '.join(names)}")
                  for kind, names in info.registered.items()]
@@ -68,9 +59,8 @@ def plugins_command(
                       "\n".join(lines) or "[dim](nothing)[/]")
     console.print(table)
     if plugins.failures:
-        failed = Table(title="failed plugins", title_justify="left", title_style="bold red")
-        for header in ("Plugin", "Distribution", "Stage", "Error"):
-            failed.add_column(header, overflow="fold")
+        failed = make_table("failed plugins", ("Plugin", "Distribution", "Stage", "Error"),
+                            title_style="bold red")
         for failure in plugins.failures:
             failed.add_row(_escape(failure.name), _escape(failure.distribution),
                            failure.stage, _escape(failure.error))
@@ -85,10 +75,9 @@ def plugins_command(
         console.print(f"disabled by STYX_DISABLE_PLUGINS: {', '.join(plugins.disabled)}")
     refused = plugins.refused
     if refused:
-        taken = Table(title="refused names (another plugin holds them)", title_justify="left",
-                      title_style="bold yellow")
-        for header in ("Kind", "Name", "Plugin", "Held by", "Use instead"):
-            taken.add_column(header, overflow="fold")
+        taken = make_table("refused names (another plugin holds them)",
+                           ("Kind", "Name", "Plugin", "Held by", "Use instead"),
+                           title_style="bold yellow")
         for refusal in refused:
             holder = refusal.holder + (" (built-in)" if refusal.holder_builtin else "")
             taken.add_row(refusal.kind, _escape(refusal.name), _escape(refusal.plugin),
@@ -106,13 +95,9 @@ def _check_plugin(name: str, as_json: bool) -> None:
     if as_json:
         _print_json([report.as_dict() for report in reports])
     else:
-        from rich.table import Table
-
         console = _console()
         for report in reports:
-            table = Table(title=f"{report.kind} {report.name}", title_justify="left")
-            for header in ("Check", "Result", "Detail"):
-                table.add_column(header, overflow="fold")
+            table = make_table(f"{report.kind} {report.name}", ("Check", "Result", "Detail"))
             for result in report.results:
                 table.add_row(_escape(result.check),
                               "[green]pass[/]" if result.passed else "[bold red]FAIL[/]",
@@ -156,12 +141,8 @@ def list_command(
     if as_json:
         _print_json([spec.describe() for spec in specs])
         return
-    from rich.table import Table
-
     columns = COLUMNS[kind]
-    table = Table(title=f"{kind} ({len(specs)})", title_justify="left")
-    for header, _ in columns:
-        table.add_column(header, overflow="fold")
+    table = make_table(f"{kind} ({len(specs)})", [header for header, _ in columns])
     for spec in specs:
         table.add_row(*(_escape(getter(spec)) for _, getter in columns))
     console = _console()
@@ -185,12 +166,9 @@ def _list_layers(spec: Any, as_json: bool) -> None:
                      "default_content_layers": list(spec.default_content_layers),
                      "default_style_layers": list(spec.default_style_layers)})
         return
-    from rich.table import Table
-
     console = _console()
-    table = Table(title=f"layers of {spec.name} ({len(rows)})", title_justify="left")
-    for header in ("#", "Layer", "Default", "Also called"):
-        table.add_column(header, overflow="fold")
+    table = make_table(f"layers of {spec.name} ({len(rows)})",
+                       ("#", "Layer", "Default", "Also called"))
     for index, row in enumerate(rows):
         marks = [m for m, on in (("content", row["default_content"]),
                                  ("style", row["default_style"])) if on]
@@ -205,34 +183,39 @@ def _joined(values: Any) -> str:
     return ", ".join(values)
 
 
-def _commands(spec: Any) -> str:
-    return ", ".join(spec.commands)
+def _columns(*own: tuple[str, Callable[[Any], str]]) -> list[tuple[str, Callable[[Any], str]]]:
+    """A kind's table columns (header, cell text of a spec): name, aliases, ``own``,
+    summary and plugin."""
+    return [("Name", lambda s: s.name), ("Aliases", lambda s: _joined(s.aliases)), *own,
+            ("Summary", lambda s: s.summary), ("Plugin", lambda s: s.plugin)]
 
 
-#: kind -> table columns (header, cell text of a spec)
-COLUMNS: dict[str, list[tuple[str, Callable[[Any], str]]]] = {
-    "descriptors": [
-        ("Name", lambda s: s.name), ("Aliases", lambda s: _joined(s.aliases)),
+COLUMNS = {
+    "descriptors": _columns(
         ("Layers", lambda s: str(len(s.layers))),
         ("Content", lambda s: _joined(s.default_content_layers)),
         ("Style", lambda s: _joined(s.default_style_layers)),
-        ("Default", lambda s: "yes" if s.default else ""),
-        ("Summary", lambda s: s.summary), ("Plugin", lambda s: s.plugin)],
-    "losses": [
-        ("Name", lambda s: s.name), ("Aliases", lambda s: _joined(s.aliases)),
+        ("Default", lambda s: "yes" if s.default else "")),
+    "losses": _columns(
         ("Scores", lambda s: s.scores), ("Default for", lambda s: _joined(s.default_for)),
-        ("Options", lambda s: _joined(s.option_help())),
-        ("Summary", lambda s: s.summary), ("Plugin", lambda s: s.plugin)],
-    "methods": [
-        ("Name", lambda s: s.name), ("Aliases", lambda s: _joined(s.aliases)),
-        ("Commands", _commands), ("Feed-forward", lambda s: "yes" if s.feed_forward else "no"),
-        ("Summary", lambda s: s.summary), ("Plugin", lambda s: s.plugin)],
-    "exporters": [
-        ("Name", lambda s: s.name), ("Aliases", lambda s: _joined(s.aliases)),
+        ("Options", lambda s: _joined(s.option_help()))),
+    "methods": _columns(
+        ("Commands", lambda s: _joined(s.commands)),
+        ("Feed-forward", lambda s: "yes" if s.feed_forward else "no")),
+    "exporters": _columns(
         ("Suffix", lambda s: s.suffix),
-        ("Methods", lambda s: _joined(s.methods) or "every feed-forward method"),
-        ("Summary", lambda s: s.summary), ("Plugin", lambda s: s.plugin)],
+        ("Methods", lambda s: _joined(s.methods) or "every feed-forward method")),
 }
+
+
+def make_table(title: str, headers: Iterable[str], **style: Any) -> Any:
+    """A rich table titled on the left, with a folding column per header."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", **style)
+    for header in headers:
+        table.add_column(header, overflow="fold")
+    return table
 
 
 def _console() -> Any:

@@ -15,11 +15,11 @@ models_app = typer.Typer(
 
 def _human_size(size: int) -> str:
     value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
+    for unit in ("B", "KB", "MB"):
+        if value < 1024:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
-    return f"{size} B"
+    return f"{value:.1f} GB"
 
 
 def _style_of(metadata: dict) -> str:
@@ -183,10 +183,4 @@ def rm_command(
             typer.echo("nothing deleted", err=True)
             raise typer.Exit(1)
     for name in names:
-        folder = remove_model(name)
-        typer.echo(f"removed {folder}", err=True)
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``styx models ...`` to the root app."""
-    app.add_typer(models_app, name="models")
+        typer.echo(f"removed {remove_model(name)}", err=True)

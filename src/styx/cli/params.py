@@ -60,14 +60,13 @@ def option_parameter(info: OptionInfo, *, given_only: bool = False) -> inspect.P
     if cli_type is bool:
         if info.required:
             raise TypeError(f"option {info.field!r}: a flag needs a default")
+        negatable = [f"{info.flag}/--no-{info.flag[2:]}", *meta.flags]
         if info.default is None or given_only:
             # Three states (on, off, not said): --x/--no-x, None when neither is given.
-            default = typer.Option(None, f"{info.flag}/--no-{info.flag[2:]}", *meta.flags,
-                                   show_default=False, **common)
+            default = typer.Option(None, *negatable, show_default=False, **common)
             annotation: Any = bool | None
         else:
-            flags = _flags(info) if not info.default else \
-                [f"{info.flag}/--no-{info.flag[2:]}", *meta.flags]
+            flags = negatable if info.default else _flags(info)
             default = typer.Option(bool(info.default), *flags, **common)
             annotation = bool
     elif info.required and not given_only:
@@ -158,17 +157,13 @@ def split_values(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
     return io, {k: v for k, v in values.items() if not k.startswith(IO)}
 
 
-#: ``-q/--quiet`` and ``--json``: every generated command has them.
-OUTPUT_FLAGS = {"quiet": typer.Option(False, "--quiet", "-q",
-                                      help="No progress bar and no notes (errors are still "
-                                           "printed)."),
-                "json": typer.Option(False, "--json", help="Print the result as JSON on "
-                                                           "stdout.")}
-
-
 def output_flags() -> list[inspect.Parameter]:
-    """The parameters of :data:`OUTPUT_FLAGS`."""
-    return [io_parameter(name, default, bool) for name, default in OUTPUT_FLAGS.items()]
+    """``-q/--quiet`` and ``--json``: every generated command has them."""
+    return [io_parameter("quiet", typer.Option(
+                False, "--quiet", "-q", help="No progress bar and no notes (errors are still "
+                                             "printed)."), bool),
+            io_parameter("json", typer.Option(
+                False, "--json", help="Print the result as JSON on stdout."), bool)]
 
 
 def optional_option(name: str, *flags: str, help: str, annotation: Any) -> inspect.Parameter:

@@ -91,32 +91,32 @@ def _run_optimisation(spec: MethodSpec, config_class: type[Config],
     """The body of ``styx run`` for a method that makes one image from a content image
     and style images (Gatys, or a plugin's)."""
     from styx.core.method import RunError, run_function
-    from styx.files.atomic import check_writable_file
+    from styx.files.atomic import check_writable_file, same_file
     from styx.files.formats import check_output_path
 
     io, options = split_values(values)
     config = config_from_cli(config_class, options)  # bad options fail before torch loads
     content, styles = io["content"], list(io.get("styles") or [])
     config.check_inputs(contents=int(content is not None), styles=len(styles))
-    if io["save_every"] < 0:
-        raise StyxError(f"bad --save-every {io['save_every']}", "give 0 (never) or a step count")
+    save_every = io["save_every"]
+    if save_every < 0:
+        raise StyxError(f"bad --save-every {save_every}", "give 0 (never) or a step count")
     output = check_output_path(io["output"])
-    log_json = io["log_json"]
+    log_json, written = io["log_json"], [("-o", output)]  # no two the same, and no input
     if log_json is not None:
         log_json = check_writable_file(log_json, what="--log-json")
-    check_no_clash(output, log_json, inputs=[content, *styles, *_input_files(config)])
-    from styx.runtime.image_tensors import (  # torch: after the checks
-        run_request,
-        sample_image,
-        save_image,
-    )
+        if same_file(output, log_json):
+            raise StyxError(f"-o and --log-json are the same file ({output})",
+                            "give the log its own name, e.g. log.json")
+        written.append(("--log-json", log_json))
+    refuse_overwriting_inputs(written, [content, *styles, *_input_files(config)])
+    from styx.files.image_arrays import sample_image
+    from styx.runtime.image_tensors import run_request, save_image  # torch: after the checks
 
-    quiet, as_json = io["quiet"], io["json"]
-    notes = not quiet and not as_json
+    as_json = io["json"]
+    notes = not io["quiet"] and not as_json
     if spec.uses_styles and content is not None and not styles and notes:
         note(f"no style image given: using the sample painting {sample_image('style').name}")
-
-    save_every = io["save_every"]
 
     def save_intermediate(info: Any) -> None:
         if info.step % save_every == 0 and info.step < info.total_steps:
@@ -158,23 +158,9 @@ def _run_optimisation(spec: MethodSpec, config_class: type[Config],
 
 def _input_files(config: Config) -> list[Path]:
     """The values of options that may name input images (``--init FILE``)."""
-    found = []
-    for info in options_of(type(config)):
-        value = getattr(config, info.field)
-        if info.option.input_file and isinstance(value, (str, os.PathLike)):
-            found.append(Path(value))
-    return found
-
-
-def check_no_clash(output: Path, log_json: Path | None, *, inputs: list[Path | None]) -> None:
-    """The files written must differ from each other and from every input image."""
-    from styx.files.atomic import same_file
-
-    if log_json is not None and same_file(output, log_json):
-        raise StyxError(f"-o and --log-json are the same file ({output})",
-                        "give the log its own name, e.g. log.json")
-    refuse_overwriting_inputs(
-        [("-o", output), *([("--log-json", log_json)] if log_json is not None else [])], inputs)
+    values = [getattr(config, info.field) for info in options_of(type(config))
+              if info.option.input_file]
+    return [Path(value) for value in values if isinstance(value, (str, os.PathLike))]
 
 
 def refuse_overwriting_inputs(written: list[tuple[str, Path]], inputs: list[Path | None]
@@ -224,8 +210,7 @@ def _run_feed_forward(spec: MethodSpec, config_class: type[Config],
     for target in targets:
         check_output_path(target)
     option = "-o" if io["output"] is not None else "--output-dir"
-    refuse_overwriting_inputs([(option, target) for target in targets],
-                              contents)
+    refuse_overwriting_inputs([(option, target) for target in targets], contents)
     from styx.generators.models import load_model
     from styx.runtime.device import precision_of
     from styx.runtime.image_tensors import run_request, save_image

@@ -7,6 +7,7 @@ checks them and runs uvicorn.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import secrets
 import socket
@@ -26,12 +27,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-def studio_folder(folder: Path | None) -> Path:
-    from styx.files.modelstore import styx_home
-
-    return (folder or styx_home() / "studio").expanduser()
 
 
 def check_allowed_dirs(folders: list[Path]) -> list[Path]:
@@ -88,6 +83,7 @@ def serve(
 
     import uvicorn
 
+    from styx.files.modelstore import styx_home
     from styx.studio.app import StudioSettings, create_app
 
     shown_host = f"[{host}]" if ":" in host else host
@@ -104,17 +100,17 @@ def serve(
 
             webbrowser.open(url)
 
-    settings = StudioSettings(folder=studio_folder(folder), allow_dirs=allowed,
+    settings = StudioSettings(folder=(folder or styx_home() / "studio").expanduser(),
+                              allow_dirs=allowed,
                               study_dirs=list(studies) if studies else [Path("experiments")],
                               token=token, heavy_workers=heavy_jobs, on_ready=ready)
     app = create_app(settings)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning",
                             timeout_graceful_shutdown=5)
     server = _server(config, app)
-    try:
+    # uvicorn raises the Ctrl-C again once it has shut down
+    with contextlib.suppress(KeyboardInterrupt):
         server.run()
-    except KeyboardInterrupt:  # uvicorn raises the Ctrl-C again once it has shut down
-        pass
     print("styx studio stopped", flush=True)
 
 
@@ -129,8 +125,3 @@ def _server(config: Any, app: Any) -> Any:
             super().handle_exit(sig, frame)
 
     return Server(config)
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``styx serve``."""
-    app.command(name="serve", help=serve.__doc__, rich_help_panel=None)(serve)

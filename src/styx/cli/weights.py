@@ -45,18 +45,17 @@ def _rows() -> list[dict[str, Any]]:
 
     rows = []
     for spec in descriptors():
+        row: dict[str, Any] = {"descriptor": spec.name, "file": None, "path": None,
+                               "cached": False}
+        rows.append(row)
         try:
             info = weights_info(spec)
         except Exception as exc:  # noqa: BLE001 - one broken plugin must not hide the others
-            rows.append({"descriptor": spec.name, "file": None, "path": None, "cached": False,
-                         "error": f"{type(exc).__name__}: {exc}"})
+            row["error"] = f"{type(exc).__name__}: {exc}"
             continue
-        if info is None:
-            rows.append({"descriptor": spec.name, "file": None, "path": None, "cached": False})
-            continue
-        path = cached_file(info)
-        rows.append({"descriptor": spec.name, "file": info.file_name, "path": str(path),
-                     "cached": path.is_file(), "url": info.url})
+        if info is not None:
+            path = cached_file(info)
+            row.update(file=info.file_name, path=str(path), cached=path.is_file(), url=info.url)
     return rows
 
 
@@ -124,8 +123,3 @@ def import_weights(
     target = import_into_cache(info, file, force=force)
     typer.echo(f"{spec.name}: imported {file} as {target}", err=True)
     typer.echo(str(target))
-
-
-def register(app: typer.Typer) -> None:
-    """Add the ``styx weights`` group."""
-    app.add_typer(weights_app, name="weights")

@@ -121,8 +121,6 @@ def _check_layer_names(spec: Any, layers: Mapping[str, float], what: str) -> Non
     known = {*spec.layers, *spec.layer_aliases}
     for layer in layers:
         if layer not in known:
-
-
             raise StyxError(f"bad --{what}-layers: descriptor {spec.name!r} has no layer "
                             f"{layer!r}", did_you_mean(layer, known) or
                             f"'styx list layers {spec.name}' prints its layer names")
@@ -174,8 +172,6 @@ class DescriptorOptions(Config):
         if self.weights.lower() not in ("imagenet", "random"):
             path = Path(self.weights).expanduser()
             if not path.is_file():
-
-
                 raise StyxError(f"bad --weights {self.weights!r}: "
                                 + ("it is a folder" if path.is_dir() else "no such file"),
                                 did_you_mean(self.weights.lower(), ("imagenet", "random"))

@@ -14,7 +14,9 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from styx.core.deprecation import renamed
 from styx.core.errors import StyxError
+from styx.core.suggest import did_you_mean
 
 #: ``check(value, label) -> normalised value``; raises StyxError naming ``label``.
 Check = Callable[[Any, str], Any]
@@ -100,8 +102,6 @@ def choice(*choices: str, aliases: dict[str, str] | None = None) -> Check:
     aliases = {key.lower(): target for key, target in (aliases or {}).items()}
 
     def check(value: Any, label: str) -> str:
-        from styx.core.suggest import did_you_mean
-
         key = str(value).strip().lower()
         key = aliases.get(key, key)
         if key in choices:
@@ -251,6 +251,7 @@ def check_model_name(name: str) -> str:
     return name
 
 
+
 def _all_of(*checks: Check) -> Check:
     def check(value: Any, label: str) -> Any:
         for one in checks:
@@ -259,11 +260,6 @@ def _all_of(*checks: Check) -> Check:
     return check
 
 
-def __getattr__(name: str) -> Any:
-    if name == "all_of":  # styx 0.1's, unused by styx itself: removed in 0.3
-        import warnings
-
-        warnings.warn("styx.core.checks.all_of is deprecated: write one check that calls "
-                      "the others", DeprecationWarning, stacklevel=2)
-        return _all_of
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: styx 0.1's ``all_of``, unused by styx itself.
+__getattr__ = renamed(__name__, {
+    "all_of": ("deprecated: write one check that calls the others", _all_of)})

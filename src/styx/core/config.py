@@ -42,8 +42,9 @@ from dataclasses import MISSING, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from styx.core.checks import Check
+from styx.core.checks import Check, check_number
 from styx.core.errors import StyxError
+from styx.core.suggest import did_you_mean
 
 #: The key of a field's :class:`Option` in ``dataclasses.Field.metadata``.
 OPTION_KEY = "styx.option"
@@ -151,8 +152,6 @@ class Config:
         known = {info.field: info for info in options_of(cls)}
         unknown = [name for name in given if name not in known]
         if unknown:
-            from styx.core.suggest import did_you_mean
-
             raise StyxError(f"unknown option {unknown[0]!r} for {_label_of(cls)}",
                             did_you_mean(unknown[0], known) or
                             "the options are: " + ", ".join(known))
@@ -261,8 +260,6 @@ def _type_check(annotation: Any) -> Any:
                 return text in _TRUE
             raise StyxError(f"bad {label} {value!r}", "give true or false")
         if kind in (int, float):
-            from styx.core.checks import check_number
-
             return check_number(value, label, integer=kind is int)
         if not isinstance(value, (str, os.PathLike)):
             raise StyxError(f"bad {label} {value!r}",

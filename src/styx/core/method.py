@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Union
 
 from styx.core.config import Config
 from styx.core.errors import StyxError
+from styx.core.plugins import methods
 from styx.core.specs import MethodSpec, load_object
 
 if TYPE_CHECKING:  # for annotations only: nothing here imports torch
@@ -198,8 +199,6 @@ class RunError(StyxError):
 # -- finding a method's parts --------------------------------------------------------------
 def method_spec(name: str) -> MethodSpec:
     """The registered method ``name`` (aliases, case and ``-``/``_`` ignored)."""
-    from styx.core.plugins import methods
-
     return methods().get(name)
 
 

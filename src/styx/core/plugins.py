@@ -14,6 +14,7 @@ commands that need no plugin never pay for them.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import os
 import sys
@@ -128,62 +129,44 @@ class Plugins:
 
     # -- loading ---------------------------------------------------------------------------
     def load_entry_points(self, group: str = ENTRY_POINT_GROUP) -> None:
-        """Import every entry point of ``group`` and run its hooks, each in isolation."""
-        skip = disabled_plugins()
-        owners: dict[str, str] = {}  # entry-point name -> distribution that claimed it
+        """Import every entry point of ``group`` (built-ins first), then every module
+        ``STYX_PLUGINS`` names that no entry point does, and run their hooks, each plugin
+        in isolation."""
         def builtin_first(ep: metadata.EntryPoint) -> tuple[bool, str]:
             return (not _is_builtin(ep.dist.name if ep.dist else ""), ep.name)
 
-        for ep in sorted(metadata.entry_points(group=group), key=builtin_first):
-            dist = ep.dist.name if ep.dist else "?"
-            version = ep.dist.version if ep.dist else "?"
-            if ep.name in owners:
-                if owners[ep.name] != dist:
-                    self._fail(ep.name, dist, "load", ValueError(
-                        f"entry point name {ep.name!r} is already used by distribution "
-                        f"{owners[ep.name]!r}"))
-                continue  # the same distribution found twice on sys.path: load it once
-            owners[ep.name] = dist
-            if normalize_name(ep.name) in skip:
-                self.disabled.append(ep.name)
-                self.manager.set_blocked(ep.name)
-                continue
-            heavy_before = {m for m in HEAVY_MODULES if m in sys.modules}
-            try:
-                module = ep.load()
-            except (Exception, SystemExit) as exc:  # noqa: BLE001 - must not break styx
-                self._fail(ep.name, dist, "import", exc)
-                continue
-            self._add_loaded(module, ep.name, dist, version, heavy_before)
-        self.load_extra_plugins()
-
-    def load_extra_plugins(self) -> None:
-        """Import the modules ``STYX_PLUGINS`` names and register them, each in isolation;
-        one an entry point already loaded is not loaded twice."""
-        loaded = {info.module for info in self.info}
+        found = sorted(metadata.entry_points(group=group), key=builtin_first)
+        plugins = [(ep.name, ep.dist.name if ep.dist else "?",
+                    ep.dist.version if ep.dist else "?", ep.load) for ep in found]
+        plugins += [(name, "STYX_PLUGINS", "", functools.partial(importlib.import_module, module))
+                    for name, module in extra_plugins().items()
+                    if module not in {ep.value for ep in found}]
         skip = disabled_plugins()
-        for name, module_name in extra_plugins().items():
-            if module_name in loaded:
-                continue
+        owners: dict[str, str] = {}  # plugin name -> distribution that claimed it
+        for name, dist, version, load in plugins:
+            if name in owners:
+                if owners[name] != dist:
+                    self._fail(name, dist, "load", ValueError(
+                        f"entry point name {name!r} is already used by distribution "
+                        f"{owners[name]!r}"))
+                continue  # the same distribution found twice on sys.path: load it once
+            owners[name] = dist
             if normalize_name(name) in skip:
                 self.disabled.append(name)
+                self.manager.set_blocked(name)
                 continue
             heavy_before = {m for m in HEAVY_MODULES if m in sys.modules}
             try:
-                module = importlib.import_module(module_name)
+                module = load()
             except (Exception, SystemExit) as exc:  # noqa: BLE001 - must not break styx
-                self._fail(name, "STYX_PLUGINS", "import", exc)
+                self._fail(name, dist, "import", exc)
                 continue
-            self._add_loaded(module, name, "STYX_PLUGINS", "", heavy_before)
-
-    def _add_loaded(self, module: ModuleType, name: str, distribution: str, version: str,
-                    heavy_before: set[str]) -> None:
-        info = self.add_plugin(module, name=name, distribution=distribution, version=version)
-        if info is not None:
-            for heavy in HEAVY_MODULES:
-                if heavy not in heavy_before and heavy in sys.modules:
-                    info.warnings.append(
-                        f"imports {heavy} at import time, which slows every styx command")
+            info = self.add_plugin(module, name=name, distribution=dist, version=version)
+            if info is not None:
+                for heavy in HEAVY_MODULES:
+                    if heavy not in heavy_before and heavy in sys.modules:
+                        info.warnings.append(
+                            f"imports {heavy} at import time, which slows every styx command")
 
     def add_plugin(self, plugin: ModuleType | object, *, name: str,
                    distribution: str = "", version: str = "",

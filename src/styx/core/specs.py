@@ -12,7 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from styx.core.config import options_of
+from styx.core.deprecation import renamed
 from styx.core.errors import StyxError
+from styx.core.suggest import did_you_mean
 
 #: Separates a plugin's name from a spec's in a qualified name, ``extra:vgg19``; so no
 #: spec or plugin name may contain it.
@@ -57,8 +60,6 @@ def checked_options(spec: FactorySpec, options: dict[str, Any], *, label: str = 
     known = spec.option_help()
     unknown = sorted(set(given) - set(known))
     if unknown:
-        from styx.core.suggest import did_you_mean
-
         valid = ", ".join(f"{key} ({text})" for key, text in known.items())
         close = did_you_mean(unknown[0], known)
         raise StyxError(f"{spec.kind} {spec.name!r} has no option "
@@ -80,8 +81,6 @@ def _relabel(message: str, config_class: type, label: str, spec: FactorySpec, *,
              suffix: bool = True) -> str:
     """An options class's error (``bad --power 0``) as the user gave the option
     (``bad --loss-option tv.power 0``), or naming the spec when no label is given."""
-    from styx.core.config import options_of
-
     infos = sorted(options_of(config_class), key=lambda i: -len(i.flag))
     for info in infos:
         if info.flag in message:
@@ -158,8 +157,6 @@ class FactorySpec(Spec):
         config_class = self.options_config()
         if config_class is None:
             return dict(self.options)
-        from styx.core.config import options_of
-
         return {info.field: info.option.help for info in options_of(config_class)}
 
     def validate(self) -> None:
@@ -408,15 +405,6 @@ def _check_ref(ref: Any, what: str, *, required: bool) -> None:
         raise ValueError(f"{what} {ref!r} is not of the form 'package.module:attribute'")
 
 
-#: Names of styx 0.1, kept for one minor version.
-_RENAMED = {"Target": "ObjectRef", "load_target": "load_object"}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _RENAMED:
-        import warnings
-
-        warnings.warn(f"styx.core.specs.{name} is now {_RENAMED[name]}", DeprecationWarning,
-                      stacklevel=2)
-        return globals()[_RENAMED[name]]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: styx 0.1's names.
+__getattr__ = renamed(__name__, {"Target": ("ObjectRef", ObjectRef),
+                                 "load_target": ("load_object", load_object)})

@@ -28,8 +28,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from styx.core.errors import StyxError
 from styx.experiments.options import StudyOptions
-from styx.experiments.studies import STUDIES, build_study, study_info
+from styx.experiments.studies import STUDIES, study_info
 
 __all__ = ["STUDIES", "StudyOptions", "StudyOutcome", "run_study", "study_info"]
 
@@ -62,7 +63,7 @@ def run_study(name: str = "sweep", *, options: StudyOptions | None = None,
               else Path("experiments") / info.name).expanduser()
     # Its options are checked as it is made: an unknown judge fails before any work too.
     judge = Judge(options.judge_descriptor(), options.weights, options.seed)
-    study = build_study(info.name, options, folder)
+    study = info.build(options, folder)
     folder = check_folder(folder)
     if notes is not None:
         before = 0 if options.fresh else sum(load_done(folder, c) is not None
@@ -80,8 +81,6 @@ def read_study_file(path: str | os.PathLike[str]) -> tuple[str, dict[str, Any]]:
     """``(study name, options)`` from a TOML file: ``study = "tv-weight"`` (default: sweep)
     and the options of :class:`StudyOptions` by field or flag name (``[vary]``, ``[set]``,
     ``[train-set]`` tables); relative paths are taken from the file's folder."""
-    from styx.core.errors import StyxError
-
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - Python 3.10

@@ -42,17 +42,12 @@ def _wrap(draw, text: str, font, width: int) -> list[str]:
     return lines or [""]
 
 
-def _save(picture, path: Path) -> None:
-    from styx.files.atomic import atomic_path
-
-    with atomic_path(path) as temporary:
-        picture.save(temporary, format="PNG")
-
-
 def write_grid(run: StudyRun, path: Path, thumbnail: int) -> Path:
     """The cells' pictures in the study's rows and columns, labelled; cells not run yet are
     grey boxes marked so."""
     from PIL import Image, ImageDraw
+
+    from styx.files.atomic import atomic_path
 
     study = run.study
     done = {r.cell.key: r for r in run.results}
@@ -96,7 +91,8 @@ def write_grid(run: StudyRun, path: Path, thumbnail: int) -> Path:
                               y + (thumbnail - picture.height) // 2))
     draw.text((GAP, height - LABEL - GAP), f"styx experiment {study.name}: {study.title}",
               fill="#444444", font=small)
-    _save(sheet, path)
+    with atomic_path(path) as temporary:
+        sheet.save(temporary, format="PNG")
     return path
 
 

@@ -16,12 +16,11 @@ result scored through one descriptor common to the whole study.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
 import time
-from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,7 +117,7 @@ class Judge:
                 "judge_tv": values["tv"]}
 
 
-@contextmanager
+@contextlib.contextmanager
 def peak_memory(device: str):
     """Yields a dict that holds ``peak_memory_mb`` afterwards (None where it cannot be
     measured): CUDA's peak allocation, or the peak resident set above the start, sampled."""
@@ -233,8 +232,7 @@ def train_model(cell: Cell) -> tuple[Path, float]:
 
 
 def run_study(study: Study, folder: Path, *, judge: Judge, fresh: bool = False,
-              progress: bool = True,
-              on_cell: Callable[[CellResult], None] | None = None) -> StudyRun:
+              progress: bool = True) -> StudyRun:
     """Every cell of ``study``, reusing finished ones unless ``fresh``; stops cleanly at
     Ctrl-C (:attr:`StudyRun.interrupted`)."""
     from styx.perceptual.weights import notes
@@ -249,19 +247,14 @@ def run_study(study: Study, folder: Path, *, judge: Judge, fresh: bool = False,
         for cell in study.cells:
             done = None if fresh else load_done(folder, cell)
             if done is None:
-                try:
-                    with notes(progress and not said):
-                        done = run_cell(cell, folder, judge)
-                except KeyboardInterrupt:
-                    done = None
+                with contextlib.suppress(KeyboardInterrupt), notes(progress and not said):
+                    done = run_cell(cell, folder, judge)
                 said = True
                 if done is None:
                     interrupted = True
                     break
             results.append(done)
             bar.update()
-            if on_cell is not None:
-                on_cell(done)
     return StudyRun(study, folder, results, interrupted, judge.describe(),
                     time.perf_counter() - started)
 

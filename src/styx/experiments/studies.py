@@ -28,7 +28,6 @@ from styx.experiments.study import (
     choices,
     digest,
     file_digest,
-    merged_options,
 )
 
 
@@ -61,15 +60,10 @@ def study_info(name: str) -> StudyInfo:
     return STUDIES[key]
 
 
-def build_study(name: str, options: StudyOptions, folder: Path) -> Study:
-    """The study ``name`` with ``options``, every cell's config checked."""
-    return study_info(name).build(options, folder)
-
-
 # -- helpers shared by the studies -----------------------------------------------------------
 def input_rows(options: StudyOptions) -> list[Inputs]:
     """One row per content and style pair (the sample images where none are given)."""
-    from styx.runtime.image_tensors import sample_image
+    from styx.files.image_arrays import sample_image
 
     contents = options.content or [sample_image("content")]
     styles = options.style or [sample_image("style")]
@@ -90,7 +84,7 @@ def vary_axes(options: StudyOptions, taken: Sequence[str]) -> list[Axis]:
         if name in taken:
             raise StyxError(f"--vary {name}: this study varies {name} itself",
                             "give its values with --values instead")
-        axes.append(Axis(name, tuple(Variant(v, {name: v}) for v in values)))
+        axes.append(option_axis(name, name, values))
     return axes
 
 
@@ -121,15 +115,14 @@ def run_config(method: str, options: dict[str, Any]) -> Any:
 def make_study(name: str, options: StudyOptions, folder: Path, *, columns: Axis | None,
                title: str, description: str, base: dict[str, Any] | None = None,
                metrics: Sequence[str] = (), plots: Sequence[str] = (),
-               derive_styles: dict[str, Callable[[tuple[Path, ...]], tuple[Path, ...]]]
-               | None = None,
+               derive_styles: dict[str, Callable[[Path], Path]] | None = None,
                more_rows: Sequence[Axis] = ()) -> Study:
     """A study of one axis of variants (``columns``; None: the first ``--vary``) over the
     images and the ``--vary`` axes.
 
     ``base``: options every cell gets (below ``--set``). ``derive_styles``: for a column
-    label, how that column turns the row's style images into its own (crops, ...); they
-    are written to ``folder/inputs`` only once every cell's config has been checked.
+    label, how that column turns each of the row's style images into its own (a crop,
+    ...); they are written to ``folder/inputs`` only once every cell's config has been checked.
     ``more_rows``: the study's own row axes, after the images.
     """
     rows, by_label = images_axis(input_rows(options))
@@ -149,8 +142,9 @@ def make_study(name: str, options: StudyOptions, folder: Path, *, columns: Axis 
     for choice in choices(axes):  # every config checked before anything is written or run
         variants = [choice[axis.name] for axis in axes]
         method = next((v.method for v in variants if v.method), options.method)
-        cell_options = {**common_options(method, options), **(base or {}),
-                        **options.settings, **merged_options(variants)}
+        cell_options = {**common_options(method, options), **(base or {}), **options.settings}
+        for variant in variants:
+            cell_options.update(variant.options)
         plans.append(({axis.name: choice[axis.name].label for axis in axes}, method,
                       run_config(method, cell_options),
                       by_label[choice[IMAGES_AXIS].label], choice[axes[0].name]))
@@ -159,7 +153,7 @@ def make_study(name: str, options: StudyOptions, folder: Path, *, columns: Axis 
     for labels, method, config, row, column in plans:
         styles = row.styles
         if derive_styles and column.label in derive_styles:
-            styles = derive_styles[column.label](row.styles)
+            styles = tuple(derive_styles[column.label](s) for s in row.styles)
         cells.append(Cell(labels=labels, method=method, config=config, content=row.content,
                           styles=styles, train=trainer(method, row)))
     return Study(name=name, title=title, description=description, axes=axes, cells=cells,
@@ -198,8 +192,11 @@ def _number_label(text: str) -> str:
         return text
 
 
-def _descriptor_axis(names: Sequence[str]) -> Axis:
-    return Axis("descriptor", tuple(Variant(d, {"descriptor": d}) for d in names))
+def option_axis(name: str, option: str, values: Sequence[Any], *,
+                label: Callable[[Any], str] = str, **fixed: Any) -> Axis:
+    """The axis ``name`` that sets ``option`` to each of ``values`` (and ``fixed`` with it),
+    each labelled ``label(value)``."""
+    return Axis(name, tuple(Variant(label(v), {option: v, **fixed}) for v in values))
 
 
 # -- the studies -------------------------------------------------------------------------------
@@ -210,7 +207,8 @@ def _descriptor_axis(names: Sequence[str]) -> Axis:
 def layer_losses(options: StudyOptions, folder: Path) -> Study:
     return make_study(
         "layer-losses", options, folder,
-        columns=_descriptor_axis(_values(options, [_descriptor(options)])),
+        columns=option_axis("descriptor", "descriptor",
+                            _values(options, [_descriptor(options)])),
         title="Style loss per layer, at the start and the end",
         description="Every default style layer at weight 1, unbalanced: the seed report found "
                     "the layers' losses 100x apart, which is why styx can balance them.",
@@ -221,9 +219,8 @@ def layer_losses(options: StudyOptions, folder: Path) -> Study:
 @study("style-layers", "One output per single style layer, with content and TV on and off "
        "(Figures 4-6).", "style layers [default: the descriptor's, one per stage]")
 def style_layers(options: StudyOptions, folder: Path) -> Study:
-    layers = _values(options, stage_layers(_descriptor(options)))
-    columns = Axis("style layer", tuple(Variant(layer, {"style_layers": layer})
-                                        for layer in layers))
+    columns = option_axis("style layer", "style_layers",
+                          _values(options, stage_layers(_descriptor(options))))
     modes = Axis("terms", (Variant("content + style + TV"),
                            Variant("style only", {"content_weight": 0, "tv_weight": 0,
                                                   "init": "noise"})))
@@ -239,9 +236,8 @@ def style_layers(options: StudyOptions, folder: Path) -> Study:
 @study("content-layers", "Content reconstruction from each layer, style and TV off "
        "(Figure 8).", "content layers [default: the descriptor's, one per stage]")
 def content_layers(options: StudyOptions, folder: Path) -> Study:
-    layers = _values(options, stage_layers(_descriptor(options)))
-    columns = Axis("content layer", tuple(Variant(layer, {"content_layers": layer})
-                                          for layer in layers))
+    columns = option_axis("content layer", "content_layers",
+                          _values(options, stage_layers(_descriptor(options))))
     return make_study(
         "content-layers", options, folder, columns=columns,
         title="What each layer keeps of the content",
@@ -255,9 +251,8 @@ def content_layers(options: StudyOptions, folder: Path) -> Study:
 @study("tv-weight", "A sweep of total-variation weights, with each result's TV "
        "(Figure 7).", "TV weights [default: 0,1,100,10000]")
 def tv_weight(options: StudyOptions, folder: Path) -> Study:
-    weights = _values(options, [0, 1, 100, 10000])
-    columns = Axis("tv_weight", tuple(Variant(_number_label(w), {"tv_weight": w})
-                                      for w in weights))
+    columns = option_axis("tv_weight", "tv_weight", _values(options, [0, 1, 100, 10000]),
+                          label=_number_label)
     return make_study(
         "tv-weight", options, folder, columns=columns,
         title="Total-variation weight",
@@ -269,10 +264,8 @@ def tv_weight(options: StudyOptions, folder: Path) -> Study:
 @study("noise-ratio", "The initialisation study: content mixed with noise at several "
        "ratios (the seed report's noise ratio).", "noise ratios [default: 0,0.25,0.5,0.75,1]")
 def noise_ratio(options: StudyOptions, folder: Path) -> Study:
-    ratios = _values(options, [0, 0.25, 0.5, 0.75, 1])
-    columns = Axis("noise_ratio", tuple(Variant(_number_label(r), {"noise_ratio": r,
-                                                                   "init": "content"})
-                                        for r in ratios))
+    columns = option_axis("noise_ratio", "noise_ratio", _values(options, [0, 0.25, 0.5, 0.75, 1]),
+                          label=_number_label, init="content")
     return make_study(
         "noise-ratio", options, folder, columns=columns,
         title="Noise ratio of the starting image",
@@ -288,7 +281,8 @@ def descriptors_study(options: StudyOptions, folder: Path) -> Study:
 
     return make_study(
         "descriptors", options, folder,
-        columns=_descriptor_axis(_values(options, [spec.name for spec in descriptors()])),
+        columns=option_axis("descriptor", "descriptor",
+                            _values(options, [spec.name for spec in descriptors()])),
         title="Descriptor networks",
         description="The same transfer measured through each descriptor's default layers; "
                     "the judge scores every result through one common descriptor.",
@@ -330,9 +324,7 @@ def _style_study(name: str, options: StudyOptions, folder: Path, axis: str,
     """A study whose columns change the style image itself: ``change[label]`` makes the
     column's version of one style image."""
     columns = Axis(axis, tuple(Variant(label) for label in change))
-    derive = {label: (lambda styles, make=make: tuple(make(s) for s in styles))
-              for label, make in change.items()}
-    return make_study(name, options, folder, columns=columns, derive_styles=derive,
+    return make_study(name, options, folder, columns=columns, derive_styles=change,
                       title=title, description=description,
                       metrics=["judge_style", "judge_content"])
 
@@ -367,14 +359,17 @@ def _trainer(options: StudyOptions, folder: Path) -> Callable[[str, Inputs], Tra
     """How a feed-forward cell's model is trained on its row's style (None: the cell's
     method optimises each image and trains nothing)."""
     from styx.core.method import method_spec, train_config_class
+    from styx.core.plugins import methods
+    from styx.files.image_arrays import find_images
 
-    trainable = {}  # every feed-forward method's training options, read once
+    known: set[str] = set()  # every feed-forward method's training options, read once
 
     def known_training_options() -> set[str]:
-        if not trainable:
-            trainable.update({m: {i.field for i in train_config_class(method_spec(m)).options()}
-                              for m in _feed_forward_methods()})
-        return set().union(*trainable.values())
+        if not known:
+            known.update(info.field for spec in methods()
+                         if spec.feed_forward and "train" in spec.commands
+                         for info in train_config_class(spec).options())
+        return known
 
     def plan(method: str, row: Inputs) -> TrainPlan | None:
         spec = method_spec(method)
@@ -397,18 +392,12 @@ def _trainer(options: StudyOptions, folder: Path) -> Callable[[str, Inputs], Tra
         key = digest({"method": spec.name, "options": {k: v for k, v in given.items()
                                                        if k not in ("style", "content_dir")},
                       "style": file_digest(style),
-                      "content": sorted(file_digest(p) for p in _images_in(content_dir))})
+                      "content": sorted(file_digest(p) for p in find_images(content_dir))})
         model_folder = folder / "models" / f"{spec.name}-{key}"
         config = config_class.from_options({**given, "output": model_folder,
                                             "run_dir": folder / "runs" / f"{spec.name}-{key}"})
         return TrainPlan(method=spec.name, config=config, key=key, folder=model_folder)
     return plan
-
-
-def _feed_forward_methods() -> list[str]:
-    from styx.core.plugins import methods
-
-    return [spec.name for spec in methods() if spec.feed_forward and "train" in spec.commands]
 
 
 def _is_list(info: Any) -> bool:
@@ -417,18 +406,12 @@ def _is_list(info: Any) -> bool:
     return info is not None and typing.get_origin(info.annotation) is list
 
 
-def _images_in(folder: Path) -> list[Path]:
-    from styx.files.image_arrays import find_images
-
-    return find_images(folder)
-
-
 def _content_folder(options: StudyOptions, row: Inputs, folder: Path) -> Path:
     """The training photos when no --content-dir is given: the study's content images,
     linked (or copied) into ``folder/inputs/train-content``."""
     import shutil
 
-    from styx.runtime.image_tensors import sample_image
+    from styx.files.image_arrays import sample_image
 
     target = folder / "inputs" / "train-content"
     target.mkdir(parents=True, exist_ok=True)

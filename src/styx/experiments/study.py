@@ -15,7 +15,7 @@ import functools
 import hashlib
 import itertools
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,10 +151,3 @@ def choices(axes: Sequence[Axis]) -> list[dict[str, Variant]]:
     return [{column_axis.name: column, **{a.name: v for a, v in zip(row_axes, row)}}
             for row in itertools.product(*(a.variants for a in row_axes))
             for column in column_axis.variants]
-
-
-def merged_options(variants: Iterable[Variant]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for variant in variants:
-        out.update(variant.options)
-    return out

@@ -27,15 +27,7 @@ from styx.core.method import method_spec
 if TYPE_CHECKING:
     from styx.core.config import Config
     from styx.core.specs import ExporterSpec, MethodSpec
-    from styx.files.modelstore import ModelInfo
     from styx.generators.models import Model
-
-
-def exporter_spec(format_name: str) -> ExporterSpec:
-    """The installed exporter of ``format_name`` ("did you mean" when there is none)."""
-    from styx.core.plugins import exporters
-
-    return exporters().get(format_name)
 
 
 def exporter_config(spec: ExporterSpec, config: Config | None = None,
@@ -75,24 +67,25 @@ def export_file(model: str | os.PathLike[str] | Model, format_name: str,
     folder, a file inside a model folder, a suffix other than the format's, or a model of
     a method the exporter cannot export are StyxErrors.
     """
+    from styx.core.plugins import exporters
     from styx.files.atomic import atomic_path
     from styx.generators.models import load_model
 
-    spec = exporter_spec(format_name)
+    spec = exporters().get(format_name)  # "did you mean" when there is none
     settings = exporter_config(spec, config, options)
     loaded = load_model(model)
     if not spec.exports(method_spec(loaded.method)):
         raise StyxError(f"exporter {spec.name!r} cannot export {loaded.method} models",
                         f"it exports {', '.join(spec.methods)}")
     target = export_destination(spec, output if output is not None else
-                           Path(f"{loaded.name}{spec.suffix}"), overwrite=overwrite)
+                                Path(f"{loaded.name}{spec.suffix}"), overwrite=overwrite)
     with atomic_path(target) as temporary:
         details = spec.load()(loaded, temporary, settings)
     return target, dict(details) if isinstance(details, dict) else {}
 
 
 def export_destination(spec: ExporterSpec, output: str | os.PathLike[str], *,
-                  overwrite: bool = False) -> Path:
+                       overwrite: bool = False) -> Path:
     """``output`` checked as the file ``spec`` is to write (see :func:`export`)."""
     from styx.files.atomic import check_writable_file
     from styx.files.modelstore import enclosing_model
@@ -111,8 +104,9 @@ def export_destination(spec: ExporterSpec, output: str | os.PathLike[str], *,
     return target
 
 
-def stored_models(method: MethodSpec) -> list[ModelInfo]:
-    """The readable models in the store trained by ``method``, oldest first."""
+def newest_model(method: MethodSpec) -> tuple[str, int]:
+    """The name of the newest readable model in the store trained by ``method`` and how
+    many there are; a StyxError when there is none."""
     from styx.core.plugins import methods
     from styx.files.modelstore import list_models
 
@@ -124,14 +118,8 @@ def stored_models(method: MethodSpec) -> list[ModelInfo]:
             continue
         if registry.get(trained_by).name == method.name:
             own.append(info)
-    return sorted(own, key=lambda info: (str(info.metadata.get("created", "")), info.name))
-
-
-def newest_model(method: MethodSpec) -> tuple[str, int]:
-    """The name of ``method``'s newest stored model and how many it has; a StyxError when
-    there is none."""
-    own = stored_models(method)
     if not own:
         raise StyxError(f"no {method.name} model is stored",
                         f"train one with 'styx train {method.name}', or give --model PATH")
-    return own[-1].name, len(own)
+    newest = max(own, key=lambda info: (str(info.metadata.get("created", "")), info.name))
+    return newest.name, len(own)

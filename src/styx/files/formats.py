@@ -26,8 +26,7 @@ def image_format(path: str | os.PathLike[str]) -> tuple[Path, str]:
     path = Path(path).expanduser()
     suffix = path.suffix.lower()
     if suffix not in OUTPUT_FORMATS:
-        shown = suffix or "no suffix"
-        raise StyxError(f"cannot write images as {shown} ({path})",
+        raise StyxError(f"cannot write images as {suffix or 'no suffix'} ({path})",
                         "use one of " + ", ".join(SUPPORTED_OUTPUT_SUFFIXES))
     if path.is_dir():
         raise StyxError(f"output {path} is a folder", "give a file name, e.g. out.png")
@@ -35,12 +34,9 @@ def image_format(path: str | os.PathLike[str]) -> tuple[Path, str]:
 
 
 def check_output_path(path: str | os.PathLike[str]) -> Path:
-    """Check, before any long work, that an image can be written at ``path``.
-
-    The suffix must be one of :data:`SUPPORTED_OUTPUT_SUFFIXES`, ``path`` must not be a
-    folder, and its folder must exist or be creatable, and writable (it is tried: see
-    :func:`styx.files.atomic.check_writable_folder`). Returns ``path`` as a Path; leaves
-    nothing behind.
-    """
+    """Check, before any long work, that an image can be written at ``path``: what
+    :func:`image_format` checks, and that its folder exists or can be made, and is writable
+    (tried: see :func:`styx.files.atomic.check_writable_folder`). Returns ``path`` as a
+    Path; leaves nothing behind."""
     path, _ = image_format(path)
     return check_writable_file(path, what="output")

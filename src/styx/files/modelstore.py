@@ -17,7 +17,9 @@ existing model untouched), :func:`read_model` reads it back without unpickling a
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import hashlib
 import json
 import os
 import re
@@ -108,10 +110,7 @@ def save_model(tensors_or_module: Any, metadata: Mapping[str, Any], *, name: str
         raise ValueError("give exactly one of name= or path=")
     destination = model_destination(name=name, path=path, overwrite=overwrite)
     tensors = _tensors_of(tensors_or_module)
-    document = {"format": FORMAT, "version": VERSION, **dict(metadata),
-                "styx_version": __version__,
-                "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
-    text = _metadata_text(document)
+    text = _metadata_text(metadata, styx_version=__version__, created=_now())
     from safetensors.torch import save_file
 
     with atomic_dir(destination) as temp:
@@ -137,7 +136,7 @@ def add_model_part(folder: str | os.PathLike[str], tensors: Mapping[str, torch.T
     from styx.files.atomic import atomic_path
 
     folder = Path(folder).expanduser()
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}", part):
+    if not MODEL_NAME.fullmatch(part):
         raise ValueError(f"bad part name {part!r}")
     state, old = read_model(folder)
     clash = sorted(set(state) & set(tensors))
@@ -146,11 +145,8 @@ def add_model_part(folder: str | os.PathLike[str], tensors: Mapping[str, torch.T
     relative = f"{PARTS_FOLDER}/{part}.safetensors"
     if relative in _parts_of(old):
         raise ValueError(f"the model already has a part {part!r}")
-    document = {"format": FORMAT, "version": VERSION, **dict(metadata),
-                "parts": [*_parts_of(old), relative], "styx_version": __version__,
-                "created": old.get("created"),
-                "updated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
-    text = _metadata_text(document)
+    text = _metadata_text(metadata, parts=[*_parts_of(old), relative],
+                          styx_version=__version__, created=old.get("created"), updated=_now())
     (folder / PARTS_FOLDER).mkdir(exist_ok=True)
     with atomic_path(folder / relative) as temporary:
         save_file(_tensors_of(dict(tensors)), str(temporary))
@@ -173,9 +169,15 @@ def _parts_of(metadata: Mapping[str, Any]) -> list[str]:
     return list(parts)
 
 
-def _metadata_text(document: Mapping[str, Any]) -> str:
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _metadata_text(metadata: Mapping[str, Any], **fields: Any) -> str:
+    """The text of ``model.json``: the format and version, ``metadata``, then ``fields``."""
+    document = {"format": FORMAT, "version": VERSION, **dict(metadata), **fields}
     try:
-        return json.dumps(document, indent=2, sort_keys=False, allow_nan=False)
+        return json.dumps(document, indent=2, allow_nan=False)
     except (TypeError, ValueError) as error:
         raise ValueError(f"model metadata must be JSON (finite numbers, str keys): {error}") \
             from None
@@ -213,10 +215,8 @@ def _same_permissions(path: Path, *, like: Path) -> None:
     safetensors writes its files as ``0o600``: a model in a shared store would be
     unreadable to everyone but its trainer, though its ``model.json`` is not.
     """
-    try:
+    with contextlib.suppress(OSError):  # a filesystem without Unix permissions
         os.chmod(path, like.stat().st_mode & 0o777)
-    except OSError:  # a filesystem without Unix permissions
-        pass
 
 
 def _tensors_of(tensors_or_module: Any) -> dict[str, torch.Tensor]:
@@ -239,10 +239,6 @@ def _tensors_of(tensors_or_module: Any) -> dict[str, torch.Tensor]:
 
 
 # -- finding and loading ----------------------------------------------------------------------
-def _looks_like_path(text: str) -> bool:
-    return "/" in text or os.sep in text or text.startswith(("~", "."))
-
-
 def _as_model_folder(path: Path) -> Path:
     if path.is_file() and path.name in (WEIGHTS_FILE, METADATA_FILE):
         path = path.parent
@@ -261,9 +257,10 @@ def resolve_model(name_or_path: str | os.PathLike[str]) -> Path:
     A string with a path separator (or starting with ``~`` or ``.``) is a path; otherwise
     a stored model of that name wins over a folder of that name in the current directory.
     """
-    if isinstance(name_or_path, os.PathLike) or _looks_like_path(str(name_or_path)):
-        return _as_model_folder(Path(name_or_path).expanduser())
     name = str(name_or_path)
+    if isinstance(name_or_path, os.PathLike) or "/" in name or os.sep in name or \
+            name.startswith(("~", ".")):
+        return _as_model_folder(Path(name_or_path).expanduser())
     if MODEL_NAME.match(name) and (models_home() / name).is_dir():
         return models_home() / name
     if Path(name).exists():
@@ -351,11 +348,8 @@ def weights_problem(folder: Path, metadata: Mapping[str, Any] | None = None) -> 
         parts = _parts_of(read_metadata(folder) if metadata is None else metadata)
     except StyxError:
         parts = []  # damaged metadata is reported on its own
-    for relative in (WEIGHTS_FILE, *parts):
-        problem = _file_problem(folder / relative, relative)
-        if problem:
-            return problem
-    return None
+    problems = (_file_problem(folder / relative, relative) for relative in (WEIGHTS_FILE, *parts))
+    return next((problem for problem in problems if problem), None)
 
 
 def _file_problem(weights: Path, label: str) -> str | None:
@@ -440,18 +434,14 @@ def remove_model(name: str) -> Path:
 def _size(folder: Path) -> int:
     total = 0
     for file in folder.rglob("*"):
-        try:
+        with contextlib.suppress(OSError):  # a file removed meanwhile
             if file.is_file():
                 total += file.stat().st_size
-        except OSError:
-            pass
     return total
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
     """The sha256 of a file, hex (for the style image recorded in a model's metadata)."""
-    import hashlib
-
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

@@ -12,16 +12,26 @@ Training them is :mod:`styx.training.feedforward`.
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+from PIL import Image
 
 from styx.core.errors import StyxError
-from styx.core.method import RunRequest, RunResult
+from styx.core.method import RunRequest, RunResult, generator_class, method_spec, run
+from styx.core.plugins import methods
+from styx.files.modelstore import read_model, resolve_model, styles_of
+from styx.files.tiling import tiled
+from styx.generators.blocks import given_statistics, instance_norms, kept_statistics
 from styx.generators.generator import Generator
+from styx.runtime.device import autocast, precision_of, resolve_device
+from styx.runtime.image_tensors import long_side_size, match_color, resize_to, run_request
 
 if TYPE_CHECKING:
     from styx.core.bundles import ModelRunOptions
@@ -55,17 +65,10 @@ class Model:
     def styles(self) -> list[str]:
         """The names of the styles the model holds, in order (one for most methods; a
         StyleBank model holds several): see :func:`~styx.files.modelstore.styles_of`."""
-        from styx.files.modelstore import styles_of
-
         return [str(style.get("name", index))
                 for index, style in enumerate(styles_of(self.metadata))]
 
     def __call__(self, image: Any = None, **options: Any) -> Any:
-        from PIL import Image
-
-        from styx.core.method import method_spec, run
-        from styx.runtime.image_tensors import run_request
-
         config = options.pop("config", None)
         result = run(method_spec(self.method), run_request(content=image, model=self),
                      config, options)
@@ -82,9 +85,6 @@ def load_model(name_or_path: str | os.PathLike[str] | Model, *,
     """The model stored as ``name_or_path`` (a store name or a folder), rebuilt through
     its method's registration. ``method``: refuse a model of another method. A missing or
     damaged model, or one of a method that is not installed, is a StyxError."""
-    from styx.core.method import generator_class, method_spec
-    from styx.files.modelstore import read_model, resolve_model
-
     if isinstance(name_or_path, Model):
         model = name_or_path
         _check_method(model.method, method, model.name)
@@ -128,8 +128,6 @@ def load_model(name_or_path: str | os.PathLike[str] | Model, *,
 
 def _check_method(trained_by: str, wanted: str | None, label: str) -> None:
     """StyxError unless ``trained_by`` is the method ``wanted`` (either may be an alias)."""
-    from styx.core.plugins import methods
-
     if wanted is None:
         return
     registry = methods()
@@ -157,8 +155,6 @@ def apply_generator(model: Model, image: torch.Tensor | None, *, seed: int | Non
     masks) are cut to each tile. Random inputs are drawn by pixel position where the
     generator allows (``origin``, see :meth:`~styx.generators.generator.Generator.make_inputs`),
     so a tile gets the noise the whole image would have there."""
-    from styx.runtime.device import autocast, resolve_device
-
     if tile is not None and image is not None and max(image.shape[-2:]) > tile:
         return _apply_tiled(model, image, seed=seed, device=device, amp=amp, tile=tile,
                             overlap=overlap, **options)
@@ -187,12 +183,6 @@ def _apply_tiled(model: Model, image: torch.Tensor, *, seed: int | None, tile: i
                  overlap: int, device: str, amp: str, **options: Any) -> torch.Tensor:
     """:func:`apply_generator` in tiles, normalised by a thumbnail's statistics (see
     :mod:`styx.files.tiling`)."""
-    import contextlib
-
-    from styx.files.tiling import tiled
-    from styx.generators.blocks import given_statistics, instance_norms, kept_statistics
-    from styx.runtime.image_tensors import long_side_size, resize_to
-
     height, width = image.shape[-2:]
 
     def image_sized(value: Any) -> bool:
@@ -228,8 +218,6 @@ def _apply_tiled(model: Model, image: torch.Tensor, *, seed: int | None, tile: i
 def _takes_origin(network: Generator) -> bool:
     """Whether ``network.make_inputs`` takes ``origin`` (a plugin's generator written
     before it existed may not)."""
-    import inspect
-
     return "origin" in inspect.signature(network.make_inputs).parameters
 
 
@@ -243,11 +231,6 @@ def run_feed_forward(request: RunRequest, config: ModelRunOptions, *,
     loaded and resized), given to its ``make_inputs`` (StyleBank's style weights); it runs
     after the content has loaded and before the generator does.
     """
-    import time
-
-    from styx.runtime.device import precision_of
-    from styx.runtime.image_tensors import match_color
-
     started = time.perf_counter()
     model = _model_of(request)
     if not model.generator.takes_image:

@@ -9,6 +9,7 @@ or stylised is reported and skipped; the others go on. No torch here.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -62,8 +63,7 @@ def shard(items: list[Any], spec: str | None) -> list[Any]:
     """Every N-th item from the K-th (0-based) for ``spec`` ``"K/N"``; None: all."""
     if spec is None:
         return items
-    text = str(spec).strip()
-    head, sep, tail = text.partition("/")
+    head, sep, tail = str(spec).strip().partition("/")
     if not sep or not head.strip().isdigit() or not tail.strip().isdigit() or \
             int(tail) < 1 or int(head) >= int(tail):
         raise StyxError(f"bad --shard {spec!r}",
@@ -82,10 +82,8 @@ def readable_photos(folder: Path, *, limit: int, long_side: int | None = None
     for path in find_images(folder):
         if len(photos) == limit:
             break
-        try:
+        with contextlib.suppress(StyxError):
             photos.append(load_photo(path, long_side)[0])
-        except StyxError:
-            continue
     return photos
 
 
@@ -110,6 +108,11 @@ def stylise_files(generator: OnnxGenerator, pairs: list[tuple[Path, Path]],
     started = time.perf_counter()
     report = InferReport()
     tell = on_done or (lambda kind, text: None)
+
+    def fail(source: Path, error: StyxError) -> None:
+        report.failed.append((str(source), error.message))
+        tell("failed", f"{source}: {error.message}")
+
     todo = []
     for source, target in pairs:
         if target.exists() and not settings.overwrite:
@@ -117,21 +120,19 @@ def stylise_files(generator: OnnxGenerator, pairs: list[tuple[Path, Path]],
             tell("skipped", f"{target} exists")
         else:
             todo.append((source, target))
-    for group in _batches(todo, settings, report, tell):
+    for group in _batches(todo, settings, fail):
         try:
-            images = np.concatenate([photo.rgb for photo in group])
-            outputs = _stylise(generator, images, settings)
+            outputs = _stylise(generator, np.concatenate([photo.rgb for photo in group]),
+                               settings)
         except StyxError as error:
             for photo in group:
-                report.failed.append((str(photo.source), error.message))
-                tell("failed", f"{photo.source}: {error.message}")
+                fail(photo.source, error)
             continue
         for photo, out in zip(group, outputs):
             try:
                 write_image(out.transpose(1, 2, 0), photo.target, alpha=photo.alpha)
             except StyxError as error:
-                report.failed.append((str(photo.source), error.message))
-                tell("failed", f"{photo.source}: {error.message}")
+                fail(photo.source, error)
                 continue
             report.written.append(str(photo.target))
             tell("written", str(photo.target))
@@ -139,26 +140,22 @@ def stylise_files(generator: OnnxGenerator, pairs: list[tuple[Path, Path]],
     return report
 
 
-def _batches(todo: list[tuple[Path, Path]], settings: InferSettings, report: InferReport,
-             tell: Callable[[str, str], None]) -> Iterator[list[_Photo]]:
+def _batches(todo: list[tuple[Path, Path]], settings: InferSettings,
+             fail: Callable[[Path, StyxError], None]) -> Iterator[list[_Photo]]:
     """Consecutive readable photos of one size, ``settings.batch`` at most (one alone
-    when it is tiled); unreadable ones are reported as they come."""
+    when it is tiled, so of another size); unreadable ones go to ``fail`` as they come."""
     group: list[_Photo] = []
     for source, target in todo:
         try:
             rgb, alpha = load_photo(source, settings.long_side)
         except StyxError as error:
-            report.failed.append((str(source), error.message))
-            tell("failed", f"{source}: {error.message}")
+            fail(source, error)
             continue
-        photo = _Photo(source, target, rgb, alpha)
-        tiled = settings.tile is not None and max(rgb.shape[-2:]) > settings.tile
-        if group and (tiled or len(group) >= settings.batch or
-                      group[0].rgb.shape != rgb.shape):
+        if group and (len(group) >= settings.batch or group[0].rgb.shape != rgb.shape):
             yield group
             group = []
-        group.append(photo)
-        if tiled:
+        group.append(_Photo(source, target, rgb, alpha))
+        if settings.tile is not None and max(rgb.shape[-2:]) > settings.tile:
             yield group
             group = []
     if group:

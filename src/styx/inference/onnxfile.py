@@ -41,6 +41,7 @@ PROVIDERS = {
     "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"],
     "tensorrt": ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
 }
+_EXPORT_AGAIN = "export it again with 'styx export METHOD --onnx'"
 
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -53,7 +54,7 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
         proto = onnx.load(str(path), load_external_data=False)
     except Exception as error:  # noqa: BLE001 - protobuf raises many kinds
         raise StyxError(f"{path} is not a readable ONNX file ({type(error).__name__})",
-                        "export it again with 'styx export METHOD --onnx'") from None
+                        _EXPORT_AGAIN) from None
     props = {entry.key: entry.value for entry in proto.metadata_props}
     return _parse_metadata(props.get(METADATA_KEY), path)
 
@@ -74,11 +75,9 @@ def _parse_metadata(text: str | None, path: Path) -> dict[str, Any]:
     try:
         metadata = json.loads(text)
     except ValueError:
-        raise StyxError(f"{path} has damaged styx metadata",
-                        "export it again with 'styx export METHOD --onnx'") from None
+        raise StyxError(f"{path} has damaged styx metadata", _EXPORT_AGAIN) from None
     if not isinstance(metadata, dict) or not isinstance(metadata.get("inputs"), dict):
-        raise StyxError(f"{path} has damaged styx metadata (no inputs)",
-                        "export it again with 'styx export METHOD --onnx'")
+        raise StyxError(f"{path} has damaged styx metadata (no inputs)", _EXPORT_AGAIN)
     return metadata
 
 
@@ -157,19 +156,20 @@ class OnnxGenerator:
         inputs = {i.name: i for i in self.session.get_inputs()}
         outputs = [o.name for o in self.session.get_outputs()]
         declared = self.metadata["inputs"]
-        hint = "export it again with 'styx export METHOD --onnx'"
         if "image" not in inputs or len(inputs["image"].shape) != 4:
             raise StyxError(f"{self.path} takes no N x 3 x H x W 'image' input",
-                            "styx infer stylises images; " + hint)
+                            "styx infer stylises images; " + _EXPORT_AGAIN)
         if set(inputs) != set(declared):
             raise StyxError(f"{self.path} has inputs {sorted(inputs)}, its metadata "
-                            f"{sorted(declared)}", hint)
+                            f"{sorted(declared)}", _EXPORT_AGAIN)
         expected = [OUTPUT_NAME] + ([STATISTICS_OUTPUT] if STATISTICS_INPUT in declared else [])
         if outputs != expected:
-            raise StyxError(f"{self.path} has outputs {outputs}, not {expected}", hint)
+            raise StyxError(f"{self.path} has outputs {outputs}, not {expected}",
+                            _EXPORT_AGAIN)
         for name, entry in declared.items():
             if name != "image" and entry.get("fill") not in ("uniform", "default", "zeros"):
-                raise StyxError(f"{self.path}: styx cannot fill its input {name!r}", hint)
+                raise StyxError(f"{self.path}: styx cannot fill its input {name!r}",
+                                _EXPORT_AGAIN)
 
     # -- what it holds ---------------------------------------------------------------------
     @property
@@ -179,10 +179,6 @@ class OnnxGenerator:
     @property
     def smallest_size(self) -> int:
         return int(self.metadata.get("smallest_size") or 1)
-
-    @property
-    def precision(self) -> str:
-        return str(self.metadata.get("precision", "fp32"))
 
     @property
     def method(self) -> str:
@@ -205,7 +201,7 @@ class OnnxGenerator:
         spec = method_spec(self.method)
         if spec.style_choice is None:
             raise StyxError(f"{self.path.name}: method {spec.name!r} chooses no styles",
-                            "export it again with 'styx export METHOD --onnx'")
+                            _EXPORT_AGAIN)
         vector = load_object(spec.style_choice)(
             self.styles, style=style, mix=mix, strength=strength,
             owner=f"file {self.path.name!r}", source=str(self.path))
@@ -252,13 +248,10 @@ class OnnxGenerator:
                             "give a larger image (or --long-side)")
 
     def _run(self, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """One session run; on a GPU with I/O binding: inputs copied to the GPU once, the
+        output left there until it is read back (no extra host copies inside onnxruntime)."""
         if self.provider == "CPUExecutionProvider":
             return self.session.run(None, feed)
-        return self._run_bound(feed)
-
-    def _run_bound(self, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
-        """A run with I/O binding: inputs copied to the GPU once, the output left there
-        until it is read back (no extra host copies inside onnxruntime)."""
         binding = self.session.io_binding()
         for name, value in feed.items():
             binding.bind_cpu_input(name, value)

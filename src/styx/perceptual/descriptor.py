@@ -67,11 +67,7 @@ class Descriptor(nn.Module):
         by_stage: dict[str, list[str]] = {}
         for tap, stage in self.extra_taps.items():
             by_stage.setdefault(stage, []).append(tap)
-        names: list[str] = []
-        for stage_name in self.stage_names:
-            names.append(stage_name)
-            names.extend(by_stage.get(stage_name, []))
-        return names
+        return [name for stage in self.stage_names for name in (stage, *by_stage.get(stage, []))]
 
     def resolve_layer(self, name: str) -> str:
         """The canonical tap name for ``name`` or an alias of it; a StyxError otherwise."""
@@ -158,7 +154,6 @@ class Descriptor(nn.Module):
         return self
 
 
-
 def _version(tensor: torch.Tensor) -> int:
     """The tensor's version counter, bumped by every in-place change (inference tensors,
     which keep none: -1)."""
@@ -192,10 +187,9 @@ def build_descriptor(name: str, weights: str | os.PathLike[str] = "imagenet", *,
     the path of a .safetensors/.pth state dict (see :mod:`styx.perceptual.weights`).
     The spec's ``layer_aliases`` are added to the descriptor's. ``layers``: when given
     (and not empty), the descriptor is trimmed after the deepest of them; unknown names
-    are a StyxError with "did you mean". ``options``: the descriptor's
-    own options (``styx list descriptors`` shows them, e.g. VGG's ``pooling``); an option
-    set to None counts as not given, and an unknown option is a StyxError naming the valid
-    ones.
+    are a StyxError with "did you mean". ``options``: the descriptor's own options
+    (``styx list descriptors`` shows them, e.g. VGG's ``pooling``), checked by
+    :func:`~styx.core.specs.checked_options`.
     """
     from styx.core.plugins import descriptors
     from styx.core.specs import checked_options

@@ -124,20 +124,12 @@ def weights_info(spec: DescriptorSpec) -> WeightsInfo | None:
 
 
 # -- the cache ---------------------------------------------------------------------------------
-def cache_dir() -> Path:
-    """torchvision's checkpoint cache: ``torch.hub.get_dir()/checkpoints`` (follows TORCH_HOME)."""
+def cached_file(info: WeightsInfo) -> Path:
+    """Where torchvision keeps (or would keep) ``info``'s ImageNet weights: its checkpoint
+    cache ``torch.hub.get_dir()/checkpoints`` (follows TORCH_HOME)."""
     import torch.hub
 
-    return Path(torch.hub.get_dir()) / "checkpoints"
-
-
-def cached_file(info: WeightsInfo) -> Path:
-    """Where torchvision keeps (or would keep) ``info``'s ImageNet weights."""
-    return cache_dir() / info.file_name
-
-
-def offline() -> bool:
-    return os.environ.get("STYX_OFFLINE", "") not in ("", "0")
+    return Path(torch.hub.get_dir()) / "checkpoints" / info.file_name
 
 
 def _probe(url: str, timeout: float) -> None:
@@ -146,12 +138,9 @@ def _probe(url: str, timeout: float) -> None:
     A server that answers, even with an HTTP error, counts as reachable: the download
     itself then reports what is wrong.
     """
-    request = urllib.request.Request(url, method="HEAD")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout):
-            pass
-    except urllib.error.HTTPError:
-        return
+    with contextlib.suppress(urllib.error.HTTPError), \
+            urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout):
+        pass
 
 
 def download(info: WeightsInfo, name: str, *, progress: bool = True) -> Path:
@@ -164,14 +153,14 @@ def download(info: WeightsInfo, name: str, *, progress: bool = True) -> Path:
     target = cached_file(info)
     missing = (f"no ImageNet weights for descriptor {name!r}: {target} is missing and "
                "cannot be downloaded")
-    if offline():
-        raise StyxError(f"{missing} (STYX_OFFLINE is set)", ALTERNATIVES.format(name=name))
+    hint = ALTERNATIVES.format(name=name)
+    if os.environ.get("STYX_OFFLINE", "") not in ("", "0"):
+        raise StyxError(f"{missing} (STYX_OFFLINE is set)", hint)
     try:
         _probe(info.url, PROBE_TIMEOUT_S)
     except (OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise StyxError(f"{missing} from {info.url} ({reason})",
-                        ALTERNATIVES.format(name=name)) from None
+        raise StyxError(f"{missing} from {info.url} ({getattr(exc, 'reason', exc)})",
+                        hint) from None
     target.parent.mkdir(parents=True, exist_ok=True)
     match = re.search(r"-([a-f0-9]*)\.", info.file_name)
     try:
@@ -179,8 +168,7 @@ def download(info: WeightsInfo, name: str, *, progress: bool = True) -> Path:
         torch.hub.download_url_to_file(info.url, str(target),
                                        match.group(1) if match else None, progress=progress)
     except (OSError, RuntimeError) as exc:
-        raise StyxError(f"downloading {info.url} failed: {exc}",
-                        ALTERNATIVES.format(name=name)) from None
+        raise StyxError(f"downloading {info.url} failed: {exc}", hint) from None
     return target
 
 
@@ -244,10 +232,8 @@ def check_state_dict(state: Mapping[str, torch.Tensor], expected: Mapping[str, t
 
     ``num_batches_tracked`` buffers and keys for which ``optional`` is true may be missing.
     """
-    def may_miss(key: str) -> bool:
-        return key.endswith("num_batches_tracked") or optional(key)
-
-    missing = [k for k in expected if k not in state and not may_miss(k)]
+    missing = [k for k in expected if k not in state
+               and not k.endswith("num_batches_tracked") and not optional(k)]
     unexpected = [k for k in state if k not in expected]
     wrong = [f"{k} {tuple(state[k].shape)} != {expected[k]}" for k in state
              if k in expected and tuple(state[k].shape) != tuple(expected[k])]
@@ -297,6 +283,8 @@ def apply_weights(descriptor: Descriptor, network: nn.Module, weights: str | os.
     import torch
     from torch import nn
 
+    from styx.perceptual.descriptor import he_normal_init_
+
     wanted = list(layers) if layers is not None else []
     if wanted:
         descriptor.trim(wanted)  # unknown names: StyxError with "did you mean"
@@ -305,8 +293,9 @@ def apply_weights(descriptor: Descriptor, network: nn.Module, weights: str | os.
     for module in descriptor.modules():
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
             module.reset_parameters()  # also resets running statistics
-    if state is None:
-        randomize_(descriptor, seed)
+    if state is None:  # seeded He-normal weights, then batch norm calibrated
+        he_normal_init_(descriptor.stages, torch.Generator().manual_seed(int(seed)))
+        calibrate_batch_norm_(descriptor, torch.Generator().manual_seed(int(seed)))
         if not quiet and _NOTES.get():
             print(f"note: descriptor {descriptor.name!r} has random weights (seed {seed}); "
                   "fine for tests, not for real style transfer", file=sys.stderr)
@@ -324,14 +313,23 @@ def apply_weights(descriptor: Descriptor, network: nn.Module, weights: str | os.
     return descriptor.freeze()
 
 
-def randomize_(descriptor: Descriptor, seed: int) -> None:
-    """Seeded He-normal weights, then batch norm calibrated to keep activations of order one."""
+def descriptor_from_network(spec: DescriptorSpec, info: WeightsInfo,
+                            stages: Callable[[nn.Module], list[tuple[str, nn.Module]]],
+                            weights: str | os.PathLike[str], *, seed: int = 0,
+                            layers: Iterable[str] | None = None, **options: Any) -> Descriptor:
+    """The descriptor ``spec`` describes, filled by :func:`apply_weights`: ``info``'s
+    network built on the meta device and cut into ``stages(network)``. ``options``: more
+    :class:`~styx.perceptual.descriptor.Descriptor` arguments (``mean``, ``min_size``, ...)."""
     import torch
 
-    from styx.perceptual.descriptor import he_normal_init_
+    from styx.perceptual.descriptor import Descriptor
 
-    he_normal_init_(descriptor.stages, torch.Generator().manual_seed(int(seed)))
-    calibrate_batch_norm_(descriptor, torch.Generator().manual_seed(int(seed)))
+    with torch.device("meta"):
+        network = info.network()
+    descriptor = Descriptor(spec.name, stages(network), layer_aliases=spec.layer_aliases,
+                            default_content_layers=spec.default_content_layers,
+                            default_style_layers=spec.default_style_layers, **options)
+    return apply_weights(descriptor, network, weights, info, seed=seed, layers=layers)
 
 
 def calibration_batch(generator: torch.Generator, *, batch: int = CALIBRATION_BATCH,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import platform
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,8 +59,6 @@ def cpu_has_native_bf16() -> bool:
     """Whether this CPU computes bf16 natively (AVX-512 BF16 or AMX on x86, the BF16
     extension on Arm), as torch's cpuinfo reports it. Without it oneDNN emulates bf16, which
     is slower than fp32 (on an AVX2-only CPU a Gatys step ran about 100x slower)."""
-    import platform
-
     cpu = torch.cpu
     if platform.machine().lower() in ("arm64", "aarch64"):
         # On Arm oneDNN's bf16 check is the hardware's (on x86 it may say yes to emulation).

@@ -27,21 +27,12 @@ from PIL import Image
 
 from styx.core.errors import StyxError
 from styx.core.method import RunRequest
-from styx.files.formats import (  # noqa: F401 - OUTPUT_FORMATS, check_output_path re-exported
-    ALPHA_SUFFIXES,
-    OUTPUT_FORMATS,
-    SUPPORTED_OUTPUT_SUFFIXES,
-    check_output_path,
-    image_format,
-)
-from styx.files.image_arrays import (  # noqa: F401 - the file-level names re-exported
+from styx.files.formats import ALPHA_SUFFIXES, image_format
+from styx.files.image_arrays import (
     DEFAULT_MAX_PIXELS,
-    IMAGE_SUFFIXES,
-    SAMPLE_IMAGES,
     apply_exif_orientation,
     arrays_to_pil,
     decode_image,
-    find_images,
     pil_to_arrays,
     sample_image,
     write_picture,

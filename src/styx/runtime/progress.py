@@ -50,26 +50,18 @@ class Progress:
         self._started = time.perf_counter()
         if self.quiet:
             return self
+        import rich.progress as rp
         from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-        from rich.progress import Progress as RichProgress
 
-        console = self._console or Console(stderr=True)
-        self._bar = RichProgress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            TextColumn("{task.fields[metrics]}"),
-            console=console,
+        self._bar = rp.Progress(
+            rp.TextColumn("[bold]{task.description}"),
+            rp.BarColumn(),
+            rp.MofNCompleteColumn(),
+            rp.TimeElapsedColumn(),
+            rp.TextColumn("eta"),
+            rp.TimeRemainingColumn(),
+            rp.TextColumn("{task.fields[metrics]}"),
+            console=self._console or Console(stderr=True),
             transient=False,
         )
         self._bar.__enter__()
@@ -79,8 +71,7 @@ class Progress:
     def update(self, advance: int = 1, **metrics: float) -> None:
         """Advance by ``advance`` steps; show ``metrics`` (floats) compactly beside the bar."""
         self.completed += advance
-        if metrics:
-            self.metrics.update({name: float(value) for name, value in metrics.items()})
+        self.metrics.update({name: float(value) for name, value in metrics.items()})
         if self._bar is not None:
             self._bar.update(self._task, advance=advance, metrics=format_metrics(self.metrics))
 

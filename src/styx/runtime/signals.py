@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 from collections.abc import Callable
@@ -24,10 +25,8 @@ class StopRequests:
     def install(self) -> None:
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGINT, signal.SIGTERM):
-                try:
+                with contextlib.suppress(ValueError, OSError):
                     self._previous[signum] = signal.signal(signum, self._handle)
-                except (ValueError, OSError):
-                    pass
 
     def _handle(self, signum: int, frame: Any) -> None:
         if self.requested:
@@ -38,10 +37,8 @@ class StopRequests:
 
     def restore(self) -> None:
         for signum, handler in self._previous.items():
-            try:
+            with contextlib.suppress(ValueError, OSError):
                 signal.signal(signum, handler)
-            except (ValueError, OSError):
-                pass
         self._previous.clear()
 
     def __enter__(self) -> StopRequests:  # noqa: PYI034

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import secrets
 from collections.abc import AsyncIterator, Callable
@@ -222,13 +223,12 @@ async def _json_body(request: Request) -> dict[str, Any]:
 
 def _styx_errors(handler: Any) -> Any:
     """A handler whose StyxError becomes ``{"error": ...}`` with status 400."""
+    @functools.wraps(handler)
     async def wrapped(self: Api, request: Request) -> Response:
         try:
             return await handler(self, request)
         except StyxError as problem:
             return error(str(problem))
-    wrapped.__name__ = handler.__name__
-    wrapped.__doc__ = handler.__doc__
     return wrapped
 
 

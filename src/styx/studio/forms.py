@@ -27,18 +27,6 @@ PATH_KINDS = ("path", "paths")
 _TOKENS = re.compile(r"[,:;=\s]+")
 
 
-def _run_config(spec: Any) -> Any:
-    from styx.core.method import run_config_class
-
-    return run_config_class(spec) if spec.config is not None else None
-
-
-def _train_config(spec: Any) -> Any:
-    from styx.core.method import train_config_class
-
-    return train_config_class(spec) if spec.trains else None
-
-
 def form_fields(config_class: Any, *, training: bool = False) -> list[dict[str, Any]]:
     """The options of ``config_class`` a form offers (see the module docstring)."""
     from styx.core.config import describe_options
@@ -58,7 +46,10 @@ def style_kind(config_class: Any) -> str | None:
 
 
 def describe_method(spec: Any) -> dict[str, Any]:
-    run_config, train_config = _run_config(spec), _train_config(spec)
+    from styx.core.method import run_config_class, train_config_class
+
+    run_config = run_config_class(spec) if spec.config is not None else None
+    train_config = train_config_class(spec) if spec.trains else None
     kind = style_kind(train_config) if train_config is not None else None
     style_field = None if kind is None else "many" if kind == "paths" else "one"
     return {"name": spec.name, "summary": spec.summary, "feed_forward": spec.feed_forward,
@@ -117,12 +108,10 @@ def form_options(fields: list[dict[str, Any]], given: Any) -> dict[str, Any]:
             value = [str(v).strip() for v in values if str(v).strip()]
             for item in value:
                 refuse_server_path(field, item)
-        elif isinstance(value, (bool, int, float)):
-            pass
         elif isinstance(value, str):
             value = value.strip()
             refuse_server_path(field, value)
-        else:
+        elif not isinstance(value, (bool, int, float)):
             raise StyxError(f"bad {field['flag']} {value!r}", "give text, a number or a flag")
         options[name] = value
     return options

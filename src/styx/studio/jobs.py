@@ -96,6 +96,12 @@ class Live:
     #: Why it was stopped: ``"user"`` or ``"shutdown"``.
     reason: str = "user"
 
+    @property
+    def halted(self) -> str:
+        """The state of a job that stopped before the end: stopped by the user, or
+        interrupted by the shutdown."""
+        return STOPPED if self.reason == "user" else INTERRUPTED
+
 
 def png_bytes(picture: Any) -> bytes:
     buffer = io.BytesIO()
@@ -173,7 +179,7 @@ class Runner:
     # -- submitting and stopping -----------------------------------------------------------
     def submit(self, job: Job, lane: str) -> None:
         self.live[job.id] = Live()
-        self.events.publish({"type": "job", "job": self.describe(job.id)})
+        self._announce(job.id)
         self._queues[lane].put(job.id)
 
     def requeue(self, job: Job, lane: str) -> None:
@@ -200,8 +206,7 @@ class Runner:
                           has_sample=self.store.sample_path(job.id).is_file())
         live = self.live.get(job_id)
         if live is not None and job.live:
-            out["progress"] = live.progress
-            out["frames"] = live.frames
+            out.update(progress=live.progress, frames=live.frames)
         return out
 
     # -- running ---------------------------------------------------------------------------
@@ -216,14 +221,12 @@ class Runner:
         except StyxError as error:
             self._finish(job, FAILED, error=str(error))
         except KeyboardInterrupt:
-            self._finish(job, STOPPED if live.reason == "user" else INTERRUPTED)
+            self._finish(job, live.halted)
         except Exception as error:  # noqa: BLE001 - a bug must not kill the worker
             log.error("job %s failed:\n%s", job.id, traceback.format_exc())
             self._finish(job, FAILED, error=f"internal error: {type(error).__name__}: {error}")
         else:
-            if live.stop.is_set() and state != DONE:
-                state = STOPPED if live.reason == "user" else INTERRUPTED
-            self._finish(job, state)
+            self._finish(job, live.halted if live.stop.is_set() and state != DONE else state)
 
     def _finish(self, job: Job, state: str, *, error: str | None = None) -> None:
         values: dict[str, Any] = {"state": state, "finished": time.time()}
@@ -262,19 +265,14 @@ class Runner:
         content = self.store.image_path(request["content"]) if request.get("content") else None
         styles = [self.store.image_path(i) for i in request.get("styles", [])]
         model = self.model(request["model"]) if request.get("model") else None
-        spec = method_spec(job.method)
-        reporter = FrameReporter(self, job.id, live)
-        result = styx.stylize(spec.name, content, styles or None, model=model,
-                              callback=reporter, **request.get("options", {}))
-        picture = result.to_pil()
-        write_png(picture, self.store.result_path(job.id))
-        summary = result.summary()
-        summary["description"] = result.describe()
+        result = styx.stylize(method_spec(job.method).name, content, styles or None, model=model,
+                              callback=FrameReporter(self, job.id, live),
+                              **request.get("options", {}))
+        write_png(result.to_pil(), self.store.result_path(job.id))
+        summary = {**result.summary(), "description": result.describe()}
         self.store.update_job(job.id, settings=result.config.to_dict() if result.config else {},
                               summary=summary, history=result.history)
-        if result.interrupted:
-            return STOPPED if live.reason == "user" else INTERRUPTED
-        return DONE
+        return live.halted if result.interrupted else DONE
 
     def _train(self, job: Job, live: Live) -> str:
         import styx
@@ -289,17 +287,11 @@ class Runner:
         model = styx.load_model(trained.path)
         picture = model(_sample_photo(int(options.get("image_size") or 256)))
         write_png(picture, self.store.result_path(job.id))
-        summary = trained.summary()
-        summary["seconds"] = round(trained.result.seconds, 3)
+        summary = {**trained.summary(), "seconds": round(trained.result.seconds, 3)}
+        settings = styx.method_config(job.method, train=True, **options).to_dict()
         self.store.update_job(job.id, summary=summary, history=trained.result.history,
-                              settings=_config_of(job.method, options))
+                              settings=settings)
         return DONE
-
-
-def _config_of(method: str, options: dict[str, Any]) -> dict[str, Any]:
-    import styx
-
-    return styx.method_config(method, train=True, **options).to_dict()
 
 
 def _sample_photo(long_side: int) -> Any:
@@ -375,7 +367,8 @@ class TrainingSampler:
             raise KeyboardInterrupt
 
     def save_sample(self, step: Any) -> None:
-        from styx.runtime.image_tensors import image_input, sample_image, tensor_to_pil
+        from styx.files.image_arrays import sample_image
+        from styx.runtime.image_tensors import image_input, tensor_to_pil
 
         if self._photo is None:
             self._photo = image_input(sample_image("content"), long_side=192).rgb
@@ -387,8 +380,8 @@ class TrainingSampler:
         self.live.frames += 1
 
 
-#: ``lane_of(method_spec, kind)``: which lane a job goes to.
 def lane_of(spec: Any, kind: str) -> str:
+    """The lane of a job of ``kind`` for the method ``spec``."""
     return LIGHT if kind == "stylize" and spec.feed_forward else HEAVY
 
 

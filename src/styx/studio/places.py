@@ -11,6 +11,7 @@ never by joining it to a path. No torch here.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -75,13 +76,9 @@ class Places:
 
     def folders(self) -> list[Folder]:
         """Content folders: the roots and their subfolders."""
-        found: list[Folder] = []
-        for root in self.roots:
-            for path in _walk(root):
-                found.append(Folder(place_id(path), path, root, _image_count(path)))
-                if len(found) >= MAX_FOLDERS:
-                    return found
-        return found
+        walked = ((path, root) for root in self.roots for path in _walk(root))
+        return [Folder(place_id(path), path, root, _image_count(path))
+                for path, root in itertools.islice(walked, MAX_FOLDERS)]
 
     def folder(self, folder_id: object) -> Folder | None:
         if not isinstance(folder_id, str):
@@ -93,15 +90,12 @@ class Places:
         """Experiment folders (holding ``report.html``), newest first."""
         seen: dict[str, dict[str, object]] = {}
         for root in self.study_roots:
-            if not root.is_dir():
-                continue
-            for path in _walk(root):
-                report = path / "report.html"
-                if report.is_file() and place_id(path) not in seen:
-                    seen[place_id(path)] = {
-                        "id": place_id(path), "name": path.name, "path": str(path),
-                        "modified": report.stat().st_mtime,
-                        "url": f"/studies/{place_id(path)}/report.html"}
+            for path in _walk(root):  # a root that is no folder finds nothing
+                report, key = path / "report.html", place_id(path)
+                if report.is_file() and key not in seen:
+                    seen[key] = {"id": key, "name": path.name, "path": str(path),
+                                 "modified": report.stat().st_mtime,
+                                 "url": f"/studies/{key}/report.html"}
         return sorted(seen.values(), key=lambda s: -float(s["modified"]))  # type: ignore
 
     def study_file(self, study_id: str, name: str) -> Path | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from styx.core.errors import StyxError
 from styx.testing.imports import check_light, module_of, plugin_module
 from styx.testing.report import CheckReport, without_notes
 
@@ -128,8 +129,6 @@ def _check_running(report: CheckReport, descriptor: Any) -> None:
 
 
 def _resolve(descriptor: Any, name: str) -> str | None:
-    from styx.core.errors import StyxError
-
     try:
         return descriptor.resolve_layer(name)
     except StyxError:

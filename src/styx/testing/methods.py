@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -77,9 +80,7 @@ def _check_configs(report: CheckReport, spec: Any) -> dict[str, type]:
             cls = load_object(target)
             infos = options_of(cls)  # a TypeError names a field not made with option()
             classes[label] = cls  # usable, even if a check below fails
-            for info in infos:
-                if not info.option.cli:
-                    continue
+            for info in (info for info in infos if info.option.cli):
                 assert info.option.help.strip(), f"{info.flag} has no help text"
                 cli_type_of(info)  # a TypeError names a type the command line cannot parse
             if label == "run config":
@@ -93,17 +94,11 @@ def _check_configs(report: CheckReport, spec: Any) -> dict[str, type]:
 def _check_commands(report: CheckReport, spec: Any) -> None:
     """``styx run/train NAME --help``, as a user runs them: in a child process, which loads
     the plugin from its entry point (or, for one registered in code, through STYX_PLUGINS)."""
-    import os
-    import subprocess
-    import sys
-
     module = plugin_module(spec.plugin)
     env = dict(os.environ)
     if module is not None:
         env["STYX_PLUGINS"] = f"{spec.plugin}={module}"
-    for group in ("run", "train"):
-        if group not in spec.commands:
-            continue
+    for group in (group for group in ("run", "train") if group in spec.commands):
         with report.check(f"'styx {group}' command") as details:
             if module is None:
                 details.append(f"not run: plugin {spec.plugin!r} is an object registered in "
@@ -121,7 +116,7 @@ def _inputs(folder: Path) -> dict[str, Any]:
     """Small copies of the sample images, and a folder of content photos."""
     from PIL import Image, ImageOps
 
-    from styx.runtime.image_tensors import sample_image
+    from styx.files.image_arrays import sample_image
 
     content = Image.open(sample_image("content")).convert("RGB")
     style = Image.open(sample_image("style")).convert("RGB")

@@ -40,13 +40,8 @@ def _check(kind: str, name: str) -> CheckReport:
     from styx.testing.losses import check_loss
     from styx.testing.methods import check_method
 
-    if kind == "descriptors":
-        return check_descriptor(name, raise_on_failure=False)
-    if kind == "losses":
-        return check_loss(name, raise_on_failure=False)
-    if kind == "methods":
-        return check_method(name, raise_on_failure=False)
-    return _check_exporter(name)
+    checks = {"descriptors": check_descriptor, "losses": check_loss, "methods": check_method}
+    return checks[kind](name, raise_on_failure=False) if kind in checks else _check_exporter(name)
 
 
 def _check_exporter(name: str) -> CheckReport:

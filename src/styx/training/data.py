@@ -44,7 +44,7 @@ class ContentImages(Dataset):
 
     def __init__(self, folder: str | os.PathLike[str], image_size: int, seed: int = 0, *,
                  short_side: int | None = None) -> None:
-        from styx.runtime.image_tensors import find_images
+        from styx.files.image_arrays import find_images
 
         if int(image_size) < 1:
             raise StyxError(f"bad image size {image_size!r}", "the crop size must be >= 1 px")
@@ -93,13 +93,18 @@ class ContentImages(Dataset):
             return None
         return image
 
+    def _next_readable(self, start: int) -> tuple[int, torch.Tensor]:
+        """The index of the first readable image from ``start`` on (cyclically), and it."""
+        count = len(self.files)
+        for index in (i % count for i in range(start, start + count)):
+            if (image := self._read(index)) is not None:
+                return index, image
+        raise StyxError(f"none of the {count} image file(s) in {self.folder} can be read",
+                        "check the files: " + _first_reasons(self.skipped))
+
     def first_readable(self) -> int:
         """The index of the first readable image; StyxError if none can be read."""
-        for index in range(len(self.files)):
-            if self._read(index) is not None:
-                return index
-        raise StyxError(f"none of the {len(self.files)} image file(s) in {self.folder} "
-                        "can be read", "check the files: " + _first_reasons(self.skipped))
+        return self._next_readable(0)[0]
 
     def sample(self, epoch: int, index: int
                ) -> tuple[torch.Tensor, tuple[tuple[str, str], ...]]:
@@ -110,14 +115,8 @@ class ContentImages(Dataset):
         the same ``(seed, epoch, index)`` randomness, so the result stays deterministic.
         """
         before = set(self.skipped)
-        count = len(self.files)
-        for offset in range(count):
-            image = self._read((index + offset) % count)
-            if image is not None:
-                crop = self._crop(image, epoch, index)
-                return crop, tuple((p, self.skipped[p]) for p in sorted(set(self.skipped) - before))
-        raise StyxError(f"none of the {count} image file(s) in {self.folder} can be read",
-                        "check the files: " + _first_reasons(self.skipped))
+        crop = self._crop(self._next_readable(index)[1], epoch, index)
+        return crop, tuple((p, self.skipped[p]) for p in sorted(set(self.skipped) - before))
 
     def __getitem__(self, key: int | Sequence[int]) -> torch.Tensor:
         epoch, index = (0, key) if isinstance(key, int) else (int(key[0]), int(key[1]))
@@ -133,10 +132,8 @@ class ContentImages(Dataset):
             max(size, min(height, width))
         if min(height, width) != target_short:
             scale = target_short / min(height, width)
-            new_h = max(size, round(height * scale))
-            new_w = max(size, round(width * scale))
-            image = resize_to(image, (new_h, new_w))
-            height, width = new_h, new_w
+            height, width = max(size, round(height * scale)), max(size, round(width * scale))
+            image = resize_to(image, (height, width))
         rng = random.Random(mix_seed("crop", self.seed, epoch, index))
         top = rng.randint(0, height - size)
         left = rng.randint(0, width - size)
@@ -183,8 +180,7 @@ class ContentStream(Sampler):
     def __iter__(self) -> Iterator[tuple[int, int]]:
         epoch, position = divmod(self.start, self.per_rank)
         while True:
-            keys = self.epoch_keys(epoch)
-            for index in keys[position:]:
+            for index in self.epoch_keys(epoch)[position:]:
                 yield epoch, index
             epoch, position = epoch + 1, 0
 
@@ -192,9 +188,8 @@ class ContentStream(Sampler):
 # -- batches for the training loop ---------------------------------------------------------
 def _collate(items: list[tuple[torch.Tensor, tuple[tuple[str, str], ...]]]
              ) -> tuple[torch.Tensor, dict[str, str]]:
-    crops = torch.stack([crop for crop, _ in items])
-    skipped = {path: reason for _, pairs in items for path, reason in pairs}
-    return crops, skipped
+    return (torch.stack([crop for crop, _ in items]),
+            {path: reason for _, pairs in items for path, reason in pairs})
 
 
 class _Samples(Dataset):

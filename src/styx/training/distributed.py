@@ -35,7 +35,7 @@ def setup_distributed(device: torch.device) -> DistContext:
 
     if dist.is_available() and dist.is_initialized():
         return DistContext(dist.get_rank(), dist.get_world_size(),
-                     int(os.environ.get("LOCAL_RANK", dist.get_rank())))
+                           int(os.environ.get("LOCAL_RANK", dist.get_rank())))
     world_size = int(os.environ.get("WORLD_SIZE", "1") or 1)
     if world_size <= 1:
         return DistContext()
@@ -47,10 +47,9 @@ def setup_distributed(device: torch.device) -> DistContext:
         raise StyxError(f"WORLD_SIZE={world_size} but {', '.join(missing)} not set",
                         "start distributed runs with torchrun --nproc-per-node N ...")
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    backend = "nccl" if device.type == "cuda" else "gloo"
     if device.type == "cuda":
         torch.cuda.set_device(local_rank)
-    dist.init_process_group(backend=backend)
+    dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
     return DistContext(dist.get_rank(), dist.get_world_size(), local_rank, owned=True)
 
 

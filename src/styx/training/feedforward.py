@@ -17,6 +17,7 @@ Loading and running the result is :mod:`styx.generators.models`.
 from __future__ import annotations
 
 import functools
+import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ import torch
 
 from styx.core import __version__
 from styx.core.errors import StyxError
+from styx.core.method import generator_class, method_spec
 from styx.core.specs import MethodSpec, load_object
 from styx.files.modelstore import model_destination, save_model, sha256_file, styx_home
 from styx.generators.generator import Generator
@@ -292,10 +294,6 @@ class _CheckedTask:
         return getattr(self._task, name)
 
     def build_model(self) -> Generator:
-        import json
-
-        from styx.core.method import generator_class, method_spec
-
         model = self._task.build_model()
         task = type(self._task).__name__
         if not isinstance(model, Generator):

@@ -35,6 +35,7 @@ from torch import nn
 
 from styx.core.bundles import TrainingOptions
 from styx.core.config import to_jsonable
+from styx.core.deprecation import renamed
 from styx.core.errors import StyxError
 from styx.core.method import StepInfo
 from styx.perceptual.objective import LossTerms
@@ -570,16 +571,7 @@ __all__ = ["CHECKPOINT_NAME", "GradScalerFactory", "OptimizerFactory", "Schedule
            "adam", "check_run_paths", "cuda_grad_scaler", "sample_output", "step_decay",
            "train", "trainable_parameters", "training_settings", "watching"]
 
-#: Names of styx 0.1, kept for one minor version.
-_RENAMED = {"TrainStep": "StepInfo", "TrainResult": "TrainingResult",
-            "TrainCallback": "StepCallback"}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _RENAMED:
-        import warnings
-
-        warnings.warn(f"styx.training.loop.{name} is now {_RENAMED[name]}", DeprecationWarning,
-                      stacklevel=2)
-        return globals()[_RENAMED[name]]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: styx 0.1's names.
+__getattr__ = renamed(__name__, {"TrainStep": ("StepInfo", StepInfo),
+                                 "TrainResult": ("TrainingResult", TrainingResult),
+                                 "TrainCallback": ("StepCallback", StepCallback)})

@@ -48,9 +48,7 @@ class CheckReport:
 
     @property
     def passed(self) -> bool:
-        if self.measure == "psnr_db":
-            return self.worst >= self.bound
-        return self.worst <= self.bound
+        return self.worst >= self.bound if self.measure == "psnr_db" else self.worst <= self.bound
 
     def summary(self) -> str:
         if self.measure == "psnr_db":
@@ -69,8 +67,8 @@ def psnr(reference: np.ndarray, other: np.ndarray) -> float:
 def check_photos(config: OnnxOptions) -> list[np.ndarray]:
     """The photos a check runs on (1 x 3 x H x W): up to four readable calibration photos
     of an int8 file, else styx's sample photo."""
+    from styx.files.image_arrays import sample_image
     from styx.inference.batch import load_photo, readable_photos
-    from styx.runtime.image_tensors import sample_image
 
     photos = [] if config.calibrate is None else readable_photos(config.calibrate, limit=4)
     return photos or [load_photo(sample_image("content"), None)[0]]

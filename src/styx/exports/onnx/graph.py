@@ -23,14 +23,19 @@ translates exactly; ``--check`` proves it on every file.
 
 from __future__ import annotations
 
+import bisect
+import copy
 import io
+import json
 import warnings
+from datetime import datetime, timezone
 from typing import Any
 
 import onnx
 import torch
 from torch import nn
 
+from styx.core import __version__
 from styx.core.errors import StyxError
 from styx.exports.onnx.config import OnnxOptions
 from styx.generators.blocks import Pad, given_statistics, instance_norms, kept_statistics
@@ -87,8 +92,6 @@ class GraphModule(nn.Module):
 
 def float_copy(generator: Generator) -> Generator:
     """A float32 CPU copy in eval mode (the model's own generator is left as it was)."""
-    import copy
-
     return copy.deepcopy(generator).float().cpu().eval()
 
 
@@ -179,14 +182,8 @@ def smallest_size(generator: Generator, *, largest: int = TRACE_SIZE) -> int:
     if too_thin(largest):
         raise StyxError(f"{type(generator).__name__} pads more than a {largest} px image "
                         "allows", "a generator's padding must fit a 64 px image")
-    low, high = 1, largest  # invariant: high fits
-    while low < high:
-        middle = (low + high) // 2
-        if too_thin(middle):
-            low = middle + 1
-        else:
-            high = middle
-    return high
+    # The first size from 1 that fits (too_thin holds below it, not from it on).
+    return 1 + bisect.bisect_left(range(1, largest), True, key=lambda size: not too_thin(size))
 
 
 def run_watched(generator: Generator, size: int, kind: type[nn.Module], *,
@@ -212,10 +209,6 @@ def run_watched(generator: Generator, size: int, kind: type[nn.Module], *,
 def file_metadata(model: Model, config: OnnxOptions, names: list[str],
                   axes: dict[str, dict[int, str]], smallest: int) -> dict[str, Any]:
     """What the file carries about itself (read back by :mod:`styx.inference.onnxfile`)."""
-    from datetime import datetime, timezone
-
-    from styx.core import __version__
-
     example = model.generator.example_inputs(1, TRACE_SIZE, TRACE_SIZE)
     inputs = {}
     for name in names:
@@ -251,10 +244,6 @@ def file_metadata(model: Model, config: OnnxOptions, names: list[str],
 
 
 def attach(proto: onnx.ModelProto, metadata: dict[str, Any]) -> None:
-    import json
-
-    from styx.core import __version__
-
     proto.producer_name = "styx"
     proto.producer_version = __version__
     proto.doc_string = (f"styx {metadata['method']} generator {metadata['model']!r} "

@@ -19,6 +19,7 @@ ones alone give 43-51 dB on both methods.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import tempfile
 from collections.abc import Iterator
@@ -90,37 +91,23 @@ def heavy_convolutions(generator: Any, size: int, share: float | None = None) ->
             module.in_channels // module.groups
 
     run_watched(generator, size, nn.Conv2d, after=count)
-    share = HEAVY_SHARE if share is None else share
-    chosen: set[str] = set()
-    done, total = 0, sum(work.values())
-    for name, macs in sorted(work.items(), key=lambda item: -item[1]):
-        if done >= share * total:
-            break
-        chosen.add(name)
-        done += macs
-    return chosen
+    wanted = (HEAVY_SHARE if share is None else share) * sum(work.values())
+    ranked = sorted(work.items(), key=lambda item: -item[1])
+    done_before = itertools.accumulate((macs for _, macs in ranked), initial=0)
+    return {name for (name, _), done in zip(ranked, done_before) if done < wanted}
 
 
 def quantize_int8(model: onnx.ModelProto, metadata: dict[str, Any], config: OnnxOptions,
                   generator: Any = None) -> onnx.ModelProto:
     """``model`` quantised to int8 (see the module docstring); ``generator``: the network
     it was traced from, whose heavy convolutions alone are quantised (None: all)."""
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        CalibrationMethod,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
+    from onnxruntime import quantization as q
 
-    feeds = list(calibration_feeds(metadata, config))
+    feeds = iter(calibration_feeds(metadata, config))
 
-    class Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            self._feeds = iter(feeds)
-
+    class Reader(q.CalibrationDataReader):
         def get_next(self) -> dict[str, np.ndarray] | None:
-            return next(self._feeds, None)
+            return next(feeds, None)
 
     named = _named_nodes(model)
     heavy = None if generator is None else heavy_convolutions(generator, config.calibrate_size)
@@ -128,11 +115,11 @@ def quantize_int8(model: onnx.ModelProto, metadata: dict[str, Any], config: Onnx
         source, target = Path(folder) / "float.onnx", Path(folder) / "int8.onnx"
         onnx.save(named, str(source))
         with _quiet_logging():  # its advice to pre-process is for classifiers, not styx's
-            quantize_static(str(source), str(target), Reader(), quant_format=QuantFormat.QDQ,
-                            per_channel=True, activation_type=QuantType.QInt8,
-                            weight_type=QuantType.QInt8, op_types_to_quantize=["Conv"],
-                            nodes_to_exclude=float_nodes(named, heavy),
-                            calibrate_method=CalibrationMethod.MinMax)
+            q.quantize_static(str(source), str(target), Reader(), quant_format=q.QuantFormat.QDQ,
+                              per_channel=True, activation_type=q.QuantType.QInt8,
+                              weight_type=q.QuantType.QInt8, op_types_to_quantize=["Conv"],
+                              nodes_to_exclude=float_nodes(named, heavy),
+                              calibrate_method=q.CalibrationMethod.MinMax)
         return onnx.load(str(target))
 
 

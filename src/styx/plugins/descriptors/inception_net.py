@@ -11,12 +11,11 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-import torch
 import torchvision
 from torch import nn
 
 from styx.perceptual.descriptor import Descriptor
-from styx.perceptual.weights import WeightsInfo, apply_weights, declares_weights
+from styx.perceptual.weights import WeightsInfo, declares_weights, descriptor_from_network
 from styx.plugins.descriptors.inception import LAYERS, MIN_SIZE
 from styx.plugins.descriptors.inception import spec as inception_spec
 
@@ -42,12 +41,5 @@ def stages(network: torchvision.models.Inception3) -> list[tuple[str, nn.Module]
 def inception_v3(weights: str | os.PathLike[str] = "imagenet", *, seed: int = 0,
                  layers: Sequence[str] | None = None) -> Descriptor:
     """Inception v3 with torchvision's ImageNet weights, a weights file, or random weights."""
-    with torch.device("meta"):
-        network = INFO.network()
-    spec = inception_spec()
-    descriptor = Descriptor(
-        spec.name, stages(network), mean=MEAN, std=STD, min_size=MIN_SIZE,
-        default_content_layers=spec.default_content_layers,
-        default_style_layers=spec.default_style_layers,
-    )
-    return apply_weights(descriptor, network, weights, INFO, seed=seed, layers=layers)
+    return descriptor_from_network(inception_spec(), INFO, stages, weights, seed=seed,
+                                   layers=layers, mean=MEAN, std=STD, min_size=MIN_SIZE)

@@ -28,12 +28,7 @@ def extra_taps() -> dict[str, str]:
 def layer_names() -> tuple[str, ...]:
     """Every tap in forward order, each ``layerN`` right after its last block."""
     by_stage = {stage: tap for tap, stage in extra_taps().items()}
-    names: list[str] = []
-    for stage in stage_names():
-        names.append(stage)
-        if stage in by_stage:
-            names.append(by_stage[stage])
-    return tuple(names)
+    return tuple(name for stage in stage_names() for name in (stage, by_stage.get(stage)) if name)
 
 
 #: Content at 1/8 resolution like VGG19's relu4_2; style at every resolution, like Gatys.

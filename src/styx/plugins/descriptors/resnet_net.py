@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-import torch
 import torchvision
 from torch import nn
 
 from styx.perceptual.descriptor import Descriptor
-from styx.perceptual.weights import WeightsInfo, apply_weights, declares_weights
+from styx.perceptual.weights import WeightsInfo, declares_weights, descriptor_from_network
 from styx.plugins.descriptors.resnet import BLOCKS, extra_taps
 from styx.plugins.descriptors.resnet import spec as resnet_spec
 
@@ -40,12 +39,5 @@ def stages(network: torchvision.models.ResNet) -> list[tuple[str, nn.Module]]:
 def resnet50(weights: str | os.PathLike[str] = "imagenet", *, seed: int = 0,
              layers: Sequence[str] | None = None) -> Descriptor:
     """ResNet-50 with torchvision's ImageNet (V1) weights, a weights file, or random weights."""
-    with torch.device("meta"):
-        network = INFO.network()
-    spec = resnet_spec()
-    descriptor = Descriptor(
-        spec.name, stages(network), extra_taps=extra_taps(),
-        default_content_layers=spec.default_content_layers,
-        default_style_layers=spec.default_style_layers,
-    )
-    return apply_weights(descriptor, network, weights, INFO, seed=seed, layers=layers)
+    return descriptor_from_network(resnet_spec(), INFO, stages, weights, seed=seed,
+                                   layers=layers, extra_taps=extra_taps())

@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-import torch
 import torchvision
 from torch import nn
 
 from styx.core.errors import StyxError
 from styx.perceptual.descriptor import Descriptor
-from styx.perceptual.weights import WeightsInfo, apply_weights, declares_weights
+from styx.perceptual.weights import WeightsInfo, declares_weights, descriptor_from_network
 from styx.plugins.descriptors.vgg import BLOCKS, MIN_SIZE, POOLING, layer_names
 from styx.plugins.descriptors.vgg import spec as vgg_spec
 
@@ -47,18 +46,9 @@ def build(name: str, weights: str | os.PathLike[str] = "imagenet", *, seed: int 
     if pooling not in POOLING:
         raise StyxError(f"bad pooling {pooling!r} for descriptor {name!r}",
                         "choose pooling=max or pooling=avg")
-    info = _info(name)
-    with torch.device("meta"):
-        network = info.network()
-    spec = vgg_spec(name)
-    descriptor = Descriptor(
-        name, stages(network.features, name, pooling),
-        layer_aliases=spec.layer_aliases,
-        default_content_layers=spec.default_content_layers,
-        default_style_layers=spec.default_style_layers,
-        min_size=MIN_SIZE,
-    )
-    return apply_weights(descriptor, network, weights, info, seed=seed, layers=layers)
+    return descriptor_from_network(
+        vgg_spec(name), _info(name), lambda network: stages(network.features, name, pooling),
+        weights, seed=seed, layers=layers, min_size=MIN_SIZE)
 
 
 @declares_weights(_info("vgg16"))

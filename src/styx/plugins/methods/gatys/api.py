@@ -76,9 +76,8 @@ class GatysRun:
         self.scales = [s if s is not None else self.final_size for s in config.scale_sizes]
         style_long = max(1, round(config.style_scale * self.final_size))
         self.styles = request.style_images(long_side=style_long)
-        self.init_image = None
-        if config.init not in INITS:
-            self.init_image = image_input(config.init, what="init").rgb
+        self.init_image = None if config.init in INITS else \
+            image_input(config.init, what="init").rgb
 
     def build_objective(self) -> None:
         from styx.perceptual.objective import build_objective
@@ -98,10 +97,9 @@ class GatysRun:
             descriptor.to(memory_format=torch.channels_last)
         if config.compile:
             descriptor.compile()
-        channels_last = config.channels_last
 
         def loss_fn(image: torch.Tensor):
-            if channels_last:
+            if config.channels_last:
                 image = image.contiguous(memory_format=torch.channels_last)
             with precision.autocast():
                 return self.objective(image)
@@ -153,7 +151,6 @@ class GatysRun:
         config = self.config
         read_every = config.log_every or (
             10 if self.device.type != "cpu" and config.optimizer == "adam" else 1)
-        total_steps = config.total_steps
         done_before = 0
         image: torch.Tensor | None = None
         loss = float("inf")
@@ -164,7 +161,7 @@ class GatysRun:
             picture = picture.detach().float().cpu().clamp(0.0, 1.0)
             return match_color(self.content, picture) if config.preserve_color else picture
 
-        with Progress(total_steps, "gatys", quiet=not self.request.progress) as bar:
+        with Progress(config.total_steps, "gatys", quiet=not self.request.progress) as bar:
             for long_side, steps in zip(self.scales, config.scale_steps):
                 content = self.content if long_side == self.final_size \
                     else resize_long_side(self.content, long_side)
@@ -190,7 +187,7 @@ class GatysRun:
                         bar.update(loss=values["total"])
                     else:
                         bar.update()
-                    self.request.report(StepInfo(number, total_steps, values, seconds,
+                    self.request.report(StepInfo(number, config.total_steps, values, seconds,
                                                  lambda: colours(current), scale=_scale))
 
                 try:

@@ -23,6 +23,7 @@ from styx.core.errors import StyxError
 from styx.generators.models import Model
 from styx.plugins.methods.stylebank.config import StyleBankRunConfig
 from styx.plugins.methods.stylebank.styles import style_index, style_vector
+from styx.runtime.image_tensors import image_input, resize_to, rgb_to_yiq
 
 
 def _named(model: Model) -> dict[str, str]:
@@ -68,8 +69,6 @@ def load_mask(mask: Any, size: tuple[int, int]) -> torch.Tensor:
     """A mask as 1 x 1 x H x W in [0, 1], stretched to ``size``: its alpha channel when it
     has one (a cut-out), else its luminance (white = the region). ``mask``: an image file,
     a PIL image, or a tensor in [0, 1] (H x W, 1 x H x W or 1 x 1 x H x W)."""
-    from styx.runtime.image_tensors import image_input, resize_to, rgb_to_yiq
-
     if isinstance(mask, torch.Tensor):
         values = mask.detach().float().cpu()
         while values.dim() < 4:

@@ -27,6 +27,7 @@ from styx.core.bundles import (
 from styx.core.checks import each, existing_path, number, optional, text
 from styx.core.config import option
 from styx.core.errors import StyxError
+from styx.files.modelstore import name_from_file
 from styx.plugins.methods.stylebank.styles import parse_style_mix
 
 STYLES = "Styles"
@@ -123,7 +124,7 @@ class StyleBankTrainConfig(NetworkOptions, LossOptions, TrainingOptions, ModelOu
     def style_paths(self) -> list[Path]:
         """The style images to train, in order: ``--style`` (or ``--add-style``) then the
         ``--style-dir`` images, sorted, each file once."""
-        from styx.runtime.image_tensors import find_images
+        from styx.files.image_arrays import find_images
 
         given = list(self.add_style if self.from_model is not None else self.style)
         if self.style_dir is not None:
@@ -138,8 +139,6 @@ class StyleBankTrainConfig(NetworkOptions, LossOptions, TrainingOptions, ModelOu
         return list(unique.values())
 
     def default_model_name(self) -> str:
-        from styx.files.modelstore import name_from_file
-
         names = [name_from_file(p, fallback="style") for p in self.style_paths()]
         joined = "+".join(names)
         if len(names) > 3 or len(joined) > 60:

@@ -16,8 +16,6 @@ from typing import Any
 from styx.core.bundles import (
     GENERATOR,
     LOSS,
-    NORMS,
-    PADDINGS,
     ConvGeneratorOptions,
     LossOptions,
     ModelOutputOptions,
@@ -28,9 +26,6 @@ from styx.core.checks import existing_path, image_size, number, optional
 from styx.core.config import option
 from styx.core.errors import StyxError
 from styx.files.modelstore import name_from_file
-
-__all__ = ["NORMS", "PADDINGS", "GeneratorConfig", "GeneratorOptions",
-           "TextureNetsRunConfig", "TextureNetsTrainConfig"]
 
 
 @dataclass(kw_only=True)

@@ -37,12 +37,10 @@ from torch import nn
 
 from styx.core.errors import StyxError
 from styx.files.noise import position_noise
-from styx.generators.blocks import InstanceNorm, Pad, make_norm
+from styx.generators.blocks import Pad, make_norm
 from styx.generators.generator import Generator, no_image_given, random_like
-from styx.plugins.methods.texture_nets.config import NORMS, PADDINGS, GeneratorConfig
+from styx.plugins.methods.texture_nets.config import GeneratorConfig
 from styx.runtime.image_tensors import TENSOR_HINT
-
-__all__ = ["NORMS", "PADDINGS", "GeneratorConfig", "InstanceNorm", "TextureNetwork"]
 
 
 class ConvBlock(nn.Sequential):
