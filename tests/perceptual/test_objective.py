@@ -521,3 +521,19 @@ def test_an_objective_has_no_style_until_one_is_set():
     assert objective.num_styles == 0
     objective.set_style(images(2))
     assert objective.num_styles == 1
+
+
+def test_detached_terms_leave_the_graph_and_may_move():
+    from styx.perceptual.objective import LossTerms
+
+    value = torch.ones((), requires_grad=True) * 2
+    terms = LossTerms(total=value, content={"a": value}, style={"b": value}, tv=value,
+                      extra={"r": value}, reported_total=value)
+    for made in (terms.detached(), terms.detached("cpu")):
+        parts = [made.total, made.content["a"], made.style["b"], made.tv, made.extra["r"],
+                 made.reported_total]
+        assert all(not p.requires_grad and p.device.type == "cpu" for p in parts)
+    moved = terms.detached("meta")
+    parts = [moved.total, moved.content["a"], moved.style["b"], moved.tv, moved.extra["r"],
+             moved.reported_total]
+    assert all(p.device.type == "meta" for p in parts)

@@ -154,3 +154,81 @@ def test_loss_metadata_records_the_layers_used():
     assert metadata["weights"] == "random"
     assert metadata["loss_options"] == {"style": {"normalization": "gatys"}}
     assert list(metadata)[:2] == ["descriptor", "weights"]
+
+
+def test_build_objective_builds_only_the_terms_in_use(monkeypatch):
+    from styx.perceptual import objective as objective_module
+
+    built = []
+    real = objective_module.build_loss
+
+    def recording(name, **options):
+        built.append(name)
+        return real(name, **options)
+
+    monkeypatch.setattr(objective_module, "build_loss", recording)
+    build_objective(Scored(weights="random", tv_weight=0.0))
+    assert built == ["content", "gram"]  # a TV weight of 0: no TV loss built
+    built.clear()
+    build_objective(Scored(weights="random", tv_weight=0.5), content=False)
+    assert built == ["gram", "tv"]  # no content term without content
+
+
+def test_build_objective_gives_the_descriptor_its_seed_options_device_and_layers():
+    options = Scored(weights="random", content_layers="relu3_1", style_layers="relu1_1",
+                     descriptor_options=["pooling=avg"])
+    first = build_objective(options, seed=1).descriptor
+    assert torch.equal(next(first.parameters()),
+                       next(build_objective(options, seed=1).descriptor.parameters()))
+    assert not torch.equal(next(first.parameters()),
+                           next(build_objective(options, seed=2).descriptor.parameters()))
+    pools = [type(m) for m in first.modules() if isinstance(m, (torch.nn.AvgPool2d,
+                                                                torch.nn.MaxPool2d))]
+    assert pools and set(pools) == {torch.nn.AvgPool2d}  # pooling=avg reached the factory
+    assert len(first.stages) == first.depth("relu3_1") + 1  # trimmed to the deepest in use
+    on_meta = build_objective(options, seed=1, device="meta").descriptor
+    assert {p.device.type for p in on_meta.parameters()} == {"meta"}
+    # Without content, the content layers neither count nor deepen the descriptor.
+    texture = build_objective(options, content=False)
+    assert texture.content_weight == 0.0 and texture.content_layers == {}
+    assert len(texture.descriptor.stages) == texture.descriptor.depth("relu1_1") + 1
+
+
+def test_used_layers_follow_the_weights_and_the_content_switch():
+    from styx.perceptual.objective import used_layers
+
+    both = Scored(weights="random", content_layers="relu2_1", style_layers="relu1_1",
+                  content_weight=0.5, style_weight=0.5)
+    assert used_layers(both) == ({"relu2_1": 1.0}, {"relu1_1": 1.0})
+    assert used_layers(both, content=False) == ({}, {"relu1_1": 1.0})
+    assert used_layers(both.with_options(content_weight=0.0)) == ({}, {"relu1_1": 1.0})
+    assert used_layers(both.with_options(style_weight=0.0)) == ({"relu2_1": 1.0}, {})
+
+
+def test_a_small_positive_weight_without_layers_is_a_styx_error_too():
+    from styx.core.plugins import Plugins, reset_plugins
+    from styx.core.specs import DescriptorSpec
+    from styx.perceptual.objective import used_layers
+    from styx.plugins.descriptors import vgg
+    from styx.plugins.losses import builtin
+
+    class NoDefaultLayers:
+        import styx
+
+        @styx.hookimpl
+        def register_descriptors(self, register):
+            spec = vgg.spec("vgg19")
+            register(DescriptorSpec(name="blank", summary="VGG19 without default layers",
+                                    factory=spec.factory, layers=spec.layers))
+
+    plugins = Plugins()
+    plugins.add_plugin(builtin, name="losses")
+    plugins.add_plugin(NoDefaultLayers(), name="blank")
+    reset_plugins(plugins)
+    for weights, missing in (({"content_weight": 0.5, "style_layers": "relu1_1"}, "content"),
+                             ({"style_weight": 0.5, "content_layers": "relu1_1"}, "style")):
+        with pytest.raises(StyxError, match=f"has no default {missing} layers"):
+            used_layers(Scored(descriptor="blank", weights="random", **weights))
+    # without content, a content weight asks for no content layers
+    assert used_layers(Scored(descriptor="blank", weights="random", content_weight=0.5,
+                              style_layers="relu1_1"), content=False) == ({}, {"relu1_1": 1.0})

@@ -248,6 +248,12 @@ def test_build_loss_unknown_option():
 def test_build_loss_that_scores_the_wrong_kind():
     with pytest.raises(StyxError, match="works on image"):
         build_loss("tv", scores="features")
+    # styx 0.1's name of scores=: still checked, with a warning
+    with pytest.warns(DeprecationWarning, match="target= is now scores="), \
+            pytest.raises(StyxError, match="works on image, not on features"):
+        build_loss("tv", target="features")
+    with pytest.warns(DeprecationWarning):
+        assert build_loss("tv", target="image", power=1).power == 1.0
 
 
 def test_build_loss_unknown_name_suggests():

@@ -657,3 +657,24 @@ def test_an_image_tensor_of_another_rank_is_named_by_its_shape(shape):
 
     assert styx_error(resize_to, torch.rand(*shape), (2, 2)) == \
         (f"expected a C x H x W or N x C x H x W image, got shape {shape}", TENSOR_HINT)
+
+
+def test_the_image_io_of_requests_reads_the_given_image_or_the_sample_and_makes_pictures():
+    from styx.runtime.image_tensors import TENSOR_IMAGES, image_input, run_request, tensor_to_pil
+
+    read = TENSOR_IMAGES.read
+    for kind in ("content", "style"):
+        sample = read(None, long_side=None, what=kind)
+        assert torch.equal(sample.rgb, image_input(sample_image(kind)).rgb)
+    small = read(None, long_side=40, what="style")
+    assert max(small.size) == 40
+    batch = torch.rand(2, 3, 8, 10)
+    assert read(batch, long_side=None, what="content", batch=True).rgb.shape == (2, 3, 8, 10)
+    assert styx_error(read, batch, long_side=None, what="style")[0] == \
+        "the style tensor has shape (2, 3, 8, 10)"  # one image unless batch=True
+    image, alpha = torch.rand(1, 3, 6, 9), torch.rand(1, 1, 6, 9)
+    assert np.array_equal(np.asarray(TENSOR_IMAGES.to_pil(image, alpha)),
+                          np.asarray(tensor_to_pil(image, alpha)))
+    assert TENSOR_IMAGES.to_pil(image).mode == "RGB"
+    request = run_request(content="photo.jpg", progress=True)
+    assert request.images is TENSOR_IMAGES and request.content == "photo.jpg"

@@ -28,7 +28,11 @@ import torch
 from styx.core.checks import choice
 from styx.core.errors import StyxError
 from styx.core.registry import normalize_name
-from styx.plugins.losses.options import NORMALIZATION_ALIASES, NORMALIZATIONS
+from styx.plugins.losses.options import (
+    DEFAULT_NORMALIZATION,
+    NORMALIZATION_ALIASES,
+    NORMALIZATIONS,
+)
 
 
 class _Gram(torch.autograd.Function):
@@ -77,8 +81,9 @@ def normalization_scale(normalization: str, channels: int, positions: int) -> fl
 class GramLoss:
     """Style loss ``k * sum((G - A)^2)``, mean over the batch; ``prepare`` gives ``A``."""
 
-    def __init__(self, normalization: str | None = "elements") -> None:
-        key = "elements" if normalization is None else normalize_name(str(normalization))
+    def __init__(self, normalization: str | None = DEFAULT_NORMALIZATION) -> None:
+        key = DEFAULT_NORMALIZATION if normalization is None else \
+            normalize_name(str(normalization))
         self.normalization = choice(*NORMALIZATIONS, aliases=NORMALIZATION_ALIASES)(
             key, "Gram normalization")
 

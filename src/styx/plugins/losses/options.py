@@ -10,6 +10,8 @@ from styx.core.config import Config, option
 #: How the Gram loss can be scaled (see :mod:`styx.plugins.losses.gram`), one name per
 #: formula; the seed report's is Gatys' (``(2 C M)^2 = 4 C^2 M^2``), so it is another name.
 NORMALIZATIONS = ("elements", "gatys", "none")
+#: The one the Gram loss uses unless told otherwise (see the module table of ``gram``).
+DEFAULT_NORMALIZATION = "elements"
 NORMALIZATION_ALIASES = {"seed-report": "gatys", "seed_report": "gatys"}
 
 
@@ -18,7 +20,7 @@ class GramOptions(Config):
     """Options of the ``gram`` style loss."""
 
     normalization: str = option(
-        "elements", check=choice(*NORMALIZATIONS, aliases=NORMALIZATION_ALIASES),
+        DEFAULT_NORMALIZATION, check=choice(*NORMALIZATIONS, aliases=NORMALIZATION_ALIASES),
         help="How the Gram loss is scaled: elements, gatys (seed-report is the same) or "
              "none.")
 
