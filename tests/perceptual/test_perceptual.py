@@ -232,3 +232,24 @@ def test_a_small_positive_weight_without_layers_is_a_styx_error_too():
     # without content, a content weight asks for no content layers
     assert used_layers(Scored(descriptor="blank", weights="random", content_weight=0.5,
                               style_layers="relu1_1"), content=False) == ({}, {"relu1_1": 1.0})
+
+
+def test_build_objective_asks_for_the_descriptor_it_needs(monkeypatch):
+    """The layers in use reach the factory (which may trim before allocating weights), and
+    the seed is 0 unless given."""
+    from styx.perceptual import objective as objective_module
+
+    asked = []
+    real = objective_module.build_descriptor
+
+    def recording(name, weights, **options):
+        asked.append({"name": name, **options})
+        return real(name, weights, **options)
+
+    monkeypatch.setattr(objective_module, "build_descriptor", recording)
+    options = Scored(weights="random", content_layers="relu3_1", style_layers="relu1_1")
+    build_objective(options)
+    build_objective(options, seed=5, device="cpu", content=False)
+    assert asked == [
+        {"name": "vgg19", "seed": 0, "device": None, "layers": ["relu3_1", "relu1_1"]},
+        {"name": "vgg19", "seed": 5, "device": "cpu", "layers": ["relu1_1"]}]

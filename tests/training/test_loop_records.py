@@ -43,6 +43,13 @@ class Shader(Generator):
         return torch.sigmoid(self.net(image))
 
 
+class Stretcher(Shader):
+    """A generator whose raw output runs past [0, 1] on both sides."""
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return image * 4 - 2
+
+
 class ShaderTask(TinyTask):
     """TinyTask's training with a generator, and a record of where it stands in the run."""
 
@@ -101,6 +108,10 @@ def test_sample_output_runs_the_model_in_eval_mode_without_gradients_and_puts_it
     with torch.no_grad():
         assert torch.equal(out, model.eval()(photo).float().clamp(0, 1))
 
+    stretched = sample_output(Stretcher(), photo)
+    assert torch.equal(stretched, (photo * 4 - 2).clamp(0, 1))  # clamped to [0, 1]
+    assert float(stretched.min()) == 0.0 and float(stretched.max()) == 1.0
+
     from styx.plugins.methods.texture_nets.generator import GeneratorConfig, TextureNetwork
 
     texture = TextureNetwork(GeneratorConfig(content_channels=0, scales=2, channels=2)).train()
@@ -118,11 +129,13 @@ def test_the_precision_is_in_every_record_and_a_resume_in_another_says_so(
     run_dir = tmp_path / "run"
     monkeypatch.setattr(device_module, "cpu_has_native_bf16", lambda: True)
     config = replace(CONFIG, amp="auto", quiet=False)
+    capsys.readouterr()
     result = train(TinyTask(), content, config, run_dir=run_dir)
+    first = capsys.readouterr().err.splitlines()[0]
+    assert first == "training on cpu in bf16 (auto: this CPU has native bf16)"  # said first
     assert result.precision == "bf16"
     assert [entry["precision"] for entry in result.history] == ["bf16"] * 3
     assert read_checkpoint(run_dir / CHECKPOINT_NAME).state["precision"] == "bf16"
-    capsys.readouterr()
 
     monkeypatch.setattr(device_module, "cpu_has_native_bf16", lambda: False)
     resumed = train(TinyTask(), content, replace(config, iterations=8), run_dir=run_dir,
@@ -162,3 +175,15 @@ def test_the_task_metadata_is_kept_as_json_with_the_rest_as_text(content, tmp_pa
     train(DatedTask(), content, CONFIG, run_dir=run_dir)
     assert read_checkpoint(run_dir / CHECKPOINT_NAME).state["task"] == {
         "method": "fake-tiny", "when": "2026-12-06 15:00:00", "pair": [1, 2]}
+
+
+def test_a_callback_that_raises_keyboard_interrupt_stops_the_run_with_a_checkpoint(
+        content, tmp_path):
+    def stop_at_four(step):
+        if step.step == 4:
+            raise KeyboardInterrupt
+
+    run_dir = tmp_path / "run"
+    with watching(stop_at_four), pytest.raises(KeyboardInterrupt):
+        train(TinyTask(), content, CONFIG, run_dir=run_dir)
+    assert read_checkpoint(run_dir / CHECKPOINT_NAME).state["step"] == 4

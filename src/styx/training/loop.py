@@ -455,7 +455,7 @@ class _Run:
             batch, newly_skipped = next(batches)
             self._note_skipped(newly_skipped)
             batch = batch.to(self.device, non_blocking=True)  # pragma: no mutate
-            self.optimizer.zero_grad(set_to_none=True)
+            self.optimizer.zero_grad()  # set_to_none, the default
             with self.precision.autocast():
                 terms = _terms_of(self.task.training_step(step_model, batch, step))
             lr = self.optimizer.param_groups[0]["lr"]
@@ -482,7 +482,7 @@ class _Run:
                 self._record(values, lr, rate, now)
                 metrics = {"loss": values["total"], "img/s": rate}
                 stop = self._tell_callback() or stop
-            bar.update(1, **metrics)
+            bar.update(**metrics)  # one iteration
             if (config.checkpoint_every and self.done % config.checkpoint_every == 0) \
                     or self.done == config.iterations or stop:
                 self.save()
