@@ -78,7 +78,7 @@ def train(method: str, *, config: Config | None = None,
           callback: Callable[[StepInfo], None] | None = None, **options: Any) -> TrainedModel:
     """Train ``method`` with ``options`` (the fields of its training config, e.g.
     ``style="starry.jpg", content_dir="photos/", name="starry", iterations=500``) and save
-    the model; returns a :class:`~styx.generators.models.TrainedModel`.
+    the model; returns a :class:`~styx.training.feedforward.TrainedModel`.
 
     ``callback`` sees every log step (a :class:`~styx.core.method.StepInfo`: the losses,
     and ``image(photo)`` for the model's output so far); raising KeyboardInterrupt from it

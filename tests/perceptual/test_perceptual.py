@@ -120,26 +120,31 @@ def test_zero_weight_terms_are_dropped_and_the_descriptor_stops_earlier():
     assert without_content.terms == ("style",)
 
 
-def test_a_weighted_term_without_layers_is_a_styx_error():
+def use_vgg19_without_defaults(name: str, **defaults: tuple[str, ...]) -> None:
+    """Plugins of the built-in losses and of descriptor ``name``: VGG19 with only the
+    default layers given (``default_content_layers=("relu4_2",)``, or none)."""
     from styx.core.plugins import Plugins, reset_plugins
     from styx.core.specs import DescriptorSpec
     from styx.plugins.descriptors import vgg
     from styx.plugins.losses import builtin
 
-    class NoStyleLayers:
+    class WithoutDefaults:
         import styx
 
         @styx.hookimpl
         def register_descriptors(self, register):
             spec = vgg.spec("vgg19")
-            register(DescriptorSpec(name="bare", summary="VGG19 without default style layers",
-                                    factory=spec.factory, layers=spec.layers,
-                                    default_content_layers=("relu4_2",)))
+            register(DescriptorSpec(name=name, summary="VGG19 with fewer default layers",
+                                    factory=spec.factory, layers=spec.layers, **defaults))
 
     plugins = Plugins()
     plugins.add_plugin(builtin, name="losses")
-    plugins.add_plugin(NoStyleLayers(), name="bare")
+    plugins.add_plugin(WithoutDefaults(), name=name)
     reset_plugins(plugins)
+
+
+def test_a_weighted_term_without_layers_is_a_styx_error():
+    use_vgg19_without_defaults("bare", default_content_layers=("relu4_2",))
     with pytest.raises(StyxError, match="has no default style layers") as caught:
         build_objective(Scored(descriptor="bare", weights="random"))
     assert "--style-layers" in caught.value.hint
@@ -206,25 +211,9 @@ def test_used_layers_follow_the_weights_and_the_content_switch():
 
 
 def test_a_small_positive_weight_without_layers_is_a_styx_error_too():
-    from styx.core.plugins import Plugins, reset_plugins
-    from styx.core.specs import DescriptorSpec
     from styx.perceptual.objective import used_layers
-    from styx.plugins.descriptors import vgg
-    from styx.plugins.losses import builtin
 
-    class NoDefaultLayers:
-        import styx
-
-        @styx.hookimpl
-        def register_descriptors(self, register):
-            spec = vgg.spec("vgg19")
-            register(DescriptorSpec(name="blank", summary="VGG19 without default layers",
-                                    factory=spec.factory, layers=spec.layers))
-
-    plugins = Plugins()
-    plugins.add_plugin(builtin, name="losses")
-    plugins.add_plugin(NoDefaultLayers(), name="blank")
-    reset_plugins(plugins)
+    use_vgg19_without_defaults("blank")
     for weights, missing in (({"content_weight": 0.5, "style_layers": "relu1_1"}, "content"),
                              ({"style_weight": 0.5, "content_layers": "relu1_1"}, "style")):
         with pytest.raises(StyxError, match=f"has no default {missing} layers"):

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import pytest
 import torch
-from fake_training_task import TinyTask, write_images
+from fake_training_task import TinyTask
 from torch import nn
 
 from styx.core.method import StepInfo
@@ -63,13 +63,6 @@ class ShaderTask(TinyTask):
     def build_model(self) -> Shader:
         self.events.append("build")
         return Shader()
-
-
-@pytest.fixture
-def content(tmp_path):
-    folder = tmp_path / "content"
-    write_images(folder, count=4)
-    return folder
 
 
 def test_the_callback_gets_the_logged_values_the_model_and_its_pictures(content, tmp_path):

@@ -9,20 +9,13 @@ from dataclasses import replace
 import pytest
 import tiny
 import torch
-from fake_training_task import TinyTask, write_images
+from fake_training_task import TinyTask
 
 import styx
 from styx.training.loop import CHECKPOINT_NAME, TrainingOptions, train, watching
 
 CONFIG = TrainingOptions(iterations=12, batch_size=2, image_size=16, lr=1e-2, seed=3,
                          log_every=3, checkpoint_every=0, quiet=True)
-
-
-@pytest.fixture
-def content(tmp_path):
-    folder = tmp_path / "content"
-    write_images(folder, count=4)
-    return folder
 
 
 def test_the_callback_sees_every_log_step_with_its_losses(content, tmp_path):

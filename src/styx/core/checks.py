@@ -251,7 +251,6 @@ def check_model_name(name: str) -> str:
     return name
 
 
-
 def _all_of(*checks: Check) -> Check:
     def check(value: Any, label: str) -> Any:
         for one in checks:

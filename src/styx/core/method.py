@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, Union
 
 from styx.core.config import Config
+from styx.core.deprecation import warn_renamed
 from styx.core.errors import StyxError
 from styx.core.plugins import methods
 from styx.core.specs import MethodSpec, load_object
@@ -79,10 +80,7 @@ class StepInfo:
 
     def sample(self, *args: Any, **kwargs: Any) -> Any:
         """Deprecated name of :meth:`image` (for training steps; styx 0.1)."""
-        import warnings
-
-        warnings.warn("StepInfo.sample() is now StepInfo.image()", DeprecationWarning,
-                      stacklevel=2)
+        warn_renamed("StepInfo.sample()", "StepInfo.image()")
         return self.image(*args, **kwargs)
 
 

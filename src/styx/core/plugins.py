@@ -28,6 +28,7 @@ from typing import Any
 import pluggy
 
 from styx.core import hookspecs
+from styx.core.deprecation import warn_renamed
 from styx.core.errors import StyxError
 from styx.core.registry import QUALIFIER, RefusedName, Registry, normalize_name
 from styx.core.specs import DescriptorSpec, ExporterSpec, LossSpec, MethodSpec, Spec
@@ -138,9 +139,9 @@ class Plugins:
         found = sorted(metadata.entry_points(group=group), key=builtin_first)
         plugins = [(ep.name, ep.dist.name if ep.dist else "?",
                     ep.dist.version if ep.dist else "?", ep.load) for ep in found]
+        declared = {ep.value for ep in found}
         plugins += [(name, "STYX_PLUGINS", "", functools.partial(importlib.import_module, module))
-                    for name, module in extra_plugins().items()
-                    if module not in {ep.value for ep in found}]
+                    for name, module in extra_plugins().items() if module not in declared]
         skip = disabled_plugins()
         owners: dict[str, str] = {}  # plugin name -> distribution that claimed it
         for name, dist, version, load in plugins:
@@ -356,10 +357,7 @@ def loss_spec(name: str, *, scores: str | None = None, target: str | None = None
     ("features" or "image"; ``target``, its name in styx 0.1, still works). Imports
     nothing heavy."""
     if target is not None:
-        import warnings
-
-        warnings.warn("target= is now scores= (what a loss scores)", DeprecationWarning,
-                      stacklevel=3)
+        warn_renamed("target=", "scores= (what a loss scores)", stacklevel=3)
         scores = scores or target
     spec = losses().get(name)
     if scores is not None and spec.scores != scores:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from styx.core.config import options_of
-from styx.core.deprecation import renamed
+from styx.core.deprecation import renamed, warn_renamed
 from styx.core.errors import StyxError
 from styx.core.suggest import did_you_mean
 
@@ -240,10 +240,7 @@ class LossSpec(FactorySpec):
     def __post_init__(self) -> None:
         scores = self.scores
         if self.target:
-            import warnings
-
-            warnings.warn("LossSpec(target=...) is now LossSpec(scores=...)",
-                          DeprecationWarning, stacklevel=3)
+            warn_renamed("LossSpec(target=...)", "LossSpec(scores=...)", stacklevel=3)
             if scores and scores != self.target:
                 raise ValueError(f"loss {self.name!r}: scores={scores!r} and "
                                  f"target={self.target!r} disagree")
