@@ -80,12 +80,17 @@ def test_a_config_changed_by_assignment_is_checked_again_when_used():
         styx.stylize("gatys", config=config)
 
 
-def test_inputs_a_method_cannot_use_are_refused():
+def test_inputs_a_method_cannot_use_are_refused(tmp_path):
+    from trained_models import save_texture_nets
+
     with pytest.raises(styx.StyxError, match="'gatys' runs no trained model"):
         styx.stylize("gatys", model="starry", **FAST)
-    with pytest.raises(styx.StyxError, match="'texture-nets' takes no style images"):
+    model = save_texture_nets(tmp_path / "tn")  # its generator declares no style input
+    with pytest.raises(styx.StyxError, match="takes no style image: it holds its style"):
         styx.stylize("texture-nets", torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8),
-                     model="anything")
+                     model=model)
+    with pytest.raises(styx.StyxError, match="unknown option 'style'"):
+        styx.load_model(model)(torch.rand(1, 3, 8, 8), style=torch.rand(1, 3, 8, 8))
 
 
 def test_names_are_checked_with_the_options_before_any_heavy_work():

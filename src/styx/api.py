@@ -60,10 +60,7 @@ def stylize(method: str, content: ImageInput | None = None,
         if model is None:
             raise StyxError(f"method {spec.name!r} runs a trained model; none was given",
                             "pass model=NAME (see styx.list_models())")
-        if style_list:
-            raise StyxError(f"method {spec.name!r} takes no style images: its model holds "
-                            "the style", "leave the styles out")
-        model = load(model, method=spec.name)
+        model = load(model, method=spec.name)  # its generator says whether it takes styles
     elif model is not None:
         raise StyxError(f"method {spec.name!r} runs no trained model",
                         "leave model= out (feed-forward methods take one)")

@@ -151,7 +151,7 @@ def test_bad_model_files_give_clear_errors(files, photos, styx_cli, tmp_path):
     foreign = onnx.load(str(files["stylebank"]))
     del foreign.metadata_props[:]
     onnx.save(foreign, str(tmp_path / "foreign.onnx"))
-    cases = {"corrupt.onnx": "cannot open", "wrong.onnx": "takes no N x 3 x H x W 'image'",
+    cases = {"corrupt.onnx": "cannot open", "wrong.onnx": "takes no N x 3 x H x W content image",
              "foreign.onnx": "has no styx metadata", "missing.onnx": "model file not found"}
     for name, message in cases.items():
         result = styx_cli("infer", str(tmp_path / name), str(photos / "a.png"), "-o",

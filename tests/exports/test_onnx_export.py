@@ -258,10 +258,11 @@ def test_a_third_party_generator_exports_through_the_core_interface(use_plugins,
     network = Brightener()
     folder = save_model(network, {"method": "brighten", "architecture": {"width": 4}},
                         path=tmp_path / "model")
-    path = styx.export(folder, "onnx", tmp_path / "b.onnx")
+    with pytest.warns(DeprecationWarning, match="declare Generator.inputs"):  # styx 0.1's way
+        path = styx.export(folder, "onnx", tmp_path / "b.onnx")
     generator = OnnxGenerator.open(path, provider="cpu")
-    assert generator.metadata["inputs"]["gain"] == {"shape": [1], "fill": "default",
-                                                    "default": [0.5]}
+    assert generator.metadata["inputs"]["gain"] == {"kind": "setting", "shape": [1],
+                                                    "fill": "default", "default": [0.5]}
     images = np.random.default_rng(0).random((2, 3, 9, 11), dtype=np.float32)
     with torch.no_grad():
         expected = network(torch.from_numpy(images), torch.full((1,), 0.25)).numpy()

@@ -400,7 +400,7 @@ def test_overlapping_regions_blend_and_uncovered_parts_are_reconstructed(bank):
 
 
 def test_a_mask_of_another_size_is_stretched_to_the_photo(bank, data, tmp_path):
-    from styx.plugins.methods.stylebank.choice import load_mask
+    from styx.runtime.masks import load_mask
 
     mask = load_mask(data["mask"], (40, 60))
     assert mask.shape == (1, 1, 40, 60)
@@ -568,7 +568,8 @@ def test_styles_can_be_added_again_and_again_in_place(data):
 
 
 def test_one_styles_masks_are_joined_and_library_forms_are_read(bank):
-    from styx.plugins.methods.stylebank.choice import load_mask, region_weights
+    from styx.plugins.methods.stylebank.choice import region_weights
+    from styx.runtime.masks import load_mask
 
     grey = torch.full((8, 8), 0.5)
     twice = region_weights(bank, [(grey, "starry"), (grey, "starry")], (8, 8))

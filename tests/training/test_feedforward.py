@@ -29,6 +29,7 @@ from styx.core.bundles import (
 from styx.core.checks import existing_path, number
 from styx.core.config import option
 from styx.core.errors import StyxError
+from styx.core.inputs import content_image
 from styx.core.specs import MethodSpec
 from styx.generators.blocks import conv
 from styx.generators.generator import Generator
@@ -39,7 +40,7 @@ from styx.training.feedforward import PerceptualTask, train_generator
 class Shade(Generator):
     """A 3x3 convolution and a sigmoid: the smallest generator there is."""
 
-    input_names = ("image",)
+    inputs = (content_image(),)
 
     def __init__(self, width: int = 4) -> None:
         super().__init__()
@@ -282,7 +283,7 @@ class SwirlShape(ConvGeneratorOptions):
 class Swirler(Generator):
     """Built from a config: ``architecture`` and ``from_architecture`` come from the base."""
 
-    input_names = ("image",)
+    inputs = (content_image(),)
     config_class = SwirlShape
 
     def __init__(self, config: SwirlShape) -> None:

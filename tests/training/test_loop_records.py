@@ -14,6 +14,7 @@ import torch
 from fake_training_task import TinyTask
 from torch import nn
 
+from styx.core.inputs import content_image
 from styx.core.method import StepInfo
 from styx.generators.generator import Generator
 from styx.runtime import device as device_module
@@ -33,7 +34,7 @@ CONFIG = TrainingOptions(iterations=6, batch_size=2, image_size=16, lr=1e-2, see
 class Shader(Generator):
     """One 3x3 convolution and a sigmoid: a generator the loop can sample."""
 
-    input_names = ("image",)
+    inputs = (content_image(),)
 
     def __init__(self) -> None:
         super().__init__()

@@ -44,6 +44,18 @@ def infer(
     reconstruct: Annotated[bool, typer.Option(
         "--reconstruct", help="StyleBank files: no style, the photo as the model "
                               "reconstructs it.")] = False,
+    style_images: Annotated[list[Path] | None, typer.Option(
+        "--style-image", metavar="PAINTING", show_default=False,
+        help="Files that take a style image at run time (AdaIN): the painting; repeat it "
+             "for a file of several style inputs, in order.")] = None,
+    style_size: Annotated[int | None, typer.Option(
+        "--style-size", min=16, show_default=False,
+        help="Resize each --style-image to this long side first [default: 512; 0 keeps "
+             "its size].")] = None,
+    settings_given: Annotated[list[str] | None, typer.Option(
+        "--set", metavar="NAME=VALUE", show_default=False,
+        help="A setting input of the file, e.g. strength=0.5 (repeatable; 'styx models "
+             "show FILE' lists them).")] = None,
     seed: Annotated[int, typer.Option(
         "--seed", help="Seed of the noise inputs (texture-nets): the same seed, the same "
                        "picture.")] = 0,
@@ -110,9 +122,12 @@ def infer(
     if weights is None and (strength != 1.0 or reconstruct):
         raise StyxError(f"{'--reconstruct' if reconstruct else '--strength'} is for StyleBank "
                         "files", "leave it out")
+    given = {} if weights is None else {"style_weights": weights}
+    given.update(style_inputs(generator, style_images or [], style_size))
+    given.update(setting_inputs(generator, settings_given or []))
     settings = InferSettings(seed=seed, long_side=long_side, batch=batch_size, tile=tile,
                              overlap=overlap, overwrite=overwrite or output is not None,
-                             inputs={} if weights is None else {"style_weights": weights})
+                             inputs=given)
 
     def tell(kind: str, text: str) -> None:
         if kind == "failed":
@@ -135,3 +150,51 @@ def infer(
         note(f"{done} in {report.seconds:.2f} s ({generator.provider.replace('ExecutionProvider', '')})")
     if report.failed:
         raise typer.Exit(1)
+
+
+#: The long side ``--style-image`` paintings are resized to unless ``--style-size`` says.
+STYLE_SIZE = 512
+
+
+def style_inputs(generator, paintings: list[Path], long_side: int | None) -> dict:
+    """The file's style inputs (:mod:`styx.core.inputs`) from ``--style-image``: one
+    painting per input, in order; a file that takes none refuses them."""
+    from styx.inference.batch import load_photo
+
+    wanted = generator.style_inputs
+    if not wanted and paintings:
+        raise StyxError(f"{generator.path.name} takes no style image: it holds its style(s)",
+                        "leave out --style-image")
+    if wanted and len(paintings) != len(wanted):
+        options = ", ".join(wanted.values())
+        raise StyxError(f"{generator.path.name} takes {len(wanted)} style image(s) ({options}), "
+                        f"{len(paintings)} given", f"give {options} PAINTING")
+    size = STYLE_SIZE if long_side is None else (long_side or None)
+    return {name: load_photo(painting, size)[0] for name, painting in zip(wanted, paintings)}
+
+
+def setting_inputs(generator, given: list[str]) -> dict:
+    """The file's setting inputs from ``--set NAME=VALUE`` (values separated by commas)."""
+    import numpy as np
+
+    from styx.core.inputs import SETTING
+    from styx.core.suggest import did_you_mean
+
+    names = generator.names_of_kind(SETTING)
+    values = {}
+    for text in given:
+        name, sep, value = text.partition("=")
+        name = name.strip()
+        if not sep or name not in names:
+            raise StyxError(f"bad --set {text!r}", did_you_mean(name, names) or
+                            f"the file's settings: {', '.join(names) or 'none'}")
+        shape = generator.metadata["inputs"][name]["shape"]
+        try:
+            array = np.asarray([float(v) for v in value.split(",")], dtype=np.float32)
+        except ValueError:
+            raise StyxError(f"bad --set {text!r}", "give numbers, e.g. strength=0.5") from None
+        if array.size != int(np.prod(shape)):
+            raise StyxError(f"--set {name} takes {int(np.prod(shape))} value(s), not "
+                            f"{array.size}", "separate values with commas")
+        values[name] = array.reshape([int(s) for s in shape])
+    return values

@@ -2,8 +2,10 @@
 
 Two shapes: a method that makes one image from a content image and style images (Gatys, a
 plugin's optimisation) takes ``[CONTENT] [STYLE...] -o OUT``; a feed-forward method runs a
-stored model over ``CONTENT...`` (``-o`` or ``--output-dir``). Either way the options are
-the config's fields, and the result is written and reported the same way for every method.
+stored model over ``CONTENT...`` (``-o`` or ``--output-dir``), with one ``--style-image``
+option (repeatable) for each style image its generator declares it takes at run time
+(AdaIN's painting; :mod:`styx.core.inputs`). Either way the options are the config's
+fields, and the result is written and reported the same way for every method.
 """
 
 from __future__ import annotations
@@ -36,8 +38,10 @@ from styx.core.specs import MethodSpec
 INTERRUPTED_EXIT_CODE = 130
 
 
-def run_command(spec: MethodSpec) -> Callable[..., None]:
-    """``styx run NAME``: images in, images out, options from the method's config."""
+def run_command(spec: MethodSpec, *, listing: bool = False) -> Callable[..., None]:
+    """``styx run NAME``: images in, images out, options from the method's config.
+    ``listing``: the command is only listed (``styx run --help``): a feed-forward method's
+    generator is not imported for its style inputs (that imports torch)."""
     from styx.core.method import run_config_class
 
     config_class = run_config_class(spec)
@@ -55,6 +59,11 @@ def run_command(spec: MethodSpec) -> Callable[..., None]:
                                  "after them)."),
             io_parameter("format", typer.Option("png", "--format",
                                                 help="File type of --output-dir outputs."), str),
+            *[io_parameter(STYLE_INPUT + item.name, typer.Option(
+                None, item.option, metavar="PAINTING", show_default=False,
+                help=f"{item.help} Repeatable, where the method blends several."),
+                list[Path] | None)
+              for item in ([] if listing else declared_style_inputs(spec))],
         ]
         body = _run_feed_forward
     else:
@@ -84,6 +93,22 @@ def run_command(spec: MethodSpec) -> Callable[..., None]:
     parameters = io + config_parameters(config_class, taken=flags_of(io))
     return make_command(spec.summary, parameters,
                         lambda values: body(spec, config_class, values))
+
+
+#: The prefix of the io names of style-image options (``--style-image``).
+STYLE_INPUT = "style_input_"
+
+
+def declared_style_inputs(spec: MethodSpec) -> list[Any]:
+    """The style inputs the method's generator class declares (:mod:`styx.core.inputs`):
+    a class whose inputs depend on its architecture (a property) takes none at run time."""
+    from styx.core.inputs import STYLE, Input
+    from styx.core.method import generator_class
+
+    declared = getattr(generator_class(spec), "inputs", ())
+    if not isinstance(declared, tuple):
+        return []
+    return [item for item in declared if isinstance(item, Input) and item.kind == STYLE]
 
 
 def _run_optimisation(spec: MethodSpec, config_class: type[Config],
@@ -205,26 +230,32 @@ def _run_feed_forward(spec: MethodSpec, config_class: type[Config],
     from styx.files.image_arrays import images_named
 
     contents = images_named(io["contents"] or [])  # folders: their images
-    config.check_inputs(contents=len(contents), styles=0)
+    styles = images_named([path for name, paths in io.items() if name.startswith(STYLE_INPUT)
+                           for path in paths or []])
+    config.check_inputs(contents=len(contents), styles=len(styles))
     targets = output_paths(contents, io["output"], io["output_dir"], io["format"])
     for target in targets:
         check_output_path(target)
     option = "-o" if io["output"] is not None else "--output-dir"
-    refuse_overwriting_inputs([(option, target) for target in targets], contents)
+    refuse_overwriting_inputs([(option, target) for target in targets],
+                              [*contents, *styles, *_input_files(config)])
     from styx.generators.models import load_model
+    from styx.perceptual.weights import notes as weights_notes
     from styx.runtime.device import precision_of
     from styx.runtime.image_tensors import run_request, save_image
 
-    model = load_model(io["model"], method=spec.name)
-    precision = precision_of(config)
     talk = not io["quiet"] and not io["json"]
+    with weights_notes(talk):
+        model = load_model(io["model"], method=spec.name)
+    precision = precision_of(config)
     if talk:  # the run's first line: where and in what it computes
         for line in precision.announce(f"{spec.name} model {model.name}"):
             note(line)
     run = run_function(spec)
     written = []
     for content, target in zip(contents or [None], targets):
-        result = run(run_request(content=content, model=model), config)
+        with weights_notes(talk):
+            result = run(run_request(content=content, styles=styles, model=model), config)
         written.append(str(save_image(result.image, target, alpha=result.alpha)))
         if talk:
             print(written[-1], file=sys.stdout)

@@ -44,7 +44,9 @@ class Model:
     ``model(image, **options)`` stylises ``image`` (a path, a PIL image or a tensor in
     [0, 1]) with the method's run options (``seed=``, ``device=``, and the method's own)
     and returns the same kind of image: a PIL image for a PIL image, else a tensor
-    (N x 3 x H x W, on the CPU).
+    (N x 3 x H x W, on the CPU). A model whose generator takes a style image at run time
+    takes it by the input's name: ``model(photo, style=painting)`` (a path, PIL image or
+    tensor; a list of several where the method blends them).
     """
 
     def __init__(self, generator: Generator, metadata: dict[str, Any],
@@ -68,10 +70,21 @@ class Model:
         return [str(style.get("name", index))
                 for index, style in enumerate(styles_of(self.metadata))]
 
+    @property
+    def style_inputs(self) -> list[str]:
+        """The names of the style images the model takes at run time (none for a model that
+        holds its styles)."""
+        return [item.name for item in self.generator.style_inputs]
+
     def __call__(self, image: Any = None, **options: Any) -> Any:
         config = options.pop("config", None)
-        result = run(method_spec(self.method), run_request(content=image, model=self),
-                     config, options)
+        styles: list[Any] = []
+        for name in self.style_inputs:
+            given = options.pop(name, None)
+            styles += [] if given is None else \
+                list(given) if isinstance(given, (list, tuple)) else [given]
+        result = run(method_spec(self.method),
+                     run_request(content=image, styles=styles, model=self), config, options)
         return result.to_pil() if isinstance(image, Image.Image) else result.image
 
     stylize = __call__
@@ -152,7 +165,7 @@ def apply_generator(model: Model, image: torch.Tensor | None, *, seed: int | Non
 
     ``tile``: an image larger than this runs in overlapping tiles, blended over ``overlap``
     pixels (:mod:`styx.files.tiling`); options of the image's size (StyleBank's region
-    masks) are cut to each tile. Random inputs are drawn by pixel position where the
+    masks) are cut to each tile, style images never (every tile gets the whole painting). Random inputs are drawn by pixel position where the
     generator allows (``origin``, see :meth:`~styx.generators.generator.Generator.make_inputs`),
     so a tile gets the noise the whole image would have there."""
     if tile is not None and image is not None and max(image.shape[-2:]) > tile:
@@ -184,26 +197,28 @@ def _apply_tiled(model: Model, image: torch.Tensor, *, seed: int | None, tile: i
     """:func:`apply_generator` in tiles, normalised by a thumbnail's statistics (see
     :mod:`styx.files.tiling`)."""
     height, width = image.shape[-2:]
-
-    def image_sized(value: Any) -> bool:
-        return isinstance(value, torch.Tensor) and value.dim() >= 2 and \
-            tuple(value.shape[-2:]) == (height, width)
-
     network = model.generator
+    whole = {item.name for item in network.style_inputs}  # never cut, never resized
+
+    def image_sized(name: str, value: Any) -> bool:
+        return name not in whole and isinstance(value, torch.Tensor) and value.dim() >= 2 \
+            and tuple(value.shape[-2:]) == (height, width)
+
     statistics = contextlib.nullcontext()
     if instance_norms(network):
         small = long_side_size(height, width, tile)
         with kept_statistics(network) as layers:
             apply_generator(model, resize_to(image.float().cpu(), small), seed=seed,
                             device=device, amp=amp, **{
-                                name: resize_to(value.float(), small) if image_sized(value)
+                                name: resize_to(value.float(), small)
+                                if image_sized(name, value)
                                 else value for name, value in options.items()})
         statistics = given_statistics(network, [layer.kept for layer in layers])
 
     def one(part, origin: tuple[int, int]):
         top, left = origin
         rows, columns = slice(top, top + part.shape[-2]), slice(left, left + part.shape[-1])
-        cut = {name: value[..., rows, columns] if image_sized(value) else value
+        cut = {name: value[..., rows, columns] if image_sized(name, value) else value
                for name, value in options.items()}
         if _takes_origin(network):
             cut["origin"] = origin
@@ -227,9 +242,13 @@ def run_feed_forward(request: RunRequest, config: ModelRunOptions, *,
     """Stylise ``request.content`` with ``request.model``: the whole ``run`` of a
     feed-forward method whose config is :class:`~styx.core.bundles.ModelRunOptions`, or more.
 
-    ``options(model, content)``: the generator's own options for this content (N x 3 x H x W,
-    loaded and resized), given to its ``make_inputs`` (StyleBank's style weights); it runs
-    after the content has loaded and before the generator does.
+    Style images the generator takes at run time (its declared style inputs) come from
+    ``request.styles``, loaded at the config's ``style_size`` when it has one: one per
+    style input, or, for a generator with one style input, all of them as a list (the
+    generator blends them; the base class takes one). ``options(model, content)``: the
+    generator's own options for this content (N x 3 x H x W, loaded and resized), given to
+    its ``make_inputs`` (StyleBank's style weights); it runs after the images have loaded
+    and before the generator does.
     """
     started = time.perf_counter()
     model = _model_of(request)
@@ -238,8 +257,10 @@ def run_feed_forward(request: RunRequest, config: ModelRunOptions, *,
                         "image", f"see 'styx run {model.method} --help'")
     if request.content is None:
         raise StyxError("no content image given", "give a content image")
+    extra = style_options(model, request, getattr(config, "style_size", None))
     loaded = request.content_image(long_side=config.long_side, batch=True)
-    extra = {} if options is None else options(model, loaded.rgb)
+    if options is not None:
+        extra.update(options(model, loaded.rgb))
     image = apply_generator(model, loaded.rgb, seed=config.seed, device=config.device,
                             amp=config.amp, tile=config.tile, overlap=config.overlap, **extra)
     if config.preserve_color:
@@ -248,6 +269,31 @@ def run_feed_forward(request: RunRequest, config: ModelRunOptions, *,
     return RunResult(image=image, alpha=loaded.alpha, config=config,
                      seconds=time.perf_counter() - started, device=str(precision.device),
                      precision=precision.name)
+
+
+def style_options(model: Model, request: RunRequest, long_side: int | None
+                  ) -> dict[str, Any]:
+    """The style images of ``request`` for ``model``'s declared style inputs (see
+    :func:`run_feed_forward`); a StyxError when the model wants one and none was given,
+    or takes none and some were."""
+    wanted = model.generator.style_inputs
+    given = list(request.styles)
+    if not wanted:
+        if given:
+            raise StyxError(f"model {model.name!r} takes no style image: it holds its "
+                            "style(s)", "leave the style images out")
+        return {}
+    if not given:
+        raise StyxError(f"model {model.name!r} takes a style image at run time; none was given",
+                        f"give {wanted[0].option} PAINTING (style= in the library)")
+    images = request.style_images(long_side=long_side)
+    if len(wanted) == 1:
+        return {wanted[0].name: images if len(images) > 1 else images[0]}
+    if len(images) != len(wanted):
+        raise StyxError(f"model {model.name!r} takes {len(wanted)} style images, not "
+                        f"{len(images)}", "give one for each: "
+                        + ", ".join(item.option for item in wanted))
+    return {item.name: image for item, image in zip(wanted, images)}
 
 
 def _model_of(request: RunRequest) -> Model:

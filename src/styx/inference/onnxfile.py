@@ -7,10 +7,12 @@ exporter stored, picks the execution provider and runs batches of images::
     generator = OnnxGenerator.open("starry.onnx", provider="auto")
     out = generator.run(images, seed=0, style_weights=generator.style_weights("starry"))
 
-Inputs other than ``image`` are filled from the metadata: ``"uniform"`` ones (texture-nets'
-noise) are drawn by pixel position from ``seed`` (:mod:`styx.files.noise`, as ``styx run``
-draws them), so a seed gives the same picture every time, tiled or not; ``"default"`` ones
-(StyleBank's style weights) take the exported default unless given.
+Each input is filled by the kind the exporter recorded (:mod:`styx.core.inputs`): the
+content input takes the photos; a style input takes the image given for it (``--style-image``;
+there is no default); noise is drawn by pixel position from ``seed`` (:mod:`styx.files.noise`,
+as ``styx run`` draws it), so a seed gives the same picture every time, tiled or not;
+settings (StyleBank's style weights, AdaIN's strength) take the exported default unless
+given.
 """
 
 from __future__ import annotations
@@ -26,6 +28,11 @@ from typing import Any
 import numpy as np
 
 from styx.core.errors import StyxError
+from styx.core.inputs import CONTENT, NOISE, SETTING, STATISTICS, STYLE
+
+#: How the file's inputs of each kind are filled (the metadata's ``fill``).
+FILLS = {CONTENT: "content", STYLE: "image", NOISE: "uniform", SETTING: "default",
+         STATISTICS: "zeros"}
 
 #: The metadata_props key of the JSON the exporter writes.
 METADATA_KEY = "styx"
@@ -76,9 +83,22 @@ def _parse_metadata(text: str | None, path: Path) -> dict[str, Any]:
         metadata = json.loads(text)
     except ValueError:
         raise StyxError(f"{path} has damaged styx metadata", _EXPORT_AGAIN) from None
-    if not isinstance(metadata, dict) or not isinstance(metadata.get("inputs"), dict):
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("inputs"), dict) or \
+            not all(isinstance(entry, dict) for entry in metadata["inputs"].values()):
         raise StyxError(f"{path} has damaged styx metadata (no inputs)", _EXPORT_AGAIN)
+    for name, entry in metadata["inputs"].items():
+        entry.setdefault("kind", _kind_of_old_entry(name, entry))
+        if entry["kind"] == CONTENT:
+            entry.setdefault("fill", FILLS[CONTENT])
     return metadata
+
+
+def _kind_of_old_entry(name: str, entry: dict[str, Any]) -> str | None:
+    """The kind of an input of a file written before kinds were recorded (styx 0.2): its
+    content input is called ``image``; the rest show their kind by how they are filled."""
+    if name == "image" and "fill" not in entry:
+        return CONTENT
+    return {fill: kind for kind, fill in FILLS.items()}.get(entry.get("fill"))
 
 
 @dataclass
@@ -156,8 +176,9 @@ class OnnxGenerator:
         inputs = {i.name: i for i in self.session.get_inputs()}
         outputs = [o.name for o in self.session.get_outputs()]
         declared = self.metadata["inputs"]
-        if "image" not in inputs or len(inputs["image"].shape) != 4:
-            raise StyxError(f"{self.path} takes no N x 3 x H x W 'image' input",
+        content = self.content_input
+        if content is None or content not in inputs or len(inputs[content].shape) != 4:
+            raise StyxError(f"{self.path} takes no N x 3 x H x W content image",
                             "styx infer stylises images; " + _EXPORT_AGAIN)
         if set(inputs) != set(declared):
             raise StyxError(f"{self.path} has inputs {sorted(inputs)}, its metadata "
@@ -167,9 +188,28 @@ class OnnxGenerator:
             raise StyxError(f"{self.path} has outputs {outputs}, not {expected}",
                             _EXPORT_AGAIN)
         for name, entry in declared.items():
-            if name != "image" and entry.get("fill") not in ("uniform", "default", "zeros"):
+            fills = ("zeros", "default") if entry.get("kind") == STATISTICS else \
+                (FILLS.get(entry.get("kind")),)
+            if entry.get("kind") not in FILLS or entry.get("fill") not in fills:
                 raise StyxError(f"{self.path}: styx cannot fill its input {name!r}",
                                 _EXPORT_AGAIN)
+
+    # -- what it takes ---------------------------------------------------------------------
+    def names_of_kind(self, kind: str) -> list[str]:
+        """The file's inputs of ``kind`` (see :mod:`styx.core.inputs`), in order."""
+        return inputs_of_kind(self.metadata, kind)
+
+    @property
+    def content_input(self) -> str | None:
+        names = self.names_of_kind(CONTENT)
+        return names[0] if names else None
+
+    @property
+    def style_inputs(self) -> dict[str, str]:
+        """Each style input and the option that gives it (``--style-image``)."""
+        inputs = self.metadata["inputs"]
+        return {name: str(inputs[name].get("option") or f"--{name}-image")
+                for name in self.names_of_kind(STYLE)}
 
     # -- what it holds ---------------------------------------------------------------------
     @property
@@ -261,19 +301,38 @@ class OnnxGenerator:
         return binding.copy_outputs_to_cpu()
 
 
+def inputs_of_kind(metadata: dict[str, Any], kind: str) -> list[str]:
+    """The inputs of ``kind`` a file with ``metadata`` declares, in order."""
+    return [name for name, entry in metadata["inputs"].items() if entry.get("kind") == kind]
+
+
+def stand_in_styles(metadata: dict[str, Any], pictures: list[np.ndarray], index: int
+                    ) -> dict[str, np.ndarray]:
+    """Style images for checks and calibration, where no painting is at hand: for the
+    ``index``-th of ``pictures`` (1 x 3 x H x W each), the next ones, one per style input."""
+    names = inputs_of_kind(metadata, STYLE)
+    return {name: pictures[(index + 1 + offset) % len(pictures)]
+            for offset, name in enumerate(names)}
+
+
 def fill_inputs(metadata: dict[str, Any], images: np.ndarray, *, seed: int,
                 origin: tuple[int, int] = (0, 0), **given: np.ndarray | None
                 ) -> dict[str, np.ndarray]:
-    """Every input of a file with ``metadata`` for ``images`` (N x 3 x H x W float32):
-    ``given`` ones as given, ``uniform`` ones drawn from ``seed`` and ``origin`` (a tile's
-    top-left corner), ``default`` ones from the metadata."""
-    feed = {"image": np.ascontiguousarray(images, dtype=np.float32)}
+    """Every input of a file with ``metadata`` for ``images`` (N x 3 x H x W float32), by
+    kind: the content input takes ``images``; ``given`` ones as given; a style image must
+    be given; noise is drawn from ``seed`` and ``origin`` (a tile's top-left corner);
+    settings default to the metadata's values."""
+    feed = {}
     batch, _, height, width = images.shape
     for name, entry in metadata["inputs"].items():
-        if name == "image":
-            continue
-        if given.get(name) is not None:
+        if entry["kind"] == CONTENT:
+            feed[name] = np.ascontiguousarray(images, dtype=np.float32)
+        elif given.get(name) is not None:
             feed[name] = np.ascontiguousarray(given[name], dtype=np.float32)
+        elif entry["kind"] == STYLE:
+            option = entry.get("option") or f"--{name}-image"
+            raise StyxError(f"this file takes a style image (input {name!r}); none was given",
+                            f"give {option} PAINTING")
         elif entry["fill"] == "zeros":
             feed[name] = np.zeros((batch, *[int(s) for s in entry["shape"][1:]]),
                                   dtype=np.float32)

@@ -46,6 +46,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 IMAGENET = "imagenet"
 RANDOM = "random"
+#: Weights to be filled by the caller (a generator that embeds a descriptor, rebuilt from
+#: its architecture before its stored state is loaded): allocated, not initialised, no note.
+EMPTY = "empty"
 WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt")
 #: Seconds to wait for the download server before declaring the machine offline.
 PROBE_TIMEOUT_S = 5.0
@@ -279,6 +282,8 @@ def apply_weights(descriptor: Descriptor, network: nn.Module, weights: str | os.
     given, trims the descriptor first, so stages past the deepest of them are never
     allocated. Those and the parts named by ``info.unused_prefixes`` stay on the meta device
     and cost no memory. Random weights come out the same with or without ``layers``.
+    ``weights="empty"``: allocated and left unfilled, silently, for a caller that loads a
+    stored state next (a generator embedding the descriptor, rebuilt from its metadata).
     """
     import torch
     from torch import nn
@@ -288,6 +293,9 @@ def apply_weights(descriptor: Descriptor, network: nn.Module, weights: str | os.
     wanted = list(layers) if layers is not None else []
     if wanted:
         descriptor.trim(wanted)  # unknown names: StyxError with "did you mean"
+    if isinstance(weights, str) and weights.strip().lower() == EMPTY:
+        descriptor.stages.to_empty(device="cpu")  # the caller loads its own state next
+        return descriptor.freeze()
     state, source = resolve_state_dict(weights, info, descriptor.name)
     descriptor.stages.to_empty(device="cpu")
     for module in descriptor.modules():

@@ -161,12 +161,18 @@ class TrainingTask(Protocol):
     resume, so a resumed run continues exactly; ``set_world(rank, world_size)``, called once
     before ``build_model``, to know this process's rank and the number of processes
     (:class:`styx.training.feedforward.PerceptualTask` has it).
+
+    A second data stream: a task whose ``style_dir`` is a folder (AdaIN's paintings) gets a
+    batch of style crops beside every content batch, as ``training_step(model, batch, step,
+    styles=...)`` (N x 3 x S x S, cropped as the content is, or from images resized to the
+    task's ``style_short_side`` first): read by workers, shuffled by its own seed, sharded
+    across torchrun ranks, and fingerprinted in the checkpoint, like the content folder.
     """
 
     def build_model(self) -> nn.Module: ...
 
-    def training_step(self, model: nn.Module, batch: torch.Tensor, step: int
-                      ) -> LossTerms: ...
+    def training_step(self, model: nn.Module, batch: torch.Tensor, step: int,
+                      **streams: torch.Tensor) -> LossTerms: ...
 
     def metadata(self) -> dict: ...
 
@@ -264,6 +270,11 @@ def train(task: TrainingTask, content_dir: str | os.PathLike[str] | None,
             dist.destroy_process_group()
 
 
+def _style_seed(seed: int) -> int:
+    """The seed of the style stream: its crops and order are not the content's."""
+    return mix_seed("styles", seed)
+
+
 def check_run_paths(run_dir: str | os.PathLike[str],
                     log_json: str | os.PathLike[str] | None = None) -> None:
     """StyxError now, before any work, for a run folder or JSON log that cannot be written:
@@ -308,6 +319,14 @@ class _Run:
                                         short_side=config.short_side)
             self.images.first_readable()  # no readable image at all: a StyxError now
             self._note_skipped(dict(self.images.skipped))
+        #: The second stream, of style images (a task's ``style_dir``: AdaIN's paintings).
+        self.styles: ContentImages | None = None
+        style_dir = getattr(task, "style_dir", None)
+        if style_dir is not None:
+            self.styles = ContentImages(style_dir, config.image_size, _style_seed(config.seed),
+                                        short_side=getattr(task, "style_short_side", None))
+            self.styles.first_readable()
+            self._note_skipped(dict(self.styles.skipped))
 
         if hasattr(task, "set_world"):  # the task's place in a torchrun run
             task.set_world(ctx.rank, ctx.world_size)
@@ -345,8 +364,8 @@ class _Run:
         self.last_checkpoint = self.checkpoint_path
         self.history = list(state.get("history", []))
         self.skipped.update(state.get("skipped_files", {}))
-        if self.images is not None:  # known to be unreadable: not tried again
-            self.images.skipped.update(self.skipped)
+        for images in self._streams():  # known to be unreadable: not tried again
+            images.skipped.update(self.skipped)
         self.reported.update(self.skipped)
         self.elapsed_before = float(state.get("elapsed_seconds", 0.0))
         data = state.get("data", {}) if isinstance(state.get("data"), dict) else {}
@@ -359,11 +378,15 @@ class _Run:
             self.log.say(f"note: the run computed in {old_precision}, now in "
                          f"{self.precision.name}: it continues, but not bit for bit (give "
                          f"--amp {old_precision} to keep it)")
-        if self.images is not None and \
-                data.get("files") not in (None, self.images.fingerprint()):
-            self.log.say(f"note: the content images differ from the run's ({data.get('images')}"
-                         f" file(s) in {data.get('content_dir')}, now {len(self.images)} in "
-                         f"{self.images.folder}): it continues, but not bit for bit")
+        for what, images, prefix in (("content", self.images, ""),
+                                     ("style", self.styles, "style_")):
+            if images is not None and \
+                    data.get(f"{prefix}files") not in (None, images.fingerprint()):
+                self.log.say(f"note: the {what} images differ from the run's "
+                             f"({data.get(prefix + 'images')} file(s) in "
+                             f"{data.get(prefix + 'dir' if prefix else 'content_dir')}, now "
+                             f"{len(images)} in {images.folder}): it continues, but not bit "
+                             "for bit")
         self.log.say(f"resuming {self.run_dir} at iteration {self.start}/"
                      f"{self.config.iterations}")
 
@@ -378,6 +401,9 @@ class _Run:
         if self.images is not None:
             data.update({"content_dir": str(self.images.folder), "images": len(self.images),
                          "files": self.images.fingerprint()})
+        if self.styles is not None:
+            data.update({"style_dir": str(self.styles.folder), "style_images": len(self.styles),
+                         "style_files": self.styles.fingerprint()})
         state = {
             "step": self.done,
             "data": data,
@@ -401,15 +427,28 @@ class _Run:
             raise write_error("the checkpoint", self.checkpoint_path, error) from None
 
     # -- the loop --------------------------------------------------------------------------
-    def batches(self) -> Iterator[tuple[torch.Tensor, dict[str, str]]]:
+    def _streams(self) -> list[ContentImages]:
+        return [images for images in (self.images, self.styles) if images is not None]
+
+    def batches(self) -> Iterator[tuple[torch.Tensor, dict[str, str], dict[str, Any]]]:
+        """Endless ``(content batch, newly skipped files, the task's other batches)``: the
+        other batches are ``{"styles": ...}`` for a task with a style stream."""
         config, ctx = self.config, self.ctx
-        if self.images is None:
-            return shape_batches(config.batch_size, config.image_size)
         pin_memory = self.device.type == "cuda"  # pragma: no mutate (GPU only)
-        return content_batches(self.images, batch_size=config.batch_size, seed=config.seed,
-                               start=self.start * config.batch_size, rank=ctx.rank,
-                               world_size=ctx.world_size, num_workers=config.num_workers,
-                               pin_memory=pin_memory)
+
+        def stream(images: ContentImages, seed: int) -> Iterator[Any]:
+            return content_batches(images, batch_size=config.batch_size, seed=seed,
+                                   start=self.start * config.batch_size, rank=ctx.rank,
+                                   world_size=ctx.world_size, num_workers=config.num_workers,
+                                   pin_memory=pin_memory)
+
+        contents = shape_batches(config.batch_size, config.image_size) \
+            if self.images is None else stream(self.images, config.seed)
+        if self.styles is None:
+            return ((batch, skipped, {}) for batch, skipped in contents)
+        styles = stream(self.styles, _style_seed(config.seed))
+        return ((batch, {**skipped, **style_skipped}, {"styles": style_batch})
+                for (batch, skipped), (style_batch, style_skipped) in zip(contents, styles))
 
     def loop(self) -> TrainingResult:
         from styx.runtime.progress import Progress
@@ -452,12 +491,14 @@ class _Run:
         for step in range(self.start, config.iterations):
             step_began = time.perf_counter()
             _seed("step", config.seed, self.ctx.rank, step)
-            batch, newly_skipped = next(batches)
+            batch, newly_skipped, others = next(batches)
             self._note_skipped(newly_skipped)
             batch = batch.to(self.device, non_blocking=True)  # pragma: no mutate
+            others = {name: value.to(self.device, non_blocking=True)  # pragma: no mutate
+                      for name, value in others.items()}
             self.optimizer.zero_grad()  # set_to_none, the default
             with self.precision.autocast():
-                terms = _terms_of(self.task.training_step(step_model, batch, step))
+                terms = _terms_of(self.task.training_step(step_model, batch, step, **others))
             lr = self.optimizer.param_groups[0]["lr"]
             self.scaler.scale(terms.total.float()).backward()
             if self.hook is not None:

@@ -2,7 +2,7 @@
 
 A plugin like any other, registered by styx-nst's own ``styx`` entry point. It exports any
 feed-forward method's generator (a third-party one's included) through the core generator
-interface alone: the graph's inputs are the generator's ``input_names``, the sizes that
+interface alone: the graph's inputs are the generator's declared inputs, the sizes that
 vary between calls become dynamic axes. Modules: :mod:`.config` (the options),
 :mod:`.export` (the exporter's function), :mod:`.graph` (torch to ONNX), :mod:`.quantize`
 (int8), :mod:`.check` (onnxruntime against PyTorch); the metadata the file carries is read by :mod:`styx.inference.onnxfile`,

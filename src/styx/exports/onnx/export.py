@@ -23,8 +23,7 @@ def export_onnx(model: Model, output: Path, config: OnnxOptions) -> dict[str, An
     """Write ``model`` as an ONNX file at ``output`` (the exporter plugin's function);
     returns what ``styx export`` reports (the precision, the input sizes, the check)."""
     generator = graph.float_copy(model.generator)
-    names = list(generator.example_inputs(1, graph.TRACE_SIZE, graph.TRACE_SIZE))
-    names = [name for name in generator.input_names if name in names]
+    names = list(generator.input_names)
     axes = graph.dynamic_axes(generator)
     metadata = graph.file_metadata(model, config, names, axes, graph.smallest_size(generator))
     proto = graph.trace(generator, names, axes, config)

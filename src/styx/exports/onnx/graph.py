@@ -3,11 +3,14 @@
 The graph is traced through the core generator interface alone, so every feed-forward
 method exports the same way:
 
-* its inputs are the generator's ``input_names`` (``image`` N x 3 x H x W float32 in [0, 1],
-  texture-nets' ``noise``, StyleBank's ``style_weights``), its output ``output`` (N x 3 x H
-  x W float32 in [0, 1]);
-* an axis is dynamic when the generator's example inputs of two sizes and batches differ
-  along it (batch, height, width); the rest (StyleBank's K style weights) stay fixed;
+* its inputs are the generator's declared inputs (:mod:`styx.core.inputs`: ``image`` N x
+  3 x H x W float32 in [0, 1], texture-nets' ``noise``, StyleBank's ``style_weights``,
+  AdaIN's ``style`` image), its output ``output`` (N x 3 x H x W float32 in [0, 1]); the
+  metadata records each input's kind, which is what ``styx infer`` fills it by;
+* a content or noise input's axes are dynamic where the generator's example inputs of two
+  sizes and batches differ (batch, height, width); a style image has a height and width
+  of its own (``style_height``, ``style_width``); settings (StyleBank's K style weights)
+  stay fixed;
 * random inputs (texture-nets' noise) are inputs of the graph, never random nodes inside
   it, so a file given the same inputs always gives the same pixels; ``styx infer`` draws
   them from its ``--seed``;
@@ -37,12 +40,14 @@ from torch import nn
 
 from styx.core import __version__
 from styx.core.errors import StyxError
+from styx.core.inputs import SETTING, STATISTICS, STYLE
 from styx.exports.onnx.config import OnnxOptions
 from styx.generators.blocks import Pad, given_statistics, instance_norms, kept_statistics
 from styx.generators.generator import Generator
 from styx.generators.models import Model
 from styx.inference.onnxfile import (
     BLEND_INPUT,
+    FILLS,
     METADATA_KEY,
     OUTPUT_NAME,
     STATISTICS_INPUT,
@@ -101,7 +106,9 @@ def trace(generator: Generator, names: list[str], axes: dict[str, dict[int, str]
     graph = GraphModule(float_copy(generator), names, half=config.fp16).eval()
     example = generator.example_inputs(1, TRACE_SIZE, TRACE_SIZE)
     arguments = tuple(example[name] for name in names)
-    output_axes = {OUTPUT_NAME: axes.get("image", {0: "batch", 2: "height", 3: "width"})}
+    per_pixel = [item.name for item in generator.declared_inputs() if item.per_pixel]
+    output_axes = {OUTPUT_NAME: axes.get(per_pixel[0] if per_pixel else "",
+                                         {0: "batch", 2: "height", 3: "width"})}
     input_names, output_names = list(names), [OUTPUT_NAME]
     if graph.norm_channels:
         arguments += (torch.zeros(1, sum(graph.norm_channels), 2), torch.zeros(1))
@@ -148,15 +155,22 @@ def _drop_initializer_aliases(proto: onnx.ModelProto) -> None:
 
 
 def dynamic_axes(generator: Generator) -> dict[str, dict[int, str]]:
-    """The axes of each input that follow the batch and image size: those that differ
-    between example inputs of 1 x 64 x 64 and 2 x 72 x 80."""
+    """The dynamic axes of each input: a style image's height and width (its own); for
+    content and noise, those that differ between example inputs of 1 x 64 x 64 and
+    2 x 72 x 80 (batch, height, width)."""
     small = generator.example_inputs(1, TRACE_SIZE, TRACE_SIZE)
     large = generator.example_inputs(2, TRACE_SIZE + 8, TRACE_SIZE + 16)
     labels = {(1, 2): "batch", (TRACE_SIZE, TRACE_SIZE + 8): "height",
               (TRACE_SIZE, TRACE_SIZE + 16): "width"}
     axes: dict[str, dict[int, str]] = {}
-    for name, value in small.items():
-        other = large[name]
+    for item in generator.declared_inputs():
+        name = item.name
+        if item.kind == STYLE:
+            axes[name] = {2: f"{name}_height", 3: f"{name}_width"}
+            continue
+        if not item.per_pixel:
+            continue
+        value, other = small[name], large[name]
         changed = {axis: labels.get((a, b), f"{name}_{axis}")
                    for axis, (a, b) in enumerate(zip(value.shape, other.shape)) if a != b}
         if changed:
@@ -210,22 +224,25 @@ def file_metadata(model: Model, config: OnnxOptions, names: list[str],
                   axes: dict[str, dict[int, str]], smallest: int) -> dict[str, Any]:
     """What the file carries about itself (read back by :mod:`styx.inference.onnxfile`)."""
     example = model.generator.example_inputs(1, TRACE_SIZE, TRACE_SIZE)
+    declared = {item.name: item for item in model.generator.declared_inputs()}
     inputs = {}
     for name in names:
-        value = example[name]
+        value, item = example[name], declared[name]
         shape = [axes.get(name, {}).get(axis, int(size)) for axis, size in enumerate(value.shape)]
-        entry: dict[str, Any] = {"shape": shape}
-        if name != "image":
-            if name in axes:
-                entry["fill"] = "uniform"  # drawn per call, as make_inputs does
-            else:
-                entry["fill"] = "default"
-                entry["default"] = value.flatten().tolist()
+        entry: dict[str, Any] = {"kind": item.kind, "shape": shape, "fill": FILLS[item.kind]}
+        if item.kind == SETTING:
+            entry["default"] = value.flatten().tolist()
+        if item.kind == STYLE:
+            entry["option"] = item.option
+        if item.help:
+            entry["help"] = item.help
         inputs[name] = entry
     channels = sum(layer.num_channels for layer in instance_norms(model.generator))
     if channels:
-        inputs[STATISTICS_INPUT] = {"shape": ["batch", channels, 2], "fill": "zeros"}
-        inputs[BLEND_INPUT] = {"shape": [1], "fill": "default", "default": [0.0]}
+        inputs[STATISTICS_INPUT] = {"kind": STATISTICS, "shape": ["batch", channels, 2],
+                                    "fill": "zeros"}
+        inputs[BLEND_INPUT] = {"kind": STATISTICS, "shape": [1], "fill": "default",
+                               "default": [0.0]}
     source = model.metadata
     return {
         "format": 1,

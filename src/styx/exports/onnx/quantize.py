@@ -40,14 +40,15 @@ def calibration_feeds(metadata: dict[str, Any], config: OnnxOptions
                       ) -> list[dict[str, np.ndarray]]:
     """One input dict per calibration photo, each resized to ``--calibrate-size``."""
     from styx.inference.batch import readable_photos
-    from styx.inference.onnxfile import fill_inputs
+    from styx.inference.onnxfile import fill_inputs, stand_in_styles
 
     photos = readable_photos(config.calibrate, limit=config.calibrate_count,
                              long_side=config.calibrate_size)
     if not photos:
         raise StyxError(f"no readable images in --calibrate {config.calibrate}",
                         "give a folder of photos like the ones the model will stylise")
-    return [fill_inputs(metadata, rgb, seed=index) for index, rgb in enumerate(photos)]
+    return [fill_inputs(metadata, rgb, seed=index, **stand_in_styles(metadata, photos, index))
+            for index, rgb in enumerate(photos)]
 
 
 def float_nodes(model: onnx.ModelProto, heavy: set[str] | None = None) -> list[str]:

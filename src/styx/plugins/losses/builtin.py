@@ -1,4 +1,5 @@
-"""The built-in losses: content (feature MSE), gram (Gram-matrix style loss), tv."""
+"""The built-in losses: content (feature MSE), gram (Gram-matrix style loss), mean-std
+(per-channel statistics, AdaIN's style loss), tv."""
 
 from __future__ import annotations
 
@@ -22,6 +23,12 @@ def register_losses(register):
         aliases=("style",),
         default_for=("style",),
         config="styx.plugins.losses.options:GramOptions",
+    ))
+    register(LossSpec(
+        name="mean-std",
+        summary="Style loss: squared difference of each channel's mean and standard deviation.",
+        factory="styx.plugins.losses.moments:MeanStdLoss",
+        aliases=("moments",),
     ))
     register(LossSpec(
         name="tv",

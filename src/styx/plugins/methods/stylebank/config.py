@@ -28,6 +28,7 @@ from styx.core.checks import each, existing_path, number, optional, text
 from styx.core.config import option
 from styx.core.errors import StyxError
 from styx.files.modelstore import name_from_file
+from styx.files.regions import parse_regions
 from styx.plugins.methods.stylebank.styles import parse_style_mix
 
 STYLES = "Styles"
@@ -151,34 +152,6 @@ class StyleBankTrainConfig(NetworkOptions, LossOptions, TrainingOptions, ModelOu
 
 
 # -- running ---------------------------------------------------------------------------------
-def _regions(value: Any, label: str) -> list[tuple[Any, str]]:
-    """``["sky.png:starry", (mask, 1)]`` -> ``[(Path("sky.png"), "starry"), (mask, "1")]``.
-
-    A mask is a path (text before the last ``:``), or from the library a PIL image or a
-    tensor; the style is a name or an index."""
-    if value is None:
-        return []
-    items = [value] if isinstance(value, (str, tuple)) else list(value)
-    regions = []
-    for item in items:
-        if isinstance(item, (tuple, list)) and len(item) == 2:
-            mask, style = item
-        elif isinstance(item, str) and ":" in item:
-            mask, _, style = item.rpartition(":")
-            mask = Path(mask.strip()).expanduser()
-        else:
-            raise StyxError(f"bad {label} {item!r}", "write MASK:STYLE, e.g. sky.png:starry")
-        style = str(style).strip()
-        if not style or (isinstance(mask, (str, Path)) and not str(mask).strip()):
-            raise StyxError(f"bad {label} {item!r}", "write MASK:STYLE, e.g. sky.png:starry")
-        if isinstance(mask, (str, Path)) and not Path(mask).expanduser().is_file():
-            what = "is a folder" if Path(mask).expanduser().is_dir() else "not found"
-            raise StyxError(f"bad {label} {item!r}: mask {mask} {what}",
-                            "give the path of a mask image")
-        regions.append((Path(mask).expanduser() if isinstance(mask, str) else mask, style))
-    return regions
-
-
 @dataclass(kw_only=True)
 class StyleBankRunConfig(ModelRunOptions):
     """Running a StyleBank model: one style, a fusion of several, or the auto-encoder.
@@ -198,7 +171,7 @@ class StyleBankRunConfig(ModelRunOptions):
         help="Linear fusion in feature space, e.g. starry:0.7,scream:0.3 (names or "
              "indices; the weights are relative).")
     region: list[tuple[Any, str]] = option(
-        default_factory=list, cli_type=list[str], check=_regions, metavar="MASK:STYLE",
+        default_factory=list, cli_type=list[str], check=parse_regions, metavar="MASK:STYLE",
         panel=STYLES,
         help="A style for the white (or opaque) part of a mask image, e.g. sky.png:starry "
              "(repeatable; masks are stretched to the photo; where they overlap the styles "

@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from styx.core.errors import StyxError
+from styx.core.inputs import Input, content_image, setting
 from styx.generators.blocks import Pad, conv, halved_sizes, make_norm
 from styx.generators.generator import Generator, no_image_given
 from styx.plugins.methods.stylebank.config import NetworkConfig
@@ -74,7 +75,6 @@ def new_bank(channels: int, generator: torch.Generator | None = None) -> torch.T
 class StyleBankNetwork(Generator):
     """Encoder, one filter bank per style, decoder; see the module docstring."""
 
-    input_names = ("image", "style_weights")
     config_class = NetworkConfig
 
     def __init__(self, config: NetworkConfig | None = None) -> None:
@@ -92,6 +92,12 @@ class StyleBankNetwork(Generator):
         self._frozen: list[nn.Module] = []
 
     # -- the Generator interface ------------------------------------------------------------
+    @property
+    def inputs(self) -> tuple[Input, ...]:  # type: ignore[override]
+        """The photo and the weights of the K styles (style 0 alone by default)."""
+        return (content_image(), setting("style_weights", [1.0] + [0.0] * (self.num_styles - 1),
+                                         help="How much of each style (K values)."))
+
     @property
     def num_styles(self) -> int:
         return len(self.banks)

@@ -36,6 +36,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from styx.core.errors import StyxError
+from styx.core.inputs import Input, content_image
+from styx.core.inputs import noise as noise_input
 from styx.files.noise import position_noise
 from styx.generators.blocks import Pad, make_norm
 from styx.generators.generator import Generator, no_image_given, random_like
@@ -82,9 +84,12 @@ class TextureNetwork(Generator):
 
     # -- the Generator interface ------------------------------------------------------------
     @property
-    def input_names(self) -> tuple[str, ...]:  # type: ignore[override]
-        names = ("image",) if self.config.content_channels else ()
-        return names + (("noise",) if self.config.noise_channels else ())
+    def inputs(self) -> tuple[Input, ...]:  # type: ignore[override]
+        """The photo (a stylisation network) and the noise pyramid's channels, either of
+        them absent when the architecture has none."""
+        image = (content_image(),) if self.config.content_channels else ()
+        return image + ((noise_input("noise", self.noise_depth),) if self.config.noise_channels
+                        else ())
 
     def make_inputs(self, image: torch.Tensor | None, *, size: tuple[int, int] | None = None,
                     batch: int = 1, generator: torch.Generator | None = None,

@@ -1,0 +1,112 @@
+"""What a generator consumes: each input declared once, by kind.
+
+A feed-forward generator lists its inputs (``Generator.inputs``), each an :class:`Input` of
+one kind::
+
+    inputs = (content_image(), style_image(), setting("strength", 1.0))
+
+Everything that feeds a generator is derived from that one declaration, so no layer above
+the method names an input or a method:
+
+========== ================================================ ==========================
+kind       what it is                                       who fills it
+========== ================================================ ==========================
+content    the image being stylised, N x 3 x H x W          the photos given; cut into
+                                                            tiles, batched, sharded
+style      an image given at run time, 1 x 3 x h x w, of    ``--style-image`` (run,
+           its own size                                     infer), ``style=`` (library),
+                                                            the studio's painting;
+                                                            never tiled
+noise      seeded per-pixel noise, N x C x H x W            drawn from ``--seed`` by
+                                                            pixel position
+setting    a fixed-size vector (StyleBank's style weights,  its default, or the
+           a strength)                                      method's options
+statistics tiling statistics (instance norms)               styx, for tiles
+========== ================================================ ==========================
+
+The module imports nothing heavy: the command line, the studio and ``styx infer`` read the
+declaration without torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+CONTENT, STYLE, NOISE, SETTING, STATISTICS = "content", "style", "noise", "setting", "statistics"
+#: Every kind of input, in the order above.
+KINDS = (CONTENT, STYLE, NOISE, SETTING, STATISTICS)
+
+
+@dataclass(frozen=True)
+class Input:
+    """One input of a generator: its ``name`` (the ``forward`` argument and the ONNX input),
+    its ``kind`` (one of :data:`KINDS`), its ``channels`` (images and noise), a setting's
+    ``default`` values (its size is their number) and a line of ``help``."""
+
+    name: str
+    kind: str
+    channels: int = 3
+    default: tuple[float, ...] = ()
+    help: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.isidentifier():
+            raise ValueError(f"input name {self.name!r} is not a Python identifier")
+        if self.kind not in KINDS:
+            raise ValueError(f"input {self.name!r}: kind {self.kind!r} is not one of "
+                             + ", ".join(KINDS))
+        if self.kind == SETTING and not self.default:
+            raise ValueError(f"setting {self.name!r} needs its default values")
+        object.__setattr__(self, "default", tuple(float(v) for v in self.default))
+
+    @property
+    def per_pixel(self) -> bool:
+        """Whether the input follows the content's batch and size (content, noise): what
+        tiling cuts and batching stacks."""
+        return self.kind in (CONTENT, NOISE)
+
+    @property
+    def option(self) -> str:
+        """The command-line option that gives a style input: ``--style-image`` for an
+        input named ``style``, ``--NAME-image`` (dashes for underscores) for others."""
+        stem = self.name.replace("_", "-")
+        return f"--{stem}" if stem.endswith("image") else f"--{stem}-image"
+
+
+def content_image(name: str = "image", help: str = "The photo to stylise.") -> Input:
+    return Input(name, CONTENT, help=help)
+
+
+def style_image(name: str = "style", help: str = "The painting whose style is applied.") -> Input:
+    return Input(name, STYLE, help=help)
+
+
+def noise(name: str = "noise", channels: int = 1, help: str = "Seeded per-pixel noise.") -> Input:
+    return Input(name, NOISE, channels=channels, help=help)
+
+
+def setting(name: str, default: float | Sequence[float], help: str = "") -> Input:
+    values = (default,) if isinstance(default, (int, float)) else tuple(default)
+    return Input(name, SETTING, default=tuple(float(v) for v in values), help=help)
+
+
+def of_kind(inputs: Iterable[Input], kind: str) -> list[Input]:
+    """The inputs of ``kind``, in declaration order."""
+    return [item for item in inputs if item.kind == kind]
+
+
+def check_declaration(inputs: Sequence[Input], owner: str) -> tuple[Input, ...]:
+    """``inputs`` as a tuple, checked: Input objects, distinct names, at most one content
+    image. A bad declaration is a TypeError or ValueError naming ``owner``."""
+    inputs = tuple(inputs)
+    for item in inputs:
+        if not isinstance(item, Input):
+            raise TypeError(f"{owner}: inputs must be styx.core.inputs.Input objects, not "
+                            f"{type(item).__name__}")
+    names = [item.name for item in inputs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{owner}: two inputs share a name ({', '.join(names)})")
+    if len(of_kind(inputs, CONTENT)) > 1:
+        raise ValueError(f"{owner}: more than one content image")
+    return inputs
