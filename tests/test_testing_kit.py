@@ -37,7 +37,7 @@ def test_the_gram_loss_passes_with_each_normalization():
         assert check_loss("gram", options={"normalization": normalization}).ok
 
 
-@pytest.mark.parametrize("name", ["gatys", "texture-nets", "stylebank"])
+@pytest.mark.parametrize("name", ["gatys", "texture-nets", "stylebank", "adain"])
 def test_builtin_methods_pass(name):
     report = check_method(name)
     names = [result.check for result in report.results]
@@ -45,6 +45,8 @@ def test_builtin_methods_pass(name):
     if name != "gatys":
         assert "trains" in names and "the model loads" in names
         assert "exports to ONNX" in names  # the kit checks the exporter round trip
+    # AdaIN's generator declares a style image: run with the painting, and checked to follow it
+    assert ("follows its style images" in names) == (name == "adain")
 
 
 # -- plugins that break the contract ---------------------------------------------------------

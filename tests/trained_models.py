@@ -126,3 +126,22 @@ def run_model(styx_cli, method: str, model, *args: str):
     result = styx_cli("run", method, "--model", str(model), "--device", "cpu", *args)
     assert result.exit_code == 0, result.stderr
     return result
+
+
+def save_adain(folder: Path, *, seed: int = 3) -> Path:
+    """An AdaIN network (VGG19 encoder with seeded random weights up to relu4_1) stored in
+    ``folder``; its decoder is moved off its initial values and centred on grey, so its
+    pictures follow the photo and the painting the way a trained model's do."""
+    from styx.files.modelstore import save_model
+    from styx.perceptual.weights import notes
+    from styx.plugins.methods.adain.network import AdaINArchitecture, AdaINNetwork
+
+    with notes(False):
+        network = AdaINNetwork(AdaINArchitecture(), weights="random", seed=seed)
+    _perturbed(network.decoder, seed, 0.3)
+    with torch.no_grad():
+        last = network.decoder[-1]
+        last.weight.mul_(4.0)
+        last.bias.fill_(0.5)
+    return save_model(network, {"method": "adain", "architecture": network.architecture()},
+                      path=folder, overwrite=True)

@@ -56,7 +56,8 @@ def test_lint_imports_keeps_every_contract():
 
 def test_the_contract_stays_small():
     lines = sum(len(path.read_text().splitlines()) for path in CORE.glob("*.py"))
-    assert lines <= 2500, f"styx.core has {lines} lines"
+    # 2,500 when the core was cut (issue 25); the input declarations (issue 26) joined it.
+    assert lines <= 2600, f"styx.core has {lines} lines"
 
 
 _IMPORT_OLD_PATHS = """

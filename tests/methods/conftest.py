@@ -21,10 +21,10 @@ def interrupted_at(monkeypatch) -> Callable[[type, int], object]:
     def interrupt(task_class: type, step: int) -> Iterator[None]:
         original = task_class.training_step
 
-        def training_step(self, model, batch, at):
+        def training_step(self, model, batch, at, **streams):
             if at == step:
                 raise KeyboardInterrupt
-            return original(self, model, batch, at)
+            return original(self, model, batch, at, **streams)
 
         monkeypatch.setattr(task_class, "training_step", training_step)
         try:

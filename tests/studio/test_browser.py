@@ -1,6 +1,7 @@
 """The studio in a real headless Chromium: upload, watch gatys live, download, stop, train a
-texture-nets model and run it, a StyleBank model's style buttons and fusion sliders, history
-and compare, the studies page. A screenshot of each page is saved (``STYX_TEST_ARTIFACTS``).
+texture-nets model and run it, a StyleBank model's style buttons and fusion sliders, an AdaIN
+model's painting picker, history and compare, the studies page. A screenshot of each page is
+saved (``STYX_TEST_ARTIFACTS``).
 
 Every run uses random descriptor weights and tiny sizes; the server is a real uvicorn on a
 loopback port (tests/live_server.py), shared by the module's tests in order.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -211,6 +213,35 @@ def test_a_stylebank_model_has_a_button_per_style_and_fusion_sliders(studio, bro
     job = studio["http"].get(f"api/jobs/{job_id}").json()
     assert len(job["settings"].get("style_mix") or {}) == 2, job
     save_screenshot(page, "studio-stylebank")
+
+
+def test_an_adain_model_offers_every_painting_and_runs_with_the_picked_ones(studio,
+                                                                          browser_page):
+    from trained_models import save_adain
+
+    from styx.files.modelstore import models_home
+
+    folder = save_adain(models_home() / "adain-any")
+    try:
+        page = open_page(browser_page, studio["url"])
+        page.select_option("#method", "model:adain-any")
+        assert page.is_visible("#style-gallery") and page.is_visible("#style-upload")
+        images = studio["http"].get("api/catalogue").json()["images"]
+        assert page.locator("#style-gallery figure").count() == len(images)
+        page.click("#style-gallery figure:not(.picked) >> nth=0")
+        picked = page.eval_on_selector_all("#style-gallery figure.picked",
+                                           "fs => fs.map(f => f.dataset.id)")
+        assert len(picked) == 2  # the sample painting, picked at the start, and this one
+        fill_options(page, "#run-form", {"long_side": "32", "style_size": "32"})
+        start(page, "stylise", "#run")
+        assert wait_for_state(page, "stylise", ("done", "failed")) == "done"
+        job_id = page.get_attribute("#stylise-view", "data-job")
+        job = studio["http"].get(f"api/jobs/{job_id}").json()
+        assert sorted(job["request"]["styles"]) == sorted(picked)
+        page.select_option("#method", "model:bank2")  # holds its styles: no painting picker
+        assert page.is_hidden("#style-gallery")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_history_compares_results_and_reruns_one(studio, browser_page, save_screenshot):

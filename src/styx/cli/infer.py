@@ -119,10 +119,10 @@ def infer(
                         "leave out --style, --style-mix and --strength")
     weights = generator.reconstruction() if reconstruct else \
         generator.style_weights(style, style_mix, strength)
+    given = {} if weights is None else {generator.per_style_input: weights}
     if weights is None and (strength != 1.0 or reconstruct):
-        raise StyxError(f"{'--reconstruct' if reconstruct else '--strength'} is for StyleBank "
-                        "files", "leave it out")
-    given = {} if weights is None else {"style_weights": weights}
+        raise StyxError(f"{'--reconstruct' if reconstruct else '--strength'} is for files of "
+                        "several styles (StyleBank)", "leave it out (a setting: --set NAME=VALUE)")
     given.update(style_inputs(generator, style_images or [], style_size))
     given.update(setting_inputs(generator, settings_given or []))
     settings = InferSettings(seed=seed, long_side=long_side, batch=batch_size, tile=tile,

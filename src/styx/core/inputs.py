@@ -5,27 +5,18 @@ one kind::
 
     inputs = (content_image(), style_image(), setting("strength", 1.0))
 
-Everything that feeds a generator is derived from that one declaration, so no layer above
-the method names an input or a method:
+Everything that feeds a generator is derived from that one declaration (the command line's
+``--style-image``, the library's ``style=``, the studio's painting picker, the ONNX inputs
+and their metadata, ``styx infer``'s options, tiling and batching), so no layer above the
+method names an input or a method. The kinds:
 
-========== ================================================ ==========================
-kind       what it is                                       who fills it
-========== ================================================ ==========================
-content    the image being stylised, N x 3 x H x W          the photos given; cut into
-                                                            tiles, batched, sharded
-style      an image given at run time, 1 x 3 x h x w, of    ``--style-image`` (run,
-           its own size                                     infer), ``style=`` (library),
-                                                            the studio's painting;
-                                                            never tiled
-noise      seeded per-pixel noise, N x C x H x W            drawn from ``--seed`` by
-                                                            pixel position
-setting    a fixed-size vector (StyleBank's style weights,  its default, or the
-           a strength)                                      method's options
-statistics tiling statistics (instance norms)               styx, for tiles
-========== ================================================ ==========================
+* ``content``: the image being stylised, N x 3 x H x W: cut into tiles, batched, sharded;
+* ``style``: an image given at run time, 1 x 3 x h x w of its own size: never tiled;
+* ``noise``: seeded per-pixel noise, N x C x H x W, drawn by pixel position from the seed;
+* ``setting``: a fixed-size vector (StyleBank's style weights, a strength), with a default;
+* ``statistics``: tiling statistics of instance norms, which styx adds itself.
 
-The module imports nothing heavy: the command line, the studio and ``styx infer`` read the
-declaration without torch.
+No torch here: the command line, the studio and ``styx infer`` read declarations without it.
 """
 
 from __future__ import annotations
@@ -42,13 +33,16 @@ KINDS = (CONTENT, STYLE, NOISE, SETTING, STATISTICS)
 class Input:
     """One input of a generator: its ``name`` (the ``forward`` argument and the ONNX input),
     its ``kind`` (one of :data:`KINDS`), its ``channels`` (images and noise), a setting's
-    ``default`` values (its size is their number) and a line of ``help``."""
+    ``default`` values (its size is their number), a line of ``help``, and ``per_style``:
+    a setting of one value per style the model holds (StyleBank's style weights), which
+    ``styx infer --style/--style-mix`` fills through the method's ``style_choice``."""
 
     name: str
     kind: str
     channels: int = 3
     default: tuple[float, ...] = ()
     help: str = ""
+    per_style: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.isidentifier():
@@ -86,9 +80,11 @@ def noise(name: str = "noise", channels: int = 1, help: str = "Seeded per-pixel 
     return Input(name, NOISE, channels=channels, help=help)
 
 
-def setting(name: str, default: float | Sequence[float], help: str = "") -> Input:
+def setting(name: str, default: float | Sequence[float], help: str = "", *,
+            per_style: bool = False) -> Input:
     values = (default,) if isinstance(default, (int, float)) else tuple(default)
-    return Input(name, SETTING, default=tuple(float(v) for v in values), help=help)
+    return Input(name, SETTING, default=tuple(float(v) for v in values), help=help,
+                 per_style=per_style)
 
 
 def of_kind(inputs: Iterable[Input], kind: str) -> list[Input]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from styx.core.config import options_of
@@ -401,6 +401,27 @@ def _check_ref(ref: Any, what: str, *, required: bool) -> None:
     if not (module and sep and attribute):
         raise ValueError(f"{what} {ref!r} is not of the form 'package.module:attribute'")
 
+
+class UnknownSpecField(StyxError, TypeError):
+    """A spec made with a field it does not have (most often one that styx 0.1 had)."""
+
+
+def _known_fields_only(cls: type) -> None:
+    """``cls(...)`` with an unknown keyword: an :class:`UnknownSpecField` that points to the
+    upgrade notes, not the dataclass's bare TypeError."""
+    init, known = cls.__init__, [f.name for f in fields(cls)]
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        for name in (name for name in kwargs if name not in known):
+            hint = did_you_mean(name, known)
+            raise UnknownSpecField(f"{cls.__name__} has no field {name!r}" + (
+                f" ({hint})" if hint else ""), "a plugin written for an older styx: see "
+                "'Upgrading a plugin written for styx 0.1' in docs/plugins.md")
+        init(self, *args, **kwargs)
+    cls.__init__ = __init__
+
+for _spec_class in (DescriptorSpec, LossSpec, MethodSpec, ExporterSpec):
+    _known_fields_only(_spec_class)
 
 #: styx 0.1's names.
 __getattr__ = renamed(__name__, {"Target": ("ObjectRef", ObjectRef),

@@ -5,7 +5,8 @@ the inputs and output styx writes, is a one-line StyxError), reads the metadata 
 exporter stored, picks the execution provider and runs batches of images::
 
     generator = OnnxGenerator.open("starry.onnx", provider="auto")
-    out = generator.run(images, seed=0, style_weights=generator.style_weights("starry"))
+    out = generator.run(images, seed=0,
+                        **{generator.per_style_input: generator.style_weights("starry")})
 
 Each input is filled by the kind the exporter recorded (:mod:`styx.core.inputs`): the
 content input takes the photos; a style input takes the image given for it (``--style-image``;
@@ -224,13 +225,26 @@ class OnnxGenerator:
     def method(self) -> str:
         return str(self.metadata.get("method", ""))
 
+    @property
+    def per_style_input(self) -> str | None:
+        """The setting of one value per held style (StyleBank's style weights), if any; a
+        file written before settings said so: the setting of as many values as styles."""
+        inputs = self.metadata["inputs"]
+        for name in self.names_of_kind(SETTING):
+            entry = inputs[name]
+            if entry.get("per_style") or ("per_style" not in entry and self.styles and
+                                          entry.get("shape") == [len(self.styles)] and
+                                          len(self.styles) > 1):
+                return name
+        return None
+
     def style_weights(self, style: str | int | None = None,
                       mix: str | dict[str, float] | None = None, strength: float = 1.0
                       ) -> np.ndarray | None:
-        """The ``style_weights`` input for one style or a mix (text or a mapping), chosen
-        by the method's ``style_choice`` (see ``MethodSpec``); None for a file that takes
-        none."""
-        if "style_weights" not in self.metadata["inputs"]:
+        """The values of the per-style setting (:attr:`per_style_input`) for one style or
+        a mix (text or a mapping), chosen by the method's ``style_choice`` (see
+        ``MethodSpec``); None for a file that takes none."""
+        if self.per_style_input is None:
             if style is not None or mix is not None:
                 raise StyxError(f"{self.path.name} holds one style and takes no --style",
                                 "--style and --style-mix are for files of many styles")
@@ -248,10 +262,11 @@ class OnnxGenerator:
         return np.asarray(vector, dtype=np.float32)
 
     def reconstruction(self) -> np.ndarray | None:
-        """``style_weights`` of all zeros: no bank, the photo as the model reconstructs it;
-        None for a file that takes no style weights."""
-        entry = self.metadata["inputs"].get("style_weights")
-        return None if entry is None else np.zeros(int(entry["shape"][0]), np.float32)
+        """The per-style setting all zeros: no style, the photo as the model reconstructs
+        it; None for a file that takes none."""
+        name = self.per_style_input
+        return None if name is None else \
+            np.zeros(int(self.metadata["inputs"][name]["shape"][0]), np.float32)
 
     # -- running ---------------------------------------------------------------------------
     def inputs_for(self, images: np.ndarray, *, seed: int, origin: tuple[int, int] = (0, 0),

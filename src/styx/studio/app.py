@@ -247,7 +247,8 @@ class Api:
                         headers={"Cache-Control": "no-cache"})
 
     async def get_catalogue(self, request: Request) -> Response:
-        described = await run_in_threadpool(catalogue, self.studio.methods)
+        described = await run_in_threadpool(catalogue, self.studio.methods,
+                                             self.runner.style_inputs)
         described["images"] = [i.to_json() for i in self.store.images()]
         described["can_train_from_folders"] = bool(self.studio.places.roots)
         return JSONResponse(described)
@@ -333,7 +334,7 @@ class Api:
         import styx
         from styx.core.method import method_spec, run_config_class
 
-        model_name = body.get("model") or None
+        model_name, model = body.get("model") or None, None
         if model_name is not None:
             if not isinstance(model_name, str):
                 raise StyxError("model must be a model's name", "see /api/catalogue for the models")
@@ -349,10 +350,9 @@ class Api:
         fields = form_fields(run_config_class(spec))
         options = form_options(fields, body.get("options"))
         styx.method_config(spec.name, **options)  # every value checked now, not in the queue
-        if spec.feed_forward and model_name is None:
+        if spec.feed_forward and model is None:
             raise StyxError(f"method {spec.name!r} runs a trained model", "choose a model")
-        if styles and (spec.feed_forward or not spec.uses_styles):
-            raise StyxError(f"{spec.name} takes no style images", "leave the styles out")
+        _check_styles(spec, model, styles)
         request = {"content": content, "styles": styles, "model": model_name,
                    "options": options, "form": body.get("options") or {}}
         job = self.store.add_job("stylize", spec.name, request, parent=self._parent(body))
@@ -527,6 +527,27 @@ class Api:
         return StreamingResponse(messages(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store",
                                           "X-Accel-Buffering": "no"})
+
+
+def _check_styles(spec: Any, model: Any, styles: list[str]) -> None:
+    """StyxError unless a run takes ``styles``: a trained model the style images its
+    generator declares (any number for one style input, which blends them; one each for
+    several), a method those its spec says it uses."""
+    if model is None:
+        if styles and not spec.uses_styles:
+            raise StyxError(f"{spec.name} takes no style images", "leave the styles out")
+        return
+    wanted = model.generator.style_inputs
+    if styles and not wanted:
+        raise StyxError(f"model {model.name!r} takes no style images: it holds its style(s)",
+                        "leave the styles out")
+    if wanted and not styles:
+        raise StyxError(f"model {model.name!r} takes a style image at run time; none was "
+                        "given", "pick a painting in the gallery or upload one")
+    if len(wanted) > 1 and len(styles) != len(wanted):
+        raise StyxError(f"model {model.name!r} takes {len(wanted)} style images, not "
+                        f"{len(styles)}", "pick one for each: "
+                        + ", ".join(item.name for item in wanted))
 
 
 def _has_checkpoint(method: str, train_options: dict[str, Any]) -> bool:

@@ -1,8 +1,9 @@
 """What the page offers, generated from the installed plugins, and what it may send back.
 
 :func:`catalogue` describes every method (its run and training options, from its configs'
-:func:`~styx.core.config.describe_options`), every stored model and the images; the page
-builds its forms from that alone, so a plugin's method appears with no studio code.
+:func:`~styx.core.config.describe_options`), every stored model (with the style images its
+generator declares it takes at run time) and the images; the page builds its forms from
+that alone, so a plugin's method or model appears with no studio code.
 
 :func:`form_options` turns what a form sent into a method's options. The studio supplies
 every file itself (images by id, content folders by id), so options of a path type are not
@@ -13,6 +14,7 @@ are words and numbers. No torch here.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +62,9 @@ def describe_method(spec: Any) -> dict[str, Any]:
             if train_config is not None else []}
 
 
-def describe_model(info: Any) -> dict[str, Any]:
+def describe_model(info: Any, style_inputs: Sequence[Any] = ()) -> dict[str, Any]:
+    """A stored model, JSON-ready: ``styles``, those it holds; ``style_inputs``, the style
+    images it takes at run time (its generator's declared inputs of kind style)."""
     from styx.files.modelstore import styles_of
 
     metadata = info.metadata if isinstance(info.metadata, dict) else {}
@@ -68,6 +72,8 @@ def describe_model(info: Any) -> dict[str, Any]:
             "size_bytes": info.size_bytes,
             "styles": [str(s.get("name", i)) for i, s in enumerate(styles_of(metadata))]
             if info.error is None else [],
+            "style_inputs": [{"name": item.name, "option": item.option, "help": item.help}
+                             for item in style_inputs],
             "training": metadata.get("training", {})}
 
 
@@ -78,11 +84,16 @@ def describe_methods() -> list[dict[str, Any]]:
     return [describe_method(spec) for spec in styx.list_methods()]
 
 
-def catalogue(methods: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Every method (``methods``, when already described) and stored model, JSON-ready."""
+def catalogue(methods: list[dict[str, Any]] | None = None,
+              style_inputs: Callable[[str], Sequence[Any]] | None = None) -> dict[str, Any]:
+    """Every method (``methods``, when already described) and stored model, JSON-ready.
+    ``style_inputs(name)``: the style inputs stored model ``name`` declares (the studio
+    loads the model for them); without it, no model takes a style image."""
     import styx
 
-    models = [describe_model(info) for info in styx.list_models()]
+    models = [describe_model(info, style_inputs(info.name)
+                             if style_inputs is not None and info.error is None else ())
+              for info in styx.list_models()]
     return {"methods": describe_methods() if methods is None else methods, "models": models}
 
 

@@ -257,6 +257,15 @@ class Runner:
                 self._models[name] = (stamp, styx.load_model(folder))
             return self._models[name][1]
 
+    def style_inputs(self, name: str) -> list[Any]:
+        """The style images stored model ``name`` takes at run time: its generator's
+        declared style inputs (:mod:`styx.core.inputs`); none if it does not load (its run
+        says why)."""
+        try:
+            return list(self.model(name).generator.style_inputs)
+        except StyxError:
+            return []
+
     def _stylize(self, job: Job, live: Live) -> str:
         import styx
         from styx.core.method import method_spec

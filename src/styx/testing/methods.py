@@ -16,10 +16,14 @@ from styx.testing.report import CheckReport, without_notes
 #: Options that make a run quick, set where a config has them and the caller did not: the
 #: names of styx's bundles and the usual ones of methods (as scikit-learn's checks lower
 #: ``max_iter``).
-QUICK_RUN: dict[str, Any] = {"weights": "random", "device": "cpu", "size": 64, "steps": 2}
+QUICK_RUN: dict[str, Any] = {"weights": "random", "device": "cpu", "size": 64, "steps": 2,
+                             "style_size": 64}
 QUICK_TRAIN: dict[str, Any] = {"weights": "random", "device": "cpu", "iterations": 2,
                                "batch_size": 1, "image_size": 32, "style_size": 32,
                                "checkpoint_every": 0, "log_every": 1, "quiet": True}
+#: The mean change of the output below which a swapped style image "changed nothing" (as
+#: the ONNX check's).
+UNMOVED = 1e-4
 
 
 @without_notes
@@ -37,9 +41,12 @@ def check_method(name: str, *, run_options: dict[str, Any] | None = None,
     :class:`~styx.core.method.RunResult` whose image is a finite 1 x 3 x H x W tensor in
     [0, 1] and whose summary is JSON, and give the same image again for the same seed. A
     feed-forward method must train (into a temporary folder: the model store is not
-    touched), save a model that loads as this method's, and run it the same way; and, when
-    the ONNX exporter is installed, export to ONNX and pass its ``--check`` (onnxruntime
-    against PyTorch at three sizes).
+    touched), save a model that loads as this method's, and run it the same way, with the
+    sample painting for each style image its generator declares (``Generator.inputs``);
+    such a model must follow them: swapping a painting for its colour negative moves the
+    output, and, unless it declares noise, another seed does not (a style input filled with
+    noise). When the ONNX exporter is installed, the model must export to ONNX and pass its
+    ``--check`` (onnxruntime against PyTorch at three sizes).
     """
     from styx.core.method import method_spec
 
@@ -113,18 +120,23 @@ def _check_commands(report: CheckReport, spec: Any) -> None:
 
 # -- running -------------------------------------------------------------------------------
 def _inputs(folder: Path) -> dict[str, Any]:
-    """Small copies of the sample images, and a folder of content photos."""
+    """Small copies of the sample images (the painting, mirrored and in negative, in a
+    folder of paintings), and a folder of content photos."""
     from PIL import Image, ImageOps
 
     from styx.files.image_arrays import sample_image
 
     content = Image.open(sample_image("content")).convert("RGB")
     style = Image.open(sample_image("style")).convert("RGB")
-    paths = {"content": folder / "content.png", "style": folder / "style.png",
-             "style2": folder / "style2.png", "photos": folder / "photos"}
+    paths = {"content": folder / "content.png", "photos": folder / "photos",
+             "paintings": folder / "paintings"}
     content.resize((64, 48)).save(paths["content"])
-    style.resize((64, 64)).save(paths["style"])
-    ImageOps.mirror(style.resize((64, 64))).save(paths["style2"])
+    paths["paintings"].mkdir()
+    style = style.resize((64, 64))
+    for key, picture in (("style", style), ("style2", ImageOps.mirror(style)),
+                         ("negative", ImageOps.invert(style))):
+        paths[key] = paths["paintings"] / f"{key}.png"
+        picture.save(paths[key])
     paths["photos"].mkdir()
     for i in range(3):
         content.crop((i * 20, 0, i * 20 + 200, 200)).resize((48, 48)).save(
@@ -136,13 +148,17 @@ def _options(cls: type, quick: dict[str, Any], given: dict[str, Any],
              inputs: dict[str, Any] | None = None) -> dict[str, Any]:
     from styx.core.config import options_of
 
-    fields = {info.field for info in options_of(cls)}
+    infos = options_of(cls)
+    fields = {info.field for info in infos}
     options = {key: value for key, value in quick.items() if key in fields}
     if inputs is not None:  # what a training config usually needs, by its usual names
         wanted = {"style": inputs["style"], "styles": [inputs["style"], inputs["style2"]],
                   "content_dir": inputs["photos"], "output": inputs["folder"] / "model",
                   "run_dir": inputs["folder"] / "run"}
         options.update({key: value for key, value in wanted.items() if key in fields})
+        # a folder of paintings only where it must be given (elsewhere it adds styles)
+        options.update({info.field: inputs["paintings"] for info in infos
+                        if info.field == "style_dir" and info.required})
     options.update(given)
     return options
 
@@ -176,7 +192,9 @@ def _check_running(report: CheckReport, spec: Any, cls: type, inputs: dict[str, 
     from styx.core.method import RunResult
 
     options = _options(cls, QUICK_RUN, given)
-    styles = [inputs["style"]] if spec.uses_styles and not spec.feed_forward else None
+    style_inputs = model.style_inputs if model is not None else []
+    uses_styles = bool(style_inputs) if spec.feed_forward else spec.uses_styles
+    styles = [inputs["style"]] * max(len(style_inputs), 1) if uses_styles else None
 
     def run() -> Any:
         return styx.stylize(spec.name, inputs["content"], styles, model=model, **options)
@@ -201,6 +219,38 @@ def _check_running(report: CheckReport, spec: Any, cls: type, inputs: dict[str, 
         return
     with report.check("same seed, same image"):
         assert torch.equal(run().image, first.image), "two runs with one seed differ"
+    if style_inputs:
+        _check_styles(report, model, inputs, options)
+
+
+def _check_styles(report: CheckReport, model: Any, inputs: dict[str, Any],
+                  options: dict[str, Any]) -> None:
+    """The style images a model takes at run time mean something: the output moves when
+    one is swapped for the painting's negative and, when no noise is declared, stays put
+    when the seed changes (else a style input is filled with noise, whatever is given)."""
+    from styx.core.inputs import NOISE, of_kind
+
+    paintings = {name: inputs["style"] for name in model.style_inputs}
+
+    def out(seed: int = 0, **swapped: Any) -> Any:
+        return model(inputs["content"], **{**options, "seed": seed, **paintings, **swapped})
+
+    with report.check("follows its style images") as details:
+        first, problems = out(), []
+        if not of_kind(model.generator.declared_inputs(), NOISE):
+            moved = float((out(seed=1) - first).abs().mean())
+            if moved >= UNMOVED:
+                problems.append(f"the output changes with the seed (mean change {moved:.1e}) "
+                                "though the generator declares no noise: is a style input "
+                                f"({', '.join(map(repr, paintings))}) filled with noise "
+                                "whatever is given?")
+        for name in paintings:
+            moved = float((out(**{name: inputs["negative"]}) - first).abs().mean())
+            if moved < UNMOVED:
+                problems.append(f"the output does not change when the style image {name!r} "
+                                f"changes (mean change {moved:.1e})")
+            details.append(f"{name}: mean change {moved:.2g}")
+        assert not problems, "; ".join(problems)
 
 
 def _check_export(report: CheckReport, model: Any, folder: Path) -> None:

@@ -111,10 +111,11 @@ def check_file(path: Path, model: Model, config: OnnxOptions) -> CheckReport:
                             for i in range(batch)]).numpy()
         styles = stand_in_styles(onnx_generator.metadata, pictures, index)
         variants = [("default", styles)]
-        weights = onnx_generator.metadata["inputs"].get("style_weights")
+        per_style = onnx_generator.per_style_input
+        weights = onnx_generator.metadata["inputs"].get(per_style) if per_style else None
         if weights is not None and int(weights["shape"][0]) > 1 and index == 1:
             mix = rng.random(int(weights["shape"][0])).astype(np.float32)
-            variants.append(("style mix", {**styles, "style_weights": mix / mix.sum()}))
+            variants.append(("style mix", {**styles, per_style: mix / mix.sum()}))
         for label, given in variants:
             feed = onnx_generator.inputs_for(images, seed=index, **given)
             out = onnx_generator.run(images, seed=index, **given)

@@ -132,6 +132,11 @@ def trace(generator: Generator, names: list[str], axes: dict[str, dict[int, str]
                             f"{config.opset}: {type(error).__name__}: {first}",
                             f"try another --opset ({config.opset + 1}?)") from None
     proto = onnx.load_from_string(buffer.getvalue())
+    ignored = [name for name in names if name not in {i.name for i in proto.graph.input}]
+    if ignored:  # the tracer drops inputs that no operation reads
+        raise StyxError(f"{type(generator).__name__} ignores its input(s) "
+                        f"{', '.join(map(repr, ignored))}: its output does not depend on them",
+                        "a generator must use every input it declares (a plugin bug)")
     _drop_initializer_aliases(proto)
     return proto
 
@@ -232,6 +237,8 @@ def file_metadata(model: Model, config: OnnxOptions, names: list[str],
         entry: dict[str, Any] = {"kind": item.kind, "shape": shape, "fill": FILLS[item.kind]}
         if item.kind == SETTING:
             entry["default"] = value.flatten().tolist()
+            if item.per_style:
+                entry["per_style"] = True
         if item.kind == STYLE:
             entry["option"] = item.option
         if item.help:

@@ -208,10 +208,17 @@ function chosenRun() {
   return { model: null, spec: methodSpec(name) };
 }
 
+// Whether the run takes style images: a method, as its spec says; a trained model, as its
+// generator declares (its style_inputs: a model that holds its styles has none).
+function takesStyles({ model, spec }) {
+  return model ? model.style_inputs.length > 0 : spec.uses_styles;
+}
+
 function onMethodChange(values = {}) {
   const { model, spec } = chosenRun();
-  $("#method-summary").textContent = model ? `A trained ${model.method} model: it answers in about a second.` : spec.summary;
-  const usesStyles = !model && spec.uses_styles;
+  const usesStyles = takesStyles({ model, spec });
+  const asked = usesStyles ? " It takes its style from the painting(s) you pick." : "";
+  $("#method-summary").textContent = model ? `A trained ${model.method} model: it answers in about a second.${asked}` : spec.summary;
   $("#style-gallery").hidden = !usesStyles;
   $("#style-upload").parentElement.hidden = !usesStyles;
   $("#style-gallery").previousElementSibling.hidden = !usesStyles;
@@ -285,7 +292,8 @@ async function runStylise() {
   const mix = styleMix();
   if (mix && !options.style && !options.style_mix) options.style_mix = mix;
   const body = { kind: "stylize", content: state.picked.content, options, parent: $("#run").dataset.parent || null };
-  if (model) body.model = model.name; else { body.method = spec.name; body.styles = state.picked.styles; }
+  if (model) body.model = model.name; else body.method = spec.name;
+  if (takesStyles({ model, spec })) body.styles = state.picked.styles;
   try {
     const job = await postJSON("/api/jobs", body);
     say("");

@@ -149,8 +149,8 @@ class AdaINRunConfig(ModelRunOptions):
     def check_inputs(self, *, contents: int, styles: int) -> None:
         super().check_inputs(contents=contents, styles=styles)
         if styles == 0:
-            raise StyxError("no style image given",
-                            "styx run adain --model M PHOTO --style-image PAINTING -o OUT")
+            raise StyxError("no style image given", "give a painting: --style-image "
+                            "PAINTING (style=PAINTING in the library)")
         if self.style_weights is not None and len(self.style_weights) != styles:
             raise StyxError(f"{len(self.style_weights)} --style-weights for {styles} "
                             "style image(s)", "give one weight per --style-image")

@@ -64,10 +64,10 @@ class AdaINNetwork(Generator):
             config.descriptor, weights, seed=seed, layers=[config.layer],
             **config.descriptor_options)
         self.layer = self.encoder.resolve_layer(config.layer)
-        channels, stride = _shape_at(self.encoder, self.layer)
+        channels, self.stride = _shape_at(self.encoder, self.layer)
         self.norm = InstanceNorm(channels)
         self.norm.requires_grad_(False)  # a plain normalisation: weight 1, bias 0
-        self.decoder = _mirror(channels, stride, config.convs_per_level)
+        self.decoder = _mirror(channels, self.stride, config.convs_per_level)
         self._style_cache: tuple[torch.Tensor, int, tuple[torch.Tensor, torch.Tensor]] | None \
             = None
 
@@ -141,11 +141,15 @@ class AdaINNetwork(Generator):
                 target: torch.Tensor | None = None) -> torch.Tensor:
         """The photo in the style; ``target``: decode these features instead (training
         computes the target itself, with the style features it needs anyway)."""
+        height, width = image.shape[-2], image.shape[-1]
         if target is None:
-            target = self.target(self.encode(image)[self.layer], style, strength=strength,
+            # Reflect-padded to a multiple of the encoder's reduction, so any size comes
+            # back whole (the decoder doubles what the encoder halved).
+            padded = F.pad(image, (0, (-width) % self.stride, 0, (-height) % self.stride),
+                           mode="reflect")
+            target = self.target(self.encode(padded)[self.layer], style, strength=strength,
                                  style_weights=style_weights, regions=regions)
-        return self.decode(target.to(image.dtype if image.is_floating_point() else
-                                     torch.float32))
+        return self.decode(target.to(image.dtype))[..., :height, :width]
 
     def make_inputs(self, image: torch.Tensor | None, *, size: tuple[int, int] | None = None,
                     batch: int = 1, generator: torch.Generator | None = None,

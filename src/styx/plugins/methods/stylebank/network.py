@@ -96,7 +96,7 @@ class StyleBankNetwork(Generator):
     def inputs(self) -> tuple[Input, ...]:  # type: ignore[override]
         """The photo and the weights of the K styles (style 0 alone by default)."""
         return (content_image(), setting("style_weights", [1.0] + [0.0] * (self.num_styles - 1),
-                                         help="How much of each style (K values)."))
+                                         help="How much of each style (K values).", per_style=True))
 
     @property
     def num_styles(self) -> int:
