@@ -136,7 +136,8 @@ def save_adain(folder: Path, *, seed: int = 3) -> Path:
     from styx.perceptual.weights import notes
     from styx.plugins.methods.adain.network import AdaINArchitecture, AdaINNetwork
 
-    with notes(False):
+    with notes(False), torch.random.fork_rng():
+        torch.manual_seed(seed)  # the decoder's initial weights: the same in every process
         network = AdaINNetwork(AdaINArchitecture(), weights="random", seed=seed)
     _perturbed(network.decoder, seed, 0.3)
     with torch.no_grad():
