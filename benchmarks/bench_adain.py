@@ -261,10 +261,9 @@ def run_process(command: list[str]) -> tuple[float, float]:
 
 
 def measure_whole_command(args: argparse.Namespace) -> dict:
-    from PIL import Image
-
     work = Path(args.work)
     todo = commands(args, work)
+    todo["python_startup"] = [sys.executable, "-c", "pass"]  # the floor of both commands
     times: dict[str, list[float]] = {name: [] for name in todo}
     peaks: dict[str, float] = {}
     for command in todo.values():
@@ -275,7 +274,12 @@ def measure_whole_command(args: argparse.Namespace) -> dict:
             seconds, peak = run_process(todo[name])
             times[name].append(seconds)
             peaks[name] = max(peaks.get(name, 0.0), peak)
-    out: dict[str, Any] = {}
+    from PIL import Image
+
+    todo.pop("python_startup")
+    out: dict[str, Any] = {"python_startup": {**summary(times.pop("python_startup")),
+                                              "peak_rss_mib": round(peaks["python_startup"], 1),
+                                              "command": "python -c pass"}}
     for name, command in todo.items():
         with Image.open(command[-1]) as written:
             size = "x".join(map(str, written.size))
@@ -443,6 +447,11 @@ def measure_training(args: argparse.Namespace) -> dict:
 PHASES = {"in_process": measure_in_process, "whole_command": measure_whole_command,
           "stages": measure_stages, "graph_profile": measure_graph_profile,
           "training": measure_training}
+#: Phases whose process must not import torch (``_common.child`` does): the stages time the
+#: commands' own imports, and on Linux a child started by ``subprocess`` reports at least
+#: its parent's peak resident set as its own ``ru_maxrss`` (torch's import alone is
+#: hundreds of MiB), which would hide the commands' peaks.
+TORCH_FREE = {"whole_command", "stages", "graph_profile"}
 
 
 def main() -> None:
@@ -456,6 +465,9 @@ def main() -> None:
     parser.add_argument("--work", help=argparse.SUPPRESS)
     parser.add_argument("--case", help=argparse.SUPPRESS)
     args = _common.parse_args(parser)
+    if args.phase in TORCH_FREE:
+        print(json.dumps(PHASES[args.phase](args)))
+        return
     if args.phase and _common.child(args, PHASES[args.phase]):
         return
     import onnxruntime

@@ -180,7 +180,9 @@ def run_cell(cell: Cell, folder: Path, judge: Judge) -> CellResult | None:
         model, train_seconds = train_model(cell)
         metrics["train_seconds"] = train_seconds
         metrics["model_bytes"] = sum(p.stat().st_size for p in model.glob("*.safetensors"))
-    styles = [] if model is not None else list(cell.styles)
+    # A model that holds its style takes none; one that takes it at run time, the cell's.
+    styles = list(cell.styles) if model is None or styx.load_model(model).style_inputs \
+        else []
     runs = 1 if model is None else 2  # a trained model's first run warms it up
     device = resolve_device(getattr(cell.config, "device", "cpu"))  # 'auto' is CUDA there
     with peak_memory(str(device)) as memory:

@@ -329,7 +329,7 @@ def _style_study(name: str, options: StudyOptions, folder: Path, axis: str,
                       metrics=["judge_style", "judge_content"])
 
 
-@study("methods", "gatys, texture-nets, stylebank and any plugin method on the same images: "
+@study("methods", "gatys, texture-nets, stylebank, adain and any plugin method on the same images: "
        "a grid and a table of losses under one judge, time per image and model size.",
        "methods [default: every installed method that stylises a photo]")
 def methods_study(options: StudyOptions, folder: Path) -> Study:
@@ -384,13 +384,17 @@ def _trainer(options: StudyOptions, folder: Path) -> Callable[[str, Inputs], Tra
                   "iterations": options.iterations, "image_size": options.train_size,
                   "content_dir": content_dir, "quiet": True, "overwrite": True,
                   "style": [style] if _is_list(fields.get("style")) else style}
+        if "style" not in fields and "style_dir" in fields:  # one model for every style
+            wanted["style_dir"] = _linked([style], folder / "inputs" / "train-styles" /
+                                          file_digest(style))
         given = {k: v for k, v in wanted.items() if k in fields and v is not None}
         unknown = [k for k in options.train_settings if k not in known_training_options()]
         if unknown:
             config_class.from_options({unknown[0]: None})  # the "unknown option" error
         given.update({k: v for k, v in options.train_settings.items() if k in fields})
         key = digest({"method": spec.name, "options": {k: v for k, v in given.items()
-                                                       if k not in ("style", "content_dir")},
+                                                       if k not in ("style", "content_dir",
+                                                                    "style_dir")},
                       "style": file_digest(style),
                       "content": sorted(file_digest(p) for p in find_images(content_dir))})
         model_folder = folder / "models" / f"{spec.name}-{key}"
@@ -409,13 +413,19 @@ def _is_list(info: Any) -> bool:
 def _content_folder(options: StudyOptions, row: Inputs, folder: Path) -> Path:
     """The training photos when no --content-dir is given: the study's content images,
     linked (or copied) into ``folder/inputs/train-content``."""
-    import shutil
 
     from styx.files.image_arrays import sample_image
 
-    target = folder / "inputs" / "train-content"
+    return _linked(options.content or [sample_image("content")],
+                   folder / "inputs" / "train-content")
+
+
+def _linked(sources: list[Path], target: Path) -> Path:
+    """A folder ``target`` holding a copy of each of ``sources``, named by its digest."""
+    import shutil
+
     target.mkdir(parents=True, exist_ok=True)
-    for source in options.content or [sample_image("content")]:
+    for source in sources:
         copy = target / f"{file_digest(source)}{Path(source).suffix.lower()}"
         if not copy.exists():
             shutil.copyfile(source, copy)
