@@ -146,7 +146,7 @@ def test_a_painting_is_never_tiled_and_is_encoded_once(files, monkeypatch):
     # multiple of 8) as a thumbnail and in tiles of 160 px.
     assert seen.count((200, 260)) == 1 and len(seen) > 3
     assert all(max(size) <= 168 for size in seen if size != (200, 260)), seen
-    assert (tiled - whole).abs().mean() < 0.02  # tiles normalised by the thumbnail's
+    assert (tiled - whole).abs().mean() < 0.05  # tiles normalised by the thumbnail's
 
 
 # -- export and styx infer -----------------------------------------------------------------------

@@ -60,6 +60,19 @@ def test_the_task_gets_a_batch_of_paintings_beside_the_photos(folders, monkeypat
     assert model(photo, style=torch.rand(1, 3, 30, 30)).shape == (1, 3, 40, 56)
 
 
+def test_a_callback_sees_the_model_with_the_first_painting_or_one_it_gives(folders):
+    pictures = []
+
+    def callback(info):
+        photo = torch.rand(1, 3, 24, 32, generator=torch.Generator().manual_seed(0))
+        pictures.append((info.image(photo), info.image(photo, style=torch.zeros(1, 3, 20, 20))))
+
+    train(folders, iterations=1, callback=callback)
+    [(default, given)] = pictures
+    assert default.shape == given.shape == (1, 3, 24, 32)
+    assert not torch.equal(default, given)
+
+
 def test_resume_continues_exactly_with_both_streams(folders, interrupted_at):
     from styx.plugins.methods.adain.task import AdaINTask
 
@@ -112,3 +125,16 @@ def test_the_mean_std_loss_is_registered_and_scores_statistics():
     assert loss(shuffled, loss.prepare(features)).item() == pytest.approx(0.0, abs=1e-6)
     assert loss(features * 2, loss.prepare(features)).item() > 1e-3
     assert build_loss("moments", scores="features").__class__ is loss.__class__
+
+
+@pytest.mark.slow
+def test_two_process_gloo_training_shards_both_streams(folders):
+    from child_styx import torchrun_styx
+
+    summaries = torchrun_styx(
+        ["train", "adain", "--content-dir", str(folders / "photos"), "--style-dir",
+         str(folders / "paintings"), "--weights", "random", "--image-size", "32",
+         "--batch-size", "1", "--iterations", "2", "--device", "cpu", "--name", "ddp",
+         "--json"], env={"STYX_HOME": str(folders / "home")})
+    assert len(summaries) == 1 and summaries[0]["iterations"] == 2
+    assert (folders / "home" / "models" / "ddp").is_dir()

@@ -119,11 +119,13 @@ def _export(spec: MethodSpec, formats: dict[str, tuple[ExporterSpec, type[Config
                 f"the newest of {count} stored {spec.name} models"
             note(f"using model {model!r} ({which})")
     from styx.generators.models import load_model
+    from styx.perceptual.weights import notes
 
-    loaded = load_model(model, method=spec.name)
-    config = config_from_cli(config_class, own) if config_class is not None else None
-    written, details = export_file(loaded, exporter.name, io["output"], config=config,
-                                   overwrite=io["overwrite"])
+    with notes(not io["quiet"] and not io["json"]):  # a generator's own descriptor's notes
+        loaded = load_model(model, method=spec.name)
+        config = config_from_cli(config_class, own) if config_class is not None else None
+        written, details = export_file(loaded, exporter.name, io["output"], config=config,
+                                       overwrite=io["overwrite"])
     if io["json"]:
         typer.echo(json.dumps({"output": str(written), "model": str(loaded.path),
                                "format": exporter.name, **details}))

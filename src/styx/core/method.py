@@ -74,8 +74,8 @@ class StepInfo:
     def image(self, *args: Any, **kwargs: Any) -> Any:
         """The picture of this step, CPU, 1 x 3 x H x W in [0, 1]: an iterative method's
         image so far; in training, the model's output now for ``image(photo)`` (1 x 3 x H x
-        W in [0, 1]; a generator that takes none makes one of ``size=(H, W)``), its random
-        inputs drawn from ``seed=`` (0)."""
+        W in [0, 1]; a texture generator: ``size=(H, W)``), random inputs from ``seed=`` (0),
+        paintings as ``style=`` (default: the style stream's first)."""
         return self._image(*args, **kwargs)
 
     def sample(self, *args: Any, **kwargs: Any) -> Any:

@@ -75,19 +75,22 @@ GradScalerFactory = Callable[[bool], Any]
 
 
 def sample_output(model: nn.Module, image: torch.Tensor | None = None, *,
-                  size: tuple[int, int] = (128, 128), seed: int = 0) -> torch.Tensor:
+                  size: tuple[int, int] = (128, 128), seed: int = 0,
+                  defaults: dict[str, Any] | None = None, **options: Any) -> torch.Tensor:
     """The model's output now (1 x 3 x H x W on the CPU, in [0, 1]), for ``image``
     (1 x 3 x H x W in [0, 1]; a generator that takes none makes one of ``size``), with its
     default inputs (StyleBank: style 0) and random inputs drawn from ``seed``: what a
-    training step's ``StepInfo.image(...)`` gives. The model is put back in training mode
-    and no gradient is kept."""
+    training step's ``StepInfo.image(...)`` gives. ``options`` go to ``make_inputs`` (a
+    painting: ``style=``), on top of ``defaults`` (the loop gives the first painting of a
+    style stream). The model is put back in training mode and no gradient is kept."""
     device = next(model.parameters()).device
     generator = torch.Generator().manual_seed(int(seed))
     model.eval()
     try:
         with torch.no_grad():
             picture = None if image is None or not model.takes_image else image.to(device)
-            inputs = model.make_inputs(picture, size=size, generator=generator)
+            inputs = model.make_inputs(picture, size=size, generator=generator,
+                                       **{**(defaults or {}), **options})
             out = model(**inputs)
     finally:
         model.train()
@@ -533,6 +536,15 @@ class _Run:
                 self.announced = True
                 raise KeyboardInterrupt
 
+    def _sample_styles(self) -> dict[str, torch.Tensor]:
+        """The painting a callback's ``image(photo)`` uses for each style input: the style
+        stream's first (none without a stream)."""
+        names = [item.name for item in getattr(self.model, "style_inputs", [])]
+        if self.styles is None or not names:
+            return {}
+        painting = self.styles[self.styles.first_readable()][None]
+        return dict.fromkeys(names, painting)
+
     def _tell_callback(self) -> bool:
         """Report the step just logged to the callback; True if it asks to stop."""
         if self.callback is None or not self.ctx.main:
@@ -543,7 +555,8 @@ class _Run:
         try:
             self.callback(StepInfo(self.done, self.config.iterations, losses,
                                    float(entry["elapsed"]),
-                                   functools.partial(sample_output, self.model),
+                                   functools.partial(sample_output, self.model,
+                                                     defaults=self._sample_styles()),
                                    model=self.model))
         except KeyboardInterrupt:
             return not self.ctx.active  # under torchrun, ranks stop together (Ctrl-C)

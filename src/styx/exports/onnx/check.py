@@ -23,8 +23,8 @@ import torch
 
 from styx.core.inputs import STYLE
 from styx.exports.onnx.config import MAX_DIFFERENCE, MIN_INT8_PSNR, OnnxOptions
-from styx.inference.onnxfile import stand_in_styles
 from styx.generators.models import Model
+from styx.inference.onnxfile import stand_in_styles
 
 #: The (height, width, batch) of the three checks, at least the file's smallest size.
 CHECK_SIZES = ((96, 128, 2), (97, 131, 1), (256, 192, 1))
