@@ -97,7 +97,8 @@ def test_models_that_hold_their_styles_take_no_style_image(files, styx_cli, tmp_
     model = save_texture_nets(tmp_path / "tn")
     result = styx_cli("run", "texture-nets", "--model", str(model), str(files["photo"]),
                       "--style-image", str(files["starry"]), "-o", str(tmp_path / "o.png"))
-    assert result.exit_code == 2 and "--style-image" in result.stderr  # no such option
+    assert result.exit_code == 2 and "takes no style image: it holds its style" in result.stderr
+    assert not (tmp_path / "o.png").exists()
 
 
 def test_loading_a_model_says_nothing_about_random_weights(files, styx_cli):

@@ -72,7 +72,7 @@ def test_the_catalogue_lists_the_style_inputs_each_model_declares(open_studio, m
     adain = listed[models["adain"]]
     declared = styx.load_model(models["adain"]).generator.style_inputs
     assert adain["error"] is None and declared
-    assert adain["style_inputs"] == [{"name": i.name, "option": i.option, "help": i.help}
+    assert adain["style_inputs"] == [{"name": i.name, "help": i.help}
                                      for i in declared]
     assert listed[models["stylebank"]]["style_inputs"] == []
     assert listed[models["texture-nets"]]["style_inputs"] == []

@@ -66,13 +66,11 @@ def build_app(argv: list[str]) -> typer.Typer:
     return app
 
 
-def _command_for(spec, group: str, *, listing: bool = False) -> Callable[..., None]:
-    """``styx GROUP METHOD``'s command; ``listing``: for ``styx GROUP --help`` only, which
-    shows each command's summary (so a feed-forward method's generator is not imported)."""
+def _command_for(spec, group: str) -> Callable[..., None]:
     if group == "run":
         from styx.cli.run import run_command
 
-        return run_command(spec, listing=listing)
+        return run_command(spec)
     if group == "train":
         from styx.cli.train import train_command
 
@@ -117,7 +115,7 @@ def _mount_methods(sub: typer.Typer, group: str, argv: list[str]) -> None:
             if group not in spec.commands:
                 continue
             try:
-                commands.append((spec, _command_for(spec, group, listing=True)))
+                commands.append((spec, _command_for(spec, group)))
             except Exception as exc:  # noqa: BLE001 - one broken method must not hide the rest
                 print(f"warning: cannot make 'styx {group} {spec.name}' of plugin "
                       f"{spec.plugin!r}: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -46,8 +46,8 @@ def infer(
                               "reconstructs it.")] = False,
     style_images: Annotated[list[Path] | None, typer.Option(
         "--style-image", metavar="PAINTING", show_default=False,
-        help="Files that take a style image at run time (AdaIN): the painting; repeat it "
-             "for a file of several style inputs, in order.")] = None,
+        help="Files that take a style image at run time (a style input): the painting; "
+             "repeat it for a file of several style inputs, in order.")] = None,
     style_size: Annotated[int | None, typer.Option(
         "--style-size", min=0, show_default=False,
         help="Resize each --style-image to this long side first [default: 512; 0 keeps "
@@ -166,9 +166,9 @@ def style_inputs(generator, paintings: list[Path], long_side: int | None) -> dic
         raise StyxError(f"{generator.path.name} takes no style image: it holds its style(s)",
                         "leave out --style-image")
     if wanted and len(paintings) != len(wanted):
-        options = ", ".join(wanted.values())
-        raise StyxError(f"{generator.path.name} takes {len(wanted)} style image(s) ({options}), "
-                        f"{len(paintings)} given", f"give {options} PAINTING")
+        raise StyxError(f"{generator.path.name} takes {len(wanted)} style image(s) "
+                        f"({', '.join(wanted)}), {len(paintings)} given",
+                        "give one --style-image PAINTING for each, in order")
     size = STYLE_SIZE if long_side is None else (long_side or None)
     return {name: load_photo(painting, size)[0] for name, painting in zip(wanted, paintings)}
 

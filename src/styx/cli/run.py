@@ -2,9 +2,10 @@
 
 Two shapes: a method that makes one image from a content image and style images (Gatys, a
 plugin's optimisation) takes ``[CONTENT] [STYLE...] -o OUT``; a feed-forward method runs a
-stored model over ``CONTENT...`` (``-o`` or ``--output-dir``), with one ``--style-image``
-option (repeatable) for each style image its generator declares it takes at run time
-(AdaIN's painting; :mod:`styx.core.inputs`). Either way the options are the config's
+stored model over ``CONTENT...`` (``-o`` or ``--output-dir``), with ``--style-image`` for a
+model whose generator declares that it takes a style image at run time (AdaIN's painting;
+:mod:`styx.core.inputs`): the model, not the method, says so, and ``--help`` needs neither
+torch nor the model. Either way the options are the config's
 fields, and the result is written and reported the same way for every method.
 """
 
@@ -38,10 +39,8 @@ from styx.core.specs import MethodSpec
 INTERRUPTED_EXIT_CODE = 130
 
 
-def run_command(spec: MethodSpec, *, listing: bool = False) -> Callable[..., None]:
-    """``styx run NAME``: images in, images out, options from the method's config.
-    ``listing``: the command is only listed (``styx run --help``): a feed-forward method's
-    generator is not imported for its style inputs (that imports torch)."""
+def run_command(spec: MethodSpec) -> Callable[..., None]:
+    """``styx run NAME``: images in, images out, options from the method's config."""
     from styx.core.method import run_config_class
 
     config_class = run_config_class(spec)
@@ -59,11 +58,12 @@ def run_command(spec: MethodSpec, *, listing: bool = False) -> Callable[..., Non
                                  "after them)."),
             io_parameter("format", typer.Option("png", "--format",
                                                 help="File type of --output-dir outputs."), str),
-            *[io_parameter(STYLE_INPUT + item.name, typer.Option(
-                None, item.option, metavar="PAINTING", show_default=False,
-                help=f"{item.help} Repeatable, where the method blends several."),
-                list[Path] | None)
-              for item in ([] if listing else declared_style_inputs(spec))],
+            io_parameter("style_images", typer.Option(
+                None, "--style-image", metavar="PAINTING", show_default=False,
+                help="For a model that takes its style at run time (its generator declares a "
+                     "style input): the painting; one per style input, in order, or several "
+                     "for one input where the method blends them. A model that holds its "
+                     "style refuses it."), list[Path] | None),
         ]
         body = _run_feed_forward
     else:
@@ -93,22 +93,6 @@ def run_command(spec: MethodSpec, *, listing: bool = False) -> Callable[..., Non
     parameters = io + config_parameters(config_class, taken=flags_of(io))
     return make_command(spec.summary, parameters,
                         lambda values: body(spec, config_class, values))
-
-
-#: The prefix of the io names of style-image options (``--style-image``).
-STYLE_INPUT = "style_input_"
-
-
-def declared_style_inputs(spec: MethodSpec) -> list[Any]:
-    """The style inputs the method's generator class declares (:mod:`styx.core.inputs`):
-    a class whose inputs depend on its architecture (a property) takes none at run time."""
-    from styx.core.inputs import STYLE, Input
-    from styx.core.method import generator_class
-
-    declared = getattr(generator_class(spec), "inputs", ())
-    if not isinstance(declared, tuple):
-        return []
-    return [item for item in declared if isinstance(item, Input) and item.kind == STYLE]
 
 
 def _run_optimisation(spec: MethodSpec, config_class: type[Config],
@@ -230,8 +214,7 @@ def _run_feed_forward(spec: MethodSpec, config_class: type[Config],
     from styx.files.image_arrays import images_named
 
     contents = images_named(io["contents"] or [])  # folders: their images
-    styles = images_named([path for name, paths in io.items() if name.startswith(STYLE_INPUT)
-                           for path in paths or []])
+    styles = images_named(io["style_images"] or [])
     config.check_inputs(contents=len(contents), styles=len(styles))
     targets = output_paths(contents, io["output"], io["output_dir"], io["format"])
     for target in targets:

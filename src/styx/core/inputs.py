@@ -5,8 +5,8 @@ one kind::
 
     inputs = (content_image(), style_image(), setting("strength", 1.0))
 
-Everything that feeds a generator is derived from that one declaration (the command line's
-``--style-image``, the library's ``style=``, the studio's painting picker, the ONNX inputs
+Everything that feeds a generator is derived from that one declaration (``--style-image``
+of ``styx run`` and ``styx infer``, one per style input in order, the library's ``style=``, the studio's painting picker, the ONNX inputs
 and their metadata, ``styx infer``'s options, tiling and batching), so no layer above the
 method names an input or a method. The kinds:
 
@@ -59,13 +59,6 @@ class Input:
         """Whether the input follows the content's batch and size (content, noise): what
         tiling cuts and batching stacks."""
         return self.kind in (CONTENT, NOISE)
-
-    @property
-    def option(self) -> str:
-        """The command-line option that gives a style input: ``--style-image`` for an
-        input named ``style``, ``--NAME-image`` (dashes for underscores) for others."""
-        stem = self.name.replace("_", "-")
-        return f"--{stem}" if stem.endswith("image") else f"--{stem}-image"
 
 
 def content_image(name: str = "image", help: str = "The photo to stylise.") -> Input:

@@ -190,7 +190,7 @@ def one_style(value: Any, item: Input, device: torch.device) -> torch.Tensor:
         value = value[0]
     if value is None:
         raise StyxError(f"this generator takes a style image (input {item.name!r}); none "
-                        "was given", f"give one ({item.option} PATH)")
+                        "was given", "give one (--style-image PAINTING)")
     if not isinstance(value, torch.Tensor) or value.dim() != 4 or \
             value.shape[1] != item.channels:
         raise StyxError(f"input {item.name!r} wants a 1 x {item.channels} x H x W image tensor",

@@ -285,14 +285,14 @@ def style_options(model: Model, request: RunRequest, long_side: int | None
         return {}
     if not given:
         raise StyxError(f"model {model.name!r} takes a style image at run time; none was given",
-                        f"give {wanted[0].option} PAINTING (style= in the library)")
+                        f"give --style-image PAINTING ({wanted[0].name}= in the library)")
     images = request.style_images(long_side=long_side)
     if len(wanted) == 1:
         return {wanted[0].name: images if len(images) > 1 else images[0]}
     if len(images) != len(wanted):
         raise StyxError(f"model {model.name!r} takes {len(wanted)} style images, not "
-                        f"{len(images)}", "give one for each: "
-                        + ", ".join(item.option for item in wanted))
+                        f"{len(images)}", "give one --style-image for each, in order: "
+                        + ", ".join(item.name for item in wanted))
     return {item.name: image for item, image in zip(wanted, images)}
 
 

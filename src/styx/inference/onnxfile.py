@@ -206,11 +206,9 @@ class OnnxGenerator:
         return names[0] if names else None
 
     @property
-    def style_inputs(self) -> dict[str, str]:
-        """Each style input and the option that gives it (``--style-image``)."""
-        inputs = self.metadata["inputs"]
-        return {name: str(inputs[name].get("option") or f"--{name}-image")
-                for name in self.names_of_kind(STYLE)}
+    def style_inputs(self) -> list[str]:
+        """The style images the file takes at run time (``--style-image``, in order)."""
+        return self.names_of_kind(STYLE)
 
     # -- what it holds ---------------------------------------------------------------------
     @property
@@ -345,9 +343,8 @@ def fill_inputs(metadata: dict[str, Any], images: np.ndarray, *, seed: int,
         elif given.get(name) is not None:
             feed[name] = np.ascontiguousarray(given[name], dtype=np.float32)
         elif entry["kind"] == STYLE:
-            option = entry.get("option") or f"--{name}-image"
             raise StyxError(f"this file takes a style image (input {name!r}); none was given",
-                            f"give {option} PAINTING")
+                            "give --style-image PAINTING")
         elif entry["fill"] == "zeros":
             feed[name] = np.zeros((batch, *[int(s) for s in entry["shape"][1:]]),
                                   dtype=np.float32)

@@ -72,7 +72,7 @@ def describe_model(info: Any, style_inputs: Sequence[Any] = ()) -> dict[str, Any
             "size_bytes": info.size_bytes,
             "styles": [str(s.get("name", i)) for i, s in enumerate(styles_of(metadata))]
             if info.error is None else [],
-            "style_inputs": [{"name": item.name, "option": item.option, "help": item.help}
+            "style_inputs": [{"name": item.name, "help": item.help}
                              for item in style_inputs],
             "training": metadata.get("training", {})}
 

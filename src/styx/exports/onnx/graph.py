@@ -239,8 +239,6 @@ def file_metadata(model: Model, config: OnnxOptions, names: list[str],
             entry["default"] = value.flatten().tolist()
             if item.per_style:
                 entry["per_style"] = True
-        if item.kind == STYLE:
-            entry["option"] = item.option
         if item.help:
             entry["help"] = item.help
         inputs[name] = entry
