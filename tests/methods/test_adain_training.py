@@ -55,6 +55,7 @@ def test_the_task_gets_a_batch_of_paintings_beside_the_photos(folders, monkeypat
     assert [shape for shape, _, _ in seen] == [torch.Size([2, 3, 32, 32])] * 4
     assert all(shape == (2, 3, 32, 32) and red > 0.85 for _, shape, red in seen)  # paintings
     assert trained.metadata["method"] == "adain"
+    assert trained.metadata["training"]["style_dir"] == str(folders / "paintings")
     model = styx.load_model(trained.path)
     photo = torch.rand(1, 3, 40, 56)
     assert model(photo, style=torch.rand(1, 3, 30, 30)).shape == (1, 3, 40, 56)
