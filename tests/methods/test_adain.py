@@ -257,3 +257,22 @@ def test_export_check_fails_a_file_whose_style_input_changes_nothing(files, tmp_
     with pytest.raises(StyxError, match="does not change when the style image 'style'"):
         styx.export(files["model"], "onnx", tmp_path / "barely.onnx", verify=True)
     assert not list(tmp_path.glob("*.onnx"))
+
+
+def test_quiet_silences_the_notes_of_a_generator_that_draws_its_descriptor(files, tmp_path,
+                                                                          monkeypatch,
+                                                                          styx_cli):
+    from styx.plugins.methods.adain.network import AdaINArchitecture, AdaINNetwork
+
+    def drawn(cls, architecture):  # as a plugin that rebuilds with random weights would
+        return cls(AdaINArchitecture.from_options(dict(architecture)), weights="random")
+
+    monkeypatch.setattr(AdaINNetwork, "from_architecture", classmethod(drawn))
+    export = ["export", "adain", "-m", str(files["model"]), "--onnx", "--overwrite", "-o"]
+    loud = styx_cli(*export, str(tmp_path / "loud.onnx"))
+    quiet = styx_cli(*export, str(tmp_path / "quiet.onnx"), "-q")
+    assert loud.exit_code == quiet.exit_code == 0, quiet.stderr
+    assert "random weights" in loud.stderr and "random weights" not in quiet.stderr
+    run = ["run", "adain", "--model", str(files["model"]), str(files["photo"]),
+           "--style-image", str(files["starry"]), "-q", "-o", str(tmp_path / "o.png")]
+    assert "random weights" not in styx_cli(*run).stderr

@@ -5,4 +5,4 @@ configs and their checks, the run contract. The machinery lives in the packages 
 (see docs/architecture.md).
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
