@@ -165,8 +165,8 @@ def apply_generator(model: Model, image: torch.Tensor | None, *, seed: int | Non
 
     ``tile``: an image larger than this runs in overlapping tiles, blended over ``overlap``
     pixels (:mod:`styx.files.tiling`); options of the image's size (StyleBank's region
-    masks) are cut to each tile, style images never (every tile gets the whole painting). Random inputs are drawn by pixel position where the
-    generator allows (``origin``, see :meth:`~styx.generators.generator.Generator.make_inputs`),
+    masks) are cut to each tile, style images never (every tile gets the whole painting).
+    Random inputs are drawn by pixel position where the generator allows (``origin``, see :meth:`~styx.generators.generator.Generator.make_inputs`),
     so a tile gets the noise the whole image would have there."""
     if tile is not None and image is not None and max(image.shape[-2:]) > tile:
         return _apply_tiled(model, image, seed=seed, device=device, amp=amp, tile=tile,

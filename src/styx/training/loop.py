@@ -536,9 +536,10 @@ class _Run:
                 self.announced = True
                 raise KeyboardInterrupt
 
+    @functools.cached_property
     def _sample_styles(self) -> dict[str, torch.Tensor]:
         """The painting a callback's ``image(photo)`` uses for each style input: the style
-        stream's first (none without a stream)."""
+        stream's first (none without a stream), read once."""
         names = [item.name for item in getattr(self.model, "style_inputs", [])]
         if self.styles is None or not names:
             return {}
@@ -556,7 +557,7 @@ class _Run:
             self.callback(StepInfo(self.done, self.config.iterations, losses,
                                    float(entry["elapsed"]),
                                    functools.partial(sample_output, self.model,
-                                                     defaults=self._sample_styles()),
+                                                     defaults=self._sample_styles),
                                    model=self.model))
         except KeyboardInterrupt:
             return not self.ctx.active  # under torchrun, ranks stop together (Ctrl-C)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -30,8 +31,6 @@ def run(request: RunRequest, config: AdaINRunConfig) -> RunResult:
 
 
 def _name(style: Any, index: int) -> str:
-    from pathlib import Path
-
     return Path(style).stem if isinstance(style, (str, Path)) else str(index)
 
 

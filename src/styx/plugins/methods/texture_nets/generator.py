@@ -38,9 +38,8 @@ from torch import nn
 from styx.core.errors import StyxError
 from styx.core.inputs import Input, content_image
 from styx.core.inputs import noise as noise_input
-from styx.files.noise import position_noise
 from styx.generators.blocks import Pad, make_norm
-from styx.generators.generator import Generator, no_image_given, random_like
+from styx.generators.generator import Generator, draw_noise, no_image_given, random_like
 from styx.plugins.methods.texture_nets.config import GeneratorConfig
 from styx.runtime.image_tensors import TENSOR_HINT
 
@@ -109,17 +108,11 @@ class TextureNetwork(Generator):
             raise no_image_given()
         else:
             raise StyxError("a texture generator needs an output size", "give size=(height, width)")
-        device = None if image is None else image.device
+        device = self.to_rgb.weight.device if image is None else image.device
         inputs: dict[str, torch.Tensor] = {}
-        if self.config.noise_channels and origin is not None:
-            seed = generator.initial_seed() if generator is not None else \
-                int(torch.randint(2**31, ()))
-            inputs["noise"] = torch.from_numpy(position_noise(
-                seed, batch, self.noise_depth, height, width, top=origin[0],
-                left=origin[1])).to(device or self.to_rgb.weight.device)
-        elif self.config.noise_channels:
-            inputs["noise"] = self.make_noise(batch, height, width, generator=generator,
-                                              device=device)
+        if self.config.noise_channels:
+            inputs["noise"] = draw_noise((batch, self.noise_depth, height, width), generator,
+                                         origin, device)
         if self.takes_image:
             inputs["image"] = image if image is not None else random_like(
                 (batch, 3, height, width), generator=generator,
