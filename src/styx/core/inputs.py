@@ -27,6 +27,9 @@ from dataclasses import dataclass
 CONTENT, STYLE, NOISE, SETTING, STATISTICS = "content", "style", "noise", "setting", "statistics"
 #: Every kind of input, in the order above.
 KINDS = (CONTENT, STYLE, NOISE, SETTING, STATISTICS)
+#: The mean change of an output in [0, 1] below which swapping a style image "changed
+#: nothing": the bound of ``styx export --check`` and ``styx plugins --check``.
+UNMOVED = 1e-4
 
 
 @dataclass(frozen=True)

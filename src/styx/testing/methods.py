@@ -21,9 +21,6 @@ QUICK_RUN: dict[str, Any] = {"weights": "random", "device": "cpu", "size": 64, "
 QUICK_TRAIN: dict[str, Any] = {"weights": "random", "device": "cpu", "iterations": 2,
                                "batch_size": 1, "image_size": 32, "style_size": 32,
                                "checkpoint_every": 0, "log_every": 1, "quiet": True}
-#: The mean change of the output below which a swapped style image "changed nothing" (as
-#: the ONNX check's).
-UNMOVED = 1e-4
 
 
 @without_notes
@@ -228,7 +225,7 @@ def _check_styles(report: CheckReport, model: Any, inputs: dict[str, Any],
     """The style images a model takes at run time mean something: the output moves when
     one is swapped for the painting's negative and, when no noise is declared, stays put
     when the seed changes (else a style input is filled with noise, whatever is given)."""
-    from styx.core.inputs import NOISE, of_kind
+    from styx.core.inputs import NOISE, UNMOVED, of_kind
 
     paintings = {name: inputs["style"] for name in model.style_inputs}
 

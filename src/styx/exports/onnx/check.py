@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from styx.core.inputs import STYLE
+from styx.core.inputs import STYLE, UNMOVED
 from styx.exports.onnx.config import MAX_DIFFERENCE, MIN_INT8_PSNR, OnnxOptions
 from styx.generators.models import Model
 from styx.inference.onnxfile import stand_in_styles
@@ -131,10 +131,6 @@ def check_file(path: Path, model: Model, config: OnnxOptions) -> CheckReport:
         if index == 0:
             report.problems += ignored_styles(onnx_generator, images, styles, pictures)
     return report
-
-
-#: The mean change of the output below which a swapped style image "changed nothing".
-UNMOVED = 1e-4
 
 
 def ignored_styles(onnx_generator, images: np.ndarray, styles: dict[str, np.ndarray],
