@@ -380,3 +380,16 @@ def test_overwrite_long_side_and_format(files, photos, styx_cli, tmp_path):
     replaced = styx_cli(*base, "--style", "1", "--overwrite", "--json")
     assert json.loads(replaced.stdout)["written"] == [str(tmp_path / "a.jpg")]
     assert np.abs(read_rgb(tmp_path / "a.jpg") - before).mean() > 1e-3
+
+
+def test_a_file_that_holds_its_styles_refuses_a_painting_and_unknown_settings(
+        files, photos, styx_cli, tmp_path):
+    photo, out = str(photos / "a.png"), tmp_path / "out.png"
+    result = styx_cli("infer", str(files["stylebank"]), photo, "--style", "1", "--style-image", photo,
+                      "-o", str(out))
+    assert result.exit_code == 2 and "takes no style image: it holds its style" in result.stderr
+    result = styx_cli("infer", str(files["texture-nets"]), photo, "--set", "strength=0.5",
+                      "-o", str(out))
+    assert result.exit_code == 2 and "bad --set 'strength=0.5'" in result.stderr
+    assert "the file's settings: none" in result.stderr
+    assert not out.exists()
