@@ -215,6 +215,18 @@ def browser_page(chromium_browser):
 
 
 @pytest.fixture
+def console_errors(browser_page):
+    """What went wrong in ``browser_page``'s console: a list, filled as the page runs, of
+    ``"console: TEXT"`` (an error logged, a failed resource load included) and
+    ``"page: TEXT"`` (an uncaught exception)."""
+    found: list[str] = []
+    browser_page.on("console", lambda message: found.append(f"console: {message.text}")
+                    if message.type == "error" else None)
+    browser_page.on("pageerror", lambda error: found.append(f"page: {error}"))
+    return found
+
+
+@pytest.fixture
 def save_screenshot(tmp_path):
     """``path = save_screenshot(page, "name")``: a PNG of the page, ``name.png`` in
     ``$STYX_TEST_ARTIFACTS`` when that is set, else in the test's ``tmp_path``."""

@@ -19,14 +19,16 @@ from ports import free_port
 
 
 @contextlib.contextmanager
-def live_studio(settings: Any, *, start_timeout: float = 30.0) -> Iterator[tuple[str, Any]]:
-    """``(url, app)`` of a running studio; stopped (its jobs too) when the block ends."""
+def live_studio(settings: Any, *, start_timeout: float = 30.0,
+                port: int | None = None) -> Iterator[tuple[str, Any]]:
+    """``(url, app)`` of a running studio; stopped (its jobs too) when the block ends.
+    ``port``: that one (a studio started again where the last one was), else a free one."""
     import uvicorn
 
     from styx.studio.app import create_app
 
     app = create_app(settings)
-    port = free_port()
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning", timeout_graceful_shutdown=5))
     thread = threading.Thread(target=server.run, daemon=True, name="live-studio")

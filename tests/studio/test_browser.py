@@ -14,23 +14,22 @@ import re
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 import tiny
 from PIL import Image
+from studio_page import (
+    fill_options,
+    job_state,
+    open_page,
+    photo,
+    start,
+    upload,
+    wait_for_state,
+)
 
 pytestmark = pytest.mark.browser
 
 FAST = tiny.FAST_DESCRIPTOR
-
-
-def photo(path: Path, seed: int, size: tuple[int, int] = (64, 48)) -> Path:
-    """A small smooth picture (different per seed), as a PNG."""
-    rng = np.random.default_rng(seed)
-    base = rng.random((4, 4, 3))
-    big = Image.fromarray((base * 255).astype("uint8")).resize(size, Image.BICUBIC)
-    big.save(path)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -58,48 +57,6 @@ def studio(tmp_path_factory):
                               study_dirs=[root / "experiments"])
     with live_studio(settings) as (url, _app):
         yield {"url": url, "root": root, "styles": styles, "http": httpx.Client(base_url=url)}
-
-
-def open_page(page, url: str, tab: str = "stylise"):
-    page.goto(f"{url}#{tab}")
-    page.wait_for_selector("body[data-ready='1']")
-    return page
-
-
-def open_all_options(page, form: str) -> None:
-    page.eval_on_selector_all(f"{form} details", "ds => ds.forEach(d => { d.open = true; })")
-
-
-def fill_options(page, form: str, values: dict[str, str]) -> None:
-    open_all_options(page, form)
-    for name, value in values.items():
-        page.fill(f"{form} [name='{name}']", value)
-
-
-def upload(page, selector: str, path: Path) -> None:
-    page.set_input_files(selector, str(path))
-    page.wait_for_selector(f".gallery figure[title='{path.name}']")
-
-
-def start(page, view: str, button: str) -> None:
-    """Click ``button`` and wait until ``view`` shows the job it started."""
-    before = page.get_attribute(f"#{view}-view", "data-job")
-    page.click(button)
-    page.wait_for_function("([view, before]) => { const v = document.querySelector(`#${view}-view`);"
-                           " return v.dataset.job && v.dataset.job !== before; }",
-                           arg=[view, before])
-
-
-def job_state(page, view: str) -> str:
-    return page.inner_text(f"#{view}-view .state")
-
-
-def wait_for_state(page, view: str, states: tuple[str, ...], timeout: float = 60_000) -> str:
-    page.wait_for_function(
-        "([view, states]) => { const s = document.querySelector(`#${view}-view .state`);"
-        " return s && states.includes(s.textContent); }", arg=[view, list(states)],
-        timeout=timeout)
-    return job_state(page, view)
 
 
 def test_upload_run_gatys_watch_it_live_and_download(studio, browser_page, save_screenshot,

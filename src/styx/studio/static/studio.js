@@ -10,6 +10,9 @@ const state = {
   picked: { content: null, styles: [], trainStyles: [] },
   views: { stylise: null, train: null },   // the job each view shows
   compare: new Set(),
+  compareMode: "side",      // how compared pictures are shown: side, slider or flicker
+  flicker: null,            // the timer of the flicker comparison
+  connection: { lost: null },   // when the event stream was lost (a Date), or null
 };
 
 // -- helpers ---------------------------------------------------------------------------
@@ -27,11 +30,22 @@ function el(tag, attributes = {}, ...children) {
   return node;
 }
 
+// A request to the studio; a refusal throws an Error with the server's one line (and the
+// option at fault, ``field``, when the server names one).
 async function api(path, options = {}) {
-  const response = await fetch(path, options);
+  let response;
+  try {
+    response = await fetch(path, options);
+  } catch {
+    throw new Error("Cannot reach the studio: the server may have stopped. Start it again and retry.");
+  }
   const type = response.headers.get("content-type") || "";
   const body = type.includes("json") ? await response.json() : await response.blob();
-  if (!response.ok) throw new Error(body.error || `${response.status} ${response.statusText}`);
+  if (!response.ok) {
+    const problem = new Error(body.error || `${response.status} ${response.statusText}`);
+    problem.field = body.field || null;
+    throw problem;
+  }
   return body;
 }
 
@@ -40,12 +54,48 @@ function postJSON(path, body) {
                      body: JSON.stringify(body) });
 }
 
+// The banner under the header (sticky: in view wherever the page is scrolled).
 function say(text, kind = "error") {
   const box = $("#message");
+  box.title = "click to close";
+  box.onclick = () => { box.hidden = true; };
   box.textContent = text;
   box.className = kind;
   box.hidden = !text;
   if (kind === "info" && text) setTimeout(() => { if (box.textContent === text) box.hidden = true; }, 4000);
+}
+
+// A refused request of a form: the banner, the message under the button pressed, and the
+// option at fault marked and opened. Everything stays where the user is looking.
+function refuse(form, button, problem) {
+  say(problem.message);
+  const note = button.nextElementSibling;
+  note.textContent = problem.message;
+  note.hidden = false;
+  for (const marked of form.querySelectorAll(".field.bad")) marked.classList.remove("bad");
+  const input = problem.field ? form.querySelector(`[name="${CSS.escape(problem.field)}"]`) : null;
+  if (input) {
+    const box = input.closest(".field");
+    box.classList.add("bad");
+    for (let d = box.closest("details"); d; d = d.parentElement.closest("details")) d.open = true;
+  }
+  reveal(note);
+}
+
+function clearRefusal(form, button) {
+  button.nextElementSibling.hidden = true;
+  for (const marked of form.querySelectorAll(".field.bad")) marked.classList.remove("bad");
+}
+
+// Scroll ``node`` into the window when it is not (wholly) in it: to the middle of the
+// window (``center``), or its top under the header (``start``: a view that grows as the
+// job's pictures arrive, so its top must be high enough to show them).
+function reveal(node, block = "center") {
+  const box = node.getBoundingClientRect();
+  const top = $("header").getBoundingClientRect().bottom;
+  const visible = block === "start" ? box.top >= top && box.top <= top + window.innerHeight * 0.25
+    : box.top >= top && box.bottom <= window.innerHeight;
+  if (!visible) node.scrollIntoView({ block, behavior: "instant" });
 }
 
 function seconds(value) {
@@ -53,8 +103,21 @@ function seconds(value) {
   return value < 90 ? `${value.toFixed(1)} s` : `${Math.floor(value / 60)} min ${Math.round(value % 60)} s`;
 }
 
+// A loss as the page shows it, the same figure everywhere (4 significant digits).
+function lossText(value) {
+  return Number(value).toPrecision(4);
+}
+
+function clock(date) {
+  return date.toLocaleTimeString();
+}
+
 function methodSpec(name) {
   return state.catalogue.methods.find((m) => m.name === name);
+}
+
+function imageById(id) {
+  return state.catalogue.images.find((i) => i.id === id) || null;
 }
 
 // -- tabs ------------------------------------------------------------------------------
@@ -64,7 +127,7 @@ function showTab() {
   for (const link of document.querySelectorAll("nav a")) link.classList.toggle("active", link.dataset.tab === tab);
   if (jobId && state.jobs.has(jobId)) showJob(tab === "train" ? "train" : "stylise", jobId);
   if (tab === "history") renderHistory();
-  if (tab === "studies") loadStudies();
+  if (tab === "studies") loadStudies().catch((problem) => say(problem.message));
 }
 
 // -- images ----------------------------------------------------------------------------
@@ -73,12 +136,16 @@ function renderGallery(container, pickedIds, onPick) {
     { class: pickedIds.includes(image.id) ? "picked" : null, "data-id": image.id, title: image.name,
       onclick: () => onPick(image.id) },
     el("img", { src: image.url, alt: image.name, loading: "lazy" }),
-    el("figcaption", { text: image.name }))));
+    el("figcaption", { text: image.name }),
+    image.source === "upload" ? el("button", { type: "button", class: "delete-image", title: `Delete ${image.name}`,
+      "aria-label": `Delete ${image.name}`, text: "×",
+      onclick: (event) => { event.stopPropagation(); deleteImage(image); } }) : null)));
 }
 
 function renderGalleries() {
+  // the content photo is one: a click picks it, a second click keeps it
   renderGallery($("#content-gallery"), state.picked.content ? [state.picked.content] : [], (id) => {
-    state.picked.content = state.picked.content === id ? null : id;
+    state.picked.content = id;
     renderGalleries();
     schedulePreview();
   });
@@ -97,6 +164,22 @@ function renderGalleries() {
 function toggle(list, id) {
   const at = list.indexOf(id);
   if (at >= 0) list.splice(at, 1); else list.push(id);
+}
+
+async function deleteImage(image) {
+  if (!window.confirm(`Delete ${image.name} from the studio? Results made from it are kept.`)) return;
+  try {
+    await api(`/api/images/${image.id}`, { method: "DELETE" });
+  } catch (problem) {
+    say(problem.message);
+    return;
+  }
+  state.catalogue.images = state.catalogue.images.filter((i) => i.id !== image.id);
+  if (state.picked.content === image.id) state.picked.content = null;
+  state.picked.styles = state.picked.styles.filter((id) => id !== image.id);
+  state.picked.trainStyles = state.picked.trainStyles.filter((id) => id !== image.id);
+  renderGalleries();
+  say(`Deleted ${image.name}.`, "info");
 }
 
 async function upload(files) {
@@ -131,6 +214,10 @@ function wireUpload(input, gallery, pick) {
 }
 
 // -- option forms, from each method's config --------------------------------------------
+// The method's own options and its styles' are shown open; the shared bundles (the loss,
+// the optimiser, where it runs) are folded away under "Advanced options".
+const MAIN_PANELS = ["Options", "Styles"];
+
 function buildForm(form, options, values = {}) {
   const panels = new Map();
   for (const option of options) {
@@ -138,12 +225,14 @@ function buildForm(form, options, values = {}) {
     if (!panels.has(panel)) panels.set(panel, []);
     panels.get(panel).push(option);
   }
-  // the method's own options first, open; the shared bundles after; where it runs last
-  const order = (name) => (name === "Options" ? 0 : name === "Runtime" ? 2 : 1);
-  const sorted = [...panels].sort((a, b) => order(a[0]) - order(b[0]));
-  form.replaceChildren(...sorted.map(([panel, fields], index) => el("details",
-    { open: index === 0 ? true : null },
-    el("summary", { text: panel }), ...fields.map((option) => field(option, values[option.name])))));
+  const rank = (name) => (MAIN_PANELS.includes(name) ? MAIN_PANELS.indexOf(name) : name === "Runtime" ? 9 : 5);
+  const sorted = [...panels].sort((a, b) => rank(a[0]) - rank(b[0]));
+  const panel = ([name, fields]) => el("details", { open: MAIN_PANELS.includes(name) ? true : null, "data-panel": name },
+    el("summary", { text: name === "Options" ? "Options" : name }), ...fields.map((option) => field(option, values[option.name])));
+  const main = sorted.filter(([name]) => MAIN_PANELS.includes(name)).map(panel);
+  const advanced = sorted.filter(([name]) => !MAIN_PANELS.includes(name)).map(panel);
+  form.replaceChildren(...main, advanced.length ? el("details", { class: "advanced" },
+    el("summary", { text: "Advanced options" }), ...advanced) : null);
 }
 
 function defaultText(option) {
@@ -155,21 +244,32 @@ function defaultText(option) {
   return String(value);
 }
 
+// An option's name for people: the label the server gives (from the config's help), else
+// its field name in words. The command-line flag is shown small beside it, for scripts.
+function labelOf(option) {
+  if (option.label) return option.label;
+  const words = option.name.replace(/_/g, " ");
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
 function field(option, value) {
   const id = `option-${option.name}-${Math.random().toString(36).slice(2, 8)}`;
-  const help = el("p", { class: "help", text: option.help });
+  // a help that only repeats the label is not shown twice
+  const repeats = option.help.replace(/\.$/, "") === labelOf(option);
+  const help = repeats ? null : el("p", { class: "help", text: option.help });
+  const flag = el("code", { class: "flag", text: option.flag });
   if (option.kind === "flag") {
     const box = el("input", { type: "checkbox", id, name: option.name, "data-default": String(Boolean(option.default)) });
     box.checked = value === undefined ? Boolean(option.default) : Boolean(value);
-    return el("div", { class: "field flag" }, el("label", { for: id }, box, option.flag), help);
+    return el("div", { class: "field flag" }, el("label", { for: id }, box, el("span", { text: labelOf(option) }), flag), help);
   }
   const attributes = { id, name: option.name, placeholder: defaultText(option), "data-kind": option.kind,
                        autocomplete: "off", spellcheck: "false" };
   const input = option.kind === "list" ? el("textarea", { ...attributes, rows: 2 }) : el("input", { ...attributes, type: "text" });
   if (value !== undefined && value !== null) input.value = Array.isArray(value) ? value.join("\n") : String(value);
-  return el("div", { class: "field" }, el("label", { for: id, text: option.flag + (option.required ? " (required)" : "") }), input, help);
+  return el("div", { class: "field" },
+    el("label", { for: id }, el("span", { text: labelOf(option) + (option.required ? " (required)" : "") }), flag), input, help);
 }
-
 function formValues(form) {
   const values = {};
   for (const input of form.querySelectorAll("input, textarea")) {
@@ -287,34 +387,45 @@ async function runPreview() {
 }
 
 async function runStylise() {
+  const form = $("#run-form"), button = $("#run");
   const { model, spec } = chosenRun();
-  const options = formValues($("#run-form"));
+  const options = formValues(form);
   const mix = styleMix();
   if (mix && !options.style && !options.style_mix) options.style_mix = mix;
-  const body = { kind: "stylize", content: state.picked.content, options, parent: $("#run").dataset.parent || null };
+  const body = { kind: "stylize", content: state.picked.content, options, parent: button.dataset.parent || null };
   if (model) body.model = model.name; else body.method = spec.name;
   if (takesStyles({ model, spec })) body.styles = state.picked.styles;
+  clearRefusal(form, button);
   try {
     const job = await postJSON("/api/jobs", body);
     say("");
     remember(job);
-    delete $("#run").dataset.parent;
-    location.hash = `stylise/${job.id}`;
-    showJob("stylise", job.id);
+    delete button.dataset.parent;
+    openJob("stylise", job.id);
   } catch (problem) {
-    say(problem.message);
+    refuse(form, button, problem);
   }
+}
+
+// Show job ``jobId`` in ``view`` and bring that view into the window: the user pressed a
+// button at the end of a long form and must see the job start.
+function openJob(view, jobId) {
+  location.hash = `${view}/${jobId}`;
+  showJob(view, jobId);
+  reveal($(`#${view}-view`), "start");
 }
 
 // -- train -----------------------------------------------------------------------------
 async function loadFolders() {
-  const { roots, folders } = await api("/api/folders");
+  const { roots, folders, default: preferred } = await api("/api/folders");
   const select = $("#content-folder");
   select.replaceChildren(el("option", { value: "", text: "(none: a texture, no photos)" }),
-    ...folders.map((f) => el("option", { value: f.id, text: `${f.path} (${f.images} images here)` })));
-  if (folders.length) select.value = folders[0].id;
-  $("#folder-help").textContent = roots.length ? "Folders under the server's --allow-dir roots (searched recursively)." :
-    "The server reads no folder: start it with 'styx serve --allow-dir FOLDER' to train on photos.";
+    ...folders.map((f) => el("option", { value: f.id, text: `${f.path} (${f.images} image${f.images === 1 ? "" : "s"} here)` })));
+  // the folder with photos in it, never a root of none
+  const withImages = [...folders].sort((a, b) => b.images - a.images).find((f) => f.images > 0);
+  select.value = preferred || (withImages ? withImages.id : "");
+  $("#folder-help").textContent = roots.length ? "Folders under the server's allowed folders (--allow-dir), three levels deep." :
+    "The server reads no folder of yours: start it with 'styx serve --allow-dir FOLDER' to train on photos.";
 }
 
 function onTrainMethodChange(values = {}) {
@@ -326,16 +437,17 @@ function onTrainMethodChange(values = {}) {
 }
 
 async function startTraining() {
+  const form = $("#train-form"), button = $("#start-training");
   const body = { kind: "train", method: $("#train-method").value, styles: state.picked.trainStyles,
-                 content_folder: $("#content-folder").value || null, options: formValues($("#train-form")) };
+                 content_folder: $("#content-folder").value || null, options: formValues(form) };
+  clearRefusal(form, button);
   try {
     const job = await postJSON("/api/jobs", body);
     say("");
     remember(job);
-    location.hash = `train/${job.id}`;
-    showJob("train", job.id);
+    openJob("train", job.id);
   } catch (problem) {
-    say(problem.message);
+    refuse(form, button, problem);
   }
 }
 
@@ -349,8 +461,12 @@ function remember(job, latest = false) {
   renderQueue();
 }
 
+function isLive(job) {
+  return job.state === "queued" || job.state === "running";
+}
+
 function renderQueue() {
-  const live = [...state.jobs.values()].filter((j) => j.state === "queued" || j.state === "running");
+  const live = [...state.jobs.values()].filter(isLive);
   $("#queue").replaceChildren(live.length ? `${live.length} job${live.length > 1 ? "s" : ""}:` : "no job running",
     ...live.map((j) => el("a", { href: `#${j.kind === "train" ? "train" : "stylise"}/${j.id}`, text: `${j.method} ${j.state}` })));
 }
@@ -358,6 +474,23 @@ function renderQueue() {
 function jobTitle(job) {
   const model = job.request && job.request.model;
   return model ? `${model} (${job.method})` : job.method;
+}
+
+// What a job was made from, as small pictures: its photo and its style images (a deleted
+// image is named, not fetched), its model, its content folder.
+function inputsOf(job) {
+  const request = job.request || {};
+  const thumb = (id, role) => {
+    const image = imageById(id);
+    return image ? el("img", { src: image.url, alt: `${role}: ${image.name}`, title: `${role}: ${image.name}`, loading: "lazy", "data-role": role })
+      : el("span", { class: "gone", text: `${role}: deleted` });
+  };
+  const parts = [];
+  if (request.content) parts.push(thumb(request.content, "photo"));
+  for (const id of request.styles || []) parts.push(thumb(id, "style"));
+  if (request.model) parts.push(el("span", { class: "tag", text: `model ${request.model}` }));
+  if (request.content_folder) parts.push(el("span", { class: "tag", text: "photo folder" }));
+  return el("div", { class: "inputs" }, ...parts);
 }
 
 function showJob(view, jobId) {
@@ -375,8 +508,9 @@ function renderJobView(view) {
       el("div", { class: "job-head" }, el("h3", { text: jobTitle(job) }), el("span", { class: "state" }),
         el("button", { class: "stop", type: "button", text: "Stop", onclick: () => stopJob(job.id) }),
         el("button", { class: "resume", type: "button", text: "Resume", onclick: () => resumeJob(job.id) })),
+      inputsOf(job),
       el("div", { class: "progress" }),
-      el("p", { class: "error" }),
+      el("p", { class: "error", role: "alert" }),
       el("div", { class: "pictures" },
         el("img", { class: "live", alt: "the picture so far", hidden: true }),
         el("canvas", { class: "curve", width: 520, height: 160 })),
@@ -388,7 +522,7 @@ function renderJobView(view) {
       live.hidden = false;
     });
   }
-  const running = job.state === "running" || job.state === "queued";
+  const running = isLive(job);
   const stateBadge = box.querySelector(".state");
   stateBadge.textContent = job.state;
   stateBadge.className = `state ${job.state}`;
@@ -397,6 +531,7 @@ function renderJobView(view) {
   box.querySelector(".error").textContent = job.error || "";
   const progress = state.progress.get(job.id);
   box.querySelector(".progress").textContent = progressText(job, progress);
+  box.classList.toggle("offline", running && Boolean(state.connection.lost));
   const live = box.querySelector("img.live");
   let source = null;
   if (running && progress && progress.frames) {
@@ -407,7 +542,7 @@ function renderJobView(view) {
   if (source && live.getAttribute("src") !== source) live.src = source;
   const curve = curveOf(job);
   box.querySelector("canvas").hidden = !running && curve.length < 2;
-  drawCurve(box.querySelector("canvas"), curve);
+  drawCurve(box.querySelector("canvas"), curve, finalLoss(job));
   const links = box.querySelector(".links");
   links.replaceChildren(...(!running && job.result ? [
     el("a", { href: `${job.result}?download=1`, download: `styx-${job.method}-${job.id}.png`, class: "download", text: "Download PNG" }),
@@ -416,23 +551,52 @@ function renderJobView(view) {
   ] : []));
 }
 
+// The loss a finished job ends with, named: a run's is the loss of the picture it kept
+// (the best seen, measured after the last step), a training run's the last logged one.
+function finalLoss(job) {
+  const summary = job.summary || {};
+  if (isLive(job)) return null;
+  if (typeof summary.loss === "number") return { name: "loss of the picture kept", value: summary.loss };
+  const total = (summary.final_losses || {}).total;
+  if (typeof total === "number") return { name: "final training loss", value: total };
+  return null;
+}
+
 function progressText(job, progress) {
+  const lost = state.connection.lost;
+  if (lost && isLive(job)) {
+    const where = progress && progress.step !== undefined ? `: last seen at step ${progress.step} of ${progress.total}` : "";
+    return `connection to the studio lost at ${clock(lost)}${where}; retrying`;
+  }
   if (job.state === "queued") return "waiting in the queue";
   if (job.state === "running" && progress && progress.step !== undefined) {
-    const loss = progress.losses && progress.losses.total !== undefined ? `, loss ${Number(progress.losses.total).toPrecision(4)}` : "";
-    return `step ${progress.step} of ${progress.total}${loss}, ${seconds(progress.seconds)}, about ${seconds(progress.eta)} left`;
+    const loss = progress.losses && progress.losses.total !== undefined ? `, loss ${lossText(progress.losses.total)}` : "";
+    const left = progress.eta === null || progress.eta === undefined ? "estimating the time left" : `about ${seconds(progress.eta)} left`;
+    return `step ${progress.step} of ${progress.total}${loss}, ${seconds(progress.seconds)}, ${left}`;
   }
   if (job.state === "running") return "starting";
+  return finishedText(job);
+}
+
+function finishedText(job) {
   const summary = job.summary || {};
-  return summary.description || (summary.iterations ? `${summary.iterations} iterations, ${seconds(summary.seconds)}` : "");
+  const parts = [];
+  if (typeof summary.steps === "number") parts.push(`${summary.steps} step${summary.steps === 1 ? "" : "s"}`);
+  if (typeof summary.iterations === "number") parts.push(`${summary.iterations} iterations`);
+  const loss = finalLoss(job);
+  if (loss) parts.push(`${loss.name} ${lossText(loss.value)}`);
+  if (typeof summary.seconds === "number") {
+    parts.push(`${seconds(summary.seconds)}${summary.device ? ` on ${summary.device}` : ""}${summary.precision ? ` in ${summary.precision}` : ""}`);
+  }
+  return parts.length ? parts.join(", ") : (summary.description || "");
 }
 
 function curveOf(job) {
-  if (state.curves.has(job.id) && (job.state === "running" || !(job.history || []).length)) return state.curves.get(job.id);
+  if (state.curves.has(job.id) && (isLive(job) || !(job.history || []).length)) return state.curves.get(job.id);
   return (job.history || []).filter((h) => h.total !== undefined).map((h) => [h.step, h.total]);
 }
 
-function drawCurve(canvas, points) {
+function drawCurve(canvas, points, final = null) {
   const context = canvas.getContext("2d");
   const { width, height } = canvas;
   context.clearRect(0, 0, width, height);
@@ -451,15 +615,18 @@ function drawCurve(canvas, points) {
     if (index === 0) context.moveTo(x, y); else context.lineTo(x, y);
   });
   context.stroke();
-  context.fillText(`loss (log scale): ${points[points.length - 1][1].toPrecision(4)} at step ${last}`, 30, height - 6);
+  const caption = final ? `loss per step (log scale); ${final.name}: ${lossText(final.value)}`
+    : `loss (log scale): ${lossText(points[points.length - 1][1])} at step ${last}`;
+  context.fillText(caption, 30, height - 6);
+  canvas.dataset.caption = caption;
 }
 
 async function stopJob(id) {
-  try { remember(await postJSON(`/api/jobs/${id}/stop`, {})); refreshViews(); } catch (problem) { say(problem.message); }
+  try { remember(await postJSON(`/api/jobs/${id}/stop`, {}), true); refreshViews(); } catch (problem) { say(problem.message); }
 }
 
 async function resumeJob(id) {
-  try { remember(await postJSON(`/api/jobs/${id}/resume`, {})); refreshViews(); } catch (problem) { say(problem.message); }
+  try { remember(await postJSON(`/api/jobs/${id}/resume`, {}), true); refreshViews(); } catch (problem) { say(problem.message); }
 }
 
 async function deleteJob(id) {
@@ -476,15 +643,15 @@ function rerun(job) {
   if (job.kind === "train") {
     location.hash = "train";
     $("#train-method").value = job.method;
-    state.picked.trainStyles = [...(request.styles || [])];
+    state.picked.trainStyles = (request.styles || []).filter(imageById);
     if (request.content_folder) $("#content-folder").value = request.content_folder;
     onTrainMethodChange(request.form || {});
     return;
   }
   location.hash = "stylise";
   $("#method").value = request.model ? `model:${request.model}` : `method:${job.method}`;
-  state.picked.content = request.content || null;
-  state.picked.styles = [...(request.styles || [])];
+  state.picked.content = request.content && imageById(request.content) ? request.content : state.picked.content;
+  state.picked.styles = (request.styles || []).filter(imageById);
   renderGalleries();
   onMethodChange(request.form || {});
   $("#run").dataset.parent = job.id;
@@ -502,15 +669,18 @@ function refreshViews() {
 function renderHistory() {
   const jobs = [...state.jobs.values()].sort((a, b) => b.created - a.created);
   $("#history-list").replaceChildren(...jobs.map((job) => {
-    const live = job.state === "queued" || job.state === "running";
+    const live = isLive(job);
     const tick = el("input", { type: "checkbox", title: "compare", onchange: (event) => {
       if (event.target.checked) state.compare.add(job.id); else state.compare.delete(job.id);
+      $("#compare").disabled = state.compare.size < 2;
     } });
     tick.checked = state.compare.has(job.id);
     return el("div", { class: "card", "data-id": job.id },
-      job.result ? el("img", { src: `${job.result}?v=${job.finished || 0}`, alt: jobTitle(job), loading: "lazy" }) : el("img", { alt: "" }),
+      job.result ? el("img", { class: "result", src: `${job.result}?v=${job.finished || 0}`, alt: jobTitle(job), loading: "lazy" })
+        : el("div", { class: "result none", text: live ? "not finished" : "no picture" }),
       el("div", {}, el("label", {}, tick, ` ${jobTitle(job)} `), el("span", { class: `state ${job.state}`, text: job.state })),
-      el("div", { class: "help", text: `${new Date(job.created * 1000).toLocaleString()} ${progressText(job, state.progress.get(job.id))}` }),
+      inputsOf(job),
+      el("div", { class: "help", text: `${new Date(job.created * 1000).toLocaleString()}; ${progressText(job, state.progress.get(job.id))}` }),
       job.error ? el("div", { class: "error", text: job.error }) : null,
       el("div", { class: "actions" },
         el("a", { href: `#${job.kind === "train" ? "train" : "stylise"}/${job.id}`, text: "Open" }),
@@ -522,19 +692,108 @@ function renderHistory() {
           el("button", { type: "button", text: "Resume", onclick: () => resumeJob(job.id) }) : null,
         live ? null : el("button", { type: "button", text: "Delete", onclick: () => deleteJob(job.id) })));
   }));
+  $("#compare").disabled = state.compare.size < 2;
+}
+
+// What two or more jobs differ in: their inputs (photo, style images, model, folder) and
+// every setting, as rows of [name, [value per job]]; a value is text or a node.
+function differences(jobs) {
+  const rows = [];
+  const same = (values) => new Set(values.map((v) => JSON.stringify(v ?? null))).size === 1;
+  const request = (job) => job.request || {};
+  const inputs = [
+    ["photo", (job) => request(job).content || null, (job) => inputsOfRole(job, "photo")],
+    ["style images", (job) => request(job).styles || [], (job) => inputsOfRole(job, "style")],
+    ["model", (job) => request(job).model || null, (job) => request(job).model || "none"],
+    ["photo folder", (job) => request(job).content_folder || null, (job) => request(job).content_folder ? "a folder" : "none"],
+  ];
+  for (const [name, key, shown] of inputs) {
+    if (!same(jobs.map(key))) rows.push([name, jobs.map(shown)]);
+  }
+  const keys = [...new Set(jobs.flatMap((j) => Object.keys(j.settings || {})))].sort();
+  for (const key of keys) {
+    const values = jobs.map((j) => (j.settings || {})[key]);
+    if (!same(values)) rows.push([key, values.map((v) => JSON.stringify(v ?? null))]);
+  }
+  return rows;
+}
+
+function inputsOfRole(job, role) {
+  const request = job.request || {};
+  const ids = role === "photo" ? (request.content ? [request.content] : []) : (request.styles || []);
+  if (!ids.length) return "none";
+  const strip = inputsOf({ request: role === "photo" ? { content: request.content } : { styles: ids } });
+  return strip;
 }
 
 function renderComparison() {
   const jobs = [...state.compare].map((id) => state.jobs.get(id)).filter(Boolean);
+  stopFlicker();
   if (jobs.length < 2) { say("Tick two or more results to compare them."); return; }
   say("");
-  const keys = new Set(jobs.flatMap((j) => Object.keys(j.settings || {})));
-  const differing = [...keys].filter((key) => new Set(jobs.map((j) => JSON.stringify((j.settings || {})[key]))).size > 1);
-  $("#comparison").replaceChildren(...jobs.map((job) => el("figure", {},
-    job.result ? el("img", { src: job.result, alt: jobTitle(job) }) : el("p", { text: "no picture" }),
-    el("figcaption", { text: `${jobTitle(job)}: ${progressText(job)}` }),
-    el("table", {}, ...differing.map((key) => el("tr", {}, el("td", { text: key }),
-      el("td", { text: JSON.stringify((job.settings || {})[key]) })))))));
+  const box = $("#comparison");
+  const modes = [["side", "Side by side"], ["slider", "Slider"], ["flicker", "Flicker"]];
+  const pictured = jobs.filter((j) => j.result);
+  const toolbar = el("div", { class: "compare-tools" },
+    ...modes.map(([mode, text]) => el("button", { type: "button", class: state.compareMode === mode ? "chosen" : null,
+      "data-mode": mode, text, disabled: mode !== "side" && pictured.length < 2 ? true : null,
+      onclick: () => { state.compareMode = mode; renderComparison(); } })),
+    el("button", { type: "button", class: "clear", text: "Clear comparison", onclick: clearComparison }));
+  const rows = differences(jobs);
+  const table = el("table", { class: "differences" },
+    el("tr", {}, el("th", { text: "" }), ...jobs.map((job, i) => el("th", { text: `${String.fromCharCode(65 + i)}: ${jobTitle(job)}` }))),
+    ...(rows.length ? rows.map(([name, values]) => el("tr", { "data-row": name }, el("td", { text: name }),
+      ...values.map((value) => el("td", {}, value)))) :
+      [el("tr", {}, el("td", { colspan: jobs.length + 1, text: "no difference in inputs or settings" }))]));
+  const mode = pictured.length < 2 ? "side" : state.compareMode;
+  box.replaceChildren(toolbar, comparedPictures(jobs, pictured, mode), table);
+  box.hidden = false;
+  reveal(box, "start");
+}
+
+function comparedPictures(jobs, pictured, mode) {
+  const source = (job) => `${job.result}?v=${job.finished || 0}`;
+  const name = (job) => `${String.fromCharCode(65 + jobs.indexOf(job))}: ${jobTitle(job)}`;
+  if (mode === "slider") {
+    const [a, b] = pictured;
+    const top = el("img", { class: "top", src: source(a), alt: name(a) });
+    const range = el("input", { type: "range", min: 0, max: 100, value: 50, "aria-label": "slide between the two pictures" });
+    const clip = () => { top.style.clipPath = `inset(0 ${100 - Number(range.value)}% 0 0)`; };
+    range.addEventListener("input", clip);
+    clip();
+    return el("div", { class: "compare-slider" },
+      el("div", { class: "stack" }, el("img", { class: "bottom", src: source(b), alt: name(b) }), top),
+      range, el("p", { class: "help", text: `left of the line ${name(a)}, right of it ${name(b)}` }));
+  }
+  if (mode === "flicker") {
+    const [a, b] = pictured;
+    const picture = el("img", { src: source(a), alt: name(a) });
+    const caption = el("figcaption", { text: name(a) });
+    let showing = 0;
+    state.flicker = setInterval(() => {
+      showing = 1 - showing;
+      const job = showing ? b : a;
+      picture.src = source(job);
+      picture.alt = caption.textContent = name(job);
+    }, 700);
+    return el("figure", { class: "compare-flicker" }, picture, caption);
+  }
+  return el("div", { class: "compare-side" }, ...jobs.map((job) => el("figure", {},
+    job.result ? el("img", { src: source(job), alt: name(job) }) : el("p", { text: "no picture" }),
+    el("figcaption", { text: `${name(job)}: ${progressText(job)}` }))));
+}
+
+function stopFlicker() {
+  if (state.flicker) clearInterval(state.flicker);
+  state.flicker = null;
+}
+
+function clearComparison() {
+  stopFlicker();
+  state.compare.clear();
+  $("#comparison").replaceChildren();
+  $("#comparison").hidden = true;
+  renderHistory();
 }
 
 // -- studies ---------------------------------------------------------------------------
@@ -546,24 +805,37 @@ async function loadStudies() {
 }
 
 // -- events ----------------------------------------------------------------------------
+// The event stream: job states and progress as they happen. When it breaks (the server
+// stopped, the network went), the page says so at once, and says when it is back.
 function listen() {
   const events = new EventSource("/api/events");
-  let connected = false;
   events.addEventListener("hello", async (event) => {
     for (const job of JSON.parse(event.data).live) remember(job, true);
-    if (connected) {  // back after a lost connection (a server restart): what changed since
-      for (const job of (await api("/api/jobs")).jobs) remember(job, true);
+    if (state.connection.lost) {  // back after a lost connection: what changed since
+      state.connection.lost = null;
+      $("body").classList.remove("offline");
+      try {
+        for (const job of (await api("/api/jobs")).jobs) remember(job, true);
+      } catch (problem) { say(problem.message); }
+      say(`Connection to the studio is back (${clock(new Date())}).`, "info");
     }
-    connected = true;
+    refreshViews();
+  });
+  events.addEventListener("error", () => {
+    if (state.connection.lost) return;
+    state.connection.lost = new Date();
+    document.body.classList.add("offline");
+    say(`Connection to the studio lost at ${clock(state.connection.lost)}: the server may have stopped. `
+        + "Retrying every 2 s; running jobs show their last known step.", "offline");
     refreshViews();
   });
   events.addEventListener("job", async (event) => {
     const job = JSON.parse(event.data).job;
     if (!job) return;
     remember(job, true);
-    if (job.state !== "queued" && job.state !== "running") {
+    if (!isLive(job)) {
       state.curves.delete(job.id);
-      if (job.kind === "train" && job.state === "done") await refreshCatalogue();
+      if (job.kind === "train" && job.summary) await refreshCatalogue();
     }
     refreshViews();
   });
@@ -590,7 +862,16 @@ async function refreshCatalogue() {
 }
 
 // -- start -----------------------------------------------------------------------------
+// The header's height, for what sticks under it (the banner, the job view).
+function trackHeader() {
+  const header = $("header");
+  const set = () => document.documentElement.style.setProperty("--header", `${header.offsetHeight}px`);
+  new ResizeObserver(set).observe(header);
+  set();
+}
+
 async function start() {
+  trackHeader();
   try {
     const [catalogue, history] = await Promise.all([api("/api/catalogue"), api("/api/jobs")]);
     state.catalogue = catalogue;

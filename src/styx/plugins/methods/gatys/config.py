@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from styx.core.bundles import LOSS, ColorOptions, LossOptions, RuntimeOptions
+from styx.core.bundles import LOSS, RUNTIME, ColorOptions, LossOptions, RuntimeOptions
 from styx.core.checks import choice, number, numbers
 from styx.core.config import option
 from styx.core.errors import StyxError
@@ -29,6 +29,8 @@ DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.05}
 DEFAULT_SIZE = 512
 #: ``--style-layers balanced``: the descriptor's default style layers, balanced.
 BALANCED = "balanced"
+#: The panel of the optimiser's options (in `--help` and in the studio's form).
+OPTIMISER = "Optimiser"
 #: The smallest long side accepted; descriptors may need more (Inception v3: 75 px).
 MIN_SIZE = 16
 
@@ -103,25 +105,27 @@ class GatysConfig(LossOptions, ColorOptions, RuntimeOptions):
                                 help="Mix noise into the start: start*(1-R) + noise*R, "
                                      "R in [0, 1].")
     # The optimisation.
-    optimizer: str = option("lbfgs", check=choice(*OPTIMIZERS), help="lbfgs or adam.")
+    optimizer: str = option("lbfgs", panel=OPTIMISER, check=choice(*OPTIMIZERS),
+                            help="The optimiser: lbfgs or adam.")
     steps: tuple[int, ...] = option(
         300, cli_type=str, check=numbers(minimum=1, integer=True),
         help="Optimiser steps per scale (L-BFGS: iterations of one loss evaluation each): "
              "one number for every scale, or one per scale, e.g. 300,100.")
     lr: float | None = option(
-        None, check=number(above=0, optional=True),
+        None, panel=OPTIMISER, check=number(above=0, optional=True),
         default_text=f"{DEFAULT_LR['lbfgs']:g} for lbfgs, {DEFAULT_LR['adam']:g} for adam",
         help="Learning rate.")
-    lbfgs_history: int = option(20, check=number(minimum=1, integer=True),
+    lbfgs_history: int = option(20, panel=OPTIMISER, check=number(minimum=1, integer=True),
                                 help="L-BFGS memory (pairs of update vectors kept).")
     # How it runs.
     channels_last: bool = option(
-        True, help="Run the descriptor in channels-last memory format (faster on CPUs and "
-                   "tensor cores).")
-    compile: bool = option(False, help="torch.compile the descriptor (the first step is "
-                                       "slow).")
+        True, panel=RUNTIME,
+        help="Run the descriptor in channels-last memory format (faster on CPUs and tensor "
+             "cores).")
+    compile: bool = option(False, panel=RUNTIME,
+                           help="torch.compile the descriptor (the first step is slow).")
     log_every: int | None = option(
-        None, check=number(minimum=1, integer=True, optional=True),
+        None, panel=RUNTIME, check=number(minimum=1, integer=True, optional=True),
         default_text="every step; every 10th with adam on a GPU",
         help="Read the losses every N steps (a NaN stops the run at the next read).")
 
