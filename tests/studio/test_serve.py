@@ -1,6 +1,7 @@
 """``styx serve`` as a user runs it: a real process, its printed URL, the token off
-loopback, and Ctrl-C with a job running (stopped, kept as interrupted, shown so after a
-restart)."""
+loopback, Ctrl-C with a job running (stopped, kept as interrupted, shown so after a
+restart), and one server per studio folder (a second refused, a third started once the
+first is killed)."""
 
 from __future__ import annotations
 
@@ -86,3 +87,35 @@ def test_any_host_but_loopback_needs_the_printed_token(tmp_path):
                          headers={"Authorization": f"Bearer {token}"}).status_code == 200
     finally:
         stop_server(server)
+
+
+def test_a_second_server_on_the_same_folder_is_refused_until_the_first_dies(tmp_path):
+    folder = tmp_path / "shared-studio"
+    first_port, second_port = free_port(), free_port()
+    first, url = start_server(tmp_path, "--port", str(first_port), "--folder", str(folder),
+                              "--max-upload-megapixels", "0.05")
+    try:
+        env = {**os.environ, "STYX_HOME": str(tmp_path / "home"), "NO_COLOR": "1"}
+        second = subprocess.run(
+            [sys.executable, "-m", "styx", "serve", "--port", str(second_port),
+             "--folder", str(folder)],
+            env=env, capture_output=True, text=True, timeout=60, check=False)
+        assert second.returncode == 2, second.stderr
+        lines = [line for line in second.stderr.splitlines() if line.strip()]
+        assert lines == [
+            (f"error: the studio folder {folder} is in use by another styx serve "
+             f"(pid {first.pid}, {url})"),
+            "hint: stop that one, or give --folder another folder"]
+        assert second.stdout == ""
+        with httpx.Client(base_url=url, timeout=30) as client:  # the first one goes on
+            assert client.get("api/jobs").status_code == 200
+            # and its options are the ones it was given
+            assert client.get("api/catalogue").json()["max_upload_megapixels"] == 0.05
+    finally:
+        first.kill()  # kill -9: no clean-up of its own; the system lets go of the lock
+        first.wait(60)
+    third, url = start_server(tmp_path, "--port", str(second_port), "--folder", str(folder))
+    try:
+        assert httpx.get(url + "api/jobs", timeout=30).status_code == 200
+    finally:
+        assert stop_server(third)[0] == 0

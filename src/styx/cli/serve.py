@@ -2,13 +2,13 @@
 
 Prints the URL (with a token on any host but loopback) and serves until Ctrl-C. The page,
 the queue and the storage are :mod:`styx.studio`; this module only reads the options,
-checks them and runs uvicorn.
+checks them and runs uvicorn. A studio folder another ``styx serve`` uses is refused
+before the queue starts or uvicorn listens (the store's lock, taken by ``create_app``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import secrets
 import socket
 from pathlib import Path
@@ -21,12 +21,9 @@ from styx.core.errors import StyxError
 
 def is_loopback(host: str) -> bool:
     """Whether ``host`` is this machine only (127.0.0.0/8, ::1, localhost)."""
-    if host.strip().lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    from styx.studio.guard import is_loopback as loopback
+
+    return loopback(host)
 
 
 def check_allowed_dirs(folders: list[Path]) -> list[Path]:
@@ -72,6 +69,9 @@ def serve(
              "none on loopback].", show_default=False, envvar="STYX_STUDIO_TOKEN")] = None,
     heavy_jobs: Annotated[int, typer.Option(help="Long jobs (gatys, training) run at once.",
                                             min=1)] = 1,
+    max_upload_megapixels: Annotated[float, typer.Option(
+        help="The largest picture the page may upload, in megapixels; a larger one is "
+             "refused before it is decoded.", min=0.01, metavar="N")] = 40,
 ) -> None:
     """Serve the studio: drop a photo and a painting on a page, watch, compare and train."""
     if token is not None and not token.strip():
@@ -87,7 +87,8 @@ def serve(
     from styx.studio.app import StudioSettings, create_app
 
     shown_host = f"[{host}]" if ":" in host else host
-    url = f"http://{shown_host}:{port}/" + (f"?token={token}" if token else "")
+    address = f"http://{shown_host}:{port}/"
+    url = address + (f"?token={token}" if token else "")
 
     def ready() -> None:
         print(f"styx studio: {url}", flush=True)
@@ -103,8 +104,11 @@ def serve(
     settings = StudioSettings(folder=(folder or styx_home() / "studio").expanduser(),
                               allow_dirs=allowed,
                               study_dirs=list(studies) if studies else [Path("experiments")],
-                              token=token, heavy_workers=heavy_jobs, on_ready=ready)
-    app = create_app(settings)
+                              token=token, heavy_workers=heavy_jobs, host=host,
+                              url=address,
+                              max_upload_pixels=round(max_upload_megapixels * 1e6),
+                              on_ready=ready)
+    app = create_app(settings)  # takes the folder: refused if another server has it
     config = uvicorn.Config(app, host=host, port=port, log_level="warning",
                             timeout_graceful_shutdown=5)
     server = _server(config, app)

@@ -3,7 +3,7 @@
     GET  /                         the page (static HTML, CSS and JavaScript)
     GET  /api/catalogue            methods with their options, stored models, images
     POST /api/images               upload an image (multipart field ``file``)
-    GET  /api/images/ID            an image, as PNG
+    GET  /api/images/ID            an image, as PNG; DELETE removes an upload
     GET  /api/folders              content folders under the --allow-dir roots
     GET  /api/studies              experiment reports; /studies/ID/FILE serves their files
     GET  /api/jobs                 the history, newest first (?live=1: queued and running)
@@ -16,8 +16,10 @@
     GET  /api/jobs/ID/frame.png    the latest live frame; /sample.png a training sample
     POST /api/preview              a trained model's low-resolution picture, at once
     GET  /api/events               server-sent events: job states and progress
+    GET  /favicon.ico              the icon (an SVG)
 
-Errors are ``{"error": "one line"}`` with a 4xx status. See ``docs/studio.md``.
+Errors are ``{"error": "one line"}`` with a 4xx status, an unknown address or method's too.
+Who may ask is :mod:`styx.studio.guard`'s to decide. See ``docs/studio.md``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ import asyncio
 import contextlib
 import functools
 import json
-import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -35,28 +36,34 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from styx.core.errors import StyxError
 from styx.studio.forms import (
+    FormError,
     catalogue,
     describe_methods,
     form_fields,
     form_options,
+    page_error,
     style_kind,
+    worded_for,
 )
+from styx.studio.guard import RequestGuard
 from styx.studio.jobs import Events, Runner, lane_of, png_bytes
-from styx.studio.places import Places
+from styx.studio.places import Places, default_folder
 from styx.studio.store import INTERRUPTED, STOPPED, Store
-from styx.studio.uploads import MAX_UPLOAD_BYTES, add_samples, store_image
+from styx.studio.uploads import (
+    DEFAULT_MAX_UPLOAD_PIXELS,
+    MAX_UPLOAD_BYTES,
+    add_samples,
+    store_image,
+)
 
-TOKEN_COOKIE = "styx_token"
-#: Host names a studio without a token answers to.
-LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 #: Seconds between keep-alive comments on an idle event stream.
 KEEP_ALIVE = 15.0
 
@@ -71,6 +78,14 @@ class StudioSettings:
     #: None: no token asked (a loopback server). Else every request must carry it.
     token: str | None = None
     heavy_workers: int = 1
+    #: The address the server listens on: a studio without a token answers to it (and to
+    #: loopback names), to no other Host.
+    host: str = "127.0.0.1"
+    #: Where it is served (no token in it), written in the folder's lock so that a second
+    #: server on the same folder can say which one holds it.
+    url: str | None = None
+    #: The most pixels an uploaded image may have, checked before it is decoded.
+    max_upload_pixels: int = DEFAULT_MAX_UPLOAD_PIXELS
     #: Called once the studio is ready to answer (``styx serve`` prints its URL then).
     on_ready: Callable[[], None] | None = None
 
@@ -80,7 +95,7 @@ class Studio:
 
     def __init__(self, settings: StudioSettings) -> None:
         self.settings = settings
-        self.store = Store(settings.folder)
+        self.store = Store(settings.folder, owner=settings.url)  # refused if in use
         self.events = Events()
         self.runner = Runner(self.store, self.events, heavy_workers=settings.heavy_workers)
         self.places = Places(settings.allow_dirs, settings.study_dirs)
@@ -115,52 +130,6 @@ def not_found(what: str) -> JSONResponse:
     return error(f"no such {what}", 404)
 
 
-# -- the token -----------------------------------------------------------------------------
-class TokenGuard:
-    """Every request must carry the token (``?token=``, ``Authorization: Bearer``, or the
-    cookie set when the page was opened with ``?token=``), unless there is none."""
-
-    def __init__(self, app: ASGIApp, token: str | None) -> None:
-        self.app, self.token = app, token
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
-        request = Request(scope)
-        if self.token is None:
-            # No token: this machine only. A Host header that is not loopback is a page
-            # of another site reaching us by DNS rebinding.
-            host = (request.headers.get("host") or "").rsplit(":", 1)[0].strip("[]")
-            if host not in LOOPBACK_NAMES and not host.startswith("127."):
-                await error(f"this studio answers only to localhost, not {host!r}",
-                            403)(scope, receive, send)
-                return
-            await self.app(scope, receive, send)
-            return
-        given = request.query_params.get("token")
-        header = request.headers.get("authorization", "")
-        candidates = [given, request.cookies.get(TOKEN_COOKIE),
-                      header[7:] if header.lower().startswith("bearer ") else None]
-        expected = self.token.encode()
-        if not any(c and secrets.compare_digest(c.encode(), expected) for c in candidates):
-            response = error("this studio needs its token: open the URL 'styx serve' "
-                             "printed (it ends in ?token=...)", 401)
-            await response(scope, receive, send)
-            return
-        if given is None:
-            await self.app(scope, receive, send)
-            return
-        cookie = f"{TOKEN_COOKIE}={self.token}; Path=/; HttpOnly; SameSite=Strict"
-
-        async def send_with_cookie(message: dict) -> None:
-            if message["type"] == "http.response.start":
-                message.setdefault("headers", []).append((b"set-cookie", cookie.encode()))
-            await send(message)
-
-        await self.app(scope, receive, send_with_cookie)
-
-
 # -- the application -----------------------------------------------------------------------
 def create_app(settings: StudioSettings) -> Starlette:
     """The studio's ASGI application; its lifespan starts and stops the job queue."""
@@ -183,6 +152,7 @@ def create_app(settings: StudioSettings) -> Starlette:
         Route("/api/catalogue", api.get_catalogue),
         Route("/api/images", api.upload, methods=["POST"]),
         Route("/api/images/{image_id}", api.image),
+        Route("/api/images/{image_id}", api.delete_image, methods=["DELETE"]),
         Route("/api/folders", api.folders),
         Route("/api/studies", api.studies),
         Route("/studies/{study_id}/{name:path}", api.study_file),
@@ -198,12 +168,27 @@ def create_app(settings: StudioSettings) -> Starlette:
         Route("/api/jobs/{job_id}/sample.png", api.sample),
         Route("/api/preview", api.preview, methods=["POST"]),
         Route("/api/events", api.event_stream),
+        Route("/favicon.ico", api.favicon),
         Mount("/static", StaticFiles(directory=static), name="static"),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    exception_handlers={HTTPException: _http_error})
     app.state.studio = studio
-    app.add_middleware(TokenGuard, token=settings.token)
+    app.add_middleware(RequestGuard, token=settings.token, host=settings.host)
     return app
+
+
+async def _http_error(request: Request, problem: Exception) -> Response:
+    """Starlette's own errors (no such address, a method a route does not take) as the
+    API's ``{"error": ...}``."""
+    assert isinstance(problem, HTTPException)
+    status = problem.status_code
+    if status in (204, 304):
+        return Response(status_code=status, headers=problem.headers)
+    path = request.url.path[:200]
+    message = {404: f"no such address: {path}",
+               405: f"{request.method} is not allowed on {path}"}.get(status, problem.detail)
+    return JSONResponse({"error": message}, status_code=status, headers=problem.headers)
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
@@ -232,6 +217,20 @@ def _styx_errors(handler: Any) -> Any:
     return wrapped
 
 
+def _job_errors(handler: Any) -> Any:
+    """A handler of job requests: its StyxError becomes ``{"error": ..., "field": ...}``
+    with status 400, worded for the page (:func:`~styx.studio.forms.page_error`; the
+    handler words errors about its form's options with :func:`worded_for`), ``field``
+    naming the option at fault when one is."""
+    @functools.wraps(handler)
+    async def wrapped(self: Api, request: Request) -> Response:
+        try:
+            return await handler(self, request)
+        except StyxError as problem:
+            return JSONResponse(page_error(problem).to_json(), status_code=400)
+    return wrapped
+
+
 class Api:
     """The routes (see the module docstring)."""
 
@@ -239,18 +238,24 @@ class Api:
         self.studio = studio
         self.store = studio.store
         self.runner = studio.runner
-        index = Path(str(resources.files("styx.studio").joinpath("static", "index.html")))
-        self._page = index.read_bytes()
+        static = Path(str(resources.files("styx.studio").joinpath("static")))
+        self._page = (static / "index.html").read_bytes()
+        self._icon = static / "favicon.svg"
 
     async def page(self, request: Request) -> Response:
         return Response(self._page, media_type="text/html; charset=utf-8",
                         headers={"Cache-Control": "no-cache"})
+
+    async def favicon(self, request: Request) -> Response:
+        return FileResponse(self._icon, media_type="image/svg+xml",
+                            headers={"Cache-Control": "public, max-age=2592000"})
 
     async def get_catalogue(self, request: Request) -> Response:
         described = await run_in_threadpool(catalogue, self.studio.methods,
                                              self.runner.style_inputs)
         described["images"] = [i.to_json() for i in self.store.images()]
         described["can_train_from_folders"] = bool(self.studio.places.roots)
+        described["max_upload_megapixels"] = self.studio.settings.max_upload_pixels / 1e6
         return JSONResponse(described)
 
     # -- images ----------------------------------------------------------------------------
@@ -270,7 +275,9 @@ class Api:
         if upload is None or isinstance(upload, str):
             raise StyxError("no file in the upload", "send one file as the field 'file'")
         data = await upload.read()
-        record = await run_in_threadpool(store_image, self.store, data, upload.filename)
+        record = await run_in_threadpool(
+            functools.partial(store_image, self.store, data, upload.filename,
+                              max_pixels=self.studio.settings.max_upload_pixels))
         return JSONResponse(record.to_json(), status_code=201)
 
     async def image(self, request: Request) -> Response:
@@ -280,11 +287,26 @@ class Api:
         return FileResponse(self.store.image_path(record.id), media_type="image/png",
                             headers={"Cache-Control": "max-age=86400, immutable"})
 
+    async def delete_image(self, request: Request) -> Response:
+        """Forget an upload (its PNG and its row); the jobs that used it keep their pictures.
+        A bundled sample stays, and so does an image a queued or running job will read."""
+        record = self.store.image(request.path_params["image_id"])
+        if record is None:
+            return not_found("image")
+        if record.source == "sample":
+            return error("a bundled sample cannot be deleted, only uploads", 409)
+        if self.store.image_in_use(record.id):
+            return error("a queued or running job uses this image: stop it first", 409)
+        self.store.delete_image(record.id)
+        return JSONResponse({"deleted": record.id})
+
     # -- places ----------------------------------------------------------------------------
     async def folders(self, request: Request) -> Response:
         found = await run_in_threadpool(self.studio.places.folders)
+        best = default_folder(found)
         return JSONResponse({"roots": [str(r) for r in self.studio.places.roots],
-                             "folders": [f.to_json() for f in found]})
+                             "folders": [f.to_json() for f in found],
+                             "default": None if best is None else best.id})
 
     async def studies(self, request: Request) -> Response:
         return JSONResponse({"studies": await run_in_threadpool(self.studio.places.studies)})
@@ -308,7 +330,7 @@ class Api:
         described = self.runner.describe(request.path_params["job_id"])
         return JSONResponse(described) if described is not None else not_found("job")
 
-    @_styx_errors
+    @_job_errors
     async def start_job(self, request: Request) -> Response:
         body = await _json_body(request)
         kind = body.get("kind", "stylize")
@@ -348,11 +370,14 @@ class Api:
         content = self._image_id(body["content"], "content") if body.get("content") else None
         styles = [self._image_id(i, "style") for i in body.get("styles") or []]
         fields = form_fields(run_config_class(spec))
-        options = form_options(fields, body.get("options"))
-        styx.method_config(spec.name, **options)  # every value checked now, not in the queue
-        if spec.feed_forward and model is None:
-            raise StyxError(f"method {spec.name!r} runs a trained model", "choose a model")
-        _check_styles(spec, model, styles)
+        with worded_for(fields):
+            options = form_options(fields, body.get("options"))
+            # every value and the images checked now, not in the queue
+            config = styx.method_config(spec.name, **options)
+            if spec.feed_forward and model is None:
+                raise StyxError(f"method {spec.name!r} runs a trained model", "choose a model")
+            _check_styles(spec, model, styles)
+            _check_content(config, content, styles)
         request = {"content": content, "styles": styles, "model": model_name,
                    "options": options, "form": body.get("options") or {}}
         job = self.store.add_job("stylize", spec.name, request, parent=self._parent(body))
@@ -360,14 +385,22 @@ class Api:
         return job.id
 
     def _new_train_job(self, body: dict[str, Any]) -> str:
-        import styx
         from styx.core.method import method_spec, train_config_class
-        from styx.files.modelstore import name_from_file
-        from styx.training.feedforward import plan_training
 
         spec = method_spec(str(body.get("method")))
         config_class = train_config_class(spec)
-        options = form_options(form_fields(config_class, training=True), body.get("options"))
+        fields = form_fields(config_class, training=True)
+        with worded_for(fields):
+            return self._checked_train_job(spec, config_class, fields, body)
+
+    def _checked_train_job(self, spec: Any, config_class: Any, fields: list[dict[str, Any]],
+                           body: dict[str, Any]) -> str:
+        """The training job of ``body``, every value checked before it is queued."""
+        import styx
+        from styx.files.modelstore import name_from_file
+        from styx.training.feedforward import plan_training
+
+        options = form_options(fields, body.get("options"))
         styles = [self._image_id(i, "style") for i in body.get("styles") or []]
         train_options: dict[str, Any] = dict(options)
         kind = style_kind(config_class)
@@ -385,8 +418,8 @@ class Api:
             folder = self.studio.places.folder(folder_id)
             if folder is None:
                 raise StyxError("that content folder is not one the studio may read",
-                                "start 'styx serve' with --allow-dir ROOT and pick a folder "
-                                "under it")
+                                "pick a folder the page lists: the studio reads only folders "
+                                "under its --allow-dir roots")
             train_options["content_dir"] = str(folder.path)
         if not train_options.get("name") and styles:
             record = self.store.image(styles[0])
@@ -477,7 +510,7 @@ class Api:
         return FileResponse(self.store.sample_path(job.id), media_type="image/png",
                             headers={"Cache-Control": "no-store"})
 
-    @_styx_errors
+    @_job_errors
     async def preview(self, request: Request) -> Response:
         body = await _json_body(request)
         picture = await run_in_threadpool(self._preview, body)
@@ -490,16 +523,18 @@ class Api:
         model = self.runner.model(_stored_model_name(body.get("model")))
         spec = method_spec(model.method)
         fields = form_fields(run_config_class(spec))
-        options = form_options(fields, body.get("options"))
         size = body.get("size", 192)
         if not isinstance(size, int) or not 16 <= size <= 1024:
             raise StyxError("size must be a whole number from 16 to 1024", "e.g. 160")
         content = self._image_id(body["content"], "content") if body.get("content") else None
-        if "long_side" in {f["name"] for f in fields}:
-            options["long_side"] = size
-        with self.runner.preview_lock:
-            result = styx.stylize(spec.name, None if content is None else
-                                  self.store.image_path(content), model=model, **options)
+        with worded_for(fields):
+            options = form_options(fields, body.get("options"))
+            if "long_side" in {f["name"] for f in fields}:
+                options["long_side"] = size
+            _check_content(styx.method_config(spec.name, **options), content, [])
+            with self.runner.preview_lock:
+                result = styx.stylize(spec.name, None if content is None else
+                                      self.store.image_path(content), model=model, **options)
         return png_bytes(result.to_pil())
 
     # -- events ----------------------------------------------------------------------------
@@ -550,6 +585,30 @@ def _check_styles(spec: Any, model: Any, styles: list[str]) -> None:
                         + ", ".join(item.name for item in wanted))
 
 
+def _check_content(config: Any, content: str | None, styles: list[str]) -> None:
+    """StyxError unless the run of ``config`` takes the images given, by its own rule (its
+    ``check_inputs``, which ``styx run`` and ``styx.stylize`` ask too). A run that needs a
+    content photo and has none is refused in the page's words; gatys without one stylises
+    the bundled photo, and texture-nets' ``texture`` makes a texture, so they are not."""
+    try:
+        config.check_inputs(contents=int(content is not None), styles=len(styles))
+    except FormError:
+        raise
+    except StyxError:
+        if content is None and _takes_inputs(config, contents=1, styles=len(styles)):
+            raise FormError("pick a content photo first") from None
+        raise
+
+
+def _takes_inputs(config: Any, *, contents: int, styles: int) -> bool:
+    """Whether the run of ``config`` takes that many content and style images."""
+    try:
+        config.check_inputs(contents=contents, styles=styles)
+    except StyxError:
+        return False
+    return True
+
+
 def _has_checkpoint(method: str, train_options: dict[str, Any]) -> bool:
     """Whether the training run of ``train_options`` has written a checkpoint."""
     import styx
@@ -578,4 +637,4 @@ def _stored_model_name(name: Any) -> str:
                         "'styx models list' shows the models") from None
 
 
-__all__ = ["Studio", "StudioSettings", "TokenGuard", "create_app"]
+__all__ = ["RequestGuard", "Studio", "StudioSettings", "create_app"]

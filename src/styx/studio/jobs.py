@@ -10,6 +10,10 @@ The work itself is ``styx.stylize`` and ``styx.train``, the calls of the command
 a job knows a method only by name. Stopping a job raises KeyboardInterrupt from the run's
 callback, which the library treats as Ctrl-C: gatys returns its best image so far, a
 training run writes its checkpoint (and can be resumed).
+
+A run's loss curve is written to the store as it comes (:class:`Curve`: every two seconds,
+at most :data:`CURVE_POINTS` points), so that a server killed outright leaves it behind;
+the time left is reckoned at the pace of the recent steps (:class:`Pace`).
 """
 
 from __future__ import annotations
@@ -21,11 +25,14 @@ import queue
 import threading
 import time
 import traceback
+from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from styx.core.errors import StyxError
+from styx.studio.forms import method_fields, page_error
 from styx.studio.store import (
     CANCELLED,
     DONE,
@@ -48,6 +55,12 @@ FRAMES_PER_RUN = 40
 PROGRESS_INTERVAL = 0.1
 #: A training run's sample output is made at most this often (seconds).
 SAMPLE_INTERVAL = 2.0
+#: A run's loss curve is written to the store at most this often (seconds), and at its end.
+CURVE_INTERVAL = 2.0
+#: A loss curve keeps at most this many points: older ones are thinned as it grows.
+CURVE_POINTS = 1000
+#: The time left is reckoned from the pace of about this many recent reports.
+PACE_WINDOW = 20
 
 
 class Events:
@@ -116,11 +129,87 @@ def write_png(picture: Any, path: Path) -> None:
     write_picture(picture, path, "PNG")
 
 
-def step_progress(step: int, total: int, seconds: float, losses: Any) -> dict[str, Any]:
-    """What the page is told of a step: where the run is, and the time left at its pace."""
-    per_step = seconds / max(step, 1)
+class Pace:
+    """How fast a run goes now: the seconds per step over its last ``window`` reports. The
+    first report gives no pace, since the time before it holds the start (loading the
+    model, building the descriptor, a first step that is slower than the rest)."""
+
+    def __init__(self, window: int = PACE_WINDOW) -> None:
+        self._reports: deque[tuple[int, float]] = deque(maxlen=max(2, window + 1))
+
+    def report(self, step: int, seconds: float) -> None:
+        if self._reports and step <= self._reports[-1][0]:
+            self._reports.clear()  # a run that went back (resumed): its pace starts again
+        self._reports.append((step, seconds))
+
+    def seconds_left(self, total: int) -> float | None:
+        """Seconds to step ``total`` at the recent pace; None before the second report."""
+        if len(self._reports) < 2:
+            return None
+        (first_step, first_seconds), (step, seconds) = self._reports[0], self._reports[-1]
+        per_step = max(seconds - first_seconds, 0.0) / (step - first_step)
+        return round(per_step * max(total - step, 0), 1)
+
+
+def step_progress(step: int, total: int, seconds: float, losses: Any,
+                  pace: Pace) -> dict[str, Any]:
+    """What the page is told of a step: where the run is, and the time left at the pace of
+    its recent steps (``eta``: None at the first)."""
+    pace.report(step, seconds)
     return {"step": step, "total": total, "seconds": round(seconds, 3),
-            "eta": round(per_step * max(total - step, 0), 1), "losses": losses}
+            "eta": pace.seconds_left(total), "losses": losses}
+
+
+def thinned(points: list[dict[str, Any]], limit: int = CURVE_POINTS) -> list[dict[str, Any]]:
+    """``points`` (a loss curve), at most ``limit`` of them: while there are more, every
+    other point of the older half is left out. The first and the last are always kept, and
+    the recent part keeps every point."""
+    limit = max(limit, 4)
+    while len(points) > limit:
+        recent = limit // 2
+        points = points[:-recent][::2] + points[-recent:]
+    return points
+
+
+class Curve:
+    """A job's loss curve as its run reports it, kept bounded (:func:`thinned`) and written
+    to the store's ``history`` at most every ``interval`` seconds and by :meth:`save`, so
+    that a server killed outright leaves it up to its last few seconds. ``earlier``: the
+    curve a resumed run continues (its points from where the run went on are replaced)."""
+
+    def __init__(self, store: Store, job_id: str, earlier: Iterable[dict[str, Any]] = (), *,
+                 interval: float = CURVE_INTERVAL, limit: int = CURVE_POINTS) -> None:
+        self.store, self.job_id = store, job_id
+        self.interval, self.limit = interval, limit
+        self.points: list[dict[str, Any]] = list(earlier)
+        self._saved_at = float("-inf")
+        self._unsaved = False
+
+    def add(self, point: dict[str, Any]) -> None:
+        step = point.get("step")
+        if self.points and isinstance(step, (int, float)) and _at_or_after(self.points[-1], step):
+            self.points = [p for p in self.points if not _at_or_after(p, step)]
+        self.points.append(point)
+        if len(self.points) > self.limit:
+            self.points = thinned(self.points, self.limit)
+        self._unsaved = True
+        if time.monotonic() - self._saved_at >= self.interval:
+            self.save()
+
+    def save(self, points: list[dict[str, Any]] | None = None) -> None:
+        """Write the curve now (``points``, the run's own full curve, in its place when
+        given, thinned)."""
+        if points is not None:
+            self.points, self._unsaved = thinned(list(points), self.limit), True
+        if self._unsaved:
+            self.store.update_job(self.job_id, history=self.points)
+            self._unsaved = False
+        self._saved_at = time.monotonic()
+
+
+def _at_or_after(point: dict[str, Any], step: float) -> bool:
+    earlier = point.get("step")
+    return isinstance(earlier, (int, float)) and earlier >= step
 
 
 class Runner:
@@ -219,7 +308,7 @@ class Runner:
             else:
                 state = self._stylize(job, live)
         except StyxError as error:
-            self._finish(job, FAILED, error=str(error))
+            self._finish(job, FAILED, error=str(page_error(error, _fields_of(job))))
         except KeyboardInterrupt:
             self._finish(job, live.halted)
         except Exception as error:  # noqa: BLE001 - a bug must not kill the worker
@@ -274,33 +363,56 @@ class Runner:
         content = self.store.image_path(request["content"]) if request.get("content") else None
         styles = [self.store.image_path(i) for i in request.get("styles", [])]
         model = self.model(request["model"]) if request.get("model") else None
-        result = styx.stylize(method_spec(job.method).name, content, styles or None, model=model,
-                              callback=FrameReporter(self, job.id, live),
-                              **request.get("options", {}))
+        curve = Curve(self.store, job.id)
+        try:
+            result = styx.stylize(method_spec(job.method).name, content, styles or None,
+                                  model=model, callback=FrameReporter(self, job.id, live, curve),
+                                  **request.get("options", {}))
+        finally:
+            curve.save()
         write_png(result.to_pil(), self.store.result_path(job.id))
         summary = {**result.summary(), "description": result.describe()}
+        curve.save(result.history or curve.points)
         self.store.update_job(job.id, settings=result.config.to_dict() if result.config else {},
-                              summary=summary, history=result.history)
+                              summary=summary)
         return live.halted if result.interrupted else DONE
 
     def _train(self, job: Job, live: Live) -> str:
+        """Train; once the model is saved, its summary, settings and curve are kept, then
+        its picture is made (a picture that cannot be made fails nothing)."""
         import styx
 
         options = dict(job.request["train_options"])
-        sampler = TrainingSampler(self, job.id, live, self.store.sample_path(job.id))
+        curve = Curve(self.store, job.id, job.history if options.get("resume") else ())
+        sampler = TrainingSampler(self, job.id, live, self.store.sample_path(job.id), curve)
         try:
             trained = styx.train(job.method, callback=sampler, quiet=True, **options)
         finally:
-            if sampler.history:
-                self.store.update_job(job.id, history=sampler.history)
-        model = styx.load_model(trained.path)
-        picture = model(_sample_photo(int(options.get("image_size") or 256)))
-        write_png(picture, self.store.result_path(job.id))
+            curve.save()
+        curve.save(trained.result.history or curve.points)
         summary = {**trained.summary(), "seconds": round(trained.result.seconds, 3)}
         settings = styx.method_config(job.method, train=True, **options).to_dict()
-        self.store.update_job(job.id, summary=summary, history=trained.result.history,
-                              settings=settings)
+        self.store.update_job(job.id, summary=summary, settings=settings)
+        self._keep_model_picture(job, trained.path, int(options.get("image_size") or 256))
         return DONE
+
+    def _keep_model_picture(self, job: Job, model_path: Path, long_side: int) -> None:
+        """The picture of a finished training job: the saved model's output for the bundled
+        photo; where the model cannot make one alone (a StyleBank of several styles asks
+        which), the run's last sample (the same model, its first style)."""
+        import shutil
+
+        import styx
+
+        result, sample = self.store.result_path(job.id), self.store.sample_path(job.id)
+        try:
+            write_png(styx.load_model(model_path)(_sample_photo(long_side)), result)
+        except StyxError as problem:
+            log.info("job %s: the sample stands for the model's picture (%s)", job.id, problem)
+        except Exception:  # noqa: BLE001 - the model is saved: a picture is no reason to fail
+            log.warning("job %s: no picture of the model:\n%s", job.id, traceback.format_exc())
+        if not result.is_file() and sample.is_file():
+            shutil.copyfile(sample, result)
 
 
 def _sample_photo(long_side: int) -> Any:
@@ -326,16 +438,25 @@ def _warm_up() -> None:
 
 
 class FrameReporter:
-    """A run's callback: progress after each step, a frame now and then, and the stop."""
+    """A run's callback: progress after each step, the loss curve (when the step read the
+    losses), a frame now and then, and the stop."""
 
-    def __init__(self, runner: Runner, job_id: str, live: Live) -> None:
+    def __init__(self, runner: Runner, job_id: str, live: Live,
+                 curve: Curve | None = None) -> None:
         self.runner, self.job_id, self.live = runner, job_id, live
+        self.curve = curve
+        self.pace = Pace()
         self.last_frame = self.last_sent = 0.0
 
     def __call__(self, info: Any) -> None:
         if self.live.stop.is_set():
             raise KeyboardInterrupt
-        progress = step_progress(info.step, info.total_steps, info.seconds, info.losses)
+        if self.curve is not None and info.losses is not None:
+            scale = {} if getattr(info, "scale", None) is None else {"scale": info.scale}
+            self.curve.add({"step": info.step, **scale, **info.losses,
+                            "seconds": info.seconds})
+        progress = step_progress(info.step, info.total_steps, info.seconds, info.losses,
+                                 self.pace)
         now = time.monotonic()
         every = max(1, info.total_steps // FRAMES_PER_RUN)
         if (info.step % every == 0 or info.step == info.total_steps) and \
@@ -353,25 +474,30 @@ class FrameReporter:
 
 
 class TrainingSampler:
-    """A training run's callback: the losses at each log step, a sample every few seconds,
-    and the stop."""
+    """A training run's callback: the losses at each log step (into ``curve``, written to
+    the store as they come), a sample every few seconds, and the stop."""
 
     def __init__(self, runner: Runner, job_id: str, live: Live, path: Path,
-                 interval: float = SAMPLE_INTERVAL) -> None:
+                 curve: Curve | None = None, interval: float = SAMPLE_INTERVAL) -> None:
         self.runner, self.job_id, self.live, self.path = runner, job_id, live, path
+        self.curve = curve if curve is not None else Curve(runner.store, job_id)
         self.interval = interval
+        self.pace = Pace()
         self.last_sample = float("-inf")
-        self.history: list[dict[str, Any]] = []
         self._photo: Any = None
 
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        return self.curve.points
+
     def __call__(self, step: Any) -> None:
-        self.history.append({"step": step.step, **step.losses})
+        self.curve.add({"step": step.step, **(step.losses or {})})
         now = time.monotonic()
         if now - self.last_sample >= self.interval or step.step == step.total_steps:
             self.save_sample(step)
             self.last_sample = now
         self.runner._progress(self.job_id, self.live, **step_progress(
-            step.step, step.total_steps, step.seconds, step.losses))
+            step.step, step.total_steps, step.seconds, step.losses, self.pace))
         if self.live.stop.is_set():
             raise KeyboardInterrupt
 
@@ -389,10 +515,19 @@ class TrainingSampler:
         self.live.frames += 1
 
 
+def _fields_of(job: Job) -> list[dict[str, Any]]:
+    """The form fields of ``job``'s method (whose flags its errors may name); none if the
+    method is gone."""
+    try:
+        return method_fields(job.method, training=job.kind == "train")
+    except StyxError:
+        return []
+
+
 def lane_of(spec: Any, kind: str) -> str:
     """The lane of a job of ``kind`` for the method ``spec``."""
     return LIGHT if kind == "stylize" and spec.feed_forward else HEAVY
 
 
-__all__ = ["HEAVY", "LIGHT", "Events", "FrameReporter", "Live", "Runner", "TrainingSampler",
-           "lane_of"]
+__all__ = ["HEAVY", "LIGHT", "Curve", "Events", "FrameReporter", "Live", "Pace", "Runner",
+           "TrainingSampler", "lane_of", "step_progress", "thinned"]

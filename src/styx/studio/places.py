@@ -65,6 +65,13 @@ def _image_count(folder: Path) -> int:
         return 0
 
 
+def default_folder(folders: Sequence[Folder]) -> Folder | None:
+    """The folder a form offers first: the one holding the most images (the first listed of
+    those), None when none holds any."""
+    best = max(folders, key=lambda folder: folder.images, default=None)
+    return best if best is not None and best.images > 0 else None
+
+
 class Places:
     """The allowed roots, and what the page may use under them."""
 

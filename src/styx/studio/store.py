@@ -3,18 +3,26 @@
 Everything lives under one folder (``$STYX_HOME/studio`` by default)::
 
     studio.sqlite      jobs (what was asked, how it went, its settings) and images
+    studio.lock        held by the one server using the folder: its pid and URL
     images/ID.png      every uploaded or bundled image, decoded and re-encoded as PNG
     results/ID.png     each finished job's picture
     samples/ID.png     a training job's latest sample output
 
 File names are made here from ids this module made (hex digests and random hex), never
 from a request: routes look an id up with :meth:`Store.job` or :meth:`Store.image` first,
-and a name that is not a known id finds nothing. No torch here.
+and a name that is not a known id finds nothing.
+
+One server at a time: a :class:`Store` holds an exclusive lock on ``studio.lock`` from its
+opening to :meth:`Store.close` (the system lets go of it when the process dies, even by
+``kill -9``); a second one on the same folder is a StyxError naming the first. Else the
+second would take the first one's running jobs for a crashed session's and mark them
+interrupted. No torch here.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import sqlite3
@@ -22,7 +30,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+from styx.core.errors import StyxError
 
 #: What ids look like: hex only, so one can never be a path.
 JOB_ID = re.compile(r"^[0-9a-f]{12}$")
@@ -105,24 +115,115 @@ class ImageRecord:
                 "source": self.source, "url": f"/api/images/{self.id}"}
 
 
-class Store:
-    """The database and the folders, safe to use from several threads."""
+LOCK_NAME = "studio.lock"
 
-    def __init__(self, folder: Path) -> None:
+
+class FolderLock:
+    """An exclusive lock on a studio folder's ``studio.lock`` (``flock`` on POSIX,
+    ``msvcrt.locking`` on Windows), holding the pid and URL of the server that took it.
+
+    Taking it when another process (or another Store of this one) holds it is a
+    StyxError that names the holder; the system lets go of it when its process dies."""
+
+    #: Windows locks byte ranges and refuses to read a locked one: the lock is on a byte
+    #: far past the owner's line (a lock past the end of a file is allowed), so that a
+    #: second server can still read who holds it.
+    _WINDOWS_BYTE = 1 << 20
+
+    def __init__(self, folder: Path, owner: str | None = None) -> None:
+        self.path = folder / LOCK_NAME
+        handle = os.fdopen(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644), "r+",
+                           encoding="utf-8")
+        try:
+            self._lock(handle)
+        except OSError:
+            handle.close()
+            raise self._in_use(folder) from None
+        self._handle: IO[str] | None = handle
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps({"pid": os.getpid(), "url": owner or ""}) + "\n")
+        handle.flush()
+
+    def release(self) -> None:
+        """Let go of the lock (again: nothing); the file stays, emptied."""
+        handle, self._handle = self._handle, None
+        if handle is None:
+            return
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.flush()
+            self._unlock(handle)
+        finally:
+            handle.close()
+
+    def _in_use(self, folder: Path) -> StyxError:
+        try:
+            holder = json.loads(self.path.read_text(encoding="utf-8") or "{}")
+        except (OSError, ValueError):
+            holder = {}
+        if not isinstance(holder, dict):
+            holder = {}
+        parts = [f"pid {holder['pid']}"] if holder.get("pid") else []
+        if holder.get("url"):
+            parts.append(str(holder["url"]))
+        who = ", ".join(parts)
+        return StyxError(f"the studio folder {folder} is in use by another styx serve"
+                         + (f" ({who})" if who else ""),
+                         "stop that one, or give --folder another folder")
+
+    if os.name == "nt":
+        def _lock(self, handle: IO[str]) -> None:
+            import msvcrt
+
+            handle.seek(self._WINDOWS_BYTE)
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
+
+        def _unlock(self, handle: IO[str]) -> None:
+            import msvcrt
+
+            handle.seek(self._WINDOWS_BYTE)
+            msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]
+    else:
+        def _lock(self, handle: IO[str]) -> None:
+            import fcntl
+
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+        def _unlock(self, handle: IO[str]) -> None:
+            import fcntl
+
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+class Store:
+    """The database and the folders, safe to use from several threads; the folder is
+    this store's alone until :meth:`close` (``owner``: the URL a second server is told)."""
+
+    def __init__(self, folder: Path, *, owner: str | None = None) -> None:
         self.folder = folder
-        for sub in ("images", "results", "samples"):
-            (folder / sub).mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(folder / "studio.sqlite", check_same_thread=False,
-                                   isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
+        folder.mkdir(parents=True, exist_ok=True)
+        self._folder_lock = FolderLock(folder, owner)  # first: a folder in use is left as is
+        try:
+            for sub in ("images", "results", "samples"):
+                (folder / sub).mkdir(parents=True, exist_ok=True)
+            self._lock = threading.Lock()
+            self._db = sqlite3.connect(folder / "studio.sqlite", check_same_thread=False,
+                                       isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            with self._lock:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.executescript(_SCHEMA)
+        except BaseException:
+            self._folder_lock.release()
+            raise
 
     def close(self) -> None:
+        """Close the database and let go of the folder (again: nothing)."""
         with self._lock:
             self._db.close()
+        self._folder_lock.release()
 
     # -- files -----------------------------------------------------------------------------
     def image_path(self, image_id: str) -> Path:
@@ -159,6 +260,23 @@ class Store:
                 "SELECT * FROM images ORDER BY source DESC, created DESC").fetchall()
         return [ImageRecord(r["id"], r["name"], r["width"], r["height"], r["source"])
                 for r in rows]
+
+    def delete_image(self, image_id: str) -> None:
+        """Forget an image: its row and its PNG."""
+        with self._lock:
+            self._db.execute("DELETE FROM images WHERE id = ?", (image_id,))
+        self.image_path(image_id).unlink(missing_ok=True)
+
+    def image_in_use(self, image_id: str) -> bool:
+        """Whether a queued or running job names the image as its content or a style."""
+        with self._lock:
+            rows = self._db.execute("SELECT request FROM jobs WHERE state IN (?, ?)",
+                                    LIVE).fetchall()
+        for row in rows:
+            request = json.loads(row["request"] or "{}")
+            if image_id == request.get("content") or image_id in (request.get("styles") or []):
+                return True
+        return False
 
     def stage_styles(self, image_ids: list[str]) -> list[Path]:
         """Copies of images for a training run, named by their display names (made safe),

@@ -1,7 +1,9 @@
 """Images into the studio: uploads and the bundled samples, through the CLI's one loader.
 
-An upload is written to a temporary file of the server's own naming, decoded by
-:func:`styx.files.image_arrays.decode_image` (the size limit, the decompression-bomb guard, EXIF
+An upload is written to a temporary file of the server's own naming, measured against the
+studio's pixel budget from its header alone (``styx serve --max-upload-megapixels``: a
+small file can declare a huge picture, whose decoding would take seconds and gigabytes),
+decoded by :func:`styx.files.image_arrays.decode_image` (the decompression-bomb guard, EXIF
 rotation, every format the CLI takes) and stored as a PNG named by the digest of its bytes.
 The file name the browser sent is kept for display only. No torch here.
 """
@@ -9,15 +11,19 @@ The file name the browser sent is kept for display only. No torch here.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 from styx.core.errors import StyxError
 from styx.studio.store import ImageRecord, Store
 
-#: The largest upload taken, in bytes (the pixel limit is the loader's).
+#: The largest upload taken, in bytes.
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
+#: The most pixels an upload may have unless ``styx serve --max-upload-megapixels`` says.
+DEFAULT_MAX_UPLOAD_PIXELS = 40_000_000
 
 
 def display_name(filename: str | None) -> str:
@@ -28,11 +34,39 @@ def display_name(filename: str | None) -> str:
     return text or "image"
 
 
+def check_pixel_budget(path: str | os.PathLike[str], name: str, max_pixels: int) -> None:
+    """StyxError if the image file ``path`` (shown as ``name``) has more than ``max_pixels``
+    pixels, as its header says: nothing is decoded. A file Pillow cannot open passes, for
+    the loader to say what is wrong with it."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as opened:
+                width, height = opened.size
+    except Exception:  # noqa: BLE001 - not an image, or a bomb: decode_image words it
+        return
+    if width * height <= max_pixels:
+        return
+    megapixels = width * height / 1e6
+    enough = max(10, math.ceil(megapixels * 1.2 / 10) * 10)
+    raise StyxError(f"{name} is {width} x {height} ({megapixels:.1f} megapixels), more than "
+                    f"this studio's limit of {max_pixels / 1e6:g} megapixels",
+                    f"shrink it, or start styx serve with --max-upload-megapixels {enough}")
+
+
 def store_image(store: Store, data: bytes, filename: str | None, *,
-                source: str = "upload") -> ImageRecord:
+                source: str = "upload", max_pixels: int | None = None) -> ImageRecord:
     """Check ``data`` as an image file and keep it; a bad file is a StyxError that names
-    the upload by its display name, never by a server path."""
-    from styx.files.image_arrays import arrays_to_pil, decode_image, write_picture
+    the upload by its display name, never by a server path. ``max_pixels``: the studio's
+    budget, checked before decoding (None: the loader's own limit only)."""
+    from styx.files.image_arrays import (
+        DEFAULT_MAX_PIXELS,
+        arrays_to_pil,
+        decode_image,
+        write_picture,
+    )
 
     name = display_name(filename)
     if not data:
@@ -48,8 +82,10 @@ def store_image(store: Store, data: bytes, filename: str | None, *,
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
+        if max_pixels is not None:
+            check_pixel_budget(temporary, name, max_pixels)
         try:
-            rgb, alpha = decode_image(temporary)
+            rgb, alpha = decode_image(temporary, max_pixels=max_pixels or DEFAULT_MAX_PIXELS)
         except StyxError as error:
             raise StyxError(str(error.message).replace(temporary, name), error.hint) from None
         write_picture(arrays_to_pil(rgb, alpha), store.image_path(image_id), "PNG")
