@@ -13,6 +13,11 @@ small texture-nets model trained first with random descriptor weights), then mea
 * ``model_job_s``: a stylise job of the trained model on the 512 x 384 sample photo, from
   the request to the finished picture, and ``preview_ms``: the page's low-resolution
   preview of the same model (160 px).
+* ``huge_upload``: a 9999 x 9999 PNG of one colour (a few kilobytes) uploaded to the
+  studio: ``refused_ms``, the answer under the default budget of 40 megapixels (read from
+  the file's header, nothing decoded); ``accepted_s`` and ``accepted_peak_rss_mb``, what
+  taking it costs a second server started with ``--max-upload-megapixels 120`` (the
+  request's time, and its peak resident memory, ``VmHWM``, after the upload).
 
 Prints one JSON document. Usage: ``python benchmarks/studio.py``.
 """
@@ -119,6 +124,43 @@ def model_job(url: str) -> tuple[float, float]:
         return seconds, preview
 
 
+def huge_png() -> bytes:
+    """A 9999 x 9999 PNG of one colour: a few kilobytes that decode to 100 megapixels."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("1", (9999, 9999)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def upload_seconds(url: str, data: bytes) -> tuple[float, int]:
+    """Seconds to upload ``data`` as ``huge.png``, and the answer's status."""
+    import httpx
+
+    with httpx.Client(base_url=url, timeout=300) as client:
+        started = time.perf_counter()
+        response = client.post("api/images", files={"file": ("huge.png", data, "image/png")})
+        return time.perf_counter() - started, response.status_code
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    """The peak resident memory of process ``pid`` (Linux's ``VmHWM``), in MiB."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    line = next((line for line in status.splitlines() if line.startswith("VmHWM:")), None)
+    return None if line is None else round(int(line.split()[1]) / 1024, 1)
+
+
+def start_server(port: int, env: dict[str, str], *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "styx", "serve", "--port", str(port),
+                             *extra], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
 def main() -> None:
     args = parse_args(parser(__doc__))
     out = machine(args, benchmark="studio")
@@ -134,9 +176,7 @@ def main() -> None:
             env=env, check=True)
         port = free_port()
         url = f"http://127.0.0.1:{port}/"
-        server = subprocess.Popen([sys.executable, "-m", "styx", "serve", "--port", str(port)],
-                                  env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True)
+        server = start_server(port, env)
         try:
             out["server_start_s"] = round(wait_until_up(url, server), 3)
             out["first_load_ms"] = round(load_page(url), 1)
@@ -146,6 +186,25 @@ def main() -> None:
             seconds, preview = model_job(url)
             out["model_job_s"] = round(seconds, 3)
             out["preview_ms"] = round(preview, 1)
+            data = huge_png()
+            refused, status = upload_seconds(url, data)
+            out["huge_upload"] = {"file_bytes": len(data), "refused_ms": round(refused * 1000, 1),
+                                  "refused_status": status}
+        finally:
+            server.terminate()
+            server.wait(30)
+        # the cost the budget saves: the same file taken by a studio with a larger budget
+        port = free_port()
+        url = f"http://127.0.0.1:{port}/"
+        server = start_server(port, env, "--max-upload-megapixels", "120",
+                              "--folder", str(Path(scratch) / "studio-120"))
+        try:
+            wait_until_up(url, server)
+            before = peak_rss_mb(server.pid)
+            accepted, status = upload_seconds(url, data)
+            out["huge_upload"].update(accepted_s=round(accepted, 2), accepted_status=status,
+                                      rss_mb_before=before,
+                                      accepted_peak_rss_mb=peak_rss_mb(server.pid))
         finally:
             server.terminate()
             server.wait(30)

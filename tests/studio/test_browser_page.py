@@ -248,3 +248,32 @@ def test_no_console_error_on_any_page(studio, browser_page, console_errors, tab)
     page.set_viewport_size(NARROW)
     page.wait_for_timeout(100)
     assert console_errors == []
+
+
+def test_a_stylebank_of_two_styles_trained_from_the_page_ends_done_and_is_offered(
+        studio, browser_page, save_screenshot):
+    page = open_page(browser_page, studio["url"], "train")
+    page.select_option("#train-method", "stylebank")
+    picked = page.eval_on_selector_all("#train-style-gallery figure.picked",
+                                       "fs => fs.map(f => f.dataset.id)")
+    for figure in picked:  # the bundled painting, picked at the start
+        page.click(f"#train-style-gallery figure[data-id='{figure}']")
+    for style in studio["styles"]:
+        page.click(f"#train-style-gallery figure[data-id='{style}']")
+    assert page.locator("#train-style-gallery figure.picked").count() == 2
+    fill_options(page, "#train-form", {"iterations": "6", "image_size": "32",
+                                       "batch_size": "1", "log_every": "1", "width": "8",
+                                       "name": "page-bank2", **FAST})
+    start(page, "train", "#start-training")
+    assert wait_for_state(page, "train", ("done", "failed"), timeout=120_000) == "done", \
+        page.inner_text("#train-view")
+    page.wait_for_function("() => document.querySelector('#train-view img.live')"
+                           ".naturalWidth > 0")
+    assert "final training loss" in page.inner_text("#train-view .progress")
+    save_screenshot(page, "studio-train-stylebank")
+    # the new model is offered at once, no reload
+    page.evaluate("window.notReloaded = true")
+    page.click("nav a[data-tab='stylise']")
+    assert page.evaluate("window.notReloaded === true")
+    page.wait_for_function("() => [...document.querySelectorAll('#method option')]"
+                           ".some(o => o.value === 'model:page-bank2')")

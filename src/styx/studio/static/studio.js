@@ -622,11 +622,11 @@ function drawCurve(canvas, points, final = null) {
 }
 
 async function stopJob(id) {
-  try { remember(await postJSON(`/api/jobs/${id}/stop`, {}), true); refreshViews(); } catch (problem) { say(problem.message); }
+  try { remember(await postJSON(`/api/jobs/${id}/stop`, {})); refreshViews(); } catch (problem) { say(problem.message); }
 }
 
 async function resumeJob(id) {
-  try { remember(await postJSON(`/api/jobs/${id}/resume`, {}), true); refreshViews(); } catch (problem) { say(problem.message); }
+  try { remember(await postJSON(`/api/jobs/${id}/resume`, {})); refreshViews(); } catch (problem) { say(problem.message); }
 }
 
 async function deleteJob(id) {
