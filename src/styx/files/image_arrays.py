@@ -39,6 +39,18 @@ DEFAULT_MAX_PIXELS = 100_000_000
 _HINT_IMAGE = "give a PNG, JPEG, WebP, BMP or TIFF image"
 
 
+class TooManyPixels(StyxError):
+    """:func:`decode_image`'s refusal of an image over its ``max_pixels``, found from the
+    file's header before anything is decoded; ``width``, ``height`` and ``max_pixels`` say
+    by how much (a caller with a limit of its own words it its way)."""
+
+    def __init__(self, path: Path, width: int, height: int, max_pixels: int) -> None:
+        super().__init__(f"image {path} is {width}x{height} ({width * height / 1e6:.0f} "
+                         f"megapixels), more than the limit of {max_pixels / 1e6:.0f} megapixels",
+                         "shrink it first (a long side of 512-2048 px is plenty)")
+        self.width, self.height, self.max_pixels = width, height, max_pixels
+
+
 def decode_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT_MAX_PIXELS
                  ) -> tuple[np.ndarray, np.ndarray | None]:
     """The pixels of the image file ``path``, upright: (H x W x 3 RGB, H x W alpha or None),
@@ -52,10 +64,7 @@ def decode_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAU
             with Image.open(path) as opened:
                 width, height = opened.size
                 if max_pixels is not None and width * height > max_pixels:
-                    raise StyxError(
-                        f"image {path} is {width}x{height} ({width * height / 1e6:.0f} "
-                        f"megapixels), more than the limit of {max_pixels / 1e6:.0f} megapixels",
-                        "shrink it first (a long side of 512-2048 px is plenty)")
+                    raise TooManyPixels(path, width, height, max_pixels)
                 opened.load()
                 image = apply_exif_orientation(opened)
     except StyxError:

@@ -1,11 +1,12 @@
 """Images into the studio: uploads and the bundled samples, through the CLI's one loader.
 
-An upload is written to a temporary file of the server's own naming, measured against the
-studio's pixel budget from its header alone (``styx serve --max-upload-megapixels``: a
-small file can declare a huge picture, whose decoding would take seconds and gigabytes),
-decoded by :func:`styx.files.image_arrays.decode_image` (the decompression-bomb guard, EXIF
-rotation, every format the CLI takes) and stored as a PNG named by the digest of its bytes.
-The file name the browser sent is kept for display only. No torch here.
+An upload is written to a temporary file of the server's own naming and decoded by
+:func:`styx.files.image_arrays.decode_image`, which first measures it against the studio's
+pixel budget from its header alone (``styx serve --max-upload-megapixels``: a small file can
+declare a huge picture, whose decoding would take seconds and gigabytes), then applies the
+decompression-bomb guard, EXIF rotation and every format the CLI takes. It is stored as a
+PNG named by the digest of its bytes. The file name the browser sent is kept for display
+only. No torch here.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import hashlib
 import math
 import os
 import tempfile
-import warnings
 from pathlib import Path
 
 from styx.core.errors import StyxError
@@ -34,35 +34,25 @@ def display_name(filename: str | None) -> str:
     return text or "image"
 
 
-def check_pixel_budget(path: str | os.PathLike[str], name: str, max_pixels: int) -> None:
-    """StyxError if the image file ``path`` (shown as ``name``) has more than ``max_pixels``
-    pixels, as its header says: nothing is decoded. A file Pillow cannot open passes, for
-    the loader to say what is wrong with it."""
-    from PIL import Image
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as opened:
-                width, height = opened.size
-    except Exception:  # noqa: BLE001 - not an image, or a bomb: decode_image words it
-        return
-    if width * height <= max_pixels:
-        return
+def over_budget(name: str, width: int, height: int, max_pixels: int) -> StyxError:
+    """The refusal of upload ``name``, ``width`` x ``height``, over the studio's budget of
+    ``max_pixels``, with the ``styx serve`` option that would take it."""
     megapixels = width * height / 1e6
     enough = max(10, math.ceil(megapixels * 1.2 / 10) * 10)
-    raise StyxError(f"{name} is {width} x {height} ({megapixels:.1f} megapixels), more than "
-                    f"this studio's limit of {max_pixels / 1e6:g} megapixels",
-                    f"shrink it, or start styx serve with --max-upload-megapixels {enough}")
+    return StyxError(f"{name} is {width} x {height} ({megapixels:.1f} megapixels), more than "
+                     f"this studio's limit of {max_pixels / 1e6:g} megapixels",
+                     f"shrink it, or start styx serve with --max-upload-megapixels {enough}")
 
 
 def store_image(store: Store, data: bytes, filename: str | None, *,
                 source: str = "upload", max_pixels: int | None = None) -> ImageRecord:
     """Check ``data`` as an image file and keep it; a bad file is a StyxError that names
     the upload by its display name, never by a server path. ``max_pixels``: the studio's
-    budget, checked before decoding (None: the loader's own limit only)."""
+    budget, which the loader checks from the file's header before decoding (None: the
+    loader's own limit only)."""
     from styx.files.image_arrays import (
         DEFAULT_MAX_PIXELS,
+        TooManyPixels,
         arrays_to_pil,
         decode_image,
         write_picture,
@@ -82,11 +72,11 @@ def store_image(store: Store, data: bytes, filename: str | None, *,
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
-        if max_pixels is not None:
-            check_pixel_budget(temporary, name, max_pixels)
         try:
             rgb, alpha = decode_image(temporary, max_pixels=max_pixels or DEFAULT_MAX_PIXELS)
         except StyxError as error:
+            if max_pixels is not None and isinstance(error, TooManyPixels):
+                raise over_budget(name, error.width, error.height, max_pixels) from None
             raise StyxError(str(error.message).replace(temporary, name), error.hint) from None
         write_picture(arrays_to_pil(rgb, alpha), store.image_path(image_id), "PNG")
     finally:
