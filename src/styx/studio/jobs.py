@@ -368,11 +368,12 @@ class Runner:
             result = styx.stylize(method_spec(job.method).name, content, styles or None,
                                   model=model, callback=FrameReporter(self, job.id, live, curve),
                                   **request.get("options", {}))
-        finally:
-            curve.save()
+        except BaseException:
+            curve.save()  # the points so far, whatever ended the run
+            raise
+        curve.save(result.history or curve.points)
         write_png(result.to_pil(), self.store.result_path(job.id))
         summary = {**result.summary(), "description": result.describe()}
-        curve.save(result.history or curve.points)
         self.store.update_job(job.id, settings=result.config.to_dict() if result.config else {},
                               summary=summary)
         return live.halted if result.interrupted else DONE
@@ -387,8 +388,9 @@ class Runner:
         sampler = TrainingSampler(self, job.id, live, self.store.sample_path(job.id), curve)
         try:
             trained = styx.train(job.method, callback=sampler, quiet=True, **options)
-        finally:
-            curve.save()
+        except BaseException:
+            curve.save()  # the points so far, whatever ended the run
+            raise
         curve.save(trained.result.history or curve.points)
         summary = {**trained.summary(), "seconds": round(trained.result.seconds, 3)}
         settings = styx.method_config(job.method, train=True, **options).to_dict()

@@ -228,7 +228,7 @@ function buildForm(form, options, values = {}) {
   const rank = (name) => (MAIN_PANELS.includes(name) ? MAIN_PANELS.indexOf(name) : name === "Runtime" ? 9 : 5);
   const sorted = [...panels].sort((a, b) => rank(a[0]) - rank(b[0]));
   const panel = ([name, fields]) => el("details", { open: MAIN_PANELS.includes(name) ? true : null, "data-panel": name },
-    el("summary", { text: name === "Options" ? "Options" : name }), ...fields.map((option) => field(option, values[option.name])));
+    el("summary", { text: name }), ...fields.map((option) => field(option, values[option.name])));
   const main = sorted.filter(([name]) => MAIN_PANELS.includes(name)).map(panel);
   const advanced = sorted.filter(([name]) => !MAIN_PANELS.includes(name)).map(panel);
   form.replaceChildren(...main, advanced.length ? el("details", { class: "advanced" },
@@ -718,12 +718,11 @@ function differences(jobs) {
   return rows;
 }
 
+// A job's photo ("photo") or its style images ("style") as pictures, or "none".
 function inputsOfRole(job, role) {
-  const request = job.request || {};
-  const ids = role === "photo" ? (request.content ? [request.content] : []) : (request.styles || []);
-  if (!ids.length) return "none";
-  const strip = inputsOf({ request: role === "photo" ? { content: request.content } : { styles: ids } });
-  return strip;
+  const { content = null, styles = [] } = job.request || {};
+  const given = role === "photo" ? Boolean(content) : styles.length > 0;
+  return given ? inputsOf({ request: role === "photo" ? { content } : { styles } }) : "none";
 }
 
 function renderComparison() {
