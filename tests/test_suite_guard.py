@@ -112,3 +112,18 @@ def test_every_test_docs_testing_names_exists():
         if name.split("[")[0] not in defined[file]:
             missing.append(reference)
     assert missing == []
+
+
+def test_the_readme_cpu_install_pins_what_constraints_txt_pins():
+    readme = (ROOT / "README.md").read_text()
+    pins = dict(re.findall(r"^(torch|torchvision)==(\S+)$",
+                           (ROOT / "constraints.txt").read_text(), flags=re.MULTILINE))
+    assert set(pins) == {"torch", "torchvision"}
+    cpu_lines = [line for line in readme.splitlines()
+                 if "--index-url https://download.pytorch.org/whl/cpu" in line]
+    assert len(cpu_lines) >= 2  # the install at the top and the quick start
+    for line in cpu_lines:
+        assert line.startswith("pip install ") and re.findall(
+            r"\b(torch|torchvision)==(\S+)", line) == list(pins.items()), line
+    assert "python3 -m venv .venv" in readme
+    assert "styx run gatys --weights random --size 128 --steps 50 -o first.png" in readme

@@ -160,3 +160,84 @@ def test_bad_run_options_fail_before_torch_is_even_imported(bad, styx_subprocess
     assert result.returncode == 2 and "error:" in result.stderr
     imported = [line for line in result.stderr.splitlines() if line.startswith("import time:")]
     assert imported and [line for line in imported if "torch" in line] == []
+
+
+# -- images too small for the descriptor at the layers used: refused before any step ------------
+#: The sample photo is 512x384 and the sample painting 512x320: at --size 25 VGG19's default
+#: layers (16 px a side from relu5_1 on) see a 25x19 photo and a 25x16 painting, at 24 a
+#: 24x15 painting.
+SMALLEST_SIZE = 25
+
+
+def test_gatys_refuses_a_size_too_small_for_its_layers_before_any_step(styx_cli, tmp_path):
+    import styx
+
+    output, log = tmp_path / "o.png", tmp_path / "log.json"
+    common = ["run", "gatys", "--weights", "random", "--steps", "1", "-o", str(output),
+              "--log-json", str(log)]
+    result = styx_cli(*common, "--size", str(SMALLEST_SIZE - 1))
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    assert "a 24x15 px style image is too small for descriptor 'vgg19' at layer 'relu5_1' " \
+           "(it needs at least 16 px a side)" in result.stderr
+    assert "--size 25 or more" in result.stderr
+    assert not output.exists() and not log.exists()
+    result = styx_cli(*common, "--size", "16")  # the option's own minimum, and too small
+    assert result.exit_code == 2
+    assert "a 16x12 px content image (--size 16) is too small for descriptor 'vgg19' at " \
+           "layer 'relu5_1'" in result.stderr and "use --size 25 or more" in result.stderr
+    steps = []
+    with pytest.raises(styx.StyxError, match="too small for descriptor 'vgg19'"):
+        styx.stylize("gatys", size=SMALLEST_SIZE - 1, weights="random", steps=1,
+                     callback=steps.append)
+    assert steps == []  # no step was taken
+    result = styx_cli(*common, "--size", str(SMALLEST_SIZE))
+    assert result.exit_code == 0, result.stderr
+    assert output.is_file()
+
+
+@pytest.mark.parametrize(("method", "args", "message"), [
+    ("texture-nets", ["--style", "{d}/style.png", "-d", "vgg19", "--image-size", "12"],
+     ("a 12x12 px training crop (--image-size 12) is too small for descriptor 'vgg19' at "
+      "layer 'relu5_1' (it needs at least 16 px a side)")),
+    ("stylebank", ["--style", "{d}/style.png", "-d", "vgg19", "--image-size", "15"],
+     "a 15x15 px training crop (--image-size 15) is too small for descriptor 'vgg19'"),
+    ("adain", ["--style-dir", "{d}/photos", "-d", "inception_v3", "--image-size", "16"],
+     ("a 16x16 px training crop (--image-size 16) is too small for descriptor "
+      "'inception_v3' at layer 'Mixed_5d' (it needs at least 27 px a side)")),
+])
+def test_training_refuses_crops_too_small_for_its_layers_before_the_first_iteration(
+        method, args, message, files, styx_cli):
+    log = files / "log.jsonl"
+    result = styx_cli("train", method, *_args(args, files), "--content-dir",
+                      str(files / "photos"), "--weights", "random", "--iterations", "1",
+                      "--batch-size", "1", "-o", str(files / "m"), "--log-json", str(log))
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    assert message in result.stderr and "use --image-size" in result.stderr
+    # Not one iteration: no log line, no run folder (so no checkpoint), no model.
+    assert not log.exists() and not (files / "m").exists() and not (files / "m.run").exists()
+
+
+def test_an_experiment_with_a_cell_too_small_runs_no_cell_and_makes_no_folder(styx_cli,
+                                                                              tmp_path):
+    out = tmp_path / "study"
+    result = styx_cli("experiment", "descriptors", "--values", "vgg19,inception_v3",
+                      "--size", "96", "--weights", "random", "--steps", "1", "-o", str(out))
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    assert "cell 'inception_v3' of study 'descriptors': a 96x72 px content image (--size 96) " \
+           "is too small for descriptor 'inception_v3' at layer 'Mixed_7b' (it needs at " \
+           "least 75 px a side)" in result.stderr
+    assert not out.exists()  # no cells/ folder, not even the study's
+
+
+def test_an_experiment_checks_its_training_crops_before_any_cell(tmp_path):
+    from styx.core.errors import StyxError
+    from styx.experiments import run_study
+
+    out = tmp_path / "study"
+    with pytest.raises(StyxError, match=r"cell 'texture-nets' of study 'methods': a 12x12 px "
+                       r"training crop \(--train-size 12\) is too small for descriptor "
+                       r"'vgg19'") as caught:
+        run_study("methods", values=["texture-nets"], descriptor="vgg19", weights="random",
+                  size=40, iterations=1, train_size=12, output=out)
+    assert caught.value.hint.startswith("use --train-size 16 or more")
+    assert not (out / "cells").exists() and not (out / "models").exists()

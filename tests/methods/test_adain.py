@@ -136,7 +136,10 @@ def test_a_painting_is_never_tiled_and_is_encoded_once(files, monkeypatch):
     encode = AdaINNetwork.encode
 
     def watched(self, image, layers=None):
-        seen.append(tuple(image.shape[-2:]))
+        from styx.runtime.meta import is_fake
+
+        if not is_fake(image):  # the memory estimate's shape pass encodes shapes only
+            seen.append(tuple(image.shape[-2:]))
         return encode(self, image, layers)
 
     monkeypatch.setattr(AdaINNetwork, "encode", watched)

@@ -189,7 +189,10 @@ def test_coarse_to_fine_runs_every_scale_with_targets_made_once_per_scale(
     original = PerceptualObjective.set_style
 
     def counting(self, images, blend=None):
-        calls.append(tuple(images[0].shape[-2:]))
+        from styx.runtime.meta import is_fake
+
+        if not is_fake(images[0]):  # the memory estimate's shape pass makes none
+            calls.append(tuple(images[0].shape[-2:]))
         return original(self, images, blend)
 
     monkeypatch.setattr(PerceptualObjective, "set_style", counting)
@@ -262,7 +265,11 @@ def test_a_nan_loss_stops_with_a_clear_error(content, style, monkeypatch):
     calls = []
 
     def poisoned(self, image, content_targets=None):
+        from styx.runtime.meta import is_fake
+
         terms = original(self, image, content_targets)
+        if is_fake(image):  # the memory estimate's shape pass: not a step
+            return terms
         calls.append(1)
         if len(calls) >= 3:
             terms.total = terms.total * float("nan")

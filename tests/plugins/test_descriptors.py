@@ -336,6 +336,9 @@ def test_offline_without_cache_fails_fast_with_the_expected_file(tmp_path, monke
     assert "\n" not in str(error.value)
     for alternative in ("--weights random", "--weights PATH", "styx weights import resnet50"):
         assert alternative in error.value.hint
+    # a first try that finishes in seconds, not the default 512 px, 300-step run
+    assert "'styx run gatys --weights random --size 128 --steps 50 -o first.png'" in \
+        error.value.hint
     assert probes == [("https://download.pytorch.org/models/resnet50-0676ba61.pth",
                        weights_module.PROBE_TIMEOUT_S)]
     assert not expected.exists()

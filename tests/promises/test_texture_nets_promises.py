@@ -214,9 +214,12 @@ def test_the_option_tables_defaults_are_the_configs():
 
     assert TEXTURE_SIZE == (512, 512)  # --size when not given (with --texture only)
     documented = {"texture": False, "size": None, "long_side": None,
-                  "preserve_color": False, "seed": 0, "tile": None, "overlap": 64,
+                  "preserve_color": False, "seed": 0, "tile": None, "overlap": None,
                   "device": "auto", "amp": "auto"}
     assert {k: getattr(run_config, k) for k in documented} == documented
+    from styx.files.tiling import DEFAULT_OVERLAP
+
+    assert DEFAULT_OVERLAP == 64  # --overlap when --tile is given without it
 
 
 def test_the_aliases_name_the_method():

@@ -195,8 +195,20 @@ def usage_error(error: Exception, usage: Any) -> StyxError:
         from styx.core.suggest import did_you_mean
 
         return StyxError(f"no such option: {error.option_name}",
+                         removed_option_hint(error.option_name) or
                          did_you_mean(error.option_name, error.possibilities or ()) or hint)
     return StyxError(_sentence(error.format_message()), hint)
+
+
+def removed_option_hint(flag: str) -> str | None:
+    """What to use instead of a flag an earlier styx had (docs/plugins.md, "Removed"), and
+    what it accepts; None for any other flag."""
+    if flag.split("=", 1)[0] == "--gram-normalization":
+        from styx.plugins.losses.options import NORMALIZATIONS
+
+        return ("styx 0.2 replaced --gram-normalization N with --loss-option "
+                f"style.normalization=N (N: {', '.join(NORMALIZATIONS)})")
+    return None
 
 
 def _sentence(text: str) -> str:

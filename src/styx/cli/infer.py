@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from styx.cli.params import STRICT_HELP
 from styx.core.errors import StyxError
 
 
@@ -66,8 +67,10 @@ def infer(
         "--tile", show_default=False,
         help="Stylise photos larger than this in tiles of this many pixels (memory follows "
              "the tile), e.g. 1024.")] = None,
-    overlap: Annotated[int, typer.Option(
-        "--overlap", help="Pixels neighbouring tiles share (feathered).")] = 64,
+    overlap: Annotated[int | None, typer.Option(
+        "--overlap", show_default=False,
+        help="Pixels neighbouring tiles share (feathered) [default: 64, with "
+             "--tile].")] = None,
     batch_size: Annotated[int, typer.Option(
         "--batch-size", min=1, help="Photos of one size run together, this many at "
                                     "most.")] = 4,
@@ -80,6 +83,10 @@ def infer(
         help="CPU threads [default: onnxruntime's choice].")] = None,
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="Replace outputs already in --output-dir.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help=STRICT_HELP)] = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Check everything and print the memory estimate of each photo "
+                          "size; write nothing.")] = False,
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="No notes (errors are still printed).")] = False,
     as_json: Annotated[bool, typer.Option(
@@ -89,16 +96,17 @@ def infer(
     from styx.cli.params import note
     from styx.cli.run import output_paths, refuse_overwriting_inputs
     from styx.core.checks import check_tiling
+    from styx.files.badfiles import BadFiles
     from styx.files.formats import check_output_path
     from styx.files.image_arrays import images_named
+    from styx.files.tiling import DEFAULT_OVERLAP
     from styx.inference.batch import InferSettings, shard, stylise_files
     from styx.inference.onnxfile import OnnxGenerator
 
     if style is not None and style_mix is not None:
         raise StyxError("give --style or --style-mix, not both",
                         "--style picks one style; --style-mix NAME:W,NAME:W blends several")
-    if tile is not None:
-        check_tiling(tile, overlap)
+    check_tiling(tile, overlap)  # --overlap without --tile too
     sources = images_named(inputs)
     if output is not None and len(sources) > 1:
         raise StyxError(f"{len(sources)} input photos but one --output",
@@ -110,7 +118,7 @@ def infer(
     refuse_overwriting_inputs([("-o" if output else "--output-dir", t) for _, t in pairs],
                               sources)
 
-    generator = OnnxGenerator.open(model, provider=provider, threads=threads)
+    generator = OnnxGenerator.open(model, provider=provider, threads=threads, keep_graph=True)
     talk = not quiet and not as_json
     if talk and generator.fallback and provider == "auto":
         note(f"running on the CPU: {generator.fallback}")
@@ -126,34 +134,59 @@ def infer(
     given.update(style_inputs(generator, style_images or [], style_size))
     given.update(setting_inputs(generator, settings_given or []))
     settings = InferSettings(seed=seed, long_side=long_side, batch=batch_size, tile=tile,
-                             overlap=overlap, overwrite=overwrite or output is not None,
+                             overlap=DEFAULT_OVERLAP if overlap is None else overlap,
+                             overwrite=overwrite or output is not None,
                              inputs=given)
+    needs = memory_check(generator, pairs, settings, dry_run=dry_run, as_json=as_json,
+                         quiet=quiet)
+    if dry_run:
+        return
 
-    def tell(kind: str, text: str) -> None:
-        if kind == "failed":
-            note(f"failed {text} (the others go on)")
-        elif kind == "written" and talk:
+    def tell(kind: str, text: str) -> None:  # a bad file: said by BadFiles
+        if kind == "written" and talk:
             print(text, file=sys.stdout)
         elif kind == "skipped" and talk:
-            note(f"skipped {text} (--overwrite replaces it)")
+            note(f"{text} already (--overwrite replaces it)")
 
-    report = stylise_files(generator, pairs, settings, on_done=tell)
+    bad = BadFiles(strict=strict, say=note) if output is None else \
+        BadFiles(strict=True, strict_hint=None)  # -o: one photo, a bad one is the error
+    report = stylise_files(generator, pairs, settings, on_done=tell, bad=bad)
     if as_json:
         typer.echo(json.dumps({"model": str(generator.path), "provider": generator.provider,
-                               **report.to_dict()}))
+                               **report.to_dict(), "memory": [n.to_dict() for n in needs]}))
     elif talk:
-        done = f"{len(report.written)} written"
-        if report.skipped:
-            done += f", {len(report.skipped)} already there"
-        if report.failed:
-            done += f", {len(report.failed)} failed"
-        note(f"{done} in {report.seconds:.2f} s ({generator.provider.replace('ExecutionProvider', '')})")
+        there = [f"{len(report.skipped)} already there"] if report.skipped else []
+        note(f"{bad.summary(len(report.written), *there)} in {report.seconds:.2f} s "
+             f"({generator.provider.replace('ExecutionProvider', '')})")
     if report.failed:
         raise typer.Exit(1)
 
 
 #: The long side ``--style-image`` paintings are resized to unless ``--style-size`` says.
 STYLE_SIZE = 512
+
+
+def memory_check(generator, pairs: list, settings, *, dry_run: bool, as_json: bool,
+                 quiet: bool) -> list:
+    """The memory the runs of ``pairs`` will take, from the photos' headers and the graph's
+    shapes (:mod:`styx.inference.footprint`), checked before any photo is decoded: the
+    largest run that does not fit is the command's error (exit 2). ``dry_run``: the
+    estimate of each photo size printed (``--json``: as JSON) and checked, nothing run."""
+    from styx.inference.batch import pending, plan_groups
+    from styx.inference.footprint import memory_needs
+
+    groups = plan_groups(pending(pairs, settings), settings, lambda source, error: None)
+    needs = memory_needs(generator, groups, settings, every=dry_run)
+    if dry_run and as_json:
+        typer.echo(json.dumps({"model": str(generator.path), "provider": generator.provider,
+                               "photos": sum(len(g.pairs) for g in groups),
+                               "memory": [need.to_dict() for need in needs]}))
+    elif dry_run and not quiet:
+        for need in needs:
+            typer.echo(need.describe())
+    for need in needs:
+        need.check()
+    return needs
 
 
 def style_inputs(generator, paintings: list[Path], long_side: int | None) -> dict:

@@ -10,6 +10,7 @@ receives every value in one dict; :func:`split_values` separates the two kinds a
 from __future__ import annotations
 
 import inspect
+import json
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -164,6 +165,34 @@ def output_flags() -> list[inspect.Parameter]:
                                              "printed)."), bool),
             io_parameter("json", typer.Option(
                 False, "--json", help="Print the result as JSON on stdout."), bool)]
+
+
+#: ``--strict``'s help, in every command that reads many images (README "Bad files").
+STRICT_HELP = ("Stop at the first bad input image (exit 2) instead of skipping it; headers "
+               "are checked before anything is written, training reads every image first.")
+
+
+def strict_flag() -> inspect.Parameter:
+    """``--strict``: a bad input image is the command's error, not skipped
+    (:mod:`styx.files.badfiles`)."""
+    return io_parameter("strict", typer.Option(False, "--strict", help=STRICT_HELP), bool)
+
+
+def dry_run_flag() -> inspect.Parameter:
+    """``--dry-run``: every check, the memory estimate included, and no work."""
+    return io_parameter("dry_run", typer.Option(
+        False, "--dry-run", help="Check everything (options, inputs, sizes, memory), print "
+                                 "the memory estimate and stop before any work; nothing is "
+                                 "written."), bool)
+
+
+def report_dry_run(needs: list, as_json: bool) -> None:
+    """What ``--dry-run`` found: each estimate, one line (or ``{"memory": [...]}``)."""
+    if as_json:
+        typer.echo(json.dumps({"dry_run": True, "memory": [need.to_dict() for need in needs]}))
+        return
+    for need in needs:
+        typer.echo(f"fits: {need.describe()}")
 
 
 def optional_option(name: str, *flags: str, help: str, annotation: Any) -> inspect.Parameter:

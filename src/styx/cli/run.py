@@ -23,13 +23,16 @@ import typer
 from styx.cli.params import (
     config_from_cli,
     config_parameters,
+    dry_run_flag,
     flags_of,
     io_parameter,
     make_command,
     note,
     optional_option,
     output_flags,
+    report_dry_run,
     split_values,
+    strict_flag,
 )
 from styx.core.config import Config, options_of
 from styx.core.errors import StyxError
@@ -64,6 +67,7 @@ def run_command(spec: MethodSpec) -> Callable[..., None]:
                      "style input): the painting; one per style input, in order, or several "
                      "for one input where the method blends them. A model that holds its "
                      "style refuses it."), list[Path] | None),
+            strict_flag(),
         ]
         body = _run_feed_forward
     else:
@@ -89,7 +93,7 @@ def run_command(spec: MethodSpec) -> Callable[..., None]:
                                  "losses) to this file."),
         ]
         body = _run_optimisation
-    io += output_flags()
+    io += [*output_flags(), dry_run_flag()]
     parameters = io + config_parameters(config_class, taken=flags_of(io))
     return make_command(spec.summary, parameters,
                         lambda values: body(spec, config_class, values))
@@ -138,17 +142,25 @@ def _run_optimisation(spec: MethodSpec, config_class: type[Config],
     request = run_request(content=content, styles=styles, progress=notes,
                           callback=save_intermediate if save_every else None)
     from styx.perceptual.weights import notes as weights_notes
+    from styx.runtime.memory import DryRunStop, watching
 
     try:
-        with weights_notes(notes):
+        with weights_notes(notes), watching(stop=io["dry_run"]) as needs:
             result = run_function(spec)(request, config)
+    except DryRunStop:
+        report_dry_run(needs, as_json)
+        return
     except RunError as error:
         if log_json is not None:
             write_json(log_json, {**log, "status": error.status, "error": error.message,
                                   "history": error.history})
         raise
+    if io["dry_run"]:  # a method that checks no memory ran: say so, write nothing
+        raise StyxError(f"method {spec.name!r} makes no memory estimate: --dry-run ran it",
+                        "its result was not written; run it without --dry-run")
     save_image(result.image, output, alpha=result.alpha)
-    summary = {"output": str(output), **result.summary()}
+    summary = {"output": str(output), **result.summary(),
+               **({"memory": needs[-1].to_dict()} if needs else {})}
     if log_json is not None:
         write_json(log_json, {**log, "status": "interrupted" if result.interrupted else "done",
                               "device": result.device, "precision": result.precision,
@@ -203,8 +215,10 @@ def write_json(path: Path, data: dict) -> None:
 def _run_feed_forward(spec: MethodSpec, config_class: type[Config],
                       values: dict[str, Any]) -> None:
     """The body of ``styx run`` for a feed-forward method: a stored model over each
-    content image (or over none, for a generator that makes images from noise)."""
+    content image (or over none, for a generator that makes images from noise). A bad
+    content image is skipped or, with ``--strict``, the error (:mod:`styx.files.badfiles`)."""
     from styx.core.method import run_function
+    from styx.files.badfiles import BadFiles
     from styx.files.formats import check_output_path
 
     io, options = split_values(values)
@@ -222,10 +236,15 @@ def _run_feed_forward(spec: MethodSpec, config_class: type[Config],
     option = "-o" if io["output"] is not None else "--output-dir"
     refuse_overwriting_inputs([(option, target) for target in targets],
                               [*contents, *styles, *_input_files(config)])
+    bad = BadFiles(strict=io["strict"], say=note) if io["output"] is None else \
+        BadFiles(strict=True, strict_hint=None)  # -o: one image, a bad one is the error
+    bad.check(contents)  # --strict: every header before the model loads
+    from styx.files.image_arrays import UnreadableImage
     from styx.generators.models import load_model
     from styx.perceptual.weights import notes as weights_notes
     from styx.runtime.device import precision_of
     from styx.runtime.image_tensors import run_request, save_image
+    from styx.runtime.memory import DryRunStop, watching
 
     talk = not io["quiet"] and not io["json"]
     with weights_notes(talk):
@@ -235,17 +254,37 @@ def _run_feed_forward(spec: MethodSpec, config_class: type[Config],
         for line in precision.announce(f"{spec.name} model {model.name}"):
             note(line)
     run = run_function(spec)
-    written = []
+    written, needs = [], []
     for content, target in zip(contents or [None], targets):
-        with weights_notes(talk):
-            result = run(run_request(content=content, styles=styles, model=model), config)
+        try:
+            with weights_notes(talk), watching(stop=io["dry_run"]) as checked:
+                result = run(run_request(content=content, styles=styles, model=model), config)
+        except DryRunStop:
+            needs += checked
+            continue
+        except UnreadableImage as error:
+            if content is None or error.path != Path(content).expanduser():
+                raise  # a style image or a mask: the same for every content image
+            bad.skip(content, error)
+            continue
+        needs += checked
+        if io["dry_run"]:
+            raise StyxError(f"method {spec.name!r} makes no memory estimate: --dry-run "
+                            "ran it", "its result was not written; run it without --dry-run")
         written.append(str(save_image(result.image, target, alpha=result.alpha)))
         if talk:
             print(written[-1], file=sys.stdout)
-    if io["json"]:
+    if io["dry_run"]:
+        report_dry_run(needs, io["json"])
+    elif io["json"]:
         typer.echo(json.dumps({"model": str(model.path), "outputs": written,
-                               "device": str(precision.device),
-                               "precision": precision.name}))
+                               "failed": bad.to_json(), "device": str(precision.device),
+                               "precision": precision.name,
+                               "memory": [need.to_dict() for need in needs]}))
+    if bad.failed:
+        if talk:
+            note(bad.summary(len(written)))
+        raise typer.Exit(1)
 
 
 def output_paths(contents: list[Path], output: Path | None, output_dir: Path | None,

@@ -37,6 +37,24 @@ def check_allowed_dirs(folders: list[Path]) -> list[Path]:
     return checked
 
 
+def check_studio_folder(folder: Path, given: bool) -> Path:
+    """``folder``, made if need be; a file, or a folder that cannot be made, is a
+    StyxError naming it as given (``--folder`` when ``given``)."""
+    label = f"--folder {folder}" if given else f"the studio folder {folder}"
+    path = folder.expanduser()
+    if path.exists() and not path.is_dir():
+        raise StyxError(f"{label} is a file, not a folder",
+                        "give --folder a folder (it is made if missing)")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        file = next((parent for parent in path.parents if parent.is_file()), None)
+        reason = f"{file} is a file" if file is not None else error.strerror or error
+        raise StyxError(f"cannot make {label}: {reason}",
+                        "give --folder a folder you can write to") from None
+    return path
+
+
 def check_port_free(host: str, port: int) -> None:
     family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
@@ -81,9 +99,13 @@ def serve(
     allowed = check_allowed_dirs(list(allow_dir or []))
     check_port_free(host, port)
 
+    from styx.files.modelstore import styx_home
+
+    home = check_studio_folder(folder if folder is not None else styx_home() / "studio",
+                               given=folder is not None)
+
     import uvicorn
 
-    from styx.files.modelstore import styx_home
     from styx.studio.app import StudioSettings, create_app
 
     shown_host = f"[{host}]" if ":" in host else host
@@ -101,7 +123,7 @@ def serve(
 
             webbrowser.open(url)
 
-    settings = StudioSettings(folder=(folder or styx_home() / "studio").expanduser(),
+    settings = StudioSettings(folder=home,
                               allow_dirs=allowed,
                               study_dirs=list(studies) if studies else [Path("experiments")],
                               token=token, heavy_workers=heavy_jobs, host=host,

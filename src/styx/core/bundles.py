@@ -395,20 +395,18 @@ class ModelRunOptions(RuntimeOptions, ColorOptions):
                               default_text="none: the whole image at once",
                               help="Stylise images larger than this in overlapping tiles of "
                                    "this many pixels, so memory follows the tile (e.g. 1024).")
-    overlap: int = option(64, check=number(minimum=0, integer=True),
-                          help="Pixels neighbouring tiles share; they are blended "
-                               "(feathered) there.")
+    overlap: int | None = option(None, check=number(minimum=0, integer=True, optional=True),
+                                 default_text="64, with --tile", help="Pixels neighbouring "
+                                 "tiles share; they are blended (feathered) there.")
 
     def check(self) -> None:
         super().check()
-        if self.tile is not None:
-            check_tiling(self.tile, self.overlap)
+        check_tiling(self.tile, self.overlap)
 
     def check_inputs(self, *, contents: int, styles: int) -> None:
         if contents == 0:
-            raise StyxError("no content image given",
-                            "give one or more content images: styx run METHOD --model M "
-                            "IMAGE... -o OUT")
+            raise StyxError("no content image given", "give one or more content images: "
+                            "styx run METHOD --model M IMAGE... -o OUT")
 
 
 @dataclass(kw_only=True)

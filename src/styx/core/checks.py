@@ -227,12 +227,14 @@ ALIGN = 32
 MIN_TILE = 160
 
 
-def check_tiling(tile: int, overlap: int) -> None:
-    """StyxError unless ``tile`` and ``overlap`` make sense together."""
-    if tile < MIN_TILE:
+def check_tiling(tile: int | None, overlap: int | None) -> None:
+    """StyxError unless ``tile`` and ``overlap`` (None: not given) make sense together."""
+    if tile is None and overlap is not None:
+        raise StyxError("--overlap is for tiled runs", "give --tile N too, or leave out --overlap")
+    if tile is not None and tile < MIN_TILE:
         raise StyxError(f"--tile {tile} is too small", f"give --tile {MIN_TILE} or more "
                         "(1024 suits most machines)")
-    if overlap < 0 or overlap * 2 > tile - ALIGN:
+    if tile is not None and overlap is not None and (overlap < 0 or overlap * 2 > tile - ALIGN):
         raise StyxError(f"--overlap {overlap} does not fit --tile {tile}",
                         f"give an overlap between 0 and {(tile - ALIGN) // 2} (at most half "
                         f"the tile less {ALIGN // 2} px; 64 is plenty)")
@@ -246,8 +248,8 @@ def check_model_name(name: str) -> str:
     """``name`` if it is a valid model name (letters, digits, ``.``, ``_``, ``-``, ``+``)."""
     if not isinstance(name, str) or not MODEL_NAME.match(name) or ".." in name:
         raise StyxError(f"bad model name {name!r}",
-                        "use letters, digits, '.', '_', '-' (up to 100 characters, "
-                        "starting with a letter or digit), or give a folder path instead")
+                        "use letters, digits, '.', '_', '-', '+' (up to 100 characters, starting "
+                        "with a letter or digit, no '..'), or give a folder path instead")
     return name
 
 

@@ -128,5 +128,12 @@ class StudyOptions(RuntimeOptions):
         help="An option of every feed-forward method's training config, e.g. batch_size=2 "
              "(repeatable).")
 
+    def check(self) -> None:
+        super().check()
+        both = [name for name in self.settings if name in self.vary]
+        if both:  # the vary would silently win
+            raise StyxError(f"--set {both[0]} conflicts with --vary {both[0]}",
+                            f"the study varies {both[0]}; leave out --set {both[0]}")
+
     def judge_descriptor(self) -> str:
         return self.judge or self.descriptor or "vgg19"

@@ -156,8 +156,82 @@ def make_study(name: str, options: StudyOptions, folder: Path, *, columns: Axis 
             styles = tuple(derive_styles[column.label](s) for s in row.styles)
         cells.append(Cell(labels=labels, method=method, config=config, content=row.content,
                           styles=styles, train=trainer(method, row)))
-    return Study(name=name, title=title, description=description, axes=axes, cells=cells,
+    made = Study(name=name, title=title, description=description, axes=axes, cells=cells,
                  metrics=list(metrics), plots=list(plots))
+    check_sizes(made, options.judge_descriptor())
+    return made
+
+
+def check_sizes(study: Study, judge: str) -> None:
+    """Every cell's images, its training crops and the picture the ``judge`` descriptor
+    scores, each against the descriptor and layers that see it, before any cell runs (and
+    before ``cells/`` is made): an image too small is one StyxError naming the cell. A
+    shape pass per descriptor and deepest layer, no weights loaded (see
+    :mod:`styx.perceptual.sizes`)."""
+    from styx.core.plugins import descriptors
+    from styx.perceptual.sizes import check_image_size, long_side_for
+    from styx.runtime.image_tensors import input_size
+
+    spec = descriptors().get(judge)
+    judge_style = list(spec.default_style_layers)
+    judge_layers = [*spec.default_content_layers, *judge_style]
+    for cell in study.cells:
+        row, column = cell.label(study.axes)
+        where = f"cell {column!r}" + (f" ({row})" if len(study.rows) > 1 else "") + \
+            f" of study {study.name!r}"
+        try:
+            height, width = _check_cell(cell)
+            check_image_size(judge, judge_layers, height, width,
+                             what=f"picture for the judge ({spec.name})",
+                             fix=lambda needed, layer, h=height, w=width:
+                             f"use --size {long_side_for(h, w, needed)} or more, or another "
+                             "--judge")
+            for style in cell.styles:
+                check_image_size(judge, judge_style,
+                                 *input_size(style, what="style", long_side=max(height, width)),
+                                 what=f"style image for the judge ({spec.name})",
+                                 fix="use a larger --size, or another --judge")
+        except StyxError as error:
+            raise StyxError(f"{where}: {error.message}", error.hint) from None
+
+
+def _check_cell(cell: Cell) -> tuple[int, int]:
+    """Check the sizes a cell's run and training feed their descriptor (a gatys run: every
+    scale and style; a feed-forward method: its training crops); its picture's height and
+    width."""
+    from styx.perceptual.objective import used_layers
+    from styx.perceptual.sizes import check_image_size, shallower
+    from styx.plugins.methods.gatys.api import GatysRun
+    from styx.plugins.methods.gatys.config import GatysConfig
+    from styx.runtime.image_tensors import input_size, run_request
+
+    config = cell.config
+    if cell.train is not None:
+        train = cell.train.config
+        if hasattr(train, "layer_selections"):  # the perceptual objective's options
+            content, style = used_layers(train, content=not getattr(train, "texture", False))
+            layers = [*content, *style]
+
+            def layers_fix(layer: str) -> str:
+                return shallower(train.descriptor, layer, style)
+        else:  # an encoder's --layer and --style-layers (adain)
+            layers = [name for name in (getattr(train, "layer", None),
+                                        *(getattr(train, "style_layers", None) or [])) if name]
+
+            def layers_fix(layer: str) -> str:
+                return "a shallower --layer and --style-layers"
+        size = int(train.image_size)
+        check_image_size(train.descriptor, layers, size, size,
+                         options=dict(train.descriptor_options),
+                         what=f"training crop (--train-size {size})",
+                         fix=lambda needed, layer: f"use --train-size {needed} or more, or "
+                         f"{layers_fix(layer)}")
+    if isinstance(config, GatysConfig):
+        run = GatysRun(config, run_request(content=cell.content, styles=list(cell.styles)))
+        scales, styles = run.planned_sizes()
+        run.check_sizes(scales, styles)
+        return scales[-1]
+    return input_size(cell.content, long_side=getattr(config, "long_side", None))
 
 
 def _descriptor(options: StudyOptions) -> str:

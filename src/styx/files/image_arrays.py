@@ -16,10 +16,11 @@ Arrays are H x W x 3 float32 RGB in [0, 1] and H x W float32 alpha.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from importlib import resources
 from pathlib import Path
 
@@ -39,15 +40,27 @@ DEFAULT_MAX_PIXELS = 100_000_000
 _HINT_IMAGE = "give a PNG, JPEG, WebP, BMP or TIFF image"
 
 
-class TooManyPixels(StyxError):
+class UnreadableImage(StyxError):
+    """:func:`decode_image`'s refusal of a file it cannot read (missing, empty, not an
+    image, truncated, too large): the one-line message names the file; ``path`` and
+    ``reason`` (the message without the path) serve a command that lists bad files
+    (:mod:`styx.files.badfiles`)."""
+
+    def __init__(self, path: Path, message: str, hint: str, *, reason: str) -> None:
+        super().__init__(message, hint)
+        self.path, self.reason = path, reason
+
+
+class TooManyPixels(UnreadableImage):
     """:func:`decode_image`'s refusal of an image over its ``max_pixels``, found from the
     file's header before anything is decoded; ``width``, ``height`` and ``max_pixels`` say
     by how much (a caller with a limit of its own words it its way)."""
 
     def __init__(self, path: Path, width: int, height: int, max_pixels: int) -> None:
-        super().__init__(f"image {path} is {width}x{height} ({width * height / 1e6:.0f} "
-                         f"megapixels), more than the limit of {max_pixels / 1e6:.0f} megapixels",
-                         "shrink it first (a long side of 512-2048 px is plenty)")
+        size = (f"{width}x{height} ({width * height / 1e6:.0f} megapixels), more than the "
+                f"limit of {max_pixels / 1e6:.0f} megapixels")
+        super().__init__(path, f"image {path} is {size}",
+                         "shrink it first (a long side of 512-2048 px is plenty)", reason=size)
         self.width, self.height, self.max_pixels = width, height, max_pixels
 
 
@@ -57,43 +70,93 @@ def decode_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAU
     float32 in [0, 1]. ``max_pixels``: refuse larger images before decoding (None: only
     Pillow's own decompression-bomb limit)."""
     path = Path(path).expanduser()
+    with _reading(path), _opened(path, max_pixels) as opened:
+        opened.load()
+        image = apply_exif_orientation(opened)
+    return pil_to_arrays(image)
+
+
+def check_image_header(path: str | os.PathLike[str], *,
+                       max_pixels: int | None = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
+    """The (width, height) of an image file, from its header and Pillow's ``verify``
+    (a PNG's or WebP's body cut short shows there; a JPEG's only when it is decoded): the
+    refusals of :func:`decode_image`, without decoding. Cheap: what ``--strict`` checks of
+    every input before the first output is written."""
+    path = Path(path).expanduser()
+    with _reading(path), _opened(path, max_pixels) as opened:
+        opened.verify()
+        return opened.size
+
+
+@contextlib.contextmanager
+def _opened(path: Path, max_pixels: int | None) -> Iterator[Image.Image]:
+    _check_readable_file(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with Image.open(path) as opened:
+            width, height = opened.size
+            if max_pixels is not None and width * height > max_pixels:
+                raise TooManyPixels(path, width, height, max_pixels)
+            yield opened
+
+
+@contextlib.contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """Pillow's errors while reading ``path`` as :class:`UnreadableImage`."""
+    try:
+        yield
+    except StyxError:
+        raise
+    except Image.DecompressionBombError:
+        raise UnreadableImage(path, f"image {path} has too many pixels to decode safely",
+                              "shrink it first (a long side of 512-2048 px is plenty)",
+                              reason="too many pixels to decode safely") from None
+    except UnidentifiedImageError:
+        reason = "not an image file (or not a format Pillow reads)"
+        raise UnreadableImage(path, f"{path} is {reason}", _HINT_IMAGE, reason=reason) from None
+    except PermissionError:
+        raise UnreadableImage(path, f"cannot read image {path}: permission denied",
+                              "check the file's permissions, or copy it somewhere you can "
+                              "read", reason="permission denied") from None
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, MemoryError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UnreadableImage(path, f"cannot read image {path}: {reason}",
+                              "the file may be truncated or corrupt", reason=reason) from None
+
+
+def _check_readable_file(path: Path) -> None:
+    if not path.exists():
+        raise UnreadableImage(path, f"image file not found: {path}", "check the path",
+                              reason="file not found")
+    if path.is_dir():
+        raise UnreadableImage(path, f"{path} is a folder, not an image file", _HINT_IMAGE,
+                              reason="a folder, not an image file")
+    if not path.is_file():
+        raise UnreadableImage(path, f"{path} is not a regular file", _HINT_IMAGE,
+                              reason="not a regular file")
+    if path.stat().st_size == 0:
+        raise UnreadableImage(path, f"image file {path} is empty", _HINT_IMAGE,
+                              reason="empty file")
+
+
+def upright_size(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """(width, height) of the image file ``path`` once turned upright by its EXIF
+    orientation, from its header alone (nothing decoded): what memory estimates start from.
+    A file Pillow cannot open is the StyxError :func:`decode_image` would give."""
+    path = Path(path).expanduser()
     _check_readable_file(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as opened:
                 width, height = opened.size
-                if max_pixels is not None and width * height > max_pixels:
-                    raise TooManyPixels(path, width, height, max_pixels)
-                opened.load()
-                image = apply_exif_orientation(opened)
-    except StyxError:
-        raise
-    except Image.DecompressionBombError:
-        raise StyxError(f"image {path} has too many pixels to decode safely",
-                        "shrink it first (a long side of 512-2048 px is plenty)") from None
-    except UnidentifiedImageError:
-        raise StyxError(f"{path} is not an image file (or not a format Pillow reads)",
-                        _HINT_IMAGE) from None
-    except PermissionError:
-        raise StyxError(f"cannot read image {path}: permission denied",
-                        "check the file's permissions, or copy it somewhere you can read") from None
-    except (OSError, SyntaxError, ValueError, EOFError, struct.error, MemoryError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise StyxError(f"cannot read image {path}: {reason}",
-                        "the file may be truncated or corrupt") from None
-    return pil_to_arrays(image)
-
-
-def _check_readable_file(path: Path) -> None:
-    if not path.exists():
-        raise StyxError(f"image file not found: {path}", "check the path")
-    if path.is_dir():
-        raise StyxError(f"{path} is a folder, not an image file", _HINT_IMAGE)
-    if not path.is_file():
-        raise StyxError(f"{path} is not a regular file", _HINT_IMAGE)
-    if path.stat().st_size == 0:
-        raise StyxError(f"image file {path} is empty", _HINT_IMAGE)
+                try:
+                    turned = opened.getexif().get(0x0112) in (5, 6, 7, 8)
+                except Exception:  # noqa: BLE001 - bad EXIF is ignored, as when decoding
+                    turned = False
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error):
+        return decode_image(path, max_pixels=1)[0].shape[1::-1]  # its own error
+    return (height, width) if turned else (width, height)
 
 
 def apply_exif_orientation(image: Image.Image) -> Image.Image:

@@ -28,7 +28,11 @@ import numpy as np
 
 from styx.core.checks import ALIGN, MIN_TILE, check_tiling
 
-__all__ = ["ALIGN", "MIN_TILE", "check_tiling", "thumbnail", "tile_spans", "tiled"]
+__all__ = ["ALIGN", "DEFAULT_OVERLAP", "MIN_TILE", "check_tiling", "thumbnail", "tile_spans",
+           "tiled"]
+
+#: The overlap of tiles when ``--tile`` is given without ``--overlap``.
+DEFAULT_OVERLAP = 64
 
 
 def tile_spans(length: int, tile: int, overlap: int) -> list[tuple[int, int]]:

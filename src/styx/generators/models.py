@@ -27,11 +27,18 @@ from styx.core.errors import StyxError
 from styx.core.method import RunRequest, RunResult, generator_class, method_spec, run
 from styx.core.plugins import methods
 from styx.files.modelstore import read_model, resolve_model, styles_of
-from styx.files.tiling import tiled
+from styx.files.tiling import DEFAULT_OVERLAP, tiled
 from styx.generators.blocks import given_statistics, instance_norms, kept_statistics
 from styx.generators.generator import Generator
 from styx.runtime.device import autocast, precision_of, resolve_device
-from styx.runtime.image_tensors import long_side_size, match_color, resize_to, run_request
+from styx.runtime.image_tensors import (
+    input_size,
+    long_side_size,
+    match_color,
+    resize_to,
+    run_request,
+)
+from styx.runtime.memory import MemoryNeed
 
 if TYPE_CHECKING:
     from styx.core.bundles import ModelRunOptions
@@ -230,6 +237,45 @@ def _apply_tiled(model: Model, image: torch.Tensor, *, seed: int | None, tile: i
                                       tile=tile, overlap=overlap))
 
 
+def memory_need(model: Model, size: tuple[int, int], *, batch: int = 1,
+                device: str = "auto", amp: str = "auto", tile: int | None = None,
+                overlap: int | None = None, takes_image: bool = True,
+                what: str | None = None, size_flag: str = "--long-side",
+                **options: Any) -> MemoryNeed:
+    """The peak memory of :func:`apply_generator` making ``batch`` images of ``size``
+    (H, W): the generator's weights, a shape pass of its forward (at the tile's size when
+    ``tile`` cuts the image), and the whole-size images around it (the input, the output,
+    and with tiles the blend's sums). ``options``: the generator's style inputs, as
+    given to ``apply_generator``."""
+    from torch.utils._pytree import tree_map_only
+
+    from styx.runtime import meta
+    from styx.runtime.device import free_bytes
+
+    height, width = size
+    target = resolve_device(device)
+    tiles = tile is not None and takes_image and max(height, width) > tile
+    network = model.generator.to(target, memory_format=torch.channels_last)  # as it runs
+    pass_size = (min(height, tile), min(width, tile)) if tiles else (height, width)
+    with meta.shape_pass() as counter, torch.no_grad(), autocast(target, amp):
+        image = torch.empty(batch, 3, *pass_size, device=target).contiguous(
+            memory_format=torch.channels_last) if takes_image else None
+        # Fake copies of the options' tensors: what a generator caches by its inputs (a
+        # painting's statistics) is never taken for the real ones.
+        fakes = {name: tree_map_only(torch.Tensor, torch.empty_like, value)
+                 for name, value in options.items()}
+        network(**network.make_inputs(image, size=pass_size, batch=batch, **fakes))
+    whole = 4 * 3 * batch * height * width  # one float32 copy of the image
+    weights = meta.module_bytes(network)
+    tile_fix = f"use --tile {min(1024, max(size) // 2)} (memory follows the tile)"
+    fixes = [] if tiles or not takes_image else [tile_fix]
+    fixes.append(f"use a smaller {size_flag}")
+    return MemoryNeed(f"{what or 'stylising'} at {width}x{height} px", str(target),
+                      {"weights": weights, "work": counter.peak,
+                       "images": whole * (5 if tiles else 3)},
+                      free_bytes(target), tuple(fixes), held=weights)
+
+
 def _takes_origin(network: Generator) -> bool:
     """Whether ``network.make_inputs`` takes ``origin`` (a plugin's generator written
     before it existed may not)."""
@@ -258,11 +304,19 @@ def run_feed_forward(request: RunRequest, config: ModelRunOptions, *,
     if request.content is None:
         raise StyxError("no content image given", "give a content image")
     extra = style_options(model, request, getattr(config, "style_size", None))
+    content = request.content
+    memory_need(model, input_size(content, long_side=config.long_side),
+                what=f"stylising {Path(content).name}" if isinstance(content, (str, Path))
+                else None,
+                batch=content.shape[0] if isinstance(content, torch.Tensor) and
+                content.dim() == 4 else 1, device=config.device, amp=config.amp,
+                tile=config.tile, overlap=config.overlap, **extra).check()
     loaded = request.content_image(long_side=config.long_side, batch=True)
     if options is not None:
         extra.update(options(model, loaded.rgb))
+    overlap = DEFAULT_OVERLAP if config.overlap is None else config.overlap
     image = apply_generator(model, loaded.rgb, seed=config.seed, device=config.device,
-                            amp=config.amp, tile=config.tile, overlap=config.overlap, **extra)
+                            amp=config.amp, tile=config.tile, overlap=overlap, **extra)
     if config.preserve_color:
         image = match_color(loaded.rgb, image)
     precision = precision_of(config)

@@ -4,7 +4,8 @@
 ``long_side``) go through the session together, ``batch`` at a time; photos larger than
 ``tile`` go alone, in tiles. Each output is written atomically, so an interrupted run
 leaves only whole files, and a re-run skips outputs that exist. A photo that cannot be read
-or stylised is reported and skipped; the others go on. No torch here.
+or stylised is reported and skipped, the others go on; or, strict, it stops the run
+(:mod:`styx.files.badfiles`, the policy of every command). No torch here.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from styx.core.errors import StyxError
+from styx.files.badfiles import BadFiles, failed_json
 from styx.inference.onnxfile import OnnxGenerator
 
 
@@ -47,8 +49,100 @@ class InferReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"written": self.written, "skipped": self.skipped,
-                "failed": [{"input": src, "error": why} for src, why in self.failed],
+                "failed": failed_json(self.failed),
                 "seconds": round(self.seconds, 3)}
+
+
+@dataclass
+class Group:
+    """Photos that run together (:func:`plan_groups`): consecutive ones of one size after
+    ``long_side``, ``batch`` at most; a photo larger than ``tile`` alone, in tiles."""
+
+    pairs: list[tuple[Path, Path]]
+    height: int
+    width: int
+    #: (height, width) in its file of the group's largest photo (before ``long_side``).
+    source_size: tuple[int, int]
+    #: Whether a photo of the group has an alpha channel (kept beside its pixels).
+    alpha: bool = False
+    tiled: bool = False
+
+    @property
+    def source_pixels(self) -> int:
+        return self.source_size[0] * self.source_size[1]
+
+
+def photo_size(source: Path, long_side: int | None) -> tuple[tuple[int, int],
+                                                             tuple[int, int], bool]:
+    """A photo's (height, width) for its run (after ``long_side``, rounded as
+    :func:`~styx.files.image_arrays.resize_array` rounds), in its file (upright) and
+    whether it has alpha, from the file's header alone; a file :func:`load_photo` would
+    refuse (unreadable, too many pixels) is that StyxError."""
+    from PIL import Image
+
+    from styx.files.image_arrays import DEFAULT_MAX_PIXELS, TooManyPixels, upright_size
+
+    width, height = upright_size(source)
+    if width * height > DEFAULT_MAX_PIXELS:
+        raise TooManyPixels(Path(source), width, height, DEFAULT_MAX_PIXELS)
+    alpha = False
+    # The header was read above; a second look for alpha is a detail.
+    with contextlib.suppress(Exception), Image.open(source) as opened:
+        alpha = "A" in opened.mode or "transparency" in opened.info
+    size = (height, width)
+    if long_side is not None:
+        scale = long_side / max(height, width)
+        size = (max(1, round(height * scale)), max(1, round(width * scale)))
+    return size, (height, width), alpha
+
+
+def plan_groups(todo: list[tuple[Path, Path]], settings: InferSettings,
+                fail: Callable[[Path, StyxError], None]) -> list[Group]:
+    """The runs of ``todo``'s (input, output) pairs, from the photos' headers (nothing
+    decoded): consecutive photos of one size, ``settings.batch`` at most; a photo larger
+    than ``settings.tile`` alone. A photo whose header cannot be read goes to ``fail``."""
+    sized = _sizes(todo, settings)
+    for (source, _), size in sized:
+        if isinstance(size, StyxError):
+            fail(source, size)
+    return _grouped(sized, settings)
+
+
+def _sizes(todo: list[tuple[Path, Path]], settings: InferSettings) -> list[tuple[Any, Any]]:
+    """Each pair of ``todo`` with :func:`photo_size`'s answer, or its StyxError."""
+    sized: list[tuple[Any, Any]] = []
+    for pair in todo:
+        try:
+            sized.append((pair, photo_size(pair[0], settings.long_side)))
+        except StyxError as error:
+            sized.append((pair, error))
+    return sized
+
+
+def _grouped(sized: list[tuple[Any, Any]], settings: InferSettings) -> list[Group]:
+    groups: list[Group] = []
+    for pair, answer in sized:
+        if isinstance(answer, StyxError):
+            continue
+        size, source_size, alpha = answer
+        tiled = settings.tile is not None and max(size) > settings.tile
+        last = groups[-1] if groups else None
+        if last is not None and not last.tiled and not tiled and \
+                (last.height, last.width) == size and len(last.pairs) < settings.batch:
+            last.pairs.append(pair)
+            last.alpha = last.alpha or alpha
+            if source_size[0] * source_size[1] > last.source_pixels:
+                last.source_size = source_size
+        else:
+            groups.append(Group([pair], *size, source_size, alpha, tiled))
+    return groups
+
+
+def pending(pairs: list[tuple[Path, Path]], settings: InferSettings
+            ) -> list[tuple[Path, Path]]:
+    """The pairs whose output is still to be written (all of them with ``overwrite``)."""
+    return [(source, target) for source, target in pairs
+            if settings.overwrite or not target.exists()]
 
 
 @dataclass
@@ -100,18 +194,23 @@ def load_photo(source: Path, long_side: int | None) -> tuple[np.ndarray, np.ndar
 
 def stylise_files(generator: OnnxGenerator, pairs: list[tuple[Path, Path]],
                   settings: InferSettings, *,
-                  on_done: Callable[[str, str], None] | None = None) -> InferReport:
+                  on_done: Callable[[str, str], None] | None = None,
+                  bad: BadFiles | None = None) -> InferReport:
     """Stylise each (input, output) pair (see the module docstring). ``on_done(kind,
-    text)`` hears each ``written``, ``skipped`` and ``failed`` file as it happens."""
+    text)`` hears each ``written``, ``skipped`` (output already there) and ``failed``
+    file as it happens. ``bad``: the policy for bad files (default: skip them); a strict
+    one checks every input's header first and raises the first bad file."""
     from styx.files.image_arrays import write_image
 
     started = time.perf_counter()
     report = InferReport()
     tell = on_done or (lambda kind, text: None)
+    bad = bad or BadFiles()
 
     def fail(source: Path, error: StyxError) -> None:
-        report.failed.append((str(source), error.message))
-        tell("failed", f"{source}: {error.message}")
+        bad.skip(source, error)  # raises when strict
+        report.failed.append(bad.failed[-1])
+        tell("failed", f"{source}: {bad.failed[-1][1]}")
 
     todo = []
     for source, target in pairs:
@@ -120,6 +219,7 @@ def stylise_files(generator: OnnxGenerator, pairs: list[tuple[Path, Path]],
             tell("skipped", f"{target} exists")
         else:
             todo.append((source, target))
+    bad.check(source for source, _ in todo)
     for group in _batches(todo, settings, fail):
         try:
             outputs = _stylise(generator, np.concatenate([photo.rgb for photo in group]),
@@ -142,24 +242,35 @@ def stylise_files(generator: OnnxGenerator, pairs: list[tuple[Path, Path]],
 
 def _batches(todo: list[tuple[Path, Path]], settings: InferSettings,
              fail: Callable[[Path, StyxError], None]) -> Iterator[list[_Photo]]:
-    """Consecutive readable photos of one size, ``settings.batch`` at most (one alone
-    when it is tiled, so of another size); unreadable ones go to ``fail`` as they come."""
-    group: list[_Photo] = []
-    for source, target in todo:
-        try:
-            rgb, alpha = load_photo(source, settings.long_side)
-        except StyxError as error:
-            fail(source, error)
-            continue
-        if group and (len(group) >= settings.batch or group[0].rgb.shape != rgb.shape):
-            yield group
-            group = []
-        group.append(_Photo(source, target, rgb, alpha))
-        if settings.tile is not None and max(rgb.shape[-2:]) > settings.tile:
-            yield group
-            group = []
-    if group:
-        yield group
+    """The photos of each of :func:`plan_groups`' groups, decoded when their turn comes
+    (not while the group before runs: the memory estimate counts one group at a time);
+    unreadable ones go to ``fail`` in the order of ``todo``, as they are met."""
+    sized = _sizes(todo, settings)
+    place = {id(pair): index for index, (pair, _) in enumerate(sized)}
+    errors = [(index, pair[0], answer) for index, (pair, answer) in enumerate(sized)
+              if isinstance(answer, StyxError)]
+
+    def fail_before(index: int) -> None:
+        while errors and errors[0][0] < index:
+            fail(*errors.pop(0)[1:])
+
+    for group in _grouped(sized, settings):
+        photos: list[_Photo] = []
+        for pair in group.pairs:
+            fail_before(place[id(pair)])
+            source, target = pair
+            try:
+                rgb, alpha = load_photo(source, settings.long_side)
+            except StyxError as error:
+                fail(source, error)
+                continue
+            if photos and photos[0].rgb.shape != rgb.shape:  # not the size its header said
+                yield photos
+                photos = []
+            photos.append(_Photo(source, target, rgb, alpha))
+        if photos:
+            yield photos
+    fail_before(len(sized))
 
 
 def _stylise(generator: OnnxGenerator, images: np.ndarray, settings: InferSettings

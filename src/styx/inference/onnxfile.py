@@ -22,6 +22,8 @@ import contextlib
 import io
 import json
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,16 +115,24 @@ class OnnxGenerator:
     provider: str
     #: Why ``auto`` ran on the CPU, when it did (for the command's note).
     fallback: str | None = None
+    #: The graph the session runs, as onnxruntime optimised it (a serialised ModelProto),
+    #: kept by ``open(keep_graph=True)`` on the CPU for :mod:`styx.inference.footprint`.
+    graph: bytes | None = None
 
     # -- opening ---------------------------------------------------------------------------
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, provider: str = "auto",
-             threads: int | None = None) -> OnnxGenerator:
+             threads: int | None = None, keep_graph: bool = False) -> OnnxGenerator:
         """The file at ``path`` in a session on ``provider`` (auto, cuda, tensorrt, cpu).
 
         ``auto`` takes CUDA when onnxruntime has it and this machine shows an NVIDIA GPU,
         else the CPU (and says why in ``fallback``); ``cuda``/``tensorrt`` that cannot be
-        used are a StyxError. ``threads``: CPU threads (None: onnxruntime's choice)."""
+        used are a StyxError. ``threads``: CPU threads (None: onnxruntime's choice).
+        ``keep_graph``: keep the graph onnxruntime optimised (:attr:`graph`, CPU only).
+
+        On the CPU the memory pattern is off: it would plan a second block beside the
+        arena's chunks for the second run of a size (1.8x the first run's memory,
+        benchmarks/memory_infer.py), for no speed the arena does not give already."""
         import onnxruntime as ort
 
         path = _existing_file(path)
@@ -148,6 +158,12 @@ class OnnxGenerator:
         options.log_severity_level = 3  # errors only: a CPU fallback is reported by styx
         if threads:
             options.intra_op_num_threads = int(threads)
+        kept = None
+        if wanted == "cpu":
+            options.enable_mem_pattern = False
+            if keep_graph:
+                kept = Path(tempfile.mkdtemp(prefix="styx-graph-")) / "optimised.onnx"
+                options.optimized_model_filepath = str(kept)
         try:
             # onnxruntime prints a banner on stdout when a provider fails and it falls back
             # (which would spoil --json); styx says what happened itself.
@@ -158,6 +174,8 @@ class OnnxGenerator:
             raise StyxError(f"cannot open {path} in onnxruntime: {_reason(error)}",
                             "is it a whole .onnx file from 'styx export', for this "
                             "onnxruntime? Export it again") from None
+        finally:
+            graph = _take_file(kept)
         used = session.get_providers()[0]
         if wanted != "cpu" and used != PROVIDERS[wanted][0]:
             if provider != "auto":
@@ -169,7 +187,7 @@ class OnnxGenerator:
             fallback = "onnxruntime could not start CUDA"
         meta = session.get_modelmeta().custom_metadata_map
         generator = cls(path=path, session=session, provider=used, fallback=fallback,
-                        metadata=_parse_metadata(meta.get(METADATA_KEY), path))
+                        metadata=_parse_metadata(meta.get(METADATA_KEY), path), graph=graph)
         generator._check_graph()
         return generator
 
@@ -357,6 +375,16 @@ def fill_inputs(metadata: dict[str, Any], images: np.ndarray, *, seed: int,
             feed[name] = np.asarray(entry["default"], dtype=np.float32).reshape(
                 [int(s) for s in entry["shape"]])
     return feed
+
+
+def _take_file(path: Path | None) -> bytes | None:
+    """The bytes of ``path`` (None when there is none), and its folder removed."""
+    if path is None:
+        return None
+    try:
+        return path.read_bytes() if path.is_file() else None
+    finally:
+        shutil.rmtree(path.parent, ignore_errors=True)
 
 
 def _reason(error: Exception) -> str:

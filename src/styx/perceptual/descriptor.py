@@ -23,6 +23,8 @@ from styx.runtime.image_tensors import TENSOR_HINT
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+#: The largest side :meth:`Descriptor.smallest_side` tries.
+MAX_SIDE = 4096
 
 
 class Descriptor(nn.Module):
@@ -50,14 +52,15 @@ class Descriptor(nn.Module):
         self.layer_aliases = dict(layer_aliases or {})
         self.default_content_layers = tuple(default_content_layers)
         self.default_style_layers = tuple(default_style_layers)
-        #: The smallest image side that reaches the deepest tap (smaller ones may still
-        #: reach shallower taps); only used to turn a failure into a clear StyxError.
+        #: A side that reaches every tap, as the factory declares it (a size to try the
+        #: network at); what each layer needs is :meth:`smallest_side`, found by shape passes.
         self.min_size = int(min_size)
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
         self._index = {stage_name: i for i, stage_name in enumerate(self.stage_names)}
         for tap, stage in self.extra_taps.items():
             self._index[tap] = self._index[stage]
+        self._smallest: dict[int, int] = {}  # stage index -> smallest_side
         self.freeze()
 
     # -- names -----------------------------------------------------------------------------
@@ -89,6 +92,20 @@ class Descriptor(nn.Module):
     def depth(self, name: str) -> int:
         """The index of the stage that produces tap ``name``."""
         return self._index[self.resolve_layer(name)]
+
+    def smallest_side(self, layers: Iterable[str]) -> int:
+        """The smallest side of a square image whose forward pass reaches the deepest of
+        ``layers``, found by shape passes (:func:`styx.runtime.meta.shape_pass`: no data, no
+        arithmetic) and kept per stage. Convolutions and pools act on each axis alone, so an
+        H x W image reaches it iff ``min(H, W)`` is at least this. 1 when no side up to
+        :data:`MAX_SIDE` reaches it in a shape pass (a network the pass cannot run): then
+        the run's own error tells."""
+        index = max((self.depth(name) for name in layers), default=-1)
+        if index < 0:
+            return 1
+        if index not in self._smallest:
+            self._smallest[index] = _search_side(self, index)
+        return self._smallest[index]
 
     # -- running ---------------------------------------------------------------------------
     def freeze(self) -> Descriptor:
@@ -126,12 +143,14 @@ class Descriptor(nn.Module):
             try:
                 x = self.stages[index](x)
             except RuntimeError as error:
-                if min(image.shape[-2:]) >= self.min_size:
+                needed = _needed_side(self, index)
+                if needed is None or min(image.shape[-2:]) >= needed:
                     raise
                 raise StyxError(
-                    f"a {image.shape[-1]}x{image.shape[-2]} px image is too small for layer "
-                    f"{self.stage_names[index]!r} of descriptor {self.name!r}",
-                    f"use images of at least {self.min_size} px a side") from error
+                    f"a {image.shape[-1]}x{image.shape[-2]} px image is too small for "
+                    f"descriptor {self.name!r} at layer {self.stage_names[index]!r} (it needs "
+                    f"at least {needed} px a side)", "use larger images, or shallower layers"
+                ) from error
             for asked in wanted.get(index, ()):
                 features[asked] = x
                 versions[asked] = _version(x)
@@ -152,6 +171,56 @@ class Descriptor(nn.Module):
         deepest = max((self.depth(n) for n in layers), default=-1)
         del self.stages[deepest + 1:]
         return self
+
+
+def _needed_side(descriptor: Descriptor, index: int) -> int | None:
+    """The smallest side that reaches stage ``index`` (None: the search itself failed)."""
+    try:
+        return descriptor.smallest_side([descriptor.stage_names[index]])
+    except Exception:  # noqa: BLE001 - a search that fails leaves the original error
+        return None
+
+
+def _search_side(descriptor: Descriptor, index: int) -> int:
+    """:meth:`Descriptor.smallest_side` of stage ``index``: sides 1, 2, 4, ... until one
+    reaches it, then a binary search below that (a side too small fails early, so cheaply).
+    The passes run a meta copy of the stages (parameters of the same shapes, no memory) in
+    which batch norms, which keep the shape, are skipped: faking them costs most of a pass."""
+    import logging
+
+    from styx.runtime.meta import META, on_meta, shape_pass
+
+    stages = on_meta(nn.Sequential(*list(descriptor.stages)[: index + 1]))
+    for module in list(stages.modules()):
+        for name, child in list(module.named_children()):
+            if isinstance(child, nn.modules.batchnorm._BatchNorm):
+                setattr(module, name, nn.Identity())
+    dtype = next((p.dtype for p in stages.parameters() if p.is_floating_point()),
+                 torch.float32)
+
+    def reaches(side: int) -> bool:
+        try:
+            x = stages(torch.empty(1, 3, side, side, device=META, dtype=dtype))
+        except Exception:  # noqa: BLE001 - shape errors come as several kinds: too small
+            return False
+        return x.numel() > 0
+
+    fake_log = logging.getLogger("torch._subclasses.fake_tensor")
+    level = fake_log.level
+    fake_log.setLevel(logging.CRITICAL)  # it logs every failed shape check as an error
+    try:
+        with torch.no_grad(), shape_pass():
+            low, high = 0, 1  # low: the largest side known to fail
+            while not reaches(high):
+                if high >= MAX_SIDE:
+                    return 1  # unknown: nothing reaches it in a shape pass
+                low, high = high, min(2 * high, MAX_SIDE)
+            while high - low > 1:
+                middle = (low + high) // 2
+                low, high = (low, middle) if reaches(middle) else (middle, high)
+            return high
+    finally:
+        fake_log.setLevel(level)
 
 
 def _version(tensor: torch.Tensor) -> int:

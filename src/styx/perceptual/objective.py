@@ -209,6 +209,10 @@ class PerceptualObjective(nn.Module):
         features = self.descriptor(content, list(self.content_layers))
         return {layer: self.content_loss.prepare(features[layer]) for layer in self.content_layers}
 
+    def forget_targets(self) -> None:
+        """Drop the content and style targets (each is set again before it is used)."""
+        self.style_targets, self.fixed_content_targets = {}, {}
+
     def set_content(self, content: torch.Tensor) -> None:
         """Fix the content targets once (image optimisation)."""
         self.fixed_content_targets = self.content_targets(content)

@@ -71,8 +71,12 @@ def notes(enabled: bool) -> Iterator[None]:
         _NOTES.reset(token)
 
 
+#: The quick first run that needs no download (the README's too): random weights, small and
+#: short, so that it does not turn into a 512 px, 300-step run on a CPU.
+FIRST_RUN = "styx run gatys --weights random --size 128 --steps 50 -o first.png"
 ALTERNATIVES = ("use '--weights random', '--weights PATH' (a .safetensors/.pth state dict), "
-                "or 'styx weights import {name} FILE' to put a copy in the cache")
+                "or 'styx weights import {name} FILE' to put a copy in the cache; "
+                f"a first picture offline, in seconds on a CPU: '{FIRST_RUN}'")
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise StyxError(f"device {name!r} asked for, but CUDA is not available",
-                            "use --device cpu (or auto), or install a CUDA build of torch")
+                            _no_gpu_hint())
         if device.index is not None and device.index >= torch.cuda.device_count():
             raise StyxError(f"device {name!r} asked for, but only "
                             f"{torch.cuda.device_count()} CUDA device(s) exist",
@@ -53,6 +53,32 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
     elif device.type != "cpu":
         raise StyxError(f"unsupported device {name!r}", "use auto, cpu, cuda, cuda:N or mps")
     return device
+
+
+def _no_gpu_hint() -> str:
+    """The hint for ``--device cuda`` where torch sees no GPU: a GPU build that sees none is
+    a driver or visibility matter; only a CPU-only build needs another torch."""
+    if torch.version.cuda:
+        return (f"this torch is a CUDA build (CUDA {torch.version.cuda}) but sees no GPU: "
+                "check nvidia-smi, the driver and CUDA_VISIBLE_DEVICES, or use --device cpu")
+    if getattr(torch.version, "hip", None):
+        return (f"this torch is a ROCm build (ROCm {torch.version.hip}) but sees no GPU: "
+                "check rocm-smi, the driver and HIP_VISIBLE_DEVICES, or use --device cpu")
+    return "this torch is a CPU-only build: use --device cpu (or auto), or install a CUDA " \
+           "build of torch"
+
+
+def free_bytes(device: torch.device) -> int | None:
+    """What ``device`` has free for tensors: a CUDA device's free memory plus what torch's
+    own cache holds (it reuses that); the host's for the CPU; None where unknown (MPS)."""
+    from styx.runtime.memory import available_bytes
+
+    free = None
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        free = torch.cuda.mem_get_info(index)[0] + torch.cuda.memory_reserved(index) - \
+            torch.cuda.memory_allocated(index)
+    return available_bytes(str(device), device_free=free)
 
 
 def cpu_has_native_bf16() -> bool:

@@ -35,6 +35,7 @@ from styx.files.image_arrays import (
     decode_image,
     pil_to_arrays,
     sample_image,
+    upright_size,
     write_picture,
 )
 
@@ -123,6 +124,26 @@ def image_input(image: str | os.PathLike[str] | torch.Tensor | Image.Image, *,
         if alpha is not None:
             alpha = resize_to(alpha, tensor.shape[-2:])
     return LoadedImage(rgb=tensor, alpha=alpha, path=None, original_size=original)
+
+
+def input_size(image: Any, *, what: str = "content", long_side: int | None = None
+               ) -> tuple[int, int]:
+    """(height, width) that :func:`image_input` (or, for None, the bundled sample of kind
+    ``what``) will give ``image`` resized to ``long_side``, found without decoding a file:
+    what memory estimates start from. An unreadable file is the StyxError reading gives."""
+    if image is None:
+        image = sample_image(what)
+    if isinstance(image, (str, os.PathLike)):
+        width, height = upright_size(image)
+    elif isinstance(image, Image.Image):
+        width, height = image.size
+        if image.getexif().get(0x0112) in (5, 6, 7, 8):  # turned a quarter: upright, swapped
+            width, height = height, width
+    elif isinstance(image, torch.Tensor) and image.dim() >= 2:
+        height, width = int(image.shape[-2]), int(image.shape[-1])
+    else:
+        return image_input(image, what=what).rgb.shape[-2:]  # its own error
+    return (height, width) if long_side is None else long_side_size(height, width, long_side)
 
 
 def load_image(path: str | os.PathLike[str], long_side: int | None = None) -> torch.Tensor:

@@ -4,7 +4,8 @@
 crops of ``image_size`` pixels. A crop is a pure function of ``(seed, epoch, index)``, so
 a resumed run sees exactly the crops the interrupted run would have seen. Files that
 cannot be read are skipped (the next readable file stands in for them) and remembered in
-:attr:`ContentImages.skipped`; only a folder with no readable image at all is an error.
+:attr:`ContentImages.skipped` with the reason (:func:`styx.files.badfiles.reason_of`); only a
+folder with no readable image at all is an error.
 
 :class:`ContentStream` is the sampler: an endless sequence of ``(epoch, index)`` keys, a
 fresh permutation per epoch, sharded by rank for distributed training, that can start at
@@ -78,6 +79,7 @@ class ContentImages(Dataset):
     # -- reading ---------------------------------------------------------------------------
     def _read(self, index: int) -> torch.Tensor | None:
         """Image ``index`` as 1 x 3 x H x W, or None (and remembered) if it cannot be read."""
+        from styx.files.badfiles import reason_of
         from styx.runtime.image_tensors import read_image
 
         path = self.files[index]
@@ -86,7 +88,7 @@ class ContentImages(Dataset):
         try:
             image = read_image(path).rgb
         except StyxError as error:
-            self.skipped[str(path)] = error.message
+            self.skipped[str(path)] = reason_of(error)
             return None
         if image.shape[-2] < 1 or image.shape[-1] < 1:
             self.skipped[str(path)] = "empty image"

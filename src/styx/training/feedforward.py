@@ -33,7 +33,7 @@ from styx.core.specs import MethodSpec, load_object
 from styx.files.modelstore import model_destination, save_model, sha256_file, styx_home
 from styx.generators.generator import Generator
 from styx.perceptual.objective import PerceptualObjective, build_objective, used_layers
-from styx.runtime.image_tensors import read_image
+from styx.runtime.image_tensors import input_size, read_image
 from styx.training.loop import (
     adam,
     check_run_paths,
@@ -74,8 +74,11 @@ class PerceptualTask:
         self.content = content
         self.style_size = getattr(config, "style_size", None) or config.image_size
         self.style_paths = [Path(path).expanduser() for path in style_paths]
-        self.style_images = [read_image(path, long_side=self.style_size).rgb
-                             for path in self.style_paths]
+        #: (height, width) each style image trains at, from its header: a missing or
+        #: unreadable style image is an error now, and nothing is decoded before the
+        #: memory check (:meth:`prepare`).
+        self.style_sizes = [input_size(path, long_side=self.style_size)
+                            for path in self.style_paths]
         # The layers are known now; the descriptor is built at the first step, after the
         # shared loop has checked the content folder and built the generator.
         self.content_layers, self.style_layers = used_layers(config, content=content)
@@ -84,12 +87,41 @@ class PerceptualTask:
         self._objective: PerceptualObjective | None = None
         self._device: torch.device | None = None
 
+    def check_sizes(self) -> None:
+        """Refuse crops (``--image-size``) or style images (``--style-size``) too small for
+        the descriptor at the layers in use: a shape pass that loads no weights
+        (:func:`~styx.perceptual.sizes.check_image_size`), run before the model is built
+        (see :class:`_CheckedTask`)."""
+        from styx.perceptual.sizes import check_image_size, long_side_for, shallower
+
+        config = self.config
+        every = [*self.content_layers, *self.style_layers]
+        options = dict(config.descriptor_options)
+        size = int(config.image_size)
+        check_image_size(config.descriptor, every, size, size, options=options,
+                         what=f"training crop (--image-size {size})",
+                         fix=lambda needed, layer: f"use --image-size {needed} or more, or "
+                         f"{shallower(config.descriptor, layer, self.style_layers)}")
+        flag = "--style-size" if getattr(config, "style_size", None) else "--image-size"
+        for path, (height, width) in zip(self.style_paths, self.style_sizes):
+            check_image_size(
+                config.descriptor, list(self.style_layers), height, width, options=options,
+                what=f"style image {path.name} ({flag} {self.style_size})",
+                fix=lambda needed, layer, h=height, w=width: (
+                    f"use --style-size {long_side_for(h, w, needed)} or more, or "
+                    f"{shallower(config.descriptor, layer, self.style_layers)}"))
+
+    @functools.cached_property
+    def style_images(self) -> list[torch.Tensor]:
+        """The style images, 1 x 3 x H x W at their training size (read on first use)."""
+        return [read_image(path, long_side=self.style_size).rgb for path in self.style_paths]
+
     @functools.cached_property
     def style_records(self) -> list[dict[str, Any]]:
         """Each style image's file name, sha256 and the size it trains at."""
         return [{"file": path.name, "sha256": sha256_file(path),
-                 "size": [int(s) for s in image.shape[-2:]]}
-                for path, image in zip(self.style_paths, self.style_images)]
+                 "size": [int(s) for s in size]}
+                for path, size in zip(self.style_paths, self.style_sizes)]
 
     @property
     def content_dir(self) -> Path | None:
@@ -105,19 +137,45 @@ class PerceptualTask:
                                               content=self.content)
         return self._objective
 
+    def prepare(self, device: torch.device) -> None:
+        """Build what ``training_step`` needs on ``device`` before the first iteration (the
+        objective and its style targets): the loop calls it before its memory estimate,
+        and the style targets have one of their own, checked before the styles are read."""
+        from styx.runtime import meta
+        from styx.runtime.device import free_bytes
+        from styx.runtime.memory import MemoryNeed
+
+        if self._device != device:
+            objective = self.objective.to(device)
+            with meta.shape_pass() as counter, torch.autocast(device.type, enabled=False):
+                self._set_style_targets([torch.empty(1, 3, height, width, device=device)
+                                         for height, width in self.style_sizes])
+            objective.forget_targets()
+            weights = meta.module_bytes(objective)
+            flag = "--style-size" if getattr(self.config, "style_size", None) \
+                else "--image-size"
+            MemoryNeed(f"computing the style targets at {flag} {self.style_size}", str(device),
+                       {"weights": weights, "work": counter.peak,
+                        "images": 12 * sum(h * w for h, w in self.style_sizes)},
+                       free_bytes(device), (f"use a smaller {flag}",),
+                       held=weights).check(last=False)
+        self.objective_on(device)
+
     def objective_on(self, device: torch.device) -> PerceptualObjective:
         """The objective on ``device``, its style targets computed there in full precision
         (once per device)."""
         if self._device != device:
             self.objective.to(device)
-            images = [image.to(device) for image in self.style_images]
             with torch.autocast(device.type, enabled=False):
-                if self.target_per_style:
-                    self.objective.set_styles(images)
-                else:
-                    self.objective.set_style(images)
+                self._set_style_targets([image.to(device) for image in self.style_images])
             self._device = device
         return self.objective
+
+    def _set_style_targets(self, images: list[torch.Tensor]) -> None:
+        if self.target_per_style:
+            self.objective.set_styles(images)
+        else:
+            self.objective.set_style(images)
 
     def set_world(self, rank: int, world_size: int) -> None:
         """Called by the loop before ``build_model``: this process's place in the run."""
@@ -283,7 +341,9 @@ def train_generator(task: Any, config: Any, *, plan: TrainingPlan | None = None,
 
 
 class _CheckedTask:
-    """A training task whose model is checked as soon as it is built: a
+    """A training task whose image sizes are checked before its model is built (its
+    ``check_sizes()``, if it has one: after the loop has found the content photos, before
+    the first iteration), and whose model is checked as soon as it is built: a
     :class:`~styx.generators.generator.Generator` of the class its method registers, whose
     architecture is JSON and rebuilds a network of the same shape. Anything else would
     train for hours and then save a model that cannot be loaded (a plugin bug)."""
@@ -295,6 +355,9 @@ class _CheckedTask:
         return getattr(self._task, name)
 
     def build_model(self) -> Generator:
+        check_sizes = getattr(self._task, "check_sizes", None)
+        if check_sizes is not None:  # images too small for the descriptor: before any network
+            check_sizes()
         model = self._task.build_model()
         task = type(self._task).__name__
         if not isinstance(model, Generator):

@@ -39,6 +39,7 @@ from styx.core.deprecation import renamed
 from styx.core.errors import StyxError
 from styx.core.method import StepInfo
 from styx.perceptual.objective import LossTerms
+from styx.runtime.memory import MemoryNeed
 from styx.runtime.runlog import RunLog, write_error
 from styx.runtime.signals import StopRequests
 from styx.training.checkpoint import (
@@ -158,7 +159,10 @@ class TrainingTask(Protocol):
     :class:`~styx.perceptual.objective.LossTerms` (or a scalar loss tensor). The loop runs it
     under autocast and seeds torch's RNG per iteration, so draw noise with ``torch.rand``
     and friends. Optional: ``ddp_find_unused_parameters = True`` on the task if some
-    parameters get no gradient in some steps; ``state_dict()`` / ``load_state_dict(state)``
+    parameters get no gradient in some steps; ``prepare(device)``, called before the first
+    iteration, for what the task builds on first use (its objective): the loop's memory
+    estimate runs ``training_step`` once on shapes alone (fake tensors, no data), and what is
+    built then would be fake too; ``state_dict()`` / ``load_state_dict(state)``
     if the task carries state from one iteration to the next (StyleBank's last gradient
     norm): a dict of JSON values and tensors, saved in every checkpoint and given back on
     resume, so a resumed run continues exactly; ``set_world(rank, world_size)``, called once
@@ -254,6 +258,7 @@ def train(task: TrainingTask, content_dir: str | os.PathLike[str] | None,
                    Path(run_dir), device, ctx, None if log_json is None else Path(log_json),
                    optimizer=optimizer, scheduler=scheduler, hook=hook,
                    grad_scaler=grad_scaler)
+        run.memory_need().check()  # before the first iteration (or a --resume's load)
         for line in run.precision.announce("training"):  # the run's first line
             run.log.say(line)
         if resume:
@@ -353,6 +358,42 @@ class _Run:
         self.saved_at: int | None = None
         self.last_checkpoint: Path | None = None
         self.began = time.perf_counter()
+
+    def memory_need(self) -> MemoryNeed:
+        """One iteration's peak memory: the weights (the model's and the task's networks),
+        the optimiser's state, and a shape pass of ``training_step`` on a batch with its
+        backward pass (the gradients included). The task's state is put back after it."""
+        from styx.runtime import meta
+        from styx.runtime.device import free_bytes
+
+        config, task = self.config, self.task
+        size, count = config.image_size, config.batch_size
+        if hasattr(task, "prepare"):  # what it builds on first use: real, not fake
+            task.prepare(self.device)
+        state = task.state_dict() if hasattr(task, "state_dict") else None
+        with meta.shape_pass() as counter:
+            batch = torch.empty(count, 0 if self.images is None else 3, size, size,
+                                device=self.device)
+            streams = {} if self.styles is None else \
+                {"styles": torch.empty(count, 3, size, size, device=self.device)}
+            with self.precision.autocast():
+                terms = _terms_of(task.training_step(self.model, batch, 0, **streams))
+            terms.total.float().backward()
+            del batch, streams, terms
+        self.optimizer.zero_grad(set_to_none=True)
+        if state is not None:
+            task.load_state_dict(state)
+        holders = [task, getattr(task, "_task", None)]  # a checked task wraps the method's
+        networks = [self.model, *(value for holder in holders if holder is not None
+                                  for value in vars(holder).values()
+                                  if isinstance(value, nn.Module))]
+        weights = sum(meta.module_bytes(network) for network in networks)
+        trained = meta.tensor_bytes(trainable_parameters(self.model))
+        return MemoryNeed(f"training at {count} x {size}x{size} px", str(self.device),
+                          {"weights": weights, "optimizer": 2 * trained,
+                           "work": counter.peak}, free_bytes(self.device),
+                          ("use a smaller --batch-size or --image-size",),
+                          held=weights)
 
     # -- checkpoints -----------------------------------------------------------------------
     def resume(self) -> None:
@@ -584,11 +625,13 @@ class _Run:
         return steps * self._images_per_step / max(seconds, 1e-9)
 
     def _note_skipped(self, newly_skipped: dict[str, str]) -> None:
+        from styx.files.badfiles import skip_line
+
         for path, reason in newly_skipped.items():
             self.skipped[path] = reason
-            if path not in self.reported:
+            if path not in self.reported:  # once, when first met; even -q (README "Bad files")
                 self.reported.add(path)
-                self.log.say(f"skipping unreadable content image: {reason}")
+                self.log.say_always(skip_line(path, reason))
 
     def _record(self, values: dict[str, float], lr: float, rate: float, now: float) -> None:
         if not all(math.isfinite(v) for v in values.values()):

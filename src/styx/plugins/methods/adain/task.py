@@ -38,6 +38,20 @@ class AdaINTask:
         self.style_loss = build_loss(config.style_loss, scores="features")
         self.network: AdaINNetwork | None = None
 
+    def check_sizes(self) -> None:
+        """Refuse crops (``--image-size``) too small for the encoder at ``--layer`` and the
+        style layers (a shape pass that loads no weights); the shared training calls it
+        before the model is built."""
+        from styx.perceptual.sizes import check_image_size
+
+        config = self.config
+        size = int(config.image_size)
+        check_image_size(config.descriptor, [config.layer, *(config.style_layers or [])],
+                         size, size, options=dict(config.descriptor_options),
+                         what=f"training crop (--image-size {size})",
+                         fix=lambda needed, layer: f"use --image-size {needed} or more, or "
+                         "a shallower --layer and --style-layers")
+
     def build_model(self) -> AdaINNetwork:
         config = self.config
         self.network = AdaINNetwork(AdaINArchitecture.from_options(config.architecture()),

@@ -21,10 +21,10 @@ from typing import Any
 
 import torch
 
-from styx.core.errors import StyxError
 from styx.core.method import RunRequest, RunResult, StepInfo
 from styx.plugins.methods.gatys.config import DEFAULT_SIZE, INITS, GatysConfig
 from styx.plugins.methods.gatys.optimize import LossScaler, NonFiniteLoss, optimize_scale
+from styx.runtime.memory import MemoryNeed
 
 
 @dataclass(kw_only=True)
@@ -84,6 +84,10 @@ class GatysRun:
         from styx.runtime.device import precision_of
 
         config = self.config
+        # Sizes from the inputs' headers (a bad file fails here), checked against the layers
+        # before the descriptor is built; memory is checked once it is.
+        self.sizes = self.planned_sizes()
+        self.check_sizes(*self.sizes)
         # An unknown device or precision fails here, before any work; fp16 needs loss scaling.
         self.precision = precision = precision_of(config)
         self.device = precision.device
@@ -95,8 +99,6 @@ class GatysRun:
         descriptor = self.objective.descriptor
         if config.channels_last:
             descriptor.to(memory_format=torch.channels_last)
-        if config.compile:
-            descriptor.compile()
 
         def loss_fn(image: torch.Tensor):
             if config.channels_last:
@@ -105,6 +107,71 @@ class GatysRun:
                 return self.objective(image)
 
         self.loss_fn = loss_fn
+        self.memory_need().check()  # before any image is loaded at size, or compiled for
+        if config.compile:
+            descriptor.compile()
+
+    def planned_sizes(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """(height, width) of the image at each scale, and of the style images at the
+        last, found from the inputs' headers before anything is loaded."""
+        from styx.runtime.image_tensors import input_size, long_side_size
+
+        config, request = self.config, self.request
+        height, width = input_size(request.content, what="content")
+        final = config.scale_sizes[-1]
+        if final is None:
+            final = max(height, width) if isinstance(request.content, torch.Tensor) \
+                else DEFAULT_SIZE
+        scales = [long_side_size(height, width, size or final) for size in config.scale_sizes]
+        style_long = max(1, round(config.style_scale * final))
+        styles = [input_size(style, what="style", long_side=style_long)
+                  for style in (list(request.styles) or [None])]
+        if config.init not in INITS:
+            input_size(config.init, what="init")  # a bad --init file: its error now
+        return scales, styles
+
+    def memory_need(self) -> MemoryNeed:
+        """The run's peak memory: the descriptor's weights, the images kept, and at the
+        scale that needs most a shape pass of its targets and of one evaluation of the loss
+        and its gradient, plus the optimiser's state (L-BFGS: two vectors per step of
+        history)."""
+        from styx.runtime import meta
+        from styx.runtime.device import free_bytes
+        from styx.runtime.memory import MemoryNeed
+
+        config = self.config
+        scales, final_styles = self.sizes
+        pixels = [height * width for height, width in scales]
+        vectors = 2 * config.history_size + 5 if config.optimizer == "lbfgs" else 4
+        worst, worst_pixels = 0, 0
+        for (height, width), count in zip(scales, pixels):
+            style_long = max(1, round(config.style_scale * max(height, width)))
+            ratio = style_long / max(1, max(final_styles[0]))
+            with meta.shape_pass() as counter:
+                styles = [torch.empty(1, 3, max(1, round(h * ratio)), max(1, round(w * ratio)))
+                          for h, w in final_styles]
+                self.set_targets(torch.empty(1, 3, height, width), styles)
+                del styles
+                image = torch.empty(1, 3, height, width, device=self.device,
+                                    requires_grad=True)
+                self.loss_fn(image).total.backward()
+                del image
+            work = counter.peak + vectors * 3 * count * 4
+            if work > worst:
+                worst, worst_pixels = work, count
+        self.objective.forget_targets()
+        weights = meta.module_bytes(self.objective)
+        images = 4 * 3 * (3 * pixels[-1] + sum(h * w for h, w in final_styles))
+        height, width = scales[-1]
+        fixes = ["use a smaller --size"]
+        if len(scales) > 1:
+            fixes.append("fewer or smaller --scales")
+        if config.optimizer == "lbfgs" and 2 * config.history_size * 12 * worst_pixels > \
+                worst / 4:
+            fixes.append("a shorter --lbfgs-history")
+        return MemoryNeed(f"gatys at {width}x{height} px", str(self.device),
+                          {"weights": weights, "work": worst, "images": images},
+                          free_bytes(self.device), tuple(fixes), held=weights)
 
     def first_init(self, content: torch.Tensor) -> torch.Tensor:
         """The first scale's starting image: content/noise/style/file, mixed with noise."""
@@ -125,20 +192,82 @@ class GatysRun:
         return base * (1.0 - ratio) + noise * ratio if ratio > 0 else base
 
     def set_targets(self, content: torch.Tensor, styles: list[torch.Tensor]) -> None:
-        """Content and style targets for one scale, computed once."""
-        try:
-            if self.objective.content_layers:
-                self.objective.set_content(content.to(self.device))
-            if self.objective.style_layers:
-                self.objective.set_style([s.to(self.device) for s in styles],
-                                         self.config.style_blend)
-        except RuntimeError as error:
-            if "size" not in str(error).lower():
-                raise
-            sizes = ", ".join(f"{t.shape[-1]}x{t.shape[-2]}" for t in [content, *styles])
-            raise StyxError(f"images ({sizes}) are too small for descriptor "
-                            f"{self.config.descriptor!r} at the layers asked",
-                            "use a larger --size (or --scales), or shallower layers") from None
+        """Content and style targets for one scale, computed once (images too small for the
+        descriptor were refused before: :meth:`check_sizes`)."""
+        if self.objective.content_layers:
+            self.objective.set_content(content.to(self.device))
+        if self.objective.style_layers:
+            self.objective.set_style([s.to(self.device) for s in styles],
+                                     self.config.style_blend)
+
+    def check_sizes(self, scales: list[tuple[int, int]], styles: list[tuple[int, int]]
+                    ) -> None:
+        """Refuse, before any work, an image too small for the descriptor at the layers in
+        use (:func:`~styx.perceptual.sizes.check_image_size`, a shape pass that loads no
+        weights): the image at each scale (``scales``: height and width, coarse to fine)
+        against every layer, and the style images as each scale resizes them from
+        ``styles`` (their height and width at the last scale) against the style layers.
+        The hint gives the --size (or --scales, --style-scale) that would do."""
+        from styx.perceptual.objective import used_layers
+        from styx.perceptual.sizes import check_image_size, long_side_for, shallower, smallest_side
+        from styx.runtime.image_tensors import long_side_size
+
+        config = self.config
+        content_layers, style_layers = used_layers(config)
+        every = [*content_layers, *style_layers]
+        options = dict(config.descriptor_options)
+        style_needs = smallest_side(config.descriptor, style_layers, options=options)
+        every_needs = smallest_side(config.descriptor, every, options=options)
+
+        def style_at(long_side: int) -> list[tuple[int, int]]:
+            """The styles' height and width at a scale of long side ``long_side``."""
+            style_long = max(1, round(config.style_scale * long_side))
+            return [long_side_size(height, width, style_long) for height, width in styles]
+
+        def size_for(height: int, width: int, needed: int) -> int:
+            """The long side at which an image shaped as ``height`` x ``width``, and the
+            styles at its --style-scale, are large enough."""
+            side = long_side_for(height, width, needed)
+            while any(min(style) < style_needs for style in style_at(side)):
+                side += 1
+            return side
+
+        def layers_fix(layer: str) -> str:
+            return shallower(config.descriptor, layer, style_layers)
+
+        def style_scale(style_long: int, long_side: int) -> str:
+            """The --style-scale (two decimals) that gives a style ``style_long`` px long."""
+            hundredths = -(-100 * style_long // long_side)
+            while round(hundredths / 100 * long_side) < style_long:
+                hundredths += 1
+            return f"{hundredths / 100:g}"
+
+        final = scales[-1]
+        several = len(scales) > 1
+        for height, width in scales:
+            long_side = max(height, width)
+            if (height, width) != final:  # each scale is resized from the last one
+                height, width = long_side_size(*final, long_side)
+            flag = f" (--scales {','.join(map(str, config.scales))})" if several else \
+                f" (--size {config.size})" if config.size is not None else ""
+            check_image_size(
+                config.descriptor, every, height, width, options=options,
+                what=f"content image{flag}",
+                fix=lambda needed, layer, h=height, w=width: (
+                    f"make every --scales value at least {size_for(h, w, needed)}"
+                    if several else f"use --size {size_for(h, w, needed)} or more")
+                + f", or {layers_fix(layer)}")
+            for number, (style_height, style_width) in enumerate(style_at(long_side), 1):
+                label = "style image" + (f" {number}" if len(styles) > 1 else "")
+                if config.style_scale != 1:
+                    label += f" (--style-scale {config.style_scale:g})"
+                check_image_size(
+                    config.descriptor, style_layers, style_height, style_width,
+                    options=options, what=label,
+                    fix=lambda needed, layer, h=style_height, w=style_width, side=long_side:
+                    f"use --style-scale {style_scale(long_side_for(h, w, needed), side)} or "
+                    f"more, --size {size_for(*final, every_needs)} or more, or "
+                    f"{layers_fix(layer)}")
 
     # -- running -----------------------------------------------------------------------------
     def execute(self) -> GatysResult:
@@ -146,8 +275,8 @@ class GatysRun:
         from styx.runtime.progress import Progress
 
         started = time.perf_counter()
+        self.build_objective()  # checks the sizes and the memory before images load
         self.load_images()
-        self.build_objective()
         config = self.config
         read_every = config.log_every or (
             10 if self.device.type != "cpu" and config.optimizer == "adam" else 1)
@@ -193,7 +322,7 @@ class GatysRun:
                 try:
                     outcome = optimize_scale(
                         self.loss_fn, init, optimizer=config.optimizer, steps=steps,
-                        lr=config.learning_rate, lbfgs_history=config.lbfgs_history,
+                        lr=config.learning_rate, lbfgs_history=config.history_size,
                         read_every=read_every, on_step=on_step, first_step=done_before + 1,
                         scaler=self.scaler)
                 except NonFiniteLoss as error:

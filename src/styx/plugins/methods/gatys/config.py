@@ -24,6 +24,9 @@ OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise", "style")
 #: Learning rate per optimiser when ``lr`` is not given (pixels live in [0, 1]).
 DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.05}
+#: L-BFGS memory when ``lbfgs_history`` is not given (None: not given, so an adam run can
+#: refuse one that was).
+DEFAULT_LBFGS_HISTORY = 20
 #: The long side of the output when neither ``size`` nor ``scales`` is given and the
 #: content is a file (a content tensor keeps its own size).
 DEFAULT_SIZE = 512
@@ -115,8 +118,10 @@ class GatysConfig(LossOptions, ColorOptions, RuntimeOptions):
         None, panel=OPTIMISER, check=number(above=0, optional=True),
         default_text=f"{DEFAULT_LR['lbfgs']:g} for lbfgs, {DEFAULT_LR['adam']:g} for adam",
         help="Learning rate.")
-    lbfgs_history: int = option(20, panel=OPTIMISER, check=number(minimum=1, integer=True),
-                                help="L-BFGS memory (pairs of update vectors kept).")
+    lbfgs_history: int | None = option(
+        None, panel=OPTIMISER, check=number(minimum=1, integer=True, optional=True),
+        default_text=str(DEFAULT_LBFGS_HISTORY),
+        help="L-BFGS memory (pairs of update vectors kept; for --optimizer lbfgs).")
     # How it runs.
     channels_last: bool = option(
         True, panel=RUNTIME,
@@ -143,6 +148,10 @@ class GatysConfig(LossOptions, ColorOptions, RuntimeOptions):
         if len(self.steps) not in (1, len(self.scale_sizes)):
             raise StyxError(f"{len(self.steps)} step counts for {len(self.scale_sizes)} scales",
                             "give one --steps value, or one per scale (e.g. --steps 300,100)")
+        if self.lbfgs_history is not None and self.optimizer != "lbfgs":
+            raise StyxError("--lbfgs-history is for --optimizer lbfgs",
+                            f"leave out --lbfgs-history with --optimizer {self.optimizer} "
+                            "(or give --optimizer lbfgs)")
         if self.style_blend is not None and sum(self.style_blend) <= 0:
             raise StyxError("the style blend weights are all zero",
                             "give at least one positive weight")
@@ -183,3 +192,8 @@ class GatysConfig(LossOptions, ColorOptions, RuntimeOptions):
     @property
     def learning_rate(self) -> float:
         return DEFAULT_LR[self.optimizer] if self.lr is None else self.lr
+
+    @property
+    def history_size(self) -> int:
+        """The L-BFGS memory: ``lbfgs_history``, else :data:`DEFAULT_LBFGS_HISTORY`."""
+        return DEFAULT_LBFGS_HISTORY if self.lbfgs_history is None else self.lbfgs_history

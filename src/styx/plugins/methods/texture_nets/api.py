@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from styx.core.errors import StyxError
 from styx.core.method import RunRequest, RunResult
-from styx.generators.models import Model, apply_generator, run_feed_forward
+from styx.generators.models import Model, apply_generator, memory_need, run_feed_forward
 from styx.plugins.methods.texture_nets.config import TEXTURE_SIZE
 from styx.runtime.device import precision_of
 
@@ -53,5 +53,7 @@ def synthesize_texture(model: Model, size: tuple[int, int], *, seed: int | None,
     """A batch x 3 x H x W texture of ``size`` (H, W). A texture generator turns noise
     into texture; a stylisation network is given a uniform-noise image as its content,
     which yields the style's texture laid over noise. ``seed`` fixes both (None: fresh)."""
+    memory_need(model, size, batch=batch, device=device, amp=amp, takes_image=False,
+                what="a texture", size_flag="--size", texture=True).check()
     return apply_generator(model, None, seed=seed, device=device, amp=amp, size=size,
                            batch=batch, texture=True)
