@@ -46,8 +46,11 @@ def test_the_task_gets_a_batch_of_paintings_beside_the_photos(folders, monkeypat
     original = AdaINTask.training_step
 
     def watched(self, model, batch, step, **streams):
-        seen.append((batch.shape, streams["styles"].shape,
-                     streams["styles"][:, 0].float().mean().item()))
+        from styx.runtime.meta import is_fake
+
+        if not is_fake(batch):  # the memory check's shape pass: not an iteration
+            seen.append((batch.shape, streams["styles"].shape,
+                         streams["styles"][:, 0].float().mean().item()))
         return original(self, model, batch, step, **streams)
 
     monkeypatch.setattr(AdaINTask, "training_step", watched)

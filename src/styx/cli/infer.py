@@ -137,8 +137,7 @@ def infer(
                              overlap=DEFAULT_OVERLAP if overlap is None else overlap,
                              overwrite=overwrite or output is not None,
                              inputs=given)
-    needs = memory_check(generator, pairs, settings, dry_run=dry_run, as_json=as_json,
-                         quiet=quiet)
+    needs = memory_check(generator, pairs, settings, dry_run=dry_run, as_json=as_json)
     if dry_run:
         return
 
@@ -166,8 +165,7 @@ def infer(
 STYLE_SIZE = 512
 
 
-def memory_check(generator, pairs: list, settings, *, dry_run: bool, as_json: bool,
-                 quiet: bool) -> list:
+def memory_check(generator, pairs: list, settings, *, dry_run: bool, as_json: bool) -> list:
     """The memory the runs of ``pairs`` will take, from the photos' headers and the graph's
     shapes (:mod:`styx.inference.footprint`), checked before any photo is decoded: the
     largest run that does not fit is the command's error (exit 2). ``dry_run``: the
@@ -181,7 +179,7 @@ def memory_check(generator, pairs: list, settings, *, dry_run: bool, as_json: bo
         typer.echo(json.dumps({"model": str(generator.path), "provider": generator.provider,
                                "photos": sum(len(g.pairs) for g in groups),
                                "memory": [need.to_dict() for need in needs]}))
-    elif dry_run and not quiet:
+    elif dry_run:  # the estimates are its result: printed with -q too
         for need in needs:
             typer.echo(need.describe())
     for need in needs:

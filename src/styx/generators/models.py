@@ -244,8 +244,8 @@ def memory_need(model: Model, size: tuple[int, int], *, batch: int = 1,
                 **options: Any) -> MemoryNeed:
     """The peak memory of :func:`apply_generator` making ``batch`` images of ``size``
     (H, W): the generator's weights, a shape pass of its forward (at the tile's size when
-    ``tile`` cuts the image), and the whole-size images around it (the input, the output,
-    and with tiles the blend's sums). ``options``: the generator's style inputs, as
+    ``tile`` cuts the image), and the whole-size images around it (loading, writing, and
+    with tiles the blend's sums). ``options``: the generator's style inputs, as
     given to ``apply_generator``."""
     from torch.utils._pytree import tree_map_only
 
@@ -265,14 +265,16 @@ def memory_need(model: Model, size: tuple[int, int], *, batch: int = 1,
         fakes = {name: tree_map_only(torch.Tensor, torch.empty_like, value)
                  for name, value in options.items()}
         network(**network.make_inputs(image, size=pass_size, batch=batch, **fakes))
-    whole = 4 * 3 * batch * height * width  # one float32 copy of the image
+    # Float32 copies of the whole image alive at once: two while it loads, two while the
+    # result is written; with tiles also the blend's sums and each tile's own copies.
+    whole = 4 * 3 * batch * height * width
     weights = meta.module_bytes(network)
     tile_fix = f"use --tile {min(1024, max(size) // 2)} (memory follows the tile)"
     fixes = [] if tiles or not takes_image else [tile_fix]
     fixes.append(f"use a smaller {size_flag}")
     return MemoryNeed(f"{what or 'stylising'} at {width}x{height} px", str(target),
                       {"weights": weights, "work": counter.peak,
-                       "images": whole * (5 if tiles else 3)},
+                       "images": whole * (9 if tiles else 4)},
                       free_bytes(target), tuple(fixes), held=weights)
 
 

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 #: Bytes per pixel of the arrays a photo passes through, counted from the code (float32:
 #: 4 bytes a value, 3 values a pixel). Decoding at the file's size: Pillow's upright copy
 #: (4), its RGB conversion (4) and the uint8 array of it (3), the float32 array and its
-#: scaled copy (24), 4 more for an alpha channel's float32 RGBA.
+#: scaled copy (24); with an alpha channel, its RGBA copies and their slices (16 more).
 DECODE = 35
 DECODE_ALPHA = 16
 #: Resizing (``--long-side``): one channel plane twice (8) beside the decoded float32 (12),
@@ -186,6 +186,7 @@ def tensor_bytes(network: Network, feeds: dict[str, tuple[int, ...]]) -> tuple[d
                 values[outputs[0]] = value
                 shapes[outputs[0]] = tuple(value.shape)
                 types[outputs[0]] = helper.np_dtype_to_tensor_dtype(value.dtype)
+                sizes[outputs[0]] = value.nbytes
                 continue
         if node.domain in ("", "ai.onnx"):
             try:
@@ -210,9 +211,11 @@ def tensor_bytes(network: Network, feeds: dict[str, tuple[int, ...]]) -> tuple[d
         for name in outputs:
             if name in shapes:
                 sizes[name] = math.prod(shapes[name]) * _itemsize(types.get(name, 1))
-            else:
+            else:  # the op's largest input: what an elementwise op gives
                 unknown += 1
-                sizes[name] = max((sizes.get(i, 0) for i in node.input), default=0)
+                sizes[name] = max((sizes[i] if i in sizes else math.prod(shapes[i]) *
+                                   _itemsize(types.get(i, 1)) if i in shapes else 0
+                                   for i in node.input), default=0)
     return sizes, unknown
 
 
@@ -345,9 +348,6 @@ def run_events(network: Network, feeds: dict[str, tuple[int, ...]]
     if key in network.cache:
         return network.cache[key]
     sizes, unknown = tensor_bytes(network, feeds)
-    for node in network.nodes:  # Shape/Size outputs: small int64 tensors the fold skipped
-        for name in node.output:
-            sizes.setdefault(name, 8 * 8)
     root: dict[str, str] = {}
     steps = []
     for node in network.nodes:

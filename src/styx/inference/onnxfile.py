@@ -161,7 +161,7 @@ class OnnxGenerator:
         kept = None
         if wanted == "cpu":
             options.enable_mem_pattern = False
-            if keep_graph:
+            if keep_graph and path.stat().st_size < 2**30:  # protobuf's limit is 2 GiB
                 kept = Path(tempfile.mkdtemp(prefix="styx-graph-")) / "optimised.onnx"
                 options.optimized_model_filepath = str(kept)
         try:

@@ -37,6 +37,8 @@ class LiveBytes(TorchDispatchMode):
 
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (),
                            kwargs: Any = None) -> Any:
+        if func is torch.ops.aten.equal.default:  # data compared: take it as equal
+            return True
         if func is torch.ops.aten._local_scalar_dense.default:
             # A value read back (.item(), int(), an if on a tensor) has no data to read
             # here: zero of its type, so code that branches on values still runs its course.

@@ -160,9 +160,10 @@ class TrainingTask(Protocol):
     under autocast and seeds torch's RNG per iteration, so draw noise with ``torch.rand``
     and friends. Optional: ``ddp_find_unused_parameters = True`` on the task if some
     parameters get no gradient in some steps; ``prepare(device)``, called before the first
-    iteration, for what the task builds on first use (its objective): the loop's memory
-    estimate runs ``training_step`` once on shapes alone (fake tensors, no data), and what is
-    built then would be fake too; ``state_dict()`` / ``load_state_dict(state)``
+    iteration, to build what the task builds on first use (its objective): a task that has
+    it gets the loop's memory check, which runs ``training_step`` once on shapes alone (fake
+    tensors, no data; :class:`~styx.training.feedforward.PerceptualTask` has it);
+    ``state_dict()`` / ``load_state_dict(state)``
     if the task carries state from one iteration to the next (StyleBank's last gradient
     norm): a dict of JSON values and tensors, saved in every checkpoint and given back on
     resume, so a resumed run continues exactly; ``set_world(rank, world_size)``, called once
@@ -258,7 +259,8 @@ def train(task: TrainingTask, content_dir: str | os.PathLike[str] | None,
                    Path(run_dir), device, ctx, None if log_json is None else Path(log_json),
                    optimizer=optimizer, scheduler=scheduler, hook=hook,
                    grad_scaler=grad_scaler)
-        run.memory_need().check()  # before the first iteration (or a --resume's load)
+        if hasattr(task, "prepare"):  # a task that can be run on shapes (PerceptualTask's)
+            run.memory_need().check()  # before the first iteration (or a --resume's load)
         for line in run.precision.announce("training"):  # the run's first line
             run.log.say(line)
         if resume:
@@ -368,8 +370,7 @@ class _Run:
 
         config, task = self.config, self.task
         size, count = config.image_size, config.batch_size
-        if hasattr(task, "prepare"):  # what it builds on first use: real, not fake
-            task.prepare(self.device)
+        task.prepare(self.device)  # what it builds on first use: real, not fake
         state = task.state_dict() if hasattr(task, "state_dict") else None
         with meta.shape_pass() as counter:
             batch = torch.empty(count, 0 if self.images is None else 3, size, size,
