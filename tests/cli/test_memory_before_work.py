@@ -208,3 +208,33 @@ def test_the_training_estimate_leaves_the_task_and_model_as_they_were(files):
     model = styx.load_model(trained.path)
     assert not any(meta.is_fake(t) for t in model.generator.state_dict().values())
     assert Path(trained.path).exists()
+
+
+def test_an_experiment_checks_every_cells_memory_before_the_first_runs(styx_cli, tmp_path,
+                                                                       monkeypatch):
+    """The cell that does not fit is the last: no cell runs, no cells/ folder is made."""
+    out = tmp_path / "study"
+    args = ("experiment", "descriptors", "--values", "resnet50,vgg19", "--size", "64",
+            "--weights", "random", "--steps", "1", "-o", str(out))
+    from styx.experiments import runner
+
+    ran = []
+    monkeypatch.setattr(runner, "run_cell", lambda cell, *a: ran.append(cell) or None)
+    sizes = {}
+
+    def vgg19_only(self):  # resnet50's cell fits, vgg19's does not
+        need = original(self)
+        sizes[self.config.descriptor] = need.bytes
+        return MemoryNeed(need.what, need.device, need.parts,
+                          0 if self.config.descriptor == "vgg19" else need.available,
+                          need.fixes, need.held)
+
+    from styx.plugins.methods.gatys.api import GatysRun
+
+    original = GatysRun.memory_need
+    monkeypatch.setattr(GatysRun, "memory_need", vgg19_only)
+    result = styx_cli(*args)
+    assert result.exit_code == 2, result.stderr
+    assert "cell 'vgg19' of study 'descriptors': gatys at 64x48 px needs about" in result.stderr
+    assert set(sizes) == {"resnet50", "vgg19"} and not ran
+    assert not (out / "cells").exists()

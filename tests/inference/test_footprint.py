@@ -197,3 +197,31 @@ def test_the_estimate_is_within_a_quarter_of_the_peak_a_run_takes(tmp_path):
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["written"] == 1
     assert 0.75 <= result["ratio"] <= 1.25, result
+
+
+def test_a_footprint_is_remembered_by_what_it_depends_on(generator, monkeypatch, tmp_path):
+    """The shape pass imports onnx (half a second): a size seen before is remembered in
+    $STYX_HOME/cache, and a new size, other settings or a cache that cannot be read
+    compute it afresh, to the same numbers."""
+    from styx.inference import footprint as module
+
+    monkeypatch.setenv("STYX_HOME", str(tmp_path))
+    computed = []
+    original = module.footprint
+
+    def counting(*args):
+        computed.append(args[1].height)
+        return original(*args)
+
+    monkeypatch.setattr(module, "footprint", counting)
+    settings = InferSettings()
+    first = module.memory_need(generator, group(96, 128), settings, available=2**40)
+    again = module.memory_need(generator, group(96, 128), settings, available=2**40)
+    assert computed == [96] and first.parts == again.parts
+    module.memory_need(generator, group(64, 128), settings, available=2**40)
+    module.memory_need(generator, group(96, 128), InferSettings(tile=64), available=2**40)
+    assert computed == [96, 64, 96]
+    (tmp_path / module.CACHE_FILE).write_text("{not json")
+    assert module.memory_need(generator, group(96, 128), settings,
+                              available=2**40).parts == first.parts
+    assert computed == [96, 64, 96, 96]

@@ -233,6 +233,34 @@ def train_model(cell: Cell) -> tuple[Path, float]:
     return plan.folder, seconds
 
 
+def check_memory(study: Study, folder: Path, *, fresh: bool = False) -> None:
+    """The memory of every cell still to run that needs no training, checked before the
+    first cell runs: its run is started and stops at its own memory check, as
+    ``--dry-run`` does (a method that makes none is stopped at its first step). A cell that
+    would not fit is the study's error, naming the cell. Training cells check theirs when
+    they start."""
+    import styx
+    from styx.runtime.memory import DryRunStop, watching
+
+    def first_step(info: Any) -> None:
+        raise KeyboardInterrupt
+
+    for cell in study.cells:
+        if cell.train is not None or (not fresh and load_done(folder, cell) is not None):
+            continue
+        try:
+            with watching(stop=True):
+                styx.stylize(cell.method, cell.content, list(cell.styles),
+                             config=cell.config, callback=first_step)
+        except DryRunStop:
+            continue
+        except StyxError as error:
+            row, column = cell.label(study.axes)
+            where = f"cell {column!r}" + (f" ({row})" if len(study.rows) > 1 else "")
+            raise StyxError(f"{where} of study {study.name!r}: {error.message}",
+                            error.hint) from None
+
+
 def run_study(study: Study, folder: Path, *, judge: Judge, fresh: bool = False,
               progress: bool = True) -> StudyRun:
     """Every cell of ``study``, reusing finished ones unless ``fresh``; stops cleanly at
@@ -243,6 +271,8 @@ def run_study(study: Study, folder: Path, *, judge: Judge, fresh: bool = False,
     started = time.perf_counter()
     results: list[CellResult] = []
     interrupted = False
+    with notes(False):
+        check_memory(study, folder, fresh=fresh)
     (folder / CELLS).mkdir(parents=True, exist_ok=True)
     said = False  # the notes of building a descriptor (random weights ...), said once
     with Progress(len(study.cells), f"{study.name}", quiet=not progress) as bar:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from styx.core.checks import MODEL_NAME, check_model_name
 from styx.core.errors import StyxError
+from styx.files.home import styx_home
 
 if TYPE_CHECKING:
     import torch
@@ -42,16 +43,6 @@ PARTS_FOLDER = "parts"
 FORMAT = "styx-model"
 VERSION = 1
 _HEADER_KEY = "styx_model"
-
-
-def styx_home() -> Path:
-    """``$STYX_HOME``, else the user data folder for "styx" (platformdirs)."""
-    env = os.environ.get("STYX_HOME", "").strip()
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("styx", appauthor=False))
 
 
 def models_home() -> Path:

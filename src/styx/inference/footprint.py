@@ -34,6 +34,7 @@ import bisect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -610,6 +611,56 @@ def _tiled(generator: OnnxGenerator, network: Network, group: Group, settings: I
                      unknown)
 
 
+#: The file that remembers footprints, under ``$STYX_HOME``.
+CACHE_FILE = Path("cache") / "infer-memory.json"
+#: Footprints remembered at most (the oldest are forgotten first).
+CACHE_ENTRIES = 512
+
+
+def remembered_footprint(generator: OnnxGenerator, group: Group, settings: InferSettings
+                         ) -> Footprint:
+    """:func:`footprint`, remembered in ``$STYX_HOME/cache/infer-memory.json`` by what it
+    depends on (the file's bytes, this module's code, onnxruntime's version, the provider,
+    the group's shapes and the settings'): the shape pass needs ``onnx``, whose import
+    costs half a second, so a run of a size seen before skips it. A cache that cannot be
+    read or written is ignored."""
+    import hashlib
+    import json
+
+    import onnxruntime
+
+    from styx.files.atomic import atomic_path
+    from styx.files.home import styx_home
+
+    # The file, not the graph onnxruntime made of it (whose bytes differ from run to run),
+    # and the onnxruntime that optimises it.
+    digest = hashlib.sha256(Path(generator.path).read_bytes())
+    digest.update(Path(__file__).read_bytes())
+    key = json.dumps([digest.hexdigest(), onnxruntime.__version__, generator.provider,
+                      len(group.pairs), group.height,
+                      group.width, list(group.source_size), group.alpha, group.tiled,
+                      settings.tile, settings.overlap,
+                      sorted((name, list(np.shape(value)))
+                             for name, value in settings.inputs.items())])
+    path = styx_home() / CACHE_FILE
+    try:
+        known = json.loads(path.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if isinstance(known, dict) and isinstance(known.get(key), list):
+        return Footprint(*(int(value) for value in known[key]))
+    parts = footprint(generator, group, settings)
+    known = {k: v for k, v in (known if isinstance(known, dict) else {}).items()}
+    known[key] = [parts.weights, parts.network, parts.images, parts.unknown]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as temporary:
+            temporary.write_text(json.dumps(dict(list(known.items())[-CACHE_ENTRIES:])))
+    except OSError:
+        pass
+    return parts
+
+
 def memory_needs(generator: OnnxGenerator, groups: list[Group], settings: InferSettings, *,
                  every: bool = False) -> list[MemoryNeed]:
     """The needs of ``groups``' runs to check before any is decoded: those of the largest
@@ -639,7 +690,7 @@ def memory_need(generator: OnnxGenerator, group: Group, settings: InferSettings,
     """The :class:`MemoryNeed` of ``group``'s run: the estimate, what the host has free
     (``available``: the bytes, or None to ask), and the fixes that apply when it does not
     fit (see :func:`fixes`)."""
-    parts = footprint(generator, group, settings)
+    parts = remembered_footprint(generator, group, settings)
     free = available_bytes("cpu") if available is None else \
         (available() if callable(available) else available)
     need = MemoryNeed(what=describe_group(group, settings), device="cpu",
