@@ -182,15 +182,27 @@ def content(tmp_path, photos) -> Path:
     return folder
 
 
-def test_training_reports_each_bad_file_once_and_trains(content, styx_cli, tmp_path):
+def test_training_reports_each_bad_file_once_trains_and_exits_1(content, styx_cli, tmp_path):
     result = styx_cli("train", "texture-nets", "--style", str(tmp_path / "style.png"),
                       "--content-dir", str(content), "-o", str(tmp_path / "model"), *TRAIN)
-    assert result.exit_code == 0, result.stderr
+    assert result.exit_code == 1, result.stderr  # the model is saved; not every file was read
     lines = skip_lines(result.stderr)
     assert len(lines) == 2
     assert lines[0].startswith(f"skipped {content / '0-b.jpg'}: {TRUNCATED}")
     assert lines[1] == f"skipped {content / '0-d.jpg'}: {NOT_AN_IMAGE}"
+    assert "(2 skipped (bad files))" in result.stderr
     assert (tmp_path / "model" / "model.json").is_file()
+
+
+def test_training_json_lists_the_bad_files_as_run_and_infer_do(content, styx_cli, tmp_path):
+    result = styx_cli("train", "texture-nets", "--style", str(tmp_path / "style.png"),
+                      "--content-dir", str(content), "-o", str(tmp_path / "model"), "--json",
+                      *TRAIN)
+    assert result.exit_code == 1, result.stderr
+    failed = json.loads(result.stdout)["failed"]
+    assert [entry["input"] for entry in failed] == [str(content / "0-b.jpg"),
+                                                    str(content / "0-d.jpg")]
+    assert failed[1]["error"] == NOT_AN_IMAGE and failed[0]["error"].startswith(TRUNCATED)
 
 
 def test_training_strict_refuses_a_folder_with_a_bad_file(content, styx_cli, tmp_path):

@@ -68,7 +68,11 @@ def loss_rises_after(monkeypatch):
         totals: list[float] = []
 
         def forward(self, image, content_targets=None):
+            from styx.runtime.meta import is_fake
+
             terms = original(self, image, content_targets)
+            if is_fake(image):  # the memory check's shape pass: not an evaluation
+                return terms
             totals.append(float(terms.total.detach()))
             if len(totals) > n:
                 terms.total = terms.total + 1e6

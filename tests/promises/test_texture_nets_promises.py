@@ -112,9 +112,12 @@ def test_paths_go_to_stdout_json_replaces_them_and_quiet_prints_nothing(model, s
                                     str(tmp_path / "o1" / "b.png")]
     as_json = json.loads(run(styx_cli, model, *map(str, photos), "--output-dir",
                              str(tmp_path / "o2"), "--json").stdout)
+    memory = as_json.pop("memory")
     assert as_json == {"model": str(model), "outputs": [str(tmp_path / "o2" / "a.png"),
                                                          str(tmp_path / "o2" / "b.png")],
-                       "device": "cpu", "precision": "fp32"}
+                       "failed": [], "device": "cpu", "precision": "fp32"}
+    assert [need["what"].split(" at ")[0] for need in memory] == ["stylising a.png",
+                                                                  "stylising b.png"]
     quiet = run(styx_cli, model, str(photos[0]), "-o", str(tmp_path / "q.png"), "-q")
     assert quiet.stdout == "" and quiet.stderr == ""
     assert (tmp_path / "q.png").is_file()

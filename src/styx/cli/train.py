@@ -54,16 +54,21 @@ def _train(spec: MethodSpec, config_class: type[Config], values: dict[str, Any])
         return
     if trained.path is None:  # a DDP rank other than 0
         return
+    from styx.files.badfiles import failed_json
+
     summary = trained.summary()
+    skipped = trained.result.skipped_reasons
+    summary["failed"] = failed_json(sorted(skipped.items()))
     if needs:
         summary["memory"] = needs[-1].to_dict()
     if io["json"]:
         typer.echo(json.dumps(summary))
     elif not io["quiet"]:  # -q: no notes, as in every command
-        skipped = summary["skipped_files"]
-        note = f" ({skipped} unreadable file(s) skipped)" if skipped else ""
+        note = f" ({len(skipped)} skipped (bad files))" if skipped else ""
         typer.echo(f"saved model {trained.name or trained.path} to {trained.path}{note}",
                    err=True)
+    if skipped:  # README "Bad files": the model is saved, the exit code says what was not read
+        raise typer.Exit(1)
 
 
 #: The training options that name folders of images read as data.

@@ -26,7 +26,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -201,6 +201,8 @@ class TrainingResult:
     world_size: int = 1
     rank: int = 0                         # this process's rank (0 saves and reports)
     precision: str = "fp32"               # what the steps computed in (--amp resolved)
+    #: Why each of ``skipped_files`` could not be read (path -> reason).
+    skipped_reasons: dict[str, str] = field(default_factory=dict)
 
     @property
     def main(self) -> bool:
@@ -648,7 +650,8 @@ class _Run:
     def _result(self, seconds: float) -> TrainingResult:
         ctx = self.ctx
         per_rank = gather_json(dict(self.skipped), ctx, self.device)
-        skipped = sorted({path for files in per_rank for path in files})
+        reasons = {path: reason for files in per_rank for path, reason in files.items()}
+        skipped = sorted(reasons)
         if skipped:
             self.log.say(f"{len(skipped)} unreadable content image(s) skipped")
         if ctx.active:
@@ -662,7 +665,8 @@ class _Run:
             images_per_second=self._rate(self.step_seconds, self.steps_timed)
             if trained else 0.0,
             skipped_files=skipped, checkpoint=self.last_checkpoint, seconds=seconds,
-            world_size=ctx.world_size, rank=ctx.rank, precision=self.precision.name)
+            world_size=ctx.world_size, rank=ctx.rank, precision=self.precision.name,
+            skipped_reasons={path: reasons[path] for path in skipped})
 
 
 __all__ = ["CHECKPOINT_NAME", "GradScalerFactory", "OptimizerFactory", "SchedulerFactory",
