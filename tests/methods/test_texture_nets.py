@@ -381,10 +381,11 @@ def test_train_and_run_commands(data, styx_cli):
                       "--iterations", "3", "--checkpoint-every", "2", "--log-every", "1",
                       "--padding", "reflect", "--norm", "batch", "--json",
                       "--log-json", str(log), *TINY_TRAIN)
-    assert result.exit_code == 0, result.stderr
+    assert result.exit_code == 1, result.stderr  # the model is saved; broken.png was skipped
     assert "random weights" not in result.stderr  # --quiet: no notes
     summary = json.loads(result.stdout)
     assert summary["iterations"] == 3 and summary["skipped_files"] == 1
+    assert [Path(entry["input"]).name for entry in summary["failed"]] == ["broken.png"]
     assert Path(summary["model"]) == root / "home" / "models" / "cli-model"
     assert {"total", "content", "style", "tv"} <= set(summary["final_losses"])
     assert [json.loads(line)["step"] for line in log.read_text().splitlines()] == [1, 2, 3]
@@ -562,8 +563,9 @@ def test_two_process_gloo_training_writes_the_model_once(data):
         ["train", "texture-nets", "--style", str(data["style"]), "--content-dir",
          str(data["content"]), "--name", "ddp", "--device", "cpu", "--iterations", "3",
          "--checkpoint-every", "2", "--log-every", "1", "--json", *TINY_TRAIN],
-        env={"STYX_HOME": str(root / "home")})
+        env={"STYX_HOME": str(root / "home")}, failed=True)  # broken.png: exit 1
     assert len(summaries) == 1  # rank 0 alone reports and saves
+    assert [Path(entry["input"]).name for entry in summaries[0]["failed"]] == ["broken.png"]
     assert summaries[0]["iterations"] == 3
     models = root / "home" / "models"
     assert [p.name for p in models.iterdir()] == ["ddp"]  # no temp folder left behind

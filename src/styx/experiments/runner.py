@@ -17,6 +17,7 @@ result scored through one descriptor common to the whole study.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import threading
@@ -136,6 +137,9 @@ def peak_memory(device: str):
     def resident() -> int:
         return int(statm.read_text().split()[1]) * page
 
+    # Garbage of earlier work freed now, not during the measurement (where memory it
+    # frees would hide as much of the work's).
+    gc.collect()
     start, peak, stop = resident(), [0], threading.Event()
 
     def sample() -> None:
