@@ -269,13 +269,16 @@ def memory_need(model: Model, size: tuple[int, int], *, batch: int = 1,
     # result is written; with tiles also the blend's sums and each tile's own copies.
     whole = 4 * 3 * batch * height * width
     weights = meta.module_bytes(network)
-    tile_fix = f"use --tile {min(1024, max(size) // 2)} (memory follows the tile)"
-    fixes = [] if tiles or not takes_image else [tile_fix]
+    free = free_bytes(target)
+    # Tiles help while the whole image's own copies fit; past that, only a smaller size.
+    tile_helps = takes_image and not tiles and (free is None or 9 * whole < free)
+    fixes = [f"use --tile {min(1024, max(size) // 2)} (memory follows the tile)"] \
+        if tile_helps else []
     fixes.append(f"use a smaller {size_flag}")
     return MemoryNeed(f"{what or 'stylising'} at {width}x{height} px", str(target),
                       {"weights": weights, "work": counter.peak,
                        "images": whole * (9 if tiles else 4)},
-                      free_bytes(target), tuple(fixes), held=weights)
+                      free, tuple(fixes), held=weights)
 
 
 def _takes_origin(network: Generator) -> bool:
