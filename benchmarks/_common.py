@@ -10,6 +10,8 @@ that start with ``_``).
 * :func:`train_method`: ``styx.train(...)`` at the benchmarks' training settings, on
   random images in a temporary folder, with random descriptor weights (nothing downloaded);
 * :func:`machine`: the header of every document (device, torch, CPU, threads).
+* :func:`lscpu_model` (the CPU's name, recorded beside memory numbers) and
+  :func:`resident` (``VmRSS`` and ``VmHWM``): for the memory benchmarks' children.
 
 """
 
@@ -20,6 +22,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import resource
 import subprocess
 import sys
@@ -218,3 +221,21 @@ def train_method(method: str, args: argparse.Namespace, *, styles: int = 1,
                                  device=args.device, amp=amp, **options)
     return trained, peak
 
+
+def lscpu_model() -> str:
+    """The CPU's model name as ``lscpu`` gives it (``platform.processor()`` elsewhere)."""
+    try:
+        text = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+    except OSError:
+        return platform.processor()
+    match = re.search(r"^Model name:\s*(.+)$", text, re.MULTILINE)
+    return match.group(1).strip() if match else "unknown"
+
+
+def resident() -> tuple[int, int]:
+    """This process's resident memory now and at its peak (``VmRSS``, ``VmHWM``), bytes
+    (Linux)."""
+    text = Path("/proc/self/status").read_text()
+    now = int(re.search(r"VmRSS:\s+(\d+)", text).group(1)) * 1024
+    peak = int(re.search(r"VmHWM:\s+(\d+)", text).group(1)) * 1024
+    return now, peak

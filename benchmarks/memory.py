@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _common import lscpu_model, resident
 
 CASES = {
     "gatys-512-fp32": ("gatys", {"size": 512, "steps": 24, "amp": "off"}),
@@ -47,23 +48,6 @@ CASES = {
     "train-stylebank-4x256": ("train", {"method": "stylebank"}),
     "train-adain-4x256": ("train", {"method": "adain"}),
 }
-
-
-def lscpu_model() -> str:
-    try:
-        text = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-    except OSError:
-        return "unknown"
-    match = re.search(r"^Model name:\s*(.+)$", text, re.MULTILINE)
-    return match.group(1).strip() if match else "unknown"
-
-
-def resident() -> tuple[int, int]:
-    """This process's resident memory now and at its peak, bytes (Linux)."""
-    text = Path("/proc/self/status").read_text()
-    now = int(re.search(r"VmRSS:\s+(\d+)", text).group(1)) * 1024
-    peak = int(re.search(r"VmHWM:\s+(\d+)", text).group(1)) * 1024
-    return now, peak
 
 
 # -- a child: one case -----------------------------------------------------------------------

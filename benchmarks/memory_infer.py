@@ -24,34 +24,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from _common import lscpu_model, resident
+
 CASES = "1024,2048,3072,4096,4096-tile-1024,1024-batch-3,2048-from-4096"
-
-
-def lscpu_model() -> str:
-    """The CPU's model name as ``lscpu`` gives it (``platform.processor()`` elsewhere)."""
-    try:
-        text = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-    except OSError:
-        import platform
-
-        return platform.processor()
-    match = re.search(r"^Model name:\s*(.+)$", text, re.MULTILINE)
-    return match.group(1).strip() if match else "unknown"
-
-
-def resident() -> tuple[int, int]:
-    """This process's resident memory now and at its peak, bytes (Linux)."""
-    text = Path("/proc/self/status").read_text()
-    now = int(re.search(r"VmRSS:\s+(\d+)", text).group(1)) * 1024
-    peak = int(re.search(r"VmHWM:\s+(\d+)", text).group(1)) * 1024
-    return now, peak
 
 
 # -- the parent ------------------------------------------------------------------------------

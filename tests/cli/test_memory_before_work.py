@@ -243,3 +243,16 @@ def test_an_experiment_checks_every_cells_memory_before_the_first_runs(styx_cli,
     assert "cell 'vgg19' of study 'descriptors': gatys at 64x48 px needs about" in result.stderr
     assert set(sizes) == {"resnet50", "vgg19"} and not ran
     assert not (out / "cells").exists()
+
+
+def test_dry_run_refuses_the_result_of_a_method_that_makes_no_memory_check(styx_cli, files,
+                                                                          monkeypatch):
+    """docs/plugins.md: a run that never checks its memory still works, but ``--dry-run``
+    cannot stop it before its work: its result is refused, not written."""
+    monkeypatch.setattr(MemoryNeed, "check", lambda self, last=True: self)  # checks nothing
+    out = files["root"] / "x.png"
+    result = styx_cli("run", "gatys", str(files["photo"]), "--weights", "random", "--size",
+                      "32", "--steps", "1", "-o", str(out), "--dry-run")
+    assert result.exit_code == 2
+    assert "error: method 'gatys' makes no memory estimate: --dry-run ran it" in result.stderr
+    assert not out.exists()

@@ -155,9 +155,8 @@ def _run_optimisation(spec: MethodSpec, config_class: type[Config],
             write_json(log_json, {**log, "status": error.status, "error": error.message,
                                   "history": error.history})
         raise
-    if io["dry_run"]:  # a method that checks no memory ran: say so, write nothing
-        raise StyxError(f"method {spec.name!r} makes no memory estimate: --dry-run ran it",
-                        "its result was not written; run it without --dry-run")
+    if io["dry_run"]:
+        raise ran_unchecked(spec)
     save_image(result.image, output, alpha=result.alpha)
     summary = {"output": str(output), **result.summary(),
                **({"memory": needs[-1].to_dict()} if needs else {})}
@@ -175,6 +174,13 @@ def _run_optimisation(spec: MethodSpec, config_class: type[Config],
         raise typer.Exit(INTERRUPTED_EXIT_CODE)
     if notes:
         note(f"wrote {output} ({summary['width']}x{summary['height']}, {result.describe()})")
+
+
+def ran_unchecked(spec: MethodSpec) -> StyxError:
+    """The error of ``--dry-run`` when the method's run made no memory check to stop at (it
+    ran): its result is not written."""
+    return StyxError(f"method {spec.name!r} makes no memory estimate: --dry-run ran it",
+                     "its result was not written; run it without --dry-run")
 
 
 def _input_files(config: Config) -> list[Path]:
@@ -269,8 +275,7 @@ def _run_feed_forward(spec: MethodSpec, config_class: type[Config],
             continue
         needs += checked
         if io["dry_run"]:
-            raise StyxError(f"method {spec.name!r} makes no memory estimate: --dry-run "
-                            "ran it", "its result was not written; run it without --dry-run")
+            raise ran_unchecked(spec)
         written.append(str(save_image(result.image, target, alpha=result.alpha)))
         if talk:
             print(written[-1], file=sys.stdout)

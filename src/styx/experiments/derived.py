@@ -98,9 +98,10 @@ def lower_resolution(source: Path, long_side: int | None, folder: Path) -> Path:
     picture = _read(source)
     if long_side is None or long_side >= max(picture.size):
         return source
+    from styx.files.image_arrays import long_side_size
+
     width, height = picture.size
-    scale = long_side / max(width, height)
-    small = picture.resize((max(1, round(width * scale)), max(1, round(height * scale))),
+    small = picture.resize(long_side_size(height, width, long_side)[::-1],
                            Image.Resampling.LANCZOS)
     return _write(small.resize((width, height), Image.Resampling.BICUBIC),
                   folder / _name(source, f"res{long_side}"))

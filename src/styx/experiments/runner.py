@@ -259,10 +259,7 @@ def check_memory(study: Study, folder: Path, *, fresh: bool = False) -> None:
         except DryRunStop:
             continue
         except StyxError as error:
-            row, column = cell.label(study.axes)
-            where = f"cell {column!r}" + (f" ({row})" if len(study.rows) > 1 else "")
-            raise StyxError(f"{where} of study {study.name!r}: {error.message}",
-                            error.hint) from None
+            raise study.cell_error(cell, error) from None
 
 
 def run_study(study: Study, folder: Path, *, judge: Judge, fresh: bool = False,

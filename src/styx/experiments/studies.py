@@ -176,9 +176,6 @@ def check_sizes(study: Study, judge: str) -> None:
     judge_style = list(spec.default_style_layers)
     judge_layers = [*spec.default_content_layers, *judge_style]
     for cell in study.cells:
-        row, column = cell.label(study.axes)
-        where = f"cell {column!r}" + (f" ({row})" if len(study.rows) > 1 else "") + \
-            f" of study {study.name!r}"
         try:
             height, width = _check_cell(cell)
             check_image_size(judge, judge_layers, height, width,
@@ -192,7 +189,7 @@ def check_sizes(study: Study, judge: str) -> None:
                                  what=f"style image for the judge ({spec.name})",
                                  fix="use a larger --size, or another --judge")
         except StyxError as error:
-            raise StyxError(f"{where}: {error.message}", error.hint) from None
+            raise study.cell_error(cell, error) from None
 
 
 def _check_cell(cell: Cell) -> tuple[int, int]:

@@ -121,6 +121,13 @@ class Study:
         return [", ".join(parts) for parts in
                 itertools.product(*(axis.labels for axis in self.axes[1:]))] or [""]
 
+    def cell_error(self, cell: Cell, error: StyxError) -> StyxError:
+        """``error`` of ``cell``, named: ``cell 'vgg19' (row) of study 'descriptors': ...``
+        (the row only where the study has several)."""
+        row, column = cell.label(self.axes)
+        where = f"cell {column!r}" + (f" ({row})" if len(self.rows) > 1 else "")
+        return StyxError(f"{where} of study {self.name!r}: {error.message}", error.hint)
+
 
 def digest(data: Any) -> str:
     text = json.dumps(to_jsonable(data), sort_keys=True, default=str)

@@ -149,13 +149,19 @@ def upright_size(path: str | os.PathLike[str]) -> tuple[int, int]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as opened:
-                width, height = opened.size
-                try:
-                    turned = opened.getexif().get(0x0112) in (5, 6, 7, 8)
-                except Exception:  # noqa: BLE001 - bad EXIF is ignored, as when decoding
-                    turned = False
+                return upright_image_size(opened)
     except (OSError, SyntaxError, ValueError, EOFError, struct.error):
         return decode_image(path, max_pixels=1)[0].shape[1::-1]  # its own error
+
+
+def upright_image_size(image: Image.Image) -> tuple[int, int]:
+    """(width, height) of ``image`` once :func:`apply_exif_orientation` has turned it: swapped
+    by an EXIF quarter turn (bad EXIF is ignored, as when decoding)."""
+    width, height = image.size
+    try:
+        turned = image.getexif().get(0x0112) in (5, 6, 7, 8)
+    except Exception:  # noqa: BLE001 - bad EXIF is ignored, as when decoding
+        turned = False
     return (height, width) if turned else (width, height)
 
 
@@ -257,12 +263,18 @@ def find_images(folder: str | os.PathLike[str], *, recursive: bool = True) -> li
     return sorted(found)
 
 
+def long_side_size(height: int, width: int, long_side: int) -> tuple[int, int]:
+    """(height, width) scaled so the longer side is ``long_side`` (the shorter side >= 1):
+    the one rounding of every resize by long side, in NumPy, torch and the estimates."""
+    scale = long_side / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
 def resize_array(array: np.ndarray, long_side: int) -> np.ndarray:
     """H x W x C floats in [0, 1] resized so its longer side is ``long_side`` pixels (bicubic,
     antialiased when shrinking, by Pillow), as float32; unchanged when it already is."""
     height, width = array.shape[:2]
-    scale = long_side / max(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    size = long_side_size(height, width, long_side)[::-1]  # Pillow's (width, height)
     if size == (width, height):
         return array
     planes = np.ascontiguousarray(array, dtype=np.float32)  # Pillow's float mode "F" is 32-bit

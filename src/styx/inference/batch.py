@@ -80,7 +80,12 @@ def photo_size(source: Path, long_side: int | None) -> tuple[tuple[int, int],
     refuse (unreadable, too many pixels) is that StyxError."""
     from PIL import Image
 
-    from styx.files.image_arrays import DEFAULT_MAX_PIXELS, TooManyPixels, upright_size
+    from styx.files.image_arrays import (
+        DEFAULT_MAX_PIXELS,
+        TooManyPixels,
+        long_side_size,
+        upright_size,
+    )
 
     width, height = upright_size(source)
     if width * height > DEFAULT_MAX_PIXELS:
@@ -89,10 +94,7 @@ def photo_size(source: Path, long_side: int | None) -> tuple[tuple[int, int],
     # The header was read above; a second look for alpha is a detail.
     with contextlib.suppress(Exception), Image.open(source) as opened:
         alpha = "A" in opened.mode or "transparency" in opened.info
-    size = (height, width)
-    if long_side is not None:
-        scale = long_side / max(height, width)
-        size = (max(1, round(height * scale)), max(1, round(width * scale)))
+    size = (height, width) if long_side is None else long_side_size(height, width, long_side)
     return size, (height, width), alpha
 
 

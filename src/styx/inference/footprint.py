@@ -569,13 +569,13 @@ def _tiled(generator: OnnxGenerator, network: Network, group: Group, settings: I
            arena: Arena, photo: int, decode: int, write: int) -> Footprint:
     """A photo in tiles: the thumbnail's run, then the tiles through the same arena (the
     first two rows and the last: the rows between repeat the second's allocations)."""
+    from styx.files.image_arrays import long_side_size
     from styx.files.tiling import tile_spans
 
     tile, height, width = int(settings.tile or 0), group.height, group.width
     pixels = height * width
     cpu = generator.provider == "CPUExecutionProvider"
-    scale = tile / max(height, width)
-    thumb = (max(1, round(height * scale)), max(1, round(width * scale)))
+    thumb = long_side_size(height, width, tile)
     events, outputs, unknown = run_events(network, feeds_for(generator, 1, *thumb,
                                                              settings.inputs))
     if cpu:

@@ -33,8 +33,10 @@ from styx.files.image_arrays import (
     apply_exif_orientation,
     arrays_to_pil,
     decode_image,
+    long_side_size,
     pil_to_arrays,
     sample_image,
+    upright_image_size,
     upright_size,
     write_picture,
 )
@@ -136,9 +138,7 @@ def input_size(image: Any, *, what: str = "content", long_side: int | None = Non
     if isinstance(image, (str, os.PathLike)):
         width, height = upright_size(image)
     elif isinstance(image, Image.Image):
-        width, height = image.size
-        if image.getexif().get(0x0112) in (5, 6, 7, 8):  # turned a quarter: upright, swapped
-            width, height = height, width
+        width, height = upright_image_size(image)
     elif isinstance(image, torch.Tensor) and image.dim() >= 2:
         height, width = int(image.shape[-2]), int(image.shape[-1])
     else:
@@ -199,12 +199,6 @@ def resize_to(image: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.
     out = F.interpolate(batch.float(), size=(height, width), mode="bicubic",
                         align_corners=False, antialias=True).clamp_(0.0, 1.0).to(dtype)
     return out.squeeze(0) if squeezed else out
-
-
-def long_side_size(height: int, width: int, long_side: int) -> tuple[int, int]:
-    """(height, width) scaled so the longer side is ``long_side`` (the shorter side >= 1)."""
-    scale = long_side / max(height, width)
-    return max(1, round(height * scale)), max(1, round(width * scale))
 
 
 def resize_long_side(image: torch.Tensor, long_side: int) -> torch.Tensor:

@@ -124,10 +124,3 @@ def on_meta(module: nn.Module, dtype: torch.dtype | None = None) -> nn.Module:
         if isinstance(t, nn.Parameter):
             memo[id(t)] = nn.Parameter(memo[id(t)], requires_grad=t.requires_grad)
     return copy.deepcopy(module, memo)
-
-
-def image(batch: int, height: int, width: int, *, dtype: torch.dtype = torch.float32,
-          requires_grad: bool = False) -> torch.Tensor:
-    """A meta N x 3 x H x W image."""
-    return torch.empty(batch, 3, height, width, device=META, dtype=dtype,
-                       requires_grad=requires_grad)

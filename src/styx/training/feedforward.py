@@ -73,6 +73,9 @@ class PerceptualTask:
         self.config = config
         self.content = content
         self.style_size = getattr(config, "style_size", None) or config.image_size
+        #: The option that set :attr:`style_size`, for messages.
+        self.style_size_flag = "--style-size" if getattr(config, "style_size", None) \
+            else "--image-size"
         self.style_paths = [Path(path).expanduser() for path in style_paths]
         #: (height, width) each style image trains at, from its header: a missing or
         #: unreadable style image is an error now, and nothing is decoded before the
@@ -102,7 +105,7 @@ class PerceptualTask:
                          what=f"training crop (--image-size {size})",
                          fix=lambda needed, layer: f"use --image-size {needed} or more, or "
                          f"{shallower(config.descriptor, layer, self.style_layers)}")
-        flag = "--style-size" if getattr(config, "style_size", None) else "--image-size"
+        flag = self.style_size_flag
         for path, (height, width) in zip(self.style_paths, self.style_sizes):
             check_image_size(
                 config.descriptor, list(self.style_layers), height, width, options=options,
@@ -152,8 +155,7 @@ class PerceptualTask:
                                          for height, width in self.style_sizes])
             objective.forget_targets()
             weights = meta.module_bytes(objective)
-            flag = "--style-size" if getattr(self.config, "style_size", None) \
-                else "--image-size"
+            flag = self.style_size_flag
             MemoryNeed(f"computing the style targets at {flag} {self.style_size}", str(device),
                        {"weights": weights, "work": counter.peak,
                         "images": 12 * sum(h * w for h, w in self.style_sizes)},

@@ -74,8 +74,7 @@ class GatysRun:
         self.content, self.content_alpha = loaded.rgb, loaded.alpha
         self.final_size = max(self.content.shape[-2:])
         self.scales = [s if s is not None else self.final_size for s in config.scale_sizes]
-        style_long = max(1, round(config.style_scale * self.final_size))
-        self.styles = request.style_images(long_side=style_long)
+        self.styles = request.style_images(long_side=self.style_long_side(self.final_size))
         self.init_image = None if config.init in INITS else \
             image_input(config.init, what="init").rgb
 
@@ -123,12 +122,24 @@ class GatysRun:
             final = max(height, width) if isinstance(request.content, torch.Tensor) \
                 else DEFAULT_SIZE
         scales = [long_side_size(height, width, size or final) for size in config.scale_sizes]
-        style_long = max(1, round(config.style_scale * final))
-        styles = [input_size(style, what="style", long_side=style_long)
+        styles = [input_size(style, what="style", long_side=self.style_long_side(final))
                   for style in (list(request.styles) or [None])]
         if config.init not in INITS:
             input_size(config.init, what="init")  # a bad --init file: its error now
         return scales, styles
+
+    def style_long_side(self, long_side: int) -> int:
+        """The style images' long side at a scale of long side ``long_side``."""
+        return max(1, round(self.config.style_scale * long_side))
+
+    def styles_at(self, long_side: int, styles: list[tuple[int, int]]
+                  ) -> list[tuple[int, int]]:
+        """(height, width) of the style images at a scale of long side ``long_side``, each
+        resized from ``styles`` (theirs at the last scale), as :meth:`execute` resizes them."""
+        from styx.runtime.image_tensors import long_side_size
+
+        style_long = self.style_long_side(long_side)
+        return [long_side_size(height, width, style_long) for height, width in styles]
 
     def memory_need(self) -> MemoryNeed:
         """The run's peak memory: the descriptor's weights, the images kept, and at the
@@ -145,11 +156,9 @@ class GatysRun:
         vectors = 2 * config.history_size + 5 if config.optimizer == "lbfgs" else 4
         worst, worst_pixels = 0, 0
         for (height, width), count in zip(scales, pixels):
-            style_long = max(1, round(config.style_scale * max(height, width)))
-            ratio = style_long / max(1, max(final_styles[0]))
             with meta.shape_pass() as counter:
-                styles = [torch.empty(1, 3, max(1, round(h * ratio)), max(1, round(w * ratio)))
-                          for h, w in final_styles]
+                styles = [torch.empty(1, 3, *size)
+                          for size in self.styles_at(max(height, width), final_styles)]
                 self.set_targets(torch.empty(1, 3, height, width), styles)
                 del styles
                 image = torch.empty(1, 3, height, width, device=self.device,
@@ -219,16 +228,11 @@ class GatysRun:
         style_needs = smallest_side(config.descriptor, style_layers, options=options)
         every_needs = smallest_side(config.descriptor, every, options=options)
 
-        def style_at(long_side: int) -> list[tuple[int, int]]:
-            """The styles' height and width at a scale of long side ``long_side``."""
-            style_long = max(1, round(config.style_scale * long_side))
-            return [long_side_size(height, width, style_long) for height, width in styles]
-
         def size_for(height: int, width: int, needed: int) -> int:
             """The long side at which an image shaped as ``height`` x ``width``, and the
             styles at its --style-scale, are large enough."""
             side = long_side_for(height, width, needed)
-            while any(min(style) < style_needs for style in style_at(side)):
+            while any(min(style) < style_needs for style in self.styles_at(side, styles)):
                 side += 1
             return side
 
@@ -257,7 +261,8 @@ class GatysRun:
                     f"make every --scales value at least {size_for(h, w, needed)}"
                     if several else f"use --size {size_for(h, w, needed)} or more")
                 + f", or {layers_fix(layer)}")
-            for number, (style_height, style_width) in enumerate(style_at(long_side), 1):
+            for number, (style_height, style_width) in enumerate(
+                    self.styles_at(long_side, styles), 1):
                 label = "style image" + (f" {number}" if len(styles) > 1 else "")
                 if config.style_scale != 1:
                     label += f" (--style-scale {config.style_scale:g})"
@@ -294,8 +299,8 @@ class GatysRun:
             for long_side, steps in zip(self.scales, config.scale_steps):
                 content = self.content if long_side == self.final_size \
                     else resize_long_side(self.content, long_side)
-                style_long = max(1, round(config.style_scale * long_side))
-                styles = [resize_long_side(s, style_long) for s in self.styles]
+                styles = [resize_long_side(s, self.style_long_side(long_side))
+                          for s in self.styles]
                 self.set_targets(content, styles)
                 if image is None:
                     init = self.first_init(content).to(self.device)
