@@ -12,6 +12,8 @@ that start with ``_``).
 * :func:`machine`: the header of every document (device, torch, CPU, threads).
 * :func:`lscpu_model` (the CPU's name, recorded beside memory numbers) and
   :func:`resident` (``VmRSS`` and ``VmHWM``): for the memory benchmarks' children.
+* :func:`build_network`: a random-weight network of each feed-forward method in either
+  architecture variant, with the metadata to save it (for the inference benchmarks).
 
 """
 
@@ -239,3 +241,32 @@ def resident() -> tuple[int, int]:
     now = int(re.search(r"VmRSS:\s+(\d+)", text).group(1)) * 1024
     peak = int(re.search(r"VmHWM:\s+(\d+)", text).group(1)) * 1024
     return now, peak
+
+
+def build_network(method: str, variant: str = "paper") -> tuple[Any, dict[str, Any]]:
+    """A random-weight network of ``method`` (texture-nets, stylebank with two styles, adain)
+    in architecture ``variant``, and the metadata :func:`styx.files.modelstore.save_model`
+    stores with it: speed does not depend on training."""
+    import torch
+
+    torch.manual_seed(0)
+    settings = {} if variant == "paper" else {"variant": variant}
+    if method == "texture-nets":
+        from styx.plugins.methods.texture_nets.generator import GeneratorConfig, TextureNetwork
+
+        network = TextureNetwork(GeneratorConfig(**settings))
+        styles = [{"name": "a"}]
+    elif method == "stylebank":
+        from styx.plugins.methods.stylebank.network import NetworkConfig, StyleBankNetwork
+
+        network = StyleBankNetwork(NetworkConfig(num_styles=2, **settings))
+        styles = [{"name": "a"}, {"name": "b"}]
+    elif method == "adain":
+        from styx.plugins.methods.adain.network import AdaINArchitecture, AdaINNetwork
+
+        network = AdaINNetwork(AdaINArchitecture(**settings), weights="random")
+        styles = []
+    else:
+        raise SystemExit(f"unknown method {method!r}: texture-nets, stylebank or adain")
+    return network.eval(), {"method": method, "architecture": network.architecture(),
+                            "styles": styles}

@@ -29,6 +29,7 @@ from styx.core.config import option
 from styx.core.errors import StyxError
 from styx.files.modelstore import name_from_file
 from styx.files.regions import parse_regions
+from styx.generators.variants import FAST, variant_option
 from styx.plugins.methods.stylebank.styles import parse_style_mix
 
 STYLES = "Styles"
@@ -42,7 +43,10 @@ class NetworkOptions(ConvGeneratorOptions):
     padding: str = "reflect"
     width: int = option(32, panel=GENERATOR, check=number(minimum=1, integer=True),
                         help="Channels of the encoder's first layer; its next two layers "
-                             "have 2x and 4x, and each style's filter bank works on 4x.")
+                             "have 2x and 4x, and each style's filter bank works on 4x "
+                             "(fast: 1/4x, 1/2x and 2x, the bank on 2x).")
+    variant: str = variant_option("3x3 end kernels, 8 channels at full resolution, "
+                                  "10x fewer operations")
 
 
 @dataclass(kw_only=True)
@@ -55,7 +59,31 @@ class NetworkConfig(NetworkOptions):
     @property
     def feature_channels(self) -> int:
         """Channels of the encoder's output, which every filter bank maps to itself."""
-        return 4 * self.width
+        return self.encoder_layers[-1][1]
+
+    @property
+    def encoder_layers(self) -> tuple[tuple[int, int, int], ...]:
+        """(kernel, channels, stride) of the encoder's three convolutions."""
+        w = self.width
+        if self.variant == FAST:
+            return (3, _share(w, 4), 1), (3, _share(w, 2), 2), (3, 2 * w, 2)
+        return (9, w, 1), (3, 2 * w, 2), (3, 4 * w, 2)
+
+    @property
+    def decoder_channels(self) -> tuple[int, int]:
+        """Channels of the decoder's two 3x3 convolutions, at 1/2 and full size: the
+        encoder's, mirrored."""
+        return self.encoder_layers[1][1], self.encoder_layers[0][1]
+
+    @property
+    def rgb_kernel(self) -> int:
+        """Kernel of the last convolution, to RGB (the first's, mirrored)."""
+        return self.encoder_layers[0][0]
+
+
+def _share(width: int, divisor: int) -> int:
+    """``width / divisor`` channels, at least one."""
+    return max(1, width // divisor)
 
 
 @dataclass(kw_only=True)
