@@ -108,7 +108,7 @@ def test_onnxruntime_runs_an_estimated_run_of_one_size_again_in_the_same_memory(
 # -- the arena model ---------------------------------------------------------------------------
 def test_the_arena_reuses_freed_chunks_and_touches_new_memory_only_when_none_fits():
     mib = 2**20
-    arena = Arena()
+    arena = Arena(first_region=mib)  # onnxruntime's default first region
     arena.alloc("a", 3 * mib)  # a region of 4 MiB (1 MiB doubled until it holds 3)
     arena.free("a")
     arena.alloc("b", 3 * mib)  # the same chunk again
@@ -125,7 +125,7 @@ def test_the_arena_reuses_freed_chunks_and_touches_new_memory_only_when_none_fit
 
 def test_the_arena_regions_double_so_a_run_can_touch_more_than_it_holds_at_once():
     mib = 2**20
-    arena = Arena()
+    arena = Arena(first_region=mib)
     for index in range(4):  # 8, 9, 10, 11 MiB, each freed before the next: none fits
         arena.alloc(index, (8 + index) * mib)
         arena.free(index)
@@ -225,3 +225,15 @@ def test_a_footprint_is_remembered_by_what_it_depends_on(generator, monkeypatch,
     assert module.memory_need(generator, group(96, 128), settings,
                               available=2**40).parts == first.parts
     assert computed == [96, 64, 96, 96]
+
+
+def test_one_large_first_region_holds_a_run_in_less_memory_than_doubling_ones(generator):
+    """styx's arena starts with one large region (styx.inference.onnxfile.ARENA_FIRST_REGION):
+    a run's tensors fit in it with less waste than in regions doubling from 1 MiB."""
+    from styx.inference.footprint import FIRST_REGION
+
+    events, _, _ = run_events(network_of(generator), feeds_for(generator, 1, 384, 512, {}))
+    doubling, large = Arena(first_region=2**20), Arena()
+    doubling.replay(events, 0)
+    large.replay(events, 0)
+    assert FIRST_REGION >= 2**28 and large.touched < doubling.touched

@@ -50,20 +50,41 @@ def build_app(argv: list[str]) -> typer.Typer:
     ) -> None:
         """Neural style transfer: Gatys, Texture Networks, StyleBank, any descriptor."""
 
-    from styx.cli import experiment, infer, info, models, serve, weights
-
-    app.command(name="plugins")(info.plugins_command)
-    app.command(name="list")(info.list_command)
-    app.add_typer(weights.weights_app, name="weights")
-    app.add_typer(models.models_app, name="models")
-    app.command(name="infer")(infer.infer)
-    experiment.register(app)
-    app.command(name="serve")(serve.serve)
+    alone = argv[0] if argv and argv[0] in COMMANDS else None
+    for name in [alone] if alone else COMMANDS:
+        _mount_command(app, name)
+    if alone:  # typer converts every mounted command to run one: the others would cost
+        return app  # a tenth of a second in 'styx infer'
     for group, text in GROUPS.items():
         sub = typer.Typer(help=text, no_args_is_help=True, rich_markup_mode=None)
         _mount_methods(sub, group, argv)
         app.add_typer(sub, name=group)
     return app
+
+
+#: The commands besides the method groups, in the order of the help: the module of
+#: ``styx.cli`` and its object, a command, a typer group, or a function that registers.
+COMMANDS = {"plugins": ("info", "plugins_command", "command"),
+            "list": ("info", "list_command", "command"),
+            "weights": ("weights", "weights_app", "group"),
+            "models": ("models", "models_app", "group"),
+            "infer": ("infer", "infer", "command"),
+            "experiment": ("experiment", "register", "register"),
+            "serve": ("serve", "serve", "command")}
+
+
+def _mount_command(app: typer.Typer, name: str) -> None:
+    """Mount the command ``name`` of :data:`COMMANDS` (its module imported now)."""
+    from importlib import import_module
+
+    module, attribute, kind = COMMANDS[name]
+    found = getattr(import_module(f"styx.cli.{module}"), attribute)
+    if kind == "group":
+        app.add_typer(found, name=name)
+    elif kind == "register":
+        found(app)
+    else:
+        app.command(name=name)(found)
 
 
 def _command_for(spec, group: str) -> Callable[..., None]:

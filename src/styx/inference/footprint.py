@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from styx.core.inputs import CONTENT, NOISE
+from styx.inference.onnxfile import ARENA_FIRST_REGION
 from styx.runtime.memory import MemoryNeed, available_bytes
 
 if TYPE_CHECKING:
@@ -63,9 +64,10 @@ PHOTO, PHOTO_ALPHA = 12, 4
 WRITE, WRITE_ALPHA = 34, 4
 #: A noise input's values (float32) and the uint32 words it is hashed from (8 a value).
 NOISE_WORK = 8
-#: onnxruntime's arena: the first region, the growth cap of doubling regions, the split
-#: limit and the rounding (onnxruntime's BFCArena defaults).
-FIRST_REGION, DOUBLING_CAP, MAX_DEAD, ROUND = 2**20, 2**30, 128 * 2**20, 256
+#: onnxruntime's arena: the first region (styx's, :data:`~styx.inference.onnxfile.
+#: ARENA_FIRST_REGION`), the growth cap of doubling regions, the split limit and the
+#: rounding (onnxruntime's BFCArena defaults).
+FIRST_REGION, DOUBLING_CAP, MAX_DEAD, ROUND = ARENA_FIRST_REGION, 2**30, 128 * 2**20, 256
 #: Ops whose output is a view of their first input (no allocation in onnxruntime).
 VIEWS = frozenset({"Reshape", "Squeeze", "Unsqueeze", "Identity", "Flatten"})
 #: The NCHWc block onnxruntime uses when the graph does not show it.
@@ -384,14 +386,15 @@ def run_events(network: Network, feeds: dict[str, tuple[int, ...]]
 
 class Arena:
     """A model of onnxruntime's CPU arena (BFCArena with its defaults): best-fit chunks in
-    size bins, split and coalesced, from regions that double in size (from 1 MiB; doubling
-    stops at 1 GiB, a larger request gets a region of its power of two) and are never given
-    back. :attr:`touched` is the memory written so far: what the process holds."""
+    size bins, split and coalesced, from regions that double in size (from ``first_region``,
+    onnxruntime's default 1 MiB, styx's :data:`FIRST_REGION`; doubling stops at 1 GiB, a
+    larger request gets a region of its power of two) and are never given back.
+    :attr:`touched` is the memory written so far: what the process holds."""
 
-    def __init__(self) -> None:
+    def __init__(self, first_region: int = FIRST_REGION) -> None:
         self.bins: list[list[tuple[int, int]]] = [[] for _ in range(21)]
         self.chunks: dict[int, list[Any]] = {}  # address: [size, in use, prev, next]
-        self.region_size = FIRST_REGION
+        self.region_size = first_region
         self.next_address = 1 << 62  # regions are mapped downwards, as mmap places them
         self.touched = 0
         self._spans: list[tuple[int, int]] = []  # touched address ranges, sorted
@@ -634,7 +637,8 @@ def remembered_footprint(generator: OnnxGenerator, group: Group, settings: Infer
 
     # The file, not the graph onnxruntime made of it (whose bytes differ from run to run),
     # and the onnxruntime that optimises it.
-    digest = hashlib.sha256(Path(generator.path).read_bytes())
+    digest = hashlib.sha256((generator.digest or hashlib.sha256(
+        Path(generator.path).read_bytes()).hexdigest()).encode())
     digest.update(Path(__file__).read_bytes())
     key = json.dumps([digest.hexdigest(), onnxruntime.__version__, generator.provider,
                       len(group.pairs), group.height,
