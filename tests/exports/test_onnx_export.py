@@ -119,6 +119,7 @@ def test_metadata_round_trips_and_models_show_reads_it(exported, styx_cli):
     assert metadata["method"] == "stylebank" and metadata["styles"] == ["starry", "scream",
                                                                         "hat"]
     assert metadata["styx_version"] == styx.__version__ and metadata["precision"] == "fp32"
+    assert metadata["fast_on"].startswith("any CPU")
     assert metadata["inputs"]["image"]["shape"] == ["batch", 3, "height", "width"]
     assert metadata["inputs"]["style_weights"]["shape"] == [3]
     assert metadata["architecture"]["num_styles"] == 3
@@ -155,8 +156,38 @@ def test_int8_is_calibrated_and_printed_within_the_psnr_bound(models, photos, st
     assert "int8 PSNR" in result.stderr and "dB against float32" in result.stderr
     psnr = float(result.stderr.split("int8 PSNR ")[1].split(" dB")[0])
     assert psnr >= 30
+    assert "fast_on: x86-64 CPUs with AVX-512 VNNI" in result.stderr
     ops = {node.op_type for node in onnx.load(str(tmp_path / "q.onnx")).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+
+
+def test_int8_activations_are_unsigned_and_the_file_says_where_it_is_fast(models, photos,
+                                                                         styx_cli, tmp_path):
+    from styx.exports.onnx.check import psnr
+    from styx.files.image_arrays import sample_image
+    from styx.inference.batch import load_photo
+
+    target = tmp_path / "q.onnx"
+    result = styx_cli("export", "stylebank", "--onnx", "--quantize", "int8", "--calibrate",
+                      str(photos), "--calibrate-size", "64", "--json", "--model",
+                      str(models["stylebank"]), "-o", str(target))
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["precision"] == "int8" and "VNNI" in report["fast_on"]
+    proto = onnx.load(str(target))
+    weights = {init.name: init for init in proto.graph.initializer}
+    zero_points = [weights[node.input[2]] for node in proto.graph.node
+                   if node.op_type == "QuantizeLinear"]
+    # uint8 activations with a zero point: onnxruntime's fast x86 int8 kernels (U8S8)
+    assert zero_points and all(z.data_type == onnx.TensorProto.UINT8 for z in zero_points)
+    photo = load_photo(sample_image("content"), None)[0]
+    float_file = styx.export(models["stylebank"], "onnx", tmp_path / "f.onnx")
+    reference = OnnxGenerator.open(float_file, provider="cpu").run(photo)
+    quantized = OnnxGenerator.open(target, provider="cpu").run(photo)
+    assert psnr(reference, quantized) >= 30
+    shown = styx_cli("models", "show", str(target))
+    assert shown.exit_code == 0, shown.stderr
+    assert "fast on: x86-64 CPUs with AVX-512 VNNI" in shown.stdout.replace("\n", " ")
 
 
 def test_int8_takes_on_the_heaviest_convolutions_only():

@@ -152,6 +152,8 @@ def _show_onnx(path, as_json: bool) -> None:
     console.print(_escape(f"{metadata.get('method')} generator, {metadata.get('precision')}, "
                           f"opset {metadata.get('opset')}, written by styx "
                           f"{metadata.get('styx_version')} from model {metadata.get('model')!r}"))
+    if metadata.get("fast_on"):  # files from styx before it was recorded lack it
+        console.print(_escape(f"fast on: {metadata['fast_on']}"))
     console.print(_escape(f"inputs: {inputs}; images from {metadata.get('smallest_size')} px a "
                           "side"))
     styles = metadata.get("styles") or []

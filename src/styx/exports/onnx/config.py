@@ -17,6 +17,14 @@ MIN_OPSET, MAX_OPSET, DEFAULT_OPSET = 13, 21, 17
 MAX_DIFFERENCE = {"fp32": 1e-3, "fp16": 2e-2}
 MIN_INT8_PSNR = 30.0
 
+#: Where each precision's file runs fast, recorded in its metadata as ``fast_on``.
+FAST_ON = {
+    "fp32": "any CPU or GPU (onnxruntime's float kernels)",
+    "fp16": "CUDA GPUs; slow on CPUs",
+    "int8": "x86-64 CPUs with AVX-512 VNNI or AVX-VNNI (uint8 x int8 kernels); no faster "
+            "than fp32 without VNNI; ARM64 with dot-product instructions, untested",
+}
+
 
 @dataclass(kw_only=True)
 class OnnxOptions(Config):

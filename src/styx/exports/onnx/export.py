@@ -34,7 +34,7 @@ def export_onnx(model: Model, output: Path, config: OnnxOptions) -> dict[str, An
     onnx.checker.check_model(proto, full_check=True)
     output.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(proto, str(output))
-    details: dict[str, Any] = {"precision": config.precision,
+    details: dict[str, Any] = {"precision": config.precision, "fast_on": metadata["fast_on"],
                                "smallest_size": metadata["smallest_size"]}
     if config.verify:
         report = check_file(output, model, config)

@@ -41,7 +41,7 @@ from torch import nn
 from styx.core import __version__
 from styx.core.errors import StyxError
 from styx.core.inputs import SETTING, STATISTICS, STYLE
-from styx.exports.onnx.config import OnnxOptions
+from styx.exports.onnx.config import FAST_ON, OnnxOptions
 from styx.generators.blocks import Pad, given_statistics, instance_norms, kept_statistics
 from styx.generators.generator import Generator
 from styx.generators.models import Model
@@ -256,6 +256,7 @@ def file_metadata(model: Model, config: OnnxOptions, names: list[str],
         "model": model.name,
         "styles": model.styles,
         "precision": config.precision,
+        "fast_on": FAST_ON[config.precision],
         "opset": config.opset,
         "inputs": inputs,
         "smallest_size": smallest,

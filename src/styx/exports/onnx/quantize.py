@@ -1,19 +1,40 @@
 """int8 files: static quantisation with onnxruntime's own tools, calibrated on photos.
 
 The heaviest convolutions, the fewest that do :data:`HEAVY_SHARE` of the generator's
-multiply-adds (texture-nets' 3x3 join convolutions at full and half resolution,
-StyleBank's two decoder convolutions), are quantised: weights per output channel, inputs
-per tensor, as signed int8 in QDQ form (QuantizeLinear/DequantizeLinear pairs that
-onnxruntime fuses into int8 kernels), with ranges calibrated (min-max) on the
-``--calibrate`` photos. Everything else stays float32:
-the cheap convolutions of the coarse scales (quantising them gains no speed and costs
-quality), the first and last convolutions (the photo in, the picture out), normalisation,
-and convolutions whose weights are computed in the graph (StyleBank's summed banks).
+multiply-adds (counted on the generator, whatever its architecture), are quantised in QDQ
+form: weights int8 per output channel (7-bit range, ``reduce_range``: AVX2 CPUs without
+VNNI add pairs of products in 16 bits, which 8-bit weights can overflow), activations
+uint8 per tensor with a zero point, ranges calibrated (min-max) on the ``--calibrate``
+photos. That
+is U8S8, the pair onnxruntime's x86 int8 kernels (QLinearConv on VNNI) are fast for;
+signed activations (S8S8) are not fused on x86 at all (a float convolution runs between
+Quantize/Dequantize steps). Everything else stays float32: the cheap convolutions of the
+coarse scales, the first and last convolutions (the photo in, the picture out),
+normalisation, and convolutions whose weights are computed in the graph (StyleBank's
+summed banks). Two rewrites follow (see :func:`quantize_before_moves` and
+:func:`keep_float_layout`): padding, concatenation and nearest upsampling move uint8, and
+onnxruntime's channels-last layout stays beside the int8 convolutions.
 
-Measured on three photos at 512 px (docs/onnx.md): quantising every convolution gave
-29-30 dB against float32 on the default texture-nets generator (19-23 dB with unsigned
-activations, onnxruntime's default: the generators' activations are signed); the heavy
-ones alone give 43-51 dB on both methods.
+Measured on 2026-12-06 on a 2-core AMD EPYC (AVX-512 VNNI, AVX-VNNI, AVX-512 BF16),
+onnxruntime 1.31.1, default architectures, random weights, one 1024x768 photo, one thread
+(CPU seconds, the machine being shared), PSNR against the fp32 file on three photos:
+
+=============  =====  ==============  ===============  ==========
+method         fp32   int8 before     int8 now         PSNR now
+=============  =====  ==============  ===============  ==========
+texture-nets   1.03   1.26 (0.82x)    0.76 (1.36x)     40.8 dB
+StyleBank      1.24   1.39 (0.89x)    0.96 (1.29x)     40-41 dB
+=============  =====  ==============  ===============  ==========
+
+Short of 1.5x, by onnxruntime's per-node profile (ms, sum of each node's best of four
+runs): an int8 convolution is 4-5x faster than its float one (texture-nets' two full-size
+3x3 joins: 333 and 307 ms float, 66 and 80 int8), but what stays float does not shrink:
+texture-nets' 43 instance norms (about 350 ms), the DequantizeLinear after each int8
+convolution, which onnxruntime copies for each of the norm's three readers (99 ms), and
+the Transposes around its channels-last int8 kernels (83 ms); StyleBank's last 9x9
+convolution to RGB alone is 509-570 ms of a 880-1140 ms int8 run, and its bank convolution
+122 ms. Quantising every convolution but the first and last gave 29-30 dB (texture-nets);
+a share of 0.95, 38 dB and no more speed.
 """
 
 from __future__ import annotations
@@ -22,6 +43,7 @@ import contextlib
 import itertools
 import logging
 import tempfile
+from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,7 +55,13 @@ from styx.core.errors import StyxError
 from styx.exports.onnx.config import OnnxOptions
 
 #: The share of a generator's convolution work that int8 takes on (the heaviest layers).
-HEAVY_SHARE = 0.8
+HEAVY_SHARE = 0.9
+
+#: Operations that only move values, by the indices of their data inputs (None: every
+#: input): quantising their float inputs instead of their output gives the same numbers, in
+#: a quarter of the bytes. Pad and Resize qualify in the modes that copy (see _moves_only).
+DATA_MOVES: dict[str, tuple[int, ...] | None] = {"Slice": (0,), "Concat": None, "Pad": (0,),
+                                                 "Resize": (0,)}
 
 
 def calibration_feeds(metadata: dict[str, Any], config: OnnxOptions
@@ -125,11 +153,155 @@ def quantize_int8(model: onnx.ModelProto, metadata: dict[str, Any], config: Onnx
         onnx.save(named, str(source))
         with _quiet_logging():  # its advice to pre-process is for classifiers, not styx's
             q.quantize_static(str(source), str(target), Reader(), quant_format=q.QuantFormat.QDQ,
-                              per_channel=True, activation_type=q.QuantType.QInt8,
+                              per_channel=True, reduce_range=True,
+                              activation_type=q.QuantType.QUInt8,
                               weight_type=q.QuantType.QInt8, op_types_to_quantize=["Conv"],
                               nodes_to_exclude=float_nodes(named, heavy),
                               calibrate_method=q.CalibrationMethod.MinMax)
-        return onnx.load(str(target))
+        quantized = onnx.load(str(target))
+    quantize_before_moves(quantized)
+    keep_float_layout(quantized)
+    return quantized
+
+
+def quantize_before_moves(model: onnx.ModelProto) -> None:
+    """Move each QuantizeLinear above the operations that only move values into it (the
+    slices and concatenations of circular padding, reflect padding, nearest upsampling,
+    the join of two maps), so they move uint8 instead of float32: the same numbers."""
+    for quantize in [node for node in model.graph.node if node.op_type == "QuantizeLinear"]:
+        producers = {name: node for node in model.graph.node for name in node.output}
+        consumers: dict[str, list[onnx.NodeProto]] = defaultdict(list)
+        for node in model.graph.node:
+            for name in node.input:
+                consumers[name].append(node)
+        moves = _moves_into(quantize, producers, consumers)
+        if moves:
+            _quantize_inputs_of(model.graph, quantize, moves, producers)
+
+
+def _moves_only(node: onnx.NodeProto) -> bool:
+    """Whether ``node`` copies values without computing new ones."""
+    if node.op_type not in DATA_MOVES:
+        return False
+    mode = next((onnx.helper.get_attribute_value(a) for a in node.attribute
+                 if a.name == "mode"), b"")
+    if node.op_type == "Pad":  # a constant pad would need its value quantised too
+        return mode in (b"reflect", b"edge")
+    return node.op_type != "Resize" or mode in (b"", b"nearest")
+
+
+def _data_inputs(node: onnx.NodeProto) -> list[str]:
+    indices = DATA_MOVES[node.op_type]
+    return [name for index, name in enumerate(node.input)
+            if name and (indices is None or index in indices)]
+
+
+def _moves_into(quantize: onnx.NodeProto, producers: dict[str, onnx.NodeProto],
+                consumers: dict[str, list[onnx.NodeProto]]) -> list[onnx.NodeProto]:
+    """The value-moving nodes that feed ``quantize`` and nothing else (their float output
+    is needed nowhere but through it); empty when its input is computed."""
+    found: dict[str, onnx.NodeProto] = {}
+    pending = [quantize.input[0]]
+    while pending:
+        node = producers.get(pending.pop())
+        if node is not None and node.name not in found and _moves_only(node):
+            found[node.name] = node
+            pending += _data_inputs(node)
+    while True:  # drop the nodes whose output something else reads, and what only they fed
+        inside = set(found) | {quantize.name}
+        reached = _reached_from(quantize, found, producers)
+        kept = {name: node for name, node in found.items() if name in reached and all(
+            reader.name in inside for reader in consumers[node.output[0]])}
+        if kept.keys() == found.keys():
+            return list(kept.values())
+        found = kept
+
+
+def _reached_from(quantize: onnx.NodeProto, nodes: dict[str, onnx.NodeProto],
+                  producers: dict[str, onnx.NodeProto]) -> set[str]:
+    """The names of ``nodes`` that feed ``quantize`` through ``nodes`` alone."""
+    reached: set[str] = set()
+    pending = [quantize.input[0]]
+    while pending:
+        node = producers.get(pending.pop())
+        if node is not None and node.name in nodes and node.name not in reached:
+            reached.add(node.name)
+            pending += _data_inputs(node)
+    return reached
+
+
+def _quantize_inputs_of(graph: onnx.GraphProto, quantize: onnx.NodeProto,
+                        moves: list[onnx.NodeProto],
+                        producers: dict[str, onnx.NodeProto]) -> None:
+    """Quantise the float tensors that enter ``moves`` (once each, with ``quantize``'s scale
+    and zero point), let ``moves`` carry uint8, and drop ``quantize``."""
+    inside = {node.name for node in moves}
+    renamed = {node.output[0]: f"{node.output[0]}_uint8" for node in moves}
+    renamed[quantize.input[0]] = quantize.output[0]
+    quantized: dict[str, str] = {}
+    order = list(graph.node)
+    for node in sorted(moves, key=order.index):  # a tensor's first reader first
+        for index, name in enumerate(node.input):
+            if name not in _data_inputs(node):
+                continue
+            source = producers.get(name)
+            if source is None or source.name not in inside:
+                if name not in quantized:
+                    quantized[name] = f"{name}_uint8"
+                    step = onnx.helper.make_node(
+                        "QuantizeLinear", [name, *quantize.input[1:]], [quantized[name]],
+                        name=f"{quantize.name}/{name}", **_attributes(quantize))
+                    order.insert(order.index(node), step)
+                node.input[index] = quantized[name]
+            else:
+                node.input[index] = renamed[name]
+        node.output[0] = renamed[node.output[0]]
+    order.remove(quantize)
+    del graph.node[:]
+    graph.node.extend(order)
+
+
+def _attributes(node: onnx.NodeProto) -> dict[str, Any]:
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def keep_float_layout(model: onnx.ModelProto) -> None:
+    """Put a Reshape to the same shape (no copy) after every QuantizeLinear.
+
+    onnxruntime runs its int8 convolutions channels-last and moves their Transposes down the
+    graph as far as they go, into the float instance norms, whose reductions are then about
+    20x slower (464 of the 1673 ms of a texture-nets run at 1024x768); a Reshape stops them
+    on the uint8 tensor next to the convolution. (A Reshape after a DequantizeLinear does
+    not stay: onnxruntime moves the DequantizeLinear past it.)"""
+    graph = model.graph
+    ranks = _ranks(model)
+    order = []
+    for node in graph.node:
+        order.append(node)
+        rank = ranks.get(node.output[0])
+        if rank and node.op_type == "QuantizeLinear":
+            order.append(_same_shape(graph, node, rank))
+    del graph.node[:]
+    graph.node.extend(order)
+
+
+def _same_shape(graph: onnx.GraphProto, node: onnx.NodeProto, rank: int) -> onnx.NodeProto:
+    """A Reshape of ``node``'s output to its own shape, which takes over the output's name."""
+    same = f"styx_same_shape_{rank}"
+    if same not in {init.name for init in graph.initializer}:
+        graph.initializer.append(onnx.numpy_helper.from_array(np.zeros(rank, np.int64), same))
+    kept = node.output[0]
+    node.output[0] = f"{kept}_before_reshape"
+    return onnx.helper.make_node("Reshape", [node.output[0], same], [kept],
+                                 name=f"{node.name}/keep_layout")
+
+
+def _ranks(model: onnx.ModelProto) -> dict[str, int]:
+    """Every tensor's rank that shape inference finds."""
+    inferred = onnx.shape_inference.infer_shapes(model)
+    values = [*inferred.graph.value_info, *inferred.graph.input, *inferred.graph.output]
+    return {value.name: len(value.type.tensor_type.shape.dim) for value in values
+            if value.type.tensor_type.HasField("shape")}
 
 
 @contextlib.contextmanager
