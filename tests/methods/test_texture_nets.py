@@ -22,6 +22,7 @@ from PIL import Image
 import styx
 from styx.core.errors import StyxError
 from styx.generators.blocks import NORMS, PADDINGS, halved_sizes
+from styx.generators.variants import VARIANTS
 from styx.plugins.methods.texture_nets.generator import (
     GeneratorConfig,
     TextureNetwork,
@@ -77,11 +78,12 @@ def png_size(path: Path) -> tuple[int, int]:
 
 
 # -- the generator ---------------------------------------------------------------------------
+@pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("padding", PADDINGS)
 @pytest.mark.parametrize("size", [(37, 53), (1, 9), (1, 1), (2, 3), (64, 64)])
-def test_every_padding_mode_keeps_any_size(padding, size):
+def test_every_padding_mode_keeps_any_size(padding, size, variant):
     torch.manual_seed(0)
-    network = TextureNetwork(GeneratorConfig(padding=padding, scales=6)).eval()
+    network = TextureNetwork(GeneratorConfig(padding=padding, scales=6, variant=variant)).eval()
     content = torch.rand(2, 3, *size)
     with torch.no_grad():
         out = network(content)
@@ -150,7 +152,8 @@ def test_texture_generator_makes_any_size_from_noise_only():
         network()
 
 
-def test_circular_padding_makes_the_generator_shift_equivariant():
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_circular_padding_makes_the_generator_shift_equivariant(variant):
     """With circular padding a shift of the noise by a whole coarse pixel shifts the texture
     by the same amount: the texture tiles. Zero padding breaks this at the borders."""
     torch.manual_seed(0)
@@ -158,7 +161,7 @@ def test_circular_padding_makes_the_generator_shift_equivariant():
 
     def shifted_difference(padding: str) -> float:
         network = TextureNetwork(GeneratorConfig(content_channels=0, scales=3,
-                                                  padding=padding)).eval()
+                                                  padding=padding, variant=variant)).eval()
         noise = network.make_noise(1, 32, 32, generator=torch.Generator().manual_seed(3))
         with torch.no_grad():
             out = network(None, noise)

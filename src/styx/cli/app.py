@@ -161,9 +161,6 @@ def report_error(error: StyxError) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``styx``: a StyxError is one red line on stderr and exit code 2."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    from styx.core.plugins import debug_enabled
-
-    debug = debug_enabled()
     # click's exception classes as the installed typer raises them (typer 0.2x ships a
     # copy of click of its own; older ones use click itself).
     usage: Any = sys.modules[typer.BadParameter.__module__]
@@ -190,7 +187,7 @@ def main(argv: list[str] | None = None) -> None:
         report_error(StyxError(_sentence(error.format_message()), "see --help"))
         sys.exit(error.exit_code)
     except StyxError as error:
-        if debug:
+        if _debug():
             raise
         report_error(error)
         sys.exit(error.exit_code)
@@ -198,13 +195,21 @@ def main(argv: list[str] | None = None) -> None:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
     except Exception as error:
-        if debug:
+        if _debug():
             raise
         report_error(StyxError(f"unexpected {type(error).__name__}: {error}",
                                "a bug in styx or a plugin; STYX_DEBUG=1 shows the traceback"))
         sys.exit(1)
     if isinstance(code, int) and code:
         sys.exit(code)
+
+
+def _debug() -> bool:
+    """Whether ``STYX_DEBUG`` asks for tracebacks; asked on an error only, so a run that
+    needs no plugin registry ('styx infer') never imports it."""
+    from styx.core.plugins import debug_enabled
+
+    return debug_enabled()
 
 
 def usage_error(error: Exception, usage: Any) -> StyxError:

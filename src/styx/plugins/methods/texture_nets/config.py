@@ -26,6 +26,7 @@ from styx.core.checks import existing_path, image_size, number, optional
 from styx.core.config import option
 from styx.core.errors import StyxError
 from styx.files.modelstore import name_from_file
+from styx.generators.variants import variant_option
 
 
 @dataclass(kw_only=True)
@@ -39,6 +40,8 @@ class GeneratorOptions(ConvGeneratorOptions):
                            help="Channels per scale.")
     noise_channels: int = option(3, panel=GENERATOR, check=number(minimum=0, integer=True),
                                  help="Noise channels per scale (0: none).")
+    variant: str = variant_option("16-channel joins of two convolutions at full and half "
+                                  "size: 7x fewer multiply-adds")
 
 
 def _content_channels(value: Any, label: str) -> int:

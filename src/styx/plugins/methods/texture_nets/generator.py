@@ -20,6 +20,15 @@ Differences from the reference code, all deliberate:
 * The output goes through a sigmoid, so it is a valid image in [0, 1] by construction (the
   reference left it unbounded in VGG-preprocessed units).
 
+The ``fast`` variant (``GeneratorConfig(variant="fast")``, ``styx train texture-nets
+--variant fast``) keeps all of that (the noise pyramid, a branch per scale, the joins,
+instance norms, circular padding) and lightens the two finest scales, where 97% of the
+paper's work is: joins of 16 channels at full and half size (instead of 48 and 40), two
+convolutions (3x3 -> 1x1) in those joins and in the half-size branch, one (3x3) in the
+full-size branch, and the coarse result normalised before it is upsampled (four times fewer
+pixels; the same statistics where the sizes are even). 7x fewer multiply-adds; the measured
+layer profile that chose it is in docs/texture-nets.md.
+
 Noise is a forward *input*: ``forward(content, noise)`` with ``noise`` one tensor of
 ``K * noise_channels`` channels at full resolution; scale ``k`` takes its own slice of
 channels, subsampled (nearest) to its size, which gives every scale independent uniform
@@ -40,16 +49,46 @@ from styx.core.inputs import Input, content_image
 from styx.core.inputs import noise as noise_input
 from styx.generators.blocks import Pad, make_norm
 from styx.generators.generator import Generator, draw_noise, no_image_given, random_like
+from styx.generators.variants import FAST
 from styx.plugins.methods.texture_nets.config import GeneratorConfig
 from styx.runtime.image_tensors import TENSOR_HINT
 
+#: The paper's block: 3x3 -> 3x3 -> 1x1 convolutions.
+PAPER_KERNELS = (3, 3, 1)
+#: The fast variant (docs/texture-nets.md has the measurements), by scale (0 = full size;
+#: the scales not named are the paper's): the joins' widths capped, in multiples of
+#: ``channels`` (16 channels at full and half size instead of 48 and 40) ...
+FAST_WIDTH_CAPS = {0: 2, 1: 2}
+#: ... the kernels of the branches ...
+FAST_BRANCH_KERNELS = {0: (3,), 1: (3, 1)}
+#: ... and of the joins.
+FAST_JOIN_KERNELS = {0: (3, 1), 1: (3, 1)}
+
+
+def join_width(config: GeneratorConfig, scale: int) -> int:
+    """Channels of the running result after the join at ``scale`` (0 = full size):
+    ``channels`` more at every finer scale, as in the paper; the fast variant caps them at
+    the finest scales, where a channel costs the most."""
+    width = (config.scales - scale) * config.channels
+    cap = FAST_WIDTH_CAPS.get(scale) if config.variant == FAST else None
+    return width if cap is None else min(width, cap * config.channels)
+
+
+def block_kernels(config: GeneratorConfig, scale: int, *, join: bool) -> tuple[int, ...]:
+    """The kernel sizes of the join (``join=True``) or of the branch at ``scale``."""
+    if config.variant != FAST:
+        return PAPER_KERNELS
+    return (FAST_JOIN_KERNELS if join else FAST_BRANCH_KERNELS).get(scale, PAPER_KERNELS)
+
 
 class ConvBlock(nn.Sequential):
-    """3x3 -> 3x3 -> 1x1 convolutions, each followed by normalisation and LeakyReLU."""
+    """Convolutions of ``kernels`` sizes (3x3 -> 3x3 -> 1x1 in the paper), each followed by
+    normalisation and LeakyReLU."""
 
-    def __init__(self, in_channels: int, out_channels: int, config: GeneratorConfig) -> None:
+    def __init__(self, in_channels: int, out_channels: int, config: GeneratorConfig,
+                 kernels: tuple[int, ...] = PAPER_KERNELS) -> None:
         layers: list[nn.Module] = []
-        for index, kernel in enumerate((3, 3, 1)):
+        for index, kernel in enumerate(kernels):
             layers += [
                 Pad(config.padding, kernel // 2),
                 nn.Conv2d(in_channels if index == 0 else out_channels, out_channels, kernel),
@@ -70,16 +109,20 @@ class TextureNetwork(Generator):
         in_channels = config.content_channels + config.noise_channels
         c = config.channels
         # branches[k] works on scale k (0 = full size, K-1 = coarsest).
-        self.branches = nn.ModuleList(ConvBlock(in_channels, c, config)
-                                      for _ in range(config.scales))
-        # joins[j] merges the running result (j+1)*c channels with a new branch of c.
-        self.join_norms_coarse = nn.ModuleList(make_norm(config.norm, c * (j + 1))
-                                               for j in range(config.scales - 1))
-        self.join_norms_branch = nn.ModuleList(make_norm(config.norm, c)
-                                               for _ in range(config.scales - 1))
-        self.joins = nn.ModuleList(ConvBlock(c * (j + 2), c * (j + 2), config)
-                                   for j in range(config.scales - 1))
-        self.to_rgb = nn.Conv2d(c * config.scales, 3, 1)
+        self.branches = nn.ModuleList(ConvBlock(in_channels, c, config,
+                                                block_kernels(config, k, join=False))
+                                      for k in range(config.scales))
+        # joins[j] (at scale k = K-2-j) merges the running result, upsampled from scale k+1,
+        # with scale k's branch of c channels.
+        fine = range(config.scales - 2, -1, -1)
+        coarse_widths = [join_width(config, k + 1) for k in fine]
+        self.join_norms_coarse = nn.ModuleList(make_norm(config.norm, width)
+                                               for width in coarse_widths)
+        self.join_norms_branch = nn.ModuleList(make_norm(config.norm, c) for _ in fine)
+        self.joins = nn.ModuleList(ConvBlock(width + c, join_width(config, k), config,
+                                             block_kernels(config, k, join=True))
+                                   for width, k in zip(coarse_widths, fine))
+        self.to_rgb = nn.Conv2d(join_width(config, 0), 3, 1)
 
     # -- the Generator interface ------------------------------------------------------------
     @property
@@ -168,26 +211,36 @@ class TextureNetwork(Generator):
             raise StyxError(f"expected {self.noise_depth} noise channels, got {noise.shape[1]}",
                             "make_inputs builds noise of the right shape")
 
-        # The inputs of every scale, finest first.
-        inputs: list[torch.Tensor] = []
-        image = content
-        for k in range(cfg.scales):
-            if k > 0 and image is not None:
-                image = F.avg_pool2d(image, 2, ceil_mode=True)
-            parts = [] if image is None else [image]
-            if cfg.noise_channels:
-                z = noise[:, k * cfg.noise_channels:(k + 1) * cfg.noise_channels]
-                if k > 0:
-                    z = z[..., :: 2 ** k, :: 2 ** k]  # independent samples, ceil sizes
-                parts.append(z)
-            inputs.append(parts[0] if len(parts) == 1 else torch.cat(parts, 1))
-
+        inputs = self._scale_inputs(content, noise)
         x = self.branches[-1](inputs[-1])
         for j, k in enumerate(range(cfg.scales - 2, -1, -1)):
             branch = self.branches[k](inputs[k])
-            up = F.interpolate(x, scale_factor=2.0, mode="nearest")
-            up = up[..., : branch.shape[-2], : branch.shape[-1]]
-            x = torch.cat([self.join_norms_coarse[j](up), self.join_norms_branch[j](branch)], 1)
-            x = self.joins[j](x)
+            coarse = self._upsampled(x, self.join_norms_coarse[j], branch.shape[-2:])
+            x = self.joins[j](torch.cat([coarse, self.join_norms_branch[j](branch)], 1))
         return torch.sigmoid(self.to_rgb(x))
 
+    def _scale_inputs(self, content: torch.Tensor | None,
+                      noise: torch.Tensor | None) -> list[torch.Tensor]:
+        """The input of every scale, finest first: the content average-pooled 2x2 and the
+        scale's own noise channels subsampled (nearest), both halved scale by scale with
+        ``ceil`` sizes; every scale gets independent noise."""
+        width = self.config.noise_channels
+        inputs: list[torch.Tensor] = []
+        for k in range(self.config.scales):
+            if k > 0:
+                content = None if content is None else F.avg_pool2d(content, 2, ceil_mode=True)
+                noise = None if noise is None else noise[..., ::2, ::2]
+            parts = [] if content is None else [content]
+            if width:
+                parts.append(noise[:, k * width:(k + 1) * width])
+            inputs.append(parts[0] if len(parts) == 1 else torch.cat(parts, 1))
+        return inputs
+
+    def _upsampled(self, x: torch.Tensor, norm: nn.Module, size: torch.Size) -> torch.Tensor:
+        """The running result ``x`` upsampled x2 (nearest) and cropped to ``size``, and
+        normalised by ``norm``: after upsampling in the paper, before it in the fast variant
+        (four times fewer pixels; the same statistics where the sizes are even)."""
+        if self.config.variant == FAST:
+            x = norm(x)
+        up = F.interpolate(x, scale_factor=2.0, mode="nearest")[..., : size[0], : size[1]]
+        return up if self.config.variant == FAST else norm(up)
