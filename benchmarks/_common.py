@@ -12,6 +12,8 @@ that start with ``_``).
 * :func:`machine`: the header of every document (device, torch, CPU, threads).
 * :func:`lscpu_model` (the CPU's name, recorded beside memory numbers) and
   :func:`resident` (``VmRSS`` and ``VmHWM``): for the memory benchmarks' children.
+* :func:`run_command` and :func:`time_commands`: whole commands (``styx infer``, a peer's)
+  timed in fresh processes, interleaved, with each one's own peak memory.
 * :func:`build_network`: a random-weight network of each feed-forward method in either
   architecture variant, with the metadata to save it (for the inference benchmarks).
 
@@ -88,9 +90,9 @@ def child(args: argparse.Namespace, measure: Callable[[argparse.Namespace], dict
     as JSON and say True; in the parent, False."""
     if not args.phase:
         return False
-    import torch
+    if args.threads:  # torch only where asked: a phase timing whole commands stays small
+        import torch
 
-    if args.threads:
         torch.set_num_threads(args.threads)
     print(json.dumps(measure(args)))
     return True
@@ -270,3 +272,39 @@ def build_network(method: str, variant: str = "paper") -> tuple[Any, dict[str, A
         raise SystemExit(f"unknown method {method!r}: texture-nets, stylebank or adain")
     return network.eval(), {"method": method, "architecture": network.architecture(),
                             "styles": styles}
+
+
+def run_command(command: list[str]) -> tuple[float, float]:
+    """Wall seconds and the process's own peak resident MiB (``wait4``) of ``command``; a
+    failure is a RuntimeError with its last line of stderr."""
+    with tempfile.TemporaryFile() as errors:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - start
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            errors.seek(0)
+            last = (errors.read().decode(errors="replace").strip().splitlines() or [""])[-1]
+            raise RuntimeError(f"{command[2]} exit {code}: {last}")
+    scale = 1 / 1024 / 1024 if sys.platform == "darwin" else 1 / 1024
+    return seconds, usage.ru_maxrss * scale
+
+
+def time_commands(commands: dict[str, list[str]], *, repeat: int
+                  ) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """Wall seconds of each run of each named command, and each one's peak resident MiB:
+    one untimed warm-up of each (files in the page cache, caches filled), then ``repeat``
+    rounds, alternately in order and in reverse, so a drift in the machine's load falls on
+    every command alike."""
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    peaks: dict[str, float] = {}
+    for command in commands.values():
+        run_command(command)
+    for index in range(max(repeat, 1)):
+        order = list(commands) if index % 2 == 0 else list(reversed(commands))
+        for name in order:
+            seconds, peak = run_command(commands[name])
+            times[name].append(seconds)
+            peaks[name] = max(peaks.get(name, 0.0), peak)
+    return times, peaks

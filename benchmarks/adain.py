@@ -260,36 +260,11 @@ def commands(args: argparse.Namespace, work: Path) -> dict[str, list[str]]:
     }
 
 
-def run_process(command: list[str]) -> tuple[float, float]:
-    """Wall seconds and this process's own peak resident MiB (``wait4``) of ``command``."""
-    with tempfile.TemporaryFile() as errors:
-        start = time.perf_counter()
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors)
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - start
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode != 0:
-            errors.seek(0)
-            last = (errors.read().decode(errors="replace").strip().splitlines() or [""])[-1]
-            raise RuntimeError(f"{command[2]} exit {process.returncode}: {last}")
-    scale = 1 / 1024 / 1024 if sys.platform == "darwin" else 1 / 1024
-    return seconds, usage.ru_maxrss * scale
-
-
 def measure_whole_command(args: argparse.Namespace) -> dict:
     work = Path(args.work)
     todo = commands(args, work)
     todo["python_startup"] = [sys.executable, "-c", "pass"]  # the floor of both commands
-    times: dict[str, list[float]] = {name: [] for name in todo}
-    peaks: dict[str, float] = {}
-    for command in todo.values():
-        run_process(command)  # warm-up: the files in the page cache, .pyc written
-    for index in range(max(args.repeat, 1)):
-        order = list(todo) if index % 2 == 0 else list(reversed(todo))
-        for name in order:
-            seconds, peak = run_process(todo[name])
-            times[name].append(seconds)
-            peaks[name] = max(peaks.get(name, 0.0), peak)
+    times, peaks = _common.time_commands(todo, repeat=args.repeat)
     from PIL import Image
 
     todo.pop("python_startup")
