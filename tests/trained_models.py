@@ -128,17 +128,19 @@ def run_model(styx_cli, method: str, model, *args: str):
     return result
 
 
-def save_adain(folder: Path, *, seed: int = 3) -> Path:
-    """An AdaIN network (VGG19 encoder with seeded random weights up to relu4_1) stored in
-    ``folder``; its decoder is moved off its initial values and centred on grey, so its
-    pictures follow the photo and the painting the way a trained model's do."""
+def save_adain(folder: Path, *, seed: int = 3, variant: str = "paper") -> Path:
+    """An AdaIN network (VGG19 encoder with seeded random weights up to relu4_1, relu3_1
+    for ``variant="fast"``) stored in ``folder``; its decoder is moved off its initial
+    values and centred on grey, so its pictures follow the photo and the painting the way a
+    trained model's do."""
     from styx.files.modelstore import save_model
     from styx.perceptual.weights import notes
     from styx.plugins.methods.adain.network import AdaINArchitecture, AdaINNetwork
 
     with notes(False), torch.random.fork_rng():
         torch.manual_seed(seed)  # the decoder's initial weights: the same in every process
-        network = AdaINNetwork(AdaINArchitecture(), weights="random", seed=seed)
+        network = AdaINNetwork(AdaINArchitecture(variant=variant), weights="random",
+                               seed=seed)
     _perturbed(network.decoder, seed, 0.3)
     with torch.no_grad():
         last = network.decoder[-1]

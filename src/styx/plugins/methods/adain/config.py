@@ -26,11 +26,28 @@ from styx.core.config import option
 from styx.core.errors import StyxError
 from styx.core.plugins import descriptors
 from styx.files.regions import parse_regions
+from styx.generators.variants import FAST, PAPER, variant_option
 
 STYLES = "Styles"
 #: The paper's encoder layer, and its style layers (each relu up to it).
 PAPER_LAYER = "relu4_1"
 PAPER_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+#: Each variant's encoder layer (docs/adain.md, "The fast variant").
+VARIANT_LAYERS = {PAPER: PAPER_LAYER, FAST: "relu3_1"}
+FAST_DESCRIPTION = "the encoder to relu3_1, one narrow decoder convolution per resolution"
+
+
+def variant_layer(variant: str, descriptor: str) -> str:
+    """The encoder layer of ``variant`` on ``descriptor``: the variant's VGG layer where the
+    descriptor has it, else the descriptor's deepest default content layer."""
+    spec = descriptors().get(descriptor)
+    layer = VARIANT_LAYERS[variant]
+    if layer in [*spec.layers, *spec.layer_aliases]:
+        return layer
+    if not spec.default_content_layers:
+        raise StyxError(f"descriptor {spec.name!r} has no default content layer",
+                        f"give --layer (see 'styx list layers {spec.name}')")
+    return list(spec.default_content_layers)[-1]
 
 
 def _names(value: Any, label: str) -> list[str] | None:
@@ -62,8 +79,10 @@ class AdaINTrainConfig(DescriptorOptions, TrainingOptions, ModelOutputOptions):
         None, panel=STYLES, check=number(minimum=8, integer=True, optional=True),
         default_text="keep each painting's own resolution",
         help="Resize every painting to this shorter side before cropping (the paper: 512).")
+    variant: str = variant_option(FAST_DESCRIPTION)
     layer: str | None = option(None, panel=LOSS, check=optional(text()),
-                               default_text="relu4_1, or the descriptor's content layer",
+                               default_text="relu4_1 (fast: relu3_1), or the descriptor's "
+                                            "content layer",
                                help="The encoder's last layer, where AdaIN happens.")
     style_layers: list[str] | None = option(
         None, panel=LOSS, cli_type=str, check=_names,
@@ -87,11 +106,7 @@ class AdaINTrainConfig(DescriptorOptions, TrainingOptions, ModelOutputOptions):
         spec = descriptors().get(self.descriptor)
         listed = [*spec.layers, *spec.layer_aliases]
         if self.layer is None:
-            self.layer = PAPER_LAYER if PAPER_LAYER in listed else \
-                (list(spec.default_content_layers) or [None])[-1]
-            if self.layer is None:
-                raise StyxError(f"descriptor {spec.name!r} has no default content layer",
-                                f"give --layer (see 'styx list layers {spec.name}')")
+            self.layer = variant_layer(self.variant, self.descriptor)
         if self.style_layers is None:
             order = list(spec.layers)
             deepest = order.index(spec.layer_aliases.get(self.layer, self.layer)) \
@@ -110,7 +125,7 @@ class AdaINTrainConfig(DescriptorOptions, TrainingOptions, ModelOutputOptions):
     def architecture(self) -> dict[str, Any]:
         """The network's architecture (:class:`~.network.AdaINArchitecture` as a dict)."""
         return {"descriptor": self.descriptor, "layer": self.layer,
-                "descriptor_options": dict(self.descriptor_options), "convs_per_level": 2}
+                "descriptor_options": dict(self.descriptor_options), "variant": self.variant}
 
 
 @dataclass(kw_only=True)

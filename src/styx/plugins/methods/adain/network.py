@@ -9,6 +9,10 @@
 * The decoder mirrors the encoder: for each halving of the resolution, a 3x3 convolution
   that halves the channels and a nearest upsampling, then convolutions at that width;
   reflect padding; no normalisation.
+* Two variants (:mod:`styx.generators.variants`), chosen at training time and stored in
+  the architecture: ``paper`` (above) and ``fast`` (the encoder to ``relu3_1``, a decoder
+  of one narrow zero-padded convolution per resolution: :data:`DECODERS`; docs/adain.md
+  gives the per-layer profile it was chosen from).
 
 Inputs (declared in :attr:`AdaINNetwork.inputs`): the photo, the style image (any size,
 given at run time) and ``strength`` (1: the full AdaIN target; 0: the content features,
@@ -19,7 +23,7 @@ or, where ``regions`` (K x 1 x H x W masks) say, one per region.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -31,21 +35,53 @@ from styx.core.errors import StyxError
 from styx.core.inputs import content_image, setting, style_image
 from styx.generators.blocks import InstanceNorm, Pad
 from styx.generators.generator import Generator, no_image_given, one_style
+from styx.generators.variants import FAST, PAPER, variant_option
 from styx.perceptual.descriptor import Descriptor, build_descriptor
+from styx.plugins.methods.adain.config import FAST_DESCRIPTION, variant_layer
 
 #: The smallest style side the encoder is given (smaller paintings are enlarged).
 EPSILON = 1e-5
 
 
+@dataclass(frozen=True)
+class DecoderShape:
+    """How a variant's decoder narrows: ``first``, the divisor of the encoder's channels
+    at the first convolution (2 after it); ``minimum``, the narrowest width;
+    ``convs_per_level``, convolutions at each resolution; ``padding``, reflect or zero."""
+
+    first: int
+    minimum: int
+    convs_per_level: int
+    padding: str = "reflect"
+
+
+#: Each variant's decoder (docs/adain.md, "The fast variant", gives the measurements).
+#: Saved models name their variant, so a variant's shape never changes: a new shape is a
+#: new variant.
+DECODERS = {PAPER: DecoderShape(first=2, minimum=64, convs_per_level=2),
+            FAST: DecoderShape(first=4, minimum=32, convs_per_level=1, padding="zero")}
+
+
 @dataclass(kw_only=True)
 class AdaINArchitecture(Config):
-    """Everything that fixes the network's shape (a model's ``architecture``)."""
+    """Everything that fixes the network's shape (a model's ``architecture``). A model
+    saved before variants existed has no ``variant`` and is the paper's network."""
 
     descriptor: str = option("vgg19", help="The encoder's descriptor.")
-    layer: str = option("relu4_1", help="The encoder's last layer (AdaIN happens there).")
+    layer: str | None = option(None, help="The encoder's last layer (AdaIN happens there); "
+                                          "default: the variant's (see variant_layer).")
     descriptor_options: dict[str, Any] = option(default_factory=dict,
                                                 help="The descriptor's own options.")
-    convs_per_level: int = option(2, help="Decoder convolutions at each resolution.")
+    convs_per_level: int | None = option(None, help="Decoder convolutions at each "
+                                                    "resolution; default: the variant's.")
+    variant: str = variant_option(FAST_DESCRIPTION)
+
+    def decoder_shape(self) -> DecoderShape:
+        """The variant's decoder, with ``convs_per_level`` where it is given."""
+        shape = DECODERS[self.variant]
+        if self.convs_per_level is None:
+            return shape
+        return replace(shape, convs_per_level=int(self.convs_per_level))
 
 
 class AdaINNetwork(Generator):
@@ -59,7 +95,10 @@ class AdaINNetwork(Generator):
     def __init__(self, config: AdaINArchitecture | None = None, *,
                  weights: str = "empty", seed: int = 0) -> None:
         super().__init__()
-        self.config = config = config or AdaINArchitecture()
+        config = config or AdaINArchitecture()
+        # The layer recorded, not left to the variant's default: a saved model keeps it.
+        self.config = config = replace(config, layer=config.layer or variant_layer(
+            config.variant, config.descriptor))
         self.encoder: Descriptor = build_descriptor(
             config.descriptor, weights, seed=seed, layers=[config.layer],
             **config.descriptor_options)
@@ -67,7 +106,7 @@ class AdaINNetwork(Generator):
         channels, self.stride = _shape_at(self.encoder, self.layer)
         self.norm = InstanceNorm(channels)
         self.norm.requires_grad_(False)  # a plain normalisation: weight 1, bias 0
-        self.decoder = _mirror(channels, self.stride, config.convs_per_level)
+        self.decoder = _mirror(channels, self.stride, config.decoder_shape())
         self._style_cache: tuple[torch.Tensor, int, tuple[torch.Tensor, torch.Tensor]] | None \
             = None
 
@@ -204,20 +243,25 @@ def _shape_at(encoder: Descriptor, layer: str) -> tuple[int, int]:
     return int(features.shape[1]), int(stride)
 
 
-def _mirror(channels: int, stride: int, convs_per_level: int) -> nn.Sequential:
-    """The decoder: per halving, a convolution halving the channels (64 at least) and a
-    nearest 2x upsampling, ``convs_per_level - 1`` convolutions after it; then RGB."""
+def _mirror(channels: int, stride: int, shape: DecoderShape) -> nn.Sequential:
+    """The decoder: per halving, a convolution narrowing the channels (by ``shape.first``
+    after the encoder, by 2 after that; ``shape.minimum`` at least) and a nearest 2x
+    upsampling, ``shape.convs_per_level - 1`` convolutions after it; then RGB."""
     layers: list[nn.Module] = []
-    width = channels
+    width, divisor = channels, shape.first
     for _ in range(int(math.log2(stride))):
-        narrower = max(64, width // 2)
-        layers += _conv(width, narrower) + [nn.Upsample(scale_factor=2, mode="nearest")]
-        width = narrower
-        for _ in range(convs_per_level - 1):
-            layers += _conv(width, width)
-    layers += [Pad("reflect", 1), nn.Conv2d(width, 3, 3)]
-    return nn.Sequential(*layers)
+        narrower = max(shape.minimum, width // divisor)
+        layers += _conv(width, narrower, shape.padding) + \
+            [nn.Upsample(scale_factor=2, mode="nearest")]
+        width, divisor = narrower, 2
+        for _ in range(shape.convs_per_level - 1):
+            layers += _conv(width, width, shape.padding)
+    return nn.Sequential(*layers, *_conv(width, 3, shape.padding)[:-1])
 
 
-def _conv(inputs: int, outputs: int) -> list[nn.Module]:
-    return [Pad("reflect", 1), nn.Conv2d(inputs, outputs, 3), nn.ReLU()]
+def _conv(inputs: int, outputs: int, padding: str) -> list[nn.Module]:
+    """A 3x3 convolution and its ReLU; ``zero`` padding is the convolution's own (no pass
+    of its own over the map), ``reflect`` a :class:`Pad` before it."""
+    if padding == "zero":
+        return [nn.Conv2d(inputs, outputs, 3, padding=1), nn.ReLU()]
+    return [Pad(padding, 1), nn.Conv2d(inputs, outputs, 3), nn.ReLU()]
