@@ -4,8 +4,8 @@
 For one method and variant, random weights (speed does not depend on training), one photo
 size, prints one JSON document:
 
-* ``layers``: per module that does work (convolutions, normalisations, padding,
-  activations, upsampling), in order of onnxruntime time: its multiply-adds (``gmac``,
+* ``layers``: per module that does work (convolutions with their activation,
+  normalisations, padding, upsampling), in order of onnxruntime time: its multiply-adds (``gmac``,
   modules that are convolutions; a convolution by ``F.conv2d`` with weights computed in
   ``forward``, like StyleBank's bank, is counted in time only), PyTorch eager milliseconds (fp32, channels_last, as ``styx run``
   runs it with ``--amp off``; per-module forward hooks) and onnxruntime milliseconds (the
@@ -22,6 +22,7 @@ Usage: ``python benchmarks/layer_profile.py --method texture-nets|stylebank|adai
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import tempfile
 import time
@@ -38,9 +39,37 @@ LEAF_KINDS = ("Conv2d", "InstanceNorm", "GroupNorm", "BatchNorm2d", "Pad", "ReLU
 BETWEEN = "(between modules)"
 
 
+#: Activations: their time goes to the convolution before them, as onnxruntime fuses a
+#: convolution and its activation into one node (named after either).
+ACTIVATIONS = ("ReLU", "LeakyReLU")
+
+
 def leaf_modules(network: Any) -> dict[Any, str]:
     return {module: name for name, module in network.named_modules()
             if type(module).__name__ in LEAF_KINDS}
+
+
+def row_names(network: Any) -> dict[str, str]:
+    """The profile row of each leaf module: its own name, or for an activation the
+    convolution before it (rows read "the convolution and its activation")."""
+    rows, last_conv = {}, None
+    for name, module in network.named_modules():
+        kind = type(module).__name__
+        if kind == "Conv2d":
+            last_conv = name
+        if kind in LEAF_KINDS:
+            rows[name] = last_conv if kind in ACTIVATIONS and last_conv else name
+    return rows
+
+
+def regroup(times: dict[str, float], rows: dict[str, str]) -> dict[str, float]:
+    """``times`` by module summed into their rows; a module traced a second time in one
+    forward (AdaIN's encoder on the painting: ``features.2_1``) joins its first row."""
+    out: dict[str, float] = defaultdict(float)
+    for name, value in times.items():
+        base = re.sub(r"_\d+$", "", name)
+        out[rows.get(name, rows.get(base, base))] += value
+    return dict(out)
 
 
 def conv_macs(network: Any, inputs: dict[str, Any]) -> dict[str, float]:
@@ -127,7 +156,8 @@ def onnx_profile(onnx_file: Path, feeds: dict[str, Any], repeat: int
     for event in events:
         if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
             node = event["name"][: -len("_kernel_time")]
-            runs[_module_of(SimpleNamespace(name=node)) or BETWEEN] += event["dur"] / 1e3 / (repeat + 1)
+            module = _module_of(SimpleNamespace(name=node)) or BETWEEN
+            runs[module] += event["dur"] / 1e3 / (repeat + 1)
     return dict(runs), statistics.median(whole)
 
 
@@ -166,6 +196,8 @@ def main() -> None:
         given = {"style": extra["style"].numpy()} if extra else {}
         feeds = generator.inputs_for(images, seed=0, **given)
         runs, onnx_s = onnx_profile(Path(onnx_file), feeds, args.repeat)
+    rows = row_names(network)
+    eager, runs = regroup(eager, rows), regroup(runs, rows)
     names = sorted(set(eager) | set(runs), key=lambda n: -runs.get(n, 0.0))
     layers = [{"module": name, "gmac": round(macs.get(name, 0.0), 3),
                "eager_ms": round(eager.get(name, 0.0), 1),
