@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections import Counter
 
 import numpy as np
 import onnx
@@ -61,6 +62,56 @@ def test_dynamic_batch_and_sizes_match_pytorch(name, batch, height, width, expor
     out = generator.run(images, seed=4)
     assert out.shape == (batch, 3, height, width) and out.dtype == np.float32
     assert np.abs(out - torch_output(models[name], feed)).max() < 1e-4
+
+
+def test_each_instance_norm_passes_over_its_map_four_times(exported, models):
+    """An exported instance norm (statistics kept and given, for tiling) reads its map in
+    two ReduceMeans, squares it once (the one full-size intermediate) and normalises it in
+    one BatchNormalization: no Sub, Pow or Add of the whole map."""
+    from styx.exports.onnx.quantize import _module_of, _ranks
+    from styx.generators.blocks import InstanceNorm
+
+    network = load_model(models["texture-nets"]).generator
+    norms = {name for name, module in network.named_modules()
+             if isinstance(module, InstanceNorm)}
+    proto = onnx.load(str(exported["texture-nets"]))
+    ranks = _ranks(proto)
+    passes: dict[str, Counter[str]] = {name: Counter() for name in norms}
+    for node in proto.graph.node:
+        full_size = any(ranks.get(name) == 4 for name in [*node.input[:1], *node.output])
+        if _module_of(node) in norms and full_size and not moves_nothing(node):
+            passes[_module_of(node)][node.op_type] += 1
+    expected = Counter({"ReduceMean": 2, "Mul": 1, "BatchNormalization": 1})
+    assert norms and all(counts == expected for counts in passes.values())
+
+
+def moves_nothing(node: onnx.NodeProto) -> bool:
+    """Whether onnxruntime passes over no values for ``node`` of a float32 graph: a reshape
+    is a view, a cast to float32 (of float32) is dropped."""
+    to = next((a.i for a in node.attribute if a.name == "to"), None)
+    return node.op_type in ("Reshape", "Shape") or \
+        (node.op_type == "Cast" and to == onnx.TensorProto.FLOAT)
+
+
+def test_given_statistics_blend_and_kept_statistics_match_pytorch(exported, models):
+    """The tiling inputs at an odd size and a batch of two: the statistics given, blended
+    half with the map's own, and the statistics kept, as PyTorch computes them."""
+    from styx.exports.onnx.graph import GraphModule
+
+    generator = OnnxGenerator.open(exported["texture-nets"], provider="cpu")
+    images = np.random.default_rng(5).random((2, 3, 45, 67), dtype=np.float32)
+    given = generator.statistics_of(images[::-1].copy(), seed=1)
+    feed = {**generator.inputs_for(images, seed=1), "norm_statistics": given,
+            "norm_blend": np.full(1, 0.5, np.float32)}
+    out, kept = generator.session.run(None, feed)
+    network = load_model(models["texture-nets"]).generator.eval()
+    graph = GraphModule(network, network.input_names)
+    with torch.no_grad():
+        expected = graph(*[torch.from_numpy(feed[name]) for name in
+                           [*network.input_names, "norm_statistics", "norm_blend"]])
+    assert np.abs(out - expected[0].numpy()).max() < 1e-4
+    assert np.allclose(kept, expected[1].numpy(), rtol=1e-4, atol=1e-6)
+    assert not np.allclose(kept[0], given[0], rtol=1e-2)  # its own, not the given ones
 
 
 def test_the_smallest_size_is_found_and_enforced(exported, models):
@@ -162,7 +213,8 @@ def test_int8_is_calibrated_and_printed_within_the_psnr_bound(models, photos, st
 
 
 def test_int8_activations_are_unsigned_and_the_file_says_where_it_is_fast(models, photos,
-                                                                         styx_cli, tmp_path):
+                                                                         styx_cli, tmp_path,
+                                                                         monkeypatch):
     from styx.exports.onnx.check import psnr
     from styx.files.image_arrays import sample_image
     from styx.inference.batch import load_photo
@@ -182,8 +234,17 @@ def test_int8_activations_are_unsigned_and_the_file_says_where_it_is_fast(models
     assert zero_points and all(z.data_type == onnx.TensorProto.UINT8 for z in zero_points)
     photo = load_photo(sample_image("content"), None)[0]
     float_file = styx.export(models["stylebank"], "onnx", tmp_path / "f.onnx")
-    reference = OnnxGenerator.open(float_file, provider="cpu").run(photo)
-    quantized = OnnxGenerator.open(target, provider="cpu").run(photo)
+    monkeypatch.setenv("STYX_HOME", str(tmp_path / "home"))
+    float_session = OnnxGenerator.open(float_file, provider="cpu", keep_graph=True)
+    reference = float_session.run(photo)
+    session = OnnxGenerator.open(target, provider="cpu", keep_graph=True)
+    quantized = session.run(photo)
+    # onnxruntime's graph: no Transposes around the int8 convolutions (no more than the
+    # float graph has), and one DequantizeLinear after each, however many nodes read it
+    optimised, float_optimised = (Counter(node.op_type for node in onnx.load_from_string(
+        generator.graph).graph.node) for generator in (session, float_session))
+    assert optimised["QLinearConv"] and optimised["Transpose"] == float_optimised["Transpose"]
+    assert optimised["DequantizeLinear"] == optimised["QLinearConv"]
     assert psnr(reference, quantized) >= 30
     shown = styx_cli("models", "show", str(target))
     assert shown.exit_code == 0, shown.stderr

@@ -40,3 +40,25 @@ def test_unknown_padding_or_norm_is_a_bug_reported_as_such():
         Pad("mirror", 1)
     with pytest.raises(ValueError, match="normalisation"):
         make_norm("layer", 4)
+
+
+def test_the_exported_moments_match_the_centred_ones_far_from_zero():
+    """The statistics an ONNX export computes (mean and mean of squares, summed in two
+    stages) agree with the centred ones on maps whose mean is 10 deviations from zero,
+    and a 1x1 map's variance is 0."""
+    from styx.generators.blocks import centred_moments, row_moments
+
+    values = torch.randn(2, 5, 37, 53, generator=torch.Generator().manual_seed(0)) * 0.5 + 5
+    (mean, variance), (row_mean, row_variance) = centred_moments(values), row_moments(values)
+    assert row_mean.shape == row_variance.shape == (2, 5)
+    assert torch.allclose(row_mean, mean, rtol=1e-6)
+    assert torch.allclose(row_variance, variance, rtol=1e-4)
+    assert torch.equal(row_moments(torch.rand(3, 4, 1, 1))[1], torch.zeros(3, 4))
+
+
+def test_the_one_pass_scale_and_shift_is_values_times_scale_plus_shift():
+    from styx.generators.blocks import scaled_in_one_pass
+
+    values, scale, shift = torch.randn(3, 4, 9, 7), torch.rand(3, 4), torch.randn(3, 4)
+    expected = values * scale[..., None, None] + shift[..., None, None]
+    assert torch.allclose(scaled_in_one_pass(values, scale, shift), expected, atol=1e-6)

@@ -90,3 +90,28 @@ def test_a_second_run_at_a_size_seen_before_imports_no_onnx(styx_subprocess, fil
                 if line.startswith("import time:")}
     assert "onnxruntime" in imported and "onnx" not in imported
     assert list((tmp_path / "home" / GRAPH_CACHE).glob("*.onnx"))
+
+
+def test_int8_files_open_on_the_cpu_without_the_optimisers_that_slow_them(files, tmp_path,
+                                                                          monkeypatch):
+    """A CPU session of an int8 file (by its metadata) leaves out
+    INT8_CPU_OPTIMIZERS_OFF, when it optimises the graph and when it starts from the graph
+    kept in the cache, which is another than a float file's; a float file keeps them all."""
+    monkeypatch.setenv("STYX_HOME", str(tmp_path))
+    proto = onnx.load(str(files["texture-nets"]))
+    metadata = json.loads(proto.metadata_props[0].value)
+    proto.metadata_props[0].value = json.dumps({**metadata, "precision": "int8"})
+    labelled = tmp_path / "int8.onnx"
+    onnx.save(proto, str(labelled))
+    started = []
+    original = onnxfile._start
+    monkeypatch.setattr(onnxfile, "_start", lambda ort, path, options, providers, off: (
+        started.append((path, off)), original(ort, path, options, providers, off))[1])
+    plain = OnnxGenerator.open(files["texture-nets"], provider="cpu", keep_graph=True)
+    first = OnnxGenerator.open(labelled, provider="cpu", keep_graph=True)
+    again = OnnxGenerator.open(labelled, provider="cpu", keep_graph=True)
+    off = list(onnxfile.INT8_CPU_OPTIMIZERS_OFF)
+    assert started == [(files["texture-nets"], []), (labelled, off), (first.graph_file, off)]
+    assert "NhwcTransformer" in off and first.graph_file.name != plain.graph_file.name
+    images = np.random.default_rng(1).random((1, 3, 40, 56), dtype=np.float32)
+    assert np.array_equal(again.run(images, seed=1), first.run(images, seed=1))

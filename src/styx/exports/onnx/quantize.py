@@ -16,25 +16,29 @@ summed banks). Two rewrites follow (see :func:`quantize_before_moves` and
 onnxruntime's channels-last layout stays beside the int8 convolutions.
 
 Measured on 2026-12-06 on a 2-core AMD EPYC (AVX-512 VNNI, AVX-VNNI, AVX-512 BF16),
-onnxruntime 1.31.1, default architectures, random weights, one 1024x768 photo, one thread
-(CPU seconds, the machine being shared), PSNR against the fp32 file on three photos:
+onnxruntime 1.31.1, random weights, one 1024x768 photo, one thread (CPU seconds, the
+machine being shared), PSNR against the fp32 file on three photos; "default session":
+onnxruntime's own options; "styx infer": the session :mod:`styx.inference.onnxfile` opens,
+without :data:`~styx.inference.onnxfile.INT8_CPU_OPTIMIZERS_OFF` (instance norms already
+in their single-read form, :class:`~styx.generators.blocks.InstanceNorm`):
 
-=============  =====  ==============  ===============  ==========
-method         fp32   int8 before     int8 now         PSNR now
-=============  =====  ==============  ===============  ==========
-texture-nets   1.03   1.26 (0.82x)    0.76 (1.36x)     40.8 dB
-StyleBank      1.24   1.39 (0.89x)    0.96 (1.29x)     40-41 dB
-=============  =====  ==============  ===============  ==========
+==================  ====  =============  =================  ============
+method, variant     fp32  int8, default  int8, styx         PSNR
+==================  ====  =============  =================  ============
+texture-nets paper  0.87  0.71 (1.23x)   0.57 (1.54x)       40.8-40.9 dB
+texture-nets fast   0.26  0.20 (1.29x)   0.17 (1.45-1.54x)  42.4-42.5 dB
+StyleBank paper     1.14  0.92 (1.24x)   0.88 (1.30x)       40.8-41.9 dB
+StyleBank fast      0.17  0.16 (1.09x)   0.14 (1.21x)       36.7-39.4 dB
+==================  ====  =============  =================  ============
 
-Short of 1.5x, by onnxruntime's per-node profile (ms, sum of each node's best of four
-runs): an int8 convolution is 4-5x faster than its float one (texture-nets' two full-size
-3x3 joins: 333 and 307 ms float, 66 and 80 int8), but what stays float does not shrink:
-texture-nets' 43 instance norms (about 350 ms), the DequantizeLinear after each int8
-convolution, which onnxruntime copies for each of the norm's three readers (99 ms), and
-the Transposes around its channels-last int8 kernels (83 ms); StyleBank's last 9x9
-convolution to RGB alone is 509-570 ms of a 880-1140 ms int8 run, and its bank convolution
-122 ms. Quantising every convolution but the first and last gave 29-30 dB (texture-nets);
-a share of 0.95, 38 dB and no more speed.
+By onnxruntime's per-node profile (one thread) an int8 convolution is about 2x faster than
+its float one (texture-nets' two full-size 3x3 joins: 140 ms float each, 66-73 int8; the
+float ones run in onnxruntime's AVX-512 NCHWc kernels). StyleBank stays
+short of 1.5x because of what stays float: its last 9x9 convolution to RGB alone is about
+410 ms of a 1040 ms int8 run (32 channels to 3: onnxruntime's NCHWc kernel computes 16
+output channels a block). Quantising it too gave 40.4-41.4 dB but 0.94 s instead of 0.87:
+a 3-channel int8 convolution is no faster. Quantising every convolution but the first and last gave 29-30 dB
+(texture-nets); a share of 0.95, 38 dB and no more speed.
 """
 
 from __future__ import annotations
