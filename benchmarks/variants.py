@@ -105,7 +105,8 @@ def write_grid(args: argparse.Namespace, methods: list[str], target: Path) -> No
             picture.thumbnail((args.grid_size, args.grid_size))
             row.append(picture)
             for variant in VARIANTS:
-                extra = {"styles": [painting]} if method == "adain" else {}
+                extra = {"styles": [painting]} if method == "adain" else \
+                    {"style": 0} if method == "stylebank" else {}
                 result = styx.stylize(method, picture, model=Path(args.work) /
                                       f"{method}-{variant}", long_side=args.grid_size,
                                       **extra)
