@@ -218,13 +218,38 @@ def test_a_footprint_is_remembered_by_what_it_depends_on(generator, monkeypatch,
     first = module.memory_need(generator, group(96, 128), settings, available=2**40)
     again = module.memory_need(generator, group(96, 128), settings, available=2**40)
     assert computed == [96] and first.parts == again.parts
-    module.memory_need(generator, group(64, 128), settings, available=2**40)
+    module.memory_need(generator, group(64, 128), settings, available=2**40, exact=True)
     module.memory_need(generator, group(96, 128), InferSettings(tile=64), available=2**40)
     assert computed == [96, 64, 96]
     (tmp_path / module.CACHE_FILE).write_text("{not json")
     assert module.memory_need(generator, group(96, 128), settings,
                               available=2**40).parts == first.parts
     assert computed == [96, 64, 96, 96]
+
+
+def test_a_new_size_is_cleared_by_a_bound_from_the_largest_seen_or_computed(
+        generator, monkeypatch, tmp_path):
+    """A photo of a new size, of a file seen before, needs no shape pass (no onnx import)
+    when a bound from the largest run seen fits; the bound is never below the real need,
+    and a run it cannot clear is computed, so a refusal names the real need."""
+    from styx.inference import footprint as module
+
+    monkeypatch.setenv("STYX_HOME", str(tmp_path))
+    settings = InferSettings()
+    exact = {size: module.footprint(generator, group(*size), settings)
+             for size in ((96, 128), (64, 80), (192, 256))}
+    computed = []
+    original = module.footprint
+    monkeypatch.setattr(module, "footprint",
+                        lambda *args: computed.append(args[1].height) or original(*args))
+    module.memory_need(generator, group(96, 128), settings, available=2**40)
+    for size in ((64, 80), (192, 256)):  # smaller and larger: bounded, not computed
+        need = module.memory_need(generator, group(*size), settings, available=2**40)
+        assert need.fits and need.bytes >= total(exact[size])
+    assert computed == [96]
+    tight = total(exact[(192, 256)]) + 1  # fits the real need, not the bound
+    need = module.memory_need(generator, group(192, 256), settings, available=tight)
+    assert computed == [96, 192] and need.fits and need.bytes == total(exact[(192, 256)])
 
 
 def test_one_large_first_region_holds_a_run_in_less_memory_than_doubling_ones(generator):

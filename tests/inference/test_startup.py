@@ -90,6 +90,14 @@ def test_a_second_run_at_a_size_seen_before_imports_no_onnx(styx_subprocess, fil
                 if line.startswith("import time:")}
     assert "onnxruntime" in imported and "onnx" not in imported
     assert list((tmp_path / "home" / GRAPH_CACHE).glob("*.onnx"))
+    Image.fromarray(np.random.default_rng(2).integers(0, 255, (48, 64, 3), np.uint8)).save(
+        tmp_path / "other.jpg")  # a new size: cleared by a bound from the size seen
+    other = styx_subprocess(*args[:2], str(tmp_path / "other.jpg"), "-o",
+                            str(tmp_path / "other.png"), env=env,
+                            python_flags=("-X", "importtime"))
+    assert other.returncode == 0, other.stderr[-2000:]
+    assert "onnx" not in {line.rpartition("|")[2].strip() for line in other.stderr.splitlines()
+                          if line.startswith("import time:")}
 
 
 def test_int8_files_open_on_the_cpu_without_the_optimisers_that_slow_them(files, tmp_path,

@@ -25,7 +25,9 @@ of one size (:class:`styx.inference.batch.Group`), in three parts:
 
 The peak is the largest of the phases, each with everything alive during it.
 ``benchmarks/memory_infer.py`` compares the estimate with measured peaks (docs/onnx.md).
-``onnx`` is imported only inside the estimate (it takes half a second to import).
+``onnx`` is imported only inside the estimate (it takes half a second to import), and
+the estimate is remembered (:func:`remembered_footprint`): a size seen before, or a new
+size that a bound from the largest size seen clears, imports no ``onnx``.
 """
 
 from __future__ import annotations
@@ -620,42 +622,42 @@ CACHE_FILE = Path("cache") / "infer-memory.json"
 CACHE_ENTRIES = 512
 
 
-def remembered_footprint(generator: OnnxGenerator, group: Group, settings: InferSettings
-                         ) -> Footprint:
+def remembered_footprint(generator: OnnxGenerator, group: Group, settings: InferSettings,
+                         *, free: int | None = None) -> Footprint:
     """:func:`footprint`, remembered in ``$STYX_HOME/cache/infer-memory.json`` by what it
     depends on (the file's bytes, this module's code, onnxruntime's version, the provider,
     the group's shapes and the settings'): the shape pass needs ``onnx``, whose import
-    costs half a second, so a run of a size seen before skips it. A cache that cannot be
-    read or written is ignored."""
-    import hashlib
-    import json
+    costs half a second, so a run of a size seen before skips it.
 
-    import onnxruntime
+    A size not seen before, of a file and settings seen before (a folder of photos of many
+    sizes), skips it too when ``free`` memory holds :func:`scaled_bound` of the largest
+    size seen: a bound that is never below the run's need, so it only ever lets a run go
+    ahead that would fit. A run it cannot clear gets the shape pass (and a refusal that
+    names the real need). A cache that cannot be read or written is ignored."""
+    import json
 
     from styx.files.atomic import atomic_path
     from styx.files.home import styx_home
 
-    # The file, not the graph onnxruntime made of it (whose bytes differ from run to run),
-    # and the onnxruntime that optimises it.
-    digest = hashlib.sha256((generator.digest or hashlib.sha256(
-        Path(generator.path).read_bytes()).hexdigest()).encode())
-    digest.update(Path(__file__).read_bytes())
-    key = json.dumps([digest.hexdigest(), onnxruntime.__version__, generator.provider,
-                      len(group.pairs), group.height,
-                      group.width, list(group.source_size), group.alpha, group.tiled,
-                      settings.tile, settings.overlap,
-                      sorted((name, list(np.shape(value)))
-                             for name, value in settings.inputs.items())])
+    key, family = _cache_keys(generator, group, settings)
     path = styx_home() / CACHE_FILE
     try:
         known = json.loads(path.read_text())
     except (OSError, ValueError):
         known = {}
-    if isinstance(known, dict) and isinstance(known.get(key), list):
+    known = known if isinstance(known, dict) else {}
+    if isinstance(known.get(key), list):
         return Footprint(*(int(value) for value in known[key]))
+    bound = scaled_bound(known.get(family), group, free)
+    if bound is not None:
+        return bound
     parts = footprint(generator, group, settings)
-    known = {k: v for k, v in (known if isinstance(known, dict) else {}).items()}
     known[key] = [parts.weights, parts.network, parts.images, parts.unknown]
+    largest = known.get(family)
+    if not group.tiled and not parts.unknown and (
+            not isinstance(largest, list) or group.height * group.width >= largest[0]):
+        known[family] = [group.height * group.width, group.source_pixels, parts.weights,
+                         parts.network, parts.images]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as temporary:
@@ -663,6 +665,47 @@ def remembered_footprint(generator: OnnxGenerator, group: Group, settings: Infer
     except OSError:
         pass
     return parts
+
+
+def _cache_keys(generator: OnnxGenerator, group: Group, settings: InferSettings
+                ) -> tuple[str, str]:
+    """The cache's key of ``group``'s footprint, and of its family: the same file, code,
+    onnxruntime, provider, batch and settings at any size."""
+    import hashlib
+    import json
+
+    import onnxruntime
+
+    # The file, not the graph onnxruntime made of it (whose bytes differ from run to run),
+    # and the onnxruntime that optimises it.
+    digest = hashlib.sha256((generator.digest or hashlib.sha256(
+        Path(generator.path).read_bytes()).hexdigest()).encode())
+    digest.update(Path(__file__).read_bytes())
+    common = [digest.hexdigest(), onnxruntime.__version__, generator.provider,
+              len(group.pairs), group.alpha, group.tiled, settings.tile, settings.overlap,
+              sorted((name, list(np.shape(value))) for name, value in settings.inputs.items())]
+    return (json.dumps([*common, group.height, group.width, list(group.source_size)]),
+            json.dumps(["any size", *common]))
+
+
+#: How far a smaller run's footprint is multiplied to bound a larger one's: the arena's
+#: regions double, so a run's memory grows by up to twice its tensors' growth.
+SCALE_MARGIN = 2
+
+
+def scaled_bound(largest: Any, group: Group, free: int | None) -> Footprint | None:
+    """A bound on ``group``'s footprint from ``largest`` (``[pixels, source pixels,
+    weights, network, images]`` of the largest run of its family measured), or None when
+    there is none or it does not fit in ``free`` bytes. The run's parts grow with its
+    pixels and its file's (the decode), at most :data:`SCALE_MARGIN` times as fast; a
+    smaller run is bounded by the larger's own footprint times the margin."""
+    if free is None or group.tiled or not isinstance(largest, list) or len(largest) != 5:
+        return None
+    pixels, source, weights, network, images = (int(value) for value in largest)
+    growth = SCALE_MARGIN * max(1.0, group.height * group.width / max(pixels, 1),
+                                group.source_pixels / max(source, 1))
+    bound = Footprint(weights, math.ceil(network * growth), math.ceil(images * growth))
+    return bound if bound.weights + bound.network + bound.images <= free else None
 
 
 def memory_needs(generator: OnnxGenerator, groups: list[Group], settings: InferSettings, *,
@@ -686,17 +729,20 @@ def memory_needs(generator: OnnxGenerator, groups: list[Group], settings: InferS
             picked.append(max(groups, key=lambda g: g.source_pixels))
         picked = list({id(g): g for g in picked}.values())
     free = available_bytes("cpu") if picked else None
-    return [memory_need(generator, group, settings, available=free) for group in picked]
+    return [memory_need(generator, group, settings, available=free, exact=every)
+            for group in picked]
 
 
 def memory_need(generator: OnnxGenerator, group: Group, settings: InferSettings, *,
-                available: int | None | Callable[[], int | None] = None) -> MemoryNeed:
+                available: int | None | Callable[[], int | None] = None,
+                exact: bool = False) -> MemoryNeed:
     """The :class:`MemoryNeed` of ``group``'s run: the estimate, what the host has free
     (``available``: the bytes, or None to ask), and the fixes that apply when it does not
-    fit (see :func:`fixes`)."""
-    parts = remembered_footprint(generator, group, settings)
+    fit (see :func:`fixes`). Without ``exact`` the estimate may be a bound that fits (see
+    :func:`remembered_footprint`); ``--dry-run`` asks for the estimate itself."""
     free = available_bytes("cpu") if available is None else \
         (available() if callable(available) else available)
+    parts = remembered_footprint(generator, group, settings, free=None if exact else free)
     need = MemoryNeed(what=describe_group(group, settings), device="cpu",
                       parts={"weights": parts.weights, "network": parts.network,
                              "images": parts.images},
