@@ -85,6 +85,62 @@ def test_each_instance_norm_passes_over_its_map_four_times(exported, models):
     assert norms and all(counts == expected for counts in passes.values())
 
 
+@pytest.mark.parametrize("name", ["texture-nets", "stylebank"])
+def test_the_graph_is_small_no_constant_nodes_and_no_shape_arithmetic(name, exported, models):
+    """Opening a session costs per node: an instance norm (kept and given statistics) is
+    at most 25 nodes, none computing a shape; a reflect padding one Pad, a circular one six
+    nodes; constants are initializers, each read by some node."""
+    from styx.exports.onnx.quantize import _module_of
+    from styx.generators.blocks import InstanceNorm, Pad
+
+    network = load_model(models[name]).generator
+    modules = dict(network.named_modules())
+    proto = onnx.load(str(exported[name]))
+    ops = Counter(node.op_type for node in proto.graph.node)
+    assert ops["Constant"] == 0
+    assert not {"Shape", "Gather", "ConstantOfShape", "Unsqueeze"} & {
+        node.op_type for node in proto.graph.node
+        if isinstance(modules.get(_module_of(node)), (InstanceNorm, Pad))}
+    per_module = Counter(_module_of(node) for node in proto.graph.node)
+    norms = [module for module, layer in modules.items() if isinstance(layer, InstanceNorm)]
+    assert norms and all(per_module[module] <= 25 for module in norms)
+    for module, layer in modules.items():
+        if isinstance(layer, Pad) and layer.amount:
+            assert per_module[module] == (6 if layer.mode == "circular" else 1), module
+    read = {name for node in proto.graph.node for name in node.input}
+    assert all(init.name in read for init in proto.graph.initializer)
+    session_inputs = {item.name for item in proto.graph.input}
+    assert {"norm_statistics", "norm_blend"} <= session_inputs
+    assert [output.name for output in proto.graph.output] == ["output", "kept_statistics"]
+
+
+def test_constants_become_initializers_one_per_value():
+    from styx.exports.onnx.graph import constants_to_initializers
+
+    helper = onnx.helper
+    two = helper.make_tensor("", onnx.TensorProto.FLOAT, [1], [2.0])
+    nodes = [helper.make_node("Constant", [], ["a"], value=two, name="c1"),
+             helper.make_node("Constant", [], ["b"], value=two, name="c2"),
+             helper.make_node("Constant", [], ["c"], value_ints=[1, 2], name="c3"),
+             helper.make_node("Mul", ["x", "a"], ["y"], name="/generator/mul"),
+             helper.make_node("Add", ["y", "b"], ["z"], name="/generator/add")]
+    unused = onnx.numpy_helper.from_array(np.ones(3, np.float32), "unused")
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("z", onnx.TensorProto.FLOAT, [1])], [unused])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
+                              ir_version=8)
+    constants_to_initializers(proto)
+    onnx.checker.check_model(proto, full_check=True)
+    assert [node.name for node in proto.graph.node] == ["/generator/mul", "/generator/add"]
+    assert [node.input[1] for node in proto.graph.node] == ["a", "a"]
+    assert [init.name for init in proto.graph.initializer] == ["a"]
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    assert session.run(None, {"x": np.full(1, 3.0, np.float32)})[0].tolist() == [8.0]
+
+
 def moves_nothing(node: onnx.NodeProto) -> bool:
     """Whether onnxruntime passes over no values for ``node`` of a float32 graph: a reshape
     is a view, a cast to float32 (of float32) is dropped."""
@@ -208,8 +264,18 @@ def test_int8_is_calibrated_and_printed_within_the_psnr_bound(models, photos, st
     psnr = float(result.stderr.split("int8 PSNR ")[1].split(" dB")[0])
     assert psnr >= 30
     assert "fast_on: x86-64 CPUs with AVX-512 VNNI" in result.stderr
-    ops = {node.op_type for node in onnx.load(str(tmp_path / "q.onnx")).graph.node}
+    quantized = onnx.load(str(tmp_path / "q.onnx"))
+    ops = {node.op_type for node in quantized.graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    # the heavy convolutions are found by their node names, and only they are quantised
+    from styx.exports.onnx.quantize import _module_of, heavy_convolutions
+
+    generator = load_model(models["texture-nets"]).generator
+    heavy = heavy_convolutions(generator, 64)
+    weights = {init.name for init in quantized.graph.initializer}
+    quantized_convs = {_module_of(node) for node in quantized.graph.node
+                       if node.op_type == "Conv" and node.input[1] not in weights}
+    assert heavy and quantized_convs and quantized_convs <= heavy
 
 
 def test_int8_activations_are_unsigned_and_the_file_says_where_it_is_fast(models, photos,

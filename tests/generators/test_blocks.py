@@ -50,15 +50,49 @@ def test_the_exported_moments_match_the_centred_ones_far_from_zero():
 
     values = torch.randn(2, 5, 37, 53, generator=torch.Generator().manual_seed(0)) * 0.5 + 5
     (mean, variance), (row_mean, row_variance) = centred_moments(values), row_moments(values)
-    assert row_mean.shape == row_variance.shape == (2, 5)
-    assert torch.allclose(row_mean, mean, rtol=1e-6)
-    assert torch.allclose(row_variance, variance, rtol=1e-4)
-    assert torch.equal(row_moments(torch.rand(3, 4, 1, 1))[1], torch.zeros(3, 4))
+    assert row_mean.shape == row_variance.shape == (2, 5, 1)  # kept dimension: no reshape
+    assert torch.allclose(row_mean[..., 0], mean, rtol=1e-6)
+    assert torch.allclose(row_variance[..., 0], variance, rtol=1e-4)
+    assert torch.equal(row_moments(torch.rand(3, 4, 1, 1))[1], torch.zeros(3, 4, 1))
 
 
 def test_the_one_pass_scale_and_shift_is_values_times_scale_plus_shift():
     from styx.generators.blocks import scaled_in_one_pass
 
-    values, scale, shift = torch.randn(3, 4, 9, 7), torch.rand(3, 4), torch.randn(3, 4)
-    expected = values * scale[..., None, None] + shift[..., None, None]
-    assert torch.allclose(scaled_in_one_pass(values, scale, shift), expected, atol=1e-6)
+    maps, scale, shift = torch.randn(1, 12, 9, 7), torch.rand(12), torch.randn(12)
+    expected = maps * scale[:, None, None] + shift[:, None, None]
+    assert torch.allclose(scaled_in_one_pass(maps, scale, shift), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(1, -1, 0, 0), (-1, 4, 0, 0), (-1,), (0, -1)])
+def test_reshaped_follows_onnx_rules_zero_copies_a_dimension(shape):
+    from styx.generators.blocks import reshaped
+
+    values = torch.randn(3, 4, 5, 6)
+    expected = values.reshape([values.shape[i] if size == 0 else size
+                               for i, size in enumerate(shape)])
+    assert torch.equal(reshaped(values, shape), expected)
+
+
+def test_the_exported_forward_pass_equals_the_pytorch_one():
+    """InstanceNorm's export path (run in PyTorch: :func:`reshaped` reshapes as the Reshape
+    node does) normalises, keeps and blends as the PyTorch path does, in float16 too."""
+    from styx.generators.blocks import InstanceNorm
+
+    norm = InstanceNorm(4)
+    with torch.no_grad():
+        norm.weight.uniform_(0.5, 1.5)
+        norm.bias.normal_()
+    x = torch.randn(2, 4, 9, 11, generator=torch.Generator().manual_seed(1)) * 2 + 1
+    given = torch.stack([torch.randn(2, 4), torch.rand(2, 4) + 0.5], dim=-1)
+    for blend in (torch.zeros(1), torch.full((1,), 0.5), torch.ones(1)):
+        outputs = []
+        for exported in (False, True):
+            norm.given, norm.blend, norm.keep = given, blend, True
+            with torch.no_grad():
+                out = norm._exported(x) if exported else norm(x)
+            outputs.append((out, norm.kept))
+        (out, kept), (exported_out, exported_kept) = outputs
+        assert exported_kept.shape == kept.shape == (2, 4, 2)
+        assert torch.allclose(exported_kept, kept, rtol=1e-5, atol=1e-6)
+        assert torch.allclose(exported_out, out, atol=1e-5)

@@ -43,18 +43,42 @@ class Pad(nn.Module):
         p = self.amount
         if p == 0:
             return x
-        if self.mode == "zero":
-            return F.pad(x, (p, p, p, p))
         mode = self.mode
-        thin = min(x.shape[-2], x.shape[-1]) <= p
+        thin = mode != "zero" and min(x.shape[-2], x.shape[-1]) <= p
         if mode == "reflect" and thin:
             mode = "replicate"  # nothing to reflect in a map this thin
         if mode == "circular" and thin:
             return _wrap(x, p)  # torch wraps around once at most
-        return F.pad(x, (p, p, p, p), mode=mode)
+        if torch.onnx.is_in_onnx_export() and mode in _ONNX_PADS:
+            return _Padded.apply(x, mode, p)
+        return _padded(x, mode, p)
 
     def extra_repr(self) -> str:
         return f"{self.mode}, {self.amount}"
+
+
+def _padded(x: torch.Tensor, mode: str, amount: int) -> torch.Tensor:
+    p = amount
+    return F.pad(x, (p, p, p, p)) if mode == "zero" else F.pad(x, (p, p, p, p), mode=mode)
+
+
+#: ONNX Pad's modes for :class:`Pad`'s (circular padding exports as slices and
+#: concatenations, six nodes, as torch writes it).
+_ONNX_PADS = {"zero": "constant", "reflect": "reflect", "replicate": "edge"}
+
+
+class _Padded(torch.autograd.Function):
+    """Padding in ``mode`` (one of :data:`_ONNX_PADS`), which an export writes as one Pad
+    node of constant pads, where ``F.pad``'s export computes the pads in eight nodes."""
+
+    @staticmethod
+    def forward(ctx: object, x: torch.Tensor, mode: str, amount: int) -> torch.Tensor:
+        return _padded(x, mode, amount)
+
+    @staticmethod
+    def symbolic(g: torch.Graph, x: torch.Value, mode: str, amount: int) -> torch.Value:
+        pads = torch.tensor([0, 0, amount, amount] * 2, dtype=torch.int64)
+        return g.op("Pad", x, g.op("Constant", value_t=pads), mode_s=_ONNX_PADS[mode])
 
 
 def _wrap(x: torch.Tensor, amount: int) -> torch.Tensor:
@@ -82,7 +106,10 @@ class InstanceNorm(nn.GroupNorm):
     (:func:`centred_moments`); an ONNX export writes them in the fewest passes over the map
     that onnxruntime runs fast (:func:`row_moments`, :func:`scaled_in_one_pass`): a mean and
     a mean of squares, then the scale and shift as one BatchNormalization node, instead of
-    six full-size operations. ``styx export --check`` bounds the difference.
+    six full-size operations, and in about 25 nodes, none computing a shape (opening an
+    onnxruntime session costs per node: written with ``x.reshape(n, c, ...)`` of sizes read
+    at run time, a norm took 75, texture-nets' 38 norms most of a 4000-node graph).
+    ``styx export --check`` bounds the difference.
     """
 
     def __init__(self, channels: int) -> None:
@@ -101,18 +128,48 @@ class InstanceNorm(nn.GroupNorm):
                 return x * 0.0 + self.bias.view(1, -1, 1, 1)
             return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
         # In float32 whatever the input: float16 statistics of a large map lose too much.
+        if torch.onnx.is_in_onnx_export():
+            return _as(self._exported(_as(x, torch.float32)), x.dtype)
         values = x.float()
-        traced = torch.onnx.is_in_onnx_export()
-        mean, variance = row_moments(values) if traced else centred_moments(values)
+        mean, variance = centred_moments(values)
         if self.keep:
             self.kept = torch.stack([mean, variance], dim=-1)
         if self.given is not None:
             mean, variance = self._blended(mean, variance, self.given.float())
         scale = self.weight.float() * torch.rsqrt(variance + self.eps)
         shift = self.bias.float() - mean * scale
-        if traced:
-            return scaled_in_one_pass(values, scale, shift).to(x.dtype)
         return (values * scale[..., None, None] + shift[..., None, None]).to(x.dtype)
+
+    def _exported(self, values: torch.Tensor) -> torch.Tensor:
+        """The forward pass as an ONNX export writes it (statistics kept or given): about
+        25 nodes, none of them computing a shape. The map is seen as one 1 x NC x H x W
+        batch, its moments taken by :func:`row_moments` (N x C x 1 each), kept as
+        N x C x 2 and blended with the given ones in that form, and the per-image scale and
+        shift (N x C x 1: the learnt weight and bias broadcast over the batch) applied by
+        :func:`scaled_in_one_pass`. Every reshape is :func:`reshaped`'s, whose shape is a
+        constant (the channel count is the layer's)."""
+        channels = self.num_channels
+        # A Cast, float32 to float32, however useless: an int8 file dequantises the output
+        # of a quantised convolution once only if the dequantisation feeds a Cast read
+        # twice (onnxruntime would otherwise move it past the reshape, once for each of
+        # the reshape's four readers); graph.py drops it from float files.
+        values = values.float()  # traced as a Cast even of float32
+        maps = reshaped(values, (1, -1, 0, 0))
+        mean, variance = row_moments(values, maps)
+        statistics = torch.cat([mean, variance], dim=2)
+        if self.keep:
+            self.kept = statistics
+        if self.given is not None:
+            blend = self.blend
+            if isinstance(blend, torch.Tensor):
+                blend = _as(blend, torch.float32)
+            given = _as(self.given, torch.float32)
+            statistics = statistics + blend * (given - statistics)
+        mean, variance = torch.split(statistics, [1, 1], dim=2)
+        scale = self.weight.float()[:, None] / torch.sqrt(variance + self.eps)
+        shift = self.bias.float()[:, None] - mean * scale
+        out = scaled_in_one_pass(maps, reshaped(scale, (-1,)), reshaped(shift, (-1,)))
+        return reshaped(out, (-1, channels, 0, 0))
 
     def _blended(self, mean: torch.Tensor, variance: torch.Tensor, given: torch.Tensor
                  ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -129,8 +186,9 @@ def centred_moments(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return mean, (values - mean[..., None, None]).square().mean(dim=(2, 3))
 
 
-def row_moments(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The mean and variance (N x C) of each map of ``values`` (N x C x H x W) as
+def row_moments(values: torch.Tensor, maps: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The mean and variance (N x C x 1) of each map of ``values`` (N x C x H x W) as
     onnxruntime computes them fastest: the mean of the values and the mean of their squares
     (the one full-size intermediate), each averaged down the columns first, then along the
     row of column means; the variance is their difference, at least 0.
@@ -141,31 +199,56 @@ def row_moments(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     ReduceSumSquare would spare the intermediate, but onnxruntime's CPU kernel for it is 4x
     slower than ReduceMean's and less accurate.
 
-    The maps are squared as one 1 x NC x H x W map (a reshape, which copies nothing): a
-    Mul of the convolution's output itself would run in onnxruntime's blocked NCHWc layout
-    and need a reorder pass more before its reduction."""
-    maps = one_batch(values)
-    mean = maps.mean(dim=2).mean(dim=2)
-    square = (maps * maps).mean(dim=2).mean(dim=2)
-    variance = (square - mean * mean).clamp(min=0.0)
-    return mean.reshape(values.shape[:2]), variance.reshape(values.shape[:2])
+    The maps are squared as one 1 x NC x H x W map, ``maps`` (:func:`reshaped`, which
+    copies nothing; made here if not given): a Mul of the convolution's output itself would
+    run in onnxruntime's blocked NCHWc layout and need a reorder pass more before its
+    reduction. The mean is taken of ``values`` itself, so the map has two readers: in an
+    int8 file onnxruntime then dequantises a quantised convolution's output once, where it
+    would move the dequantisation past a reshape that is the map's only reader and
+    dequantise once for each of the reshape's four readers."""
+    channels = values.shape[1]
+    if maps is None:
+        maps = reshaped(values, (1, -1, 0, 0))
+    mean = values.mean(dim=-2).mean(dim=-1, keepdim=True)
+    square = reshaped((maps * maps).mean(dim=-2).mean(dim=-1, keepdim=True), (-1, channels, 1))
+    return mean, torch.relu(square - mean * mean)
 
 
-def one_batch(values: torch.Tensor) -> torch.Tensor:
-    """``values`` (N x C x H x W) as one 1 x NC x H x W batch (a view)."""
-    return values.reshape(1, -1, *values.shape[2:])
-
-
-def scaled_in_one_pass(values: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor
+def scaled_in_one_pass(maps: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor
                        ) -> torch.Tensor:
-    """``values * scale + shift`` for ``values`` N x C x H x W, ``scale`` and ``shift``
-    N x C: batch normalisation in eval mode (mean 0, variance 1, eps 0) of the 1 x NC x H x W
-    map, which exports as one BatchNormalization node, one pass over the map where a Mul and
-    an Add take two (the reshapes copy nothing)."""
-    scale, shift = scale.reshape(-1), shift.reshape(-1)
-    out = F.batch_norm(one_batch(values), torch.zeros_like(scale),
-                       torch.ones_like(scale), scale, shift, training=False, eps=0.0)
-    return out.reshape(values.shape)
+    """``maps * scale + shift`` for ``maps`` 1 x K x H x W, ``scale`` and ``shift`` K values:
+    batch normalisation in eval mode, which exports as one BatchNormalization node, one pass
+    over the map where a Mul and an Add take two. Its mean and variance are zeros and its
+    epsilon 1, so it divides by sqrt(0 + 1) = 1 exactly, and both are one node (``scale * 0``;
+    zeros_like of a tensor whose size is only known at run time costs shape nodes)."""
+    zeros = scale * 0.0
+    return F.batch_norm(maps, zeros, zeros, scale, shift, training=False, eps=1.0)
+
+
+def _as(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``x`` in ``dtype``: ``x.to(dtype)``, which a trace records as a Cast node even where
+    ``x`` is in ``dtype`` already."""
+    return x if x.dtype == dtype else x.to(dtype)
+
+
+class _Reshape(torch.autograd.Function):
+    """:func:`reshaped` (an export writes it through :meth:`symbolic`)."""
+
+    @staticmethod
+    def forward(ctx: object, x: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+        return x.reshape([x.shape[i] if size == 0 else size for i, size in enumerate(shape)])
+
+    @staticmethod
+    def symbolic(g: torch.Graph, x: torch.Value, shape: tuple[int, ...]) -> torch.Value:
+        return g.op("Reshape", x, g.op("Constant", value_t=torch.tensor(shape, dtype=torch.int64)))
+
+
+def reshaped(x: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    """``x`` reshaped to ``shape`` by ONNX's rules: 0 keeps that dimension of ``x``, -1 takes
+    what is left. An export writes it as one Reshape node of a constant shape, where
+    ``x.reshape(...)`` of sizes read from ``x.shape`` records the sizes' computation (Shape,
+    Gather, Unsqueeze, Concat: a dozen nodes a reshape)."""
+    return _Reshape.apply(x, tuple(int(size) for size in shape))
 
 
 def instance_norms(module: nn.Module) -> list[InstanceNorm]:
