@@ -102,9 +102,8 @@ def network_of(generator: OnnxGenerator) -> Network:
     if known is None:
         import onnx
 
-        graph = getattr(generator, "graph", None)
-        model = onnx.load_from_string(graph) if graph else \
-            onnx.load(str(generator.path), load_external_data=False)
+        model = onnx.load(str(generator.graph_file or generator.path),
+                          load_external_data=False)
         known = generator.__dict__["_footprint"] = prepare(model)
     return known
 
@@ -678,8 +677,7 @@ def _cache_keys(generator: OnnxGenerator, group: Group, settings: InferSettings
 
     # The file, not the graph onnxruntime made of it (whose bytes differ from run to run),
     # and the onnxruntime that optimises it.
-    digest = hashlib.sha256((generator.digest or hashlib.sha256(
-        Path(generator.path).read_bytes()).hexdigest()).encode())
+    digest = hashlib.sha256(generator.digest.encode())
     digest.update(Path(__file__).read_bytes())
     common = [digest.hexdigest(), onnxruntime.__version__, generator.provider,
               len(group.pairs), group.alpha, group.tiled, settings.tile, settings.overlap,

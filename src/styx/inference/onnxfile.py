@@ -221,6 +221,7 @@ class OnnxGenerator:
             _prepare_cuda(ort)
         model = path.read_bytes()
         digest = hashlib.sha256(model).hexdigest()
+        metadata, unreadable = _metadata_or_error(model, path)
         options = ort.SessionOptions()
         options.log_severity_level = 3  # errors only: a CPU fallback is reported by styx
         if threads:
@@ -230,7 +231,8 @@ class OnnxGenerator:
             options.enable_mem_pattern = False
             if _share_cpu_arena(ort):
                 options.add_session_config_entry("session.use_env_allocators", "1")
-            off = cpu_optimizers_off(model, path)
+            if metadata.get("precision") == "int8":
+                off = list(INT8_CPU_OPTIMIZERS_OFF)
             if keep_graph and len(model) < 2**30:  # protobuf's limit is 2 GiB
                 kept = _graph_place(digest, ort.__version__, off)
         session, graph_file = _session_of(ort, path, options, PROVIDERS[wanted], kept, off)
@@ -243,9 +245,10 @@ class OnnxGenerator:
                                 f"{PROVIDERS[wanted][0]} and fell back to {used}",
                                 f"check the {libraries} libraries, or give --provider cpu")
             fallback = "onnxruntime could not start CUDA"
+        if unreadable is not None:  # after the session, whose error says more of a bad file
+            raise unreadable
         generator = cls(path=path, session=session, provider=used, fallback=fallback,
-                        metadata=metadata_of(model, path), graph_file=graph_file,
-                        digest=digest)
+                        metadata=metadata, graph_file=graph_file, digest=digest)
         generator._check_graph()
         return generator
 
@@ -453,14 +456,13 @@ def _provider_wanted(ort: Any, provider: str) -> tuple[str, str | None]:
                    else "this onnxruntime has no CUDA provider (pip install onnxruntime-gpu)")
 
 
-def cpu_optimizers_off(model: bytes, path: Path) -> list[str]:
-    """The onnxruntime optimisers a CPU session of ``model`` (the bytes of the file
-    ``path``) leaves out: :data:`INT8_CPU_OPTIMIZERS_OFF` for an int8 file, else none (a
-    file without readable metadata, too: its session start says what is wrong)."""
-    with contextlib.suppress(StyxError):
-        if metadata_of(model, path).get("precision") == "int8":
-            return list(INT8_CPU_OPTIMIZERS_OFF)
-    return []
+def _metadata_or_error(model: bytes, path: Path) -> tuple[dict[str, Any], StyxError | None]:
+    """:func:`metadata_of` the file, or no metadata and the error it raised (raised once
+    the session has tried the file: a file onnxruntime cannot load is reported as such)."""
+    try:
+        return metadata_of(model, path), None
+    except StyxError as error:
+        return {}, error
 
 
 def _start(ort: Any, path: Path, options: Any, providers: list[str],
