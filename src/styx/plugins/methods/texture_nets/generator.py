@@ -47,7 +47,7 @@ from torch import nn
 from styx.core.errors import StyxError
 from styx.core.inputs import Input, content_image
 from styx.core.inputs import noise as noise_input
-from styx.generators.blocks import Pad, make_norm
+from styx.generators.blocks import Pad, make_norm, upsampled_to
 from styx.generators.generator import Generator, draw_noise, no_image_given, random_like
 from styx.generators.variants import FAST
 from styx.plugins.methods.texture_nets.config import GeneratorConfig
@@ -242,5 +242,5 @@ class TextureNetwork(Generator):
         (four times fewer pixels; the same statistics where the sizes are even)."""
         if self.config.variant == FAST:
             x = norm(x)
-        up = F.interpolate(x, scale_factor=2.0, mode="nearest")[..., : size[0], : size[1]]
+        up = upsampled_to(x, size[0], size[1])
         return up if self.config.variant == FAST else norm(up)
