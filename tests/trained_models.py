@@ -10,6 +10,7 @@ export got wrong) shows.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -148,3 +149,13 @@ def save_adain(folder: Path, *, seed: int = 3, variant: str = "paper") -> Path:
         last.bias.fill_(0.5)
     return save_model(network, {"method": "adain", "architecture": network.architecture()},
                       path=folder, overwrite=True)
+
+
+def saved_before_variants(folder: Path) -> Path:
+    """The model in ``folder`` as a styx without architecture variants saved it: no
+    ``variant`` in its metadata's architecture."""
+    metadata_file = folder / "model.json"
+    metadata = json.loads(metadata_file.read_text())
+    del metadata["architecture"]["variant"]
+    metadata_file.write_text(json.dumps(metadata))
+    return folder

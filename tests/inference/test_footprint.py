@@ -30,16 +30,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory) -> dict[str, Path]:
-    from trained_models import save_stylebank, save_texture_nets
-
-    root = tmp_path_factory.mktemp("footprint")
-    return {"texture-nets": styx.export(save_texture_nets(root / "tn"), "onnx",
-                                        root / "tn.onnx"),
-            "stylebank": styx.export(save_stylebank(root / "sb"), "onnx", root / "sb.onnx")}
-
-
-@pytest.fixture(scope="module")
 def generator(files) -> OnnxGenerator:
     return OnnxGenerator.open(files["texture-nets"], provider="cpu", threads=1, keep_graph=True)
 

@@ -12,21 +12,10 @@ import onnx
 import pytest
 from PIL import Image
 
-import styx
 from styx.core.errors import StyxError
 from styx.files.image_arrays import decode_image, write_image
 from styx.inference import onnxfile
 from styx.inference.onnxfile import GRAPH_CACHE, OnnxGenerator, read_metadata
-
-
-@pytest.fixture(scope="module")
-def files(tmp_path_factory) -> dict[str, object]:
-    from trained_models import save_stylebank, save_texture_nets
-
-    root = tmp_path_factory.mktemp("startup")
-    return {"texture-nets": styx.export(save_texture_nets(root / "tn"), "onnx",
-                                        root / "tn.onnx"),
-            "stylebank": styx.export(save_stylebank(root / "sb"), "onnx", root / "sb.onnx")}
 
 
 def test_the_metadata_is_read_without_onnx_as_onnx_reads_it(files, tmp_path):

@@ -64,9 +64,9 @@ def tiny_config(data, styles=2, **options) -> StyleBankTrainConfig:
                                    "content_dir": data["content"], **options})
 
 
-def network(num_styles=3, **options) -> StyleBankNetwork:
+def network(num_styles=3, width=4, **options) -> StyleBankNetwork:
     torch.manual_seed(0)
-    return StyleBankNetwork(NetworkConfig(num_styles=num_styles, width=4, **options)).eval()
+    return StyleBankNetwork(NetworkConfig(num_styles=num_styles, width=width, **options)).eval()
 
 
 # -- the network -------------------------------------------------------------------------------
@@ -117,8 +117,9 @@ def test_a_mix_of_one_style_and_a_full_mask_equal_that_style_exactly():
     assert not torch.allclose(one, net(image, torch.tensor([1.0, 0.0, 0.0])), atol=1e-4)
 
 
-def test_linear_fusion_is_the_weighted_sum_of_the_banks_in_feature_space():
-    net = network()
+@pytest.mark.parametrize(("variant", "width"), [("paper", 4), ("fast", 8)])
+def test_linear_fusion_is_the_weighted_sum_of_the_banks_in_feature_space(variant, width):
+    net = network(width=width, variant=variant)
     image = torch.rand(1, 3, 24, 24)
     with torch.no_grad():
         features = net.encode(image)

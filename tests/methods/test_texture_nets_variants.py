@@ -14,7 +14,7 @@ import pytest
 import tiny
 import torch
 from pattern_images import write_image
-from trained_models import save_texture_nets
+from trained_models import save_texture_nets, saved_before_variants
 
 import styx
 from styx.core.errors import StyxError
@@ -103,12 +103,7 @@ def test_a_fast_model_trains_records_its_variant_and_loads_back_as_fast(data):
 
 
 def test_a_model_saved_before_variants_loads_as_the_paper_network(tmp_path):
-    folder = save_texture_nets(tmp_path / "old")
-    metadata_file = folder / "model.json"
-    metadata = json.loads(metadata_file.read_text())
-    del metadata["architecture"]["variant"]
-    metadata_file.write_text(json.dumps(metadata))
-    old = load_model(folder).generator
+    old = load_model(saved_before_variants(save_texture_nets(tmp_path / "old"))).generator
     assert old.config.variant == PAPER
     assert old.architecture() == TextureNetwork(GeneratorConfig(scales=3, channels=4)).architecture()
 

@@ -187,8 +187,7 @@ def _moves_only(node: onnx.NodeProto) -> bool:
     """Whether ``node`` copies values without computing new ones."""
     if node.op_type not in DATA_MOVES:
         return False
-    mode = next((onnx.helper.get_attribute_value(a) for a in node.attribute
-                 if a.name == "mode"), b"")
+    mode = _attributes(node).get("mode", b"")
     if node.op_type == "Pad":  # a constant pad would need its value quantised too
         return mode in (b"reflect", b"edge")
     return node.op_type != "Resize" or mode in (b"", b"nearest")
