@@ -28,7 +28,6 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import _common
@@ -134,7 +133,7 @@ def onnx_profile(onnx_file: Path, feeds: dict[str, Any], repeat: int
     times, grouped by module), and of the whole run (timed without the profiler)."""
     import onnxruntime as ort
 
-    from styx.exports.onnx.quantize import _module_of
+    from styx.exports.onnx.quantize import module_of
 
     def session(profile: bool) -> Any:
         options = ort.SessionOptions()
@@ -156,7 +155,7 @@ def onnx_profile(onnx_file: Path, feeds: dict[str, Any], repeat: int
     for event in events:
         if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
             node = event["name"][: -len("_kernel_time")]
-            module = _module_of(SimpleNamespace(name=node)) or BETWEEN
+            module = module_of(node) or BETWEEN
             runs[module] += event["dur"] / 1e3 / (repeat + 1)
     return dict(runs), statistics.median(whole)
 

@@ -68,7 +68,7 @@ def test_each_instance_norm_passes_over_its_map_four_times(exported, models):
     """An exported instance norm (statistics kept and given, for tiling) reads its map in
     two ReduceMeans, squares it once (the one full-size intermediate) and normalises it in
     one BatchNormalization: no Sub, Pow or Add of the whole map."""
-    from styx.exports.onnx.quantize import _module_of, _ranks
+    from styx.exports.onnx.quantize import _ranks, module_of
     from styx.generators.blocks import InstanceNorm
 
     network = load_model(models["texture-nets"]).generator
@@ -79,8 +79,8 @@ def test_each_instance_norm_passes_over_its_map_four_times(exported, models):
     passes: dict[str, Counter[str]] = {name: Counter() for name in norms}
     for node in proto.graph.node:
         full_size = any(ranks.get(name) == 4 for name in [*node.input[:1], *node.output])
-        if _module_of(node) in norms and full_size and not moves_nothing(node):
-            passes[_module_of(node)][node.op_type] += 1
+        if module_of(node.name) in norms and full_size and not moves_nothing(node):
+            passes[module_of(node.name)][node.op_type] += 1
     expected = Counter({"ReduceMean": 2, "Mul": 1, "BatchNormalization": 1})
     assert norms and all(counts == expected for counts in passes.values())
 
@@ -90,7 +90,7 @@ def test_the_graph_is_small_no_constant_nodes_and_no_shape_arithmetic(name, expo
     """Opening a session costs per node: an instance norm (kept and given statistics) is
     at most 25 nodes, none computing a shape; a reflect padding one Pad, a circular one six
     nodes; constants are initializers, each read by some node."""
-    from styx.exports.onnx.quantize import _module_of
+    from styx.exports.onnx.quantize import module_of
     from styx.generators.blocks import InstanceNorm, Pad
 
     network = load_model(models[name]).generator
@@ -100,8 +100,8 @@ def test_the_graph_is_small_no_constant_nodes_and_no_shape_arithmetic(name, expo
     assert ops["Constant"] == 0
     assert not {"Shape", "Gather", "ConstantOfShape", "Unsqueeze"} & {
         node.op_type for node in proto.graph.node
-        if isinstance(modules.get(_module_of(node)), (InstanceNorm, Pad))}
-    per_module = Counter(_module_of(node) for node in proto.graph.node)
+        if isinstance(modules.get(module_of(node.name)), (InstanceNorm, Pad))}
+    per_module = Counter(module_of(node.name) for node in proto.graph.node)
     norms = [module for module, layer in modules.items() if isinstance(layer, InstanceNorm)]
     assert norms and all(per_module[module] <= 25 for module in norms)
     for module, layer in modules.items():
@@ -268,12 +268,12 @@ def test_int8_is_calibrated_and_printed_within_the_psnr_bound(models, photos, st
     ops = {node.op_type for node in quantized.graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
     # the heavy convolutions are found by their node names, and only they are quantised
-    from styx.exports.onnx.quantize import _module_of, heavy_convolutions
+    from styx.exports.onnx.quantize import heavy_convolutions, module_of
 
     generator = load_model(models["texture-nets"]).generator
     heavy = heavy_convolutions(generator, 64)
     weights = {init.name for init in quantized.graph.initializer}
-    quantized_convs = {_module_of(node) for node in quantized.graph.node
+    quantized_convs = {module_of(node.name) for node in quantized.graph.node
                        if node.op_type == "Conv" and node.input[1] not in weights}
     assert heavy and quantized_convs and quantized_convs <= heavy
 

@@ -95,17 +95,17 @@ def float_nodes(model: onnx.ModelProto, heavy: set[str] | None = None) -> list[s
     if convs:
         keep += [convs[0].name, convs[-1].name]
     if heavy is not None:
-        keep += [node.name for node in convs if _module_of(node) not in heavy]
+        keep += [node.name for node in convs if module_of(node.name) not in heavy]
     return list(dict.fromkeys(keep))
 
 
-def _module_of(node: onnx.NodeProto) -> str:
-    """The generator's module a node was traced from, as ``named_modules()`` names it. The
+def module_of(node_name: str) -> str:
+    """The generator's module the node ``node_name`` was traced from, as ``named_modules()`` names it. The
     tracer names a node by its scopes, each either a child's name or a path that repeats its
     parent's: ``/generator/joins.4/joins.4.1/Conv`` -> ``joins.4.1``,
     ``/generator/encoder/stages.3/Conv`` -> ``encoder.stages.3``."""
     path, last = "", ""
-    for part in node.name.split("/")[2:-1]:  # after "" and "generator", before the op
+    for part in node_name.split("/")[2:-1]:  # after "" and "generator", before the op
         if last and part.startswith(last + "."):
             path = path[:len(path) - len(last)] + part
         else:
