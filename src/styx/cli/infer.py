@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -20,10 +20,12 @@ def infer(
         help="A file written by 'styx export METHOD --onnx'.")],
     inputs: Annotated[list[Path], typer.Argument(
         metavar="INPUT...", show_default=False,
-        help="Photos, or folders of photos (searched recursively).")],
+        help="Photos, folders of photos (searched recursively), or clips: video files, or "
+             "a folder of frames with -o OUT.mp4.")],
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", show_default=False,
-        help="The output image (one input photo; replaced if it exists).")] = None,
+        help="The output image (one input photo; replaced if it exists), or the output "
+             "video of one clip (or a folder for its frames).")] = None,
     output_dir: Annotated[Path | None, typer.Option(
         "--output-dir", show_default=False,
         help="Folder for the outputs, named after the inputs; outputs already there are "
@@ -91,10 +93,13 @@ def infer(
         "--quiet", "-q", help="No notes (errors are still printed).")] = False,
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print the result as JSON on stdout.")] = False,
+    **video_options: Any,
 ) -> None:
-    """Stylise photos with an exported .onnx generator in onnxruntime (no PyTorch)."""
-    from styx.cli.params import note
+    """Stylise photos and videos with an exported .onnx generator in onnxruntime (no
+    PyTorch)."""
+    from styx.cli.params import note, split_values
     from styx.cli.run import output_paths, refuse_overwriting_inputs
+    from styx.cli.video import VideoOptions, split_clips
     from styx.core.checks import check_tiling
     from styx.files.badfiles import BadFiles
     from styx.files.formats import check_output_path
@@ -107,7 +112,10 @@ def infer(
         raise StyxError("give --style or --style-mix, not both",
                         "--style picks one style; --style-mix NAME:W,NAME:W blends several")
     check_tiling(tile, overlap)  # --overlap without --tile too
-    sources = images_named(inputs)
+    video = VideoOptions.of(split_values(video_options)[0], batch_size=batch_size,
+                            shard=shard_spec)
+    jobs, photos = split_clips(inputs, output, output_dir, video)
+    sources = images_named(photos) if photos or not jobs else []
     if output is not None and len(sources) > 1:
         raise StyxError(f"{len(sources)} input photos but one --output",
                         "use --output-dir DIR for several photos")
@@ -137,8 +145,16 @@ def infer(
                              overlap=DEFAULT_OVERLAP if overlap is None else overlap,
                              overwrite=overwrite or output is not None,
                              inputs=given)
-    needs = memory_check(generator, pairs, settings, dry_run=dry_run, as_json=as_json)
+    needs = memory_check(generator, pairs, settings, dry_run=dry_run, as_json=as_json,
+                         clips=jobs, batch=video.batch_size)
     if dry_run:
+        return
+    clips = infer_clips(generator, jobs, settings, video, talk=talk,
+                        overwrite=overwrite) if jobs else []
+    if not pairs:
+        if as_json:
+            typer.echo(json.dumps({"model": str(generator.path), "provider": generator.provider,
+                                   "clips": clips, "memory": [n.to_dict() for n in needs]}))
         return
 
     def tell(kind: str, text: str) -> None:  # a bad file: said by BadFiles
@@ -152,7 +168,8 @@ def infer(
     report = stylise_files(generator, pairs, settings, on_done=tell, bad=bad)
     if as_json:
         typer.echo(json.dumps({"model": str(generator.path), "provider": generator.provider,
-                               **report.to_dict(), "memory": [n.to_dict() for n in needs]}))
+                               **report.to_dict(), **({"clips": clips} if clips else {}),
+                               "memory": [n.to_dict() for n in needs]}))
     elif talk:
         there = [f"{len(report.skipped)} already there"] if report.skipped else []
         note(f"{bad.summary(len(report.written), *there)} in {report.seconds:.2f} s "
@@ -165,15 +182,18 @@ def infer(
 STYLE_SIZE = 512
 
 
-def memory_check(generator, pairs: list, settings, *, dry_run: bool, as_json: bool) -> list:
-    """The memory the runs of ``pairs`` will take, from the photos' headers and the graph's
-    shapes (:mod:`styx.inference.footprint`), checked before any photo is decoded: the
-    largest run that does not fit is the command's error (exit 2). ``dry_run``: the
-    estimate of each photo size printed (``--json``: as JSON) and checked, nothing run."""
-    from styx.inference.batch import pending, plan_groups
+def memory_check(generator, pairs: list, settings, *, dry_run: bool, as_json: bool,
+                 clips: list = (), batch: int = 1) -> list:
+    """The memory the runs of ``pairs`` (and of ``clips``, ``batch`` frames at a time)
+    will take, from the photos' headers and the graph's shapes
+    (:mod:`styx.inference.footprint`), checked before any photo is decoded: the largest
+    run that does not fit is the command's error (exit 2). ``dry_run``: the estimate of
+    each photo size printed (``--json``: as JSON) and checked, nothing run."""
+    from styx.inference.batch import clip_group, pending, plan_groups
     from styx.inference.footprint import memory_needs
 
     groups = plan_groups(pending(pairs, settings), settings, lambda source, error: None)
+    groups += [clip_group(job.clip, job.target, settings, batch) for job in clips]
     needs = memory_needs(generator, groups, settings, every=dry_run)
     if dry_run and as_json:
         typer.echo(json.dumps({"model": str(generator.path), "provider": generator.provider,
@@ -185,6 +205,19 @@ def memory_check(generator, pairs: list, settings, *, dry_run: bool, as_json: bo
     for need in needs:
         need.check()
     return needs
+
+
+def infer_clips(generator, jobs: list, settings, video, *, talk: bool, overwrite: bool
+                ) -> list[dict]:
+    """Stylise each clip of ``jobs`` (:mod:`styx.cli.video`) through ``generator``'s
+    session, with the photos' settings (``settings``) and the video options
+    (``overwrite``: make the segments of an earlier run again)."""
+    from styx.cli.video import run_clips
+    from styx.inference.batch import clip_fingerprint, stylise_batch
+
+    return run_clips(jobs, lambda frames: stylise_batch(generator, frames, settings),
+                     video.settings(long_side=settings.long_side, overwrite=overwrite),
+                     fingerprint=clip_fingerprint(generator, settings), talk=talk)
 
 
 def style_inputs(generator, paintings: list[Path], long_side: int | None) -> dict:
@@ -229,3 +262,22 @@ def setting_inputs(generator, given: list[str]) -> dict:
                             f"{array.size}", "separate values with commas")
         values[name] = array.reshape([int(s) for s in shape])
     return values
+
+
+def _with_video_options(command):
+    """``command``'s signature with the video options in place of its ``**video_options``
+    (typer reads the signature)."""
+    import inspect
+
+    from styx.cli.video import video_parameters
+
+    signature = inspect.signature(command, eval_str=True)  # typer reads it as it is
+    named = [p for p in signature.parameters.values() if p.kind != p.VAR_KEYWORD]
+    extra = video_parameters(batch_and_shard=False)
+    command.__signature__ = signature.replace(parameters=named + extra)
+    command.__annotations__ = {**command.__annotations__,
+                               **{p.name: p.annotation for p in extra}}
+    return command
+
+
+infer = _with_video_options(infer)

@@ -34,6 +34,7 @@ from styx.cli.params import (
     split_values,
     strict_flag,
 )
+from styx.cli.video import video_parameters
 from styx.core.config import Config, options_of
 from styx.core.errors import StyxError
 from styx.core.specs import MethodSpec
@@ -51,11 +52,13 @@ def run_command(spec: MethodSpec) -> Callable[..., None]:
         io = [
             io_parameter("contents", typer.Argument(
                 None, metavar="CONTENT...", show_default=False,
-                help="Content images (or folders of them) to stylise."), list[Path] | None),
+                help="Content images (or folders of them) to stylise, or clips: video files, "
+                     "or a folder of frames with -o OUT.mp4."), list[Path] | None),
             optional_option("model", "--model", "-m", annotation=str,
                             help="A model name from 'styx models list', or a model folder."),
             optional_option("output", "--output", "-o", annotation=Path,
-                            help="Output image (one content image, or none)."),
+                            help="Output image (one content image, or none), or the output "
+                                 "video of one clip (or a folder for its frames)."),
             optional_option("output_dir", "--output-dir", annotation=Path,
                             help="Folder for the outputs of several content images (named "
                                  "after them)."),
@@ -68,6 +71,7 @@ def run_command(spec: MethodSpec) -> Callable[..., None]:
                      "for one input where the method blends them. A model that holds its "
                      "style refuses it."), list[Path] | None),
             strict_flag(),
+            *video_parameters(batch_and_shard=True),
         ]
         body = _run_feed_forward
     else:
@@ -231,12 +235,16 @@ def _run_feed_forward(spec: MethodSpec, config_class: type[Config],
     config = config_from_cli(config_class, options)
     if not io["model"]:
         raise StyxError("missing --model", "give a model name ('styx models list') or folder")
+    from styx.cli.video import VideoOptions, split_clips
     from styx.files.image_arrays import images_named
 
-    contents = images_named(io["contents"] or [])  # folders: their images
+    video = VideoOptions.of(io)
+    jobs, photos = split_clips(io["contents"] or [], io["output"], io["output_dir"], video)
+    contents = images_named(photos)  # folders: their images
     styles = images_named(io["style_images"] or [])
-    config.check_inputs(contents=len(contents), styles=len(styles))
-    targets = output_paths(contents, io["output"], io["output_dir"], io["format"])
+    config.check_inputs(contents=len(contents) + len(jobs), styles=len(styles))
+    targets = output_paths(contents, io["output"], io["output_dir"], io["format"]) \
+        if contents or not jobs else []
     for target in targets:
         check_output_path(target)
     option = "-o" if io["output"] is not None else "--output-dir"
@@ -259,6 +267,13 @@ def _run_feed_forward(spec: MethodSpec, config_class: type[Config],
     if talk:  # the run's first line: where and in what it computes
         for line in precision.announce(f"{spec.name} model {model.name}"):
             note(line)
+    clips = _run_clips(jobs, model, config, options, styles, video, io) if jobs else []
+    if jobs and not contents:
+        if io["json"] and not io["dry_run"]:
+            typer.echo(json.dumps({"model": str(model.path), "clips": clips,
+                                   "device": str(precision.device),
+                                   "precision": precision.name}))
+        return
     run = run_function(spec)
     written, needs = [], []
     for content, target in zip(contents or [None], targets):
@@ -283,6 +298,7 @@ def _run_feed_forward(spec: MethodSpec, config_class: type[Config],
         report_dry_run(needs, io["json"])
     elif io["json"]:
         typer.echo(json.dumps({"model": str(model.path), "outputs": written,
+                               **({"clips": clips} if clips else {}),
                                "failed": bad.to_json(), "device": str(precision.device),
                                "precision": precision.name,
                                "memory": [need.to_dict() for need in needs]}))
@@ -290,6 +306,39 @@ def _run_feed_forward(spec: MethodSpec, config_class: type[Config],
         if talk:
             note(bad.summary(len(written)))
         raise typer.Exit(1)
+
+
+def _run_clips(jobs: list, model: Any, config: Config, options: dict[str, Any],
+               styles: list[Path], video: Any, io: dict[str, Any]) -> list[dict[str, Any]]:
+    """The clips of a ``styx run`` of a feed-forward method, through PyTorch
+    (:func:`styx.generators.models.clip_stylist`); ``--dry-run``: the memory estimate of
+    one batch of each clip's frames, printed, nothing run."""
+    from styx.cli.video import run_clips
+    from styx.generators.models import clip_stylist
+    from styx.video.pipeline import frame_size
+
+    long_side = getattr(config, "long_side", None)
+    stylise, fingerprint = clip_stylist(model, config, {}, styles)
+    if io["dry_run"]:
+        import numpy as np
+
+        from styx.runtime.memory import DryRunStop, watching
+
+        needs = []
+        for job in jobs:
+            frames = np.zeros((video.batch_size, 3, *frame_size(job.clip, long_side)),
+                              dtype=np.float32)
+            try:
+                with watching(stop=True) as checked:
+                    stylise(frames)
+            except DryRunStop:
+                needs += checked
+        report_dry_run(needs, io["json"])
+        raise typer.Exit(0)
+    talk = not io["quiet"] and not io["json"]
+    return run_clips(jobs, stylise, video.settings(long_side=long_side,
+                                                   overwrite=video.overwrite),
+                     fingerprint=fingerprint, talk=talk)
 
 
 def output_paths(contents: list[Path], output: Path | None, output_dir: Path | None,

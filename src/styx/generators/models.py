@@ -41,7 +41,11 @@ from styx.runtime.image_tensors import (
 from styx.runtime.memory import MemoryNeed
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from styx.core.bundles import ModelRunOptions
+    from styx.core.config import Config
+    from styx.video.pipeline import ClipReport
 
 
 # -- loading -------------------------------------------------------------------------------
@@ -85,16 +89,50 @@ class Model:
 
     def __call__(self, image: Any = None, **options: Any) -> Any:
         config = options.pop("config", None)
-        styles: list[Any] = []
-        for name in self.style_inputs:
-            given = options.pop(name, None)
-            styles += [] if given is None else \
-                list(given) if isinstance(given, (list, tuple)) else [given]
+        styles = self._style_images(options)
         result = run(method_spec(self.method),
                      run_request(content=image, styles=styles, model=self), config, options)
         return result.to_pil() if isinstance(image, Image.Image) else result.image
 
     stylize = __call__
+
+    def stylize_video(self, source: str | os.PathLike[str], target: str | os.PathLike[str],
+                      *, batch: int = 4, long_side: int | None = None,
+                      temporal: float | None = None, codec: str | None = None,
+                      crf: int = 18, preset: str = "medium", fps: float | None = None,
+                      shard: str | None = None, join: bool = False, overwrite: bool = False,
+                      progress: Callable[[int, int], None] | None = None,
+                      **options: Any) -> ClipReport:
+        """Stylise the clip ``source`` (a video file, or a folder of frames) into
+        ``target`` (a video file, or a folder for PNG frames), ``batch`` frames at a time:
+        the video side of ``styx run METHOD --model M CLIP -o OUT`` (see
+        :func:`styx.video.pipeline.stylise_clip`; ``docs/video.md``). ``options``: the
+        method's run options and style images, as for ``model(image, ...)``. A re-run
+        continues from the segments done; ``shard="K/N"`` does one of N parts, ``join``
+        joins them. Returns the :class:`~styx.video.pipeline.ClipReport` (``interrupted``
+        after Ctrl-C, with the frames done playable in ``target``)."""
+        from styx.video.clips import open_clip
+        from styx.video.encoding import EncodeSettings
+        from styx.video.pipeline import ClipSettings, stylise_clip
+
+        clip = open_clip(source, rate=fps)
+        config = options.pop("config", None)
+        styles = self._style_images(options)
+        settings = ClipSettings(batch=batch, long_side=long_side, temporal=temporal,
+                                encode=EncodeSettings(codec=codec, crf=crf, preset=preset),
+                                shard=shard, join=join, overwrite=overwrite)
+        stylise, fingerprint = clip_stylist(self, config, options, styles)
+        return stylise_clip(clip, Path(target), stylise, settings, fingerprint=fingerprint,
+                            progress=progress)
+
+    def _style_images(self, options: dict[str, Any]) -> list[Any]:
+        """The style images of ``options`` (taken out of it), by the model's style inputs."""
+        styles: list[Any] = []
+        for name in self.style_inputs:
+            given = options.pop(name, None)
+            styles += [] if given is None else \
+                list(given) if isinstance(given, (list, tuple)) else [given]
+        return styles
 
     def __repr__(self) -> str:
         return f"Model({self.name!r}, method={self.method!r})"
@@ -157,6 +195,38 @@ def _check_method(trained_by: str, wanted: str | None, label: str) -> None:
         raise StyxError(f"model {label!r} was trained by {trained_by!r}, not {wanted!r}",
                         f"it is a {trained_by} model: give a model of {wanted!r} "
                         "('styx models list' shows each model's method)")
+
+
+def clip_stylist(model: Model, config: Config | None, options: dict[str, Any],
+                 styles: list[Any]) -> tuple[Callable[[np.ndarray], np.ndarray],
+                                              dict[str, Any]]:
+    """The function that stylises a clip's frames with ``model`` (N x 3 x H x W float32
+    arrays, sized already: the config's ``long_side`` is the clip's), through the method's
+    own ``run`` with ``config`` and ``options`` (its run options) and ``styles``; and what
+    makes its frames what they are, for :func:`styx.video.pipeline.stylise_clip`."""
+    import dataclasses
+    import hashlib
+
+    from styx.core.method import make_config, run_config_class, run_function
+
+    spec = method_spec(model.method)
+    settings = make_config(run_config_class(spec), config, dict(options))
+    if any(f.name == "long_side" for f in dataclasses.fields(settings)):
+        settings = dataclasses.replace(settings, long_side=None)
+    settings.check_inputs(contents=1, styles=len(styles))
+    method_run = run_function(spec)
+
+    def stylise(frames: np.ndarray) -> np.ndarray:
+        request = run_request(content=torch.from_numpy(frames), styles=styles, model=model)
+        return method_run(request, settings).image.float().numpy()
+
+    weights = hashlib.sha256()
+    for name, tensor in sorted(model.generator.state_dict().items()):
+        weights.update(name.encode())
+        weights.update(tensor.detach().float().cpu().numpy().tobytes())
+    fingerprint = {"model": weights.hexdigest()[:32], "method": spec.name,
+                   "config": settings.to_dict(), "styles": [str(s) for s in styles]}
+    return stylise, fingerprint
 
 
 # -- running -------------------------------------------------------------------------------

@@ -224,7 +224,7 @@ def stylise_files(generator: OnnxGenerator, pairs: list[tuple[Path, Path]],
     bad.check(source for source, _ in todo)
     for group in _batches(todo, settings, fail):
         try:
-            outputs = _stylise(generator, np.concatenate([photo.rgb for photo in group]),
+            outputs = stylise_batch(generator, np.concatenate([photo.rgb for photo in group]),
                                settings)
         except StyxError as error:
             for photo in group:
@@ -275,8 +275,10 @@ def _batches(todo: list[tuple[Path, Path]], settings: InferSettings,
     fail_before(len(sized))
 
 
-def _stylise(generator: OnnxGenerator, images: np.ndarray, settings: InferSettings
-             ) -> np.ndarray:
+def stylise_batch(generator: OnnxGenerator, images: np.ndarray, settings: InferSettings
+                  ) -> np.ndarray:
+    """``images`` (N x 3 x H x W float32 in [0, 1]) stylised with ``settings``' inputs,
+    seed and tiling."""
     height, width = images.shape[-2:]
     if settings.tile is None or max(height, width) <= settings.tile:
         return generator.run(images, seed=settings.seed, **settings.inputs)
@@ -287,3 +289,26 @@ def _stylise(generator: OnnxGenerator, images: np.ndarray, settings: InferSettin
     return tiled(lambda part, origin: generator.run(part, seed=settings.seed, origin=origin,
                                                     statistics=statistics, **settings.inputs),
                  images, tile=settings.tile, overlap=settings.overlap)
+
+
+def clip_group(clip: Any, target: Path, settings: InferSettings, batch: int) -> Group:
+    """The run of ``batch`` frames of ``clip`` (a :class:`styx.video.clips.Clip`), for the
+    memory estimate (:mod:`styx.inference.footprint`)."""
+    from styx.files.image_arrays import long_side_size
+
+    size = (clip.height, clip.width) if settings.long_side is None else \
+        long_side_size(clip.height, clip.width, settings.long_side)
+    tiled = settings.tile is not None and max(size) > settings.tile
+    return Group([(clip.path, target)] * (1 if tiled else batch), *size,
+                 (clip.height, clip.width), tiled=tiled)
+
+
+def clip_fingerprint(generator: OnnxGenerator, settings: InferSettings) -> dict[str, Any]:
+    """What makes a clip's frames what they are, besides the clip's own options: the file,
+    its inputs, the seed and the tiling (a re-run with another starts the segments afresh)."""
+    import hashlib
+
+    inputs = {name: hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()[:16]
+              for name, value in sorted(settings.inputs.items())}
+    return {"model": generator.digest, "inputs": inputs, "seed": settings.seed,
+            "tile": settings.tile, "overlap": settings.overlap}
