@@ -143,6 +143,10 @@ def split_clips(inputs: list[Path], output: Path | None, output_dir: Path | None
     if not clips:
         options.refuse_without_clips()
         return [], rest
+    if options.temporal is not None:
+        from styx.video.temporal import TemporalBlend
+
+        TemporalBlend(options.temporal)  # the weight in range, OpenCV there
     if output is not None and (len(clips) > 1 or rest):
         raise StyxError(f"{len(clips) + len(rest)} inputs but one --output",
                         "use --output-dir DIR for several clips or photos")
@@ -219,7 +223,7 @@ class _FrameBar:
         self._bar: Any = None
         self._task: Any = None
 
-    def __enter__(self) -> _FrameBar:
+    def __enter__(self) -> _FrameBar:  # noqa: PYI034
         if not self.talk:
             return self
         import rich.progress as rp

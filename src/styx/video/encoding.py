@@ -224,14 +224,12 @@ class _SoundCopy:
         if self.input is None:
             self.source.close()
             return
-        try:
+        if _container_takes(output, self.input.codec_context.name):
             self.stream = output.add_stream_from_template(self.input)
-        except (av.FFmpegError, ValueError):
-            self.stream = None
-        if self.stream is None or not _container_takes(output, self.input.codec_context.name):
-            if self.stream is not None:  # pragma: no cover - PyAV cannot remove a stream
-                raise StyxError("cannot copy the sound", "convert the sound to AAC first")
-            self.encoder = output.add_stream("aac", rate=self.input.rate or 48000)
+        else:  # encoded again, in what the container takes
+            codec = "libopus" if "webm" in output.format.name else "aac"
+            self.encoder = output.add_stream(codec, rate=48000 if codec == "libopus"
+                                             else self.input.rate or 48000)
 
     def copy(self) -> None:
         if self.input is None:
@@ -260,11 +258,18 @@ class _SoundCopy:
             self.output.mux(packet)
 
     def _reencode(self) -> None:
+        av = pyav()
+        context = self.encoder.codec_context
+        resample = av.AudioResampler(format=context.format.name, layout=context.layout.name,
+                                     rate=context.rate)
         for frame in self.source.decode(self.input):
             if frame.time is not None and frame.time - float(self.start) >= float(self.end):
                 break
             frame.pts = None
-            self.output.mux(self.encoder.encode(frame))
+            for converted in resample.resample(frame):
+                self.output.mux(self.encoder.encode(converted))
+        for converted in resample.resample(None):
+            self.output.mux(self.encoder.encode(converted))
         self.output.mux(self.encoder.encode(None))
 
 
@@ -300,7 +305,6 @@ def check_video_output(target: Path, settings: EncodeSettings) -> Path:
     """Check, before any work, that a video can be written at ``target``: a known suffix,
     an encoder this FFmpeg has, a folder that can be written to."""
     from styx.files.atomic import check_writable_file
-
     from styx.video.clips import VIDEO_SUFFIXES
 
     target = Path(target).expanduser()

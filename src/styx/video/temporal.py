@@ -15,6 +15,7 @@ without it. OpenCV (``opencv-python-headless``) is an optional extra:
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -115,5 +116,5 @@ def flicker(frames: list[np.ndarray]) -> float:
     if len(frames) < 2:
         return 0.0
     total = sum(float(np.mean(np.abs(a.astype(np.int16) - b.astype(np.int16))))
-                for a, b in zip(frames, frames[1:]))
+                for a, b in itertools.pairwise(frames))
     return total / (len(frames) - 1)
