@@ -293,13 +293,13 @@ def test_tiled_batch_norm_generator_equals_the_whole_image_in_pytorch_and_onnx(f
     model = load_model(models["texture-nets-batch"])
     image = torch.from_numpy(np.random.default_rng(3).random((1, 3, 200, 260),
                                                              dtype=np.float32))
-    from styx.inference.batch import InferSettings, _stylise
+    from styx.inference.batch import InferSettings, stylise_batch
 
     whole = apply_generator(model, image, seed=5).numpy()
     parts = apply_generator(model, image, seed=5, tile=160, overlap=48).numpy()
     assert np.abs(interior(whole) - interior(parts)).mean() < 0.005
     generator = OnnxGenerator.open(files["texture-nets-batch"], provider="cpu")
-    onnx_parts = _stylise(generator, image.numpy(), InferSettings(seed=5, tile=160,
+    onnx_parts = stylise_batch(generator, image.numpy(), InferSettings(seed=5, tile=160,
                                                                   overlap=48))
     assert np.abs(onnx_parts - parts).max() < 1e-3
 
@@ -334,7 +334,7 @@ def test_tiles_given_the_whole_images_statistics_give_the_one_pass_picture(model
 
 def test_pytorch_and_onnxruntime_tile_alike(files, models, photos):
     from styx.generators.models import apply_generator, load_model
-    from styx.inference.batch import InferSettings, _stylise
+    from styx.inference.batch import InferSettings, stylise_batch
     from styx.runtime.image_tensors import read_image, resize_to
 
     image = resize_to(read_image(photos / "a.png").rgb, (240, 320))
@@ -345,7 +345,7 @@ def test_pytorch_and_onnxruntime_tile_alike(files, models, photos):
         tiles = apply_generator(model, image, seed=2, tile=160, overlap=32,
                                 **options).numpy()
         generator = OnnxGenerator.open(files[name], provider="cpu")
-        onnx_tiles = _stylise(generator, image.numpy(), InferSettings(
+        onnx_tiles = stylise_batch(generator, image.numpy(), InferSettings(
             seed=2, tile=160, overlap=32, inputs=given))
         assert np.abs(onnx_tiles - tiles).max() < 1e-3, name
 

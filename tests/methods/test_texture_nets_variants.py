@@ -158,7 +158,7 @@ def test_tiles_normalised_by_a_thumbnail_give_the_one_pass_picture(variant, tmp_
 
 
 def test_pytorch_and_onnxruntime_tile_the_fast_network_alike(fast_model, tmp_path):
-    from styx.inference.batch import InferSettings, _stylise
+    from styx.inference.batch import InferSettings, stylise_batch
     from styx.inference.onnxfile import OnnxGenerator
 
     image = torch.from_numpy(np.random.default_rng(5).random((1, 3, 240, 320),
@@ -167,6 +167,6 @@ def test_pytorch_and_onnxruntime_tile_the_fast_network_alike(fast_model, tmp_pat
                             overlap=32).numpy()
     generator = OnnxGenerator.open(styx.export(fast_model, "onnx", tmp_path / "fast.onnx"),
                                    provider="cpu")
-    onnx_tiles = _stylise(generator, image.numpy(), InferSettings(seed=2, tile=160,
+    onnx_tiles = stylise_batch(generator, image.numpy(), InferSettings(seed=2, tile=160,
                                                                   overlap=32))
     assert np.abs(onnx_tiles - tiles).max() < 1e-3

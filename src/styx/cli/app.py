@@ -151,11 +151,13 @@ def _mount_methods(sub: typer.Typer, group: str, argv: list[str]) -> None:
 
 def report_error(error: StyxError) -> None:
     from rich.console import Console
+    from rich.markup import escape
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
-    console.print(f"[bold red]error:[/] {error.message}", markup=True)
+    # The texts are escaped: a hint like pip install "styx-nst[temporal]" keeps its brackets.
+    console.print(f"[bold red]error:[/] {escape(error.message)}", markup=True)
     if error.hint:
-        console.print(f"[dim]hint: {error.hint}[/]", markup=True)
+        console.print(f"[dim]hint: {escape(error.hint)}[/]", markup=True)
 
 
 def main(argv: list[str] | None = None) -> None:

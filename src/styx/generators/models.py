@@ -65,6 +65,9 @@ class Model:
         self.generator = generator.eval()
         self.metadata = metadata
         self.path = path
+        #: The memory estimates made for this model's runs, by what they depend on (a
+        #: clip's batches are estimated once; each run still checks what is free).
+        self.checked_needs: dict[Any, MemoryNeed] = {}
 
     @property
     def method(self) -> str:
@@ -380,12 +383,17 @@ def run_feed_forward(request: RunRequest, config: ModelRunOptions, *,
         raise StyxError("no content image given", "give a content image")
     extra = style_options(model, request, getattr(config, "style_size", None))
     content = request.content
-    memory_need(model, input_size(content, long_side=config.long_side),
-                what=f"stylising {Path(content).name}" if isinstance(content, (str, Path))
-                else None,
-                batch=content.shape[0] if isinstance(content, torch.Tensor) and
-                content.dim() == 4 else 1, device=config.device, amp=config.amp,
-                tile=config.tile, overlap=config.overlap, **extra).check()
+    batch = content.shape[0] if isinstance(content, torch.Tensor) and content.dim() == 4 else 1
+    size = input_size(content, long_side=config.long_side)
+    what = f"stylising {Path(content).name}" if isinstance(content, (str, Path)) else None
+    key = (size, batch, what, config.device, config.amp, config.tile, config.overlap,
+           tuple((name, _shape_of(value)) for name, value in sorted(extra.items())))
+    need = model.checked_needs.get(key)
+    if need is None:  # a clip's batches: the shape pass once, not for every batch
+        need = model.checked_needs[key] = memory_need(
+            model, size, what=what, batch=batch, device=config.device, amp=config.amp,
+            tile=config.tile, overlap=config.overlap, **extra)
+    need.check()
     loaded = request.content_image(long_side=config.long_side, batch=True)
     if options is not None:
         extra.update(options(model, loaded.rgb))
@@ -398,6 +406,16 @@ def run_feed_forward(request: RunRequest, config: ModelRunOptions, *,
     return RunResult(image=image, alpha=loaded.alpha, config=config,
                      seconds=time.perf_counter() - started, device=str(precision.device),
                      precision=precision.name)
+
+
+def _shape_of(value: Any) -> Any:
+    """What of a generator option the memory estimate depends on: a tensor's (or a list
+    of tensors') shapes, else the value."""
+    if isinstance(value, torch.Tensor):
+        return tuple(value.shape)
+    if isinstance(value, (list, tuple)):
+        return tuple(_shape_of(item) for item in value)
+    return repr(value)
 
 
 def style_options(model: Model, request: RunRequest, long_side: int | None

@@ -752,10 +752,11 @@ def memory_need(generator: OnnxGenerator, group: Group, settings: InferSettings,
 
 
 def describe_group(group: Group, settings: InferSettings) -> str:
-    """``stylising photo.jpg at 4000x3000 px`` (``4 photos (a.jpg, ...)``; ``in 1024 px
-    tiles``)."""
+    """``stylising photo.jpg at 4000x3000 px`` (``4 photos (a.jpg, ...)``, ``4 frames of
+    clip.mp4``; ``in 1024 px tiles``)."""
     names = [source.name for source, _ in group.pairs]
-    who = names[0] if len(names) == 1 else \
+    who = names[0] if len(names) == 1 else f"{len(names)} frames of {names[0]}" \
+        if len(set(names)) == 1 else \
         f"{len(names)} photos ({', '.join(names[:2])}{', ...' if len(names) > 2 else ''})"
     tiles = f" in {settings.tile} px tiles" if group.tiled else ""
     return f"stylising {who} at {group.width}x{group.height} px{tiles}"

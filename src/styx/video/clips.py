@@ -131,9 +131,11 @@ def _video_clip(path: Path) -> Clip:
 
 
 def _count_packets(container, stream) -> int:
-    """The frames of ``stream`` counted from its packets (demuxed, not decoded)."""
+    """The frames of ``stream`` counted from its packets (demuxed, not decoded), the file
+    rewound (not one of no frames: an empty AVI refuses the seek)."""
     count = sum(1 for packet in container.demux(stream) if packet.size)
-    container.seek(0)
+    if count:
+        container.seek(0)
     return count
 
 

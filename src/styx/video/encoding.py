@@ -252,8 +252,6 @@ class _SoundCopy:
                 break
             packet.pts -= shift
             packet.dts = packet.pts if packet.dts is None else packet.dts - shift
-            if packet.pts < 0:
-                continue
             packet.stream = self.stream
             self.output.mux(packet)
 

@@ -238,11 +238,11 @@ def stylise_clip(clip: Clip, target: str | Path, stylise: Stylise, settings: Cli
                         total=sum(segments.ranges[i][1] - segments.ranges[i][0] for i in mine))
     if settings.join:
         return _join_only(segments, report, started)
+    run = _Run(clip, segments, settings, stylise, progress, report)  # checks --temporal
     segments.prepare(mine)
     todo = [index for index in mine if not segments.done(index)]
     report.resumed = report.total - sum(segments.ranges[i][1] - segments.ranges[i][0]
                                         for i in todo)
-    run = _Run(clip, segments, settings, stylise, progress, report)
     try:
         run.go(todo)
     except KeyboardInterrupt:
