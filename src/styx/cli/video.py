@@ -21,6 +21,7 @@ import typer
 
 from styx.cli.params import io_parameter, note
 from styx.core.errors import StyxError
+from styx.video import SEGMENT_FRAMES
 
 PANEL = "Video"
 #: Exit code of a run stopped by Ctrl-C (as ``styx run``'s).
@@ -31,8 +32,6 @@ def video_parameters(*, batch_and_shard: bool) -> list[inspect.Parameter]:
     """The video options (``io_`` parameters, in the Video panel of ``--help``);
     ``batch_and_shard``: also ``--batch-size``, ``--shard`` and ``--overwrite`` (for a
     command without its own)."""
-    from styx.video.pipeline import SEGMENT_FRAMES
-
     def option(name: str, default: Any, annotation: Any, *flags: str, **more: Any):
         return io_parameter(name, typer.Option(default, *flags, rich_help_panel=PANEL, **more),
                             annotation)
@@ -90,7 +89,7 @@ class VideoOptions:
     preset: str = "medium"
     temporal: float | None = None
     join: bool = False
-    segment_frames: int = 96
+    segment_frames: int = SEGMENT_FRAMES
     batch_size: int = 4
     shard: str | None = None
     overwrite: bool = False

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from styx.core.errors import StyxError
+from styx.video import SEGMENT_FRAMES
 from styx.video.clips import Clip, is_video_path
 from styx.video.encoding import (
     FRAME_NAME,
@@ -47,8 +48,6 @@ from styx.video.encoding import (
     write_frame_file,
 )
 
-#: Frames a segment holds: what a Ctrl-C may cost, and how often the result has a key frame.
-SEGMENT_FRAMES = 96
 #: Batches each queue between the threads holds.
 QUEUED_BATCHES = 2
 #: The marker of the end of a queue.
