@@ -81,3 +81,16 @@ def trained_model(tmp_path_factory) -> str:
     styx.train("texture-nets", style=str(sample_image("style")), content_dir=str(folder),
                name=name, **{**tiny.TRAINING, **FAST})
     return name
+
+
+@pytest.fixture(scope="module")
+def clip_model() -> str:
+    """The name of a tiny texture-nets model in the store (made, not trained: instant), for
+    clip jobs; a new name per module."""
+    from trained_models import save_texture_nets
+
+    from styx.files.modelstore import models_home
+
+    name = f"studio-clip-{secrets.token_hex(3)}"
+    save_texture_nets(models_home() / name)
+    return name

@@ -27,6 +27,32 @@ def photo(path: Path, seed: int, size: tuple[int, int] = (64, 48)) -> Path:
     return path
 
 
+def clip(path: Path, frames: int = 8, size: tuple[int, int] = (64, 48), *, rate: int = 24,
+         rotation: int = 0, seed: int = 0) -> Path:
+    """A small H.264 clip (a smooth picture with a bar moving across it), written by PyAV
+    as ``path`` (mp4, mov, mkv ...: by its suffix); ``rotation``: its display rotation."""
+    import av
+
+    width, height = size
+    rng = np.random.default_rng(seed)
+    base = np.asarray(Image.fromarray((rng.random((4, 4, 3)) * 255).astype("uint8"))
+                      .resize(size, Image.BICUBIC))
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        if rotation:
+            stream.set_display_rotation(rotation)
+        for index in range(frames):
+            picture = base.copy()
+            left = index * width // max(frames, 1)
+            picture[:, left:left + max(2, width // 8)] = 255
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
 def open_page(page, url: str, tab: str = "stylise"):
     page.goto(f"{url}#{tab}")
     page.wait_for_selector("body[data-ready='1']")

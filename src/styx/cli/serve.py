@@ -90,6 +90,12 @@ def serve(
     max_upload_megapixels: Annotated[float, typer.Option(
         help="The largest picture the page may upload, in megapixels; a larger one is "
              "refused before it is decoded.", min=0.01, metavar="N")] = 40,
+    max_clip_megabytes: Annotated[float, typer.Option(
+        help="The largest clip the page may upload, in MiB; a larger one is refused as it "
+             "arrives.", min=1, metavar="N")] = 200,
+    max_clip_frames: Annotated[int, typer.Option(
+        help="The most frames an uploaded clip may have (1800: a minute at 30 frames/s).",
+        min=1, metavar="N")] = 1800,
 ) -> None:
     """Serve the studio: drop a photo and a painting on a page, watch, compare and train."""
     if token is not None and not token.strip():
@@ -129,6 +135,8 @@ def serve(
                               token=token, heavy_workers=heavy_jobs, host=host,
                               url=address,
                               max_upload_pixels=round(max_upload_megapixels * 1e6),
+                              max_clip_bytes=round(max_clip_megabytes * 2**20),
+                              max_clip_frames=max_clip_frames,
                               on_ready=ready)
     app = create_app(settings)  # takes the folder: refused if another server has it
     config = uvicorn.Config(app, host=host, port=port, log_level="warning",

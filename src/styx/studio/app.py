@@ -4,14 +4,20 @@
     GET  /api/catalogue            methods with their options, stored models, images
     POST /api/images               upload an image (multipart field ``file``)
     GET  /api/images/ID            an image, as PNG; DELETE removes an upload
+    POST /api/clips                upload a clip (multipart field ``file``): mp4, mov, m4v,
+                                   mkv, webm or avi, within the size and length limits
+    GET  /api/clips/ID/poster.png  a clip's first frame, upright; DELETE /api/clips/ID
     GET  /api/folders              content folders under the --allow-dir roots
     GET  /api/studies              experiment reports; /studies/ID/FILE serves their files
     GET  /api/jobs                 the history, newest first (?live=1: queued and running)
-    POST /api/jobs                 start a job: {"kind": "stylize"|"train", ...}
+    POST /api/jobs                 start a job: {"kind": "stylize"|"train", ...}; a stylize
+                                   job of a clip: {"model": M, "clip": ID, "video": {...}}
     GET  /api/jobs/ID              one job; DELETE removes a finished one
     POST /api/jobs/ID/stop         stop it (a queued one is cancelled)
     POST /api/jobs/ID/resume       continue a stopped or interrupted training run
-    GET  /api/jobs/ID/result.png   the picture (?download=1: as a download)
+    GET  /api/jobs/ID/result.png   the picture (?download=1: as a download); a clip job's
+                                   is its first stylised frame
+    GET  /api/jobs/ID/result.mp4   a clip job's video (H.264; ?download=1: as a download)
     GET  /api/jobs/ID/settings.json  every setting the run used
     GET  /api/jobs/ID/frame.png    the latest live frame; /sample.png a training sample
     POST /api/preview              a trained model's low-resolution picture, at once
@@ -58,14 +64,21 @@ from styx.studio.jobs import Events, Runner, lane_of, png_bytes
 from styx.studio.places import Places, default_folder
 from styx.studio.store import INTERRUPTED, STOPPED, Store
 from styx.studio.uploads import (
+    DEFAULT_MAX_CLIP_BYTES,
+    DEFAULT_MAX_CLIP_FRAMES,
+    DEFAULT_MAX_CLIP_PIXELS,
     DEFAULT_MAX_UPLOAD_PIXELS,
     MAX_UPLOAD_BYTES,
     add_samples,
+    store_clip,
     store_image,
+    too_large,
 )
 
 #: Seconds between keep-alive comments on an idle event stream.
 KEEP_ALIVE = 15.0
+#: What a multipart upload may carry beyond its file (boundaries, headers).
+MULTIPART_SLACK = 1_000_000
 
 
 @dataclass
@@ -86,6 +99,12 @@ class StudioSettings:
     url: str | None = None
     #: The most pixels an uploaded image may have, checked before it is decoded.
     max_upload_pixels: int = DEFAULT_MAX_UPLOAD_PIXELS
+    #: The largest clip the page may upload, in bytes (refused as it arrives).
+    max_clip_bytes: int = DEFAULT_MAX_CLIP_BYTES
+    #: The most frames an uploaded clip may have.
+    max_clip_frames: int = DEFAULT_MAX_CLIP_FRAMES
+    #: The most pixels a frame of an uploaded clip may have, checked before it is decoded.
+    max_clip_pixels: int = DEFAULT_MAX_CLIP_PIXELS
     #: Called once the studio is ready to answer (``styx serve`` prints its URL then).
     on_ready: Callable[[], None] | None = None
 
@@ -110,6 +129,7 @@ class Studio:
         if interrupted:
             print(f"note: {interrupted} job(s) of the last session were left unfinished; "
                   "they are marked interrupted")
+        self.store.clear_work()  # no job is live yet: what is there was left half made
         add_samples(self.store)
         # Plugins do not change while the server runs: their forms are described once.
         self.methods = describe_methods()
@@ -153,6 +173,9 @@ def create_app(settings: StudioSettings) -> Starlette:
         Route("/api/images", api.upload, methods=["POST"]),
         Route("/api/images/{image_id}", api.image),
         Route("/api/images/{image_id}", api.delete_image, methods=["DELETE"]),
+        Route("/api/clips", api.upload_clip, methods=["POST"]),
+        Route("/api/clips/{clip_id}/poster.png", api.clip_poster),
+        Route("/api/clips/{clip_id}", api.delete_clip, methods=["DELETE"]),
         Route("/api/folders", api.folders),
         Route("/api/studies", api.studies),
         Route("/studies/{study_id}/{name:path}", api.study_file),
@@ -163,6 +186,7 @@ def create_app(settings: StudioSettings) -> Starlette:
         Route("/api/jobs/{job_id}/stop", api.stop_job, methods=["POST"]),
         Route("/api/jobs/{job_id}/resume", api.resume_job, methods=["POST"]),
         Route("/api/jobs/{job_id}/result.png", api.result),
+        Route("/api/jobs/{job_id}/result.mp4", api.video_result),
         Route("/api/jobs/{job_id}/settings.json", api.settings_file),
         Route("/api/jobs/{job_id}/frame.png", api.frame),
         Route("/api/jobs/{job_id}/sample.png", api.sample),
@@ -204,6 +228,43 @@ async def _json_body(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise StyxError("the request must be a JSON object", "send {\"kind\": ...}")
     return body
+
+
+class _BodyTooLarge(Exception):
+    """A request body past its limit (see :func:`_bounded_form`)."""
+
+
+async def _bounded_form(request: Request, limit: int) -> Any:
+    """The multipart form of ``request``, one file and a few fields, read while its body
+    stays within ``limit`` bytes: past that, :class:`_BodyTooLarge` as soon as the bytes
+    come, whatever its Content-Length said (or did not: a chunked body). Else the parser
+    would spool any amount to disk first."""
+    received = 0
+
+    async def receive() -> Any:
+        nonlocal received
+        message = await request.receive()
+        if message.get("type") == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise _BodyTooLarge
+        return message
+
+    counted = Request(request.scope, receive)
+    try:
+        return await counted.form(max_files=1, max_fields=5, max_part_size=MAX_UPLOAD_BYTES)
+    except _BodyTooLarge:
+        raise
+    except Exception as problem:  # noqa: BLE001 - the multipart parser's own errors
+        raise StyxError(f"a bad upload: {problem}", "send one file as the field 'file'") \
+            from None
+
+
+def _upload_of(form: Any) -> Any:
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str):
+        raise StyxError("no file in the upload", "send one file as the field 'file'")
+    return upload
 
 
 def _styx_errors(handler: Any) -> Any:
@@ -256,29 +317,79 @@ class Api:
         described["images"] = [i.to_json() for i in self.store.images()]
         described["can_train_from_folders"] = bool(self.studio.places.roots)
         described["max_upload_megapixels"] = self.studio.settings.max_upload_pixels / 1e6
+        described["clips"] = [c.to_json() for c in self.store.clips()]
+        described["clip_limits"] = self._clip_limits()
         return JSONResponse(described)
+
+    def _clip_limits(self) -> dict[str, Any]:
+        from styx.video.clips import VIDEO_SUFFIXES
+
+        settings = self.studio.settings
+        return {"mib": round(settings.max_clip_bytes / 2**20, 1),
+                "frames": settings.max_clip_frames,
+                "megapixels": round(settings.max_clip_pixels / 1e6, 2),
+                "suffixes": list(VIDEO_SUFFIXES)}
 
     # -- images ----------------------------------------------------------------------------
     @_styx_errors
     async def upload(self, request: Request) -> Response:
-        length = int(request.headers.get("content-length") or 0)
-        if length > MAX_UPLOAD_BYTES + 1_000_000:
+        length = _content_length(request)
+        if length > MAX_UPLOAD_BYTES + MULTIPART_SLACK:
             raise StyxError(f"the upload is {length / 2**20:.0f} MiB, more than the limit of "
                             f"{MAX_UPLOAD_BYTES // 2**20} MiB", "shrink it first")
         try:
-            form = await request.form(max_files=1, max_fields=5,
-                                      max_part_size=MAX_UPLOAD_BYTES)
-        except Exception as problem:  # noqa: BLE001 - the multipart parser's own errors
-            raise StyxError(f"a bad upload: {problem}", "send one file as the field 'file'") \
-                from None
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            raise StyxError("no file in the upload", "send one file as the field 'file'")
+            form = await _bounded_form(request, MAX_UPLOAD_BYTES + MULTIPART_SLACK)
+        except _BodyTooLarge:
+            raise StyxError(f"the upload is more than the limit of "
+                            f"{MAX_UPLOAD_BYTES // 2**20} MiB", "shrink it first") from None
+        upload = _upload_of(form)
         data = await upload.read()
         record = await run_in_threadpool(
             functools.partial(store_image, self.store, data, upload.filename,
                               max_pixels=self.studio.settings.max_upload_pixels))
         return JSONResponse(record.to_json(), status_code=201)
+
+    # -- clips -----------------------------------------------------------------------------
+    @_styx_errors
+    async def upload_clip(self, request: Request) -> Response:
+        """Take a clip: refused past the size limit as it arrives, then checked (see
+        :func:`~styx.studio.uploads.store_clip`)."""
+        settings = self.studio.settings
+        length = _content_length(request)
+        if length > settings.max_clip_bytes + MULTIPART_SLACK:
+            raise too_large("the clip", length, settings.max_clip_bytes)
+        try:
+            form = await _bounded_form(request, settings.max_clip_bytes + MULTIPART_SLACK)
+        except _BodyTooLarge:
+            raise too_large("the clip", None, settings.max_clip_bytes) from None
+        upload = _upload_of(form)
+        try:
+            record = await run_in_threadpool(
+                functools.partial(store_clip, self.store, upload.file, upload.filename,
+                                  max_bytes=settings.max_clip_bytes,
+                                  max_frames=settings.max_clip_frames,
+                                  max_pixels=settings.max_clip_pixels))
+        finally:
+            await upload.close()
+        return JSONResponse(record.to_json(), status_code=201)
+
+    async def clip_poster(self, request: Request) -> Response:
+        record = self.store.clip(request.path_params["clip_id"])
+        if record is None or not self.store.clip_poster_path(record.id).is_file():
+            return not_found("clip")
+        return FileResponse(self.store.clip_poster_path(record.id), media_type="image/png",
+                            headers={"Cache-Control": "max-age=86400, immutable"})
+
+    async def delete_clip(self, request: Request) -> Response:
+        """Forget an uploaded clip; the jobs that used it keep their videos. A clip a
+        queued or running job stylises stays."""
+        record = self.store.clip(request.path_params["clip_id"])
+        if record is None:
+            return not_found("clip")
+        if self.store.clip_in_use(record.id):
+            return error("a queued or running job uses this clip: stop it first", 409)
+        self.store.delete_clip(record.id)
+        return JSONResponse({"deleted": record.id})
 
     async def image(self, request: Request) -> Response:
         record = self.store.image(request.path_params["image_id"])
@@ -352,9 +463,15 @@ class Api:
             raise StyxError(f"no {what} image {value!r}", "upload it first")
         return str(value)
 
+    def _clip_id(self, value: Any) -> str:
+        if self.store.clip(value) is None:
+            raise StyxError(f"no clip {value!r}", "upload it first")
+        return str(value)
+
     def _new_stylize_job(self, body: dict[str, Any]) -> str:
         import styx
         from styx.core.method import method_spec, run_config_class
+        from styx.studio.jobs import HEAVY
 
         model_name, model = body.get("model") or None, None
         if model_name is not None:
@@ -368,6 +485,13 @@ class Api:
                 raise StyxError("give a method or a model", "e.g. {\"method\": \"gatys\"}")
         spec = method_spec(method)
         content = self._image_id(body["content"], "content") if body.get("content") else None
+        clip = self._clip_id(body["clip"]) if body.get("clip") else None
+        if clip is not None and content is not None:
+            raise FormError("pick a photo or a clip, not both")
+        if clip is not None and model is None:
+            raise FormError(f"a clip is stylised by a trained model, not by {spec.name}: "
+                            "choose one under Trained models")
+        video = _video_options(body.get("video")) if clip is not None else None
         styles = [self._image_id(i, "style") for i in body.get("styles") or []]
         fields = form_fields(run_config_class(spec))
         with worded_for(fields):
@@ -377,11 +501,14 @@ class Api:
             if spec.feed_forward and model is None:
                 raise StyxError(f"method {spec.name!r} runs a trained model", "choose a model")
             _check_styles(spec, model, styles)
-            _check_content(config, content, styles)
+            _check_content(config, content or clip, styles)
         request = {"content": content, "styles": styles, "model": model_name,
                    "options": options, "form": body.get("options") or {}}
+        if clip is not None:
+            request.update(clip=clip, video=video)
         job = self.store.add_job("stylize", spec.name, request, parent=self._parent(body))
-        self.runner.submit(job, lane_of(spec, "stylize"))
+        # a clip takes minutes: never in the lane of the one-second runs
+        self.runner.submit(job, HEAVY if clip is not None else lane_of(spec, "stylize"))
         return job.id
 
     def _new_train_job(self, body: dict[str, Any]) -> str:
@@ -478,6 +605,18 @@ class Api:
         return FileResponse(self.store.result_path(job.id), media_type="image/png",
                             headers=headers)
 
+    async def video_result(self, request: Request) -> Response:
+        """A clip job's video, with ranges (a player seeks with them)."""
+        job = self.store.job(request.path_params["job_id"])
+        if job is None or not self.store.video_path(job.id).is_file():
+            return not_found("video")
+        headers = {"Cache-Control": "no-cache"}
+        if request.query_params.get("download"):
+            headers["Content-Disposition"] = \
+                f'attachment; filename="styx-{job.method}-{job.id}.mp4"'
+        return FileResponse(self.store.video_path(job.id), media_type="video/mp4",
+                            headers=headers)
+
     async def settings_file(self, request: Request) -> Response:
         described = self.runner.describe(request.path_params["job_id"])
         if described is None:
@@ -527,14 +666,16 @@ class Api:
         if not isinstance(size, int) or not 16 <= size <= 1024:
             raise StyxError("size must be a whole number from 16 to 1024", "e.g. 160")
         content = self._image_id(body["content"], "content") if body.get("content") else None
+        clip = self._clip_id(body["clip"]) if body.get("clip") and not content else None
+        picture = self.store.clip_poster_path(clip) if clip else \
+            self.store.image_path(content) if content else None
         with worded_for(fields):
             options = form_options(fields, body.get("options"))
             if "long_side" in {f["name"] for f in fields}:
                 options["long_side"] = size
-            _check_content(styx.method_config(spec.name, **options), content, [])
+            _check_content(styx.method_config(spec.name, **options), content or clip, [])
             with self.runner.preview_lock:
-                result = styx.stylize(spec.name, None if content is None else
-                                      self.store.image_path(content), model=model, **options)
+                result = styx.stylize(spec.name, picture, model=model, **options)
         return png_bytes(result.to_pil())
 
     # -- events ----------------------------------------------------------------------------
@@ -618,6 +759,40 @@ def _has_checkpoint(method: str, train_options: dict[str, Any]) -> bool:
     options = {**train_options, "resume": True}
     plan = plan_training(styx.method_config(method, train=True, **options))
     return (plan.run_dir / CHECKPOINT_NAME).is_file()
+
+
+def _video_options(given: Any) -> dict[str, Any]:
+    """A clip job's video options (``{"temporal": WEIGHT}``, WEIGHT from 0 to 1 or empty:
+    off), checked."""
+    if given is None:
+        given = {}
+    if not isinstance(given, dict):
+        raise StyxError("video must be an object of video options", "e.g. {\"temporal\": 0.6}")
+    unknown = sorted(set(given) - {"temporal"})
+    if unknown:
+        raise StyxError(f"no video option {unknown[0]!r}", "the video options are: temporal")
+    temporal = given.get("temporal")
+    if isinstance(temporal, str):
+        temporal = temporal.strip() or None
+    if temporal is not None:
+        try:
+            temporal = float(temporal)
+        except (TypeError, ValueError):
+            temporal = -1.0
+        if isinstance(given.get("temporal"), bool) or not 0.0 <= temporal <= 1.0:
+            raise FormError("the steadier-video weight must be a number from 0 to 1, e.g. "
+                            "0.6", field="temporal")
+        from styx.video.temporal import opencv
+
+        opencv()  # its error says how to get it, now rather than in the queue
+    return {"temporal": temporal}
+
+
+def _content_length(request: Request) -> int:
+    try:
+        return max(0, int(request.headers.get("content-length") or 0))
+    except ValueError:
+        return 0
 
 
 def _message(event: dict[str, Any]) -> str:

@@ -11,6 +11,14 @@ a job knows a method only by name. Stopping a job raises KeyboardInterrupt from 
 callback, which the library treats as Ctrl-C: gatys returns its best image so far, a
 training run writes its checkpoint (and can be resumed).
 
+A stylisation whose content is a clip runs a trained model through
+:func:`styx.video.pipeline.stylise_clip`, as ``styx run --model M CLIP`` does, in the heavy
+lane (a clip takes minutes); :class:`ClipReporter` sends its frames done, frames/s and the
+time left, keeps a stylised frame now and then as the live frame, and stops it: before each
+batch, once asked, it raises KeyboardInterrupt from the stylising function, which the
+pipeline takes as Ctrl-C (the frames done stay, a playable video). Its segments are made in
+the store's ``work/ID`` folder, removed when the job ends.
+
 A run's loss curve is written to the store as it comes (:class:`Curve`: every two seconds,
 at most :data:`CURVE_POINTS` points), so that a server killed outright leaves it behind;
 the time left is reckoned at the pace of the recent steps (:class:`Pace`).
@@ -21,7 +29,9 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import os
 import queue
+import shutil
 import threading
 import time
 import traceback
@@ -44,6 +54,7 @@ from styx.studio.store import (
     Job,
     Store,
 )
+from styx.studio.uploads import upright, upright_picture
 
 log = logging.getLogger("styx.studio")
 
@@ -61,6 +72,8 @@ CURVE_INTERVAL = 2.0
 CURVE_POINTS = 1000
 #: The time left is reckoned from the pace of about this many recent reports.
 PACE_WINDOW = 20
+#: Frames of a clip stylised together (``styx run --batch-size``'s default).
+CLIP_BATCH = 4
 
 
 class Events:
@@ -292,7 +305,8 @@ class Runner:
         if job is None:
             return None
         out = job.to_json(has_result=self.store.result_path(job.id).is_file(),
-                          has_sample=self.store.sample_path(job.id).is_file())
+                          has_sample=self.store.sample_path(job.id).is_file(),
+                          has_video=self.store.video_path(job.id).is_file())
         live = self.live.get(job_id)
         if live is not None and job.live:
             out.update(progress=live.progress, frames=live.frames)
@@ -360,6 +374,8 @@ class Runner:
         from styx.core.method import method_spec
 
         request = job.request
+        if request.get("clip"):
+            return self._stylize_clip(job, live)
         content = self.store.image_path(request["content"]) if request.get("content") else None
         styles = [self.store.image_path(i) for i in request.get("styles", [])]
         model = self.model(request["model"]) if request.get("model") else None
@@ -377,6 +393,52 @@ class Runner:
         self.store.update_job(job.id, settings=result.config.to_dict() if result.config else {},
                               summary=summary)
         return live.halted if result.interrupted else DONE
+
+    def _stylize_clip(self, job: Job, live: Live) -> str:
+        """Stylise the job's clip with its model (see the module docstring): the video, and
+        its first frame as the job's picture; stopped, the frames done so far."""
+        import styx
+        from styx.core.method import method_spec
+        from styx.generators.models import clip_stylist
+        from styx.runtime.device import precision_of
+        from styx.video.clips import open_clip
+        from styx.video.pipeline import ClipSettings, frame_size, stylise_clip
+
+        request = job.request
+        clip = open_clip(self.store.clip_path(request["clip"]))
+        model = self.model(request["model"])
+        config = styx.method_config(method_spec(job.method).name, **request.get("options", {}))
+        styles = [self.store.image_path(i) for i in request.get("styles", [])]
+        stylise, fingerprint = clip_stylist(model, config, {}, styles)
+        long_side = getattr(config, "long_side", None)
+        settings = ClipSettings(batch=CLIP_BATCH, long_side=long_side, overwrite=True,
+                                temporal=(request.get("video") or {}).get("temporal"))
+        work = self.store.work_folder(job.id)
+        work.mkdir(parents=True, exist_ok=True)
+        reporter = ClipReporter(self, job.id, live, clip.rotation)
+        try:
+            report = stylise_clip(clip, work / "result.mp4", reporter.watch(stylise),
+                                  settings, fingerprint=fingerprint, progress=reporter.progress)
+            kept = report.kept if report.interrupted else report.frames
+            if kept and (work / "result.mp4").is_file():
+                os.replace(work / "result.mp4", self.store.video_path(job.id))
+                if reporter.poster is not None:
+                    self.store.result_path(job.id).write_bytes(reporter.poster)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        height, width = frame_size(clip, long_side)
+        width, height = upright(width, height, clip.rotation)
+        precision = precision_of(config)
+        summary = {"frames": report.frames, "total": report.total, "kept": kept,
+                   "width": width, "height": height, "seconds": round(report.seconds, 3),
+                   "fps": round(report.fps, 3), "interrupted": report.interrupted,
+                   "device": str(precision.device), "precision": precision.name,
+                   "clip": clip.describe(),
+                   "description": f"{report.frames} of {report.total} frames in "
+                                  f"{report.seconds:.1f} s ({report.fps:.2f} frames/s)"}
+        self.store.update_job(job.id, summary=summary,
+                              settings={**config.to_dict(), "video": settings.to_dict()})
+        return live.halted if report.interrupted else DONE
 
     def _train(self, job: Job, live: Live) -> str:
         """Train; once the model is saved, its summary, settings and curve are kept, then
@@ -475,6 +537,63 @@ class FrameReporter:
         self.runner._progress(self.job_id, self.live, **progress)
 
 
+class ClipReporter:
+    """A clip run's hooks (see the module docstring). :meth:`watch` wraps the stylising
+    function, which runs on the job's thread: the stop, before each batch, and a stylised
+    frame now and then as the live frame (the first one is kept: the job's picture).
+    :meth:`progress` hears each frame written, from the pipeline's encoding thread."""
+
+    def __init__(self, runner: Runner, job_id: str, live: Live, rotation: int = 0) -> None:
+        self.runner, self.job_id, self.live, self.rotation = runner, job_id, live, rotation
+        self.started: float | None = None
+        self.last_frame = float("-inf")
+        self.last_sent = 0.0
+        #: The first stylised frame, as PNG.
+        self.poster: bytes | None = None
+
+    def watch(self, stylise: Any) -> Any:
+        def watched(frames: Any) -> Any:
+            if self.live.stop.is_set():
+                raise KeyboardInterrupt
+            if self.started is None:
+                self.started = time.monotonic()
+            results = stylise(frames)
+            now = time.monotonic()
+            if self.poster is None or now - self.last_frame >= FRAME_INTERVAL:
+                self.show(results[0])
+                self.last_frame = now
+            return results
+        return watched
+
+    def show(self, result: Any) -> None:
+        """``result`` (3 x H x W in [0, 1]) as the live frame, upright."""
+        import numpy as np
+
+        frame = np.rint(np.clip(result, 0.0, 1.0) * 255).astype(np.uint8).transpose(1, 2, 0)
+        picture = png_bytes(upright_picture(np.ascontiguousarray(frame), self.rotation))
+        if self.poster is None:
+            self.poster = picture
+        self.live.frame = picture
+        self.live.frames += 1
+
+    def progress(self, done: int, total: int) -> None:
+        """Frames ``done`` of ``total``: sent at most every :data:`PROGRESS_INTERVAL`
+        seconds (the last always), with the frames per second since the first batch and the
+        time left at that pace."""
+        now = time.monotonic()
+        seconds = now - (self.started if self.started is not None else now)
+        fps = done / seconds if seconds > 0 else None
+        progress = {"unit": "frame", "step": done, "total": total,
+                    "seconds": round(seconds, 3), "losses": None,
+                    "fps": None if fps is None else round(fps, 3),
+                    "eta": None if not fps else round((total - done) / fps, 1)}
+        if done != total and now - self.last_sent < PROGRESS_INTERVAL:
+            self.live.progress = progress  # kept for a reload, not sent
+            return
+        self.last_sent = now
+        self.runner._progress(self.job_id, self.live, **progress)
+
+
 class TrainingSampler:
     """A training run's callback: the losses at each log step (into ``curve``, written to
     the store as they come), a sample every few seconds, and the stop."""
@@ -531,5 +650,5 @@ def lane_of(spec: Any, kind: str) -> str:
     return LIGHT if kind == "stylize" and spec.feed_forward else HEAVY
 
 
-__all__ = ["HEAVY", "LIGHT", "Curve", "Events", "FrameReporter", "Live", "Pace", "Runner",
+__all__ = ["HEAVY", "LIGHT", "ClipReporter", "Curve", "Events", "FrameReporter", "Live", "Pace", "Runner",
            "TrainingSampler", "lane_of", "step_progress", "thinned"]

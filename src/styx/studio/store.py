@@ -5,8 +5,12 @@ Everything lives under one folder (``$STYX_HOME/studio`` by default)::
     studio.sqlite      jobs (what was asked, how it went, its settings) and images
     studio.lock        held by the one server using the folder: its pid and URL
     images/ID.png      every uploaded or bundled image, decoded and re-encoded as PNG
-    results/ID.png     each finished job's picture
+    clips/ID.clip      every uploaded clip, as sent (checked: see :mod:`styx.studio.uploads`)
+    clips/ID.png       its first frame, upright, small: the clip's picture in the page
+    results/ID.png     each finished job's picture (a clip's: its first stylised frame)
+    results/ID.mp4     a clip job's video
     samples/ID.png     a training job's latest sample output
+    work/ID/           a running clip job's segments (emptied when it ends, and at start)
 
 File names are made here from ids this module made (hex digests and random hex), never
 from a request: routes look an id up with :meth:`Store.job` or :meth:`Store.image` first,
@@ -37,6 +41,7 @@ from styx.core.errors import StyxError
 #: What ids look like: hex only, so one can never be a path.
 JOB_ID = re.compile(r"^[0-9a-f]{12}$")
 IMAGE_ID = re.compile(r"^[0-9a-f]{16}$")
+CLIP_ID = IMAGE_ID
 
 #: Job states. ``queued`` and ``running`` are live; the rest are final.
 QUEUED, RUNNING, DONE, STOPPED, FAILED, CANCELLED, INTERRUPTED = (
@@ -67,6 +72,16 @@ CREATE TABLE IF NOT EXISTS images (
     source TEXT NOT NULL,            -- 'upload' or 'sample'
     created REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS clips (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,              -- for display only
+    width INTEGER NOT NULL,          -- upright, as players show it
+    height INTEGER NOT NULL,
+    frames INTEGER NOT NULL,
+    fps REAL NOT NULL,
+    audio INTEGER NOT NULL,
+    created REAL NOT NULL
+);
 """
 
 
@@ -92,13 +107,14 @@ class Job:
     def live(self) -> bool:
         return self.state in LIVE
 
-    def to_json(self, *, has_result: bool = False, has_sample: bool = False
-                ) -> dict[str, Any]:
+    def to_json(self, *, has_result: bool = False, has_sample: bool = False,
+                has_video: bool = False) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind, "method": self.method, "state": self.state,
                 "request": self.request, "settings": self.settings, "summary": self.summary,
                 "history": self.history, "error": self.error, "parent": self.parent,
                 "created": self.created, "started": self.started, "finished": self.finished,
                 "result": f"/api/jobs/{self.id}/result.png" if has_result else None,
+                "video": f"/api/jobs/{self.id}/result.mp4" if has_video else None,
                 "sample": f"/api/jobs/{self.id}/sample.png" if has_sample else None}
 
 
@@ -113,6 +129,29 @@ class ImageRecord:
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "width": self.width, "height": self.height,
                 "source": self.source, "url": f"/api/images/{self.id}"}
+
+
+@dataclass
+class ClipRecord:
+    """An uploaded clip: its size as players show it, its frames and frame rate."""
+
+    id: str
+    name: str
+    width: int
+    height: int
+    frames: int
+    fps: float
+    audio: bool = False
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / self.fps if self.fps > 0 else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "kind": "clip", "width": self.width,
+                "height": self.height, "frames": self.frames, "fps": round(self.fps, 3),
+                "seconds": round(self.seconds, 2), "audio": self.audio, "source": "upload",
+                "url": f"/api/clips/{self.id}/poster.png"}
 
 
 LOCK_NAME = "studio.lock"
@@ -206,7 +245,7 @@ class Store:
         folder.mkdir(parents=True, exist_ok=True)
         self._folder_lock = FolderLock(folder, owner)  # first: a folder in use is left as is
         try:
-            for sub in ("images", "results", "samples"):
+            for sub in ("images", "clips", "results", "samples", "work"):
                 (folder / sub).mkdir(parents=True, exist_ok=True)
             self._lock = threading.Lock()
             self._db = sqlite3.connect(folder / "studio.sqlite", check_same_thread=False,
@@ -234,6 +273,28 @@ class Store:
 
     def sample_path(self, job_id: str) -> Path:
         return self.folder / "samples" / f"{_checked(JOB_ID, job_id)}.png"
+
+    def video_path(self, job_id: str) -> Path:
+        """A clip job's video."""
+        return self.folder / "results" / f"{_checked(JOB_ID, job_id)}.mp4"
+
+    def work_folder(self, job_id: str) -> Path:
+        """Where a clip job's segments are made (removed when it ends)."""
+        return self.folder / "work" / _checked(JOB_ID, job_id)
+
+    def clear_work(self) -> None:
+        """Remove what clip jobs of an earlier session left half made (no job is live)."""
+        import shutil
+
+        for leftover in (self.folder / "work").iterdir():
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+
+    def clip_path(self, clip_id: str) -> Path:
+        return self.folder / "clips" / f"{_checked(CLIP_ID, clip_id)}.clip"
+
+    def clip_poster_path(self, clip_id: str) -> Path:
+        return self.folder / "clips" / f"{_checked(CLIP_ID, clip_id)}.png"
 
     # -- images ----------------------------------------------------------------------------
     def add_image(self, record: ImageRecord) -> ImageRecord:
@@ -277,6 +338,44 @@ class Store:
             if image_id == request.get("content") or image_id in (request.get("styles") or []):
                 return True
         return False
+
+    # -- clips -----------------------------------------------------------------------------
+    def add_clip(self, record: ClipRecord) -> ClipRecord:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR IGNORE INTO clips (id, name, width, height, frames, fps, audio, "
+                "created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (record.id, record.name, record.width, record.height, record.frames,
+                 record.fps, int(record.audio), time.time()))
+        return self.clip(record.id) or record
+
+    def clip(self, clip_id: str) -> ClipRecord | None:
+        if not isinstance(clip_id, str) or not CLIP_ID.match(clip_id):
+            return None
+        with self._lock:
+            row = self._db.execute("SELECT * FROM clips WHERE id = ?", (clip_id,)).fetchone()
+        if row is None or not self.clip_path(clip_id).is_file():
+            return None
+        return _clip_of(row)
+
+    def clips(self) -> list[ClipRecord]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM clips ORDER BY created DESC").fetchall()
+        return [_clip_of(row) for row in rows]
+
+    def delete_clip(self, clip_id: str) -> None:
+        """Forget a clip: its row, its file and its picture."""
+        with self._lock:
+            self._db.execute("DELETE FROM clips WHERE id = ?", (clip_id,))
+        self.clip_path(clip_id).unlink(missing_ok=True)
+        self.clip_poster_path(clip_id).unlink(missing_ok=True)
+
+    def clip_in_use(self, clip_id: str) -> bool:
+        """Whether a queued or running job stylises the clip."""
+        with self._lock:
+            rows = self._db.execute("SELECT request FROM jobs WHERE state IN (?, ?)",
+                                    LIVE).fetchall()
+        return any(json.loads(row["request"] or "{}").get("clip") == clip_id for row in rows)
 
     def stage_styles(self, image_ids: list[str]) -> list[Path]:
         """Copies of images for a training run, named by their display names (made safe),
@@ -345,7 +444,8 @@ class Store:
     def delete_job(self, job_id: str) -> None:
         with self._lock:
             self._db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
-        for path in (self.result_path(job_id), self.sample_path(job_id)):
+        for path in (self.result_path(job_id), self.sample_path(job_id),
+                     self.video_path(job_id)):
             path.unlink(missing_ok=True)
 
     def mark_interrupted(self) -> int:
@@ -364,6 +464,11 @@ def _checked(pattern: re.Pattern[str], value: str) -> str:
     if not isinstance(value, str) or not pattern.match(value):
         raise ValueError(f"not an id: {value!r}")
     return value
+
+
+def _clip_of(row: sqlite3.Row) -> ClipRecord:
+    return ClipRecord(row["id"], row["name"], row["width"], row["height"], row["frames"],
+                      row["fps"], bool(row["audio"]))
 
 
 def _job_of(row: sqlite3.Row) -> Job:

@@ -7,7 +7,7 @@ const state = {
   jobs: new Map(),          // id -> job (as /api/jobs gives it)
   progress: new Map(),      // id -> latest progress event
   curves: new Map(),        // id -> [[step, loss], ...] of a live job
-  picked: { content: null, styles: [], trainStyles: [] },
+  picked: { content: null, clip: null, styles: [], trainStyles: [] },   // content: a photo or a clip, not both
   views: { stylise: null, train: null },   // the job each view shows
   compare: new Set(),
   compareMode: "side",      // how compared pictures are shown: side, slider or flicker
@@ -120,6 +120,21 @@ function imageById(id) {
   return state.catalogue.images.find((i) => i.id === id) || null;
 }
 
+function clipById(id) {
+  return (state.catalogue.clips || []).find((c) => c.id === id) || null;
+}
+
+// Whether a file the user chose is a clip (by its type or its name: the server checks it).
+function isClip(file) {
+  const suffixes = (state.catalogue.clip_limits || {}).suffixes || [];
+  const name = file.name.toLowerCase();
+  return file.type.startsWith("video/") || suffixes.some((s) => name.endsWith(s));
+}
+
+function clipText(clip) {
+  return `${clip.frames} frames, ${seconds(clip.seconds)}`;
+}
+
 // -- tabs ------------------------------------------------------------------------------
 function showTab() {
   const [tab, jobId] = (location.hash.slice(1) || "stylise").split("/");
@@ -131,24 +146,35 @@ function showTab() {
 }
 
 // -- images ----------------------------------------------------------------------------
-function renderGallery(container, pickedIds, onPick) {
-  container.replaceChildren(...state.catalogue.images.map((image) => el("figure",
-    { class: pickedIds.includes(image.id) ? "picked" : null, "data-id": image.id, title: image.name,
-      onclick: () => onPick(image.id) },
+// ``items``: the images (and, in the content gallery, the clips first: each shows its
+// first frame, marked with its length).
+function renderGallery(container, pickedIds, onPick, items = state.catalogue.images) {
+  container.replaceChildren(...items.map((image) => el("figure",
+    { class: [pickedIds.includes(image.id) ? "picked" : "", image.kind === "clip" ? "clip" : ""].join(" ").trim() || null,
+      "data-id": image.id, "data-kind": image.kind || "image", title: image.name, onclick: () => onPick(image.id, image.kind) },
     el("img", { src: image.url, alt: image.name, loading: "lazy" }),
+    image.kind === "clip" ? el("span", { class: "badge", text: `▶ ${seconds(image.seconds)}`, "data-frames": image.frames }) : null,
     el("figcaption", { text: image.name }),
     image.source === "upload" ? el("button", { type: "button", class: "delete-image", title: `Delete ${image.name}`,
       "aria-label": `Delete ${image.name}`, text: "×",
-      onclick: (event) => { event.stopPropagation(); deleteImage(image); } }) : null)));
+      onclick: (event) => { event.stopPropagation(); if (image.kind === "clip") deleteClip(image); else deleteImage(image); } }) : null)));
+}
+
+// The content: a photo or a clip (``kind`` "clip"), never both.
+function pickContent(id, kind) {
+  if (kind === "clip") { state.picked.clip = id; state.picked.content = null; }
+  else { state.picked.content = id; state.picked.clip = null; }
 }
 
 function renderGalleries() {
   // the content photo is one: a click picks it, a second click keeps it
-  renderGallery($("#content-gallery"), state.picked.content ? [state.picked.content] : [], (id) => {
-    state.picked.content = id;
+  const content = state.picked.clip || state.picked.content;
+  renderGallery($("#content-gallery"), content ? [content] : [], (id, kind) => {
+    pickContent(id, kind);
     renderGalleries();
     schedulePreview();
-  });
+  }, [...(state.catalogue.clips || []), ...state.catalogue.images]);
+  renderClipNote();
   renderGallery($("#style-gallery"), state.picked.styles, (id) => {
     toggle(state.picked.styles, id);
     renderGalleries();
@@ -182,15 +208,35 @@ async function deleteImage(image) {
   say(`Deleted ${image.name}.`, "info");
 }
 
-async function upload(files) {
+async function deleteClip(clip) {
+  if (!window.confirm(`Delete the clip ${clip.name} from the studio? Videos made from it are kept.`)) return;
+  try {
+    await api(`/api/clips/${clip.id}`, { method: "DELETE" });
+  } catch (problem) {
+    say(problem.message);
+    return;
+  }
+  state.catalogue.clips = state.catalogue.clips.filter((c) => c.id !== clip.id);
+  if (state.picked.clip === clip.id) state.picked.clip = null;
+  renderGalleries();
+  say(`Deleted ${clip.name}.`, "info");
+}
+
+// Upload ``files``: pictures to /api/images, clips (where ``clips`` allows them) to
+// /api/clips. Returns what was added, as [{id, kind}].
+async function upload(files, clips = false) {
   const added = [];
   for (const file of files) {
+    const clip = isClip(file);
+    if (clip && !clips) { say(`${file.name} is a video: a style must be a picture.`); continue; }
     const form = new FormData();
     form.append("file", file, file.name);
+    if (clip) say(`Uploading ${file.name}...`, "info");
     try {
-      const image = await api("/api/images", { method: "POST", body: form });
-      if (!state.catalogue.images.some((i) => i.id === image.id)) state.catalogue.images.unshift(image);
-      added.push(image.id);
+      const item = await api(clip ? "/api/clips" : "/api/images", { method: "POST", body: form });
+      const list = clip ? state.catalogue.clips : state.catalogue.images;
+      if (!list.some((i) => i.id === item.id)) list.unshift(item);
+      added.push({ id: item.id, kind: clip ? "clip" : "image" });
     } catch (problem) {
       say(problem.message);
     }
@@ -198,10 +244,10 @@ async function upload(files) {
   return added;
 }
 
-function wireUpload(input, gallery, pick) {
+function wireUpload(input, gallery, pick, clips = false) {
   const take = async (files) => {
-    const ids = await upload(files);
-    if (ids.length) { say(""); pick(ids); renderGalleries(); schedulePreview(); }
+    const added = await upload(files, clips);
+    if (added.length) { say(""); pick(added); renderGalleries(); schedulePreview(); }
   };
   input.addEventListener("change", () => { take([...input.files]); input.value = ""; });
   gallery.addEventListener("dragover", (event) => { event.preventDefault(); gallery.classList.add("drop"); });
@@ -324,6 +370,35 @@ function onMethodChange(values = {}) {
   $("#style-gallery").previousElementSibling.hidden = !usesStyles;
   buildForm($("#run-form"), spec.run_options, values);
   renderModelStyles(model);
+  renderClipNote();
+}
+
+// The video options of a clip's run (the server's "video" object), shown while a clip is
+// the content.
+const CLIP_OPTIONS = [{
+  name: "temporal", kind: "float", panel: "Video", label: "Steadier video", flag: "--temporal", default: null,
+  default_text: "off", required: false,
+  help: "Blend this much (0 to 1, e.g. 0.6) of the previous frame's result, warped by optical flow, into each frame: less flicker.",
+}];
+
+function buildClipForm(values = {}) {
+  $("#clip-form").replaceChildren(el("details", { open: true, "data-panel": "Video" }, el("summary", { text: "Video" }),
+    ...CLIP_OPTIONS.map((option) => field(option, values[option.name]))));
+}
+
+// While a clip is the content: what it is, what runs it, and its video options.
+function renderClipNote() {
+  const clip = clipById(state.picked.clip);
+  const note = $("#clip-note");
+  $("#clip-form").hidden = !clip;
+  note.hidden = !clip;
+  if (!clip) return;
+  const { model } = chosenRun();
+  const limits = state.catalogue.clip_limits || {};
+  note.replaceChildren(`Clip ${clip.name}: ${clip.width} × ${clip.height}, ${clipText(clip)}${clip.audio ? ", with sound (kept)" : ""}. `,
+    model ? `Each frame goes through ${model.name}; the result is a video.` :
+      el("strong", { text: "A clip is stylised by a trained model: choose one under Trained models." }),
+    limits.frames ? ` (Clips of up to ${limits.frames} frames and ${limits.mib} MiB.)` : "");
 }
 
 function renderModelStyles(model) {
@@ -374,7 +449,7 @@ async function runPreview() {
   if (previewing) { schedulePreview(); return; }
   previewing = true;
   try {
-    const blob = await postJSON("/api/preview", { model: model.name, content: state.picked.content, size: 160, options: { style_mix: mix } });
+    const blob = await postJSON("/api/preview", { model: model.name, content: state.picked.content, clip: state.picked.clip, size: 160, options: { style_mix: mix } });
     const image = $("#preview");
     URL.revokeObjectURL(image.src);
     image.src = URL.createObjectURL(blob);
@@ -387,12 +462,14 @@ async function runPreview() {
 }
 
 async function runStylise() {
-  const form = $("#run-form"), button = $("#run");
+  // the refusal may name an option of the run's form or of the clip's
+  const form = $("#stylise .controls"), button = $("#run");
   const { model, spec } = chosenRun();
-  const options = formValues(form);
+  const options = formValues($("#run-form"));
   const mix = styleMix();
   if (mix && !options.style && !options.style_mix) options.style_mix = mix;
   const body = { kind: "stylize", content: state.picked.content, options, parent: button.dataset.parent || null };
+  if (state.picked.clip) Object.assign(body, { content: null, clip: state.picked.clip, video: formValues($("#clip-form")) });
   if (model) body.model = model.name; else body.method = spec.name;
   if (takesStyles({ model, spec })) body.styles = state.picked.styles;
   clearRefusal(form, button);
@@ -487,6 +564,11 @@ function inputsOf(job) {
   };
   const parts = [];
   if (request.content) parts.push(thumb(request.content, "photo"));
+  if (request.clip) {
+    const clip = clipById(request.clip);
+    parts.push(clip ? el("img", { src: clip.url, alt: `clip: ${clip.name}`, title: `clip: ${clip.name} (${clipText(clip)})`, loading: "lazy", "data-role": "clip" })
+      : el("span", { class: "gone", text: "clip: deleted" }));
+  }
   for (const id of request.styles || []) parts.push(thumb(id, "style"));
   if (request.model) parts.push(el("span", { class: "tag", text: `model ${request.model}` }));
   if (request.content_folder) parts.push(el("span", { class: "tag", text: "photo folder" }));
@@ -513,13 +595,14 @@ function renderJobView(view) {
       el("p", { class: "error", role: "alert" }),
       el("div", { class: "pictures" },
         el("img", { class: "live", alt: "the picture so far", hidden: true }),
+        el("video", { class: "result-video", controls: true, playsinline: true, loop: true, preload: "metadata", hidden: true }),
         el("canvas", { class: "curve", width: 520, height: 160 })),
       el("div", { class: "links" }));
     const live = box.querySelector("img.live");
     live.addEventListener("load", () => {
       // liveFrames: frames of the run (or samples of training) shown while it ran
       if (/\/(frame|sample)\.png/.test(live.src)) live.dataset.liveFrames = String(Number(live.dataset.liveFrames || 0) + 1);
-      live.hidden = false;
+      live.hidden = !box.querySelector("video.result-video").hidden;  // a clip's video, once there, stands alone
     });
   }
   const running = isLive(job);
@@ -539,13 +622,25 @@ function renderJobView(view) {
   } else if (!running && job.result) {
     source = `${job.result}?v=${job.finished || 0}`;
   }
-  if (source && live.getAttribute("src") !== source) live.src = source;
+  // a clip's video, once made, in place of its frames
+  const video = box.querySelector("video.result-video");
+  const playable = !running && job.video ? `${job.video}?v=${job.finished || 0}` : null;
+  if (playable && video.getAttribute("src") !== playable) {
+    video.poster = job.result ? `${job.result}?v=${job.finished || 0}` : "";
+    video.src = playable;
+  }
+  video.hidden = !playable;
+  if (playable) live.hidden = true;
+  else if (source && live.getAttribute("src") !== source) live.src = source;
   const curve = curveOf(job);
-  box.querySelector("canvas").hidden = !running && curve.length < 2;
+  box.querySelector("canvas").hidden = isClipJob(job) || (!running && curve.length < 2);
   drawCurve(box.querySelector("canvas"), curve, finalLoss(job));
   const links = box.querySelector(".links");
-  links.replaceChildren(...(!running && job.result ? [
+  links.replaceChildren(...(!running && job.video ? [
+    el("a", { href: `${job.video}?download=1`, download: `styx-${job.method}-${job.id}.mp4`, class: "download", text: "Download MP4" }),
+  ] : !running && job.result ? [
     el("a", { href: `${job.result}?download=1`, download: `styx-${job.method}-${job.id}.png`, class: "download", text: "Download PNG" }),
+  ] : []), ...(!running && (job.result || job.video) ? [
     el("a", { href: `/api/jobs/${job.id}/settings.json`, download: `styx-${job.method}-${job.id}.json`, text: "Settings JSON" }),
     el("a", { href: "#", text: "Re-run with changes", onclick: (event) => { event.preventDefault(); rerun(job); } }),
   ] : []));
@@ -562,13 +657,24 @@ function finalLoss(job) {
   return null;
 }
 
+function isClipJob(job) {
+  return Boolean((job.request || {}).clip);
+}
+
 function progressText(job, progress) {
   const lost = state.connection.lost;
+  const unit = progress && progress.unit === "frame" ? "frame" : "step";
   if (lost && isLive(job)) {
-    const where = progress && progress.step !== undefined ? `: last seen at step ${progress.step} of ${progress.total}` : "";
+    const where = progress && progress.step !== undefined ? `: last seen at ${unit} ${progress.step} of ${progress.total}` : "";
     return `connection to the studio lost at ${clock(lost)}${where}; retrying`;
   }
   if (job.state === "queued") return "waiting in the queue";
+  if (job.state === "running" && progress && progress.unit === "frame") {
+    const rate = progress.fps ? `, ${progress.fps.toPrecision(3)} frames/s` : "";
+    const left = progress.eta === null || progress.eta === undefined ? "estimating the time left" : `about ${seconds(progress.eta)} left`;
+    return `frame ${progress.step} of ${progress.total}${rate}, ${seconds(progress.seconds)}, ${left}`;
+  }
+  if (job.state === "running" && isClipJob(job)) return "starting: loading the model and the first frames";
   if (job.state === "running" && progress && progress.step !== undefined) {
     const loss = progress.losses && progress.losses.total !== undefined ? `, loss ${lossText(progress.losses.total)}` : "";
     const left = progress.eta === null || progress.eta === undefined ? "estimating the time left" : `about ${seconds(progress.eta)} left`;
@@ -581,6 +687,11 @@ function progressText(job, progress) {
 function finishedText(job) {
   const summary = job.summary || {};
   const parts = [];
+  if (typeof summary.frames === "number" && isClipJob(job)) {
+    parts.push(summary.interrupted ? `${summary.kept} of ${summary.total} frames kept` : `${summary.frames} frames`);
+    if (summary.width) parts.push(`${summary.width} × ${summary.height}`);
+    if (typeof summary.fps === "number") parts.push(`${summary.fps.toPrecision(3)} frames/s`);
+  }
   if (typeof summary.steps === "number") parts.push(`${summary.steps} step${summary.steps === 1 ? "" : "s"}`);
   if (typeof summary.iterations === "number") parts.push(`${summary.iterations} iterations`);
   const loss = finalLoss(job);
@@ -650,8 +761,11 @@ function rerun(job) {
   }
   location.hash = "stylise";
   $("#method").value = request.model ? `model:${request.model}` : `method:${job.method}`;
-  state.picked.content = request.content && imageById(request.content) ? request.content : state.picked.content;
+  if (request.clip && clipById(request.clip)) pickContent(request.clip, "clip");
+  else if (request.content && imageById(request.content)) pickContent(request.content, "image");
   state.picked.styles = (request.styles || []).filter(imageById);
+  const video = request.video || {};
+  buildClipForm(video.temporal === null || video.temporal === undefined ? {} : { temporal: String(video.temporal) });
   renderGalleries();
   onMethodChange(request.form || {});
   $("#run").dataset.parent = job.id;
@@ -676,15 +790,18 @@ function renderHistory() {
     } });
     tick.checked = state.compare.has(job.id);
     return el("div", { class: "card", "data-id": job.id },
-      job.result ? el("img", { class: "result", src: `${job.result}?v=${job.finished || 0}`, alt: jobTitle(job), loading: "lazy" })
-        : el("div", { class: "result none", text: live ? "not finished" : "no picture" }),
+      job.video ? el("video", { class: "result", src: `${job.video}?v=${job.finished || 0}`, controls: true, playsinline: true, loop: true,
+        preload: "none", poster: job.result ? `${job.result}?v=${job.finished || 0}` : null, "aria-label": jobTitle(job) })
+      : job.result ? el("img", { class: "result", src: `${job.result}?v=${job.finished || 0}`, alt: jobTitle(job), loading: "lazy" })
+        : el("div", { class: "result none", text: live ? "not finished" : isClipJob(job) ? "no video" : "no picture" }),
       el("div", {}, el("label", {}, tick, ` ${jobTitle(job)} `), el("span", { class: `state ${job.state}`, text: job.state })),
       inputsOf(job),
       el("div", { class: "help", text: `${new Date(job.created * 1000).toLocaleString()}; ${progressText(job, state.progress.get(job.id))}` }),
       job.error ? el("div", { class: "error", text: job.error }) : null,
       el("div", { class: "actions" },
         el("a", { href: `#${job.kind === "train" ? "train" : "stylise"}/${job.id}`, text: "Open" }),
-        job.result ? el("a", { href: `${job.result}?download=1`, download: "", text: "PNG" }) : null,
+        job.video ? el("a", { href: `${job.video}?download=1`, download: "", text: "MP4" })
+          : job.result ? el("a", { href: `${job.result}?download=1`, download: "", text: "PNG" }) : null,
         el("a", { href: `/api/jobs/${job.id}/settings.json`, download: "", text: "JSON" }),
         el("button", { type: "button", text: "Re-run", onclick: () => rerun(job) }),
         live ? el("button", { type: "button", class: "stop", text: "Stop", onclick: () => stopJob(job.id) }) : null,
@@ -703,6 +820,7 @@ function differences(jobs) {
   const request = (job) => job.request || {};
   const inputs = [
     ["photo", (job) => request(job).content || null, (job) => inputsOfRole(job, "photo")],
+    ["clip", (job) => request(job).clip || null, (job) => (clipById(request(job).clip) || {}).name || (request(job).clip ? "deleted" : "none")],
     ["style images", (job) => request(job).styles || [], (job) => inputsOfRole(job, "style")],
     ["model", (job) => request(job).model || null, (job) => request(job).model || "none"],
     ["photo folder", (job) => request(job).content_folder || null, (job) => request(job).content_folder ? "a folder" : "none"],
@@ -855,8 +973,10 @@ function listen() {
 
 async function refreshCatalogue() {
   const images = state.catalogue ? state.catalogue.images : null;
+  const clips = state.catalogue ? state.catalogue.clips : null;
   state.catalogue = await api("/api/catalogue");
   if (images) for (const image of images) if (!state.catalogue.images.some((i) => i.id === image.id)) state.catalogue.images.push(image);
+  if (clips) for (const clip of clips) if (!state.catalogue.clips.some((c) => c.id === clip.id)) state.catalogue.clips.push(clip);
   renderMethods();
 }
 
@@ -887,9 +1007,10 @@ async function start() {
   onMethodChange();
   onTrainMethodChange();
   renderGalleries();
-  wireUpload($("#content-upload"), $("#content-gallery"), (ids) => { state.picked.content = ids[0]; });
-  wireUpload($("#style-upload"), $("#style-gallery"), (ids) => { for (const id of ids) if (!state.picked.styles.includes(id)) state.picked.styles.push(id); });
-  wireUpload($("#train-style-upload"), $("#train-style-gallery"), (ids) => { state.picked.trainStyles = methodSpec($("#train-method").value)?.train_styles === "one" ? [ids[0]] : [...new Set([...state.picked.trainStyles, ...ids])]; });
+  wireUpload($("#content-upload"), $("#content-gallery"), (added) => pickContent(added[0].id, added[0].kind), true);
+  wireUpload($("#style-upload"), $("#style-gallery"), (added) => { for (const { id } of added) if (!state.picked.styles.includes(id)) state.picked.styles.push(id); });
+  wireUpload($("#train-style-upload"), $("#train-style-gallery"), (added) => { const ids = added.map((a) => a.id); state.picked.trainStyles = methodSpec($("#train-method").value)?.train_styles === "one" ? [ids[0]] : [...new Set([...state.picked.trainStyles, ...ids])]; });
+  buildClipForm();
   $("#method").addEventListener("change", () => onMethodChange());
   $("#train-method").addEventListener("change", () => onTrainMethodChange());
   $("#run").addEventListener("click", runStylise);
