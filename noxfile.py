@@ -62,7 +62,9 @@ def lint(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Run every benchmarks/*.py; each prints one JSON document, collected in .nox/bench.json.
     Names that start with ``_`` are the scripts' shared modules, not benchmarks."""
-    install_styx(session)
+    # [temporal]: OpenCV, for benchmarks/video.py's --temporal runs and the peer's video
+    # command (its [video] extra asks for opencv-python; the headless build is the same cv2).
+    install_styx(session, "[temporal]")
     # The peer benchmarks/neural_style_pt.py compares with; its requirements are styx's own.
     session.install("--no-deps", NEURAL_STYLE_PT)
     # The peer benchmarks/adain.py compares with (numpy, Pillow, onnxruntime: styx's

@@ -16,6 +16,8 @@ that start with ``_``).
   timed in fresh processes, interleaved, with each one's own peak memory.
 * :func:`build_network`: a random-weight network of each feed-forward method in either
   architecture variant, with the metadata to save it (for the inference benchmarks).
+* :func:`run_measured`: one whole command with its CPU seconds, its stdout and, on request,
+  its resident set sampled while it runs (:func:`vm_rss_mib`); :func:`lscpu_flags`.
 
 """
 
@@ -308,3 +310,64 @@ def time_commands(commands: dict[str, list[str]], *, repeat: int
             times[name].append(seconds)
             peaks[name] = max(peaks.get(name, 0.0), peak)
     return times, peaks
+
+
+def lscpu_flags() -> list[str]:
+    """The CPU's flags as ``lscpu`` lists them (empty where it cannot say)."""
+    try:
+        text = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+    except OSError:
+        return []
+    match = re.search(r"^Flags:\s*(.+)$", text, re.MULTILINE)
+    return match.group(1).split() if match else []
+
+
+def vm_rss_mib(pid: int) -> float | None:
+    """The resident set of process ``pid`` now (``VmRSS``), MiB; None once it has ended."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    match = re.search(r"VmRSS:\s+(\d+)", text)
+    return int(match.group(1)) / 1024 if match else None
+
+
+def run_measured(command: list[str], *, every: float | None = None,
+                 probe: Callable[[], Any] | None = None) -> dict[str, Any]:
+    """:func:`run_command` with more said: ``seconds`` (wall), ``cpu_seconds`` (user and
+    system, its threads included, from ``wait4``), ``peak_rss_mib`` (``ru_maxrss``) and
+    ``stdout`` (its text); with ``every``, ``samples``: every ``every`` seconds, [seconds
+    since the start, ``VmRSS`` MiB, ``probe()``] while it runs (Linux). A failure is a
+    RuntimeError with its last line of stderr."""
+    with tempfile.TemporaryFile() as errors, tempfile.TemporaryFile() as output:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, stdout=output, stderr=errors)
+        samples: list[list[Any]] = []
+        next_sample = 0.0
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG if every else 0)
+            if pid:
+                break
+            now = time.perf_counter() - start
+            if now >= next_sample:
+                rss = vm_rss_mib(process.pid)
+                if rss:  # none yet (exec under way) or ended
+                    samples.append([round(now, 2), round(rss, 1),
+                                    probe() if probe is not None else None])
+                next_sample += every
+            time.sleep(min(0.05, every))
+        seconds = time.perf_counter() - start
+        code = os.waitstatus_to_exitcode(status)
+        process.returncode = code
+        if code != 0:
+            errors.seek(0)
+            last = (errors.read().decode(errors="replace").strip().splitlines() or [""])[-1]
+            raise RuntimeError(f"{' '.join(command[1:4])} exit {code}: {last}")
+        output.seek(0)
+        text = output.read().decode(errors="replace")
+    scale = 1 / 1024 / 1024 if sys.platform == "darwin" else 1 / 1024
+    out = {"seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime,
+           "peak_rss_mib": usage.ru_maxrss * scale, "stdout": text}
+    if every:
+        out["samples"] = samples
+    return out

@@ -399,9 +399,11 @@ class _Run:
 
     def _queue_batch(self, batch: _Batch) -> None:
         frames = batch.sources + [batch.sources[-1]] * (self.settings.batch - len(batch.sources))
-        pixels = np.stack(frames).transpose(0, 3, 1, 2).astype(np.float32)
-        pixels *= np.float32(1 / 255)
-        batch.pixels = np.ascontiguousarray(pixels)
+        height, width = frames[0].shape[:2]
+        pixels = np.empty((len(frames), 3, height, width), dtype=np.float32)
+        for frame, planes in zip(frames, pixels):  # each frame straight into its place
+            np.multiply(frame.transpose(2, 0, 1), np.float32(1 / 255), out=planes)
+        batch.pixels = pixels
         self._put(self.decoded, batch)
 
     def _put(self, target: queue.Queue, item: Any) -> None:
@@ -423,9 +425,8 @@ class _Run:
                 continue
             if batch is _END:
                 return
-            results = np.rint(np.clip(batch.results, 0.0, 1.0) * 255).astype(np.uint8)
-            for number, source, result in zip(batch.frames, batch.sources, results):
-                frame = np.ascontiguousarray(result.transpose(1, 2, 0))
+            for number, source, result in zip(batch.frames, batch.sources, batch.results):
+                frame = _to_bytes(result)
                 if self.blend is not None:
                     if previous is None or number != previous + 1:
                         self.blend.reset()
@@ -481,6 +482,16 @@ class _Run:
         finally:
             if partial is not None:
                 partial.unlink(missing_ok=True)
+
+
+def _to_bytes(result: np.ndarray) -> np.ndarray:
+    """A stylised frame (3 x H x W floats in [0, 1]) as H x W x 3 uint8, rounded to nearest:
+    one float copy, worked on in place."""
+    values = np.empty((*result.shape[1:], 3), dtype=np.float32)
+    np.multiply(result.transpose(1, 2, 0), np.float32(255), out=values)
+    np.clip(values, 0.0, 255.0, out=values)
+    np.rint(values, out=values)
+    return values.astype(np.uint8)
 
 
 def _runs(todo: list[int], ranges: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:
