@@ -453,11 +453,11 @@ def per_frame(ms: dict, stage: str, frames: int):
 
 def measure_stages(args: argparse.Namespace) -> dict:
     """Milliseconds a frame of each stage of the clip pipeline, at each size."""
-    import numpy as np
 
     from styx.inference.onnxfile import OnnxGenerator
     from styx.video.clips import open_clip
     from styx.video.encoding import EncodeSettings, SegmentWriter
+    from styx.video.pipeline import batch_of, to_bytes
     from styx.video.temporal import TemporalBlend
 
     files, work = prepared(args), Path(args.work)
@@ -471,13 +471,11 @@ def measure_stages(args: argparse.Namespace) -> dict:
         ms: dict = {}
         with per_frame(ms, "decode", count):
             frames = list(clip.frames())
-        with per_frame(ms, "prepare", count):  # as the pipeline's decoding thread does
-            batches = []
+        reused = batch_of(frames[:4], 4)  # the pipeline refills the batches it has used
+        with per_frame(ms, "prepare", count):  # the pipeline's decoding thread's work
             for first in range(0, count, 4):
-                pixels = np.stack(frames[first:first + 4]).transpose(0, 3, 1, 2) \
-                    .astype(np.float32)
-                pixels *= np.float32(1 / 255)
-                batches.append(np.ascontiguousarray(pixels))
+                batch_of(frames[first:first + 4], 4, out=reused)
+        batches = [batch_of(frames[first:first + 4], 4) for first in range(0, count, 4)]
         generator.run(batches[0], seed=0, **inputs)  # the session's first run
         with per_frame(ms, "stylise", count):
             results = [generator.run(batch, seed=0, **inputs) for batch in batches]
@@ -485,11 +483,8 @@ def measure_stages(args: argparse.Namespace) -> dict:
             for first in range(0, count, 4):
                 for frame in batches[first // 4][:count - first]:
                     generator.run(frame[None], seed=0, **inputs)
-        with per_frame(ms, "convert", count):  # as the pipeline's encoding thread does
-            stylised = []
-            for result in results:
-                result = np.rint(np.clip(result, 0.0, 1.0) * 255).astype(np.uint8)
-                stylised += [np.ascontiguousarray(r.transpose(1, 2, 0)) for r in result]
+        with per_frame(ms, "convert", count):  # the pipeline's encoding thread's work
+            stylised = [to_bytes(frame) for result in results for frame in result]
         for preset in ("medium", "veryfast"):
             with per_frame(ms, f"encode_{preset}", count):
                 writer = SegmentWriter(work / f"stage-{size}-{preset}.mp4",

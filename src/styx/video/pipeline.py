@@ -297,6 +297,8 @@ class _Run:
         self.size = frame_size(clip, settings.long_side)
         self.decoded: queue.Queue = queue.Queue(QUEUED_BATCHES)
         self.stylised: queue.Queue = queue.Queue(QUEUED_BATCHES)
+        #: Input batches stylised already, for the decoding thread to fill again.
+        self.spare: queue.SimpleQueue = queue.SimpleQueue()
         self.halt = threading.Event()
         self.failure: BaseException | None = None
         self.writer: SegmentWriter | None = None
@@ -324,6 +326,8 @@ class _Run:
             if batch is _END:
                 break
             batch.results = self.stylise(batch.pixels)[:len(batch.frames)]
+            if not np.may_share_memory(batch.results, batch.pixels):
+                self.spare.put(batch.pixels)  # the next batch's: no fresh pages to fault in
             batch.pixels = None
             self._give(self.stylised, batch)
         self._give(self.stylised, _END)
@@ -398,12 +402,11 @@ class _Run:
                                                         Image.Resampling.BICUBIC))
 
     def _queue_batch(self, batch: _Batch) -> None:
-        frames = batch.sources + [batch.sources[-1]] * (self.settings.batch - len(batch.sources))
-        height, width = frames[0].shape[:2]
-        pixels = np.empty((len(frames), 3, height, width), dtype=np.float32)
-        for frame, planes in zip(frames, pixels):  # each frame straight into its place
-            np.multiply(frame.transpose(2, 0, 1), np.float32(1 / 255), out=planes)
-        batch.pixels = pixels
+        try:
+            used = self.spare.get_nowait()
+        except queue.Empty:
+            used = None
+        batch.pixels = batch_of(batch.sources, self.settings.batch, out=used)
         self._put(self.decoded, batch)
 
     def _put(self, target: queue.Queue, item: Any) -> None:
@@ -426,7 +429,7 @@ class _Run:
             if batch is _END:
                 return
             for number, source, result in zip(batch.frames, batch.sources, batch.results):
-                frame = _to_bytes(result)
+                frame = to_bytes(result)
                 if self.blend is not None:
                     if previous is None or number != previous + 1:
                         self.blend.reset()
@@ -484,7 +487,22 @@ class _Run:
                 partial.unlink(missing_ok=True)
 
 
-def _to_bytes(result: np.ndarray) -> np.ndarray:
+def batch_of(frames: list[np.ndarray], size: int, out: np.ndarray | None = None
+             ) -> np.ndarray:
+    """``frames`` (H x W x 3 uint8) as one size x 3 x H x W float32 batch in [0, 1], filled
+    up with copies of the last frame (each frame written straight into its place: into
+    ``out`` when it has that shape, a batch used before, whose pages are mapped already)."""
+    height, width = frames[0].shape[:2]
+    shape = (size, 3, height, width)
+    pixels = out if out is not None and out.shape == shape else \
+        np.empty(shape, dtype=np.float32)
+    for index, planes in enumerate(pixels):
+        frame = frames[min(index, len(frames) - 1)]
+        np.multiply(frame.transpose(2, 0, 1), np.float32(1 / 255), out=planes)
+    return pixels
+
+
+def to_bytes(result: np.ndarray) -> np.ndarray:
     """A stylised frame (3 x H x W floats in [0, 1]) as H x W x 3 uint8, rounded to nearest:
     one float copy, worked on in place."""
     values = np.empty((*result.shape[1:], 3), dtype=np.float32)
