@@ -15,7 +15,8 @@ that start with ``_``).
 * :func:`run_command` and :func:`time_commands`: whole commands (``styx infer``, a peer's)
   timed in fresh processes, interleaved, with each one's own peak memory.
 * :func:`build_network`: a random-weight network of each feed-forward method in either
-  architecture variant, with the metadata to save it (for the inference benchmarks).
+  architecture variant, with the metadata to save it (for the inference benchmarks);
+  :func:`save_network` saves one as a model folder.
 * :func:`run_measured`: one whole command with its CPU seconds, its stdout and, on request,
   its resident set sampled while it runs (:func:`vm_rss_mib`); :func:`lscpu_flags`.
 
@@ -245,6 +246,16 @@ def resident() -> tuple[int, int]:
     now = int(re.search(r"VmRSS:\s+(\d+)", text).group(1)) * 1024
     peak = int(re.search(r"VmHWM:\s+(\d+)", text).group(1)) * 1024
     return now, peak
+
+
+def save_network(name: str, folder: Path) -> Path:
+    """The :func:`build_network` of ``name`` ("METHOD-VARIANT", e.g. ``stylebank-fast``)
+    saved as a model folder at ``folder`` (for ``styx run`` and ``styx export``)."""
+    from styx.files.modelstore import save_model
+
+    method, variant = name.rsplit("-", 1)
+    network, metadata = build_network(method, variant)
+    return save_model(network, metadata, path=folder)
 
 
 def build_network(method: str, variant: str = "paper") -> tuple[Any, dict[str, Any]]:

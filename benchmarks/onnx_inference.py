@@ -85,7 +85,6 @@ def prepare(args: argparse.Namespace, work: Path) -> dict:
 
     import styx
     from styx.files.image_arrays import sample_image
-    from styx.files.modelstore import save_model
 
     photos = work / "photos"
     photos.mkdir()
@@ -98,9 +97,7 @@ def prepare(args: argparse.Namespace, work: Path) -> dict:
     sample.resize(parse_size(args.process_size)).save(work / "process.jpg", quality=92)
     files = {}
     for name in model_names(args):
-        method, variant = name.rsplit("-", 1)
-        network, metadata = _common.build_network(method, variant)
-        folder = save_model(network, metadata, path=work / name)
+        folder = _common.save_network(name, work / name)
         files[name] = {"model": str(folder),
                        "fp32": str(styx.export(folder, "onnx", work / f"{name}.onnx")),
                        "int8": str(styx.export(folder, "onnx", work / f"{name}-int8.onnx",

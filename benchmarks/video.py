@@ -143,13 +143,10 @@ def wanted_models(args: argparse.Namespace) -> list[str]:
 def prepare(args: argparse.Namespace, work: Path) -> dict:
     """The models (saved and exported to fp32 ONNX), the painting and the speed clips."""
     import styx
-    from styx.files.modelstore import save_model
 
     models = {}
     for name in wanted_models(args):
-        method, variant = name.rsplit("-", 1)
-        network, metadata = _common.build_network(method, variant)
-        folder = save_model(network, metadata, path=work / name)
+        folder = _common.save_network(name, work / name)
         models[name] = {"model": str(folder),
                         "onnx": str(styx.export(folder, "onnx", work / f"{name}.onnx"))}
     photo = shared_image(args, "content", "tubingen.jpg")

@@ -10,8 +10,6 @@ Every clip is opened and checked, and every output tried, before any work.
 from __future__ import annotations
 
 import inspect
-import json
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -249,12 +247,3 @@ class _FrameBar:
     def __exit__(self, *exc_info: object) -> None:
         if self._bar is not None:
             self._bar.__exit__(*exc_info)
-
-
-def print_reports(reports: list[dict[str, Any]], extra: dict[str, Any]) -> None:
-    """``--json``'s result of a command that ran clips."""
-    typer.echo(json.dumps({**extra, "clips": reports}))
-
-
-def say(text: str) -> None:
-    print(text, file=sys.stdout)

@@ -21,6 +21,7 @@ import numpy as np
 
 from styx.core.errors import StyxError
 from styx.files.badfiles import BadFiles, failed_json
+from styx.files.shards import parse_shard
 from styx.inference.onnxfile import OnnxGenerator
 
 
@@ -159,12 +160,8 @@ def shard(items: list[Any], spec: str | None) -> list[Any]:
     """Every N-th item from the K-th (0-based) for ``spec`` ``"K/N"``; None: all."""
     if spec is None:
         return items
-    head, sep, tail = str(spec).strip().partition("/")
-    if not sep or not head.strip().isdigit() or not tail.strip().isdigit() or \
-            int(tail) < 1 or int(head) >= int(tail):
-        raise StyxError(f"bad --shard {spec!r}",
-                        "write K/N with 0 <= K < N, e.g. --shard 0/4 ... --shard 3/4")
-    return items[int(head)::int(tail)]
+    index, shards = parse_shard(spec)
+    return items[index::shards]
 
 
 def readable_photos(folder: Path, *, limit: int, long_side: int | None = None

@@ -595,27 +595,25 @@ class Api:
         return JSONResponse({"deleted": job.id})
 
     async def result(self, request: Request) -> Response:
-        job = self.store.job(request.path_params["job_id"])
-        if job is None or not self.store.result_path(job.id).is_file():
-            return not_found("result")
-        headers = {"Cache-Control": "no-cache"}
-        if request.query_params.get("download"):
-            headers["Content-Disposition"] = \
-                f'attachment; filename="styx-{job.method}-{job.id}.png"'
-        return FileResponse(self.store.result_path(job.id), media_type="image/png",
-                            headers=headers)
+        return self._job_file(request, self.store.result_path, "result", "image/png")
 
     async def video_result(self, request: Request) -> Response:
         """A clip job's video, with ranges (a player seeks with them)."""
+        return self._job_file(request, self.store.video_path, "video", "video/mp4")
+
+    def _job_file(self, request: Request, path_of: Callable[[str], Path], what: str,
+                  media_type: str) -> Response:
+        """A job's file (``path_of(job id)``), never cached; ``?download=1``: as a
+        download named ``styx-METHOD-ID.SUFFIX``."""
         job = self.store.job(request.path_params["job_id"])
-        if job is None or not self.store.video_path(job.id).is_file():
-            return not_found("video")
+        if job is None or not path_of(job.id).is_file():
+            return not_found(what)
+        path = path_of(job.id)
         headers = {"Cache-Control": "no-cache"}
         if request.query_params.get("download"):
             headers["Content-Disposition"] = \
-                f'attachment; filename="styx-{job.method}-{job.id}.mp4"'
-        return FileResponse(self.store.video_path(job.id), media_type="video/mp4",
-                            headers=headers)
+                f'attachment; filename="styx-{job.method}-{job.id}{path.suffix}"'
+        return FileResponse(path, media_type=media_type, headers=headers)
 
     async def settings_file(self, request: Request) -> Response:
         described = self.runner.describe(request.path_params["job_id"])

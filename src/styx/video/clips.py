@@ -161,10 +161,8 @@ def _decoded(clip: Clip, start: int, stop: int) -> Iterator[np.ndarray]:
                 if index >= stop:
                     return
                 if index >= start:
-                    picture = frame.to_ndarray(format="rgb24")
-                    if picture.shape[:2] != (clip.height, clip.width):  # a size change
-                        picture = _resized(picture, clip.width, clip.height)
-                    yield picture
+                    yield resized_frame(frame.to_ndarray(format="rgb24"),  # a size change
+                                        clip.width, clip.height)
                 index += 1
         except av.FFmpegError as error:
             raise StyxError(f"{clip.path}: frame {index + 1} cannot be decoded "
@@ -187,17 +185,18 @@ def _frame_file(path: Path, width: int, height: int) -> np.ndarray:
     from styx.files.image_arrays import decode_image, to_uint8
 
     rgb, _ = decode_image(path)
-    picture = to_uint8(rgb)
-    if picture.shape[:2] != (height, width):
-        picture = _resized(picture, width, height)
-    return picture
+    return resized_frame(to_uint8(rgb), width, height)
 
 
-def _resized(picture: np.ndarray, width: int, height: int) -> np.ndarray:
-    """A frame of another size than the clip's first (a folder's odd one out, a stream
-    whose size changes) brought to the clip's size."""
+def resized_frame(picture: np.ndarray, width: int, height: int) -> np.ndarray:
+    """An H x W x 3 uint8 frame at ``width`` x ``height`` (Pillow's bicubic): a frame of
+    another size than the clip's first (a folder's odd one out, a stream whose size
+    changes) brought to the clip's size, or a frame to ``--long-side``'s; unchanged when
+    it has that size."""
     from PIL import Image
 
+    if picture.shape[:2] == (height, width):
+        return picture
     return np.asarray(Image.fromarray(picture).resize((width, height),
                                                       Image.Resampling.BICUBIC))
 

@@ -38,8 +38,9 @@ from typing import Any
 import numpy as np
 
 from styx.core.errors import StyxError
+from styx.files.shards import parse_shard
 from styx.video import SEGMENT_FRAMES
-from styx.video.clips import Clip, is_video_path
+from styx.video.clips import Clip, is_video_path, resized_frame
 from styx.video.encoding import (
     FRAME_NAME,
     EncodeSettings,
@@ -126,12 +127,7 @@ def shard_range(count: int, spec: str | None) -> range:
     contiguous runs (all of them for None)."""
     if spec is None:
         return range(count)
-    head, sep, tail = str(spec).strip().partition("/")
-    if not sep or not head.strip().isdigit() or not tail.strip().isdigit() or \
-            int(tail) < 1 or int(head) >= int(tail):
-        raise StyxError(f"bad --shard {spec!r}",
-                        "write K/N with 0 <= K < N, e.g. --shard 0/4 ... --shard 3/4")
-    index, shards = int(head), int(tail)
+    index, shards = parse_shard(spec)
     return range(count * index // shards, count * (index + 1) // shards)
 
 
@@ -321,30 +317,31 @@ class _Run:
                                          daemon=True, name="styx-encode")]
         for thread in self.threads:
             thread.start()
-        while True:
-            batch = self._take(self.decoded)
-            if batch is _END:
-                break
+        while (batch := self._get(self.decoded)) is not _END:
             batch.results = self.stylise(batch.pixels)[:len(batch.frames)]
             if not np.may_share_memory(batch.results, batch.pixels):
                 self.spare.put(batch.pixels)  # the next batch's: no fresh pages to fault in
             batch.pixels = None
-            self._give(self.stylised, batch)
-        self._give(self.stylised, _END)
+            self._put(self.stylised, batch)
+        self._raise_failure()  # a thread's failure halted the run: it is the caller's
+        self._put(self.stylised, _END)
         self.threads[1].join()
         self._raise_failure()
 
-    def _take(self, source: queue.Queue) -> Any:
-        while True:
-            self._raise_failure()
+    def _get(self, source: queue.Queue) -> Any:
+        """The next item of ``source``, waiting while the run goes on; :data:`_END` once it
+        is halted (a thread failed, or Ctrl-C)."""
+        while not self.halt.is_set():
             try:
                 return source.get(timeout=0.1)
             except queue.Empty:
                 continue
+        return _END
 
-    def _give(self, target: queue.Queue, item: Any) -> None:
-        while True:
-            self._raise_failure()
+    def _put(self, target: queue.Queue, item: Any) -> None:
+        """Put ``item`` in ``target``, waiting while the run goes on (a halted run drops
+        it)."""
+        while not self.halt.is_set():
             try:
                 target.put(item, timeout=0.1)
                 return
@@ -384,22 +381,13 @@ class _Run:
                 if self.halt.is_set():
                     return
                 pending.frames.append(number)
-                pending.sources.append(self._resized(frame))
+                pending.sources.append(resized_frame(frame, self.size[1], self.size[0]))
                 if len(pending.frames) == batch:
                     self._queue_batch(pending)
                     pending = _Batch([], [])
             if pending.frames:
                 self._queue_batch(pending)
         self._put(self.decoded, _END)
-
-    def _resized(self, frame: np.ndarray) -> np.ndarray:
-        height, width = self.size
-        if frame.shape[:2] == (height, width):
-            return frame
-        from PIL import Image
-
-        return np.asarray(Image.fromarray(frame).resize((width, height),
-                                                        Image.Resampling.BICUBIC))
 
     def _queue_batch(self, batch: _Batch) -> None:
         try:
@@ -409,25 +397,11 @@ class _Run:
         batch.pixels = batch_of(batch.sources, self.settings.batch, out=used)
         self._put(self.decoded, batch)
 
-    def _put(self, target: queue.Queue, item: Any) -> None:
-        while not self.halt.is_set():
-            try:
-                target.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-
     # the encoding thread
     def _write(self) -> None:
         previous = None
         done = 0
-        while not self.halt.is_set():
-            try:
-                batch = self.stylised.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            if batch is _END:
-                return
+        while (batch := self._get(self.stylised)) is not _END:
             for number, source, result in zip(batch.frames, batch.sources, batch.results):
                 frame = to_bytes(result)
                 if self.blend is not None:
