@@ -10,6 +10,7 @@ two runs of a clip may differ in a few frames by a few levels: seen, not a styx 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -79,6 +80,44 @@ def test_an_interrupted_run_keeps_what_it_did_and_a_rerun_does_the_rest(tmp_path
     assert not parts.exists()
     assert _same_frames(read_frames(target), expected)
     assert audio_seconds(target) == audio_seconds(tmp_path / "whole.mp4")
+
+
+def _interrupted_after_one_segment(clip, target) -> None:
+    """A run of ``clip`` into ``target`` stopped (Ctrl-C) once its first segment is whole."""
+    calls, four_written = [], threading.Event()
+
+    def stop_at_the_third_batch(frames: np.ndarray) -> np.ndarray:
+        calls.append(1)
+        if len(calls) == 3:  # frames 4 and 5: Ctrl-C once 0-3 (a segment) are written
+            assert four_written.wait(30)
+            raise KeyboardInterrupt
+        return invert(frames)
+
+    report = stylise_clip(clip, target, stop_at_the_third_batch, SETTINGS,
+                          fingerprint={"style": "a"},
+                          progress=lambda done, total: done >= 4 and four_written.set())
+    assert report.interrupted
+    assert (target.parent / f".{target.name}.styx-parts" / "segment-000000.mp4").is_file()
+
+
+def test_a_rerun_with_other_options_or_overwrite_starts_afresh(tmp_path):
+    clip = open_clip(write_clip(tmp_path / "clip.mp4", moving_frames(8)))
+    target = tmp_path / "out.mp4"
+    stylise_clip(clip, tmp_path / "plain.mp4", lambda frames: frames, SETTINGS)
+    plain = read_frames(tmp_path / "plain.mp4")
+
+    _interrupted_after_one_segment(clip, target)
+    other = stylise_clip(clip, target, lambda frames: frames, SETTINGS,
+                         fingerprint={"style": "b"})  # another style: its own segments
+    assert (other.resumed, other.frames) == (0, 8)
+    assert _same_frames(read_frames(target), plain)
+
+    _interrupted_after_one_segment(clip, target)
+    fresh = stylise_clip(clip, target, lambda frames: frames,
+                         dataclasses.replace(SETTINGS, overwrite=True),
+                         fingerprint={"style": "a"})
+    assert (fresh.resumed, fresh.frames) == (0, 8)
+    assert _same_frames(read_frames(target), plain)
 
 
 def test_a_frames_folder_output_is_resumed_from_its_frame_files(tmp_path):
